@@ -1,0 +1,117 @@
+import type pg from 'pg';
+
+export type TableKind = 'table' | 'partitioned' | 'partition';
+export type ReplicaIdentity = 'default' | 'full' | 'index' | 'nothing';
+
+export interface TableFacts {
+  schema: string;
+  name: string;
+  kind: TableKind;
+  unlogged: boolean;
+  replicaIdentity: ReplicaIdentity;
+  hasPrimaryKey: boolean;
+  /** A unique index over NOT NULL columns that could serve as REPLICA IDENTITY USING INDEX. */
+  identityIndexCandidate: string | null;
+  selectable: boolean;
+  generatedColumns: string[];
+  estimatedRows: number;
+}
+
+export interface RelationName {
+  schema: string;
+  name: string;
+}
+
+export interface SequenceFacts extends RelationName {
+  selectable: boolean;
+}
+
+/** Everything validate reads from inside one source database. */
+export interface DatabaseFacts {
+  name: string;
+  tables: TableFacts[];
+  sequences: SequenceFacts[];
+  materializedViews: RelationName[];
+  extensions: { name: string; version: string }[];
+  largeObjects: number;
+  /** Schemas holding replicated relations on which the role lacks USAGE. */
+  schemasWithoutUsage: string[];
+}
+
+// System schemas and objects that belong to extensions are recreated by CREATE EXTENSION, not copied.
+const USER_RELATIONS = `
+  n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname NOT LIKE 'pg\\_toast%' AND n.nspname NOT LIKE 'pg\\_temp%'
+  AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = 'pg_class'::regclass AND d.objid = c.oid AND d.deptype = 'e')`;
+
+const REPLICA_IDENTITY: Record<string, ReplicaIdentity> = { d: 'default', f: 'full', i: 'index', n: 'nothing' };
+
+export async function readDatabaseFacts(client: pg.Client, name: string): Promise<DatabaseFacts> {
+  const tables = await client.query<{
+    schema: string;
+    name: string;
+    relkind: string;
+    relispartition: boolean;
+    relpersistence: string;
+    relreplident: string;
+    has_pk: boolean;
+    candidate: string | null;
+    selectable: boolean;
+    generated: string[];
+    reltuples: string;
+  }>(`
+    SELECT n.nspname AS schema, c.relname AS name, c.relkind, c.relispartition, c.relpersistence, c.relreplident,
+           EXISTS (SELECT 1 FROM pg_index i WHERE i.indrelid = c.oid AND i.indisprimary) AS has_pk,
+           (SELECT ic.relname FROM pg_index i JOIN pg_class ic ON ic.oid = i.indexrelid
+             WHERE i.indrelid = c.oid AND i.indisunique AND i.indimmediate AND i.indpred IS NULL AND i.indexprs IS NULL
+               AND NOT EXISTS (SELECT 1 FROM pg_attribute a WHERE a.attrelid = c.oid AND a.attnum = ANY (i.indkey) AND NOT a.attnotnull)
+             ORDER BY ic.relname LIMIT 1) AS candidate,
+           has_table_privilege(c.oid, 'SELECT') AS selectable,
+           ARRAY(SELECT a.attname::text FROM pg_attribute a WHERE a.attrelid = c.oid AND a.attgenerated <> '' AND NOT a.attisdropped ORDER BY a.attnum) AS generated,
+           c.reltuples::bigint::text AS reltuples
+      FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+     WHERE c.relkind IN ('r', 'p') AND ${USER_RELATIONS}
+     ORDER BY 1, 2`);
+
+  const sequences = await client.query<{ schema: string; name: string; selectable: boolean }>(`
+    SELECT n.nspname AS schema, c.relname AS name, has_sequence_privilege(c.oid, 'SELECT') AS selectable
+      FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+     WHERE c.relkind = 'S' AND ${USER_RELATIONS}
+     ORDER BY 1, 2`);
+
+  const matviews = await client.query<RelationName>(`
+    SELECT n.nspname AS schema, c.relname AS name
+      FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+     WHERE c.relkind = 'm' AND ${USER_RELATIONS}
+     ORDER BY 1, 2`);
+
+  const extensions = await client.query<{ name: string; version: string }>(
+    `SELECT extname AS name, extversion AS version FROM pg_extension WHERE extname <> 'plpgsql' ORDER BY 1`,
+  );
+  const largeObjects = await client.query<{ n: string }>('SELECT count(*) AS n FROM pg_largeobject_metadata');
+  const schemas = await client.query<{ schema: string }>(`
+    SELECT DISTINCT n.nspname AS schema
+      FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+     WHERE c.relkind IN ('r', 'p', 'S') AND ${USER_RELATIONS} AND NOT has_schema_privilege(n.oid, 'USAGE')
+     ORDER BY 1`);
+
+  return {
+    name,
+    tables: tables.rows.map((t) => ({
+      schema: t.schema,
+      name: t.name,
+      kind: t.relkind === 'p' ? 'partitioned' : t.relispartition ? 'partition' : 'table',
+      unlogged: t.relpersistence === 'u',
+      replicaIdentity: REPLICA_IDENTITY[t.relreplident] ?? 'default',
+      hasPrimaryKey: t.has_pk,
+      identityIndexCandidate: t.candidate,
+      selectable: t.selectable,
+      generatedColumns: t.generated,
+      estimatedRows: Math.max(0, Number(t.reltuples)),
+    })),
+    sequences: sequences.rows,
+    materializedViews: matviews.rows,
+    extensions: extensions.rows,
+    largeObjects: Number(largeObjects.rows[0]!.n),
+    schemasWithoutUsage: schemas.rows.map((s) => s.schema),
+  };
+}

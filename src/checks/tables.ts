@@ -1,0 +1,59 @@
+import { qualifiedName, quoteIdent } from '../catalog/ident.ts';
+import { type Check, fail, listRelations, pass, relationsIn } from './types.ts';
+
+export const checkSelectPrivileges: Check = ({ source, databases }) => {
+  const title = 'SELECT privileges';
+  const tables = relationsIn(databases, (db) => [...db.tables.filter((t) => t.kind !== 'partitioned' && !t.selectable), ...db.sequences.filter((s) => !s.selectable)]);
+  const schemas = databases.flatMap((db) => db.schemasWithoutUsage.map((schema) => ({ database: db.name, schema })));
+  if (tables.length === 0 && schemas.length === 0) {
+    const count = databases.reduce((n, db) => n + db.tables.length + db.sequences.length, 0);
+    return pass('source-select-privileges', title, `SELECT granted on all ${count} tables and sequences.`);
+  }
+  const user = quoteIdent(source.role.name);
+  const grants = new Map<string, string[]>();
+  const add = (database: string, statement: string) => grants.set(database, [...(grants.get(database) ?? []), statement]);
+  for (const { database, schema } of schemas) add(database, `GRANT USAGE ON SCHEMA ${quoteIdent(schema)} TO ${user};`);
+  for (const { database, relation } of tables) add(database, `GRANT SELECT ON ${qualifiedName(relation.schema, relation.name)} TO ${user};`);
+  const remedy = [...grants].map(([db, statements]) => `In database ${db}, as the owner: ${statements.join(' ')}`).join(' ');
+  const missing = [
+    tables.length ? `no SELECT on ${listRelations(tables)}` : '',
+    schemas.length ? `no USAGE on schema ${schemas.map((s) => `${s.database}: ${s.schema}`).join(', ')}` : '',
+  ].filter(Boolean);
+  return fail('source-select-privileges', title, `${source.role.name} has ${missing.join('; ')}.`, remedy);
+};
+
+/**
+ * Once a table is in a publication, PostgreSQL rejects UPDATE and DELETE on it unless it has a
+ * replica identity: without one, the source application would start failing.
+ */
+export const checkReplicaIdentity: Check = ({ databases }) => {
+  const title = 'Replica identity';
+  const broken = databases.flatMap((db) =>
+    db.tables
+      .filter((t) => t.kind !== 'partitioned' && !t.unlogged)
+      .filter((t) => t.replicaIdentity === 'nothing' || (t.replicaIdentity === 'default' && !t.hasPrimaryKey))
+      .map((t) => ({ database: db.name, relation: t, table: t })),
+  );
+  if (broken.length === 0) return pass('replica-identity', title, 'Every table has a primary key or a replica identity.');
+  const statements = broken.map(({ database, table }) => {
+    const name = qualifiedName(table.schema, table.name);
+    const using = table.identityIndexCandidate ? `USING INDEX ${quoteIdent(table.identityIndexCandidate)}` : 'FULL';
+    return `${database}: ALTER TABLE ${name} REPLICA IDENTITY ${using};`;
+  });
+  const why = broken.map(({ table }) => (table.replicaIdentity === 'nothing' ? 'REPLICA IDENTITY NOTHING' : 'no primary key'));
+  const detail = `${listRelations(broken, 10)} ${broken.length === 1 ? 'has' : 'have'} ${[...new Set(why)].join(' or ')}, so UPDATE and DELETE on ${broken.length === 1 ? 'it' : 'them'} would fail on the source once published.`;
+  return fail('replica-identity', title, detail,
+    `Add a primary key, or run ${statements.join(' ')} (USING INDEX needs a unique index on NOT NULL columns; FULL sends whole old rows and makes the target scan on UPDATE/DELETE without an index).`);
+};
+
+export const checkExtensionsAvailable: Check = ({ databases, target }) => {
+  const title = 'Extensions on the target';
+  const used = new Map<string, string[]>();
+  for (const db of databases) for (const ext of db.extensions) used.set(ext.name, [...(used.get(ext.name) ?? []), db.name]);
+  const missing = [...used.keys()].filter((name) => !target.availableExtensions.has(name));
+  if (missing.length) {
+    return fail('target-extensions', title, `Not available on the target: ${missing.map((m) => `${m} (used in ${used.get(m)!.join(', ')})`).join(', ')}.`,
+      `Install the extension packages on the target server (on RDS, choose a version that supports them; see SELECT * FROM pg_available_extensions), or drop the extensions from the source if unused.`);
+  }
+  return pass('target-extensions', title, used.size ? `${[...used.keys()].sort().join(', ')}` : 'No extensions besides plpgsql.');
+};

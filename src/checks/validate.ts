@@ -1,0 +1,152 @@
+import type pg from 'pg';
+import { readDatabaseFacts, type DatabaseFacts } from '../catalog/database.ts';
+import { listUserDatabases, readServerFacts, type ServerFacts } from '../catalog/server.ts';
+import { openClient, type OpenClientOptions } from '../connection/client.ts';
+import { ConnectionError } from '../connection/errors.ts';
+import { describeEndpoint, withDatabase, type ConnectionSpec } from '../connection/url.ts';
+import type { Logger } from '../log/logger.ts';
+import { silentLogger } from '../log/logger.ts';
+import { findPostgresBinDir } from '../pgtools/binaries.ts';
+import { checkGeneratedColumns, checkLargeObjects, checkMaterializedViews, checkPartitionedTables, checkSequences, checkUnloggedTables } from './caveats.ts';
+import { checkReplicationCapacity, checkReplicationPrivilege, checkSourceWalLevel } from './replication.ts';
+import { checkDistinctDatabases, checkLocalPgDump, checkServerVersions } from './servers.ts';
+import { checkExtensionsAvailable, checkReplicaIdentity, checkSelectPrivileges } from './tables.ts';
+import { checkTargetPrivileges } from './target.ts';
+import { fail, pass, type Check, type CheckResult, type ValidationFacts } from './types.ts';
+
+/** Every check validate runs, in the order the report lists them. */
+export const VALIDATION_CHECKS: readonly Check[] = [
+  checkDistinctDatabases,
+  checkServerVersions,
+  checkLocalPgDump,
+  checkSourceWalLevel,
+  checkReplicationPrivilege,
+  checkReplicationCapacity,
+  checkSelectPrivileges,
+  checkReplicaIdentity,
+  checkExtensionsAvailable,
+  checkTargetPrivileges,
+  checkLargeObjects,
+  checkUnloggedTables,
+  checkSequences,
+  checkPartitionedTables,
+  checkGeneratedColumns,
+  checkMaterializedViews,
+];
+
+export interface ValidationRequest {
+  source: ConnectionSpec;
+  target: ConnectionSpec;
+  allowSelfSignedCerts: boolean;
+}
+
+export interface ValidationReport {
+  ok: boolean;
+  checks: CheckResult[];
+}
+
+export interface ValidationDependencies {
+  openClient: (spec: ConnectionSpec, options: OpenClientOptions) => Promise<pg.Client>;
+  findPgDump: () => { major: number; version: string; path: string } | { error: string };
+  logger: Logger;
+}
+
+export function findLocalPgDump(): { major: number; version: string; path: string } | { error: string } {
+  try {
+    const bin = findPostgresBinDir(['pg_dump']);
+    return { major: bin.major, version: bin.version, path: `${bin.dir}/pg_dump` };
+  } catch (error) {
+    return { error: (error as Error).message };
+  }
+}
+
+const defaults: ValidationDependencies = { openClient, findPgDump: findLocalPgDump, logger: silentLogger };
+
+interface Reached {
+  client: pg.Client;
+  facts: ServerFacts;
+  result: CheckResult;
+}
+
+/**
+ * Connects to one side. A target database that does not exist yet is fine (init creates it): the
+ * checks then run against the server's `postgres` database.
+ */
+async function reach(role: 'source' | 'target', spec: ConnectionSpec, request: ValidationRequest, deps: ValidationDependencies): Promise<Reached | CheckResult> {
+  const title = role === 'source' ? 'Source reachable' : 'Target reachable';
+  const options = { role, allowSelfSignedCerts: request.allowSelfSignedCerts };
+  try {
+    let client: pg.Client;
+    let note = '';
+    try {
+      client = await deps.openClient(spec, options);
+    } catch (error) {
+      if (!(role === 'target' && error instanceof ConnectionError && error.reason === 'database-missing' && spec.database !== 'postgres')) throw error;
+      client = await deps.openClient(withDatabase(spec, 'postgres'), options);
+      note = `; database ${spec.database} does not exist yet and init will create it`;
+    }
+    const facts = await readServerFacts(client);
+    return { client, facts, result: pass(`${role}-reachable`, title, `PostgreSQL ${facts.version} at ${describeEndpoint(spec)}${note}`) };
+  } catch (error) {
+    if (error instanceof ConnectionError) return fail(`${role}-reachable`, title, error.message, error.remedy);
+    throw error;
+  }
+}
+
+async function readSourceDatabases(source: Reached, spec: ConnectionSpec, deps: ValidationDependencies, allowSelfSignedCerts: boolean): Promise<DatabaseFacts[] | CheckResult> {
+  const names = spec.databaseGiven && spec.database !== 'postgres' ? [spec.database] : await listUserDatabases(source.client);
+  const facts: DatabaseFacts[] = [];
+  for (const name of names) {
+    deps.logger.debug(`reading the catalog of source database ${name}`);
+    if (name === source.facts.currentDatabase) {
+      facts.push(await readDatabaseFacts(source.client, name));
+      continue;
+    }
+    let client: pg.Client;
+    try {
+      client = await deps.openClient(withDatabase(spec, name), { role: 'source', allowSelfSignedCerts });
+    } catch (error) {
+      if (error instanceof ConnectionError) return fail('source-databases', 'Databases to replicate', error.message, error.remedy);
+      throw error;
+    }
+    try {
+      facts.push(await readDatabaseFacts(client, name));
+    } finally {
+      await client.end().catch(() => undefined);
+    }
+  }
+  return facts;
+}
+
+/** Runs every check and returns the report; `ok` is false when any check failed (warnings pass). */
+export async function runValidation(request: ValidationRequest, dependencies: Partial<ValidationDependencies> = {}): Promise<ValidationReport> {
+  const deps = { ...defaults, ...dependencies };
+  const [source, target] = await Promise.all([reach('source', request.source, request, deps), reach('target', request.target, request, deps)]);
+  const clients = [source, target].flatMap((r) => ('client' in r ? [r.client] : []));
+  try {
+    const reachability = [source, target].map((r) => ('client' in r ? r.result : r));
+    if (!('client' in source) || !('client' in target)) return report(reachability);
+
+    const databases = await readSourceDatabases(source, request.source, deps, request.allowSelfSignedCerts);
+    if (!Array.isArray(databases)) return report([...reachability, databases]);
+    const identity = (spec: ConnectionSpec, facts: ServerFacts) => ({ host: spec.host, port: spec.port, database: facts.currentDatabase, user: spec.user });
+    const facts: ValidationFacts = {
+      source: source.facts,
+      target: target.facts,
+      sourceEndpoint: identity(request.source, source.facts),
+      targetEndpoint: { ...identity(request.target, target.facts), database: request.target.database },
+      databases,
+      localPgDump: deps.findPgDump(),
+    };
+    const databaseList: CheckResult = databases.length
+      ? pass('source-databases', 'Databases to replicate', databases.map((d) => d.name).join(', '))
+      : fail('source-databases', 'Databases to replicate', 'The source has no user database to replicate.', 'Name the database in the source URL, e.g. postgres://user@host:5432/mydb.');
+    return report([...reachability, databaseList, ...VALIDATION_CHECKS.map((check) => check(facts))]);
+  } finally {
+    await Promise.all(clients.map((c) => c.end().catch(() => undefined)));
+  }
+}
+
+function report(checks: CheckResult[]): ValidationReport {
+  return { ok: checks.every((c) => c.status !== 'fail'), checks };
+}

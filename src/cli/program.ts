@@ -1,0 +1,61 @@
+import { Command, CommanderError } from 'commander';
+import { ConnectionError } from '../connection/errors.ts';
+import { redact } from '../connection/redact.ts';
+import { validateCommand } from './commands/validate.ts';
+import { addGlobalOptions } from './global-options.ts';
+import { EXIT_FAILED, EXIT_OK, EXIT_USAGE, UsageError, type CliIo } from './io.ts';
+import { VERSION } from './version.ts';
+
+export function buildProgram(io: CliIo, setExitCode: (code: number) => void): Command {
+  const program = new Command('database-replicator')
+    .description(
+      'Zero-downtime replication of PostgreSQL databases (AWS RDS first) into any PostgreSQL:\n' +
+        'validate, then a consistent snapshot copy handed off to native logical replication.',
+    )
+    .version(VERSION, '-V, --version')
+    .showHelpAfterError('(run with --help for usage)')
+    .configureOutput({ writeOut: (s) => io.stdout(s), writeErr: (s) => io.stderr(redact(s)) })
+    .configureHelp({ showGlobalOptions: true })
+    .exitOverride();
+  addGlobalOptions(program);
+  program.addHelpText(
+    'after',
+    '\nExamples:\n' +
+      '  export DATABASE_REPLICATOR_SOURCE_URL="postgres://repl:s3cr%40t@source.example.com:5432/shop?sslmode=require"\n' +
+      '  export DATABASE_REPLICATOR_TARGET_URL="postgres://admin@target.example.com:5432/shop"\n' +
+      '  database-replicator validate\n' +
+      '  database-replicator validate --json\n\n' +
+      'Exit codes: 0 success, 1 a check or operation failed, 2 usage error.\n',
+  );
+  for (const command of [validateCommand(io, setExitCode)]) {
+    command.exitOverride().configureHelp({ showGlobalOptions: true }).configureOutput({ writeOut: (s) => io.stdout(s), writeErr: (s) => io.stderr(redact(s)) }).showHelpAfterError('(run with --help for usage)');
+    program.addCommand(command);
+  }
+  return program;
+}
+
+/** Runs the CLI with `argv` (without node and script) and returns the exit code; never calls process.exit. */
+export async function runCli(argv: string[], io: CliIo): Promise<number> {
+  let exitCode = EXIT_OK;
+  const program = buildProgram(io, (code) => (exitCode = code));
+  try {
+    await program.parseAsync(argv, { from: 'user' });
+    return exitCode;
+  } catch (error) {
+    if (error instanceof CommanderError) {
+      // Help and version are "errors" to commander; everything else it raises is a usage error.
+      return ['commander.helpDisplayed', 'commander.version', 'commander.help'].includes(error.code) || error.exitCode === 0 ? EXIT_OK : EXIT_USAGE;
+    }
+    if (error instanceof UsageError) {
+      io.stderr(`error: ${redact(error.message)}\n`);
+      return EXIT_USAGE;
+    }
+    if (error instanceof ConnectionError) {
+      io.stderr(`error: ${redact(error.message)} ${redact(error.remedy)}\n`);
+      return EXIT_FAILED;
+    }
+    const message = error instanceof Error ? error.message : String(error);
+    io.stderr(`error: ${redact(message)}\n`);
+    return EXIT_FAILED;
+  }
+}

@@ -1,0 +1,81 @@
+import pg from 'pg';
+import { describeConnectionError } from './errors.ts';
+import { tlsAttempts, tlsOptionsFor, type TlsPolicy } from './tls.ts';
+import type { ConnectionSpec } from './url.ts';
+
+export interface OpenClientOptions extends TlsPolicy {
+  /** Names the side in error messages: "Could not connect to the source (...)". */
+  role: string;
+  /** Open a replication connection (walsender in database mode) instead of a normal session. */
+  replication?: boolean;
+  /** Used when the URL has no connect_timeout. libpq waits forever; a CLI should not. */
+  defaultConnectTimeoutSeconds?: number;
+}
+
+const DEFAULT_APPLICATION_NAME = 'database-replicator';
+
+export function clientConfig(spec: ConnectionSpec, ssl: pg.ClientConfig['ssl'], options: OpenClientOptions): pg.ClientConfig {
+  const timeout = spec.connectTimeoutSeconds ?? options.defaultConnectTimeoutSeconds ?? 30;
+  const config: pg.ClientConfig = {
+    host: spec.host,
+    port: spec.port,
+    user: spec.user,
+    database: spec.database,
+    ssl,
+    application_name: spec.applicationName ?? DEFAULT_APPLICATION_NAME,
+    // 0 means "no limit" to both libpq and pg.
+    connectionTimeoutMillis: timeout * 1000,
+    // Long copies sit idle on one side while the other works; keepalives stop NAT and load balancers dropping them.
+    keepAlive: true,
+    keepAliveInitialDelayMillis: 30_000,
+  };
+  // Leaving password undefined lets pg fall back to PGPASSWORD and ~/.pgpass, as libpq does.
+  if (spec.password !== undefined) config.password = spec.password;
+  if (options.replication) (config as pg.ClientConfig & { replication: string }).replication = 'database';
+  return config;
+}
+
+function isTlsRefusal(error: unknown): boolean {
+  return error instanceof Error && /does not support SSL/i.test(error.message);
+}
+
+function isPlainRejected(error: unknown): boolean {
+  // pg_hba "hostssl only" rejections come back as 28000 with "no encryption" in the message.
+  return error instanceof Error && (error as { code?: string }).code === '28000' && /no encryption|SSL off/i.test(error.message);
+}
+
+/**
+ * Opens a connected pg client, trying TLS and plain TCP in the order libpq's sslmode implies
+ * (prefer: TLS, then plain if the server has no TLS). Failures become a ConnectionError: one sentence with a remedy.
+ */
+export async function openClient(spec: ConnectionSpec, options: OpenClientOptions): Promise<pg.Client> {
+  const attempts = tlsAttempts(spec);
+  let lastError: unknown;
+  for (const [index, attempt] of attempts.entries()) {
+    const ssl = attempt === 'tls' ? tlsOptionsFor(spec, options) : false;
+    const client = new pg.Client(clientConfig(spec, ssl, options));
+    // A server that goes away later emits 'error' on the client; without a listener Node would crash.
+    client.on('error', () => undefined);
+    try {
+      await client.connect();
+      return client;
+    } catch (error) {
+      lastError = error;
+      await client.end().catch(() => undefined);
+      const hasNext = index < attempts.length - 1;
+      const fallBack = attempt === 'tls' ? isTlsRefusal(error) : isPlainRejected(error);
+      if (!hasNext || !fallBack) break;
+    }
+  }
+  throw describeConnectionError(lastError, spec, options.role);
+}
+
+/** Runs `fn` with a fresh client and always ends it, so no socket keeps Node alive. */
+export async function withConnection<T>(spec: ConnectionSpec, options: OpenClientOptions, fn: (client: pg.Client) => Promise<T>): Promise<T> {
+  const client = await openClient(spec, options);
+  try {
+    return await fn(client);
+  } finally {
+    await client.end().catch(() => undefined);
+  }
+}

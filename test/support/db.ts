@@ -1,0 +1,57 @@
+import { execFile } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import pg from 'pg';
+import { clusterUrl, type ClusterInfo } from './cluster.ts';
+
+const run = promisify(execFile);
+
+/** Opens a client as the cluster's superuser; the caller ends it (or use `withClient`). */
+export async function connectAs(cluster: ClusterInfo, database = 'postgres', user = cluster.user, password = cluster.password): Promise<pg.Client> {
+  const client = new pg.Client({ host: cluster.host, port: cluster.port, user, password, database });
+  await client.connect();
+  return client;
+}
+
+export async function withClient<T>(cluster: ClusterInfo, database: string, fn: (client: pg.Client) => Promise<T>): Promise<T> {
+  const client = await connectAs(cluster, database);
+  try {
+    return await fn(client);
+  } finally {
+    await client.end();
+  }
+}
+
+export function uniqueName(prefix: string): string {
+  return `${prefix}_${randomBytes(4).toString('hex')}`;
+}
+
+/** Creates an empty database with a unique name, so test files can share the clusters. */
+export async function createTestDatabase(cluster: ClusterInfo, prefix = 'test'): Promise<{ name: string; url: string }> {
+  const name = uniqueName(prefix);
+  await withClient(cluster, 'postgres', (c) => c.query(`CREATE DATABASE "${name}"`));
+  return { name, url: clusterUrl(cluster, name) };
+}
+
+export async function dropTestDatabase(cluster: ClusterInfo, name: string): Promise<void> {
+  await withClient(cluster, 'postgres', (c) => c.query(`DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`));
+}
+
+/** Creates a login role with a password and the given attributes (e.g. 'REPLICATION'); returns its name. */
+export async function createTestRole(cluster: ClusterInfo, password: string, attributes = ''): Promise<string> {
+  const name = uniqueName('role');
+  await withClient(cluster, 'postgres', (c) => c.query(`CREATE ROLE "${name}" LOGIN PASSWORD '${password.replace(/'/g, "''")}' ${attributes}`));
+  return name;
+}
+
+/** Runs a psql script (ON_ERROR_STOP) against a database, the password passed through the environment. */
+export async function runPsqlFile(cluster: ClusterInfo, database: string, file: string): Promise<void> {
+  await run(join(cluster.bindir, 'psql'), ['-X', '-q', '-v', 'ON_ERROR_STOP=1', '-h', cluster.host, '-p', String(cluster.port), '-U', cluster.user, '-d', database, '-f', file], {
+    env: { ...process.env, PGPASSWORD: cluster.password },
+    maxBuffer: 64 * 1024 * 1024,
+  });
+}
+
+/** The shared edge-case fixture: every type and object kind that breaks replication tools. */
+export const EDGE_CASES_SQL = new URL('../../../shared/fixtures/edge-cases.sql', import.meta.url).pathname;

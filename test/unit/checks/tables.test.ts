@@ -1,0 +1,85 @@
+import { describe, expect, it } from 'vitest';
+import { checkExtensionsAvailable, checkReplicaIdentity, checkSelectPrivileges } from '../../../src/checks/tables.ts';
+import { checkTargetPrivileges } from '../../../src/checks/target.ts';
+import { database, facts, server, table } from './facts.ts';
+
+describe('checkSelectPrivileges', () => {
+  it('passes when every table and sequence is readable', () => {
+    expect(checkSelectPrivileges(facts()).status).toBe('pass');
+  });
+  it('lists what is missing with the GRANT statements to run', () => {
+    const db = database({
+      tables: [table({ schema: 'sales', name: 'Order Items', selectable: false }), table()],
+      sequences: [{ schema: 'sales', name: 'order_seq', selectable: false }],
+      schemasWithoutUsage: ['sales'],
+    });
+    const result = checkSelectPrivileges(facts({ databases: [db], source: server({}, { name: 'repl', superuser: false }) }));
+    expect(result.status).toBe('fail');
+    expect(result.detail).toContain('shop: sales.Order Items');
+    expect(result.detail).toContain('shop: sales.order_seq');
+    expect(result.remedy).toContain('GRANT USAGE ON SCHEMA "sales" TO "repl";');
+    expect(result.remedy).toContain('GRANT SELECT ON "sales"."Order Items" TO "repl";');
+  });
+});
+
+describe('checkReplicaIdentity', () => {
+  it('passes for tables with a primary key or an explicit identity', () => {
+    const db = database({ tables: [table(), table({ name: 'log', hasPrimaryKey: false, replicaIdentity: 'full' }), table({ name: 'u', hasPrimaryKey: false, replicaIdentity: 'index' })] });
+    expect(checkReplicaIdentity(facts({ databases: [db] })).status).toBe('pass');
+  });
+  it('names tables without primary key and suggests USING INDEX when a candidate exists, else FULL', () => {
+    const db = database({
+      tables: [
+        table({ name: 'events', hasPrimaryKey: false }),
+        table({ name: 'codes', hasPrimaryKey: false, identityIndexCandidate: 'codes_code_key' }),
+        table({ name: 'muted', replicaIdentity: 'nothing' }),
+      ],
+    });
+    const result = checkReplicaIdentity(facts({ databases: [db] }));
+    expect(result.status).toBe('fail');
+    expect(result.detail).toContain('shop: public.events');
+    expect(result.detail).toContain('shop: public.muted');
+    expect(result.remedy).toContain('ALTER TABLE "public"."events" REPLICA IDENTITY FULL;');
+    expect(result.remedy).toContain('ALTER TABLE "public"."codes" REPLICA IDENTITY USING INDEX "codes_code_key";');
+    expect(result.remedy).toContain('ALTER TABLE "public"."muted" REPLICA IDENTITY FULL;');
+  });
+  it('ignores partitioned parents and unlogged tables (neither is published row by row)', () => {
+    const db = database({ tables: [table({ kind: 'partitioned', hasPrimaryKey: false }), table({ unlogged: true, hasPrimaryKey: false })] });
+    expect(checkReplicaIdentity(facts({ databases: [db] })).status).toBe('pass');
+  });
+});
+
+describe('checkExtensionsAvailable', () => {
+  it('fails naming an extension the target cannot install', () => {
+    const db = database({ extensions: [{ name: 'citext', version: '1.6' }, { name: 'postgis', version: '3.4' }] });
+    const result = checkExtensionsAvailable(facts({ databases: [db] }));
+    expect(result.status).toBe('fail');
+    expect(result.detail).toContain('postgis (used in shop)');
+    expect(result.detail).not.toContain('citext');
+  });
+  it('passes when all are available', () => {
+    const db = database({ extensions: [{ name: 'citext', version: '1.6' }] });
+    expect(checkExtensionsAvailable(facts({ databases: [db] }))).toMatchObject({ status: 'pass', detail: 'citext' });
+  });
+});
+
+describe('checkTargetPrivileges', () => {
+  it('passes for a superuser and for an RDS master user (CREATEDB + rds_superuser)', () => {
+    expect(checkTargetPrivileges(facts()).status).toBe('pass');
+    const rds = server({ isRds: true }, { superuser: false, createdb: true, memberOf: ['rds_superuser'] });
+    expect(checkTargetPrivileges(facts({ target: rds })).status).toBe('pass');
+  });
+  it('accepts pg_create_subscription only from PostgreSQL 16 on', () => {
+    const role = { superuser: false, createdb: true, memberOf: ['pg_create_subscription'] };
+    expect(checkTargetPrivileges(facts({ target: server({ major: 16, version: '16.4', versionNum: 160004 }, role) })).status).toBe('pass');
+    const old = checkTargetPrivileges(facts({ target: server({}, role) }));
+    expect(old.status).toBe('fail');
+    expect(old.detail).toContain('superuser');
+  });
+  it('names CREATEDB and the subscription privilege when missing', () => {
+    const result = checkTargetPrivileges(facts({ target: server({ major: 16, version: '16.4', versionNum: 160004 }, { name: 'loader', superuser: false }) }));
+    expect(result.status).toBe('fail');
+    expect(result.remedy).toContain('ALTER ROLE "loader" CREATEDB;');
+    expect(result.remedy).toContain('GRANT pg_create_subscription TO "loader";');
+  });
+});

@@ -1,0 +1,36 @@
+import { describe, expect, it } from 'vitest';
+import type { CliIo } from '../../../src/cli/io.ts';
+import { runCli } from '../../../src/cli/program.ts';
+
+function io(env: NodeJS.ProcessEnv = {}): CliIo & { out: string[]; err: string[] } {
+  const out: string[] = [];
+  const err: string[] = [];
+  return { out, err, stdout: (t) => out.push(t), stderr: (t) => err.push(t), env, isTty: false, columns: 100 };
+}
+
+describe('runCli', () => {
+  it('exits 0 for --help and --version', async () => {
+    const help = io();
+    expect(await runCli(['--help'], help)).toBe(0);
+    expect(help.out.join('')).toContain('Exit codes: 0 success, 1 a check or operation failed, 2 usage error.');
+    const version = io();
+    expect(await runCli(['--version'], version)).toBe(0);
+    expect(version.out.join('')).toMatch(/^\d+\.\d+\.\d+/);
+  });
+
+  it('exits 2 for an unknown command or a bad --log-level', async () => {
+    const unknown = io();
+    expect(await runCli(['replicate-everything'], unknown)).toBe(2);
+    expect(unknown.err.join('')).toContain("unknown command 'replicate-everything'");
+    const level = io();
+    expect(await runCli(['validate', '--log-level', 'loud'], level)).toBe(2);
+    expect(level.err.join('')).toMatch(/Allowed choices are error, warn, info, debug/);
+  });
+
+  it('lists the global options in validate --help', async () => {
+    const help = io();
+    expect(await runCli(['validate', '--help'], help)).toBe(0);
+    const text = help.out.join('');
+    for (const option of ['--source', '--target', '--allow-self-signed-certs', '--json', '--log-level', '--yes', '--local']) expect(text).toContain(option);
+  });
+});
