@@ -20,8 +20,8 @@ export function redact(text: string): string {
   let out = text
     // postgres://user:password@host -> postgres://user:***@host (also when the password holds an unencoded @)
     .replace(/(postgres(?:ql)?:\/\/[^:/?#@\s]*:)[^\s/?#]*(?=@[^@\s]*)/gi, `$1${MASK}`)
-    // conninfo: password=secret or password='it''s secret'
-    .replace(/(\bpassword\s*=\s*)('(?:[^'\\]|\\.)*'|[^\s'"]+)/gi, `$1${MASK}`)
+    // conninfo: password=secret, password='it\'s secret' (libpq) or 'it''s secret' (SQL habit)
+    .replace(/(\bpassword\s*=\s*)('(?:[^'\\]|\\.|'')*'|[^\s'"]+)/gi, `$1${MASK}`)
     // environment dumps: PGPASSWORD=secret
     .replace(/(\bPGPASSWORD=)\S+/g, `$1${MASK}`);
   // Longest first, so a secret that contains another is masked whole.

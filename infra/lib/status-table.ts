@@ -1,0 +1,39 @@
+import { RemovalPolicy } from 'aws-cdk-lib';
+import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
+import { Construct } from 'constructs';
+
+export interface StatusTableProps {
+  /** A fixed table name; leave it out to let CloudFormation name the table (recommended). */
+  readonly tableName?: string;
+  /** RETAIN by default: the table records which slots and subscriptions exist, so losing it orphans them. */
+  readonly removalPolicy?: RemovalPolicy;
+}
+
+/** DynamoDB names: 3 to 255 of letters, digits, underscore, hyphen and dot. */
+const TABLE_NAME = /^[A-Za-z0-9_.-]{3,255}$/;
+
+/**
+ * The job and status store: one item per job and per database step (pk = job, sk = step), items
+ * expire through `expiresAt` once a job is cleaned up.
+ */
+export class StatusTable extends Construct {
+  public readonly table: dynamodb.TableV2;
+  public static readonly TTL_ATTRIBUTE = 'expiresAt';
+
+  constructor(scope: Construct, id: string, props: StatusTableProps = {}) {
+    super(scope, id);
+    if (props.tableName !== undefined && !TABLE_NAME.test(props.tableName)) {
+      throw new Error(`StatusTable: tableName "${props.tableName}" is not a valid DynamoDB table name (3 to 255 letters, digits, "_", "-" or ".").`);
+    }
+    this.table = new dynamodb.TableV2(this, 'Table', {
+      tableName: props.tableName,
+      partitionKey: { name: 'pk', type: dynamodb.AttributeType.STRING },
+      sortKey: { name: 'sk', type: dynamodb.AttributeType.STRING },
+      billing: dynamodb.Billing.onDemand(),
+      pointInTimeRecoverySpecification: { pointInTimeRecoveryEnabled: true },
+      timeToLiveAttribute: StatusTable.TTL_ATTRIBUTE,
+      encryption: dynamodb.TableEncryptionV2.awsManagedKey(),
+      removalPolicy: props.removalPolicy ?? RemovalPolicy.RETAIN,
+    });
+  }
+}
