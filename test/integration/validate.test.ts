@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import type { CheckResult } from '../../src/checks/types.ts';
 import { clusterUrl } from '../support/cluster.ts';
 import { endpoints, runCli } from '../support/cli.ts';
-import { createTestDatabase, createTestRole, dropTestDatabase, EDGE_CASES_SQL, runPsqlFile, withClient } from '../support/db.ts';
+import { createTestDatabase, createTestRole, dropTestDatabase, edgeCasesSql, runPsqlFile, withClient } from '../support/db.ts';
 
 interface JsonReport {
   command: string;
@@ -154,7 +154,7 @@ describe('database-replicator validate against the harness clusters', () => {
   it('warns about what logical replication does not carry on the edge-case database, without failing', async () => {
     const db = await createTestDatabase(source, 'edge');
     created.push({ cluster: source, name: db.name });
-    await runPsqlFile(source, db.name, EDGE_CASES_SQL);
+    await runPsqlFile(source, db.name, edgeCasesSql());
     const run = await runCli(['validate', '--json'], endpoints(db.url, clusterUrl(target, db.name)));
     expect(run.exitCode, run.stdout).toBe(0);
     const report = parseReport(run.stdout);

@@ -1,6 +1,8 @@
 import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import pg from 'pg';
 import { clusterUrl, type ClusterInfo } from './cluster.ts';
@@ -53,5 +55,15 @@ export async function runPsqlFile(cluster: ClusterInfo, database: string, file: 
   });
 }
 
-/** The shared edge-case fixture: every type and object kind that breaks replication tools. */
-export const EDGE_CASES_SQL = new URL('../../../shared/fixtures/edge-cases.sql', import.meta.url).pathname;
+/**
+ * The shared edge-case fixture (every type and object kind that breaks replication tools). It lives in
+ * the shared folder beside the repository; DATABASE_REPLICATOR_EDGE_CASES_SQL points elsewhere.
+ * Missing, it fails the test that needs it with this message rather than skipping it.
+ */
+export function edgeCasesSql(): string {
+  const path = process.env.DATABASE_REPLICATOR_EDGE_CASES_SQL ?? fileURLToPath(new URL('../../../shared/fixtures/edge-cases.sql', import.meta.url));
+  if (!existsSync(path)) {
+    throw new Error(`The edge-case fixture ${path} is missing; check out the shared folder beside the repository or set DATABASE_REPLICATOR_EDGE_CASES_SQL to the file.`);
+  }
+  return path;
+}
