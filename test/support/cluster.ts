@@ -65,8 +65,7 @@ function serverBinDir() {
     return findPostgresBinDir(['initdb', 'pg_ctl', 'postgres', 'psql']);
   } catch (error) {
     throw new Error(
-      `The integration tests need PostgreSQL server binaries (initdb, pg_ctl, postgres) and none were found: ${(error as Error).message} ` +
-        `On Debian/Ubuntu run "apt-get install postgresql"; .ci/run does this for you.`,
+      `The integration tests need PostgreSQL server binaries and none were usable: ${(error as Error).message} (.ci/run installs them when missing.)`,
       { cause: error },
     );
   }
