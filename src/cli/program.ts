@@ -1,6 +1,7 @@
 import { Command, CommanderError } from 'commander';
 import { ConnectionError } from '../connection/errors.ts';
 import { redact } from '../connection/redact.ts';
+import { initCommand } from './commands/init.ts';
 import { validateCommand } from './commands/validate.ts';
 import { addGlobalOptions } from './global-options.ts';
 import { EXIT_FAILED, EXIT_OK, EXIT_USAGE, UsageError, type CliIo } from './io.ts';
@@ -27,7 +28,7 @@ export function buildProgram(io: CliIo, setExitCode: (code: number) => void): Co
       '  database-replicator validate --json\n\n' +
       'Exit codes: 0 success, 1 a check or operation failed, 2 usage error.\n',
   );
-  for (const command of [validateCommand(io, setExitCode)]) {
+  for (const command of [validateCommand(io, setExitCode), initCommand(io, setExitCode)]) {
     command.exitOverride().configureHelp({ showGlobalOptions: true }).configureOutput({ writeOut: (s) => io.stdout(s), writeErr: (s) => io.stderr(redact(s)) }).showHelpAfterError('(run with --help for usage)');
     program.addCommand(command);
   }

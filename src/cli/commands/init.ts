@@ -1,0 +1,151 @@
+import { Command, Option } from 'commander';
+import { createInterface } from 'node:readline/promises';
+import Table from 'cli-table3';
+import { openClient } from '../../connection/client.ts';
+import { withDatabase } from '../../connection/url.ts';
+import { FilterError, splitOutsideQuotes } from '../../plan/filters.ts';
+import type { DatabasePlan, FilterOptions } from '../../plan/plan.ts';
+import { estimateDatabase, formatBytes, formatSeconds, measureCopyRate } from '../../snapshot/estimate.ts';
+import { runInit, type InitReport } from '../../snapshot/init.ts';
+import { defaultStateDir } from '../../snapshot/state.ts';
+import { loggerFor, resolveEndpoints, type GlobalOptions } from '../global-options.ts';
+import { EXIT_FAILED, EXIT_OK, UsageError, type CliIo } from '../io.ts';
+import { renderJson } from '../render.ts';
+
+interface InitOptions {
+  includeDatabases: string[];
+  excludeDatabases: string[];
+  includeTables: string[];
+  excludeTables: string[];
+  schemaOnlyTables: string[];
+  timeFilter: string[];
+  tableFilter: string[];
+  jobs: number;
+  sync: boolean;
+  dropExisting: boolean;
+  roles: boolean;
+  jobId?: string;
+  stateDir: string;
+  splitTablesLargerThan: number;
+}
+
+const list = (value: string, previous: string[] = []) => [...previous, ...splitOutsideQuotes(value, ',').map((s) => s.trim()).filter(Boolean)];
+const repeat = (value: string, previous: string[] = []) => [...previous, value];
+
+function parseSize(text: string): number {
+  const m = /^\s*(\d+(?:\.\d+)?)\s*(b|kb|mb|gb|tb)?\s*$/i.exec(text);
+  if (!m) throw new UsageError(`"${text}" is not a size; write e.g. 512MB or 2GB.`);
+  const factor = { b: 1, kb: 1024, mb: 1024 ** 2, gb: 1024 ** 3, tb: 1024 ** 4 }[(m[2] ?? 'b').toLowerCase() as 'b'];
+  return Math.round(Number(m[1]) * factor);
+}
+
+function parseJobs(text: string): number {
+  const n = Number(text);
+  if (!Number.isInteger(n) || n < 1 || n > 64) throw new UsageError(`--jobs takes a whole number from 1 to 64, not "${text}".`);
+  return n;
+}
+
+export function initCommand(io: CliIo, setExitCode: (code: number) => void): Command {
+  return new Command('init')
+    .summary('copy a consistent snapshot of the source into the target, ready for sync')
+    .description(
+      'Creates a publication and a logical replication slot with an exported snapshot on the source, then copies\n' +
+        'the schema (pg_dump pre-data), the data (parallel COPY streamed from source to target, every worker inside\n' +
+        'that snapshot), large objects, indexes and constraints (post-data, in parallel) and sequence values.\n' +
+        'The copy ends exactly at the slot\'s consistent point, where `sync` starts streaming: nothing is lost or applied twice.\n\n' +
+        'Progress is recorded per table in the state folder; if init is interrupted, run the same command again: finished\n' +
+        'tables are kept and the rest are copied again through the slot (see README, "Resuming init").',
+    )
+    .option('--include-databases <names>', 'only these source databases (comma-separated, repeatable)', list, [])
+    .option('--exclude-databases <names>', 'skip these source databases', list, [])
+    .option('--include-tables <tables>', 'copy data only for these tables: db.table or db.schema.table (quote names: shop."Order Items")', list, [])
+    .option('--exclude-tables <tables>', 'copy no data for these tables (their definitions are still created)', list, [])
+    .option('--schema-only-tables <tables>', 'create these tables without data and without replicating them', list, [])
+    .option('--time-filter <rule>', 'copy only recent rows: "table:column:6 months" (second ... year); repeatable', repeat, [])
+    .option('--table-filter <rule>', 'copy only matching rows: "table:SQL condition"; repeatable', repeat, [])
+    .addOption(new Option('-j, --jobs <n>', 'parallel copy workers').argParser(parseJobs).default(Math.max(2, (globalThis.navigator?.hardwareConcurrency ?? 2)), 'number of CPUs, at least 2'))
+    .option('--no-sync', 'snapshot-only copy: drop the slot and publication at the end, so no WAL is retained')
+    .option('--drop-existing', 'drop and recreate target databases that already hold the planned tables', false)
+    .option('--no-roles', 'do not copy roles (pg_dumpall --globals-only); owners and grants are then not restored')
+    .option('--job-id <id>', 'name of this job (default: derived from the source and target addresses)')
+    .option('--state-dir <dir>', 'where job progress is recorded (no passwords)', defaultStateDir())
+    .addOption(new Option('--split-tables-larger-than <size>', 'copy tables bigger than this as several page ranges in parallel').argParser(parseSize).default(parseSize('1GB'), '1GB'))
+    .addHelpText(
+      'after',
+      '\nExamples:\n' +
+        '  database-replicator init --yes\n' +
+        '  database-replicator init --include-tables \'shop.public.orders,shop."Order Items"\' --time-filter "shop.events:created_at:6 months"\n' +
+        '  database-replicator init --no-sync --jobs 4 --json\n',
+    )
+    .action(async (options: InitOptions, command: Command) => {
+      const globals = command.optsWithGlobals<GlobalOptions>();
+      const logger = loggerFor(globals, io);
+      const { source, target } = resolveEndpoints(globals, command, logger);
+      const filters: FilterOptions = {
+        includeDatabases: options.includeDatabases, excludeDatabases: options.excludeDatabases, includeTables: options.includeTables,
+        excludeTables: options.excludeTables, schemaOnlyTables: options.schemaOnlyTables, timeFilters: options.timeFilter, tableFilters: options.tableFilter,
+      };
+      const tls = { allowSelfSignedCerts: globals.allowSelfSignedCerts };
+      const confirm = async (plans: DatabasePlan[]) => {
+        const estimates = [];
+        for (const plan of plans) {
+          const client = await openClient(withDatabase(source, plan.source), { role: 'source', ...tls });
+          try {
+            estimates.push(estimateDatabase(plan, await measureCopyRate(client, plan), options.jobs));
+          } finally {
+            await client.end().catch(() => undefined);
+          }
+        }
+        const table = new Table({ head: ['Database', 'Size', 'Est. Time'], style: { head: [], border: [] } });
+        for (const e of estimates) table.push([e.database, formatBytes(e.bytes), formatSeconds(e.seconds)]);
+        table.push(['Total', formatBytes(estimates.reduce((n, e) => n + e.bytes, 0)), formatSeconds(estimates.reduce((n, e) => n + e.seconds, 0))]);
+        (globals.json ? io.stderr : io.stdout)(table.toString() + '\n');
+        if (globals.yes) return true;
+        if (!io.isTty || !process.stdin.isTTY) throw new UsageError('init asks for confirmation but there is no terminal to ask on; pass --yes to proceed without asking.');
+        const rl = createInterface({ input: process.stdin, output: process.stdout });
+        try {
+          const answer = await rl.question('Proceed with replication? [y/N] ');
+          return /^y(es)?$/i.test(answer.trim());
+        } finally {
+          rl.close();
+        }
+      };
+      let report: InitReport;
+      try {
+        report = await runInit({
+          source, target, tls, filters, jobId: options.jobId, jobs: options.jobs, noSync: !options.sync, dropExisting: options.dropExisting,
+          copyRoles: options.roles, splitBytes: options.splitTablesLargerThan, stateDir: options.stateDir, confirm, logger,
+        });
+      } catch (error) {
+        if (error instanceof FilterError) throw new UsageError(error.message);
+        throw error;
+      }
+      if (globals.json) io.stdout(renderJson({ command: 'init', ok: !report.cancelled, ...report }));
+      else io.stdout(renderInitReport(report, !options.sync));
+      setExitCode(report.cancelled ? EXIT_FAILED : EXIT_OK);
+    });
+}
+
+function renderInitReport(report: InitReport, noSync: boolean): string {
+  if (report.cancelled) return 'Cancelled; nothing was created.\n';
+  const lines: string[] = [];
+  if (report.roles) {
+    lines.push(`Roles: ${report.roles.applied.length} statement(s) applied, ${report.roles.skipped.length} skipped. Passwords are not copied (RDS does not let anyone read them): set them on the target.`);
+    for (const s of report.roles.skipped) lines.push(`  skipped: ${s.statement}  (${s.reason})`);
+  }
+  const steps = ['schema', 'data', 'postData', 'sequences', 'analyze'] as const;
+  const table = new Table({ head: ['Database', 'Tables', 'Rows', 'Size', ...steps.map((s) => (s === 'postData' ? 'indexes' : s))], style: { head: [], border: [] } });
+  for (const d of report.databases) {
+    table.push([d.source === d.target ? d.source : `${d.source} -> ${d.target}`, d.tables, d.rows, formatBytes(d.bytes), ...steps.map((s) => (d.steps[s] !== undefined ? `${d.steps[s]!.toFixed(1)} s` : '-'))]);
+  }
+  lines.push(table.toString());
+  for (const d of report.databases) {
+    if (d.resynced.length) lines.push(`${d.source}: resumed; re-copied through table synchronization: ${d.resynced.join(', ')}.`);
+    if (noSync) lines.push(`${d.source}: snapshot-only copy (--no-sync); the slot and publication were dropped, no WAL is retained.`);
+    else if (d.subscription) lines.push(`${d.source}: subscription ${d.subscription} on the target is streaming changes from slot ${d.slot}.`);
+    else lines.push(`${d.source}: slot ${d.slot} (consistent point ${d.consistentPoint}) retains WAL on the source until you run sync or cleanup.`);
+  }
+  lines.push(`Job ${report.jobId} ${report.resumed ? 'resumed and ' : ''}finished.`);
+  return lines.join('\n') + '\n';
+}
+

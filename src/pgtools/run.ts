@@ -1,0 +1,56 @@
+import { execa, ExecaError } from 'execa';
+import { join } from 'node:path';
+import { redact } from '../connection/redact.ts';
+import { findPostgresBinDir } from './binaries.ts';
+
+export class PgToolError extends Error {
+  override name = 'PgToolError';
+}
+
+/** A libpq program with its arguments and its environment (which carries the password, never argv). */
+export interface PgToolCall {
+  tool: 'pg_dump' | 'pg_restore' | 'pg_dumpall' | 'psql';
+  args: string[];
+  env: Record<string, string>;
+}
+
+const resolved = new Map<string, string>();
+
+/** The newest installed program of that name that is at least `minMajor`. */
+export function pgToolPath(tool: PgToolCall['tool'], minMajor = 0): string {
+  const cacheKey = `${tool}@${minMajor}`;
+  let path = resolved.get(cacheKey);
+  if (!path) {
+    path = join(findPostgresBinDir([tool], { minMajor }).dir, tool);
+    resolved.set(cacheKey, path);
+  }
+  return path;
+}
+
+function describeFailure(call: PgToolCall, error: unknown): PgToolError {
+  const stderr = error instanceof ExecaError ? String(error.stderr ?? '') : '';
+  const lines = stderr.split('\n').map((l) => l.trim()).filter((l) => /error|fatal|could not/i.test(l)).slice(0, 8);
+  const detail = lines.length ? lines.join(' | ') : error instanceof Error ? error.message.split('\n')[0] : String(error);
+  return new PgToolError(redact(`${call.tool} failed: ${detail}`), { cause: error });
+}
+
+export async function runPgTool(call: PgToolCall, minMajor = 0): Promise<{ stdout: string; stderr: string }> {
+  try {
+    const result = await execa(pgToolPath(call.tool, minMajor), call.args, { env: call.env, extendEnv: true, stdin: 'ignore', maxBuffer: 256 * 1024 * 1024 });
+    return { stdout: String(result.stdout), stderr: String(result.stderr) };
+  } catch (error) {
+    throw describeFailure(call, error);
+  }
+}
+
+/** Streams one program's stdout into another's stdin (pg_dump | pg_restore), with no file between them. */
+export async function pipePgTools(producer: PgToolCall, consumer: PgToolCall, minMajor = 0): Promise<{ stderr: string }> {
+  const from = execa(pgToolPath(producer.tool, minMajor), producer.args, { env: producer.env, extendEnv: true, stdin: 'ignore', encoding: 'buffer', maxBuffer: 64 * 1024 * 1024 });
+  try {
+    const result = await from.pipe(pgToolPath(consumer.tool, minMajor), consumer.args, { env: consumer.env, extendEnv: true, maxBuffer: 64 * 1024 * 1024 });
+    return { stderr: String(result.stderr) };
+  } catch (error) {
+    const failed = error instanceof ExecaError && error.command.includes(consumer.tool) ? consumer : producer;
+    throw describeFailure(failed, error);
+  }
+}

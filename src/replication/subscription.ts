@@ -1,0 +1,81 @@
+import type pg from 'pg';
+import { quoteIdent, quoteLiteral } from '../catalog/ident.ts';
+import type { TlsPolicy } from '../connection/tls.ts';
+import type { ConnectionSpec } from '../connection/url.ts';
+
+function conninfoValue(value: string): string {
+  return `'${value.replace(/\\/g, '\\\\').replace(/'/g, "\\'")}'`;
+}
+
+/**
+ * The conninfo the target uses to reach the source. It holds the password, which PostgreSQL stores
+ * in pg_subscription on the target: use a dedicated replication user. --allow-self-signed-certs maps
+ * to sslmode=require (libpq checks no certificate then).
+ */
+export function subscriptionConninfo(spec: ConnectionSpec, tls: TlsPolicy): string {
+  const sslmode = tls.allowSelfSignedCerts && spec.sslmode.startsWith('verify') ? 'require' : spec.sslmode;
+  const parts: [string, string | undefined][] = [
+    ['host', spec.host],
+    ['port', String(spec.port)],
+    ['dbname', spec.database],
+    ['user', spec.user],
+    ['password', spec.password],
+    ['sslmode', sslmode],
+    ['sslrootcert', tls.allowSelfSignedCerts ? undefined : spec.sslrootcert],
+    ['application_name', spec.applicationName],
+  ];
+  return parts.filter(([, v]) => v !== undefined).map(([k, v]) => `${k}=${conninfoValue(v!)}`).join(' ');
+}
+
+export interface SubscriptionAtSlot {
+  name: string;
+  conninfo: string;
+  publication: string;
+  slot: string;
+  consistentPoint: string;
+  binary: boolean;
+}
+
+/**
+ * Attaches a subscription to an existing slot without a copy, moves its replication origin to the
+ * slot's consistent point (what the snapshot copy already holds), then enables it: streaming starts
+ * exactly after the snapshot, so nothing is lost or applied twice.
+ */
+export async function createSubscriptionAtSlot(target: pg.Client, s: SubscriptionAtSlot): Promise<void> {
+  const options = [`create_slot = false`, `slot_name = ${quoteLiteral(s.slot)}`, `copy_data = false`, `enabled = false`, ...(s.binary ? ['binary = true'] : [])];
+  await target.query(`CREATE SUBSCRIPTION ${quoteIdent(s.name)} CONNECTION ${quoteLiteral(s.conninfo)} PUBLICATION ${quoteIdent(s.publication)} WITH (${options.join(', ')})`);
+  await target.query(`SELECT pg_replication_origin_advance('pg_' || oid, $2::pg_lsn) FROM pg_subscription WHERE subname = $1`, [s.name, s.consistentPoint]);
+  await target.query(`ALTER SUBSCRIPTION ${quoteIdent(s.name)} ENABLE`);
+}
+
+export async function subscriptionExists(target: pg.Client, name: string): Promise<boolean> {
+  const { rowCount } = await target.query('SELECT 1 FROM pg_subscription WHERE subname = $1', [name]);
+  return (rowCount ?? 0) > 0;
+}
+
+export async function refreshPublication(target: pg.Client, name: string, copyData: boolean): Promise<void> {
+  await target.query(`ALTER SUBSCRIPTION ${quoteIdent(name)} REFRESH PUBLICATION WITH (copy_data = ${copyData})`);
+}
+
+/** Waits until every table of the subscription is synchronized ('r'), or throws after `timeoutMs`. */
+export async function waitForTableSync(target: pg.Client, name: string, timeoutMs: number, onWait?: (pending: number) => void): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const { rows } = await target.query<{ pending: string }>(
+      `SELECT count(*) FILTER (WHERE r.srsubstate <> 'r') AS pending FROM pg_subscription s JOIN pg_subscription_rel r ON r.srsubid = s.oid WHERE s.subname = $1`,
+      [name],
+    );
+    const pending = Number(rows[0]?.pending ?? 0);
+    if (pending === 0) return;
+    onWait?.(pending);
+    if (Date.now() > deadline) throw new Error(`Table synchronization of subscription ${name} did not finish within ${Math.round(timeoutMs / 1000)} s (${pending} table(s) pending); check the target's server log.`);
+    await new Promise((r) => setTimeout(r, 250));
+  }
+}
+
+/** Disables and drops a subscription; DROP also drops its slot on the source. */
+export async function dropSubscription(target: pg.Client, name: string): Promise<void> {
+  if (!(await subscriptionExists(target, name))) return;
+  await target.query(`ALTER SUBSCRIPTION ${quoteIdent(name)} DISABLE`);
+  await target.query(`DROP SUBSCRIPTION ${quoteIdent(name)}`);
+}

@@ -1,0 +1,91 @@
+import { pipeline } from 'node:stream/promises';
+import { Transform } from 'node:stream';
+import type pg from 'pg';
+import { from as copyFrom, to as copyTo } from 'pg-copy-streams';
+import { qualifiedName, quoteIdent } from '../catalog/ident.ts';
+import type { TablePlan } from '../plan/plan.ts';
+
+/** One unit of copy work: a whole table, or one ctid page range of a big one. */
+export interface CopyTask {
+  key: string;
+  table: TablePlan;
+  /** Page range [fromPage, toPage) of a split table; toPage null = to the end. */
+  pages?: { from: number; to: number | null };
+  bytes: number;
+}
+
+export interface CopyResult {
+  rows: number;
+  bytes: number;
+  seconds: number;
+}
+
+const PAGE_SIZE = 8192;
+
+/**
+ * Splits the plan into tasks, biggest first so the longest copy starts early; tables above
+ * `splitBytes` become page ranges that several workers copy at once.
+ */
+export function copyTasks(tables: TablePlan[], splitBytes: number): CopyTask[] {
+  const tasks: CopyTask[] = [];
+  for (const table of tables.filter((t) => t.mode === 'data')) {
+    const key = `${table.schema}.${table.name}`;
+    if (splitBytes > 0 && table.bytes > splitBytes) {
+      const pages = Math.ceil(table.bytes / PAGE_SIZE);
+      const chunks = Math.ceil(table.bytes / splitBytes);
+      const step = Math.ceil(pages / chunks);
+      for (let i = 0; i < chunks; i++) {
+        const last = i === chunks - 1;
+        tasks.push({ key: `${key}#${i}`, table, pages: { from: i * step, to: last ? null : (i + 1) * step }, bytes: Math.min(splitBytes, table.bytes - i * step * PAGE_SIZE) });
+      }
+    } else {
+      tasks.push({ key, table, bytes: table.bytes });
+    }
+  }
+  return tasks.sort((a, b) => b.bytes - a.bytes);
+}
+
+function sourceQuery(task: CopyTask, binary: boolean): string {
+  const { table } = task;
+  const columns = table.columns.map(quoteIdent).join(', ');
+  const conditions = [
+    ...(table.where ? [table.where] : []),
+    ...(task.pages ? [`ctid >= '(${task.pages.from},0)'::tid`, ...(task.pages.to !== null ? [`ctid < '(${task.pages.to},0)'::tid`] : [])] : []),
+  ];
+  const format = binary ? ' WITH (FORMAT binary)' : '';
+  // COPY table (cols) is cheaper than COPY (SELECT ...), so keep it when nothing filters the rows.
+  if (conditions.length === 0) return `COPY ${qualifiedName(table.schema, table.name)} (${columns}) TO STDOUT${format}`;
+  return `COPY (SELECT ${columns} FROM ONLY ${qualifiedName(table.schema, table.name)} WHERE ${conditions.join(' AND ')}) TO STDOUT${format}`;
+}
+
+function targetQuery(task: CopyTask, binary: boolean): string {
+  const columns = task.table.columns.map(quoteIdent).join(', ');
+  return `COPY ${qualifiedName(task.table.schema, task.table.name)} (${columns}) FROM STDIN${binary ? ' WITH (FORMAT binary)' : ''}`;
+}
+
+/**
+ * Streams one task from a source session (already inside the exported snapshot) into the target in
+ * its own transaction, so a copy cut short never leaves committed half data behind.
+ */
+export async function copyTask(source: pg.Client, target: pg.Client, task: CopyTask, binary: boolean, onBytes?: (n: number) => void): Promise<CopyResult> {
+  const started = performance.now();
+  let bytes = 0;
+  const counter = new Transform({
+    transform(chunk: Buffer, _enc, done) {
+      bytes += chunk.length;
+      onBytes?.(chunk.length);
+      done(null, chunk);
+    },
+  });
+  await target.query('BEGIN');
+  try {
+    const reader = source.query(copyTo(sourceQuery(task, binary)));
+    const writer = target.query(copyFrom(targetQuery(task, binary)));
+    await pipeline(reader, counter, writer);
+    await target.query('COMMIT');
+    return { rows: Number(writer.rowCount ?? 0), bytes, seconds: (performance.now() - started) / 1000 };
+  } catch (error) {
+    await target.query('ROLLBACK').catch(() => undefined);
+    throw error;
+  }
+}

@@ -1,0 +1,317 @@
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import type pg from 'pg';
+import { quoteIdent, quoteLiteral } from '../catalog/ident.ts';
+import { readServerFacts } from '../catalog/server.ts';
+import { openClient } from '../connection/client.ts';
+import { ConnectionError } from '../connection/errors.ts';
+import type { TlsPolicy } from '../connection/tls.ts';
+import { withDatabase, type ConnectionSpec } from '../connection/url.ts';
+import type { Logger } from '../log/logger.ts';
+import type { DatabasePlan, FilterOptions } from '../plan/plan.ts';
+import { createPublication, dropPublication, publicationExists } from '../replication/publication.ts';
+import { createSlotWithSnapshot, dropSlot, slotExists } from '../replication/slot.ts';
+import { dropSubscription, subscriptionConninfo } from '../replication/subscription.ts';
+import { copyTasks } from './copy.ts';
+import { applySequenceValues, copyLargeObjects, readSequenceValues, type SequenceValue } from './objects.ts';
+import { checkRowFilters, checkTargetEmpty, deriveJobId, planJob, replicationObjectName } from './prepare.ts';
+import { resumeThroughSubscription, unfinishedTables } from './resume.ts';
+import { copyRoles, type RoleCopyResult } from './roles.ts';
+import { copyPreDataSchema, dumpPostDataSchema, restorePostDataSchema, type SchemaCopyOptions } from './schema.ts';
+import { LocalJobStore, type DatabaseState, type InitStep, type JobState } from './state.ts';
+import { copyInSnapshot } from './workers.ts';
+
+export interface InitRequest {
+  source: ConnectionSpec;
+  target: ConnectionSpec;
+  tls: TlsPolicy;
+  filters: FilterOptions;
+  jobId?: string;
+  jobs: number;
+  noSync: boolean;
+  dropExisting: boolean;
+  copyRoles: boolean;
+  /** Tables bigger than this are copied as several page ranges at once. */
+  splitBytes: number;
+  stateDir: string;
+  /** Shown the plan with sizes; returns false to stop before anything is created. */
+  confirm: (plans: DatabasePlan[]) => Promise<boolean>;
+  logger: Logger;
+  syncTimeoutMs?: number;
+}
+
+export interface InitReport {
+  jobId: string;
+  resumed: boolean;
+  cancelled: boolean;
+  databases: { source: string; target: string; slot: string | null; publication: string | null; consistentPoint: string | null; subscription: string | null; tables: number; rows: number; bytes: number; steps: Partial<Record<InitStep, number>>; resynced: string[] }[];
+  roles: RoleCopyResult | null;
+}
+
+async function timed<T>(state: DatabaseState, step: InitStep, store: () => void, fn: () => Promise<T>): Promise<T | undefined> {
+  if (state.steps[step]) return undefined;
+  const started = performance.now();
+  const result = await fn();
+  state.steps[step] = { seconds: (performance.now() - started) / 1000 };
+  store();
+  return result;
+}
+
+/** DESIGN.md steps 1 to 6 for every planned database: plan, publication, slot with snapshot, schema, data, post-data. */
+export async function runInit(req: InitRequest): Promise<InitReport> {
+  const jobId = req.jobId ?? deriveJobId(req.source, req.target);
+  const store = new LocalJobStore(req.stateDir);
+  const previous = store.load(jobId);
+  const log = (line: string) => req.logger.info(line);
+  const connectOptions = (role: 'source' | 'target') => ({ role, ...req.tls });
+  const openSource = (db: string) => openClient(withDatabase(req.source, db), connectOptions('source'));
+  const openTarget = (db: string) => openClient(withDatabase(req.target, db), connectOptions('target'));
+
+  if (previous && JSON.stringify(previous.filters) !== JSON.stringify(req.filters)) {
+    throw new Error(`Job ${jobId} was started with other filters; run it again with the same options, or pass --job-id to start a separate job.`);
+  }
+  const resumed = Boolean(previous && Object.values(previous.databases).some((d) => !d.done));
+  if (previous && !resumed) log(`job ${jobId} already finished; nothing to do (run cleanup to remove it)`);
+
+  const sourceAdmin = await openClient(req.source, connectOptions('source'));
+  let targetAdmin: pg.Client | undefined;
+  const report: InitReport = { jobId, resumed, cancelled: false, databases: [], roles: null };
+  try {
+    const sourceFacts = await readServerFacts(sourceAdmin);
+    targetAdmin = await openTarget('postgres').catch(async (error: unknown) => {
+      if (error instanceof ConnectionError && error.reason === 'database-missing') return openClient(req.target, connectOptions('target'));
+      throw error;
+    });
+    const targetFacts = await readServerFacts(targetAdmin);
+    const binary = sourceFacts.major === targetFacts.major;
+    const { databases: plans, timeFilters } = await planJob(sourceAdmin, openSource, req, req.filters, sourceFacts.major, previous?.timeFilters);
+
+    if (!resumed && !previous) {
+      for (const plan of plans) {
+        if (!req.dropExisting) await checkTargetEmpty(targetAdmin, openTarget, plan);
+        const client = await openSource(plan.source);
+        try {
+          await checkRowFilters(client, plan, (schema, name) => plan.tables.find((t) => t.publishedAs.schema === schema && t.publishedAs.name === name)?.columns[0] ?? 'ctid');
+        } finally {
+          await client.end();
+        }
+      }
+      if (!(await req.confirm(plans))) {
+        report.cancelled = true;
+        return report;
+      }
+    }
+    if (previous && !resumed) return report;
+
+    const state: JobState = previous ?? {
+      version: 1, jobId, createdAt: new Date().toISOString(), updatedAt: '', source: `${req.source.host}:${req.source.port}`, target: `${req.target.host}:${req.target.port}`,
+      filters: req.filters, noSync: req.noSync, timeFilters, databases: {},
+    };
+    for (const plan of plans) {
+      const name = replicationObjectName(jobId, plan.source);
+      state.databases[plan.source] ??= { source: plan.source, target: plan.target, createdTargetDatabase: false, publication: name, slot: name, slotCreated: false, steps: {}, copied: {}, done: false };
+    }
+    const save = () => store.save(state);
+    save();
+
+    if (req.copyRoles && !previous) {
+      log('copying roles (pg_dumpall --globals-only --no-role-passwords)');
+      report.roles = await copyRoles(req.source, targetAdmin, req.tls, sourceFacts.major);
+    }
+
+    for (const plan of plans) {
+      const db = state.databases[plan.source]!;
+      const result = await replicateDatabase({ req, plan, db, save, log, binary, sourceMajor: sourceFacts.major, targetAdmin, openSource, openTarget, jobDir: store.jobDir(jobId), noSync: state.noSync });
+      report.databases.push(result);
+    }
+    return report;
+  } finally {
+    await sourceAdmin.end().catch(() => undefined);
+    await targetAdmin?.end().catch(() => undefined);
+  }
+}
+
+interface DatabaseRun {
+  req: InitRequest;
+  plan: DatabasePlan;
+  db: DatabaseState;
+  save: () => void;
+  log: (line: string) => void;
+  binary: boolean;
+  sourceMajor: number;
+  targetAdmin: pg.Client;
+  openSource: (db: string) => Promise<pg.Client>;
+  openTarget: (db: string) => Promise<pg.Client>;
+  jobDir: string;
+  noSync: boolean;
+}
+
+async function ensureTargetDatabase(run: DatabaseRun, source: pg.Client): Promise<void> {
+  const { targetAdmin, plan, db, req } = run;
+  const exists = ((await targetAdmin.query('SELECT 1 FROM pg_database WHERE datname = $1', [plan.target])).rowCount ?? 0) > 0;
+  if (exists && req.dropExisting && !db.createdTargetDatabase) {
+    run.log(`dropping target database ${plan.target} (--drop-existing)`);
+    await targetAdmin.query(`DROP DATABASE ${quoteIdent(plan.target)} WITH (FORCE)`);
+  } else if (exists) {
+    return;
+  }
+  const { rows } = await source.query<{ encoding: string; collate: string; ctype: string }>(
+    'SELECT pg_encoding_to_char(encoding) AS encoding, datcollate AS collate, datctype AS ctype FROM pg_database WHERE datname = current_database()',
+  );
+  const r = rows[0]!;
+  await targetAdmin.query(`CREATE DATABASE ${quoteIdent(plan.target)} TEMPLATE template0 ENCODING ${quoteLiteral(r.encoding)} LC_COLLATE ${quoteLiteral(r.collate)} LC_CTYPE ${quoteLiteral(r.ctype)}`);
+  db.createdTargetDatabase = true;
+  run.save();
+}
+
+async function replicateDatabase(run: DatabaseRun): Promise<InitReport['databases'][number]> {
+  const { req, plan, db, save, log } = run;
+  const source = await run.openSource(plan.source);
+  const sourceSpec = withDatabase(req.source, plan.source);
+  const targetSpec = withDatabase(req.target, plan.target);
+  const schemaOptions: SchemaCopyOptions = { source: sourceSpec, target: targetSpec, tls: req.tls, snapshotName: null, sourceMajor: run.sourceMajor, keepOwnership: req.copyRoles };
+  const postDataFile = join(run.jobDir, `${db.slot}.post-data.dump`);
+  const resynced: string[] = [];
+  let rows = 0;
+  let bytes = 0;
+  try {
+    await ensureTargetDatabase(run, source);
+    if (!db.slotCreated) {
+      // Publication first, then the slot: decoding sees publication membership as of each change.
+      if (!(await publicationExists(source, db.publication))) await createPublication(source, db.publication, plan.publication, run.sourceMajor);
+      const exported = await createSlotWithSnapshot(sourceSpec, { role: 'source', ...req.tls }, db.slot, run.sourceMajor);
+      db.slotCreated = true;
+      db.consistentPoint = exported.consistentPoint;
+      save();
+      log(`${plan.source}: slot ${db.slot} created at ${exported.consistentPoint}; copying the snapshot`);
+      try {
+        const snapshot = { ...schemaOptions, snapshotName: exported.snapshotName };
+        await timed(db, 'schema', save, async () => {
+          await copyPreDataSchema(snapshot);
+          await dumpPostDataSchema(snapshot, postDataFile);
+        });
+        let sequences: SequenceValue[] = [];
+        const tasks = copyTasks(plan.tables, req.splitBytes);
+        const chunksLeft = new Map<string, number>();
+        const partial = new Map<string, { rows: number; bytes: number; seconds: number }>();
+        for (const t of tasks) chunksLeft.set(`${t.table.schema}.${t.table.name}`, (chunksLeft.get(`${t.table.schema}.${t.table.name}`) ?? 0) + 1);
+        await timed(db, 'data', save, () =>
+          copyInSnapshot({
+            source: sourceSpec, target: targetSpec, tls: req.tls, snapshotName: exported.snapshotName, jobs: req.jobs, tasks, binary: run.binary,
+            onSnapshotImported: exported.release,
+            inSnapshot: async (s, t) => {
+              sequences = await readSequenceValues(s);
+              const count = await copyLargeObjects(s, t);
+              if (count) log(`${plan.source}: copied ${count} large object(s)`);
+            },
+            onTaskDone: (task, result) => {
+              const key = `${task.table.schema}.${task.table.name}`;
+              rows += result.rows;
+              bytes += result.bytes;
+              const left = chunksLeft.get(key)! - 1;
+              chunksLeft.set(key, left);
+              const sum = partial.get(key) ?? { rows: 0, bytes: 0, seconds: 0 };
+              partial.set(key, { rows: sum.rows + result.rows, bytes: sum.bytes + result.bytes, seconds: sum.seconds + result.seconds });
+              // A split table counts as copied only once all its ranges are committed.
+              if (left === 0) db.copied[key] = partial.get(key)!;
+              save();
+              log(`${plan.source}: copied ${task.key} (${result.rows} rows, ${(result.bytes / 1048576).toFixed(1)} MB, ${result.seconds.toFixed(1)} s)`);
+            },
+          }),
+        );
+        db.steps.largeObjects = { seconds: 0 };
+        await timed(db, 'sequences', save, async () => {
+          const target = await run.openTarget(plan.target);
+          try {
+            await applySequenceValues(target, sequences);
+          } finally {
+            await target.end();
+          }
+        });
+      } finally {
+        await exported.release();
+      }
+    } else if (!db.steps.data) {
+      resynced.push(...(await resumeDatabase(run, source, schemaOptions, postDataFile)));
+    }
+
+    await timed(db, 'postData', save, async () => {
+      if (!existsSync(postDataFile)) await dumpPostDataSchema(schemaOptions, postDataFile);
+      await restorePostDataSchema(schemaOptions, postDataFile, req.jobs, resynced.length > 0 || Boolean(db.subscription));
+    });
+    await timed(db, 'analyze', save, async () => {
+      const target = await run.openTarget(plan.target);
+      try {
+        await target.query('ANALYZE');
+      } finally {
+        await target.end();
+      }
+    });
+    if (run.noSync) await dropReplicationObjects(run, source);
+    db.done = true;
+    save();
+    return {
+      source: plan.source, target: plan.target, slot: run.noSync ? null : db.slot, publication: run.noSync ? null : db.publication, consistentPoint: db.consistentPoint ?? null,
+      subscription: run.noSync ? null : db.subscription ?? null, tables: plan.tables.filter((t) => t.mode === 'data').length, rows, bytes,
+      steps: Object.fromEntries(Object.entries(db.steps).map(([k, v]) => [k, v.seconds])), resynced,
+    };
+  } finally {
+    await source.end().catch(() => undefined);
+  }
+}
+
+async function resumeDatabase(run: DatabaseRun, source: pg.Client, schemaOptions: SchemaCopyOptions, postDataFile: string): Promise<string[]> {
+  const { req, plan, db, save, log } = run;
+  if (!(await slotExists(source, db.slot))) {
+    throw new Error(`The slot ${db.slot} of job for ${plan.source} is gone, so the copy cannot be resumed consistently; run cleanup and start init again.`);
+  }
+  log(`${plan.source}: resuming; ${Object.keys(db.copied).length} table(s) already copied stay as they are`);
+  if (!db.steps.schema) {
+    await copyPreDataSchema(schemaOptions);
+    db.steps.schema = { seconds: 0 };
+    save();
+  }
+  if (!existsSync(postDataFile)) await dumpPostDataSchema(schemaOptions, postDataFile);
+  const target = await run.openTarget(plan.target);
+  const started = performance.now();
+  try {
+    // Unlogged tables are not published; copy them as they are now.
+    const unlogged = unfinishedTables(plan, db).filter((t) => t.unlogged);
+    if (unlogged.length) {
+      await target.query(`TRUNCATE ${unlogged.map((t) => `${quoteIdent(t.schema)}.${quoteIdent(t.name)}`).join(', ')}`);
+      await copyInSnapshot({ source: withDatabase(req.source, plan.source), target: withDatabase(req.target, plan.target), tls: req.tls, snapshotName: null, jobs: req.jobs, tasks: copyTasks(unlogged, 0), binary: run.binary, onSnapshotImported: async () => undefined, onTaskDone: (task) => (db.copied[task.key] = { rows: 0, bytes: 0, seconds: 0 }) });
+    }
+    const { resynced } = await resumeThroughSubscription({
+      source, target, plan, state: db, subscriptionConninfo: subscriptionConninfo(withDatabase(req.source, plan.source), req.tls), binary: run.binary,
+      syncTimeoutMs: req.syncTimeoutMs ?? 3_600_000, log,
+    });
+    if (!db.steps.largeObjects) {
+      const count = await copyLargeObjects(source, target);
+      if (count) log(`${plan.source}: copied ${count} large object(s) as of now (the snapshot is gone)`);
+    }
+    // The snapshot's sequence values are gone; current ones are never behind them.
+    await applySequenceValues(target, await readSequenceValues(source));
+    db.steps.data = { seconds: (performance.now() - started) / 1000 };
+    db.steps.largeObjects ??= { seconds: 0 };
+    db.steps.sequences ??= { seconds: 0 };
+    save();
+    return resynced;
+  } finally {
+    await target.end().catch(() => undefined);
+  }
+}
+
+/** --no-sync: a snapshot-only copy keeps no slot (it would retain WAL), no publication, no subscription. */
+async function dropReplicationObjects(run: DatabaseRun, source: pg.Client): Promise<void> {
+  const { db } = run;
+  if (db.subscription) {
+    const target = await run.openTarget(run.plan.target);
+    try {
+      await dropSubscription(target, db.subscription);
+    } finally {
+      await target.end();
+    }
+  }
+  await dropSlot(source, db.slot);
+  await dropPublication(source, db.publication);
+}

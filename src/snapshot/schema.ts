@@ -1,0 +1,61 @@
+import { libpqConninfo, libpqEnvironment } from '../connection/libpq-env.ts';
+import type { TlsPolicy } from '../connection/tls.ts';
+import type { ConnectionSpec } from '../connection/url.ts';
+import { pipePgTools, runPgTool } from '../pgtools/run.ts';
+
+export interface SchemaCopyOptions {
+  source: ConnectionSpec;
+  target: ConnectionSpec;
+  tls: TlsPolicy;
+  snapshotName: string | null;
+  sourceMajor: number;
+  /** Without roles on the target, owners and grants cannot be restored as they are. */
+  keepOwnership: boolean;
+}
+
+function dumpArgs(options: SchemaCopyOptions, section: 'pre-data' | 'post-data'): string[] {
+  return [
+    `--dbname=${libpqConninfo(options.source)}`,
+    '--format=custom',
+    `--section=${section}`,
+    ...(options.snapshotName ? [`--snapshot=${options.snapshotName}`] : []),
+    // Our own publication, and any subscription, belong to the source only.
+    '--no-publications',
+    '--no-subscriptions',
+    ...(options.keepOwnership ? [] : ['--no-owner', '--no-privileges']),
+  ];
+}
+
+function restoreArgs(options: SchemaCopyOptions, extra: string[]): string[] {
+  return [`--dbname=${libpqConninfo(options.target)}`, ...(options.keepOwnership ? [] : ['--no-owner', '--no-privileges']), ...extra];
+}
+
+/**
+ * Types, functions, tables, views and sequences (no indexes or constraints), as of the snapshot,
+ * streamed from pg_dump into pg_restore in one transaction: a failure leaves no half schema.
+ * All schemas are dumped: filters limit data, never what kept tables depend on.
+ */
+export async function copyPreDataSchema(options: SchemaCopyOptions): Promise<void> {
+  await pipePgTools(
+    { tool: 'pg_dump', args: dumpArgs(options, 'pre-data'), env: libpqEnvironment(options.source, options.tls) },
+    { tool: 'pg_restore', args: restoreArgs(options, ['--single-transaction', '--exit-on-error']), env: libpqEnvironment(options.target, options.tls) },
+    options.sourceMajor,
+  );
+}
+
+/** Dumps indexes, constraints and triggers to a small archive, restored after the data with pg_restore -j. */
+export async function dumpPostDataSchema(options: SchemaCopyOptions, file: string): Promise<void> {
+  await runPgTool({ tool: 'pg_dump', args: [...dumpArgs(options, 'post-data'), `--file=${file}`], env: libpqEnvironment(options.source, options.tls) }, options.sourceMajor);
+}
+
+/**
+ * Builds indexes and constraints in parallel. `clean` (--clean --if-exists) is for a resumed run whose
+ * earlier attempt may have built some of them already.
+ */
+export async function restorePostDataSchema(options: SchemaCopyOptions, file: string, jobs: number, clean: boolean): Promise<void> {
+  const cleanArgs = clean ? ['--clean', '--if-exists'] : ['--exit-on-error'];
+  await runPgTool(
+    { tool: 'pg_restore', args: [...restoreArgs(options, [`--jobs=${jobs}`, ...cleanArgs]), file], env: libpqEnvironment(options.target, options.tls) },
+    options.sourceMajor,
+  );
+}
