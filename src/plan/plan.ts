@@ -31,12 +31,23 @@ export interface TablePlan {
   publishedAs: { schema: string; name: string };
 }
 
+export interface PublicationEntry {
+  schema: string;
+  name: string;
+  rowFilter: string | null;
+  /**
+   * A table filter must hold for streamed rows too; a time window need not (new rows fall inside it,
+   * and changes to old rows the target lacks are skipped by the apply worker).
+   */
+  rowFilterRequired: boolean;
+}
+
 export interface DatabasePlan {
   source: string;
   target: string;
   tables: TablePlan[];
   /** Top-level tables in the publication, each with its row filter (PostgreSQL 15+). */
-  publication: { schema: string; name: string; rowFilter: string | null }[];
+  publication: PublicationEntry[];
 }
 
 /** A time window turned once into a literal, recorded with the plan so copy, publication and verify agree. */
@@ -219,7 +230,7 @@ export function planDatabase(input: PlanInput): { plan: DatabasePlan; timeFilter
   // Published: top-level logged tables that copy data. Unlogged tables write no WAL and cannot be published.
   const publication = tables
     .filter((t) => t.kind !== 'partition' && !t.unlogged && modeFor(t) === 'data')
-    .map((t) => ({ schema: t.schema, name: t.name, rowFilter: input.rowFilters ? conditionFor(t) : null }));
+    .map((t) => ({ schema: t.schema, name: t.name, rowFilter: input.rowFilters ? conditionFor(t) : null, rowFilterRequired: ruleFor(predicates, t) !== undefined }));
 
   return { plan: { source: database, target: input.targetDatabase, tables: planned, publication }, timeFilters: resolvedTime };
 }

@@ -91,7 +91,10 @@ export async function runInit(req: InitRequest): Promise<InitReport> {
         if (!req.dropExisting) await checkTargetEmpty(targetAdmin, openTarget, plan);
         const client = await openSource(plan.source);
         try {
-          await checkRowFilters(client, plan, (schema, name) => plan.tables.find((t) => t.publishedAs.schema === schema && t.publishedAs.name === name)?.columns[0] ?? 'ctid');
+          const unfiltered = await checkRowFilters(client, plan, (schema, name) => plan.tables.find((t) => t.publishedAs.schema === schema && t.publishedAs.name === name)?.columns[0] ?? 'ctid');
+          for (const table of unfiltered) {
+            req.logger.warn(`${table}: the time window's column is not part of the replica identity, so the publication carries no row filter for it; the copy still holds only the window, and updates to older rows are skipped on the target.`);
+          }
         } finally {
           await client.end();
         }
@@ -271,7 +274,13 @@ async function resumeDatabase(run: DatabaseRun, source: pg.Client, schemaOptions
     db.steps.schema = { seconds: 0 };
     save();
   }
-  if (!existsSync(postDataFile)) await dumpPostDataSchema(schemaOptions, postDataFile);
+  // Indexes and constraints first: the apply worker needs the primary keys to find the rows that
+  // UPDATE and DELETE change, and table synchronization is cheaper into indexed empty tables than
+  // building the indexes after.
+  await timed(db, 'postData', save, async () => {
+    if (!existsSync(postDataFile)) await dumpPostDataSchema(schemaOptions, postDataFile);
+    await restorePostDataSchema(schemaOptions, postDataFile, req.jobs, true);
+  });
   const target = await run.openTarget(plan.target);
   const started = performance.now();
   try {

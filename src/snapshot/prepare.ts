@@ -119,16 +119,25 @@ export async function checkTargetEmpty(targetAdmin: pg.Client, openTarget: (db: 
   }
 }
 
-/** Refuses row filters that would make UPDATE/DELETE fail on the source once published. */
-export async function checkRowFilters(source: pg.Client, plan: DatabasePlan, columnOf: (schema: string, name: string) => string): Promise<void> {
+/**
+ * Row filters that would make UPDATE/DELETE fail on the source once published are refused for table
+ * filters, and dropped for time windows (returned, so the caller can say so).
+ */
+export async function checkRowFilters(source: pg.Client, plan: DatabasePlan, columnOf: (schema: string, name: string) => string): Promise<string[]> {
   const filtered = plan.publication.filter((t) => t.rowFilter);
   const problems = await checkPublishable(source, filtered, (t) => columnOf(t.schema, t.name));
-  if (problems.length) {
-    const first = problems[0]!;
+  const dropped: string[] = [];
+  for (const { table, problem } of problems) {
+    const entry = plan.publication.find((p) => p.schema === table.schema && p.name === table.name)!;
+    if (!entry.rowFilterRequired) {
+      entry.rowFilter = null;
+      dropped.push(`${plan.source}.${table.schema}.${table.name}`);
+      continue;
+    }
     throw new FilterError(
-      `The filter on ${plan.source}.${first.table.schema}.${first.table.name} cannot become a publication row filter: ${first.problem.replace(/\.$/, '')}; ` +
-        `include the filtered columns in the replica identity (ALTER TABLE ${qualifiedName(first.table.schema, first.table.name)} REPLICA IDENTITY FULL) or drop the filter.`,
+      `The table filter on ${plan.source}.${table.schema}.${table.name} cannot become a publication row filter: ${problem.replace(/\.$/, '')}; ` +
+        `include the filtered columns in the replica identity (ALTER TABLE ${qualifiedName(table.schema, table.name)} REPLICA IDENTITY FULL) or drop the filter.`,
     );
   }
+  return dropped;
 }
-

@@ -53,7 +53,12 @@ export async function resumeThroughSubscription(ctx: ResumeContext): Promise<{ r
     if (leaves.length) await target.query(`TRUNCATE ${leaves.map((t) => qualifiedName(t.schema, t.name)).join(', ')}`);
     await refreshPublication(target, name, true);
   }
-  await waitForTableSync(target, name, ctx.syncTimeoutMs, (pending) => ctx.log(`waiting for table synchronization: ${pending} table(s) pending`));
+  let lastLog = 0;
+  await waitForTableSync(target, name, ctx.syncTimeoutMs, (pending) => {
+    if (Date.now() - lastLog < 5000) return;
+    lastLog = Date.now();
+    ctx.log(`${plan.source}: waiting for table synchronization, ${pending} table(s) pending`);
+  });
   for (const t of leaves) state.copied[`${t.schema}.${t.name}`] = { rows: 0, bytes: 0, seconds: 0 };
   return { resynced: published.map((p) => `${p.schema}.${p.name}`) };
 }

@@ -1,4 +1,5 @@
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { spawn } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, inject, it } from 'vitest';
@@ -144,4 +145,201 @@ describe('init under concurrent writes', () => {
     await expectSameData(db);
     expect(written).toBeGreaterThan(10);
   });
+});
+
+describe('init filters', () => {
+  const schema = `
+    CREATE SCHEMA shop;
+    CREATE TABLE shop.orders (id int PRIMARY KEY, placed_at timestamptz NOT NULL, status text NOT NULL);
+    CREATE TABLE shop."Order Items" (order_id int NOT NULL, sku text NOT NULL, PRIMARY KEY (order_id, sku));
+    CREATE TABLE shop.audit_trail (id int PRIMARY KEY, what text);
+    CREATE TABLE shop.reports (id int PRIMARY KEY, body text);
+    CREATE TABLE shop.events (id int, at timestamptz, PRIMARY KEY (id, at));
+    INSERT INTO shop.events SELECT i, now() - i * interval '1 hour' FROM generate_series(1, 100) i;
+    INSERT INTO shop.orders SELECT i, now() - i * interval '1 day', CASE WHEN i % 3 = 0 THEN 'cancelled' ELSE 'paid' END FROM generate_series(1, 400) i;
+    INSERT INTO shop."Order Items" SELECT i, 'sku' || j FROM generate_series(1, 400) i, generate_series(1, 3) j;
+    INSERT INTO shop.audit_trail SELECT i, 'x' FROM generate_series(1, 100) i;
+    INSERT INTO shop.reports SELECT i, 'r' FROM generate_series(1, 50) i;`;
+
+  async function counts(cluster: typeof source, db: string) {
+    return withClient(cluster, db, async (c) => {
+      const q = async (sql: string) => Number((await c.query<{ n: string }>(sql)).rows[0]!.n);
+      return {
+        orders: await q('SELECT count(*) AS n FROM shop.orders'),
+        items: await q('SELECT count(*) AS n FROM shop."Order Items"'),
+        audit: await q('SELECT count(*) AS n FROM shop.audit_trail'),
+        reports: await q('SELECT count(*) AS n FROM shop.reports'),
+      };
+    });
+  }
+
+  it('exclude, schema-only, time and table filters each change exactly the expected rows', async () => {
+    const db = await sourceDatabase('init_filters', schema);
+    const run = await init(db, [
+      '--exclude-tables', `${db}.audit_trail`,
+      '--schema-only-tables', `${db}.shop.reports`,
+      '--time-filter', `${db}.shop.orders:placed_at:90 days`,
+      '--time-filter', `${db}.events:at:1 day`,
+      '--table-filter', `${db}.shop."Order Items":sku <> 'sku3'`,
+    ]);
+    expect(run.exitCode, run.stderr).toBe(0);
+    expect(await counts(target, db)).toEqual({ orders: 89, items: 800, audit: 0, reports: 0 });
+    expect(await withClient(target, db, async (c) => (await c.query<{ n: string }>('SELECT count(*) AS n FROM shop.events')).rows[0]!.n)).toBe('23');
+    // The copied rows are exactly the source rows that match.
+    const expected = await withClient(source, db, async (c) => (await c.query<{ n: string }>("SELECT count(*) AS n FROM shop.orders WHERE placed_at >= now() - interval '90 days'")).rows[0]!.n);
+    expect(Number(expected)).toBe(89);
+    // The publication carries the same window as a row filter (PostgreSQL 15+), and no excluded or schema-only table.
+    const published = await withClient(source, db, async (c) => (await c.query<{ t: string; f: string | null }>('SELECT tablename AS t, rowfilter AS f FROM pg_publication_tables ORDER BY 1')).rows);
+    expect(published.map((p) => p.t)).toEqual(['Order Items', 'events', 'orders']);
+    expect(published.find((p) => p.t === 'events')!.f).toMatch(/at >= '\d{4}-\d{2}-\d{2}/);
+    expect(published.find((p) => p.t === 'Order Items')!.f).toContain("'sku3'");
+    // placed_at is not in orders' replica identity: a row filter would break UPDATE on the source, so there is none.
+    expect(published.find((p) => p.t === 'orders')!.f).toBeNull();
+    expect(run.stderr).toContain(`${db}.shop.orders: the time window's column is not part of the replica identity`);
+  });
+
+  it('include-tables copies only the named tables, quoted names included', async () => {
+    const db = await sourceDatabase('init_include', schema);
+    const run = await init(db, ['--include-tables', `${db}.shop.orders,${db}.shop."Order Items"`]);
+    expect(run.exitCode, run.stderr).toBe(0);
+    expect(await counts(target, db)).toEqual({ orders: 400, items: 1200, audit: 0, reports: 0 });
+  });
+});
+
+describe('init refuses bad input without leaving anything behind', () => {
+  const simple = 'CREATE TABLE items (id int PRIMARY KEY, label text); INSERT INTO items SELECT i, \'x\' FROM generate_series(1, 10) i;';
+
+  async function expectRefused(db: string, args: string[], targetUrl: string, pattern: RegExp, exitCode = 1) {
+    const run = await runCli(['init', '--yes', '--state-dir', stateDir(), ...args], endpoints(clusterUrl(source, db), targetUrl));
+    expect(run.exitCode, run.stdout + run.stderr).toBe(exitCode);
+    expect(run.stderr).toMatch(pattern);
+    expect(run.stderr.trim().split('\n').filter((l) => l.startsWith('error:'))).toHaveLength(1);
+    expect(await replicationObjectsOnSource(source, db)).toEqual({ slots: [], publications: [] });
+    return run;
+  }
+
+  it('an unreachable target', async () => {
+    const db = await sourceDatabase('init_bad', simple);
+    await expectRefused(db, [], clusterUrl({ ...target, port: 1 }, db), /Could not connect to the target .*nothing answered/);
+  });
+
+  it('a wrong password, which is never printed', async () => {
+    const db = await sourceDatabase('init_bad', simple);
+    const run = await expectRefused(db, [], clusterUrl(target, db, target.user, 'Init-Wr0ng-Pa55'), /password authentication failed/);
+    expect(run.stdout + run.stderr).not.toContain('Init-Wr0ng-Pa55');
+  });
+
+  it('a target that already holds rows', async () => {
+    const db = await sourceDatabase('init_bad', simple);
+    await withClient(target, 'postgres', (c) => c.query(`CREATE DATABASE "${db}"`));
+    await withClient(target, db, (c) => c.query(simple));
+    await expectRefused(db, [], clusterUrl(target, db), /already holds rows in public\.items; pass --drop-existing/);
+    // --drop-existing recreates it.
+    const run = await runCli(['init', '--yes', '--drop-existing', '--no-sync', '--state-dir', stateDir()], endpoints(clusterUrl(source, db), clusterUrl(target, db)));
+    expect(run.exitCode, run.stderr).toBe(0);
+    await expectSameData(db);
+  });
+
+  it('a filter naming a missing table (usage error, exit 2)', async () => {
+    const db = await sourceDatabase('init_bad', simple);
+    await expectRefused(db, ['--exclude-tables', `${db}.nope`], clusterUrl(target, db), /names a table that does not exist in database/, 2);
+  });
+
+  it('conflicting rules (usage error, exit 2)', async () => {
+    const db = await sourceDatabase('init_bad', simple);
+    await expectRefused(db, ['--include-tables', `${db}.items`, '--exclude-tables', `${db}.items`], clusterUrl(target, db), /both included and excluded/, 2);
+  });
+
+  it('no terminal and no --yes', async () => {
+    const db = await sourceDatabase('init_bad', simple);
+    const run = await runCli(['init', '--state-dir', stateDir()], endpoints(clusterUrl(source, db), clusterUrl(target, db)));
+    expect(run.exitCode).toBe(2);
+    expect(run.stderr).toContain('pass --yes to proceed without asking');
+    expect(run.stdout).toMatch(/Database\s*│\s*Size\s*│\s*Est\. Time/);
+    expect(await replicationObjectsOnSource(source, db)).toEqual({ slots: [], publications: [] });
+  });
+});
+
+describe('init --no-sync', () => {
+  it('makes a snapshot-only copy and drops the slot and publication, retaining no WAL', async () => {
+    const db = await sourceDatabase('init_nosync', 'CREATE TABLE t (id int PRIMARY KEY); INSERT INTO t SELECT generate_series(1, 1000);');
+    const run = await init(db, ['--no-sync']);
+    expect(run.exitCode, run.stderr).toBe(0);
+    await expectSameData(db);
+    expect(await replicationObjectsOnSource(source, db)).toEqual({ slots: [], publications: [] });
+  });
+});
+
+
+describe('init resume after a kill', () => {
+  it('keeps finished tables, re-copies the rest through the original slot, and ends consistent', async () => {
+    const small = Array.from({ length: 5 }, (_, i) => `CREATE TABLE small_${i} (id int PRIMARY KEY, v int NOT NULL); INSERT INTO small_${i} SELECT g, g FROM generate_series(1, 2000) g;`).join('\n');
+    const db = await sourceDatabase('init_resume', `
+      CREATE TABLE big (id bigint PRIMARY KEY, payload text NOT NULL);
+      INSERT INTO big SELECT g, repeat(md5(g::text), 4) FROM generate_series(1, 1500000) g;
+      ${small}`);
+    const state = stateDir();
+    const env = endpoints(clusterUrl(source, db), clusterUrl(target, db));
+
+    // Writes go on through the kill and the resume.
+    const writer = await connectAs(source, db);
+    let writing = true;
+    let n = 0;
+    const load = (async () => {
+      while (writing) {
+        n++;
+        await writer.query(`BEGIN; INSERT INTO big VALUES (${2_000_000 + n}, 'live'); UPDATE small_1 SET v = v + 1 WHERE id = ${1 + (n % 2000)}; DELETE FROM small_2 WHERE id = ${n}; COMMIT;`);
+        await new Promise((r) => setTimeout(r, 5));
+      }
+    })();
+
+    try {
+      const child = spawn(process.execPath, ['bin/database-replicator.js', 'init', '--yes', '--jobs', '2', '--state-dir', state], { env: { ...process.env, ...env }, cwd: new URL('../..', import.meta.url).pathname, stdio: ['ignore', 'ignore', 'pipe'] });
+      const exited = new Promise((r) => child.on('exit', r));
+      let stderr = '';
+      await new Promise<void>((resolve, reject) => {
+        child.stderr!.on('data', (chunk: Buffer) => {
+          stderr += chunk.toString();
+          if ((stderr.match(/copied public\.small_\d/g) ?? []).length >= 5) {
+            child.kill('SIGKILL');
+            resolve();
+          }
+        });
+        child.on('exit', () => reject(new Error(`init ended before it could be killed: ${stderr}`)));
+      });
+      await exited;
+      const jobFile = readdirSync(join(state, 'jobs')).find((f) => f.endsWith('.json'))!;
+      const before = JSON.parse(readFileSync(join(state, 'jobs', jobFile), 'utf8')) as { databases: Record<string, { copied: Record<string, { seconds: number }>; steps: Record<string, unknown> }> };
+      const copiedBefore = before.databases[db]!.copied;
+      expect(Object.keys(copiedBefore).sort()).toEqual(['public.small_0', 'public.small_1', 'public.small_2', 'public.small_3', 'public.small_4']);
+      expect(before.databases[db]!.steps.data).toBeUndefined();
+
+      // Run the same command again.
+      const resumed = await runCli(['init', '--yes', '--json', '--jobs', '2', '--state-dir', state], env);
+      expect(resumed.exitCode, resumed.stderr).toBe(0);
+      expect(resumed.stderr).not.toMatch(/copied public\.small_/);
+      const report = JSON.parse(resumed.stdout) as InitJson & { resumed: boolean; databases: { resynced: string[]; subscription: string }[] };
+      expect(report.resumed).toBe(true);
+      expect(report.databases[0]!.resynced).toEqual(['public.big']);
+      const after = JSON.parse(readFileSync(join(state, 'jobs', jobFile), 'utf8')) as typeof before;
+      for (const [table, progress] of Object.entries(copiedBefore)) expect(after.databases[db]!.copied[table]).toEqual(progress);
+      expect(await replicationObjectsOnSource(source, db)).toEqual({ slots: [report.databases[0]!.slot], publications: [report.databases[0]!.publication] });
+    } finally {
+      writing = false;
+      await load;
+      await writer.end();
+    }
+    // The resumed job streams through a subscription on the original slot: once it has caught up, both sides are equal.
+    const lsn = await withClient(source, db, async (c) => (await c.query<{ lsn: string }>('SELECT pg_current_wal_lsn()::text AS lsn')).rows[0]!.lsn);
+    await withClient(target, db, async (c) => {
+      for (let i = 0; i < 240; i++) {
+        const { rows } = await c.query<{ ok: boolean }>('SELECT latest_end_lsn >= $1::pg_lsn AS ok FROM pg_stat_subscription WHERE relid IS NULL', [lsn]);
+        if (rows[0]?.ok) return;
+        await new Promise((r) => setTimeout(r, 250));
+      }
+    });
+    await new Promise((r) => setTimeout(r, 500));
+    await expectSameData(db);
+    expect(n).toBeGreaterThan(10);
+  }, 180_000);
 });
