@@ -1,6 +1,9 @@
 // The demo: two throwaway local PostgreSQL clusters, a small sample database on the source, and
 // the CLI run against them exactly as a user would run it. Everything is removed at the end.
 import { execFile, spawn } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { clusterUrl, startCluster } from '../test/support/cluster.ts';
@@ -26,6 +29,7 @@ function runCli(args: string[], env: Record<string, string>): Promise<number> {
 step('Starting two throwaway PostgreSQL clusters (source and target, wal_level=logical)');
 const [source, target] = await Promise.all([startCluster({ name: 'demo-source' }), startCluster({ name: 'demo-target' })]);
 let exitCode: number;
+const stateDir = mkdtempSync(join(tmpdir(), 'dbr-demo-state-'));
 try {
   console.log(`source: 127.0.0.1:${source.port}   target: 127.0.0.1:${target.port}   (PostgreSQL ${source.major})`);
 
@@ -44,8 +48,14 @@ try {
   step('Validating source and target');
   exitCode = await runCli(['validate', '--local'], urls);
   console.log(`\nvalidate exited with ${exitCode} (0: ready; warnings name what logical replication does not carry)`);
+  if (exitCode === 0) {
+    step('Copying a consistent snapshot into the target (init)');
+    exitCode = await runCli(['init', '--local', '--yes', '--state-dir', stateDir], urls);
+    console.log(`\ninit exited with ${exitCode}; the slot now waits at the snapshot's consistent point for sync`);
+  }
 } finally {
   step('Removing the clusters');
   await Promise.allSettled([source.stop(), target.stop()]);
+  rmSync(stateDir, { recursive: true, force: true });
 }
 process.exitCode = exitCode;

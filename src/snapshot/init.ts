@@ -38,6 +38,19 @@ export interface InitRequest {
   confirm: (plans: DatabasePlan[]) => Promise<boolean>;
   logger: Logger;
   syncTimeoutMs?: number;
+  /** Called as data streams (often: throttle when rendering) and after every copied table. */
+  onProgress?: (progress: CopyProgress) => void;
+}
+
+export interface CopyProgress {
+  database: string;
+  bytesDone: number;
+  bytesTotal: number;
+  tablesDone: number;
+  tablesTotal: number;
+  rowsDone: number;
+  /** The table just finished, if this event is for one. */
+  finished?: { table: string; rows: number; bytes: number; seconds: number };
 }
 
 export interface InitReport {
@@ -198,8 +211,13 @@ async function replicateDatabase(run: DatabaseRun): Promise<InitReport['database
         const chunksLeft = new Map<string, number>();
         const partial = new Map<string, { rows: number; bytes: number; seconds: number }>();
         for (const t of tasks) chunksLeft.set(`${t.table.schema}.${t.table.name}`, (chunksLeft.get(`${t.table.schema}.${t.table.name}`) ?? 0) + 1);
+        const progress: CopyProgress = { database: plan.source, bytesDone: 0, bytesTotal: tasks.reduce((n, t) => n + t.bytes, 0), tablesDone: 0, tablesTotal: chunksLeft.size, rowsDone: 0 };
         await timed(db, 'data', save, () =>
           copyInSnapshot({
+            onBytes: (n) => {
+              progress.bytesDone += n;
+              req.onProgress?.({ ...progress, finished: undefined });
+            },
             source: sourceSpec, target: targetSpec, tls: req.tls, snapshotName: exported.snapshotName, jobs: req.jobs, tasks, binary: run.binary,
             onSnapshotImported: exported.release,
             inSnapshot: async (s, t) => {
@@ -218,7 +236,10 @@ async function replicateDatabase(run: DatabaseRun): Promise<InitReport['database
               // A split table counts as copied only once all its ranges are committed.
               if (left === 0) db.copied[key] = partial.get(key)!;
               save();
-              log(`${plan.source}: copied ${task.key} (${result.rows} rows, ${(result.bytes / 1048576).toFixed(1)} MB, ${result.seconds.toFixed(1)} s)`);
+              progress.rowsDone += result.rows;
+              if (left === 0) progress.tablesDone++;
+              req.onProgress?.({ ...progress, finished: { table: task.key, ...result } });
+              req.logger.debug(`${plan.source}: copied ${task.key} (${result.rows} rows, ${result.bytes} bytes, ${result.seconds.toFixed(2)} s)`);
             },
           }),
         );

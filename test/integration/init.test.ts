@@ -52,10 +52,12 @@ describe('init on the edge-case database', () => {
   it('copies every table exactly, with schema objects, sequences and large objects, and leaves the slot for sync', async () => {
     const db = await sourceDatabase('init_edge');
     await runPsqlFile(source, db, edgeCasesSql());
-    const run = await init(db);
+    // 1MB splits the bigger tables into page ranges copied by several workers.
+    const run = await init(db, ['--split-tables-larger-than', '1MB', '--jobs', '3']);
     expect(run.exitCode, run.stderr).toBe(0);
     const report = JSON.parse(run.stdout) as InitJson;
     expect(report.ok).toBe(true);
+    expect(run.stderr).toMatch(/copied sales\.customers#3 /);
 
     const tables = await expectSameData(db);
     expect(tables.get('sales.customers')!.rows).toBe(20000);
@@ -70,6 +72,8 @@ describe('init on the edge-case database', () => {
     expect(t.functions).toContain('sales.touch');
     expect(t.matviews).toContain('sales.customer_order_counts:true');
     expect(t.largeObjects).toHaveLength(1);
+    const encoding = (cluster: typeof source) => withClient(cluster, 'postgres', async (c) => (await c.query('SELECT pg_encoding_to_char(encoding) AS e, datcollate, datctype FROM pg_database WHERE datname = $1', [db])).rows[0]);
+    expect(await encoding(target)).toEqual(await encoding(source));
 
     // The slot and publication stay for sync; the publication lists the partitioned root, not the unlogged table.
     const [{ slot, publication, consistentPoint }] = report.databases as [InitJson['databases'][number]];
@@ -342,4 +346,23 @@ describe('init resume after a kill', () => {
     await expectSameData(db);
     expect(n).toBeGreaterThan(10);
   }, 180_000);
+});
+
+describe('init across several databases, with roles', () => {
+  it('copies each selected database under its own name and the roles, listing what it skipped', async () => {
+    const [a, b] = [await sourceDatabase('init_multi_a', 'CREATE TABLE a (id int PRIMARY KEY); INSERT INTO a SELECT generate_series(1, 300);'), await sourceDatabase('init_multi_b', 'CREATE TABLE b (id int PRIMARY KEY); INSERT INTO b SELECT generate_series(1, 200);')];
+    const suffix = a.slice(-8);
+    await withClient(source, 'postgres', (c) => c.query(`CREATE ROLE app_${suffix} LOGIN CREATEDB CONNECTION LIMIT 5; CREATE ROLE rds_probe_${suffix} NOLOGIN; GRANT rds_probe_${suffix} TO app_${suffix};`));
+    const run = await runCli(['init', '--yes', '--json', '--no-sync', '--include-databases', `${a},${b}`, '--state-dir', stateDir()], endpoints(clusterUrl(source, 'postgres'), clusterUrl(target, 'postgres')));
+    expect(run.exitCode, run.stderr).toBe(0);
+    const report = JSON.parse(run.stdout) as InitJson & { roles: { applied: string[]; skipped: { statement: string; reason: string }[] } };
+    expect(report.databases.map((d) => `${d.source}->${d.target}`)).toEqual([`${a}->${a}`, `${b}->${b}`]);
+    await expectSameData(a);
+    await expectSameData(b);
+    const role = await withClient(target, 'postgres', async (c) => (await c.query('SELECT rolcanlogin, rolcreatedb, rolconnlimit FROM pg_roles WHERE rolname = $1', [`app_${suffix}`])).rows[0]);
+    expect(role).toEqual({ rolcanlogin: true, rolcreatedb: true, rolconnlimit: 5 });
+    const skipped = report.roles.skipped.filter((s) => s.statement.includes(`rds_probe_${suffix}`));
+    expect(skipped.length).toBeGreaterThanOrEqual(2);
+    expect(skipped.every((s) => /built-in or RDS role/.test(s.reason))).toBe(true);
+  });
 });

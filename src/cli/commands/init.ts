@@ -10,6 +10,7 @@ import { runInit, type InitReport } from '../../snapshot/init.ts';
 import { defaultStateDir } from '../../snapshot/state.ts';
 import { loggerFor, resolveEndpoints, type GlobalOptions } from '../global-options.ts';
 import { EXIT_FAILED, EXIT_OK, UsageError, type CliIo } from '../io.ts';
+import { createCopyProgress } from '../progress.ts';
 import { renderJson } from '../render.ts';
 
 interface InitOptions {
@@ -115,7 +116,9 @@ export function initCommand(io: CliIo, setExitCode: (code: number) => void): Com
         report = await runInit({
           source, target, tls, filters, jobId: options.jobId, jobs: options.jobs, noSync: !options.sync, dropExisting: options.dropExisting,
           copyRoles: options.roles, splitBytes: options.splitTablesLargerThan, stateDir: options.stateDir, confirm, logger,
+          onProgress: globals.logLevel === 'error' ? undefined : createCopyProgress(io.stderr, io.isTty && !globals.json),
         });
+        if (io.isTty && !globals.json) io.stderr('\r\u001b[2K');
       } catch (error) {
         if (error instanceof FilterError) throw new UsageError(error.message);
         throw error;
