@@ -1,7 +1,11 @@
 import { Command, CommanderError } from 'commander';
 import { ConnectionError } from '../connection/errors.ts';
 import { redact } from '../connection/redact.ts';
+import { cleanupCommand } from './commands/cleanup.ts';
+import { cutoverCommand } from './commands/cutover.ts';
 import { initCommand } from './commands/init.ts';
+import { statusCommand } from './commands/status.ts';
+import { syncCommand } from './commands/sync.ts';
 import { validateCommand } from './commands/validate.ts';
 import { addGlobalOptions } from './global-options.ts';
 import { EXIT_FAILED, EXIT_OK, EXIT_USAGE, UsageError, type CliIo } from './io.ts';
@@ -28,7 +32,8 @@ export function buildProgram(io: CliIo, setExitCode: (code: number) => void): Co
       '  database-replicator validate --json\n\n' +
       'Exit codes: 0 success, 1 a check or operation failed, 2 usage error.\n',
   );
-  for (const command of [validateCommand(io, setExitCode), initCommand(io, setExitCode)]) {
+  const commands = [validateCommand, initCommand, syncCommand, statusCommand, cutoverCommand, cleanupCommand].map((make) => make(io, setExitCode));
+  for (const command of commands) {
     command.exitOverride().configureHelp({ showGlobalOptions: true }).configureOutput({ writeOut: (s) => io.stdout(s), writeErr: (s) => io.stderr(redact(s)) }).showHelpAfterError('(run with --help for usage)');
     program.addCommand(command);
   }

@@ -187,3 +187,9 @@ function registerForExitCleanup(baseDir: string): void {
     process.once(signal, () => process.exit(130));
   }
 }
+
+/** Restarts a cluster (fast shutdown), as a server restart or an RDS reboot would. */
+export async function restartCluster(info: Pick<ClusterInfo, 'baseDir' | 'bindir'>): Promise<void> {
+  const owner = serverOwner();
+  await run(join(info.bindir, 'pg_ctl'), ['-D', join(info.baseDir, 'data'), '-l', join(info.baseDir, 'server.log'), '-m', 'fast', '-w', '-t', '60', 'restart'], { ...(owner ?? {}), cwd: info.baseDir });
+}

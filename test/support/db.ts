@@ -12,6 +12,8 @@ const run = promisify(execFile);
 /** Opens a client as the cluster's superuser; the caller ends it (or use `withClient`). */
 export async function connectAs(cluster: ClusterInfo, database = 'postgres', user = cluster.user, password = cluster.password): Promise<pg.Client> {
   const client = new pg.Client({ host: cluster.host, port: cluster.port, user, password, database });
+  // A server restart or pg_terminate_backend emits 'error' on idle clients; the next query reports it.
+  client.on('error', () => undefined);
   await client.connect();
   return client;
 }

@@ -7,7 +7,7 @@ import { FilterError, splitOutsideQuotes } from '../../plan/filters.ts';
 import type { DatabasePlan, FilterOptions } from '../../plan/plan.ts';
 import { estimateDatabase, formatBytes, formatSeconds, measureCopyRate } from '../../snapshot/estimate.ts';
 import { runInit, type InitReport } from '../../snapshot/init.ts';
-import { defaultStateDir } from '../../snapshot/state.ts';
+import { addJobOptions } from '../job-options.ts';
 import { loggerFor, resolveEndpoints, type GlobalOptions } from '../global-options.ts';
 import { EXIT_FAILED, EXIT_OK, UsageError, type CliIo } from '../io.ts';
 import { createCopyProgress } from '../progress.ts';
@@ -47,7 +47,7 @@ function parseJobs(text: string): number {
 }
 
 export function initCommand(io: CliIo, setExitCode: (code: number) => void): Command {
-  return new Command('init')
+  const command = new Command('init')
     .summary('copy a consistent snapshot of the source into the target, ready for sync')
     .description(
       'Creates a publication and a logical replication slot with an exported snapshot on the source, then copies\n' +
@@ -68,8 +68,6 @@ export function initCommand(io: CliIo, setExitCode: (code: number) => void): Com
     .option('--no-sync', 'snapshot-only copy: drop the slot and publication at the end, so no WAL is retained')
     .option('--drop-existing', 'drop and recreate target databases that already hold the planned tables', false)
     .option('--no-roles', 'do not copy roles (pg_dumpall --globals-only); owners and grants are then not restored')
-    .option('--job-id <id>', 'name of this job (default: derived from the source and target addresses)')
-    .option('--state-dir <dir>', 'where job progress is recorded (no passwords)', defaultStateDir())
     .addOption(new Option('--split-tables-larger-than <size>', 'copy tables bigger than this as several page ranges in parallel').argParser(parseSize).default(parseSize('1GB'), '1GB'))
     .addHelpText(
       'after',
@@ -77,8 +75,8 @@ export function initCommand(io: CliIo, setExitCode: (code: number) => void): Com
         '  database-replicator init --yes\n' +
         '  database-replicator init --include-tables \'shop.public.orders,shop."Order Items"\' --time-filter "shop.events:created_at:6 months"\n' +
         '  database-replicator init --no-sync --jobs 4 --json\n',
-    )
-    .action(async (options: InitOptions, command: Command) => {
+    );
+  return addJobOptions(command).action(async (options: InitOptions, command: Command) => {
       const globals = command.optsWithGlobals<GlobalOptions>();
       const logger = loggerFor(globals, io);
       const { source, target } = resolveEndpoints(globals, command, logger);

@@ -1,0 +1,52 @@
+import { Command, Option } from 'commander';
+import { runCutover } from '../../replication/cutover.ts';
+import { loadJob } from '../../replication/job.ts';
+import { addJobOptions, type JobOptions } from '../job-options.ts';
+import { loggerFor, resolveEndpoints, type GlobalOptions } from '../global-options.ts';
+import { EXIT_OK, UsageError, type CliIo } from '../io.ts';
+import { renderJson } from '../render.ts';
+
+interface CutoverOptions extends JobOptions {
+  maxLagBytes: number;
+  timeout: number;
+  readOnlySource: boolean;
+  sequenceMargin: number;
+}
+
+const nonNegative = (name: string) => (text: string) => {
+  const n = Number(text);
+  if (!Number.isInteger(n) || n < 0) throw new UsageError(`${name} takes a whole number of 0 or more, not "${text}".`);
+  return n;
+};
+
+export function cutoverCommand(io: CliIo, setExitCode: (code: number) => void): Command {
+  const command = new Command('cutover')
+    .summary('switch to the target: wait for zero lag, copy sequences, refresh materialized views')
+    .description(
+      'Waits until the lag is under --max-lag-bytes, optionally makes the source read-only (--read-only-source: new\n' +
+        'sessions start read-only and open client sessions are ended), waits until the target has applied the\n' +
+        'source\'s current WAL position, then copies every sequence value from the source (plus --sequence-margin)\n' +
+        'and refreshes materialized views on the target. Point your applications at the target afterwards.',
+    )
+    .addOption(new Option('--max-lag-bytes <n>', 'lag to wait for before switching').argParser(nonNegative('--max-lag-bytes')).default(1024 * 1024))
+    .addOption(new Option('--timeout <seconds>', 'give up waiting after this long').argParser(nonNegative('--timeout')).default(600))
+    .option('--read-only-source', 'make the source databases read-only before the final catch-up', false)
+    .addOption(new Option('--sequence-margin <n>', 'add this much headroom to every sequence on the target').argParser(nonNegative('--sequence-margin')).default(0))
+    .addHelpText('after', '\nExamples:\n  database-replicator cutover --read-only-source\n  database-replicator cutover --sequence-margin 1000 --json\n');
+  return addJobOptions(command).action(async (options: CutoverOptions, cmd: Command) => {
+    const globals = cmd.optsWithGlobals<GlobalOptions>();
+    const logger = loggerFor(globals, io);
+    const { source, target } = resolveEndpoints(globals, cmd, logger);
+    const job = loadJob({ source, target, tls: { allowSelfSignedCerts: globals.allowSelfSignedCerts }, jobId: options.jobId, stateDir: options.stateDir });
+    const results = await runCutover({ job, maxLagBytes: options.maxLagBytes, timeoutMs: options.timeout * 1000, readOnlySource: options.readOnlySource, sequenceMargin: options.sequenceMargin, logger });
+    if (globals.json) {
+      io.stdout(renderJson({ command: 'cutover', ok: true, jobId: job.jobId, databases: results }));
+    } else {
+      for (const r of results) {
+        io.stdout(`${r.database}: target has applied the source up to ${r.appliedLsn}; ${r.sequences} sequence(s) set${r.materializedViews.length ? `, ${r.materializedViews.length} materialized view(s) refreshed` : ''}${r.sourceReadOnly ? '; the source is read-only for new sessions' : ''} (${r.seconds.toFixed(1)} s).\n`);
+      }
+      io.stdout('Next: point your applications at the target, then run cleanup to drop the subscription, publication and slot.\n');
+    }
+    setExitCode(EXIT_OK);
+  });
+}

@@ -1,0 +1,63 @@
+import Table from 'cli-table3';
+import { Command } from 'commander';
+import { collectStatus } from '../../replication/health.ts';
+import { loadJob } from '../../replication/job.ts';
+import type { DatabaseStatus } from '../../replication/status.ts';
+import { formatBytes } from '../../snapshot/estimate.ts';
+import { addJobOptions, type JobOptions } from '../job-options.ts';
+import { loggerFor, resolveEndpoints, type GlobalOptions } from '../global-options.ts';
+import { EXIT_FAILED, EXIT_OK, UsageError, type CliIo } from '../io.ts';
+import { renderJson } from '../render.ts';
+
+interface StatusOptions extends JobOptions {
+  watch?: string | boolean;
+}
+
+export function renderStatus(statuses: DatabaseStatus[]): string {
+  const table = new Table({ head: ['Database', 'Verdict', 'Slot', 'Retained', 'Lag', 'Subscription', 'Tables', 'Errors'], style: { head: [], border: [] } });
+  for (const s of statuses) {
+    const tables = Object.values(s.subscription.tables);
+    table.push([
+      s.database,
+      s.verdict,
+      s.slot.exists ? `${s.slot.active ? 'active' : 'inactive'}${s.slot.walStatus ? `, ${s.slot.walStatus}` : ''}` : 'missing',
+      formatBytes(s.slot.retainedBytes),
+      `${formatBytes(s.slot.lagBytes)}${s.subscription.lagSeconds !== null && s.slot.lagBytes > 0 ? `, ${s.subscription.lagSeconds.toFixed(1)} s` : ''}`,
+      s.subscription.exists ? `${s.subscription.enabled ? 'enabled' : 'disabled'}, worker ${s.subscription.workerRunning ? 'running' : 'stopped'}` : 'none',
+      tables.length ? `${tables.filter((t) => t === 'ready').length}/${tables.length} ready` : '-',
+      s.subscription.applyErrors === null ? '-' : `${s.subscription.applyErrors} apply, ${s.subscription.syncErrors} sync`,
+    ]);
+  }
+  const lines = statuses.map((s) => `${s.database}: ${s.verdict} - ${s.reason}.${s.diskRisk ? ` WARNING: the slot retains ${formatBytes(s.slot.retainedBytes)} of WAL and nobody consumes it; it grows until the source's disk fills (run sync, or cleanup).` : ''}`);
+  return `${table.toString()}\n${lines.join('\n')}\n`;
+}
+
+export function statusCommand(io: CliIo, setExitCode: (code: number) => void): Command {
+  const command = new Command('status')
+    .summary('show replication health per database: slot, lag, subscription, tables, errors')
+    .description(
+      'On the source: the slot (active or not, WAL retained, wal_status), lag in bytes. On the target: the subscription\n' +
+        '(enabled, worker running, received and applied LSN, last message), per-table states and apply errors.\n' +
+        'A one-line verdict per database: initializing, catching up, in sync, or broken (with the reason).\n' +
+        'Exit code 1 when any database is broken.',
+    )
+    .option('-w, --watch [seconds]', 'refresh every N seconds (default 2) until interrupted')
+    .addHelpText('after', '\nExamples:\n  database-replicator status\n  database-replicator status --watch 5\n  database-replicator status --json | jq \'.databases[].verdict\'\n');
+  return addJobOptions(command).action(async (options: StatusOptions, cmd: Command) => {
+    const globals = cmd.optsWithGlobals<GlobalOptions>();
+    const logger = loggerFor(globals, io);
+    const { source, target } = resolveEndpoints(globals, cmd, logger);
+    const job = loadJob({ source, target, tls: { allowSelfSignedCerts: globals.allowSelfSignedCerts }, jobId: options.jobId, stateDir: options.stateDir });
+    const interval = options.watch === undefined ? 0 : options.watch === true ? 2 : Number(options.watch);
+    if (!Number.isFinite(interval) || interval < 0) throw new UsageError(`--watch takes a number of seconds, not "${String(options.watch)}".`);
+    for (;;) {
+      const statuses = await collectStatus(job);
+      const broken = statuses.some((s) => s.verdict === 'broken');
+      if (globals.json) io.stdout(renderJson({ command: 'status', ok: !broken, jobId: job.jobId, at: new Date().toISOString(), databases: statuses }));
+      else io.stdout(`${interval && io.isTty ? '\u001b[2J\u001b[H' : ''}${renderStatus(statuses)}`);
+      setExitCode(broken ? EXIT_FAILED : EXIT_OK);
+      if (!interval) return;
+      await new Promise((r) => setTimeout(r, interval * 1000));
+    }
+  });
+}

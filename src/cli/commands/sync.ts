@@ -1,0 +1,47 @@
+import { Command } from 'commander';
+import { ConnectionUrlError, parseConnectionUrl } from '../../connection/url.ts';
+import { loadJob } from '../../replication/job.ts';
+import { runSync } from '../../replication/sync.ts';
+import { addJobOptions, type JobOptions } from '../job-options.ts';
+import { loggerFor, resolveEndpoints, type GlobalOptions } from '../global-options.ts';
+import { EXIT_OK, UsageError, type CliIo } from '../io.ts';
+import { renderJson } from '../render.ts';
+
+interface SyncOptions extends JobOptions {
+  subscriptionSourceUrl?: string;
+  copyData: boolean;
+}
+
+export function syncCommand(io: CliIo, setExitCode: (code: number) => void): Command {
+  const command = new Command('sync')
+    .summary('start continuous replication from the slot init left, with no gap and no overlap')
+    .description(
+      'Creates, per database, a subscription on the target attached to init\'s slot (copy_data = false), moves its\n' +
+        'replication origin to the slot\'s consistent point, where the snapshot copy ends, and enables it. Running sync\n' +
+        'again on a healthy subscription changes nothing.\n\n' +
+        'The target server connects to the source itself, and PostgreSQL stores that connection\'s password on the target\n' +
+        '(pg_subscription): use a dedicated replication user, and --subscription-source-url when the target must use\n' +
+        'another address (e.g. a private RDS endpoint).',
+    )
+    .option('--subscription-source-url <url>', 'the source as the target server reaches it (default: --source); or DATABASE_REPLICATOR_SUBSCRIPTION_SOURCE_URL')
+    .option('--copy-data', 'without init: let PostgreSQL copy every table itself into existing empty tables on the target', false)
+    .addHelpText('after', '\nExamples:\n  database-replicator sync\n  DATABASE_REPLICATOR_SUBSCRIPTION_SOURCE_URL=postgres://repl:pw@10.0.1.5/shop database-replicator sync --json\n');
+  return addJobOptions(command).action(async (options: SyncOptions, cmd: Command) => {
+    const globals = cmd.optsWithGlobals<GlobalOptions>();
+    const logger = loggerFor(globals, io);
+    const { source, target } = resolveEndpoints(globals, cmd, logger);
+    const subscriptionUrl = options.subscriptionSourceUrl ?? io.env.DATABASE_REPLICATOR_SUBSCRIPTION_SOURCE_URL;
+    let subscriptionSource;
+    try {
+      subscriptionSource = subscriptionUrl ? parseConnectionUrl(subscriptionUrl) : undefined;
+    } catch (error) {
+      if (error instanceof ConnectionUrlError) throw new UsageError(`The --subscription-source-url is not valid: ${error.message}`);
+      throw error;
+    }
+    const job = loadJob({ source, target, tls: { allowSelfSignedCerts: globals.allowSelfSignedCerts }, jobId: options.jobId, stateDir: options.stateDir });
+    const results = await runSync({ job, subscriptionSource, copyData: options.copyData, logger });
+    if (globals.json) io.stdout(renderJson({ command: 'sync', ok: true, jobId: job.jobId, databases: results }));
+    else for (const r of results) io.stdout(`${r.database}: subscription ${r.subscription} ${r.action}${r.note ? ` (${r.note})` : ''}.\n`);
+    setExitCode(EXIT_OK);
+  });
+}

@@ -1,0 +1,114 @@
+import { readServerFacts } from '../catalog/server.ts';
+import { withDatabase, type ConnectionSpec } from '../connection/url.ts';
+import type { Logger } from '../log/logger.ts';
+import { createPublication, publicationExists } from '../replication/publication.ts';
+import { deriveJobId } from '../snapshot/prepare.ts';
+import type { JobContext } from './job.ts';
+import { withClients } from './job.ts';
+import { readSlotStatus, readSubscriptionStatus } from './status.ts';
+import { subscriptionConninfo, subscriptionExists } from './subscription.ts';
+import { quoteIdent, quoteLiteral } from '../catalog/ident.ts';
+
+export interface SyncRequest {
+  job: JobContext;
+  /** The address the target uses to reach the source, when it differs from --source (e.g. a private endpoint). */
+  subscriptionSource?: ConnectionSpec;
+  copyData: boolean;
+  logger: Logger;
+}
+
+export interface SyncResult {
+  database: string;
+  subscription: string;
+  action: 'created' | 'unchanged' | 'enabled';
+  note?: string;
+}
+
+export class SyncError extends Error {
+  override name = 'SyncError';
+}
+
+/** Maps CREATE SUBSCRIPTION's connection failures (the target reaching the source) to a remedy. */
+function describeSubscriptionFailure(error: unknown, database: string): Error {
+  const message = error instanceof Error ? error.message : String(error);
+  if (/could not connect to the publisher|connection to server|timeout expired|Connection refused|could not translate host name/i.test(message)) {
+    return new SyncError(
+      `The target could not connect to the source for database ${database} (${message.replace(/\s+/g, ' ').trim()}); the target server itself must reach the source: on RDS allow the target's address in the source security group, make the instance publicly accessible or peer the networks, or give a reachable address with --subscription-source-url.`,
+      { cause: error },
+    );
+  }
+  return error instanceof Error ? error : new Error(message);
+}
+
+/**
+ * DESIGN.md step 7: per database, a subscription on init's slot with no copy, its origin moved to the
+ * slot's consistent point, then enabled. A healthy subscription is left as it is.
+ */
+export async function runSync(req: SyncRequest): Promise<SyncResult[]> {
+  const { job } = req;
+  const results: SyncResult[] = [];
+  if (!job.state) {
+    if (!req.copyData) {
+      throw new SyncError(`There is no slot from init for job ${job.jobId} (nothing in ${job.store.dir}); run init first, or pass --copy-data to let PostgreSQL copy the tables itself into empty tables on the target.`);
+    }
+    return [await syncWithCopy(req)];
+  }
+  for (const db of Object.values(job.state.databases)) {
+    if (!db.done) throw new SyncError(`init has not finished for database ${db.source}; run the same init command again to resume it, then sync.`);
+    const name = db.slot;
+    await withClients([job.openSource(db.source), job.openTarget(db.target)], async (source, target) => {
+      const [sourceFacts, targetFacts] = await Promise.all([readServerFacts(source!), readServerFacts(target!)]);
+      const slot = await readSlotStatus(source!, db.slot);
+      if (await subscriptionExists(target!, name)) {
+        const sub = await readSubscriptionStatus(target!, name, targetFacts.major);
+        if (!slot.exists) throw new SyncError(`The slot ${db.slot} of database ${db.source} is gone while its subscription exists; changes were lost, so run cleanup and init again.`);
+        if (!sub.enabled) {
+          await target!.query(`ALTER SUBSCRIPTION ${quoteIdent(name)} ENABLE`);
+          results.push({ database: db.source, subscription: name, action: 'enabled', note: 'the subscription was disabled; enabled it again' });
+        } else {
+          results.push({ database: db.source, subscription: name, action: 'unchanged', note: sub.workerRunning ? 'already streaming' : 'enabled, but no apply worker runs yet (see status)' });
+        }
+        return;
+      }
+      if (!slot.exists) throw new SyncError(`The slot ${db.slot} from init is missing on the source for database ${db.source}; run cleanup and init again.`);
+      const spec = withDatabase(req.subscriptionSource ?? job.source, db.source);
+      const binary = sourceFacts.major === targetFacts.major;
+      const streaming = targetFacts.major >= 16 ? 'parallel' : 'on';
+      const options = [`create_slot = false`, `slot_name = ${quoteLiteral(db.slot)}`, `copy_data = false`, `enabled = false`, `streaming = ${streaming}`, ...(binary ? ['binary = true'] : [])];
+      try {
+        await target!.query(`CREATE SUBSCRIPTION ${quoteIdent(name)} CONNECTION ${quoteLiteral(subscriptionConninfo(spec, job.tls))} PUBLICATION ${quoteIdent(db.publication)} WITH (${options.join(', ')})`);
+      } catch (error) {
+        throw describeSubscriptionFailure(error, db.source);
+      }
+      await target!.query(`SELECT pg_replication_origin_advance('pg_' || oid, $2::pg_lsn) FROM pg_subscription WHERE subname = $1`, [name, db.consistentPoint]);
+      await target!.query(`ALTER SUBSCRIPTION ${quoteIdent(name)} ENABLE`);
+      db.subscription = name;
+      job.store.save(job.state!);
+      results.push({ database: db.source, subscription: name, action: 'created', note: spec.password !== undefined ? 'the subscription stores the source password on the target (pg_subscription); use a dedicated replication user' : undefined });
+    });
+  }
+  return results;
+}
+
+/** --copy-data without init: PostgreSQL's own initial copy into the (empty) tables that already exist on the target. */
+async function syncWithCopy(req: SyncRequest): Promise<SyncResult> {
+  const { job } = req;
+  const database = job.source.database;
+  const name = `dbr_${deriveJobId(job.source, job.target)}_copy`;
+  return withClients([job.openSource(database), job.openTarget(job.target.database)], async (source, target) => {
+    const facts = await readServerFacts(source!);
+    if (await subscriptionExists(target!, name)) return { database, subscription: name, action: 'unchanged' as const, note: 'already exists' };
+    const { rows } = await source!.query<{ schema: string; name: string }>(
+      `SELECT n.nspname AS schema, c.relname AS name FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+        WHERE c.relkind IN ('r', 'p') AND NOT c.relispartition AND c.relpersistence = 'p' AND n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname NOT LIKE 'pg\\_%'`,
+    );
+    if (!(await publicationExists(source!, name))) await createPublication(source!, name, rows.map((r) => ({ ...r, rowFilter: null })), facts.major);
+    const spec = withDatabase(req.subscriptionSource ?? job.source, database);
+    try {
+      await target!.query(`CREATE SUBSCRIPTION ${quoteIdent(name)} CONNECTION ${quoteLiteral(subscriptionConninfo(spec, job.tls))} PUBLICATION ${quoteIdent(name)} WITH (copy_data = true, streaming = on)`);
+    } catch (error) {
+      throw describeSubscriptionFailure(error, database);
+    }
+    return { database, subscription: name, action: 'created' as const, note: 'PostgreSQL copies the tables itself (copy_data = true)' };
+  });
+}
