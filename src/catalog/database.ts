@@ -14,6 +14,11 @@ export interface TableFacts {
   identityIndexCandidate: string | null;
   selectable: boolean;
   generatedColumns: string[];
+  /**
+   * Columns the apply worker cannot compare (no equality operator: json, xml, geometric types). With
+   * REPLICA IDENTITY FULL it compares whole rows to find the one an UPDATE or DELETE changes.
+   */
+  uncomparableColumns: string[];
   estimatedRows: number;
 }
 
@@ -57,6 +62,7 @@ export async function readDatabaseFacts(client: pg.Client, name: string): Promis
     candidate: string | null;
     selectable: boolean;
     generated: string[];
+    uncomparable: string[];
     reltuples: string;
   }>(`
     SELECT n.nspname AS schema, c.relname AS name, c.relkind, c.relispartition, c.relpersistence, c.relreplident,
@@ -67,6 +73,12 @@ export async function readDatabaseFacts(client: pg.Client, name: string): Promis
              ORDER BY ic.relname LIMIT 1) AS candidate,
            has_table_privilege(c.oid, 'SELECT') AS selectable,
            ARRAY(SELECT a.attname::text FROM pg_attribute a WHERE a.attrelid = c.oid AND a.attgenerated <> '' AND NOT a.attisdropped ORDER BY a.attnum) AS generated,
+           ARRAY(SELECT a.attname::text FROM pg_attribute a JOIN pg_type t ON t.oid = a.atttypid
+                  LEFT JOIN pg_type e ON e.oid = t.typelem AND t.typcategory = 'A'
+                 WHERE a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped
+                   AND COALESCE(e.typname, CASE WHEN t.typtype = 'd' THEN format_type(t.typbasetype, NULL) ELSE t.typname END)
+                       IN ('json', 'xml', 'point', 'line', 'lseg', 'box', 'path', 'polygon', 'circle')
+                 ORDER BY a.attnum) AS uncomparable,
            c.reltuples::bigint::text AS reltuples
       FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
      WHERE c.relkind IN ('r', 'p') AND ${USER_RELATIONS}
@@ -106,6 +118,7 @@ export async function readDatabaseFacts(client: pg.Client, name: string): Promis
       identityIndexCandidate: t.candidate,
       selectable: t.selectable,
       generatedColumns: t.generated,
+      uncomparableColumns: t.uncomparable,
       estimatedRows: Math.max(0, Number(t.reltuples)),
     })),
     sequences: sequences.rows,

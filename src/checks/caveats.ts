@@ -50,3 +50,19 @@ export const checkMaterializedViews: Check = ({ databases }) => {
   return warn('materialized-views', title, `${listRelations(views)}: materialized views are not replicated.`,
     'cutover refreshes them on the target; refresh them yourself if you read them before.');
 };
+
+/**
+ * With REPLICA IDENTITY FULL and no usable index, the target's apply worker finds the row an UPDATE or
+ * DELETE changes by comparing whole rows, and stops with "could not identify an equality operator"
+ * on a json, xml or geometric column. Inserts are fine, so an append-only table is safe.
+ */
+export const checkFullIdentityComparable: Check = ({ databases }) => {
+  const title = 'Full-row identity comparable';
+  const tables = databases.flatMap((db) =>
+    db.tables.filter((t) => t.replicaIdentity === 'full' && t.uncomparableColumns.length > 0).map((t) => ({ database: db.name, relation: t })),
+  );
+  if (tables.length === 0) return pass('full-identity-comparable', title, 'None affected.');
+  const columns = tables.map(({ database, relation }) => `${database}: ${relation.schema}.${relation.name} (${relation.uncomparableColumns.join(', ')})`).join(', ');
+  return warn('full-identity-comparable', title, `${columns}: REPLICA IDENTITY FULL with columns PostgreSQL cannot compare, so an UPDATE or DELETE on these tables stops replication on the target (inserts are fine).`,
+    'Keep these tables append-only, or give them a primary key (or a unique index with REPLICA IDENTITY USING INDEX), or change json to jsonb.');
+};

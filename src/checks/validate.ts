@@ -7,7 +7,7 @@ import { describeEndpoint, withDatabase, type ConnectionSpec } from '../connecti
 import type { Logger } from '../log/logger.ts';
 import { silentLogger } from '../log/logger.ts';
 import { findPostgresBinDir } from '../pgtools/binaries.ts';
-import { checkGeneratedColumns, checkLargeObjects, checkMaterializedViews, checkPartitionedTables, checkSequences, checkUnloggedTables } from './caveats.ts';
+import { checkFullIdentityComparable, checkGeneratedColumns, checkLargeObjects, checkMaterializedViews, checkPartitionedTables, checkSequences, checkUnloggedTables } from './caveats.ts';
 import { checkReplicationCapacity, checkReplicationPrivilege, checkSourceWalLevel } from './replication.ts';
 import { checkDistinctDatabases, checkLocalPgDump, checkServerVersions } from './servers.ts';
 import { checkExtensionsAvailable, checkReplicaIdentity, checkSelectPrivileges } from './tables.ts';
@@ -24,6 +24,7 @@ export const VALIDATION_CHECKS: readonly Check[] = [
   checkReplicationCapacity,
   checkSelectPrivileges,
   checkReplicaIdentity,
+  checkFullIdentityComparable,
   checkExtensionsAvailable,
   checkTargetPrivileges,
   checkLargeObjects,

@@ -49,7 +49,7 @@ describe('database-replicator validate against the harness clusters', () => {
     expect(report.ok).toBe(true);
     const notPassed = report.checks.filter((c) => c.status !== 'pass');
     expect(notPassed).toEqual([]);
-    expect(report.checks.length).toBeGreaterThanOrEqual(18);
+    expect(report.checks.length).toBeGreaterThanOrEqual(19);
     expect(check(report, 'target-reachable').detail).toContain('init will create it');
   });
 
@@ -167,6 +167,7 @@ describe('database-replicator validate against the harness clusters', () => {
     expect(check(report, 'generated-columns').detail).toContain('sales.customers');
     expect(check(report, 'materialized-views').detail).toContain('sales.customer_order_counts');
     expect(check(report, 'sequences').status).toBe('warn');
+    expect(check(report, 'full-identity-comparable')).toMatchObject({ status: 'warn', detail: expect.stringContaining('sales.events_nopk (payload)') });
   });
 
   it('checks every user database when the source URL names none', async () => {

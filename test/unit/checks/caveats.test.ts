@@ -1,24 +1,25 @@
 import { describe, expect, it } from 'vitest';
-import { checkGeneratedColumns, checkLargeObjects, checkMaterializedViews, checkPartitionedTables, checkSequences, checkUnloggedTables } from '../../../src/checks/caveats.ts';
+import { checkFullIdentityComparable, checkGeneratedColumns, checkLargeObjects, checkMaterializedViews, checkPartitionedTables, checkSequences, checkUnloggedTables } from '../../../src/checks/caveats.ts';
 import { database, facts, table } from './facts.ts';
 
 describe('caveat warnings', () => {
   const clean = facts();
   it('pass when there is nothing to warn about', () => {
-    for (const check of [checkLargeObjects, checkUnloggedTables, checkSequences, checkPartitionedTables, checkGeneratedColumns, checkMaterializedViews]) {
+    for (const check of [checkFullIdentityComparable, checkLargeObjects, checkUnloggedTables, checkSequences, checkPartitionedTables, checkGeneratedColumns, checkMaterializedViews]) {
       expect(check(clean).status).toBe('pass');
     }
   });
 
   const db = database({
     largeObjects: 3,
-    tables: [table({ name: 'cache', unlogged: true }), table({ name: 'orders', kind: 'partitioned' }), table({ name: 'people', generatedColumns: ['full_name'] })],
+    tables: [table({ name: 'log', hasPrimaryKey: false, replicaIdentity: 'full', uncomparableColumns: ['payload'] }), table({ name: 'cache', unlogged: true }), table({ name: 'orders', kind: 'partitioned' }), table({ name: 'people', generatedColumns: ['full_name'] })],
     sequences: [{ schema: 'public', name: 'orders_id_seq', selectable: true }],
     materializedViews: [{ schema: 'public', name: 'order_counts' }],
   });
   const f = facts({ databases: [db] });
   it.each([
     ['large objects', checkLargeObjects, 'shop: 3'],
+    ['full-row identities it cannot compare', checkFullIdentityComparable, 'shop: public.log (payload)'],
     ['unlogged tables', checkUnloggedTables, 'shop: public.cache'],
     ['sequences', checkSequences, 'shop: public.orders_id_seq'],
     ['partitioned tables', checkPartitionedTables, 'shop: public.orders'],

@@ -34,6 +34,7 @@ export function table(overrides: Partial<TableFacts> = {}): TableFacts {
     identityIndexCandidate: null,
     selectable: true,
     generatedColumns: [],
+    uncomparableColumns: [],
     estimatedRows: 0,
     ...overrides,
   };
