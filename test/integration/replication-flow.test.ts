@@ -178,4 +178,18 @@ describe('sync, status, cutover and cleanup under continuous writes', () => {
     expect(run.exitCode).toBe(1);
     expect(run.stderr).toMatch(/no slot from init .*--copy-data/);
   });
+
+  it('sync names the network remedy when the target cannot reach the source', async () => {
+    await withClient(source, 'postgres', (c) => c.query('CREATE DATABASE crm'));
+    await withClient(source, 'crm', (c) => c.query('CREATE TABLE t (id int PRIMARY KEY); INSERT INTO t VALUES (1);'));
+    const crmEnv = endpoints(clusterUrl(source, 'crm'), clusterUrl(target, 'crm'));
+    const crm = (args: string[], extra: Record<string, string> = {}) => runCli([...args, '--state-dir', state], { ...crmEnv, ...extra });
+    expect((await crm(['init', '--yes'])).exitCode).toBe(0);
+    const run = await crm(['sync'], { DATABASE_REPLICATOR_SUBSCRIPTION_SOURCE_URL: clusterUrl({ ...source, port: 1 }, 'crm') });
+    expect(run.exitCode).toBe(1);
+    expect(run.stderr).toMatch(/The target could not connect to the source for database crm .*security group.*--subscription-source-url/);
+    expect(run.stderr).not.toContain(source.password);
+    expect((await crm(['sync'])).exitCode).toBe(0);
+    expect((await crm(['cleanup', '--yes'])).exitCode).toBe(0);
+  });
 });
