@@ -27,6 +27,14 @@ describe('runCli', () => {
     expect(level.err.join('')).toMatch(/Allowed choices are error, warn, info, debug/);
   });
 
+  it.each(['validate', 'init', 'sync', 'status', 'cutover', 'cleanup'])('%s --help explains itself with an example', async (command) => {
+    const help = io();
+    expect(await runCli([command, '--help'], help)).toBe(0);
+    const text = help.out.join('');
+    expect(text).toContain(`Usage: database-replicator ${command}`);
+    expect(text).toMatch(new RegExp(`Examples:[\\s\\S]*\\n  database-replicator ${command}`));
+  });
+
   it('lists the global options in validate --help', async () => {
     const help = io();
     expect(await runCli(['validate', '--help'], help)).toBe(0);
