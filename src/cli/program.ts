@@ -7,6 +7,7 @@ import { initCommand } from './commands/init.ts';
 import { statusCommand } from './commands/status.ts';
 import { syncCommand } from './commands/sync.ts';
 import { validateCommand } from './commands/validate.ts';
+import { verifyCommand } from './commands/verify.ts';
 import { addGlobalOptions } from './global-options.ts';
 import { EXIT_FAILED, EXIT_OK, EXIT_USAGE, UsageError, type CliIo } from './io.ts';
 import { VERSION } from './version.ts';
@@ -32,7 +33,7 @@ export function buildProgram(io: CliIo, setExitCode: (code: number) => void): Co
       '  database-replicator validate --json\n\n' +
       'Exit codes: 0 success, 1 a check or operation failed, 2 usage error.\n',
   );
-  const commands = [validateCommand, initCommand, syncCommand, statusCommand, cutoverCommand, cleanupCommand].map((make) => make(io, setExitCode));
+  const commands = [validateCommand, initCommand, syncCommand, statusCommand, verifyCommand, cutoverCommand, cleanupCommand].map((make) => make(io, setExitCode));
   for (const command of commands) {
     command.exitOverride().configureHelp({ showGlobalOptions: true }).configureOutput({ writeOut: (s) => io.stdout(s), writeErr: (s) => io.stderr(redact(s)) }).showHelpAfterError('(run with --help for usage)');
     program.addCommand(command);

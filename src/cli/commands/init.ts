@@ -3,24 +3,18 @@ import { createInterface } from 'node:readline/promises';
 import Table from 'cli-table3';
 import { openClient } from '../../connection/client.ts';
 import { withDatabase } from '../../connection/url.ts';
-import { FilterError, splitOutsideQuotes } from '../../plan/filters.ts';
-import type { DatabasePlan, FilterOptions } from '../../plan/plan.ts';
+import { FilterError } from '../../plan/filters.ts';
+import type { DatabasePlan } from '../../plan/plan.ts';
 import { estimateDatabase, formatBytes, formatSeconds, measureCopyRate } from '../../snapshot/estimate.ts';
 import { runInit, type InitReport } from '../../snapshot/init.ts';
+import { addFilterOptions, filtersFrom, type FilterFlags } from '../filter-options.ts';
 import { addJobOptions } from '../job-options.ts';
 import { loggerFor, resolveEndpoints, type GlobalOptions } from '../global-options.ts';
 import { EXIT_FAILED, EXIT_OK, UsageError, type CliIo } from '../io.ts';
 import { createCopyProgress } from '../progress.ts';
 import { renderJson } from '../render.ts';
 
-interface InitOptions {
-  includeDatabases: string[];
-  excludeDatabases: string[];
-  includeTables: string[];
-  excludeTables: string[];
-  schemaOnlyTables: string[];
-  timeFilter: string[];
-  tableFilter: string[];
+interface InitOptions extends FilterFlags {
   jobs: number;
   sync: boolean;
   dropExisting: boolean;
@@ -30,8 +24,6 @@ interface InitOptions {
   splitTablesLargerThan: number;
 }
 
-const list = (value: string, previous: string[] = []) => [...previous, ...splitOutsideQuotes(value, ',').map((s) => s.trim()).filter(Boolean)];
-const repeat = (value: string, previous: string[] = []) => [...previous, value];
 
 function parseSize(text: string): number {
   const m = /^\s*(\d+(?:\.\d+)?)\s*(b|kb|mb|gb|tb)?\s*$/i.exec(text);
@@ -57,13 +49,6 @@ export function initCommand(io: CliIo, setExitCode: (code: number) => void): Com
         'Progress is recorded per table in the state folder; if init is interrupted, run the same command again: finished\n' +
         'tables are kept and the rest are copied again through the slot (see README, "Resuming init").',
     )
-    .option('--include-databases <names>', 'only these source databases (comma-separated, repeatable)', list, [])
-    .option('--exclude-databases <names>', 'skip these source databases', list, [])
-    .option('--include-tables <tables>', 'copy data only for these tables: db.table or db.schema.table (quote names: shop."Order Items")', list, [])
-    .option('--exclude-tables <tables>', 'copy no data for these tables (their definitions are still created)', list, [])
-    .option('--schema-only-tables <tables>', 'create these tables without data and without replicating them', list, [])
-    .option('--time-filter <rule>', 'copy only recent rows: "table:column:6 months" (second ... year); repeatable', repeat, [])
-    .option('--table-filter <rule>', 'copy only matching rows: "table:SQL condition"; repeatable', repeat, [])
     .addOption(new Option('-j, --jobs <n>', 'parallel copy workers').argParser(parseJobs).default(Math.max(2, (globalThis.navigator?.hardwareConcurrency ?? 2)), 'number of CPUs, at least 2'))
     .option('--no-sync', 'snapshot-only copy: drop the slot and publication at the end, so no WAL is retained')
     .option('--drop-existing', 'drop and recreate target databases that already hold the planned tables', false)
@@ -76,14 +61,11 @@ export function initCommand(io: CliIo, setExitCode: (code: number) => void): Com
         '  database-replicator init --include-tables \'shop.public.orders,shop."Order Items"\' --time-filter "shop.events:created_at:6 months"\n' +
         '  database-replicator init --no-sync --jobs 4 --json\n',
     );
-  return addJobOptions(command).action(async (options: InitOptions, command: Command) => {
+  return addJobOptions(addFilterOptions(command)).action(async (options: InitOptions, command: Command) => {
       const globals = command.optsWithGlobals<GlobalOptions>();
       const logger = loggerFor(globals, io);
       const { source, target } = resolveEndpoints(globals, command, logger);
-      const filters: FilterOptions = {
-        includeDatabases: options.includeDatabases, excludeDatabases: options.excludeDatabases, includeTables: options.includeTables,
-        excludeTables: options.excludeTables, schemaOnlyTables: options.schemaOnlyTables, timeFilters: options.timeFilter, tableFilters: options.tableFilter,
-      };
+      const filters = filtersFrom(options);
       const tls = { allowSelfSignedCerts: globals.allowSelfSignedCerts };
       const confirm = async (plans: DatabasePlan[]) => {
         const estimates = [];

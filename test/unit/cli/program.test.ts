@@ -27,7 +27,7 @@ describe('runCli', () => {
     expect(level.err.join('')).toMatch(/Allowed choices are error, warn, info, debug/);
   });
 
-  it.each(['validate', 'init', 'sync', 'status', 'cutover', 'cleanup'])('%s --help explains itself with an example', async (command) => {
+  it.each(['validate', 'init', 'sync', 'status', 'verify', 'cutover', 'cleanup'])('%s --help explains itself with an example', async (command) => {
     const help = io();
     expect(await runCli([command, '--help'], help)).toBe(0);
     const text = help.out.join('');

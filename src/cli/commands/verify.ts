@@ -1,0 +1,81 @@
+import Table from 'cli-table3';
+import { Command, Option } from 'commander';
+import { FilterError } from '../../plan/filters.ts';
+import { loadJob } from '../../replication/job.ts';
+import { runVerify, type VerifyReport } from '../../verify/verify.ts';
+import { addFilterOptions, filtersFrom, type FilterFlags } from '../filter-options.ts';
+import { addJobOptions, type JobOptions } from '../job-options.ts';
+import { loggerFor, resolveEndpoints, type GlobalOptions } from '../global-options.ts';
+import { EXIT_FAILED, EXIT_OK, UsageError, type CliIo } from '../io.ts';
+import { renderJson } from '../render.ts';
+
+interface VerifyOptions extends FilterFlags, JobOptions {
+  jobs: number;
+  maxDiffs: number;
+  rowsPerChunk: number;
+  recheckTimeout: number;
+}
+
+const positive = (name: string) => (text: string) => {
+  const n = Number(text);
+  if (!Number.isInteger(n) || n < 1) throw new UsageError(`${name} takes a whole number of 1 or more, not "${text}".`);
+  return n;
+};
+
+export function renderVerifyReport(report: VerifyReport, maxDiffs: number): string {
+  const out: string[] = [];
+  const table = new Table({ head: ['Database', 'Table', 'Status', 'Rows', 'Chunks', 'Time'], style: { head: [], border: [] } });
+  for (const db of report.databases) {
+    for (const t of db.tables) table.push([db.database, t.table, t.status === 'different' ? 'DIFFERENT' : t.status, t.rows, t.chunks, `${t.seconds.toFixed(1)} s`]);
+  }
+  out.push(table.toString());
+  for (const db of report.databases) {
+    for (const t of db.tables.filter((x) => x.status === 'different')) {
+      out.push(`${db.database}: ${t.table} differs${t.note ? ` (${t.note})` : ''}:`);
+      for (const d of t.diffs.slice(0, maxDiffs)) out.push(`  ${d.kind.padEnd(17)} ${Object.entries(d.key).map(([k, v]) => `${k}=${v}`).join(', ')}`);
+    }
+    for (const s of db.schemaDiffs) out.push(`${db.database}: schema: ${s}`);
+    if (db.sequencesBehind.length) out.push(`${db.database}: ${db.sequencesBehind.length} sequence(s) behind the source (cutover sets them): ${db.sequencesBehind.slice(0, 5).join(', ')}`);
+    if (db.rechecked) out.push(`${db.database}: differences were re-checked after the target caught up with the source; only persistent ones are shown.`);
+  }
+  const tables = report.databases.flatMap((d) => d.tables);
+  const different = tables.filter((t) => t.status === 'different').length;
+  const schema = report.databases.reduce((n, d) => n + d.schemaDiffs.length, 0);
+  out.push(report.ok ? `Verify passed: ${tables.length} table(s) equal.` : `Verify found differences: ${different} table(s) differ, ${schema} schema difference(s).`);
+  return out.join('\n') + '\n';
+}
+
+export function verifyCommand(io: CliIo, setExitCode: (code: number) => void): Command {
+  const command = new Command('verify')
+    .summary('compare source and target row by row, in chunks, while replication runs')
+    .description(
+      'Hashes every row (64-bit, canonical session settings, columns matched by name) and sums the hashes per key\n' +
+        'range on both servers, so only hashes cross the network; mismatching ranges are narrowed down to keys and\n' +
+        'reported as missing on target, extra on target, or different. While replication streams, mismatches are\n' +
+        're-checked once the target has applied what the source had written, so only persistent differences count.\n' +
+        'Tables without a primary key are compared as a whole (count and multiset hash). The schema is compared too.\n' +
+        'Uses the job\'s recorded filters (time windows included) when init ran; otherwise the filter flags.\n' +
+        'Exit code 1 on any difference.',
+    )
+    .addOption(new Option('-j, --jobs <n>', 'parallel session pairs').argParser(positive('--jobs')).default(2))
+    .addOption(new Option('--max-diffs <n>', 'differing keys to report per table').argParser(positive('--max-diffs')).default(20))
+    .addOption(new Option('--rows-per-chunk <n>', 'target rows per compared key range').argParser(positive('--rows-per-chunk')).default(100_000))
+    .addOption(new Option('--recheck-timeout <seconds>', 'how long a live re-check waits for the target to catch up').argParser(positive('--recheck-timeout')).default(120))
+    .addHelpText('after', '\nExamples:\n  database-replicator verify\n  database-replicator verify --include-tables shop.orders --max-diffs 100 --json\n');
+  return addJobOptions(addFilterOptions(command)).action(async (options: VerifyOptions, cmd: Command) => {
+    const globals = cmd.optsWithGlobals<GlobalOptions>();
+    const logger = loggerFor(globals, io);
+    const { source, target } = resolveEndpoints(globals, cmd, logger);
+    const job = loadJob({ source, target, tls: { allowSelfSignedCerts: globals.allowSelfSignedCerts }, jobId: options.jobId, stateDir: options.stateDir });
+    let report: VerifyReport;
+    try {
+      report = await runVerify({ job, filters: filtersFrom(options), jobs: options.jobs, maxDiffs: options.maxDiffs, rowsPerChunk: options.rowsPerChunk, recheckTimeoutMs: options.recheckTimeout * 1000, logger });
+    } catch (error) {
+      if (error instanceof FilterError) throw new UsageError(error.message);
+      throw error;
+    }
+    if (globals.json) io.stdout(renderJson({ command: 'verify', jobId: job.jobId, ...report }));
+    else io.stdout(renderVerifyReport(report, options.maxDiffs));
+    setExitCode(report.ok ? EXIT_OK : EXIT_FAILED);
+  });
+}

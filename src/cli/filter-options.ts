@@ -1,0 +1,40 @@
+import type { Command } from 'commander';
+import { splitOutsideQuotes } from '../plan/filters.ts';
+import type { FilterOptions } from '../plan/plan.ts';
+
+export interface FilterFlags {
+  includeDatabases: string[];
+  excludeDatabases: string[];
+  includeTables: string[];
+  excludeTables: string[];
+  schemaOnlyTables: string[];
+  timeFilter: string[];
+  tableFilter: string[];
+}
+
+const list = (value: string, previous: string[] = []) => [...previous, ...splitOutsideQuotes(value, ',').map((s) => s.trim()).filter(Boolean)];
+const repeat = (value: string, previous: string[] = []) => [...previous, value];
+
+/** The filters every command that plans (init, verify) takes, with the same meaning everywhere. */
+export function addFilterOptions(command: Command): Command {
+  return command
+    .option('--include-databases <names>', 'only these source databases (comma-separated, repeatable)', list, [])
+    .option('--exclude-databases <names>', 'skip these source databases', list, [])
+    .option('--include-tables <tables>', 'copy data only for these tables: db.table or db.schema.table (quote names: shop."Order Items")', list, [])
+    .option('--exclude-tables <tables>', 'copy no data for these tables (their definitions are still created)', list, [])
+    .option('--schema-only-tables <tables>', 'create these tables without data and without replicating them', list, [])
+    .option('--time-filter <rule>', 'copy only recent rows: "table:column:6 months" (second ... year); repeatable', repeat, [])
+    .option('--table-filter <rule>', 'copy only matching rows: "table:SQL condition"; repeatable', repeat, []);
+}
+
+export function filtersFrom(flags: FilterFlags): FilterOptions {
+  return {
+    includeDatabases: flags.includeDatabases,
+    excludeDatabases: flags.excludeDatabases,
+    includeTables: flags.includeTables,
+    excludeTables: flags.excludeTables,
+    schemaOnlyTables: flags.schemaOnlyTables,
+    timeFilters: flags.timeFilter,
+    tableFilters: flags.tableFilter,
+  };
+}

@@ -1,0 +1,199 @@
+import type pg from 'pg';
+import { readServerFacts } from '../catalog/server.ts';
+import type { Logger } from '../log/logger.ts';
+import type { DatabasePlan, FilterOptions, TablePlan } from '../plan/plan.ts';
+import type { JobContext } from '../replication/job.ts';
+import { readSequenceValues } from '../snapshot/objects.ts';
+import { planJob } from '../snapshot/prepare.ts';
+import { useCanonicalSession } from './canonical.ts';
+import type { KeyRange } from './chunks.ts';
+import { compareSchemas, readSchema } from './schema.ts';
+import { bisect, chunkRanges, recheckRows, sameSummary, summarizeBoth, type RowDiff, type Sides, type TableToVerify } from './table.ts';
+
+export interface VerifyRequest {
+  job: JobContext;
+  filters: FilterOptions;
+  jobs: number;
+  maxDiffs: number;
+  rowsPerChunk: number;
+  /** How long a live re-check waits for the target to apply the source's LSN. */
+  recheckTimeoutMs: number;
+  logger: Logger;
+}
+
+export type TableStatus = 'ok' | 'different' | 'schema only';
+
+export interface TableResult {
+  database: string;
+  table: string;
+  status: TableStatus;
+  rows: number;
+  seconds: number;
+  chunks: number;
+  diffs: RowDiff[];
+  note?: string;
+}
+
+export interface DatabaseVerifyResult {
+  database: string;
+  target: string;
+  tables: TableResult[];
+  schemaDiffs: string[];
+  sequencesBehind: string[];
+  rechecked: boolean;
+}
+
+export interface VerifyReport {
+  ok: boolean;
+  databases: DatabaseVerifyResult[];
+}
+
+async function openPairs(job: JobContext, plan: DatabasePlan, count: number): Promise<Sides[]> {
+  const pairs: Sides[] = [];
+  try {
+    for (let i = 0; i < count; i++) {
+      const [source, target] = await Promise.all([job.openSource(plan.source), job.openTarget(plan.target)]);
+      pairs.push({ source, target });
+      await Promise.all([useCanonicalSession(source), useCanonicalSession(target)]);
+    }
+    return pairs;
+  } catch (error) {
+    await closePairs(pairs);
+    throw error;
+  }
+}
+
+async function closePairs(pairs: Sides[]): Promise<void> {
+  await Promise.all(pairs.flatMap((p) => [p.source.end().catch(() => undefined), p.target.end().catch(() => undefined)]));
+}
+
+/** Runs `work` over `items` on the session pairs, one item per pair at a time. */
+async function onPairs<T, R>(pairs: Sides[], items: T[], work: (sides: Sides, item: T) => Promise<R>): Promise<R[]> {
+  const results: R[] = new Array(items.length);
+  let next = 0;
+  await Promise.all(pairs.map(async (sides) => {
+    while (next < items.length) {
+      const index = next++;
+      results[index] = await work(sides, items[index]!);
+    }
+  }));
+  return results;
+}
+
+/** Waits until the target has applied everything the source had written when called (live replication). */
+async function waitForCatchUp(source: pg.Client, slot: string, timeoutMs: number): Promise<boolean> {
+  const { rows } = await source.query<{ lsn: string }>('SELECT pg_current_wal_lsn()::text AS lsn');
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const r = await source.query<{ done: boolean | null }>('SELECT confirmed_flush_lsn >= $2::pg_lsn AS done FROM pg_replication_slots WHERE slot_name = $1', [slot, rows[0]!.lsn]);
+    if (r.rows[0]?.done) return true;
+    if (Date.now() > deadline) return false;
+    await new Promise((res) => setTimeout(res, 200));
+  }
+}
+
+function tableToVerify(table: TablePlan, sourceColumns: Map<string, string> | undefined, targetColumns: Map<string, string> | undefined): TableToVerify {
+  const common = [...(sourceColumns?.keys() ?? [])].filter((c) => targetColumns?.has(c));
+  return {
+    schema: table.schema,
+    name: table.name,
+    columns: common,
+    primaryKey: table.primaryKey.map((name) => ({ name, type: sourceColumns?.get(name) ?? 'text' })),
+    where: table.where,
+  };
+}
+
+/** Compares every planned table of every database, chunk by chunk, and narrows differences down to keys. */
+export async function runVerify(req: VerifyRequest): Promise<VerifyReport> {
+  const { job } = req;
+  const state = job.state;
+  const filters = state?.filters ?? req.filters;
+  const admin = await job.openSource(job.source.database);
+  let plans: DatabasePlan[];
+  try {
+    const facts = await readServerFacts(admin);
+    ({ databases: plans } = await planJob(admin, job.openSource, { source: job.source, target: job.target }, filters, facts.major, state?.timeFilters));
+  } finally {
+    await admin.end().catch(() => undefined);
+  }
+  const report: VerifyReport = { ok: true, databases: [] };
+  for (const plan of plans) {
+    const dbState = state?.databases[plan.source];
+    const pairs = await openPairs(job, plan, Math.max(1, req.jobs));
+    try {
+      const first = pairs[0]!;
+      const [sourceSchema, targetSchema] = await Promise.all([readSchema(first.source), readSchema(first.target)]);
+      const planned = new Set(plan.tables.filter((t) => t.mode !== 'excluded').map((t) => `${t.schema}.${t.name}`));
+      const schemaDiffs = compareSchemas(sourceSchema, targetSchema, planned);
+      const streaming = Boolean(dbState?.subscription) && ((await first.target.query('SELECT 1 FROM pg_subscription WHERE subname = $1 AND subenabled', [dbState!.subscription])).rowCount ?? 0) > 0;
+
+      const tables = plan.tables.filter((t) => t.mode !== 'excluded');
+      type Working = TableResult & { mismatched: KeyRange[]; verify: TableToVerify; started: number };
+      const results: Working[] = tables.map((table) => {
+        const key = `${table.schema}.${table.name}`;
+        const verify = tableToVerify(table, sourceSchema.columns.get(key), targetSchema.columns.get(key));
+        const base: Working = { database: plan.source, table: key, status: 'ok', rows: 0, seconds: 0, chunks: 0, diffs: [], mismatched: [], verify, started: performance.now() };
+        if (table.mode === 'schema-only') return { ...base, status: 'schema only', note: 'existence and columns only' };
+        if (!targetSchema.columns.has(key)) return { ...base, status: 'different', note: 'missing on the target' };
+        return base;
+      });
+      // Every chunk of every table is one work item, so big tables spread over all --jobs session pairs.
+      const toCompare = results.filter((r) => r.status === 'ok');
+      const rangesPerTable = await onPairs(pairs, toCompare, (sides, r) => chunkRanges(sides, r.verify, req.rowsPerChunk, tables.find((t) => `${t.schema}.${t.name}` === r.table)!.estimatedRows));
+      const items = toCompare.flatMap((r, i) => rangesPerTable[i]!.map((range) => ({ r, range })));
+      for (const [i, r] of toCompare.entries()) r.chunks = rangesPerTable[i]!.length;
+      await onPairs(pairs, items, async (sides, { r, range }) => {
+        const [s, t] = await summarizeBoth(sides, r.verify, r.verify.primaryKey.length ? range : null);
+        r.rows += s.rows;
+        if (!sameSummary(s, t)) {
+          r.mismatched.push(range);
+          r.status = 'different';
+        }
+        r.seconds = (performance.now() - r.started) / 1000;
+      });
+
+      // A live replica trails the source. Chunks without a key are re-summarized after the target catches
+      // up; keyed chunks are narrowed to suspect rows, which are re-checked row by row.
+      const catchUp = () => waitForCatchUp(first.source, dbState!.slot, req.recheckTimeoutMs);
+      const rechecked = streaming && results.some((r) => r.mismatched.length > 0);
+      for (const r of results.filter((x) => x.mismatched.length)) {
+        if (!r.verify.primaryKey.length) {
+          for (let attempt = 0; streaming && attempt < 3 && r.mismatched.length; attempt++) {
+            await catchUp();
+            const [s2, t2] = await summarizeBoth(first, r.verify, null);
+            if (sameSummary(s2, t2)) r.mismatched = [];
+          }
+          if (r.mismatched.length) r.note = 'no primary key: the rows differ as a whole, but cannot be pinpointed';
+          else r.status = 'ok';
+          continue;
+        }
+        // While replication streams, in-flight rows look different too: collect more suspects than will be shown.
+        const budget = streaming ? Math.max(req.maxDiffs * 50, 10_000) : req.maxDiffs;
+        let suspects: RowDiff[] = [];
+        for (const range of r.mismatched) {
+          if (suspects.length >= budget) break;
+          suspects.push(...(await bisect(first, r.verify, range, budget - suspects.length)));
+        }
+        if (streaming) suspects = await recheckRows(first, r.verify, suspects, 5, catchUp);
+        r.diffs = suspects.slice(0, req.maxDiffs);
+        if (suspects.length === 0) {
+          r.status = 'ok';
+          r.mismatched = [];
+        }
+      }
+
+      const sequencesBehind: string[] = [];
+      const [sourceSeq, targetSeq] = await Promise.all([readSequenceValues(first.source), readSequenceValues(first.target)]);
+      for (const s of sourceSeq) {
+        const t = targetSeq.find((x) => x.schema === s.schema && x.name === s.name);
+        if (!t || BigInt(t.lastValue) < BigInt(s.lastValue)) sequencesBehind.push(`${s.schema}.${s.name} (source ${s.lastValue}, target ${t?.lastValue ?? 'missing'})`);
+      }
+      const tablesOut: TableResult[] = results.map(({ mismatched: _m, verify: _v, started: _s, ...r }) => r);
+      if (schemaDiffs.length || tablesOut.some((t) => t.status === 'different')) report.ok = false;
+      report.databases.push({ database: plan.source, target: plan.target, tables: tablesOut, schemaDiffs, sequencesBehind, rechecked });
+    } finally {
+      await closePairs(pairs);
+    }
+  }
+  return report;
+}
