@@ -1,7 +1,7 @@
 import type pg from 'pg';
 import { qualifiedName, quoteIdent } from '../catalog/ident.ts';
 import { keyColumnExpression, planKeyRanges, rangeCondition, type KeyRange } from './chunks.ts';
-import { rowHashExpression, summarizeRange, type ChunkSummary } from './canonical.ts';
+import { rowHashExpression, summarizeRange, type ChunkSummary, type RowHashMethod } from './canonical.ts';
 
 export type DiffKind = 'missing on target' | 'extra on target' | 'different';
 
@@ -20,6 +20,7 @@ export interface TableToVerify {
   primaryKey: { name: string; type: string }[];
   /** Time window or table filter recorded by init, so only the copied rows are compared. */
   where: string | null;
+  hashMethod: RowHashMethod;
 }
 
 export interface Sides {
@@ -43,8 +44,8 @@ export async function summarizeBoth(sides: Sides, table: TableToVerify, range: K
   const cond = range && table.primaryKey.length ? rangeCondition(table.primaryKey[0]!.name, table.primaryKey[0]!.type, range, 1) : { sql: '', params: [] };
   const where = combine(table.where, cond.sql || null);
   return Promise.all([
-    summarizeRange(sides.source, table.schema, table.name, table.columns, where, cond.params),
-    summarizeRange(sides.target, table.schema, table.name, table.columns, where, cond.params),
+    summarizeRange(sides.source, table.schema, table.name, table.columns, table.hashMethod, where, cond.params),
+    summarizeRange(sides.target, table.schema, table.name, table.columns, table.hashMethod, where, cond.params),
   ]);
 }
 
@@ -65,7 +66,7 @@ async function compareRows(sides: Sides, table: TableToVerify, range: KeyRange):
   const cond = rangeCondition(first.name, first.type, range, 1);
   const where = combine(table.where, cond.sql || null);
   const keyJson = `json_build_object(${table.primaryKey.map((k) => `'${k.name.replace(/'/g, "''")}', ${quoteIdent(k.name)}::text`).join(', ')})::text`;
-  const sql = `SELECT ${keyJson} AS k, ${rowHashExpression(table.columns)}::text AS h FROM ONLY ${qualifiedName(table.schema, table.name)}${where ? ` WHERE ${where}` : ''}`;
+  const sql = `SELECT ${keyJson} AS k, ${rowHashExpression(table.columns, table.hashMethod)}::text AS h FROM ONLY ${qualifiedName(table.schema, table.name)}${where ? ` WHERE ${where}` : ''}`;
   const [s, t] = await Promise.all([sides.source.query<{ k: string; h: string }>(sql, cond.params), sides.target.query<{ k: string; h: string }>(sql, cond.params)]);
   const source = new Map(s.rows.map((r) => [r.k, r.h]));
   const target = new Map(t.rows.map((r) => [r.k, r.h]));
@@ -118,7 +119,7 @@ async function rowsByKey(client: pg.Client, table: TableToVerify, keys: Record<s
   }).join(', ')})`);
   const keyJson = `json_build_object(${cols.map((k) => `'${k.name.replace(/'/g, "''")}', ${quoteIdent(k.name)}::text`).join(', ')})::text`;
   const { rows } = await client.query<{ k: string; h: string }>(
-    `SELECT ${keyJson} AS k, ${rowHashExpression(table.columns)}::text AS h FROM ONLY ${qualifiedName(table.schema, table.name)} WHERE (${cols.map((c) => quoteIdent(c.name)).join(', ')}) IN (${tuples.join(', ')})`,
+    `SELECT ${keyJson} AS k, ${rowHashExpression(table.columns, table.hashMethod)}::text AS h FROM ONLY ${qualifiedName(table.schema, table.name)} WHERE (${cols.map((c) => quoteIdent(c.name)).join(', ')}) IN (${tuples.join(', ')})`,
     params,
   );
   return new Map(rows.map((r) => [r.k, r.h]));

@@ -5,7 +5,7 @@ import type { DatabasePlan, FilterOptions, TablePlan } from '../plan/plan.ts';
 import type { JobContext } from '../replication/job.ts';
 import { readSequenceValues } from '../snapshot/objects.ts';
 import { planJob } from '../snapshot/prepare.ts';
-import { useCanonicalSession } from './canonical.ts';
+import { chooseRowHashMethod, useCanonicalSession } from './canonical.ts';
 import type { KeyRange } from './chunks.ts';
 import { compareSchemas, readSchema } from './schema.ts';
 import { bisect, chunkRanges, recheckRows, sameSummary, summarizeBoth, type RowDiff, type Sides, type TableToVerify } from './table.ts';
@@ -100,6 +100,7 @@ function tableToVerify(table: TablePlan, sourceColumns: Map<string, string> | un
     columns: common,
     primaryKey: table.primaryKey.map((name) => ({ name, type: sourceColumns?.get(name) ?? 'text' })),
     where: table.where,
+    hashMethod: 'text',
   };
 }
 
@@ -139,6 +140,10 @@ export async function runVerify(req: VerifyRequest): Promise<VerifyReport> {
       });
       // Every chunk of every table is one work item, so big tables spread over all --jobs session pairs.
       const toCompare = results.filter((r) => r.status === 'ok');
+      const [sourceMajor, targetMajor] = await Promise.all([readServerFacts(first.source), readServerFacts(first.target)]).then((f) => f.map((x) => x.major));
+      for (const r of toCompare) {
+        r.verify.hashMethod = await chooseRowHashMethod(first.source, r.verify.schema, r.verify.name, r.verify.columns, sourceMajor === targetMajor && sourceMajor! >= 14);
+      }
       const rangesPerTable = await onPairs(pairs, toCompare, (sides, r) => chunkRanges(sides, r.verify, req.rowsPerChunk, tables.find((t) => `${t.schema}.${t.name}` === r.table)!.estimatedRows));
       const items = toCompare.flatMap((r, i) => rangesPerTable[i]!.map((range) => ({ r, range })));
       for (const [i, r] of toCompare.entries()) r.chunks = rangesPerTable[i]!.length;
