@@ -1,4 +1,5 @@
 import type pg from 'pg';
+import { REPLICA_IDENTITY, USER_RELATIONS } from './relations.ts';
 
 export type TableKind = 'table' | 'partitioned' | 'partition';
 export type ReplicaIdentity = 'default' | 'full' | 'index' | 'nothing';
@@ -43,12 +44,7 @@ export interface DatabaseFacts {
   schemasWithoutUsage: string[];
 }
 
-// System schemas and objects that belong to extensions are recreated by CREATE EXTENSION, not copied.
-const USER_RELATIONS = `
-  n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname NOT LIKE 'pg\\_toast%' AND n.nspname NOT LIKE 'pg\\_temp%'
-  AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = 'pg_class'::regclass AND d.objid = c.oid AND d.deptype = 'e')`;
 
-const REPLICA_IDENTITY: Record<string, ReplicaIdentity> = { d: 'default', f: 'full', i: 'index', n: 'nothing' };
 
 export async function readDatabaseFacts(client: pg.Client, name: string): Promise<DatabaseFacts> {
   const tables = await client.query<{

@@ -1,4 +1,5 @@
 import type pg from 'pg';
+import { REPLICA_IDENTITY, USER_RELATIONS } from './relations.ts';
 import type { ReplicaIdentity, TableKind } from './database.ts';
 
 export interface ColumnFacts {
@@ -26,11 +27,7 @@ export interface CatalogTable {
   replicaIdentity: ReplicaIdentity;
 }
 
-const USER_TABLES = `
-  n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname NOT LIKE 'pg\\_toast%' AND n.nspname NOT LIKE 'pg\\_temp%'
-  AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = 'pg_class'::regclass AND d.objid = c.oid AND d.deptype = 'e')`;
 
-const IDENTITY: Record<string, ReplicaIdentity> = { d: 'default', f: 'full', i: 'index', n: 'nothing' };
 
 export async function readCatalogTables(client: pg.Client): Promise<CatalogTable[]> {
   const { rows } = await client.query<{
@@ -69,7 +66,7 @@ export async function readCatalogTables(client: pg.Client): Promise<CatalogTable
       LEFT JOIN roots r ON r.leaf = c.oid
       LEFT JOIN pg_class rc ON rc.oid = r.root
       LEFT JOIN pg_namespace rn ON rn.oid = rc.relnamespace
-     WHERE c.relkind IN ('r', 'p') AND ${USER_TABLES}
+     WHERE c.relkind IN ('r', 'p') AND ${USER_RELATIONS}
      ORDER BY 2, 3`);
   return rows.map((r) => ({
     oid: r.oid,
@@ -83,6 +80,6 @@ export async function readCatalogTables(client: pg.Client): Promise<CatalogTable
     estimatedRows: Number(r.reltuples),
     columns: r.columns,
     primaryKey: r.pk ?? [],
-    replicaIdentity: IDENTITY[r.relreplident] ?? 'default',
+    replicaIdentity: REPLICA_IDENTITY[r.relreplident] ?? 'default',
   }));
 }

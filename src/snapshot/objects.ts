@@ -1,5 +1,6 @@
 import type pg from 'pg';
 import { qualifiedName, quoteLiteral } from '../catalog/ident.ts';
+import { USER_RELATIONS } from '../catalog/relations.ts';
 
 /** A sequence's position as of the snapshot. */
 export interface SequenceValue {
@@ -13,8 +14,7 @@ export interface SequenceValue {
 export async function readSequenceValues(source: pg.Client): Promise<SequenceValue[]> {
   const { rows } = await source.query<{ schema: string; name: string }>(`
     SELECT n.nspname AS schema, c.relname AS name FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-     WHERE c.relkind = 'S' AND n.nspname NOT IN ('pg_catalog', 'information_schema')
-       AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = 'pg_class'::regclass AND d.objid = c.oid AND d.deptype = 'e')
+     WHERE c.relkind = 'S' AND ${USER_RELATIONS}
      ORDER BY 1, 2`);
   const values: SequenceValue[] = [];
   for (const seq of rows) {

@@ -7,7 +7,7 @@ import { parseConnectionUrl } from '../../src/connection/url.ts';
 import { createSubscriptionAtSlot, subscriptionConninfo } from '../../src/replication/subscription.ts';
 import { clusterUrl } from '../support/cluster.ts';
 import { endpoints, runCli } from '../support/cli.ts';
-import { dropReplicationObjects, fingerprintTables, replicationObjectsOnSource, schemaObjects } from '../support/compare.ts';
+import { dropReplicationObjects, fingerprintTables, replicationObjectsOnSource, schemaObjects, waitForSubscriptionCatchUp } from '../support/compare.ts';
 import { connectAs, createTestDatabase, edgeCasesSql, runPsqlFile, withClient } from '../support/db.ts';
 
 interface InitJson {
@@ -137,15 +137,7 @@ describe('init under concurrent writes', () => {
       await load;
       await writer.end();
     }
-    const lsn = await withClient(source, db, async (c) => (await c.query<{ lsn: string }>('SELECT pg_current_wal_lsn()::text AS lsn')).rows[0]!.lsn);
-    await withClient(target, db, async (c) => {
-      for (let i = 0; i < 240; i++) {
-        const { rows } = await c.query<{ ok: boolean }>('SELECT latest_end_lsn >= $1::pg_lsn AS ok FROM pg_stat_subscription WHERE relid IS NULL', [lsn]);
-        if (rows[0]?.ok) break;
-        await new Promise((r) => setTimeout(r, 250));
-      }
-    });
-    await new Promise((r) => setTimeout(r, 500));
+    await waitForSubscriptionCatchUp(source, target, db);
     await expectSameData(db);
     expect(written).toBeGreaterThan(10);
   });
@@ -334,15 +326,7 @@ describe('init resume after a kill', () => {
       await writer.end();
     }
     // The resumed job streams through a subscription on the original slot: once it has caught up, both sides are equal.
-    const lsn = await withClient(source, db, async (c) => (await c.query<{ lsn: string }>('SELECT pg_current_wal_lsn()::text AS lsn')).rows[0]!.lsn);
-    await withClient(target, db, async (c) => {
-      for (let i = 0; i < 240; i++) {
-        const { rows } = await c.query<{ ok: boolean }>('SELECT latest_end_lsn >= $1::pg_lsn AS ok FROM pg_stat_subscription WHERE relid IS NULL', [lsn]);
-        if (rows[0]?.ok) return;
-        await new Promise((r) => setTimeout(r, 250));
-      }
-    });
-    await new Promise((r) => setTimeout(r, 500));
+    await waitForSubscriptionCatchUp(source, target, db);
     await expectSameData(db);
     expect(n).toBeGreaterThan(10);
   }, 180_000);

@@ -74,3 +74,18 @@ export async function replicationObjectsOnSource(source: ClusterInfo, database: 
   const publications = await withClient(source, database, async (c) => (await c.query<{ pubname: string }>('SELECT pubname FROM pg_publication')).rows.map((r) => r.pubname));
   return { slots, publications };
 }
+
+/** Waits until the target's subscription has applied everything the source had written when called. */
+export async function waitForSubscriptionCatchUp(source: ClusterInfo, target: ClusterInfo, database: string, targetDb = database): Promise<void> {
+  const lsn = await withClient(source, database, async (c) => (await c.query<{ lsn: string }>('SELECT pg_current_wal_lsn()::text AS lsn')).rows[0]!.lsn);
+  await withClient(target, targetDb, async (c) => {
+    for (let i = 0; i < 240; i++) {
+      const { rows } = await c.query<{ ok: boolean }>('SELECT latest_end_lsn >= $1::pg_lsn AS ok FROM pg_stat_subscription WHERE relid IS NULL', [lsn]);
+      if (rows[0]?.ok) return;
+      await new Promise((r) => setTimeout(r, 250));
+    }
+    throw new Error(`the subscription on ${targetDb} did not catch up with ${lsn} within 60 s`);
+  });
+  // latest_end_lsn is what the worker reported; give the last transaction a moment to be visible.
+  await new Promise((r) => setTimeout(r, 500));
+}

@@ -1,8 +1,6 @@
 import { Command, Option } from 'commander';
 import { runCutover } from '../../replication/cutover.ts';
-import { loadJob } from '../../replication/job.ts';
-import { addJobOptions, type JobOptions } from '../job-options.ts';
-import { loggerFor, resolveEndpoints, type GlobalOptions } from '../global-options.ts';
+import { addJobOptions, jobCommandContext, type JobOptions } from '../job-options.ts';
 import { EXIT_OK, UsageError, type CliIo } from '../io.ts';
 import { renderJson } from '../render.ts';
 
@@ -34,10 +32,7 @@ export function cutoverCommand(io: CliIo, setExitCode: (code: number) => void): 
     .addOption(new Option('--sequence-margin <n>', 'add this much headroom to every sequence on the target').argParser(nonNegative('--sequence-margin')).default(0))
     .addHelpText('after', '\nExamples:\n  database-replicator cutover --read-only-source\n  database-replicator cutover --sequence-margin 1000 --json\n');
   return addJobOptions(command).action(async (options: CutoverOptions, cmd: Command) => {
-    const globals = cmd.optsWithGlobals<GlobalOptions>();
-    const logger = loggerFor(globals, io);
-    const { source, target } = resolveEndpoints(globals, cmd, logger);
-    const job = loadJob({ source, target, tls: { allowSelfSignedCerts: globals.allowSelfSignedCerts }, jobId: options.jobId, stateDir: options.stateDir });
+    const { globals, logger, job } = jobCommandContext(cmd, options, io);
     const results = await runCutover({ job, maxLagBytes: options.maxLagBytes, timeoutMs: options.timeout * 1000, readOnlySource: options.readOnlySource, sequenceMargin: options.sequenceMargin, logger });
     if (globals.json) {
       io.stdout(renderJson({ command: 'cutover', ok: true, jobId: job.jobId, databases: results }));

@@ -1,5 +1,4 @@
 import { Command, Option } from 'commander';
-import { createInterface } from 'node:readline/promises';
 import Table from 'cli-table3';
 import { openClient } from '../../connection/client.ts';
 import { withDatabase } from '../../connection/url.ts';
@@ -12,6 +11,7 @@ import { addJobOptions } from '../job-options.ts';
 import { loggerFor, resolveEndpoints, type GlobalOptions } from '../global-options.ts';
 import { EXIT_FAILED, EXIT_OK, UsageError, type CliIo } from '../io.ts';
 import { createCopyProgress } from '../progress.ts';
+import { confirm as askYesNo } from '../prompt.ts';
 import { renderJson } from '../render.ts';
 
 interface InitOptions extends FilterFlags {
@@ -81,15 +81,7 @@ export function initCommand(io: CliIo, setExitCode: (code: number) => void): Com
         for (const e of estimates) table.push([e.database, formatBytes(e.bytes), formatSeconds(e.seconds)]);
         table.push(['Total', formatBytes(estimates.reduce((n, e) => n + e.bytes, 0)), formatSeconds(estimates.reduce((n, e) => n + e.seconds, 0))]);
         (globals.json ? io.stderr : io.stdout)(table.toString() + '\n');
-        if (globals.yes) return true;
-        if (!io.isTty || !process.stdin.isTTY) throw new UsageError('init asks for confirmation but there is no terminal to ask on; pass --yes to proceed without asking.');
-        const rl = createInterface({ input: process.stdin, output: process.stdout });
-        try {
-          const answer = await rl.question('Proceed with replication? [y/N] ');
-          return /^y(es)?$/i.test(answer.trim());
-        } finally {
-          rl.close();
-        }
+        return globals.yes || askYesNo(io, 'init', 'Proceed with replication?');
       };
       let report: InitReport;
       try {

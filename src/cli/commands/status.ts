@@ -1,11 +1,9 @@
 import Table from 'cli-table3';
 import { Command } from 'commander';
 import { collectStatus } from '../../replication/health.ts';
-import { loadJob } from '../../replication/job.ts';
 import type { DatabaseStatus } from '../../replication/status.ts';
 import { formatBytes } from '../../snapshot/estimate.ts';
-import { addJobOptions, type JobOptions } from '../job-options.ts';
-import { loggerFor, resolveEndpoints, type GlobalOptions } from '../global-options.ts';
+import { addJobOptions, jobCommandContext, type JobOptions } from '../job-options.ts';
 import { EXIT_FAILED, EXIT_OK, UsageError, type CliIo } from '../io.ts';
 import { renderJson } from '../render.ts';
 
@@ -44,10 +42,7 @@ export function statusCommand(io: CliIo, setExitCode: (code: number) => void): C
     .option('-w, --watch [seconds]', 'refresh every N seconds (default 2) until interrupted')
     .addHelpText('after', '\nExamples:\n  database-replicator status\n  database-replicator status --watch 5\n  database-replicator status --json | jq \'.databases[].verdict\'\n');
   return addJobOptions(command).action(async (options: StatusOptions, cmd: Command) => {
-    const globals = cmd.optsWithGlobals<GlobalOptions>();
-    const logger = loggerFor(globals, io);
-    const { source, target } = resolveEndpoints(globals, cmd, logger);
-    const job = loadJob({ source, target, tls: { allowSelfSignedCerts: globals.allowSelfSignedCerts }, jobId: options.jobId, stateDir: options.stateDir });
+    const { globals, job } = jobCommandContext(cmd, options, io);
     const interval = options.watch === undefined ? 0 : options.watch === true ? 2 : Number(options.watch);
     if (!Number.isFinite(interval) || interval < 0) throw new UsageError(`--watch takes a number of seconds, not "${String(options.watch)}".`);
     for (;;) {

@@ -1,9 +1,7 @@
 import { Command } from 'commander';
 import { ConnectionUrlError, parseConnectionUrl } from '../../connection/url.ts';
-import { loadJob } from '../../replication/job.ts';
 import { runSync } from '../../replication/sync.ts';
-import { addJobOptions, type JobOptions } from '../job-options.ts';
-import { loggerFor, resolveEndpoints, type GlobalOptions } from '../global-options.ts';
+import { addJobOptions, jobCommandContext, type JobOptions } from '../job-options.ts';
 import { EXIT_OK, UsageError, type CliIo } from '../io.ts';
 import { renderJson } from '../render.ts';
 
@@ -27,9 +25,7 @@ export function syncCommand(io: CliIo, setExitCode: (code: number) => void): Com
     .option('--copy-data', 'without init: let PostgreSQL copy every table itself into existing empty tables on the target', false)
     .addHelpText('after', '\nExamples:\n  database-replicator sync\n  DATABASE_REPLICATOR_SUBSCRIPTION_SOURCE_URL=postgres://repl:pw@10.0.1.5/shop database-replicator sync --json\n');
   return addJobOptions(command).action(async (options: SyncOptions, cmd: Command) => {
-    const globals = cmd.optsWithGlobals<GlobalOptions>();
-    const logger = loggerFor(globals, io);
-    const { source, target } = resolveEndpoints(globals, cmd, logger);
+    const { globals, logger, job } = jobCommandContext(cmd, options, io);
     const subscriptionUrl = options.subscriptionSourceUrl ?? io.env.DATABASE_REPLICATOR_SUBSCRIPTION_SOURCE_URL;
     let subscriptionSource;
     try {
@@ -38,7 +34,6 @@ export function syncCommand(io: CliIo, setExitCode: (code: number) => void): Com
       if (error instanceof ConnectionUrlError) throw new UsageError(`The --subscription-source-url is not valid: ${error.message}`);
       throw error;
     }
-    const job = loadJob({ source, target, tls: { allowSelfSignedCerts: globals.allowSelfSignedCerts }, jobId: options.jobId, stateDir: options.stateDir });
     const results = await runSync({ job, subscriptionSource, copyData: options.copyData, logger });
     if (globals.json) io.stdout(renderJson({ command: 'sync', ok: true, jobId: job.jobId, databases: results }));
     else for (const r of results) io.stdout(`${r.database}: subscription ${r.subscription} ${r.action}${r.note ? ` (${r.note})` : ''}.\n`);

@@ -1,11 +1,9 @@
 import Table from 'cli-table3';
 import { Command, Option } from 'commander';
 import { FilterError } from '../../plan/filters.ts';
-import { loadJob } from '../../replication/job.ts';
 import { runVerify, type VerifyReport } from '../../verify/verify.ts';
 import { addFilterOptions, filtersFrom, type FilterFlags } from '../filter-options.ts';
-import { addJobOptions, type JobOptions } from '../job-options.ts';
-import { loggerFor, resolveEndpoints, type GlobalOptions } from '../global-options.ts';
+import { addJobOptions, jobCommandContext, type JobOptions } from '../job-options.ts';
 import { EXIT_FAILED, EXIT_OK, UsageError, type CliIo } from '../io.ts';
 import { renderJson } from '../render.ts';
 
@@ -63,10 +61,7 @@ export function verifyCommand(io: CliIo, setExitCode: (code: number) => void): C
     .addOption(new Option('--recheck-timeout <seconds>', 'how long a live re-check waits for the target to catch up').argParser(positive('--recheck-timeout')).default(120))
     .addHelpText('after', '\nExamples:\n  database-replicator verify\n  database-replicator verify --include-tables shop.orders --max-diffs 100 --json\n');
   return addJobOptions(addFilterOptions(command)).action(async (options: VerifyOptions, cmd: Command) => {
-    const globals = cmd.optsWithGlobals<GlobalOptions>();
-    const logger = loggerFor(globals, io);
-    const { source, target } = resolveEndpoints(globals, cmd, logger);
-    const job = loadJob({ source, target, tls: { allowSelfSignedCerts: globals.allowSelfSignedCerts }, jobId: options.jobId, stateDir: options.stateDir });
+    const { globals, logger, job } = jobCommandContext(cmd, options, io);
     let report: VerifyReport;
     try {
       report = await runVerify({ job, filters: filtersFrom(options), jobs: options.jobs, maxDiffs: options.maxDiffs, rowsPerChunk: options.rowsPerChunk, recheckTimeoutMs: options.recheckTimeout * 1000, logger });

@@ -1,0 +1,12 @@
+import type { ReplicaIdentity } from './database.ts';
+
+/**
+ * SQL condition on `pg_class c JOIN pg_namespace n`: the user's own relations. System schemas and
+ * objects that belong to extensions are left out: CREATE EXTENSION recreates those on the target.
+ */
+export const USER_RELATIONS = `
+  n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname NOT LIKE 'pg\\_toast%' AND n.nspname NOT LIKE 'pg\\_temp%'
+  AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = 'pg_class'::regclass AND d.objid = c.oid AND d.deptype = 'e')`;
+
+/** pg_class.relreplident in words. */
+export const REPLICA_IDENTITY: Record<string, ReplicaIdentity> = { d: 'default', f: 'full', i: 'index', n: 'nothing' };
