@@ -58,9 +58,27 @@ function sourceQuery(task: CopyTask, binary: boolean): string {
   return `COPY (SELECT ${columns} FROM ONLY ${qualifiedName(table.schema, table.name)} WHERE ${conditions.join(' AND ')}) TO STDOUT${format}`;
 }
 
-function targetQuery(task: CopyTask, binary: boolean): string {
+function targetQuery(task: CopyTask, binary: boolean, freeze: boolean): string {
   const columns = task.table.columns.map(quoteIdent).join(', ');
-  return `COPY ${qualifiedName(task.table.schema, task.table.name)} (${columns}) FROM STDIN${binary ? ' WITH (FORMAT binary)' : ''}`;
+  const options = [...(binary ? ['FORMAT binary'] : []), ...(freeze ? ['FREEZE'] : [])];
+  return `COPY ${qualifiedName(task.table.schema, task.table.name)} (${columns}) FROM STDIN${options.length ? ` WITH (${options.join(', ')})` : ''}`;
+}
+
+/**
+ * A whole table is emptied in the copy's own transaction so COPY can write frozen rows: the index
+ * builds and ANALYZE that follow then read pages without setting hint bits (writing them again).
+ * Without the right to TRUNCATE it falls back to a plain COPY.
+ */
+async function prepareFreeze(target: pg.Client, task: CopyTask): Promise<boolean> {
+  if (task.pages) return false;
+  await target.query('SAVEPOINT before_truncate');
+  try {
+    await target.query(`TRUNCATE ONLY ${qualifiedName(task.table.schema, task.table.name)}`);
+    return true;
+  } catch {
+    await target.query('ROLLBACK TO SAVEPOINT before_truncate');
+    return false;
+  }
 }
 
 /**
@@ -79,8 +97,9 @@ export async function copyTask(source: pg.Client, target: pg.Client, task: CopyT
   });
   await target.query('BEGIN');
   try {
+    const freeze = await prepareFreeze(target, task);
     const reader = source.query(copyTo(sourceQuery(task, binary)));
-    const writer = target.query(copyFrom(targetQuery(task, binary)));
+    const writer = target.query(copyFrom(targetQuery(task, binary, freeze)));
     await pipeline(reader, counter, writer);
     await target.query('COMMIT');
     return { rows: Number(writer.rowCount ?? 0), bytes, seconds: (performance.now() - started) / 1000 };

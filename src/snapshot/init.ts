@@ -202,10 +202,8 @@ async function replicateDatabase(run: DatabaseRun): Promise<InitReport['database
       log(`${plan.source}: slot ${db.slot} created at ${exported.consistentPoint}; copying the snapshot`);
       try {
         const snapshot = { ...schemaOptions, snapshotName: exported.snapshotName };
-        await timed(db, 'schema', save, async () => {
-          await copyPreDataSchema(snapshot);
-          await dumpPostDataSchema(snapshot, postDataFile);
-        });
+        // The post-data dump needs the snapshot too, and nothing from the pre-data restore: run both at once.
+        await timed(db, 'schema', save, () => Promise.all([copyPreDataSchema(snapshot), dumpPostDataSchema(snapshot, postDataFile)]));
         let sequences: SequenceValue[] = [];
         const tasks = copyTasks(plan.tables, req.splitBytes);
         const chunksLeft = new Map<string, number>();
@@ -263,14 +261,7 @@ async function replicateDatabase(run: DatabaseRun): Promise<InitReport['database
       if (!existsSync(postDataFile)) await dumpPostDataSchema(schemaOptions, postDataFile);
       await restorePostDataSchema(schemaOptions, postDataFile, req.jobs, resynced.length > 0 || Boolean(db.subscription));
     });
-    await timed(db, 'analyze', save, async () => {
-      const target = await run.openTarget(plan.target);
-      try {
-        await target.query('ANALYZE');
-      } finally {
-        await target.end();
-      }
-    });
+    await timed(db, 'analyze', save, () => analyzeInParallel(run));
     if (run.noSync) await dropReplicationObjects(run, source);
     db.done = true;
     save();
@@ -344,4 +335,20 @@ async function dropReplicationObjects(run: DatabaseRun, source: pg.Client): Prom
   }
   await dropSlot(source, db.slot);
   await dropPublication(source, db.publication);
+}
+
+/** ANALYZE table by table on --jobs connections, biggest first (one ANALYZE uses one core). */
+async function analyzeInParallel(run: DatabaseRun): Promise<void> {
+  const tables = [...run.plan.tables].sort((a, b) => b.bytes - a.bytes);
+  const parents = new Map(run.plan.publication.map((p) => [`${p.schema}.${p.name}`, p]));
+  const names = [...tables.map((t) => `${quoteIdent(t.schema)}.${quoteIdent(t.name)}`), ...[...parents.values()].filter((p) => !tables.some((t) => t.schema === p.schema && t.name === p.name)).map((p) => `${quoteIdent(p.schema)}.${quoteIdent(p.name)}`)];
+  let next = 0;
+  await Promise.all(Array.from({ length: Math.max(1, Math.min(run.req.jobs, names.length)) }, async () => {
+    const target = await run.openTarget(run.plan.target);
+    try {
+      while (next < names.length) await target.query(`ANALYZE ${names[next++]!}`);
+    } finally {
+      await target.end().catch(() => undefined);
+    }
+  }));
 }

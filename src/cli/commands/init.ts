@@ -4,7 +4,7 @@ import { openClient } from '../../connection/client.ts';
 import { withDatabase } from '../../connection/url.ts';
 import { FilterError } from '../../plan/filters.ts';
 import type { DatabasePlan } from '../../plan/plan.ts';
-import { estimateDatabase, formatBytes, formatSeconds, measureCopyRate } from '../../snapshot/estimate.ts';
+import { BENCHMARK_BYTES_PER_SECOND_PER_WORKER, estimateDatabase, formatBytes, formatSeconds, measureCopyRate } from '../../snapshot/estimate.ts';
 import { runInit, type InitReport } from '../../snapshot/init.ts';
 import { addFilterOptions, filtersFrom, type FilterFlags } from '../filter-options.ts';
 import { addJobOptions } from '../job-options.ts';
@@ -70,6 +70,11 @@ export function initCommand(io: CliIo, setExitCode: (code: number) => void): Com
       const confirm = async (plans: DatabasePlan[]) => {
         const estimates = [];
         for (const plan of plans) {
+          // Nobody waits on the answer with --yes: the benchmark's rate is enough, and the calibration's second is saved.
+          if (globals.yes) {
+            estimates.push(estimateDatabase(plan, BENCHMARK_BYTES_PER_SECOND_PER_WORKER, options.jobs));
+            continue;
+          }
           const client = await openClient(withDatabase(source, plan.source), { role: 'source', ...tls });
           try {
             estimates.push(estimateDatabase(plan, await measureCopyRate(client, plan), options.jobs));
