@@ -1,6 +1,6 @@
 // The demo: two throwaway local PostgreSQL clusters, a small sample database on the source with an
 // application writing to it, and the CLI run against them as a user would: validate, init, sync,
-// status, cutover, cleanup. Everything is removed at the end.
+// status, verify, cutover, cleanup. Everything is removed at the end.
 import { execFile, spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -101,6 +101,8 @@ try {
       await new Promise((r) => setTimeout(r, 2000));
       step('Replication health (status)');
       await runCli(['status', '--local', '--state-dir', stateDir], urls);
+      step('Row-by-row verification while the application keeps writing (verify)');
+      if ((await runCli(['verify', '--local', '--state-dir', stateDir], urls)) !== 0) return 1;
     } finally {
       console.log(`\nthe application stops after ${await app.stop()} write transactions`);
     }

@@ -1,4 +1,4 @@
-import { RemovalPolicy } from 'aws-cdk-lib';
+import { RemovalPolicy, Token } from 'aws-cdk-lib';
 import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import { Construct } from 'constructs';
 
@@ -22,8 +22,11 @@ export class StatusTable extends Construct {
 
   constructor(scope: Construct, id: string, props: StatusTableProps = {}) {
     super(scope, id);
-    if (props.tableName !== undefined && !TABLE_NAME.test(props.tableName)) {
-      throw new Error(`StatusTable: tableName "${props.tableName}" is not a valid DynamoDB table name (3 to 255 letters, digits, "_", "-" or ".").`);
+    // A token (e.g. a CfnParameter) is only known at deploy time, so CloudFormation checks it then.
+    if (props.tableName !== undefined && !Token.isUnresolved(props.tableName) && !TABLE_NAME.test(props.tableName)) {
+      throw new Error(
+        `StatusTable: tableName "${props.tableName}" is not a valid DynamoDB table name: use 3 to 255 letters, digits, "_", "-" or ".", or leave it out.`,
+      );
     }
     this.table = new dynamodb.TableV2(this, 'Table', {
       tableName: props.tableName,

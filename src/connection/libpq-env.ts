@@ -1,6 +1,9 @@
 import type { TlsPolicy } from './tls.ts';
 import type { ConnectionSpec } from './url.ts';
 
+/** Same default as the pg clients, so our sessions are recognisable in pg_stat_activity whichever way they connect. */
+const DEFAULT_APPLICATION_NAME = 'database-replicator';
+
 /**
  * The environment for libpq programs (pg_dump, pg_restore, psql): the password travels here, never
  * in argv, where any local user could read it in the process list.
@@ -12,19 +15,19 @@ export function libpqEnvironment(spec: ConnectionSpec, policy: TlsPolicy): Recor
     PGUSER: spec.user,
     PGDATABASE: spec.database,
     PGSSLMODE: spec.sslmode,
-    PGAPPNAME: spec.applicationName ?? 'database-replicator',
+    PGAPPNAME: spec.applicationName ?? DEFAULT_APPLICATION_NAME,
   };
   if (spec.password !== undefined) env.PGPASSWORD = spec.password;
-  // libpq would verify against a root certificate whenever one is named, so the flag drops it too.
-  const skipVerification = policy.allowSelfSignedCerts && spec.sslmode !== 'disable' && spec.sslmode !== 'allow' && spec.sslmode !== 'prefer';
-  if (skipVerification) env.PGSSLMODE = 'require';
-  if (spec.sslrootcert && !skipVerification) env.PGSSLROOTCERT = spec.sslrootcert;
-  if (spec.sslcert) env.PGSSLCERT = spec.sslcert;
-  if (spec.sslkey) env.PGSSLKEY = spec.sslkey;
+  if (policy.allowSelfSignedCerts && (spec.sslmode === 'verify-ca' || spec.sslmode === 'verify-full')) env.PGSSLMODE = 'require';
+  // libpq checks the chain in every TLS mode once it has a root certificate, so the flag drops it.
+  if (spec.sslrootcert !== undefined && !policy.allowSelfSignedCerts) env.PGSSLROOTCERT = spec.sslrootcert;
+  if (spec.sslcert !== undefined) env.PGSSLCERT = spec.sslcert;
+  if (spec.sslkey !== undefined) env.PGSSLKEY = spec.sslkey;
   if (spec.connectTimeoutSeconds !== undefined) env.PGCONNECT_TIMEOUT = String(spec.connectTimeoutSeconds);
   return env;
 }
 
+/** libpq's conninfo quoting: single quotes, with ' and \ escaped by a backslash. */
 function conninfoValue(value: string): string {
   return `'${value.replace(/\\/g, '\\\\').replace(/'/g, "\\'")}'`;
 }
@@ -32,11 +35,13 @@ function conninfoValue(value: string): string {
 /**
  * A conninfo string for `--dbname=` carrying what has no environment variable: TCP keepalives, so a
  * long dump over a NAT gateway is not cut. It never holds the password (libpq reads PGPASSWORD).
+ * The database is repeated here because pg_dump and pg_restore read --dbname before PGDATABASE.
  */
 export function libpqConninfo(spec: ConnectionSpec): string {
-  const parts: [string, string][] = [['dbname', spec.database]];
+  const parts: Array<[string, string]> = [['dbname', spec.database]];
+  // Keepalives are TCP settings; libpq ignores them on a Unix socket, so they are left out there.
   if (!spec.host.startsWith('/')) {
     parts.push(['keepalives', '1'], ['keepalives_idle', '30'], ['keepalives_interval', '10'], ['keepalives_count', '6']);
   }
-  return parts.map(([k, v]) => `${k}=${conninfoValue(v)}`).join(' ');
+  return parts.map(([key, value]) => `${key}=${conninfoValue(value)}`).join(' ');
 }

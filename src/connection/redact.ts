@@ -2,31 +2,45 @@
 // password echoed by a driver, a child tool or our own message never reaches a terminal or a file.
 
 const MASK = '***';
+// Shorter values would mask ordinary words ("pw" inside "pwd", "abc" inside a table name).
+const MIN_SECRET_LENGTH = 4;
 const secrets = new Set<string>();
+
+/**
+ * The spellings a secret takes when something else echoes it: raw, percent-encoded (a URL; drivers
+ * and tools differ in hex case) and JSON-escaped (a Secrets Manager document, a JSON log line).
+ */
+function spellings(value: string): string[] {
+  const encoded = encodeURIComponent(value);
+  return [value, encoded, encoded.replace(/%[0-9A-F]{2}/g, (h) => h.toLowerCase()), JSON.stringify(value).slice(1, -1)];
+}
 
 /** Remembers a secret so `redact` masks it wherever it appears. Very short values are ignored: masking "a" would mangle everything. */
 export function registerSecret(value: string | undefined): void {
-  if (value === undefined || value.length < 4) return;
-  secrets.add(value);
-  const encoded = encodeURIComponent(value);
-  if (encoded !== value) secrets.add(encoded);
+  if (value === undefined || value.length < MIN_SECRET_LENGTH) return;
+  for (const spelling of spellings(value)) secrets.add(spelling);
 }
 
-function escapeRegExp(text: string): string {
-  return text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
-}
+// postgres://user:password@host. The password runs to the LAST @ before whitespace or a double quote:
+// an unencoded @ in a password must not leave its tail visible, and over-masking a query that holds
+// an @ is the safe mistake. A double quote ends it so two URLs in one JSON line are masked separately.
+const URL_PASSWORD = /(postgres(?:ql)?:\/\/[^\s:/?#@"]*:)[^\s"]*(?=@)/gi;
+// conninfo: password=secret, password='it\'s' (libpq), 'it''s' (SQL habit) or "double quoted".
+const CONNINFO_PASSWORD = /(\bpassword\s*=\s*)('(?:[^'\\]|\\.|'')*'|"(?:[^"\\]|\\.)*"|[^\s'"]+)/gi;
+// JSON: {"password": "secret"}, the shape of an RDS secret in Secrets Manager.
+const JSON_PASSWORD = /("password"\s*:\s*)"(?:[^"\\]|\\.)*"/gi;
+// Environment dumps: PGPASSWORD=secret, PGPASSWORD='two words'.
+const ENV_PASSWORD = /(\bPGPASSWORD=)('[^']*'|"(?:[^"\\]|\\.)*"|\S+)/g;
 
 export function redact(text: string): string {
   let out = text
-    // postgres://user:password@host -> postgres://user:***@host (also when the password holds an unencoded @)
-    .replace(/(postgres(?:ql)?:\/\/[^:/?#@\s]*:)[^\s/?#]*(?=@[^@\s]*)/gi, `$1${MASK}`)
-    // conninfo: password=secret, password='it\'s secret' (libpq) or 'it''s secret' (SQL habit)
-    .replace(/(\bpassword\s*=\s*)('(?:[^'\\]|\\.|'')*'|[^\s'"]+)/gi, `$1${MASK}`)
-    // environment dumps: PGPASSWORD=secret
-    .replace(/(\bPGPASSWORD=)\S+/g, `$1${MASK}`);
+    .replace(URL_PASSWORD, `$1${MASK}`)
+    .replace(CONNINFO_PASSWORD, `$1${MASK}`)
+    .replace(JSON_PASSWORD, `$1"${MASK}"`)
+    .replace(ENV_PASSWORD, `$1${MASK}`);
   // Longest first, so a secret that contains another is masked whole.
   for (const secret of [...secrets].sort((a, b) => b.length - a.length)) {
-    out = out.replace(new RegExp(escapeRegExp(secret), 'g'), MASK);
+    out = out.split(secret).join(MASK);
   }
   return out;
 }

@@ -16,6 +16,15 @@ export interface PgToolCall {
 
 const resolved = new Map<string, string>();
 
+/**
+ * The child's environment: the caller's PG* settings only. Inherited ones (a PGSSLROOTCERT, PGSERVICE or
+ * PGOPTIONS in the user's shell) would silently change what the tool connects to and how it checks TLS.
+ */
+export function childEnvironment(env: Record<string, string>, parent: NodeJS.ProcessEnv = process.env): Record<string, string> {
+  const base = Object.fromEntries(Object.entries(parent).filter(([k, v]) => !k.startsWith('PG') && v !== undefined)) as Record<string, string>;
+  return { ...base, ...env };
+}
+
 /** The newest installed program of that name that is at least `minMajor`. */
 export function pgToolPath(tool: PgToolCall['tool'], minMajor = 0): string {
   const cacheKey = `${tool}@${minMajor}`;
@@ -36,7 +45,7 @@ function describeFailure(call: PgToolCall, error: unknown): PgToolError {
 
 export async function runPgTool(call: PgToolCall, minMajor = 0): Promise<{ stdout: string; stderr: string }> {
   try {
-    const result = await execa(pgToolPath(call.tool, minMajor), call.args, { env: call.env, extendEnv: true, stdin: 'ignore', maxBuffer: 256 * 1024 * 1024 });
+    const result = await execa(pgToolPath(call.tool, minMajor), call.args, { env: childEnvironment(call.env), extendEnv: false, stdin: 'ignore', maxBuffer: 256 * 1024 * 1024 });
     return { stdout: String(result.stdout), stderr: String(result.stderr) };
   } catch (error) {
     throw describeFailure(call, error);
@@ -45,9 +54,9 @@ export async function runPgTool(call: PgToolCall, minMajor = 0): Promise<{ stdou
 
 /** Streams one program's stdout into another's stdin (pg_dump | pg_restore), with no file between them. */
 export async function pipePgTools(producer: PgToolCall, consumer: PgToolCall, minMajor = 0): Promise<{ stderr: string }> {
-  const from = execa(pgToolPath(producer.tool, minMajor), producer.args, { env: producer.env, extendEnv: true, stdin: 'ignore', encoding: 'buffer', maxBuffer: 64 * 1024 * 1024 });
+  const from = execa(pgToolPath(producer.tool, minMajor), producer.args, { env: childEnvironment(producer.env), extendEnv: false, stdin: 'ignore', encoding: 'buffer', maxBuffer: 64 * 1024 * 1024 });
   try {
-    const result = await from.pipe(pgToolPath(consumer.tool, minMajor), consumer.args, { env: consumer.env, extendEnv: true, maxBuffer: 64 * 1024 * 1024 });
+    const result = await from.pipe(pgToolPath(consumer.tool, minMajor), consumer.args, { env: childEnvironment(consumer.env), extendEnv: false, maxBuffer: 64 * 1024 * 1024 });
     return { stderr: String(result.stderr) };
   } catch (error) {
     const failed = error instanceof ExecaError && error.command.includes(consumer.tool) ? consumer : producer;
