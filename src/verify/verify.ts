@@ -21,7 +21,8 @@ export interface VerifyRequest {
   logger: Logger;
 }
 
-export type TableStatus = 'ok' | 'different' | 'schema only';
+/** 'unconfirmed': a table without a primary key that changed during every live re-check. */
+export type TableStatus = 'ok' | 'different' | 'schema only' | 'unconfirmed';
 
 export interface TableResult {
   database: string;
@@ -168,8 +169,13 @@ export async function runVerify(req: VerifyRequest): Promise<VerifyReport> {
             const [s2, t2] = await summarizeBoth(first, r.verify, null);
             if (sameSummary(s2, t2)) r.mismatched = [];
           }
-          if (r.mismatched.length) r.note = 'no primary key: the rows differ as a whole, but cannot be pinpointed';
-          else r.status = 'ok';
+          if (!r.mismatched.length) r.status = 'ok';
+          else if (streaming) {
+            // Without a key there is no row to re-read at a known position: under steady writes the whole
+            // table never holds still on both sides at once. Say so instead of claiming a difference.
+            r.status = 'unconfirmed';
+            r.note = 'no primary key, and the table changed during every re-check: run verify again when writes pause, or after cutover';
+          } else r.note = 'no primary key: the rows differ as a whole, but cannot be pinpointed';
           continue;
         }
         // While replication streams, in-flight rows look different too: collect more suspects than will be shown.

@@ -24,10 +24,11 @@ export function renderVerifyReport(report: VerifyReport, maxDiffs: number): stri
   const out: string[] = [];
   const table = new Table({ head: ['Database', 'Table', 'Status', 'Rows', 'Chunks', 'Time'], style: { head: [], border: [] } });
   for (const db of report.databases) {
-    for (const t of db.tables) table.push([db.database, t.table, t.status === 'different' ? 'DIFFERENT' : t.status, t.rows, t.chunks, `${t.seconds.toFixed(1)} s`]);
+    for (const t of db.tables) table.push([db.database, t.table, t.status === 'different' ? 'DIFFERENT' : t.status === 'unconfirmed' ? 'UNCONFIRMED' : t.status, t.rows, t.chunks, `${t.seconds.toFixed(1)} s`]);
   }
   out.push(table.toString());
   for (const db of report.databases) {
+    for (const t of db.tables.filter((x) => x.status === 'unconfirmed')) out.push(`${db.database}: ${t.table} could not be confirmed (${t.note}).`);
     for (const t of db.tables.filter((x) => x.status === 'different')) {
       out.push(`${db.database}: ${t.table} differs${t.note ? ` (${t.note})` : ''}:`);
       for (const d of t.diffs.slice(0, maxDiffs)) out.push(`  ${d.kind.padEnd(17)} ${Object.entries(d.key).map(([k, v]) => `${k}=${v}`).join(', ')}`);
@@ -39,7 +40,9 @@ export function renderVerifyReport(report: VerifyReport, maxDiffs: number): stri
   const tables = report.databases.flatMap((d) => d.tables);
   const different = tables.filter((t) => t.status === 'different').length;
   const schema = report.databases.reduce((n, d) => n + d.schemaDiffs.length, 0);
-  out.push(report.ok ? `Verify passed: ${tables.length} table(s) equal.` : `Verify found differences: ${different} table(s) differ, ${schema} schema difference(s).`);
+  const unconfirmed = tables.filter((t) => t.status === 'unconfirmed').length;
+  const equal = tables.filter((t) => t.status === 'ok' || t.status === 'schema only').length;
+  out.push(report.ok ? `Verify passed: ${equal} table(s) equal${unconfirmed ? `, ${unconfirmed} unconfirmed while changing` : ''}.` : `Verify found differences: ${different} table(s) differ, ${schema} schema difference(s).`);
   return out.join('\n') + '\n';
 }
 
