@@ -34,6 +34,8 @@ export interface SubscriptionAtSlot {
   slot: string;
   consistentPoint: string;
   binary: boolean;
+  /** Large transactions streamed before they commit ('parallel' needs PostgreSQL 16+ on the target). */
+  streaming?: 'on' | 'parallel';
 }
 
 /**
@@ -42,7 +44,7 @@ export interface SubscriptionAtSlot {
  * exactly after the snapshot, so nothing is lost or applied twice.
  */
 export async function createSubscriptionAtSlot(target: pg.Client, s: SubscriptionAtSlot): Promise<void> {
-  const options = [`create_slot = false`, `slot_name = ${quoteLiteral(s.slot)}`, `copy_data = false`, `enabled = false`, ...(s.binary ? ['binary = true'] : [])];
+  const options = [`create_slot = false`, `slot_name = ${quoteLiteral(s.slot)}`, `copy_data = false`, `enabled = false`, ...(s.binary ? ['binary = true'] : []), ...(s.streaming ? [`streaming = ${s.streaming}`] : [])];
   await target.query(`CREATE SUBSCRIPTION ${quoteIdent(s.name)} CONNECTION ${quoteLiteral(s.conninfo)} PUBLICATION ${quoteIdent(s.publication)} WITH (${options.join(', ')})`);
   await target.query(`SELECT pg_replication_origin_advance('pg_' || oid, $2::pg_lsn) FROM pg_subscription WHERE subname = $1`, [s.name, s.consistentPoint]);
   await target.query(`ALTER SUBSCRIPTION ${quoteIdent(s.name)} ENABLE`);

@@ -6,7 +6,7 @@ import { deriveJobId } from '../snapshot/prepare.ts';
 import type { JobContext } from './job.ts';
 import { withClients } from './job.ts';
 import { readSlotStatus, readSubscriptionStatus } from './status.ts';
-import { subscriptionConninfo, subscriptionExists } from './subscription.ts';
+import { createSubscriptionAtSlot, subscriptionConninfo, subscriptionExists } from './subscription.ts';
 import { quoteIdent, quoteLiteral } from '../catalog/ident.ts';
 
 export interface SyncRequest {
@@ -72,16 +72,14 @@ export async function runSync(req: SyncRequest): Promise<SyncResult[]> {
       }
       if (!slot.exists) throw new SyncError(`The slot ${db.slot} from init is missing on the source for database ${db.source}; run cleanup and init again.`);
       const spec = withDatabase(req.subscriptionSource ?? job.source, db.source);
-      const binary = sourceFacts.major === targetFacts.major;
-      const streaming = targetFacts.major >= 16 ? 'parallel' : 'on';
-      const options = [`create_slot = false`, `slot_name = ${quoteLiteral(db.slot)}`, `copy_data = false`, `enabled = false`, `streaming = ${streaming}`, ...(binary ? ['binary = true'] : [])];
       try {
-        await target!.query(`CREATE SUBSCRIPTION ${quoteIdent(name)} CONNECTION ${quoteLiteral(subscriptionConninfo(spec, job.tls))} PUBLICATION ${quoteIdent(db.publication)} WITH (${options.join(', ')})`);
+        await createSubscriptionAtSlot(target!, {
+          name, conninfo: subscriptionConninfo(spec, job.tls), publication: db.publication, slot: db.slot, consistentPoint: db.consistentPoint!,
+          binary: sourceFacts.major === targetFacts.major, streaming: targetFacts.major >= 16 ? 'parallel' : 'on',
+        });
       } catch (error) {
         throw describeSubscriptionFailure(error, db.source);
       }
-      await target!.query(`SELECT pg_replication_origin_advance('pg_' || oid, $2::pg_lsn) FROM pg_subscription WHERE subname = $1`, [name, db.consistentPoint]);
-      await target!.query(`ALTER SUBSCRIPTION ${quoteIdent(name)} ENABLE`);
       db.subscription = name;
       job.store.save(job.state!);
       results.push({ database: db.source, subscription: name, action: 'created', note: spec.password !== undefined ? 'the subscription stores the source password on the target (pg_subscription); use a dedicated replication user' : undefined });

@@ -1,7 +1,8 @@
 import { Command, Option } from 'commander';
 import { runCutover } from '../../replication/cutover.ts';
 import { addJobOptions, jobCommandContext, type JobOptions } from '../job-options.ts';
-import { EXIT_OK, UsageError, type CliIo } from '../io.ts';
+import { EXIT_OK, type CliIo } from '../io.ts';
+import { wholeNumber } from '../parsers.ts';
 import { renderJson } from '../render.ts';
 
 interface CutoverOptions extends JobOptions {
@@ -10,12 +11,6 @@ interface CutoverOptions extends JobOptions {
   readOnlySource: boolean;
   sequenceMargin: number;
 }
-
-const nonNegative = (name: string) => (text: string) => {
-  const n = Number(text);
-  if (!Number.isInteger(n) || n < 0) throw new UsageError(`${name} takes a whole number of 0 or more, not "${text}".`);
-  return n;
-};
 
 export function cutoverCommand(io: CliIo, setExitCode: (code: number) => void): Command {
   const command = new Command('cutover')
@@ -26,10 +21,10 @@ export function cutoverCommand(io: CliIo, setExitCode: (code: number) => void): 
         'source\'s current WAL position, then copies every sequence value from the source (plus --sequence-margin)\n' +
         'and refreshes materialized views on the target. Point your applications at the target afterwards.',
     )
-    .addOption(new Option('--max-lag-bytes <n>', 'lag to wait for before switching').argParser(nonNegative('--max-lag-bytes')).default(1024 * 1024))
-    .addOption(new Option('--timeout <seconds>', 'give up waiting after this long').argParser(nonNegative('--timeout')).default(600))
+    .addOption(new Option('--max-lag-bytes <n>', 'lag to wait for before switching').argParser(wholeNumber('--max-lag-bytes', 0)).default(1024 * 1024))
+    .addOption(new Option('--timeout <seconds>', 'give up waiting after this long').argParser(wholeNumber('--timeout', 0)).default(600))
     .option('--read-only-source', 'make the source databases read-only before the final catch-up', false)
-    .addOption(new Option('--sequence-margin <n>', 'add this much headroom to every sequence on the target').argParser(nonNegative('--sequence-margin')).default(0))
+    .addOption(new Option('--sequence-margin <n>', 'add this much headroom to every sequence on the target').argParser(wholeNumber('--sequence-margin', 0)).default(0))
     .addHelpText('after', '\nExamples:\n  database-replicator cutover --read-only-source\n  database-replicator cutover --sequence-margin 1000 --json\n');
   return addJobOptions(command).action(async (options: CutoverOptions, cmd: Command) => {
     const { globals, logger, job } = jobCommandContext(cmd, options, io);

@@ -11,6 +11,7 @@ import { addJobOptions } from '../job-options.ts';
 import { loggerFor, resolveEndpoints, type GlobalOptions } from '../global-options.ts';
 import { EXIT_FAILED, EXIT_OK, UsageError, type CliIo } from '../io.ts';
 import { createCopyProgress } from '../progress.ts';
+import { wholeNumber } from '../parsers.ts';
 import { confirm as askYesNo } from '../prompt.ts';
 import { renderJson } from '../render.ts';
 
@@ -32,12 +33,6 @@ function parseSize(text: string): number {
   return Math.round(Number(m[1]) * factor);
 }
 
-function parseJobs(text: string): number {
-  const n = Number(text);
-  if (!Number.isInteger(n) || n < 1 || n > 64) throw new UsageError(`--jobs takes a whole number from 1 to 64, not "${text}".`);
-  return n;
-}
-
 export function initCommand(io: CliIo, setExitCode: (code: number) => void): Command {
   const command = new Command('init')
     .summary('copy a consistent snapshot of the source into the target, ready for sync')
@@ -49,7 +44,7 @@ export function initCommand(io: CliIo, setExitCode: (code: number) => void): Com
         'Progress is recorded per table in the state folder; if init is interrupted, run the same command again: finished\n' +
         'tables are kept and the rest are copied again through the slot (see README, "Resuming init").',
     )
-    .addOption(new Option('-j, --jobs <n>', 'parallel copy workers').argParser(parseJobs).default(Math.max(2, (globalThis.navigator?.hardwareConcurrency ?? 2)), 'number of CPUs, at least 2'))
+    .addOption(new Option('-j, --jobs <n>', 'parallel copy workers').argParser(wholeNumber('--jobs', 1, 64)).default(Math.max(2, (globalThis.navigator?.hardwareConcurrency ?? 2)), 'number of CPUs, at least 2'))
     .option('--no-sync', 'snapshot-only copy: drop the slot and publication at the end, so no WAL is retained')
     .option('--drop-existing', 'drop and recreate target databases that already hold the planned tables', false)
     .option('--no-roles', 'do not copy roles (pg_dumpall --globals-only); owners and grants are then not restored')

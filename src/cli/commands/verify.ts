@@ -5,6 +5,7 @@ import { runVerify, type VerifyReport } from '../../verify/verify.ts';
 import { addFilterOptions, filtersFrom, type FilterFlags } from '../filter-options.ts';
 import { addJobOptions, jobCommandContext, type JobOptions } from '../job-options.ts';
 import { EXIT_FAILED, EXIT_OK, UsageError, type CliIo } from '../io.ts';
+import { wholeNumber } from '../parsers.ts';
 import { renderJson } from '../render.ts';
 
 interface VerifyOptions extends FilterFlags, JobOptions {
@@ -13,12 +14,6 @@ interface VerifyOptions extends FilterFlags, JobOptions {
   rowsPerChunk: number;
   recheckTimeout: number;
 }
-
-const positive = (name: string) => (text: string) => {
-  const n = Number(text);
-  if (!Number.isInteger(n) || n < 1) throw new UsageError(`${name} takes a whole number of 1 or more, not "${text}".`);
-  return n;
-};
 
 export function renderVerifyReport(report: VerifyReport, maxDiffs: number): string {
   const out: string[] = [];
@@ -58,10 +53,10 @@ export function verifyCommand(io: CliIo, setExitCode: (code: number) => void): C
         'Uses the job\'s recorded filters (time windows included) when init ran; otherwise the filter flags.\n' +
         'Exit code 1 on any difference.',
     )
-    .addOption(new Option('-j, --jobs <n>', 'parallel session pairs').argParser(positive('--jobs')).default(2))
-    .addOption(new Option('--max-diffs <n>', 'differing keys to report per table').argParser(positive('--max-diffs')).default(20))
-    .addOption(new Option('--rows-per-chunk <n>', 'target rows per compared key range').argParser(positive('--rows-per-chunk')).default(100_000))
-    .addOption(new Option('--recheck-timeout <seconds>', 'how long a live re-check waits for the target to catch up').argParser(positive('--recheck-timeout')).default(120))
+    .addOption(new Option('-j, --jobs <n>', 'parallel session pairs').argParser(wholeNumber('--jobs', 1)).default(2))
+    .addOption(new Option('--max-diffs <n>', 'differing keys to report per table').argParser(wholeNumber('--max-diffs', 1)).default(20))
+    .addOption(new Option('--rows-per-chunk <n>', 'target rows per compared key range').argParser(wholeNumber('--rows-per-chunk', 1)).default(100_000))
+    .addOption(new Option('--recheck-timeout <seconds>', 'how long a live re-check waits for the target to catch up').argParser(wholeNumber('--recheck-timeout', 1)).default(120))
     .addHelpText('after', '\nExamples:\n  database-replicator verify\n  database-replicator verify --include-tables shop.orders --max-diffs 100 --json\n');
   return addJobOptions(addFilterOptions(command)).action(async (options: VerifyOptions, cmd: Command) => {
     const { globals, logger, job } = jobCommandContext(cmd, options, io);
