@@ -2,7 +2,6 @@ import { readServerFacts } from '../catalog/server.ts';
 import { withDatabase, type ConnectionSpec } from '../connection/url.ts';
 import type { Logger } from '../log/logger.ts';
 import { createPublication, publicationExists } from '../replication/publication.ts';
-import { deriveJobId } from '../snapshot/prepare.ts';
 import type { JobContext } from './job.ts';
 import { withClients } from './job.ts';
 import { readSlotStatus, readSubscriptionStatus } from './status.ts';
@@ -92,7 +91,7 @@ export async function runSync(req: SyncRequest): Promise<SyncResult[]> {
 async function syncWithCopy(req: SyncRequest): Promise<SyncResult> {
   const { job } = req;
   const database = job.source.database;
-  const name = `dbr_${deriveJobId(job.source, job.target)}_copy`;
+  const name = `dbr_${job.jobId}_copy`;
   return withClients([job.openSource(database), job.openTarget(job.target.database)], async (source, target) => {
     const facts = await readServerFacts(source!);
     if (await subscriptionExists(target!, name)) return { database, subscription: name, action: 'unchanged' as const, note: 'already exists' };
@@ -107,6 +106,14 @@ async function syncWithCopy(req: SyncRequest): Promise<SyncResult> {
     } catch (error) {
       throw describeSubscriptionFailure(error, database);
     }
-    return { database, subscription: name, action: 'created' as const, note: 'PostgreSQL copies the tables itself (copy_data = true)' };
+    // Recorded like an init job, so status, cutover and cleanup find it.
+    const now = new Date().toISOString();
+    job.state = {
+      version: 1, jobId: job.jobId, createdAt: now, updatedAt: now, source: `${job.source.host}:${job.source.port}`, target: `${job.target.host}:${job.target.port}`,
+      filters: {}, noSync: false, timeFilters: [],
+      databases: { [database]: { source: database, target: job.target.database, createdTargetDatabase: false, publication: name, slot: name, slotCreated: true, steps: {}, copied: {}, subscription: name, done: true } },
+    };
+    job.store.save(job.state);
+    return { database, subscription: name, action: 'created' as const, note: 'PostgreSQL copies the tables itself (copy_data = true); status shows when they are synchronized' };
   });
 }

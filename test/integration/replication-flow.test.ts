@@ -2,11 +2,11 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type pg from 'pg';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { clusterUrl, restartCluster, startCluster, type ClusterInfo } from '../support/cluster.ts';
 import { endpoints, runCli } from '../support/cli.ts';
 import { fingerprintTables } from '../support/compare.ts';
-import { connectAs, withClient } from '../support/db.ts';
+import { connectAs, createTestDatabase, withClient } from '../support/db.ts';
 
 interface StatusJson {
   ok: boolean;
@@ -191,5 +191,39 @@ describe('sync, status, cutover and cleanup under continuous writes', () => {
     expect(run.stderr).not.toContain(source.password);
     expect((await crm(['sync'])).exitCode).toBe(0);
     expect((await crm(['cleanup', '--yes'])).exitCode).toBe(0);
+  });
+});
+
+describe('sync --copy-data without init', () => {
+  it('lets PostgreSQL copy into existing empty tables, then status, cutover and cleanup work on it', async () => {
+    const { source, target } = inject('clusters');
+    const db = (await createTestDatabase(source, 'copydata')).name;
+    const schema = 'CREATE TABLE items (id int PRIMARY KEY, label text NOT NULL); CREATE TABLE events (id bigserial PRIMARY KEY, at timestamptz NOT NULL DEFAULT now());';
+    await withClient(source, db, (c) => c.query(`${schema} INSERT INTO items SELECT g, 'item ' || g FROM generate_series(1, 5000) g; INSERT INTO events (at) SELECT now() FROM generate_series(1, 300);`));
+    await withClient(target, 'postgres', (c) => c.query(`CREATE DATABASE "${db}"`));
+    await withClient(target, db, (c) => c.query(schema));
+    const state = mkdtempSync(join(tmpdir(), 'dbr-copydata-'));
+    try {
+      const cli = (args: string[]) => runCli([...args, '--state-dir', state], endpoints(clusterUrl(source, db), clusterUrl(target, db)));
+      const sync = await cli(['sync', '--copy-data', '--json']);
+      expect(sync.exitCode, sync.stderr).toBe(0);
+      expect(JSON.parse(sync.stdout).databases[0]).toMatchObject({ action: 'created' });
+      await withClient(source, db, (c) => c.query("INSERT INTO items VALUES (5001, 'after the copy started'); INSERT INTO events (at) VALUES (now())"));
+      const deadline = Date.now() + 60_000;
+      for (;;) {
+        const status = JSON.parse((await cli(['status', '--json'])).stdout) as { databases: { verdict: string }[] };
+        if (status.databases[0]!.verdict === 'in sync') break;
+        if (Date.now() > deadline) throw new Error(`never in sync: ${JSON.stringify(status)}`);
+        await new Promise((r) => setTimeout(r, 300));
+      }
+      expect((await cli(['cutover'])).exitCode).toBe(0);
+      const [s, t] = await Promise.all([fingerprintTables(source, db), fingerprintTables(target, db)]);
+      expect(t).toEqual(s);
+      expect(t.get('public.items')!.rows).toBe(5001);
+      expect((await cli(['cleanup', '--yes'])).exitCode).toBe(0);
+      expect(await withClient(source, 'postgres', async (c) => (await c.query('SELECT 1 FROM pg_replication_slots WHERE database = $1', [db])).rowCount)).toBe(0);
+    } finally {
+      rmSync(state, { recursive: true, force: true });
+    }
   });
 });
