@@ -1,8 +1,11 @@
 import type { Command } from 'commander';
 import { splitOutsideQuotes } from '../plan/filters.ts';
+import { ConfigFileError, loadConfigFile, mergeFilters } from '../plan/config-file.ts';
 import type { FilterOptions } from '../plan/plan.ts';
+import { UsageError } from './io.ts';
 
 export interface FilterFlags {
+  config?: string;
   includeDatabases: string[];
   excludeDatabases: string[];
   includeTables: string[];
@@ -24,7 +27,26 @@ export function addFilterOptions(command: Command): Command {
     .option('--exclude-tables <tables>', 'copy no data for these tables (their definitions are still created)', list, [])
     .option('--schema-only-tables <tables>', 'create these tables without data and without replicating them', list, [])
     .option('--time-filter <rule>', 'copy only recent rows: "table:column:6 months" (second ... year); repeatable', repeat, [])
-    .option('--table-filter <rule>', 'copy only matching rows: "table:SQL condition"; repeatable', repeat, []);
+    .option('--table-filter <rule>', 'copy only matching rows: "table:SQL condition"; repeatable', repeat, [])
+    .option('--config <file>', 'read filters and defaults (jobs) from a TOML file; flags override it kind by kind');
+}
+
+/**
+ * The filters and the --jobs value a command runs with: the TOML file's, overridden by flags given on
+ * the command line. A bad file is a usage error naming the file and the line or key.
+ */
+export function resolveFilters(flags: FilterFlags, command: Command): { filters: FilterOptions; jobs?: number } {
+  const fromFlags = filtersFrom(flags);
+  if (!flags.config) return { filters: fromFlags };
+  let loaded;
+  try {
+    loaded = loadConfigFile(flags.config);
+  } catch (error) {
+    if (error instanceof ConfigFileError) throw new UsageError(error.message);
+    throw error;
+  }
+  const jobsFromCli = command.getOptionValueSource('jobs') === 'cli';
+  return { filters: mergeFilters(loaded.filters, fromFlags), ...(loaded.jobs !== undefined && !jobsFromCli ? { jobs: loaded.jobs } : {}) };
 }
 
 export function filtersFrom(flags: FilterFlags): FilterOptions {

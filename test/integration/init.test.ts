@@ -1,4 +1,4 @@
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { spawn } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -192,6 +192,39 @@ describe('init filters', () => {
     // placed_at is not in orders' replica identity: a row filter would break UPDATE on the source, so there is none.
     expect(published.find((p) => p.t === 'orders')!.f).toBeNull();
     expect(run.stderr).toContain(`${db}.shop.orders: the time window's column is not part of the replica identity`);
+  });
+
+  it('the same plan given as a TOML file copies exactly what the flags copy', async () => {
+    const db = await sourceDatabase('init_config', schema);
+    const flags = ['--exclude-tables', `${db}.audit_trail`, '--schema-only-tables', `${db}.shop.reports`, '--time-filter', `${db}.shop.orders:placed_at:90 days`, '--table-filter', `${db}.shop."Order Items":sku <> 'sku3'`];
+    const dir = stateDir();
+    const file = join(dir, 'replication.toml');
+    writeFileSync(file, `
+jobs = 3
+[databases.${db}]
+exclude_tables = ["audit_trail"]
+schema_only = ["shop.reports"]
+
+[[databases.${db}.time_filters]]
+table = "shop.orders"
+column = "placed_at"
+last = "90 days"
+
+[[databases.${db}.table_filters]]
+table = 'shop."Order Items"'
+where = "sku <> 'sku3'"
+`);
+    const byFlags = await runCli(['init', '--yes', '--no-sync', '--state-dir', stateDir(), ...flags], endpoints(clusterUrl(source, db), clusterUrl(target, `${db}_flags`)));
+    expect(byFlags.exitCode, byFlags.stderr).toBe(0);
+    const byFile = await runCli(['init', '--yes', '--no-sync', '--state-dir', stateDir(), '--config', file], endpoints(clusterUrl(source, db), clusterUrl(target, `${db}_file`)));
+    expect(byFile.exitCode, byFile.stderr).toBe(0);
+    expect(await fingerprintTables(target, `${db}_file`)).toEqual(await fingerprintTables(target, `${db}_flags`));
+    expect(await counts(target, `${db}_file`)).toEqual({ orders: 89, items: 800, audit: 0, reports: 0 });
+
+    writeFileSync(file, `[databases.${db}]\nexclude_table = ["audit_trail"]\n`);
+    const bad = await runCli(['init', '--yes', '--no-sync', '--state-dir', stateDir(), '--config', file], endpoints(clusterUrl(source, db), clusterUrl(target, `${db}_bad`)));
+    expect(bad.exitCode).toBe(2);
+    expect(bad.stderr).toContain(`unknown key "exclude_table" in databases.${db}; did you mean "exclude_tables"?`);
   });
 
   it('include-tables copies only the named tables, quoted names included', async () => {

@@ -6,7 +6,7 @@ import { FilterError } from '../../plan/filters.ts';
 import type { DatabasePlan } from '../../plan/plan.ts';
 import { BENCHMARK_BYTES_PER_SECOND_PER_WORKER, estimateDatabase, formatBytes, formatSeconds, measureCopyRate } from '../../snapshot/estimate.ts';
 import { runInit, type InitReport } from '../../snapshot/init.ts';
-import { addFilterOptions, filtersFrom, type FilterFlags } from '../filter-options.ts';
+import { addFilterOptions, resolveFilters, type FilterFlags } from '../filter-options.ts';
 import { addJobOptions } from '../job-options.ts';
 import { loggerFor, resolveEndpoints, type GlobalOptions } from '../global-options.ts';
 import { EXIT_FAILED, EXIT_OK, UsageError, type CliIo } from '../io.ts';
@@ -60,19 +60,19 @@ export function initCommand(io: CliIo, setExitCode: (code: number) => void): Com
       const globals = command.optsWithGlobals<GlobalOptions>();
       const logger = loggerFor(globals, io);
       const { source, target } = resolveEndpoints(globals, command, logger);
-      const filters = filtersFrom(options);
+      const { filters, jobs = options.jobs } = resolveFilters(options, command);
       const tls = { allowSelfSignedCerts: globals.allowSelfSignedCerts };
       const confirm = async (plans: DatabasePlan[]) => {
         const estimates = [];
         for (const plan of plans) {
           // Nobody waits on the answer with --yes: the benchmark's rate is enough, and the calibration's second is saved.
           if (globals.yes) {
-            estimates.push(estimateDatabase(plan, BENCHMARK_BYTES_PER_SECOND_PER_WORKER, options.jobs));
+            estimates.push(estimateDatabase(plan, BENCHMARK_BYTES_PER_SECOND_PER_WORKER, jobs));
             continue;
           }
           const client = await openClient(withDatabase(source, plan.source), { role: 'source', ...tls });
           try {
-            estimates.push(estimateDatabase(plan, await measureCopyRate(client, plan), options.jobs));
+            estimates.push(estimateDatabase(plan, await measureCopyRate(client, plan), jobs));
           } finally {
             await client.end().catch(() => undefined);
           }
@@ -86,7 +86,7 @@ export function initCommand(io: CliIo, setExitCode: (code: number) => void): Com
       let report: InitReport;
       try {
         report = await runInit({
-          source, target, tls, filters, jobId: options.jobId, jobs: options.jobs, noSync: !options.sync, dropExisting: options.dropExisting,
+          source, target, tls, filters, jobId: options.jobId, jobs, noSync: !options.sync, dropExisting: options.dropExisting,
           copyRoles: options.roles, splitBytes: options.splitTablesLargerThan, stateDir: options.stateDir, confirm, logger,
           onProgress: globals.logLevel === 'error' ? undefined : createCopyProgress(io.stderr, io.isTty && !globals.json),
         });

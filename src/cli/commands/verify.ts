@@ -2,7 +2,7 @@ import Table from 'cli-table3';
 import { Command, Option } from 'commander';
 import { FilterError } from '../../plan/filters.ts';
 import { runVerify, type VerifyReport } from '../../verify/verify.ts';
-import { addFilterOptions, filtersFrom, type FilterFlags } from '../filter-options.ts';
+import { addFilterOptions, resolveFilters, type FilterFlags } from '../filter-options.ts';
 import { addJobOptions, jobCommandContext, type JobOptions } from '../job-options.ts';
 import { EXIT_FAILED, EXIT_OK, UsageError, type CliIo } from '../io.ts';
 import { wholeNumber } from '../parsers.ts';
@@ -62,7 +62,8 @@ export function verifyCommand(io: CliIo, setExitCode: (code: number) => void): C
     const { globals, logger, job } = jobCommandContext(cmd, options, io);
     let report: VerifyReport;
     try {
-      report = await runVerify({ job, filters: filtersFrom(options), jobs: options.jobs, maxDiffs: options.maxDiffs, rowsPerChunk: options.rowsPerChunk, recheckTimeoutMs: options.recheckTimeout * 1000, logger });
+      const { filters, jobs = options.jobs } = resolveFilters(options, cmd);
+      report = await runVerify({ job, filters, jobs, maxDiffs: options.maxDiffs, rowsPerChunk: options.rowsPerChunk, recheckTimeoutMs: options.recheckTimeout * 1000, logger });
     } catch (error) {
       if (error instanceof FilterError) throw new UsageError(error.message);
       throw error;
