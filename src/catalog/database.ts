@@ -21,6 +21,8 @@ export interface TableFacts {
    */
   uncomparableColumns: string[];
   estimatedRows: number;
+  /** False for a table the plan copies without replicating (schema-only): its replica identity does not matter. */
+  published?: boolean;
 }
 
 export interface RelationName {

@@ -30,7 +30,7 @@ export const checkReplicaIdentity: Check = ({ databases }) => {
   const title = 'Replica identity';
   const broken = databases.flatMap((db) =>
     db.tables
-      .filter((t) => t.kind !== 'partitioned' && !t.unlogged)
+      .filter((t) => t.kind !== 'partitioned' && !t.unlogged && t.published !== false)
       .filter((t) => t.replicaIdentity === 'nothing' || (t.replicaIdentity === 'default' && !t.hasPrimaryKey))
       .map((t) => ({ database: db.name, relation: t, table: t })),
   );

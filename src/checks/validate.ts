@@ -7,6 +7,8 @@ import { describeEndpoint, withDatabase, type ConnectionSpec } from '../connecti
 import type { Logger } from '../log/logger.ts';
 import { silentLogger } from '../log/logger.ts';
 import { findPostgresBinDir } from '../pgtools/binaries.ts';
+import type { FilterOptions } from '../plan/plan.ts';
+import { planJob } from '../snapshot/prepare.ts';
 import { checkFullIdentityComparable, checkGeneratedColumns, checkLargeObjects, checkMaterializedViews, checkPartitionedTables, checkSequences, checkUnloggedTables } from './caveats.ts';
 import { checkReplicationCapacity, checkReplicationPrivilege, checkSourceWalLevel } from './replication.ts';
 import { checkDistinctDatabases, checkLocalPgDump, checkServerVersions } from './servers.ts';
@@ -39,6 +41,8 @@ export interface ValidationRequest {
   source: ConnectionSpec;
   target: ConnectionSpec;
   allowSelfSignedCerts: boolean;
+  /** The replication plan's filters, when given: validate checks what init would replicate. */
+  filters?: FilterOptions;
 }
 
 export interface ValidationReport {
@@ -94,26 +98,41 @@ async function reach(role: 'source' | 'target', spec: ConnectionSpec, request: V
   }
 }
 
-async function readSourceDatabases(source: Reached, spec: ConnectionSpec, deps: ValidationDependencies, allowSelfSignedCerts: boolean): Promise<DatabaseFacts[] | CheckResult> {
-  const names = spec.databaseGiven && spec.database !== 'postgres' ? [spec.database] : await listUserDatabases(source.client);
+/**
+ * Reads every planned source database. With filters, the plan decides which databases and which of
+ * their tables the checks look at (the same plan init, sync and verify use); excluded tables are
+ * left out, and only tables that copy data are checked for a replica identity.
+ */
+async function readSourceDatabases(source: Reached, request: ValidationRequest, deps: ValidationDependencies): Promise<DatabaseFacts[] | CheckResult> {
+  const spec = request.source;
+  const open = (name: string) => deps.openClient(withDatabase(spec, name), { role: 'source', allowSelfSignedCerts: request.allowSelfSignedCerts });
+  const plans = request.filters ? (await planJob(source.client, open, { source: spec, target: request.target }, request.filters, source.facts.major, undefined)).databases : undefined;
+  const names = plans ? plans.map((p) => p.source) : spec.databaseGiven && spec.database !== 'postgres' ? [spec.database] : await listUserDatabases(source.client);
   const facts: DatabaseFacts[] = [];
   for (const name of names) {
     deps.logger.debug(`reading the catalog of source database ${name}`);
-    if (name === source.facts.currentDatabase) {
-      facts.push(await readDatabaseFacts(source.client, name));
-      continue;
-    }
-    let client: pg.Client;
-    try {
-      client = await deps.openClient(withDatabase(spec, name), { role: 'source', allowSelfSignedCerts });
-    } catch (error) {
-      if (error instanceof ConnectionError) return fail('source-databases', 'Databases to replicate', error.message, error.remedy);
-      throw error;
+    let client = source.client;
+    if (name !== source.facts.currentDatabase) {
+      try {
+        client = await open(name);
+      } catch (error) {
+        if (error instanceof ConnectionError) return fail('source-databases', 'Databases to replicate', error.message, error.remedy);
+        throw error;
+      }
     }
     try {
-      facts.push(await readDatabaseFacts(client, name));
+      const read = await readDatabaseFacts(client, name);
+      const plan = plans?.find((p) => p.source === name);
+      if (plan) {
+        const mode = new Map(plan.tables.map((t) => [`${t.schema}.${t.name}`, t.mode]));
+        const published = new Set(plan.publication.map((t) => `${t.schema}.${t.name}`));
+        read.tables = read.tables
+          .filter((t) => (mode.get(`${t.schema}.${t.name}`) ?? (published.has(`${t.schema}.${t.name}`) ? 'data' : 'excluded')) !== 'excluded')
+          .map((t) => ({ ...t, published: mode.get(`${t.schema}.${t.name}`) !== 'schema-only' }));
+      }
+      facts.push(read);
     } finally {
-      await client.end().catch(() => undefined);
+      if (client !== source.client) await client.end().catch(() => undefined);
     }
   }
   return facts;
@@ -128,7 +147,7 @@ export async function runValidation(request: ValidationRequest, dependencies: Pa
     const reachability = [source, target].map((r) => ('client' in r ? r.result : r));
     if (!('client' in source) || !('client' in target)) return report(reachability);
 
-    const databases = await readSourceDatabases(source, request.source, deps, request.allowSelfSignedCerts);
+    const databases = await readSourceDatabases(source, request, deps);
     if (!Array.isArray(databases)) return report([...reachability, databases]);
     const identity = (spec: ConnectionSpec, facts: ServerFacts) => ({ host: spec.host, port: spec.port, database: facts.currentDatabase, user: spec.user });
     const facts: ValidationFacts = {

@@ -112,6 +112,19 @@ describe('database-replicator validate against the harness clusters', () => {
     expect(result.remedy).toContain('ALTER TABLE "public"."audit_log" REPLICA IDENTITY FULL;');
   });
 
+  it('checks only what the plan replicates when given the same filters as init', async () => {
+    const name = await sourceDatabase(`${simpleSchema} CREATE TABLE audit_log (at timestamptz, what text); CREATE TABLE staging (v text);`);
+    const env = endpoints(clusterUrl(source, name), clusterUrl(target, name));
+    const filtered = await runCli(['validate', '--json', '--exclude-tables', `${name}.audit_log`, '--schema-only-tables', `${name}.staging`], env);
+    expect(filtered.exitCode, filtered.stdout).toBe(0);
+    expect(check(parseReport(filtered.stdout), 'replica-identity').status).toBe('pass');
+    const unfiltered = await runCli(['validate', '--json'], env);
+    expect(check(parseReport(unfiltered.stdout), 'replica-identity').detail).toMatch(/audit_log.*staging|staging.*audit_log/);
+    const missing = await runCli(['validate', '--exclude-tables', `${name}.nope`], env);
+    expect(missing.exitCode).toBe(2);
+    expect(missing.stderr).toContain('names a table that does not exist');
+  });
+
   it('gives one sentence and exit 1 for a wrong password, which appears nowhere in the output', async () => {
     const distinctive = 'Zq9-Distinctive-Wr0ng-Pa55word';
     const wrongUrl = clusterUrl(source, okDatabase, source.user, distinctive);
