@@ -8,11 +8,12 @@ import { ConnectionError } from '../connection/errors.ts';
 import type { TlsPolicy } from '../connection/tls.ts';
 import { withDatabase, type ConnectionSpec } from '../connection/url.ts';
 import type { Logger } from '../log/logger.ts';
-import type { DatabasePlan, FilterOptions } from '../plan/plan.ts';
+import type { DatabasePlan, FilterOptions, TablePlan } from '../plan/plan.ts';
 import { createPublication, dropPublication, publicationExists } from '../replication/publication.ts';
 import { createSlotWithSnapshot, dropSlot, slotExists } from '../replication/slot.ts';
 import { dropSubscription, subscriptionConninfo } from '../replication/subscription.ts';
 import { copyTasks } from './copy.ts';
+import { entriesByTable, PostDataScheduler, readArchiveEntries } from './post-data.ts';
 import { applySequenceValues, copyLargeObjects, readSequenceValues, type SequenceValue } from './objects.ts';
 import { checkRowFilters, checkTargetEmpty, deriveJobId, planJob, replicationObjectName } from './prepare.ts';
 import { resumeThroughSubscription, unfinishedTables } from './resume.ts';
@@ -188,6 +189,7 @@ async function replicateDatabase(run: DatabaseRun): Promise<InitReport['database
   const schemaOptions: SchemaCopyOptions = { source: sourceSpec, target: targetSpec, tls: req.tls, snapshotName: null, sourceMajor: run.sourceMajor, keepOwnership: req.copyRoles };
   const postDataFile = join(run.jobDir, `${db.slot}.post-data.dump`);
   const resynced: string[] = [];
+  let scheduler: PostDataScheduler | undefined;
   let rows = 0;
   let bytes = 0;
   try {
@@ -204,6 +206,12 @@ async function replicateDatabase(run: DatabaseRun): Promise<InitReport['database
         const snapshot = { ...schemaOptions, snapshotName: exported.snapshotName };
         // The post-data dump needs the snapshot too, and nothing from the pre-data restore: run both at once.
         await timed(db, 'schema', save, () => Promise.all([copyPreDataSchema(snapshot), dumpPostDataSchema(snapshot, postDataFile)]));
+        // Each table's own indexes are built as soon as its copy commits (see PostDataScheduler).
+        const entries = await readArchiveEntries(snapshot, postDataFile);
+        scheduler = new PostDataScheduler({
+          schema: schemaOptions, archive: postDataFile, workDir: run.jobDir, entries, byTable: await entriesByTable(source, entries),
+          afterTable: (key) => analyzeTables(run, [plan.tables.find((t) => `${t.schema}.${t.name}` === key)!]),
+        });
         let sequences: SequenceValue[] = [];
         const tasks = copyTasks(plan.tables, req.splitBytes);
         const chunksLeft = new Map<string, number>();
@@ -234,6 +242,7 @@ async function replicateDatabase(run: DatabaseRun): Promise<InitReport['database
               // A split table counts as copied only once all its ranges are committed.
               if (left === 0) db.copied[key] = partial.get(key)!;
               save();
+              if (left === 0) scheduler?.tableCopied(key);
               progress.rowsDone += result.rows;
               if (left === 0) progress.tablesDone++;
               req.onProgress?.({ ...progress, finished: { table: task.key, ...result } });
@@ -250,6 +259,9 @@ async function replicateDatabase(run: DatabaseRun): Promise<InitReport['database
             await target.end();
           }
         });
+      } catch (error) {
+        await scheduler?.abandon();
+        throw error;
       } finally {
         await exported.release();
       }
@@ -258,10 +270,11 @@ async function replicateDatabase(run: DatabaseRun): Promise<InitReport['database
     }
 
     await timed(db, 'postData', save, async () => {
+      if (scheduler) return scheduler.finish(req.jobs);
       if (!existsSync(postDataFile)) await dumpPostDataSchema(schemaOptions, postDataFile);
       await restorePostDataSchema(schemaOptions, postDataFile, req.jobs, resynced.length > 0 || Boolean(db.subscription));
     });
-    await timed(db, 'analyze', save, () => analyzeInParallel(run));
+    await timed(db, 'analyze', save, () => analyzeInParallel(run, scheduler?.built ?? new Set()));
     if (run.noSync) await dropReplicationObjects(run, source);
     db.done = true;
     save();
@@ -337,9 +350,18 @@ async function dropReplicationObjects(run: DatabaseRun, source: pg.Client): Prom
   await dropPublication(source, db.publication);
 }
 
-/** ANALYZE table by table on --jobs connections, biggest first (one ANALYZE uses one core). */
-async function analyzeInParallel(run: DatabaseRun): Promise<void> {
-  const tables = [...run.plan.tables].sort((a, b) => b.bytes - a.bytes);
+async function analyzeTables(run: DatabaseRun, tables: TablePlan[]): Promise<void> {
+  const target = await run.openTarget(run.plan.target);
+  try {
+    for (const t of tables) await target.query(`ANALYZE ${quoteIdent(t.schema)}.${quoteIdent(t.name)}`);
+  } finally {
+    await target.end().catch(() => undefined);
+  }
+}
+
+/** ANALYZE table by table on --jobs connections, biggest first (one ANALYZE uses one core); `done` were analyzed already. */
+async function analyzeInParallel(run: DatabaseRun, done: Set<string>): Promise<void> {
+  const tables = run.plan.tables.filter((t) => !done.has(`${t.schema}.${t.name}`)).sort((a, b) => b.bytes - a.bytes);
   const parents = new Map(run.plan.publication.map((p) => [`${p.schema}.${p.name}`, p]));
   const names = [...tables.map((t) => `${quoteIdent(t.schema)}.${quoteIdent(t.name)}`), ...[...parents.values()].filter((p) => !tables.some((t) => t.schema === p.schema && t.name === p.name)).map((p) => `${quoteIdent(p.schema)}.${quoteIdent(p.name)}`)];
   let next = 0;

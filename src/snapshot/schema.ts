@@ -59,3 +59,17 @@ export async function restorePostDataSchema(options: SchemaCopyOptions, file: st
     options.sourceMajor,
   );
 }
+
+/** The table of contents of a post-data archive (`pg_restore --list`). */
+export async function listArchive(options: SchemaCopyOptions, file: string): Promise<string> {
+  const { stdout } = await runPgTool({ tool: 'pg_restore', args: ['--list', file], env: {} }, options.sourceMajor);
+  return stdout;
+}
+
+/** Restores only the archive entries named in `listFile` (`pg_restore --use-list`). */
+export async function restoreArchiveEntries(options: SchemaCopyOptions, file: string, listFile: string, jobs: number): Promise<void> {
+  await runPgTool(
+    { tool: 'pg_restore', args: [...restoreArgs(options, [`--jobs=${jobs}`, '--exit-on-error', `--use-list=${listFile}`]), file], env: libpqEnvironment(options.target, options.tls) },
+    options.sourceMajor,
+  );
+}

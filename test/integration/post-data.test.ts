@@ -1,0 +1,77 @@
+import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, inject, it } from 'vitest';
+import { parseConnectionUrl } from '../../src/connection/url.ts';
+import { entriesByTable, parseArchiveList, PostDataScheduler, readArchiveEntries } from '../../src/snapshot/post-data.ts';
+import { copyPreDataSchema, dumpPostDataSchema, type SchemaCopyOptions } from '../../src/snapshot/schema.ts';
+import { clusterUrl } from '../support/cluster.ts';
+import { connectAs, createTestDatabase, dropTestDatabase, withClient } from '../support/db.ts';
+
+const { source, target } = inject('clusters');
+const work = mkdtempSync(join(tmpdir(), 'dbr-post-data-'));
+const created: { cluster: typeof source; name: string }[] = [];
+afterAll(async () => {
+  for (const c of created) await dropTestDatabase(c.cluster, c.name).catch(() => undefined);
+  rmSync(work, { recursive: true, force: true });
+});
+
+describe('parseArchiveList', () => {
+  it('reads dump id, catalog and oid of each entry and skips comments', () => {
+    const listing = [
+      ';',
+      '; Archive created at 2026-11-25 14:00:00 UTC',
+      '3215; 2606 16406 CONSTRAINT public pgbench_accounts pgbench_accounts_pkey postgres',
+      '3218; 1259 16439 INDEX public "odd name" postgres',
+      '',
+    ].join('\n');
+    expect(parseArchiveList(listing).map(({ dumpId, catalog, oid }) => [dumpId, catalog, oid])).toEqual([
+      [3215, 2606, 16406],
+      [3218, 1259, 16439],
+    ]);
+  });
+});
+
+describe('PostDataScheduler', () => {
+  it("builds a copied table's own indexes before the others, and foreign keys only at the end", async () => {
+    const db = await createTestDatabase(source, 'postdata');
+    created.push({ cluster: source, name: db.name });
+    created.push({ cluster: target, name: db.name });
+    await withClient(source, db.name, (c) => c.query(`
+      CREATE TABLE parent (id int PRIMARY KEY, code text UNIQUE);
+      CREATE TABLE "child table" (id int PRIMARY KEY, parent_id int REFERENCES parent (id), note text);
+      CREATE INDEX "child note" ON "child table" (note);
+      INSERT INTO parent SELECT i, 'c' || i FROM generate_series(1, 50) i;
+      INSERT INTO "child table" SELECT i, 1 + i % 50, 'n' || i FROM generate_series(1, 500) i;`));
+    await withClient(target, 'postgres', (c) => c.query(`CREATE DATABASE "${db.name}"`));
+    const options: SchemaCopyOptions = {
+      source: parseConnectionUrl(clusterUrl(source, db.name)), target: parseConnectionUrl(clusterUrl(target, db.name)),
+      tls: { allowSelfSignedCerts: false }, snapshotName: null, sourceMajor: 15, keepOwnership: false,
+    };
+    const archive = join(work, 'post-data.dump');
+    await copyPreDataSchema(options);
+    await dumpPostDataSchema(options, archive);
+    const entries = await readArchiveEntries(options, archive);
+    const sourceClient = await connectAs(source, db.name);
+    const byTable = await entriesByTable(sourceClient, entries).finally(() => sourceClient.end());
+    expect([...byTable.keys()].sort()).toEqual(['public.child table', 'public.parent']);
+
+    const analyzed: string[] = [];
+    const scheduler = new PostDataScheduler({ schema: options, archive, workDir: work, entries, byTable, afterTable: async (key) => void analyzed.push(key) });
+    const indexes = () => withClient(target, db.name, async (c) => (await c.query<{ i: string }>(`SELECT indexname AS i FROM pg_indexes WHERE schemaname = 'public' ORDER BY 1`)).rows.map((r) => r.i));
+    const foreignKeys = () => withClient(target, db.name, async (c) => Number((await c.query<{ n: string }>(`SELECT count(*) AS n FROM pg_constraint WHERE contype = 'f'`)).rows[0]!.n));
+
+    scheduler.tableCopied('public.parent');
+    await expect.poll(() => scheduler.built.has('public.parent'), { timeout: 20_000 }).toBe(true);
+    expect(await indexes()).toEqual(['parent_code_key', 'parent_pkey']);
+    expect(await foreignKeys()).toBe(0);
+    expect(analyzed).toEqual(['public.parent']);
+
+    await scheduler.finish(2);
+    expect(await indexes()).toEqual(['child note', 'child table_pkey', 'parent_code_key', 'parent_pkey']);
+    expect(await foreignKeys()).toBe(1);
+    // Tables built in the final pass are analyzed with the rest, not by the scheduler.
+    expect(analyzed).toEqual(['public.parent']);
+    expect(readdirSync(work).filter((f) => f.endsWith('.list'))).toEqual([]);
+  });
+});
