@@ -1,0 +1,68 @@
+import type {
+  DatabaseProgressInput,
+  JobPatch,
+  JobRecord,
+  JobState,
+  ListOptions,
+  NewJob,
+  StepRecord,
+  TransitionExtra,
+  VerifyRunRecord,
+} from './types.ts';
+
+/**
+ * The job status store, read and written by the CLI and by the serverless workflow. Two
+ * implementations behave the same: DynamoDbJobStore (AWS) and LocalFileJobStore (a state folder).
+ *
+ * Rules that hold for every method:
+ * - Nothing that looks like a password is ever written: SecretInRecordError, and nothing is stored.
+ * - Input that does not fit the schema: InvalidJobRecordError, and nothing is stored.
+ * - A finished job (SUCCEEDED, FAILED, CANCELLED) never changes again: JobAlreadyFinishedError, record unchanged.
+ * - Writes to a job that does not exist: JobNotFoundError.
+ * - Every write stamps `updatedAt`; methods that change the job return the record as stored.
+ */
+export interface JobStore {
+  /** Stores a new job (PENDING unless `state: 'RUNNING'`, no databases yet); JobExistsError if the id is taken. */
+  createJob(job: NewJob): Promise<JobRecord>;
+
+  /** The job, or undefined when there is none. */
+  getJob(jobId: string): Promise<JobRecord | undefined>;
+
+  /** Jobs, newest first (by createdAt, then jobId). */
+  listJobs(options?: ListOptions): Promise<JobRecord[]>;
+
+  /** Changes phase, executionArn, source or target of an unfinished job. */
+  updateJob(jobId: string, patch: JobPatch): Promise<JobRecord>;
+
+  /**
+   * Moves the job to `to`, following ALLOWED_FROM (rules.ts): PENDING -> RUNNING -> SUCCEEDED | FAILED |
+   * CANCELLED (PENDING may also finish directly; RUNNING -> RUNNING is allowed to change the phase).
+   * Sets startedAt on the first RUNNING and endedAt on finishing. A finished job:
+   * JobAlreadyFinishedError (also for the same state again); RUNNING -> PENDING: InvalidTransitionError.
+   */
+  transition(jobId: string, to: JobState, extra?: TransitionExtra): Promise<JobRecord>;
+
+  /**
+   * Replaces one database's progress entry, leaving the other databases alone: concurrent writers for
+   * different databases do not overwrite each other.
+   */
+  updateDatabaseProgress(jobId: string, database: string, progress: DatabaseProgressInput): Promise<JobRecord>;
+
+  /**
+   * Stores a step, keyed by (startedAt, step, database): put it again with the same three to record its
+   * end. `seconds` is computed from startedAt and endedAt when left out. The job need not exist.
+   */
+  putStep(step: StepRecord): Promise<StepRecord>;
+
+  /** The job's steps, oldest first (by startedAt, then step name and database). */
+  listSteps(jobId: string): Promise<StepRecord[]>;
+
+  /** Stores a verify run, keyed by (startedAt, runId); verify runs keep being added after the job finished. */
+  putVerifyRun(run: VerifyRunRecord): Promise<VerifyRunRecord>;
+
+  /** The job's verify runs, newest first: `limit` gives the latest runs. */
+  listVerifyRuns(jobId: string, options?: ListOptions): Promise<VerifyRunRecord[]>;
+}
+
+/** The clock a store uses; tests pass a fixed one. */
+export type Clock = () => Date;

@@ -1,0 +1,313 @@
+// One behaviour suite run against both JobStore implementations: DynamoDbJobStore on dynalite
+// (in-process) and LocalFileJobStore on a temporary folder. Then what only DynamoDB has (TTL, keys).
+import { mkdtempSync, rmSync } from 'node:fs';
+import type { Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { createRequire } from 'node:module';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { CreateTableCommand, DescribeTableCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { DynamoDBDocumentClient, GetCommand } from '@aws-sdk/lib-dynamodb';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import {
+  DynamoDbJobStore,
+  InvalidJobRecordError,
+  InvalidTransitionError,
+  JOB_TABLE_SCHEMA,
+  JobAlreadyFinishedError,
+  JobExistsError,
+  JobNotFoundError,
+  LocalFileJobStore,
+  SecretInRecordError,
+  type DatabaseProgressInput,
+  type JobStore,
+  type NewJob,
+  type StepRecord,
+  type VerifyRunRecord,
+} from '../../../src/jobs/index.ts';
+
+// dynalite ships no type declarations.
+const dynalite = createRequire(import.meta.url)('dynalite') as (options: { createTableMs?: number }) => Server;
+
+const T0 = Date.parse('2025-03-01T10:00:00.000Z');
+let clockMs = T0;
+const now = () => new Date(clockMs);
+const advance = (seconds: number) => {
+  clockMs += seconds * 1000;
+};
+const at = (seconds: number) => new Date(T0 + seconds * 1000).toISOString();
+
+const newJob = (jobId: string, extra: Partial<NewJob> = {}): NewJob => ({
+  jobId,
+  source: { description: 'source.example.com:5432/app', secretArn: 'arn:aws:secretsmanager:us-east-1:123456789012:secret:source-AbCdEf' },
+  target: { description: 'target.example.com:5432/app' },
+  ...extra,
+});
+const progress = (o: Partial<DatabaseProgressInput> = {}): DatabaseProgressInput => ({
+  state: 'RUNNING', phase: 'Copy snapshot', tablesDone: 1, tablesTotal: 4, rowsCopied: 100, bytesCopied: 4096, ...o,
+});
+const step = (o: Partial<StepRecord> = {}): StepRecord => ({ jobId: 'j1', step: 'schema', state: 'RUNNING', startedAt: at(0), ...o });
+const counts = { total: 3, equal: 3, different: 0, unconfirmed: 0, error: 0 };
+const run = (runId: string, startedAt: string): VerifyRunRecord => ({ jobId: 'j1', runId, startedAt, endedAt: startedAt, outcome: 'equal', tables: counts, differences: 0 });
+
+let server: Server;
+let raw: DynamoDBClient;
+let doc: DynamoDBDocumentClient;
+let tableCount = 0;
+const folders: string[] = [];
+
+/** A new, empty table named after the test's store. */
+async function newTable(): Promise<string> {
+  const name = `jobs-${++tableCount}`;
+  const { partitionKey, sortKey } = JOB_TABLE_SCHEMA;
+  await raw.send(new CreateTableCommand({
+    TableName: name,
+    KeySchema: [{ AttributeName: partitionKey.name, KeyType: 'HASH' }, { AttributeName: sortKey.name, KeyType: 'RANGE' }],
+    AttributeDefinitions: [{ AttributeName: partitionKey.name, AttributeType: partitionKey.type }, { AttributeName: sortKey.name, AttributeType: sortKey.type }],
+    BillingMode: 'PAY_PER_REQUEST',
+  }));
+  // Even with createTableMs: 0, dynalite makes the table ACTIVE on a later tick.
+  while ((await raw.send(new DescribeTableCommand({ TableName: name }))).Table?.TableStatus !== 'ACTIVE') await new Promise((r) => setTimeout(r, 5));
+  return name;
+}
+
+beforeAll(async () => {
+  server = dynalite({ createTableMs: 0 });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  raw = new DynamoDBClient({ endpoint: `http://127.0.0.1:${port}`, region: 'us-east-1', credentials: { accessKeyId: 'x', secretAccessKey: 'x' } });
+  doc = DynamoDBDocumentClient.from(raw);
+});
+
+afterAll(async () => {
+  raw?.destroy();
+  await new Promise<void>((resolve, reject) => server.close((e) => (e ? reject(e) : resolve())));
+  for (const dir of folders) rmSync(dir, { recursive: true, force: true });
+});
+
+beforeEach(() => {
+  clockMs = T0;
+});
+
+const implementations: [string, () => Promise<JobStore>][] = [
+  ['DynamoDbJobStore', async () => new DynamoDbJobStore({ client: doc, tableName: await newTable(), now })],
+  ['LocalFileJobStore', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'job-store-'));
+    folders.push(dir);
+    return new LocalFileJobStore(dir, { now });
+  }],
+];
+
+describe.each(implementations)('%s', (_name, create) => {
+  let store: JobStore;
+  beforeEach(async () => {
+    store = await create();
+  });
+
+  it('creates a PENDING job with no databases and reads it back', async () => {
+    const created = await store.createJob(newJob('j1', { phase: 'Validate' }));
+    expect(created).toEqual({ ...newJob('j1'), state: 'PENDING', phase: 'Validate', createdAt: at(0), updatedAt: at(0), databases: {} });
+    expect(await store.getJob('j1')).toEqual(created);
+    expect(await store.getJob('other')).toBeUndefined();
+  });
+
+  it('refuses to create a job twice and keeps the first', async () => {
+    const first = await store.createJob(newJob('j1'));
+    advance(5);
+    await expect(store.createJob(newJob('j1', { phase: 'second' }))).rejects.toThrow(JobExistsError);
+    await expect(store.createJob(newJob('j1'))).rejects.toThrow('Job j1 already exists in the job store; pick a new job id, or update the existing job instead of creating it again.');
+    expect(await store.getJob('j1')).toEqual(first);
+  });
+
+  it('refuses every write to a job that does not exist', async () => {
+    await expect(store.updateJob('missing', { phase: 'x' })).rejects.toThrow(JobNotFoundError);
+    await expect(store.transition('missing', 'RUNNING')).rejects.toThrow('Job missing does not exist in the job store; check the job id, or create the job before updating it.');
+    await expect(store.updateDatabaseProgress('missing', 'app', progress())).rejects.toThrow(JobNotFoundError);
+    expect(await store.getJob('missing')).toBeUndefined();
+  });
+
+  it('updates phase and execution without touching the state', async () => {
+    await store.createJob(newJob('j1'));
+    advance(3);
+    const updated = await store.updateJob('j1', { phase: 'Copy snapshot', executionArn: 'arn:aws:states:us-east-1:123456789012:execution:sm:e1' });
+    expect(updated).toMatchObject({ state: 'PENDING', phase: 'Copy snapshot', executionArn: 'arn:aws:states:us-east-1:123456789012:execution:sm:e1', updatedAt: at(3), createdAt: at(0) });
+    expect(await store.getJob('j1')).toEqual(updated);
+  });
+
+  it('runs PENDING -> RUNNING -> SUCCEEDED, stamping startedAt once and endedAt', async () => {
+    await store.createJob(newJob('j1'));
+    advance(10);
+    expect(await store.transition('j1', 'RUNNING', { phase: 'Copy snapshot' })).toMatchObject({ state: 'RUNNING', phase: 'Copy snapshot', startedAt: at(10), updatedAt: at(10) });
+    advance(10);
+    expect(await store.transition('j1', 'RUNNING', { phase: 'Stream' })).toMatchObject({ state: 'RUNNING', phase: 'Stream', startedAt: at(10), updatedAt: at(20) });
+    advance(10);
+    const done = await store.transition('j1', 'SUCCEEDED', { phase: 'Done' });
+    expect(done).toMatchObject({ state: 'SUCCEEDED', phase: 'Done', startedAt: at(10), endedAt: at(30) });
+    expect(await store.getJob('j1')).toEqual(done);
+  });
+
+  it('records error and cause on FAILED', async () => {
+    await store.createJob(newJob('j1', { state: 'RUNNING' }));
+    const failed = await store.transition('j1', 'FAILED', { error: 'The target ran out of disk; free space and start again.', cause: 'could not extend file' });
+    expect(failed).toMatchObject({ state: 'FAILED', startedAt: at(0), endedAt: at(0), error: 'The target ran out of disk; free space and start again.', cause: 'could not extend file' });
+  });
+
+  it.each(['SUCCEEDED', 'FAILED', 'CANCELLED'] as const)('never changes a job that finished as %s', async (final) => {
+    await store.createJob(newJob('j1'));
+    await store.updateDatabaseProgress('j1', 'app', progress());
+    await store.transition('j1', 'RUNNING');
+    const finished = await store.transition('j1', final);
+    advance(60);
+    const refused = await store.transition('j1', 'RUNNING').catch((e: unknown) => e);
+    expect(refused).toBeInstanceOf(JobAlreadyFinishedError);
+    expect(refused).toMatchObject({ jobId: 'j1', state: final, message: `Job j1 has already finished as ${final} and can no longer change; start a new job to run it again.` });
+    await expect(store.transition('j1', 'PENDING')).rejects.toThrow(JobAlreadyFinishedError);
+    await expect(store.transition('j1', final)).rejects.toThrow(JobAlreadyFinishedError);
+    await expect(store.updateJob('j1', { phase: 'late retry' })).rejects.toThrow(JobAlreadyFinishedError);
+    await expect(store.updateDatabaseProgress('j1', 'app', progress({ tablesDone: 2 }))).rejects.toThrow(JobAlreadyFinishedError);
+    expect(await store.getJob('j1')).toEqual(finished);
+  });
+
+  it('does not move a RUNNING job back to PENDING', async () => {
+    await store.createJob(newJob('j1', { state: 'RUNNING' }));
+    const before = await store.getJob('j1');
+    advance(1);
+    await expect(store.transition('j1', 'PENDING')).rejects.toThrow(InvalidTransitionError);
+    await expect(store.transition('j1', 'PENDING')).rejects.toThrow('Job j1 cannot go from RUNNING to PENDING;');
+    expect(await store.getJob('j1')).toEqual(before);
+  });
+
+  it('keeps every database when several update their progress at once', async () => {
+    await store.createJob(newJob('j1'));
+    const names = ['app', 'billing', 'audit', 'my.db', 'x y', 'secret', 'reports', 'users'];
+    await Promise.all(names.map((name, i) => store.updateDatabaseProgress('j1', name, progress({ rowsCopied: i, lagBytes: i * 10 }))));
+    const job = await store.getJob('j1');
+    expect(Object.keys(job?.databases ?? {}).sort()).toEqual([...names].sort());
+    expect(job?.databases['billing']).toEqual({ ...progress({ rowsCopied: 1, lagBytes: 10 }), updatedAt: at(0) });
+    advance(2);
+    const after = await store.updateDatabaseProgress('j1', 'app', progress({ state: 'SUCCEEDED', tablesDone: 4 }));
+    expect(after.databases['app']).toEqual({ ...progress({ state: 'SUCCEEDED', tablesDone: 4 }), updatedAt: at(2) });
+    expect(after.databases['users']?.rowsCopied).toBe(7);
+    expect(after.updatedAt).toBe(at(2));
+  });
+
+  it('lists steps oldest first, replaces a step put again, and computes seconds', async () => {
+    await store.putStep(step({ step: 'data', database: 'app', startedAt: at(20) }));
+    await store.putStep(step({ step: 'schema', database: 'app', startedAt: at(10) }));
+    await store.putStep(step({ step: 'data', database: 'billing', startedAt: at(20) }));
+    await store.putStep(step({ jobId: 'j2', step: 'other job', startedAt: at(0) }));
+    // The same step ends: same startedAt, name and database.
+    const ended = await store.putStep(step({ step: 'schema', database: 'app', startedAt: at(10), state: 'SUCCEEDED', endedAt: at(12.5), detail: '12 tables' }));
+    expect(ended.seconds).toBe(2.5);
+    const steps = await store.listSteps('j1');
+    expect(steps.map((s) => `${s.step}/${s.database}/${s.state}`)).toEqual(['schema/app/SUCCEEDED', 'data/app/RUNNING', 'data/billing/RUNNING']);
+    expect(steps[0]).toEqual(ended);
+    expect(await store.listSteps('none')).toEqual([]);
+  });
+
+  it('lists verify runs newest first, as many as asked', async () => {
+    await store.createJob(newJob('j1'));
+    await store.transition('j1', 'SUCCEEDED');
+    // Scheduled verify runs keep coming after the job finished.
+    await store.putVerifyRun(run('r2', at(3600)));
+    await store.putVerifyRun(run('r1', at(0)));
+    await store.putVerifyRun({ ...run('r3', at(7200)), outcome: 'different', tables: { ...counts, equal: 2, different: 1 }, differences: 4 });
+    expect((await store.listVerifyRuns('j1')).map((r) => r.runId)).toEqual(['r3', 'r2', 'r1']);
+    const latest = await store.listVerifyRuns('j1', { limit: 2 });
+    expect(latest.map((r) => r.runId)).toEqual(['r3', 'r2']);
+    expect(latest[0]).toMatchObject({ outcome: 'different', differences: 4, tables: { different: 1 } });
+    await expect(store.listVerifyRuns('j1', { limit: 0 })).rejects.toThrow(InvalidJobRecordError);
+  });
+
+  it('lists jobs newest first', async () => {
+    await store.createJob(newJob('a'));
+    advance(1);
+    await store.createJob(newJob('b'));
+    advance(1);
+    await store.createJob(newJob('c'));
+    await store.putStep(step({ jobId: 'c' }));
+    expect((await store.listJobs()).map((j) => j.jobId)).toEqual(['c', 'b', 'a']);
+    expect((await store.listJobs({ limit: 2 })).map((j) => j.jobId)).toEqual(['c', 'b']);
+  });
+
+  it('refuses invalid input before writing anything', async () => {
+    await expect(store.createJob(newJob('../escape'))).rejects.toThrow(InvalidJobRecordError);
+    await expect(store.getJob('a/b')).rejects.toThrow(InvalidJobRecordError);
+    await store.createJob(newJob('j1'));
+    await expect(store.updateDatabaseProgress('j1', 'app', progress({ tablesDone: -1 }))).rejects.toThrow(/tablesDone/);
+    await expect(store.transition('j1', 'DONE' as 'SUCCEEDED')).rejects.toThrow(InvalidJobRecordError);
+    await expect(store.putStep(step({ startedAt: 'yesterday' }))).rejects.toThrow(/startedAt: expected an ISO 8601 UTC time/);
+    expect(await store.getJob('j1')).toMatchObject({ state: 'PENDING', databases: {} });
+  });
+
+  describe('secret guard', () => {
+    it('refuses a connection URL with a password and names the field, never the value', async () => {
+      const job = newJob('j1', { source: { description: 'postgres://app:hunter2@db.example.com:5432/app' } });
+      const error = await store.createJob(job).catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(SecretInRecordError);
+      expect((error as Error).message).toBe(
+        'Refusing to store the job because source.description holds a URL with a password; record a secret ARN or a redacted host:port/db instead of credentials.',
+      );
+      expect(await store.getJob('j1')).toBeUndefined();
+    });
+
+    it('accepts a URL whose password was masked by redact()', async () => {
+      const job = await store.createJob(newJob('j1', { source: { description: 'postgresql://app:***@db.example.com:5432/app' } }));
+      expect((await store.getJob('j1'))?.source.description).toBe(job.source.description);
+    });
+
+    it('refuses a field named password or secret anywhere', async () => {
+      const job = { ...newJob('j1'), target: { description: 'db:5432/app', Password: 'hunter2' } } as NewJob;
+      await expect(store.createJob(job)).rejects.toThrow(/because target\.Password is a field named like a password/);
+      await store.createJob(newJob('j1'));
+      const run1 = { ...run('r1', at(0)), details: { clientSecret: 'abc' } } as VerifyRunRecord;
+      await expect(store.putVerifyRun(run1)).rejects.toThrow(SecretInRecordError);
+      expect(await store.listVerifyRuns('j1')).toEqual([]);
+    });
+
+    it('refuses secrets in progress, steps and errors, and leaves the record as it was', async () => {
+      await store.createJob(newJob('j1', { state: 'RUNNING' }));
+      const before = await store.getJob('j1');
+      advance(1);
+      await expect(store.updateDatabaseProgress('j1', 'app', progress({ phase: 'copy from postgresql://u:pw@h/app' }))).rejects.toThrow(SecretInRecordError);
+      await expect(store.transition('j1', 'FAILED', { error: 'pg_dump failed', cause: 'PGPASSWORD=hunter2 pg_dump -h h' })).rejects.toThrow(/cause holds a password=/);
+      await expect(store.updateJob('j1', { phase: 'connect host=h password=hunter2' })).rejects.toThrow(SecretInRecordError);
+      await expect(store.putStep(step({ detail: '{"password": "hunter2"}' }))).rejects.toThrow(SecretInRecordError);
+      expect(await store.getJob('j1')).toEqual(before);
+      expect(await store.listSteps('j1')).toEqual([]);
+    });
+  });
+});
+
+describe('DynamoDbJobStore items', () => {
+  const item = async (tableName: string, pk: string, sk: string) => (await doc.send(new GetCommand({ TableName: tableName, Key: { pk, sk } }))).Item;
+
+  it('keys items by job and record kind, and sets expiresAt 90 days after each write', async () => {
+    const tableName = await newTable();
+    const store = new DynamoDbJobStore({ client: doc, tableName, now });
+    await store.createJob(newJob('j1'));
+    const created = await item(tableName, 'JOB#j1', 'JOB');
+    expect(created).toMatchObject({ jobId: 'j1', state: 'PENDING', expiresAt: T0 / 1000 + 90 * 86_400 });
+    advance(86_400);
+    await store.updateDatabaseProgress('j1', 'app', progress());
+    expect((await item(tableName, 'JOB#j1', 'JOB'))?.expiresAt).toBe(T0 / 1000 + 91 * 86_400);
+    await store.putStep(step({ step: 'data', database: 'app' }));
+    expect(await item(tableName, 'JOB#j1', `STEP#${at(0)}#data#app`)).toMatchObject({ step: 'data', expiresAt: T0 / 1000 + 91 * 86_400 });
+    await store.putVerifyRun(run('r 1', at(5)));
+    expect(await item(tableName, 'JOB#j1', `VERIFY#${at(5)}#r%201`)).toMatchObject({ runId: 'r 1', expiresAt: T0 / 1000 + 91 * 86_400 });
+  });
+
+  it('takes the retention in days from its options', async () => {
+    const tableName = await newTable();
+    const store = new DynamoDbJobStore({ client: doc, tableName, now, retentionDays: 7 });
+    await store.createJob(newJob('j1'));
+    expect((await item(tableName, 'JOB#j1', 'JOB'))?.expiresAt).toBe(T0 / 1000 + 7 * 86_400);
+    expect(() => new DynamoDbJobStore({ client: doc, tableName, retentionDays: 0 })).toThrow(InvalidJobRecordError);
+  });
+
+  it('passes other DynamoDB errors through unchanged', async () => {
+    const store = new DynamoDbJobStore({ client: doc, tableName: 'no-such-table', now });
+    await expect(store.createJob(newJob('j1'))).rejects.toMatchObject({ name: 'ResourceNotFoundException' });
+    await expect(store.updateJob('j1', { phase: 'x' })).rejects.toMatchObject({ name: 'ResourceNotFoundException' });
+  });
+});

@@ -1,0 +1,113 @@
+// What only the local store has: its files, its lock, and living next to the init state files.
+import { execFile } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { InvalidJobRecordError, LocalFileJobStore, type NewJob } from '../../../src/jobs/index.ts';
+import { LocalJobStore, type JobState } from '../../../src/snapshot/state.ts';
+
+const run = promisify(execFile);
+const STORE_MODULE = new URL('../../../src/jobs/index.ts', import.meta.url).href;
+
+const job: NewJob = { jobId: 'j1', source: { description: 'a:5432/app' }, target: { description: 'b:5432/app' } };
+const progress = { state: 'RUNNING' as const, phase: 'Copy snapshot', tablesDone: 0, tablesTotal: 1, rowsCopied: 0, bytesCopied: 0 };
+
+function allFiles(dir: string): string[] {
+  return readdirSync(dir, { recursive: true, withFileTypes: true }).filter((e) => e.isFile()).map((e) => join(e.parentPath, e.name));
+}
+
+describe('LocalFileJobStore files', () => {
+  let dir: string;
+  let store: LocalFileJobStore;
+  beforeEach(() => {
+    dir = mkdtempSync(join(tmpdir(), 'local-store-'));
+    store = new LocalFileJobStore(dir);
+  });
+  afterEach(() => rmSync(dir, { recursive: true, force: true }));
+
+  it('writes owner-only files under <dir>/status/<jobId>/ and leaves no temporary file or lock behind', async () => {
+    await store.createJob(job);
+    await Promise.all(['a', 'b', 'c'].map((db) => store.updateDatabaseProgress('j1', db, progress)));
+    await store.putStep({ jobId: 'j1', step: 'schema', state: 'SUCCEEDED', startedAt: '2025-01-01T00:00:00.000Z' });
+    await store.putVerifyRun({ jobId: 'j1', runId: 'r1', startedAt: '2025-01-01T00:00:00.000Z', outcome: 'equal', tables: { total: 1, equal: 1, different: 0, unconfirmed: 0, error: 0 }, differences: 0 });
+    const files = allFiles(dir).map((f) => f.slice(dir.length + 1)).sort();
+    expect(files).toHaveLength(3);
+    expect(files[0]).toBe(join('status', 'j1', 'job.json'));
+    expect(files[1]).toMatch(/^status\/j1\/steps\/2025-01-01T000000000Z-[0-9a-f]{16}\.json$/);
+    expect(files[2]).toMatch(/^status\/j1\/verify\/2025-01-01T000000000Z-[0-9a-f]{16}\.json$/);
+    for (const file of allFiles(dir)) expect(statSync(file).mode & 0o777).toBe(0o600);
+    expect(statSync(join(dir, 'status', 'j1')).mode & 0o777).toBe(0o700);
+  });
+
+  it('lives next to the init state of the same job: neither overwrites nor removes the other', async () => {
+    const initStore = new LocalJobStore(dir);
+    const state: JobState = {
+      version: 1, jobId: 'j1', createdAt: '2025-01-01T00:00:00.000Z', updatedAt: '2025-01-01T00:00:00.000Z', source: 'a:5432/app', target: 'b:5432/app',
+      filters: {} as JobState['filters'], noSync: false, timeFilters: [], databases: {},
+    };
+    initStore.save(state);
+    const record = await store.createJob(job);
+    expect(initStore.load('j1')).toMatchObject({ version: 1, jobId: 'j1' });
+    initStore.jobDir('j1');
+    initStore.remove('j1'); // what clean-up does
+    expect(await store.getJob('j1')).toEqual(record);
+  });
+
+  it('waits for a lock held by another writer, then applies the update', async () => {
+    await store.createJob(job);
+    const lock = join(dir, 'status', 'j1', '.lock');
+    writeFileSync(lock, '12345\n');
+    let done = false;
+    const update = store.updateJob('j1', { phase: 'after the lock' }).then((r) => {
+      done = true;
+      return r;
+    });
+    await new Promise((r) => setTimeout(r, 100));
+    expect(done).toBe(false);
+    expect((await store.getJob('j1'))?.phase).toBe('');
+    rmSync(lock);
+    expect((await update).phase).toBe('after the lock');
+    expect(existsSync(lock)).toBe(false);
+  });
+
+  it('takes over a lock left by a writer that died', async () => {
+    await store.createJob(job);
+    const lock = join(dir, 'status', 'j1', '.lock');
+    writeFileSync(lock, '12345\n');
+    const minuteAgo = new Date(Date.now() - 60_000);
+    utimesSync(lock, minuteAgo, minuteAgo);
+    expect((await store.updateJob('j1', { phase: 'recovered' })).phase).toBe('recovered');
+    expect(existsSync(lock)).toBe(false);
+  });
+
+  it('keeps every database when several processes write progress at once', async () => {
+    await store.createJob(job);
+    const writer = (n: number) => `
+      import { LocalFileJobStore } from ${JSON.stringify(STORE_MODULE)};
+      const store = new LocalFileJobStore(${JSON.stringify(dir)});
+      const progress = ${JSON.stringify(progress)};
+      for (let i = 0; i < 15; i++) await store.updateDatabaseProgress('j1', 'p${n}-' + i, { ...progress, rowsCopied: i });
+    `;
+    await Promise.all([0, 1, 2, 3].map((n) => run(process.execPath, ['--input-type=module', '-e', writer(n)])));
+    const databases = (await store.getJob('j1'))?.databases ?? {};
+    expect(Object.keys(databases)).toHaveLength(60);
+    expect(databases['p3-14']?.rowsCopied).toBe(14);
+  });
+
+  it('reports a damaged job file with its path', async () => {
+    mkdirSync(join(dir, 'status', 'j1'), { recursive: true });
+    writeFileSync(join(dir, 'status', 'j1', 'job.json'), JSON.stringify({ jobId: 'j1', state: 'DONE' }));
+    const error = await store.getJob('j1').catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(InvalidJobRecordError);
+    expect((error as Error).message).toBe(`The job store file ${join(dir, 'status', 'j1', 'job.json')} does not hold a valid record; remove it, or restore it from a backup.`);
+  });
+
+  it('lists nothing from an empty or missing folder, and skips step folders of jobs never created', async () => {
+    expect(await store.listJobs()).toEqual([]);
+    await store.putStep({ jobId: 'orphan', step: 'schema', state: 'RUNNING', startedAt: '2025-01-01T00:00:00.000Z' });
+    expect(await store.listJobs()).toEqual([]);
+    expect(await store.listSteps('orphan')).toHaveLength(1);
+  });
+});
