@@ -1,0 +1,23 @@
+import type { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import { resolveSecretConnection, type SecretCache } from '../../src/connection/secrets.ts';
+import { withDatabase, type ConnectionSpec } from '../../src/connection/url.ts';
+
+type Endpoint = { host: string; port?: number };
+
+/**
+ * Reads the source and target secrets of one invocation (each once). With one database to
+ * replicate and a target secret that names none, the target database is that database, as
+ * init would name it.
+ */
+export async function resolveEndpoints(
+  secrets: SecretsManagerClient,
+  event: { sourceSecretArn: string; targetSecretArn: string; sourceEndpoint?: Endpoint | undefined; targetEndpoint?: Endpoint | undefined; databases?: string[] | undefined },
+  cache: SecretCache = new Map(),
+): Promise<{ source: ConnectionSpec; target: ConnectionSpec }> {
+  const [source, target] = await Promise.all([
+    resolveSecretConnection(secrets, event.sourceSecretArn, { cache, ...(event.sourceEndpoint ? { endpoint: event.sourceEndpoint } : {}) }),
+    resolveSecretConnection(secrets, event.targetSecretArn, { cache, ...(event.targetEndpoint ? { endpoint: event.targetEndpoint } : {}) }),
+  ]);
+  const only = event.databases?.length === 1 ? event.databases[0]! : undefined;
+  return { source, target: only !== undefined && !target.databaseGiven ? withDatabase(target, only) : target };
+}

@@ -1,0 +1,89 @@
+import type { Context } from 'aws-lambda';
+import middy from '@middy/core';
+import type { MiddlewareObj } from '@middy/core';
+import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
+import type { Logger } from '@aws-lambda-powertools/logger';
+import type { z } from 'zod';
+import { ConnectionError } from '../../src/connection/errors.ts';
+import { redact } from '../../src/connection/redact.ts';
+
+/**
+ * An error whose `name` is what Step Functions matches (`Catch` / `Retry` `ErrorEquals`): the Node.js
+ * runtime reports `name` as the error type.
+ */
+export class NamedError extends Error {
+  constructor(name: string, message: string) {
+    super(message);
+    this.name = name;
+  }
+}
+
+/** The event does not have the shape the function expects; the message names the field. */
+export class InvalidEvent extends NamedError {
+  constructor(message: string) {
+    super('InvalidEvent', message);
+  }
+}
+
+/**
+ * Validates an event. The message names each wrong field and what it must be, never its value: an
+ * event may carry something secret by mistake (a URL with a password instead of a secret ARN).
+ */
+export function parseEvent<S extends z.ZodType>(schema: S, event: unknown): z.output<S> {
+  const parsed = schema.safeParse(event);
+  if (parsed.success) return parsed.data;
+  const problems = parsed.error.issues.slice(0, 5).map((issue) => {
+    const path = issue.path.length ? issue.path.join('.') : 'the event';
+    const input = issue.path.reduce<unknown>((value, key) => (value && typeof value === 'object' ? (value as Record<PropertyKey, unknown>)[key] : undefined), event);
+    if (issue.code === 'invalid_type' && input === undefined) return `${path} is missing`;
+    if (issue.code === 'unrecognized_keys') return `${path} has unknown keys ${issue.keys.join(', ')}`;
+    // A custom message (refine) is ours and names no value; zod's own messages for other codes name none either.
+    return `${path}: ${redact(issue.message)}`;
+  });
+  return invalid(problems);
+}
+
+function invalid(problems: string[]): never {
+  throw new InvalidEvent(`The event is not valid: ${problems.join('; ')}; pass the fields the function's event schema lists.`);
+}
+
+/** pg's server errors carry name 'error'; a name Step Functions can match is more useful. */
+function errorName(error: Error): string {
+  if (error instanceof ConnectionError) return 'ConnectionFailed';
+  if (!error.name || error.name === 'error') return 'DatabaseError';
+  return error.name;
+}
+
+/**
+ * The error a function throws, reduced to a name and one redacted sentence: no cause chain, no
+ * driver fields (a pg error's `detail` can quote row data), and the stack masked like the message.
+ */
+export function toSafeError(error: unknown): NamedError {
+  if (!(error instanceof Error)) return new NamedError('Error', redact(String(error)));
+  const message = error instanceof ConnectionError ? `${error.message} ${error.remedy}` : error.message;
+  const safe = new NamedError(errorName(error), redact(message));
+  if (error.stack) safe.stack = redact(`${safe.name}: ${safe.message}\n${error.stack.split('\n').filter((line) => /^\s+at /.test(line)).join('\n')}`);
+  return safe;
+}
+
+/** Middy middleware: logs the failure and replaces the error by its safe form before the runtime reports it. */
+export function safeErrors(logger: Logger): MiddlewareObj {
+  return {
+    onError: (request) => {
+      const safe = toSafeError(request.error);
+      logger.error(`${safe.name}: ${safe.message}`, { errorName: safe.name });
+      request.error = safe;
+    },
+  };
+}
+
+/**
+ * Wraps one function's logic as a Lambda handler: Powertools context (request id, cold start) on
+ * every log line, keys appended during an invocation reset after it, errors made safe and named.
+ */
+export function lambdaHandler<R>(logger: Logger, fn: (event: unknown, context: Context) => Promise<R>) {
+  return middy<unknown, R, Error, Context>()
+    .use(injectLambdaContext(logger, { resetKeys: true }))
+    .use(safeErrors(logger))
+    .handler(fn);
+}

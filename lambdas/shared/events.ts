@@ -1,0 +1,54 @@
+import { z } from 'zod';
+
+// Pieces of the events the functions take. Events carry identifiers and secret ARNs only.
+
+export const jobIdSchema = z.string().regex(/^[A-Za-z0-9_-]{1,80}$/, 'must be 1 to 80 letters, digits, _ or -');
+
+/** A full secret ARN: a value (a URL, a password) in its place is refused without being echoed. */
+export const secretArnSchema = z.string().regex(/^arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:\d{12}:secret:[A-Za-z0-9/_+=.@!-]+$/, 'must be a Secrets Manager secret ARN (arn:aws:secretsmanager:<region>:<account>:secret:<name>)');
+
+/** The replication plan's filters, the same strings the CLI flags take. */
+export const filtersSchema = z
+  .object({
+    includeDatabases: z.array(z.string().min(1)).optional(),
+    excludeDatabases: z.array(z.string().min(1)).optional(),
+    includeTables: z.array(z.string().min(1)).optional(),
+    excludeTables: z.array(z.string().min(1)).optional(),
+    schemaOnlyTables: z.array(z.string().min(1)).optional(),
+    timeFilters: z.array(z.string().min(1)).optional(),
+    tableFilters: z.array(z.string().min(1)).optional(),
+  })
+  .strict();
+
+/** host or host:port, for a secret that holds only a user name and password (an RDS-managed master user secret). */
+export const endpointSchema = z
+  .string()
+  .regex(/^[A-Za-z0-9.-]+(:\d{1,5})?$/, 'must be a host name, optionally with :port')
+  .transform((text) => {
+    const [host, port] = text.split(':');
+    return port === undefined ? { host: host! } : { host: host!, port: Number(port) };
+  });
+
+export const databasesSchema = z.array(z.string().min(1).max(63)).min(1);
+
+/** Source, target, and what to replicate: the common part of check-grants and estimate-size. */
+export const endpointsEventSchema = z.object({
+  jobId: jobIdSchema,
+  sourceSecretArn: secretArnSchema,
+  targetSecretArn: secretArnSchema,
+  /** Where to connect when a secret names no host (see endpointSchema). */
+  sourceEndpoint: endpointSchema.optional(),
+  targetEndpoint: endpointSchema.optional(),
+  databases: databasesSchema.optional(),
+  filters: filtersSchema.optional(),
+  /** Encrypt but accept any server certificate (the CLI's --allow-self-signed-certs). */
+  allowSelfSignedCerts: z.boolean().optional(),
+});
+
+export type Filters = z.infer<typeof filtersSchema>;
+
+/** `databases` is shorthand for `filters.includeDatabases`; undefined when neither narrows anything. */
+export function effectiveFilters(databases: string[] | undefined, filters: Filters | undefined): Filters | undefined {
+  if (!databases) return filters;
+  return { ...filters, includeDatabases: databases };
+}
