@@ -9,13 +9,15 @@ import { runInit, type InitReport } from '../../snapshot/init.ts';
 import { addFilterOptions, resolveFilters, type FilterFlags } from '../filter-options.ts';
 import { addJobOptions } from '../job-options.ts';
 import { loggerFor, resolveEndpoints, type GlobalOptions } from '../global-options.ts';
+import { addInteractiveOptions, choosePlanInteractively, wantsWizard, type InteractiveFlags } from '../interactive.ts';
 import { EXIT_FAILED, EXIT_OK, UsageError, type CliIo } from '../io.ts';
+import { WizardCancelled } from '../wizard/prompts.ts';
 import { createCopyProgress } from '../progress.ts';
 import { wholeNumber } from '../parsers.ts';
 import { confirm as askYesNo } from '../prompt.ts';
 import { renderJson } from '../render.ts';
 
-interface InitOptions extends FilterFlags {
+interface InitOptions extends FilterFlags, InteractiveFlags {
   jobs: number;
   sync: boolean;
   dropExisting: boolean;
@@ -42,7 +44,9 @@ export function initCommand(io: CliIo, setExitCode: (code: number) => void): Com
         'that snapshot), large objects, indexes and constraints (post-data, in parallel) and sequence values.\n' +
         'The copy ends exactly at the slot\'s consistent point, where `sync` starts streaming: nothing is lost or applied twice.\n\n' +
         'Progress is recorded per table in the state folder; if init is interrupted, run the same command again: finished\n' +
-        'tables are kept and the rest are copied again through the slot (see README, "Resuming init").',
+        'tables are kept and the rest are copied again through the slot (see README, "Resuming init").\n\n' +
+        'On a terminal without filters (or with --interactive) it asks step by step what to replicate, shows the plan\n' +
+        'with the equivalent command line and TOML, and uses exactly those choices; Esc goes back a step.',
     )
     .addOption(new Option('-j, --jobs <n>', 'parallel copy workers').argParser(wholeNumber('--jobs', 1, 64)).default(Math.max(2, (globalThis.navigator?.hardwareConcurrency ?? 2)), 'number of CPUs, at least 2'))
     .option('--no-sync', 'snapshot-only copy: drop the slot and publication at the end, so no WAL is retained')
@@ -54,14 +58,27 @@ export function initCommand(io: CliIo, setExitCode: (code: number) => void): Com
       '\nExamples:\n' +
         '  database-replicator init --yes\n' +
         '  database-replicator init --include-tables \'shop.public.orders,shop."Order Items"\' --time-filter "shop.events:created_at:6 months"\n' +
-        '  database-replicator init --no-sync --jobs 4 --json\n',
+        '  database-replicator init --no-sync --jobs 4 --json\n' +
+        '  database-replicator init --interactive --save-config replication.toml   (then: init --config replication.toml)\n',
     );
-  return addJobOptions(addFilterOptions(command)).action(async (options: InitOptions, command: Command) => {
+  return addJobOptions(addInteractiveOptions(addFilterOptions(command))).action(async (options: InitOptions, command: Command) => {
       const globals = command.optsWithGlobals<GlobalOptions>();
       const logger = loggerFor(globals, io);
       const { source, target } = resolveEndpoints(globals, command, logger);
-      const { filters, jobs = options.jobs } = resolveFilters(options, command);
       const tls = { allowSelfSignedCerts: globals.allowSelfSignedCerts };
+      const resolved = resolveFilters(options, command);
+      const jobs = resolved.jobs ?? options.jobs;
+      let filters = resolved.filters;
+      if (wantsWizard(options, globals, io)) {
+        try {
+          filters = (await choosePlanInteractively({ source, tls, command: 'init', io, saveConfig: options.saveConfig })).filters;
+        } catch (error) {
+          if (!(error instanceof WizardCancelled)) throw error;
+          io.stdout(`${error.message}\n`);
+          setExitCode(EXIT_FAILED);
+          return;
+        }
+      }
       const confirm = async (plans: DatabasePlan[]) => {
         const estimates = [];
         for (const plan of plans) {
