@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import { splitOutsideQuotes } from '../plan/filters.ts';
 import { ConfigFileError, loadConfigFile, mergeFilters } from '../plan/config-file.ts';
+import type { FilterError } from '../plan/filters.ts';
 import type { FilterOptions } from '../plan/plan.ts';
 import { UsageError } from './io.ts';
 
@@ -59,4 +60,22 @@ export function filtersFrom(flags: FilterFlags): FilterOptions {
     timeFilters: flags.timeFilter,
     tableFilters: flags.tableFilter,
   };
+}
+
+/**
+ * A planning error about a table named in the --config file names the file and the key holding it, so
+ * the user knows where to fix it (the planner itself only knows the table).
+ */
+export function filterUsageError(error: FilterError, flags: Pick<FilterFlags, 'config'>): UsageError {
+  if (!flags.config) return new UsageError(error.message);
+  let origins: Map<string, string>;
+  try {
+    origins = loadConfigFile(flags.config).origins;
+  } catch {
+    return new UsageError(error.message);
+  }
+  for (const [text, key] of origins) {
+    if (error.message.includes(`"${text}"`)) return new UsageError(`${flags.config}: ${key}: ${error.message.replace(/^The filter /, 'the table ')} Fix or remove it in the file.`);
+  }
+  return new UsageError(error.message);
 }

@@ -44,6 +44,14 @@ export const databaseProgressSchema = z.object({
   bytesCopied: count,
   /** Replication lag of this database's subscription, once streaming. */
   lagBytes: count.optional(),
+  /** One sentence: why this database's last step failed (set with state FAILED). */
+  error: text.optional(),
+  /**
+   * The snapshot engine's resume state of this database (src/snapshot/state.ts: slot, publication,
+   * consistent point, subscription, copied tables), as JSON text or `gz:` + base64 of gzipped JSON,
+   * written by the Fargate task so the next task (or a retry) carries on. Never a password.
+   */
+  initState: z.string().max(300_000).optional(),
   updatedAt: iso,
 });
 export type DatabaseProgress = z.infer<typeof databaseProgressSchema>;
@@ -127,6 +135,8 @@ export type VerifyTableCounts = z.infer<typeof verifyTableCountsSchema>;
 export const verifyRunRecordSchema = z.object({
   jobId: jobIdSchema,
   runId: z.string().min(1).max(128),
+  /** The source database compared, when a run covers one database (the Fargate task's verify). */
+  database: databaseNameSchema.optional(),
   startedAt: iso,
   endedAt: iso.optional(),
   outcome: z.enum(VERIFY_OUTCOMES),

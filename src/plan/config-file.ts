@@ -46,6 +46,8 @@ export type ReplicationConfig = z.infer<typeof configSchema>;
 /** What a file contributes: filters in the same form as the flags, and option defaults. */
 export interface LoadedConfig {
   filters: FilterOptions;
+  /** Selector text -> key path in the file (see configOrigins). */
+  origins: Map<string, string>;
   jobs?: number;
 }
 
@@ -85,6 +87,24 @@ export function configToFilters(config: ReplicationConfig): FilterOptions {
   return filters;
 }
 
+/**
+ * Where each table named in a file sits (`databases.shop.exclude_tables[0]`), by the selector text the
+ * planner reports, so an error about a missing table can name the file and key to fix.
+ */
+export function configOrigins(config: ReplicationConfig): Map<string, string> {
+  const origins = new Map<string, string>();
+  for (const [database, section] of Object.entries(config.databases ?? {})) {
+    const qualify = (table: string) => `${selectorPart(database)}.${table}`;
+    const at = (key: string, i: number) => `databases.${selectorPart(database)}.${key}[${i}]`;
+    (section.include_tables ?? []).forEach((t, i) => origins.set(qualify(t), at('include_tables', i)));
+    (section.exclude_tables ?? []).forEach((t, i) => origins.set(qualify(t), at('exclude_tables', i)));
+    (section.schema_only ?? []).forEach((t, i) => origins.set(qualify(t), at('schema_only', i)));
+    (section.table_filters ?? []).forEach((f, i) => origins.set(qualify(f.table), `${at('table_filters', i)}.table`));
+    (section.time_filters ?? []).forEach((f, i) => origins.set(qualify(f.table), `${at('time_filters', i)}.table`));
+  }
+  return origins;
+}
+
 /** Reads and validates a TOML configuration file; every problem is one sentence naming the file and where. */
 export function loadConfigFile(path: string, readFile: (path: string) => string = (p) => readFileSync(p, 'utf8')): LoadedConfig {
   let text: string;
@@ -113,7 +133,7 @@ export function loadConfigFile(path: string, readFile: (path: string) => string 
     }
     throw new ConfigFileError(`${path}: ${keyPath(issue.path)}: ${issue.message.replace(/^Invalid input: /, '')}.`);
   }
-  return { filters: configToFilters(result.data), ...(result.data.jobs !== undefined ? { jobs: result.data.jobs } : {}) };
+  return { filters: configToFilters(result.data), origins: configOrigins(result.data), ...(result.data.jobs !== undefined ? { jobs: result.data.jobs } : {}) };
 }
 
 /** Flags override the file, kind by kind: a filter kind given on the command line replaces the file's. */

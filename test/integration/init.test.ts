@@ -225,6 +225,12 @@ where = "sku <> 'sku3'"
     const bad = await runCli(['init', '--yes', '--no-sync', '--state-dir', stateDir(), '--config', file], endpoints(clusterUrl(source, db), clusterUrl(target, `${db}_bad`)));
     expect(bad.exitCode).toBe(2);
     expect(bad.stderr).toContain(`unknown key "exclude_table" in databases.${db}; did you mean "exclude_tables"?`);
+
+    writeFileSync(file, `[databases.${db}]\nexclude_tables = ["shop.audit_trail", "shop.no_such_table"]\n`);
+    const missing = await runCli(['init', '--yes', '--no-sync', '--state-dir', stateDir(), '--config', file], endpoints(clusterUrl(source, db), clusterUrl(target, `${db}_missing`)));
+    expect(missing.exitCode).toBe(2);
+    expect(missing.stderr).toContain(`${file}: databases.${db}.exclude_tables[1]: the table "${db}.shop.no_such_table" names a table that does not exist in database ${db}`);
+    expect(missing.stderr).toContain('Fix or remove it in the file.');
   });
 
   it('include-tables copies only the named tables, quoted names included', async () => {

@@ -6,7 +6,7 @@ import { FilterError } from '../../plan/filters.ts';
 import type { DatabasePlan } from '../../plan/plan.ts';
 import { BENCHMARK_BYTES_PER_SECOND_PER_WORKER, estimateDatabase, formatBytes, formatSeconds, measureCopyRate } from '../../snapshot/estimate.ts';
 import { runInit, type InitReport } from '../../snapshot/init.ts';
-import { addFilterOptions, resolveFilters, type FilterFlags } from '../filter-options.ts';
+import { addFilterOptions, filterUsageError, resolveFilters, type FilterFlags } from '../filter-options.ts';
 import { addJobOptions } from '../job-options.ts';
 import { loggerFor, resolveEndpoints, type GlobalOptions } from '../global-options.ts';
 import { addInteractiveOptions, choosePlanInteractively, wantsWizard, type InteractiveFlags } from '../interactive.ts';
@@ -109,7 +109,7 @@ export function initCommand(io: CliIo, setExitCode: (code: number) => void): Com
         });
         if (io.isTty && !globals.json) io.stderr('\r\u001b[2K');
       } catch (error) {
-        if (error instanceof FilterError) throw new UsageError(error.message);
+        if (error instanceof FilterError) throw filterUsageError(error, options);
         throw error;
       }
       if (globals.json) io.stdout(renderJson({ command: 'init', ok: !report.cancelled, ...report }));

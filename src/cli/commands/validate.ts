@@ -1,10 +1,10 @@
 import { Command } from 'commander';
 import { runValidation } from '../../checks/validate.ts';
 import { FilterError } from '../../plan/filters.ts';
-import { addFilterOptions, resolveFilters, type FilterFlags } from '../filter-options.ts';
+import { addFilterOptions, filterUsageError, resolveFilters, type FilterFlags } from '../filter-options.ts';
 import { loggerFor, resolveEndpoints, type GlobalOptions } from '../global-options.ts';
 import { addInteractiveOptions, choosePlanInteractively, hasFilterFlags, wantsWizard, type InteractiveFlags } from '../interactive.ts';
-import { EXIT_FAILED, EXIT_OK, UsageError, type CliIo } from '../io.ts';
+import { EXIT_FAILED, EXIT_OK, type CliIo } from '../io.ts';
 import { WizardCancelled } from '../wizard/prompts.ts';
 import { renderChecks, renderJson, summarizeChecks } from '../render.ts';
 
@@ -50,7 +50,7 @@ export function validateCommand(io: CliIo, setExitCode: (code: number) => void):
     try {
       report = await runValidation({ source, target, allowSelfSignedCerts: options.allowSelfSignedCerts, filters }, { logger });
     } catch (error) {
-      if (error instanceof FilterError) throw new UsageError(error.message);
+      if (error instanceof FilterError) throw filterUsageError(error, flags);
       throw error;
     }
     if (options.json) {

@@ -2,9 +2,9 @@ import Table from 'cli-table3';
 import { Command, Option } from 'commander';
 import { FilterError } from '../../plan/filters.ts';
 import { runVerify, type VerifyReport } from '../../verify/verify.ts';
-import { addFilterOptions, resolveFilters, type FilterFlags } from '../filter-options.ts';
+import { addFilterOptions, filterUsageError, resolveFilters, type FilterFlags } from '../filter-options.ts';
 import { addJobOptions, jobCommandContext, type JobOptions } from '../job-options.ts';
-import { EXIT_FAILED, EXIT_OK, UsageError, type CliIo } from '../io.ts';
+import { EXIT_FAILED, EXIT_OK, type CliIo } from '../io.ts';
 import { wholeNumber } from '../parsers.ts';
 import { renderJson } from '../render.ts';
 
@@ -65,7 +65,7 @@ export function verifyCommand(io: CliIo, setExitCode: (code: number) => void): C
       const { filters, jobs = options.jobs } = resolveFilters(options, cmd);
       report = await runVerify({ job, filters, jobs, maxDiffs: options.maxDiffs, rowsPerChunk: options.rowsPerChunk, recheckTimeoutMs: options.recheckTimeout * 1000, logger });
     } catch (error) {
-      if (error instanceof FilterError) throw new UsageError(error.message);
+      if (error instanceof FilterError) throw filterUsageError(error, options);
       throw error;
     }
     if (globals.json) io.stdout(renderJson({ command: 'verify', jobId: job.jobId, ...report }));

@@ -35,7 +35,8 @@ where = "status <> 'cancelled'"
 [databases."my db"]
 exclude_tables = ["logs"]
 `);
-    expect(config).toEqual({
+    expect({ ...config, origins: undefined }).toEqual({
+      origins: undefined,
       jobs: 4,
       filters: {
         includeDatabases: ['shop'],
@@ -63,6 +64,14 @@ exclude_tables = ["logs"]
     const m = failure(text);
     expect(m).toMatch(message);
     expect(m).not.toContain('\n');
+  });
+
+  it('knows which key each table came from, for errors about tables that do not exist', () => {
+    expect([...load('[databases.shop]\nexclude_tables = ["a", "b"]\n[[databases."my db".time_filters]]\ntable = "e"\ncolumn = "at"\nlast = "1 day"\n').origins]).toEqual([
+      ['shop.a', 'databases.shop.exclude_tables[0]'],
+      ['shop.b', 'databases.shop.exclude_tables[1]'],
+      ['"my db".e', 'databases."my db".time_filters[0].table'],
+    ]);
   });
 
   it('names an unreadable file', () => {
