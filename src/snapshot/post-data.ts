@@ -23,30 +23,48 @@ export function parseArchiveList(listing: string): ArchiveEntry[] {
   return entries;
 }
 
+/** A foreign key of the archive, with the two tables it joins (the same table for a self-reference). */
+export interface ForeignKeyEntry {
+  entry: ArchiveEntry;
+  tables: string[];
+}
+
+export interface EntriesByTable {
+  /** Per table: its indexes and its primary key, unique and exclusion constraints (need only its own rows). */
+  own: Map<string, ArchiveEntry[]>;
+  /** Foreign keys between plain tables: ready once both tables are copied and their own entries built. */
+  foreignKeys: ForeignKeyEntry[];
+}
+
 /**
- * The entries that only need their own table's rows: its indexes and its primary key, unique and
- * exclusion constraints. They can be built as soon as that table's copy commits, while other tables
- * are still copying. Foreign keys, triggers, comments and index attachments wait for the final pass.
+ * Sorts the archive's entries by what they wait for. Entries of partitioned tables, triggers,
+ * comments and index attachments are in neither list: they wait for the final pass.
  */
-export async function entriesByTable(source: pg.Client, entries: ArchiveEntry[]): Promise<Map<string, ArchiveEntry[]>> {
-  const { rows } = await source.query<{ catalog: number; oid: number; key: string }>(`
-    SELECT ${PG_CLASS} AS catalog, i.indexrelid::int8 AS oid, format('%s.%s', n.nspname, t.relname) AS key
+export async function entriesByTable(source: pg.Client, entries: ArchiveEntry[]): Promise<EntriesByTable> {
+  const { rows } = await source.query<{ catalog: number; oid: number; key: string; ref: string | null }>(`
+    SELECT ${PG_CLASS} AS catalog, i.indexrelid::int8 AS oid, format('%s.%s', n.nspname, t.relname) AS key, NULL AS ref
       FROM pg_index i JOIN pg_class t ON t.oid = i.indrelid JOIN pg_namespace n ON n.oid = t.relnamespace
      WHERE t.relkind = 'r'
     UNION ALL
-    SELECT ${PG_CONSTRAINT}, c.oid::int8, format('%s.%s', n.nspname, t.relname)
+    SELECT ${PG_CONSTRAINT}, c.oid::int8, format('%s.%s', n.nspname, t.relname),
+           CASE WHEN c.contype = 'f' THEN format('%s.%s', rn.nspname, r.relname) END
       FROM pg_constraint c JOIN pg_class t ON t.oid = c.conrelid JOIN pg_namespace n ON n.oid = t.relnamespace
-     WHERE t.relkind = 'r' AND c.contype IN ('p', 'u', 'x')`);
-  const owner = new Map(rows.map((r) => [`${r.catalog}:${r.oid}`, r.key]));
-  const byTable = new Map<string, ArchiveEntry[]>();
+      LEFT JOIN pg_class r ON r.oid = c.confrelid LEFT JOIN pg_namespace rn ON rn.oid = r.relnamespace
+     WHERE t.relkind = 'r' AND (c.contype IN ('p', 'u', 'x') OR (c.contype = 'f' AND r.relkind = 'r'))`);
+  const owner = new Map(rows.map((r) => [`${r.catalog}:${r.oid}`, r]));
+  const result: EntriesByTable = { own: new Map(), foreignKeys: [] };
   for (const entry of entries) {
-    const key = owner.get(`${entry.catalog}:${entry.oid}`);
-    if (!key) continue;
-    const list = byTable.get(key) ?? [];
+    const row = owner.get(`${entry.catalog}:${entry.oid}`);
+    if (!row) continue;
+    if (row.ref) {
+      result.foreignKeys.push({ entry, tables: [...new Set([row.key, row.ref])] });
+      continue;
+    }
+    const list = result.own.get(row.key) ?? [];
     list.push(entry);
-    byTable.set(key, list);
+    result.own.set(row.key, list);
   }
-  return byTable;
+  return result;
 }
 
 export interface PostDataSchedulerOptions {
@@ -55,22 +73,24 @@ export interface PostDataSchedulerOptions {
   /** A folder for the list files handed to pg_restore. */
   workDir: string;
   entries: ArchiveEntry[];
-  byTable: Map<string, ArchiveEntry[]>;
-  /** Runs after a table's own indexes are built (ANALYZE), so that too leaves the final pass. */
+  byTable: EntriesByTable;
+  /** Runs after a table's own entries are built (ANALYZE), so that too leaves the final pass. */
   afterTable?: (key: string) => Promise<void>;
 }
 
 /**
  * Builds each table's indexes while the other tables are still copying, one table at a time so the
- * copy keeps most of the machine; the rest of the post-data section follows once every table is in.
- * The copy of the biggest table is usually the last to finish, and its tail would otherwise leave a
- * core idle.
+ * copy keeps most of the machine, and each foreign key once both its tables are ready; the rest of
+ * the post-data section follows once every table is in. The copy of the biggest table is usually the
+ * last to finish, and its tail would otherwise leave a core idle.
  */
 export class PostDataScheduler {
-  /** Tables whose own entries are built (and analyzed, with `afterTable`). */
+  /** Tables copied, with their own entries built and `afterTable` run. */
   readonly built = new Set<string>();
   private readonly options: PostDataSchedulerOptions;
   private readonly queue: string[] = [];
+  /** Dump ids restored before the final pass. */
+  private readonly restored = new Set<number>();
   private building: string | null = null;
   private running: Promise<void> | null = null;
   private failure: unknown = null;
@@ -81,9 +101,9 @@ export class PostDataScheduler {
     this.options = options;
   }
 
-  /** Called when a table's copy has committed; its own entries are queued for an early build. */
+  /** Called when a table's copy has committed. */
   tableCopied(key: string): void {
-    if (this.closed || !this.options.byTable.has(key)) return;
+    if (this.closed) return;
     this.queue.push(key);
     this.running ??= this.drain();
   }
@@ -93,10 +113,13 @@ export class PostDataScheduler {
       while (!this.closed && this.queue.length > 0) {
         const key = this.queue.shift()!;
         this.building = key;
-        await this.restore(this.options.byTable.get(key)!, 1);
+        const own = this.options.byTable.own.get(key) ?? [];
+        await this.restore(own, 1);
         await this.options.afterTable?.(key);
         this.built.add(key);
         this.building = null;
+        const ready = this.options.byTable.foreignKeys.filter((fk) => !this.restored.has(fk.entry.dumpId) && fk.tables.every((t) => this.built.has(t)));
+        if (!this.closed && ready.length) await this.restore(ready.map((fk) => fk.entry), 1);
       }
     } catch (error) {
       this.failure = error;
@@ -111,6 +134,7 @@ export class PostDataScheduler {
     writeFileSync(list, entries.map((e) => e.line).join('\n') + '\n', { mode: 0o600 });
     try {
       await restoreArchiveEntries(this.options.schema, this.options.archive, list, jobs);
+      for (const e of entries) this.restored.add(e.dumpId);
     } finally {
       rmSync(list, { force: true });
     }
@@ -129,12 +153,11 @@ export class PostDataScheduler {
   async finish(jobs: number): Promise<void> {
     this.closed = true;
     const inFlight = this.running;
-    const pending = [...this.options.byTable.keys()].filter((k) => !this.built.has(k) && k !== this.building);
-    const results = await Promise.allSettled([inFlight, this.restore(pending.flatMap((k) => this.options.byTable.get(k)!), jobs)]);
+    const pending = [...this.options.byTable.own.keys()].filter((k) => !this.built.has(k) && k !== this.building);
+    const results = await Promise.allSettled([inFlight, this.restore(pending.flatMap((k) => this.options.byTable.own.get(k)!), jobs)]);
     if (this.failure) throw this.failure;
     for (const r of results) if (r.status === 'rejected') throw r.reason;
-    const done = new Set([...this.options.byTable.values()].flatMap((list) => list.map((e) => e.dumpId)));
-    await this.restore(this.options.entries.filter((e) => !done.has(e.dumpId)), jobs);
+    await this.restore(this.options.entries.filter((e) => !this.restored.has(e.dumpId)), jobs);
   }
 }
 

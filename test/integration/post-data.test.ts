@@ -33,7 +33,7 @@ describe('parseArchiveList', () => {
 });
 
 describe('PostDataScheduler', () => {
-  it("builds a copied table's own indexes before the others, and foreign keys only at the end", async () => {
+  it("builds a copied table's own indexes at once, a foreign key once both its tables are in, the rest at the end", async () => {
     const db = await createTestDatabase(source, 'postdata');
     created.push({ cluster: source, name: db.name });
     created.push({ cluster: target, name: db.name });
@@ -41,8 +41,11 @@ describe('PostDataScheduler', () => {
       CREATE TABLE parent (id int PRIMARY KEY, code text UNIQUE);
       CREATE TABLE "child table" (id int PRIMARY KEY, parent_id int REFERENCES parent (id), note text);
       CREATE INDEX "child note" ON "child table" (note);
+      CREATE TABLE late (id int PRIMARY KEY, parent_id int REFERENCES parent (id), up int REFERENCES late (id) DEFERRABLE INITIALLY DEFERRED);
+      COMMENT ON INDEX "child note" IS 'comments wait for the final pass';
       INSERT INTO parent SELECT i, 'c' || i FROM generate_series(1, 50) i;
-      INSERT INTO "child table" SELECT i, 1 + i % 50, 'n' || i FROM generate_series(1, 500) i;`));
+      INSERT INTO "child table" SELECT i, 1 + i % 50, 'n' || i FROM generate_series(1, 500) i;
+      INSERT INTO late SELECT i, 1 + i % 50, NULLIF(i - 1, 0) FROM generate_series(1, 20) i;`));
     await withClient(target, 'postgres', (c) => c.query(`CREATE DATABASE "${db.name}"`));
     const options: SchemaCopyOptions = {
       source: parseConnectionUrl(clusterUrl(source, db.name)), target: parseConnectionUrl(clusterUrl(target, db.name)),
@@ -51,27 +54,40 @@ describe('PostDataScheduler', () => {
     const archive = join(work, 'post-data.dump');
     await copyPreDataSchema(options);
     await dumpPostDataSchema(options, archive);
+    // The rows as a copy would leave them (the scheduler only builds what follows the copy).
+    await withClient(target, db.name, (c) => c.query(`
+      INSERT INTO parent SELECT i, 'c' || i FROM generate_series(1, 50) i;
+      INSERT INTO "child table" SELECT i, 1 + i % 50, 'n' || i FROM generate_series(1, 500) i;
+      INSERT INTO late SELECT i, 1 + i % 50, NULLIF(i - 1, 0) FROM generate_series(1, 20) i;`));
     const entries = await readArchiveEntries(options, archive);
     const sourceClient = await connectAs(source, db.name);
     const byTable = await entriesByTable(sourceClient, entries).finally(() => sourceClient.end());
-    expect([...byTable.keys()].sort()).toEqual(['public.child table', 'public.parent']);
+    expect([...byTable.own.keys()].sort()).toEqual(['public.child table', 'public.late', 'public.parent']);
+    expect(byTable.foreignKeys.map((f) => f.tables.sort())).toEqual(expect.arrayContaining([['public.child table', 'public.parent'], ['public.late', 'public.parent'], ['public.late']]));
 
     const analyzed: string[] = [];
     const scheduler = new PostDataScheduler({ schema: options, archive, workDir: work, entries, byTable, afterTable: async (key) => void analyzed.push(key) });
     const indexes = () => withClient(target, db.name, async (c) => (await c.query<{ i: string }>(`SELECT indexname AS i FROM pg_indexes WHERE schemaname = 'public' ORDER BY 1`)).rows.map((r) => r.i));
-    const foreignKeys = () => withClient(target, db.name, async (c) => Number((await c.query<{ n: string }>(`SELECT count(*) AS n FROM pg_constraint WHERE contype = 'f'`)).rows[0]!.n));
+    const foreignKeys = () => withClient(target, db.name, async (c) => (await c.query<{ n: string }>(`SELECT conname AS n FROM pg_constraint WHERE contype = 'f' ORDER BY 1`)).rows.map((r) => r.n));
+    const comments = () => withClient(target, db.name, async (c) => Number((await c.query<{ n: string }>(`SELECT count(*) AS n FROM pg_description d JOIN pg_class k ON k.oid = d.objoid WHERE k.relname = 'child note'`)).rows[0]!.n));
 
     scheduler.tableCopied('public.parent');
     await expect.poll(() => scheduler.built.has('public.parent'), { timeout: 20_000 }).toBe(true);
     expect(await indexes()).toEqual(['parent_code_key', 'parent_pkey']);
-    expect(await foreignKeys()).toBe(0);
-    expect(analyzed).toEqual(['public.parent']);
+    expect(await foreignKeys()).toEqual([]);
 
-    await scheduler.finish(2);
+    scheduler.tableCopied('public.child table');
+    await expect.poll(() => foreignKeys(), { timeout: 20_000 }).toEqual(['child table_parent_id_fkey']);
     expect(await indexes()).toEqual(['child note', 'child table_pkey', 'parent_code_key', 'parent_pkey']);
-    expect(await foreignKeys()).toBe(1);
-    // Tables built in the final pass are analyzed with the rest, not by the scheduler.
-    expect(analyzed).toEqual(['public.parent']);
+    expect(await comments()).toBe(0);
+    expect(analyzed).toEqual(['public.parent', 'public.child table']);
+
+    // `late` never reported as copied: its key, its foreign keys and the comment come with the final pass.
+    await scheduler.finish(2);
+    expect(await indexes()).toEqual(['child note', 'child table_pkey', 'late_pkey', 'parent_code_key', 'parent_pkey']);
+    expect(await foreignKeys()).toEqual(['child table_parent_id_fkey', 'late_parent_id_fkey', 'late_up_fkey']);
+    expect(await comments()).toBe(1);
+    expect(analyzed).toEqual(['public.parent', 'public.child table']);
     expect(readdirSync(work).filter((f) => f.endsWith('.list'))).toEqual([]);
   });
 });

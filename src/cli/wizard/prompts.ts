@@ -1,5 +1,4 @@
 import { emitKeypressEvents } from 'node:readline';
-import { checkbox, input, select } from '@inquirer/prompts';
 
 /** Thrown by a prompt when the user pressed Esc: the wizard goes back one step. */
 export class GoBack extends Error {
@@ -49,9 +48,20 @@ export function terminalPrompts(stdin: NodeJS.ReadStream = process.stdin): Wizar
     }
   };
   const pageSize = Math.max(7, Math.min(20, (process.stdout.rows ?? 24) - 8));
+  // Loaded on first use: commands that never ask do not pay for the prompt library at start-up.
+  const inquirer = () => import('@inquirer/prompts');
   return {
-    checkbox: (config) => ask((signal) => checkbox({ ...config, pageSize, loop: false }, { signal })),
-    select: (config) => ask((signal) => select({ ...config, pageSize, loop: false }, { signal })),
-    input: (config) => ask((signal) => input(config, { signal })),
+    checkbox: async (config) => {
+      const { checkbox } = await inquirer();
+      return ask((signal) => checkbox({ ...config, pageSize, loop: false }, { signal }));
+    },
+    select: async (config) => {
+      const { select } = await inquirer();
+      return ask((signal) => select({ ...config, pageSize, loop: false }, { signal }));
+    },
+    input: async (config) => {
+      const { input } = await inquirer();
+      return ask((signal) => input(config, { signal }));
+    },
   };
 }
