@@ -2,6 +2,8 @@ import type pg from 'pg';
 import { quoteIdent } from '../catalog/ident.ts';
 import { ConnectionError } from '../connection/errors.ts';
 import type { Logger } from '../log/logger.ts';
+import { listUserDatabases } from '../catalog/server.ts';
+import { replicationObjectName } from '../snapshot/prepare.ts';
 import type { JobContext } from './job.ts';
 
 export interface CleanupResult {
@@ -15,7 +17,9 @@ export interface CleanupResult {
  * nothing and succeeds.
  */
 export async function runCleanup(job: JobContext, logger: Logger): Promise<CleanupResult> {
+  // Names are matched exactly, never by prefix: job "shop" must not take the objects of job "shop_2".
   const prefix = `dbr_${job.jobId}_`;
+  const ours = (name: string, database: string) => name === replicationObjectName(job.jobId, database);
   const result: CleanupResult = { dropped: [], warnings: [] };
   const databases = job.state ? Object.values(job.state.databases) : [];
   const sourceDbs = new Set(databases.map((d) => d.source));
@@ -37,6 +41,8 @@ export async function runCleanup(job: JobContext, logger: Logger): Promise<Clean
     return undefined;
   });
   try {
+    const knownSources = new Set([...sourceDbs, ...(sourceAdmin ? await listUserDatabases(sourceAdmin) : [])]);
+    const subscriptionNames = new Set([...knownSources].map((d) => replicationObjectName(job.jobId, d)));
     // Subscriptions first: dropping one also drops its slot on the source, if it can reach it.
     for (const database of targetDbs) {
       const target = await job.openTarget(database).catch((error: unknown) => {
@@ -49,7 +55,7 @@ export async function runCleanup(job: JobContext, logger: Logger): Promise<Clean
           `SELECT subname FROM pg_subscription WHERE subdbid = (SELECT oid FROM pg_database WHERE datname = current_database()) AND starts_with(subname, $1)`,
           [prefix],
         );
-        for (const { subname } of rows) {
+        for (const { subname } of rows.filter((r) => subscriptionNames.has(r.subname))) {
           await target.query(`ALTER SUBSCRIPTION ${quoteIdent(subname)} DISABLE`);
           if (!sourceReachable) await target.query(`ALTER SUBSCRIPTION ${quoteIdent(subname)} SET (slot_name = NONE)`);
           try {
@@ -72,7 +78,7 @@ export async function runCleanup(job: JobContext, logger: Logger): Promise<Clean
       if (!source) continue;
       try {
         const { rows } = await source.query<{ pubname: string }>('SELECT pubname FROM pg_publication WHERE starts_with(pubname, $1)', [prefix]);
-        for (const { pubname } of rows) {
+        for (const { pubname } of rows.filter((r) => ours(r.pubname, database))) {
           await source.query(`DROP PUBLICATION IF EXISTS ${quoteIdent(pubname)}`);
           result.dropped.push(`publication ${pubname} (source database ${database})`);
         }
@@ -81,8 +87,8 @@ export async function runCleanup(job: JobContext, logger: Logger): Promise<Clean
       }
     }
     // Slots of this job, orphans included; an active one belongs to a live walsender we end first.
-    const { rows: slots } = await sourceAdmin.query<{ slot_name: string; active_pid: number | null }>('SELECT slot_name, active_pid FROM pg_replication_slots WHERE starts_with(slot_name, $1)', [prefix]);
-    for (const slot of slots) {
+    const { rows: slots } = await sourceAdmin.query<{ slot_name: string; database: string; active_pid: number | null }>('SELECT slot_name, database, active_pid FROM pg_replication_slots WHERE starts_with(slot_name, $1)', [prefix]);
+    for (const slot of slots.filter((s) => ours(s.slot_name, s.database))) {
       if (slot.active_pid) {
         await sourceAdmin.query('SELECT pg_terminate_backend($1)', [slot.active_pid]);
         await new Promise((r) => setTimeout(r, 300));

@@ -306,6 +306,27 @@ describe('init --no-sync', () => {
 });
 
 
+describe('cleanup of one job', () => {
+  it('leaves the objects of a job whose id starts with the same text', async () => {
+    const db = await sourceDatabase('cleanup_ids', 'CREATE TABLE t (id int PRIMARY KEY); INSERT INTO t SELECT generate_series(1, 10);');
+    const dir = stateDir();
+    const env = (targetDb: string) => endpoints(clusterUrl(source, db), clusterUrl(target, targetDb));
+    for (const [jobId, targetDb] of [['shop', `${db}_a`], ['shop_2', `${db}_b`]] as const) {
+      cleanups.push(() => withClient(target, 'postgres', (c) => c.query(`DROP DATABASE IF EXISTS "${targetDb}" WITH (FORCE)`)));
+      const run = await runCli(['init', '--yes', '--no-roles', '--job-id', jobId, '--state-dir', dir], env(targetDb));
+      expect(run.exitCode, run.stderr).toBe(0);
+    }
+    expect((await replicationObjectsOnSource(source, db)).slots).toHaveLength(2);
+    const cleanup = await runCli(['cleanup', '--yes', '--job-id', 'shop', '--state-dir', dir], env(`${db}_a`));
+    expect(cleanup.exitCode, cleanup.stderr).toBe(0);
+    const left = await replicationObjectsOnSource(source, db);
+    expect(left.slots).toEqual([expect.stringMatching(/^dbr_shop_2_/)]);
+    expect(left.publications).toEqual([expect.stringMatching(/^dbr_shop_2_/)]);
+    expect((await runCli(['cleanup', '--yes', '--job-id', 'shop_2', '--state-dir', dir], env(`${db}_b`))).exitCode).toBe(0);
+    expect(await replicationObjectsOnSource(source, db)).toEqual({ slots: [], publications: [] });
+  });
+});
+
 describe('init resume after a kill', () => {
   it('keeps finished tables, re-copies the rest through the original slot, and ends consistent', async () => {
     const small = Array.from({ length: 5 }, (_, i) => `CREATE TABLE small_${i} (id int PRIMARY KEY, v int NOT NULL); INSERT INTO small_${i} SELECT g, g FROM generate_series(1, 2000) g;`).join('\n');
