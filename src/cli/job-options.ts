@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import type { Logger } from '../log/logger.ts';
 import { loadJob, type JobContext } from '../replication/job.ts';
+import { CommandRecord, localJobStore } from './job-record.ts';
 import { defaultStateDir } from '../snapshot/state.ts';
 import { loggerFor, resolveEndpoints, type GlobalOptions } from './global-options.ts';
 import type { CliIo } from './io.ts';
@@ -24,4 +25,20 @@ export function jobCommandContext(command: Command, options: JobOptions, io: Cli
   const { source, target } = resolveEndpoints(globals, command, logger);
   const job = loadJob({ source, target, tls: { allowSelfSignedCerts: globals.allowSelfSignedCerts }, jobId: options.jobId, stateDir: options.stateDir });
   return { globals, logger, job };
+}
+
+/** This command's entry in the job record of the state folder (see job-record.ts). */
+export function commandRecord(command: string, job: { jobId: string; source: JobContext['source']; target: JobContext['target'] }, stateDir: string, logger: Logger): CommandRecord {
+  return new CommandRecord({ store: localJobStore(stateDir), jobId: job.jobId, command, source: job.source, target: job.target, logger });
+}
+
+/** Runs a command's work between `begin` and, on failure, `failed` (the caller records success). */
+export async function recorded<T>(record: CommandRecord, phase: string, run: () => Promise<T>): Promise<T> {
+  await record.begin(phase);
+  try {
+    return await run();
+  } catch (error) {
+    await record.failed(error);
+    throw error;
+  }
 }

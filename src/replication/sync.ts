@@ -2,6 +2,7 @@ import { readServerFacts } from '../catalog/server.ts';
 import { withDatabase, type ConnectionSpec } from '../connection/url.ts';
 import type { Logger } from '../log/logger.ts';
 import { createPublication, publicationExists } from '../replication/publication.ts';
+import { replicationObjectName } from '../snapshot/prepare.ts';
 import type { JobContext } from './job.ts';
 import { withClients } from './job.ts';
 import { readSlotStatus, readSubscriptionStatus } from './status.ts';
@@ -91,7 +92,7 @@ export async function runSync(req: SyncRequest): Promise<SyncResult[]> {
 async function syncWithCopy(req: SyncRequest): Promise<SyncResult> {
   const { job } = req;
   const database = job.source.database;
-  const name = `dbr_${job.jobId}_copy`;
+  const name = replicationObjectName(job.jobId, database);
   return withClients([job.openSource(database), job.openTarget(job.target.database)], async (source, target) => {
     const facts = await readServerFacts(source!);
     if (await subscriptionExists(target!, name)) return { database, subscription: name, action: 'unchanged' as const, note: 'already exists' };

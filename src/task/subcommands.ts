@@ -7,7 +7,7 @@ import { withConnection } from '../connection/client.ts';
 import type { TlsPolicy } from '../connection/tls.ts';
 import type { ConnectionSpec } from '../connection/url.ts';
 import type { JobStore } from '../jobs/store.ts';
-import type { VerifyOutcome } from '../jobs/types.ts';
+import { verifyOutcome } from '../verify/outcome.ts';
 import type { Logger } from '../log/logger.ts';
 import type { FilterOptions } from '../plan/plan.ts';
 import { runCleanup } from '../replication/cleanup.ts';
@@ -107,20 +107,6 @@ export const subscribe: SubcommandHandler = async (ctx) => {
   const db = job.state!.databases[ctx.config.database];
   return { output: { ...names(ctx, db), action: result?.action ?? 'unchanged' } };
 };
-
-function verifyOutcome(report: VerifyReport): { outcome: VerifyOutcome; tables: { total: number; equal: number; different: number; unconfirmed: number; error: number }; differences: number; schemaDiffs: number } {
-  const all = report.databases.flatMap((d) => d.tables);
-  const tables = {
-    total: all.length,
-    equal: all.filter((t) => t.status === 'ok' || t.status === 'schema only').length,
-    different: all.filter((t) => t.status === 'different').length,
-    unconfirmed: all.filter((t) => t.status === 'unconfirmed').length,
-    error: 0,
-  };
-  const schemaDiffs = report.databases.reduce((n, d) => n + d.schemaDiffs.length, 0);
-  const outcome: VerifyOutcome = !report.ok ? 'different' : tables.unconfirmed ? 'unconfirmed' : 'equal';
-  return { outcome, tables, differences: all.reduce((n, t) => n + t.diffs.length, 0), schemaDiffs };
-}
 
 /** Compares source and target and records a verify run; differences make the task fail (VerifyDifferences). */
 export const verify: SubcommandHandler = async (ctx) => {

@@ -312,7 +312,7 @@ describe('cleanup of one job', () => {
     const dir = stateDir();
     const env = (targetDb: string) => endpoints(clusterUrl(source, db), clusterUrl(target, targetDb));
     for (const [jobId, targetDb] of [['shop', `${db}_a`], ['shop_2', `${db}_b`]] as const) {
-      cleanups.push(() => withClient(target, 'postgres', (c) => c.query(`DROP DATABASE IF EXISTS "${targetDb}" WITH (FORCE)`)));
+      cleanups.push(async () => void (await withClient(target, 'postgres', (c) => c.query(`DROP DATABASE IF EXISTS "${targetDb}" WITH (FORCE)`))));
       const run = await runCli(['init', '--yes', '--no-roles', '--job-id', jobId, '--state-dir', dir], env(targetDb));
       expect(run.exitCode, run.stderr).toBe(0);
     }

@@ -10,6 +10,8 @@ import { connectAs, createTestDatabase, withClient } from '../support/db.ts';
 
 interface StatusJson {
   ok: boolean;
+  job: { state: string; phase: string; databases: Record<string, { state: string; tablesDone: number; tablesTotal: number; rowsCopied: number }> } | null;
+  steps: { step: string; state: string }[];
   databases: { database: string; verdict: string; reason: string; diskRisk: boolean; slot: { exists: boolean; lagBytes: number } }[];
 }
 
@@ -90,6 +92,11 @@ describe('sync, status, cutover and cleanup under continuous writes', () => {
       expect(init.exitCode, init.stderr).toBe(0);
       const waiting = await status();
       expect(waiting.databases[0]).toMatchObject({ verdict: 'initializing', diskRisk: true });
+      // The job record: the same model the serverless workflow writes.
+      expect(waiting.job).toMatchObject({ state: 'RUNNING', phase: expect.stringMatching(/slot waits for sync/) });
+      expect(waiting.job!.databases.shop).toMatchObject({ state: 'RUNNING', tablesDone: 4, tablesTotal: 4 });
+      expect(waiting.job!.databases.shop!.rowsCopied).toBeGreaterThanOrEqual(25_600);
+      expect(waiting.steps).toEqual([expect.objectContaining({ step: 'init', state: 'SUCCEEDED' })]);
 
       const sync = await cli(['sync', '--json']);
       expect(sync.exitCode, sync.stderr).toBe(0);
@@ -104,6 +111,7 @@ describe('sync, status, cutover and cleanup under continuous writes', () => {
       const text = await cli(['status']);
       expect(text.exitCode).toBe(0);
       expect(text.stdout).toMatch(/shop: in sync/);
+      expect(text.stdout).toMatch(/^Job \w+: RUNNING - Streaming changes/);
     } finally {
       writing = false;
       await load;
@@ -112,6 +120,9 @@ describe('sync, status, cutover and cleanup under continuous writes', () => {
 
     const cutover = await cli(['cutover', '--json', '--read-only-source', '--timeout', '120']);
     expect(cutover.exitCode, cutover.stderr).toBe(0);
+    const done = await status();
+    expect(done.job).toMatchObject({ state: 'SUCCEEDED', databases: { shop: expect.objectContaining({ state: 'SUCCEEDED' }) } });
+    expect(done.steps.map((st) => `${st.step} ${st.state}`)).toEqual(['init SUCCEEDED', 'sync SUCCEEDED', 'sync SUCCEEDED', 'cutover SUCCEEDED']);
     const [s, t] = await Promise.all([fingerprintTables(source, 'shop'), fingerprintTables(target, 'shop')]);
     expect(t).toEqual(s);
     expect(t.get('public.log')!.rows).toBe(20000 + committed);

@@ -1,6 +1,6 @@
 import { Command } from 'commander';
 import { runCleanup } from '../../replication/cleanup.ts';
-import { addJobOptions, jobCommandContext, type JobOptions } from '../job-options.ts';
+import { addJobOptions, commandRecord, jobCommandContext, recorded, type JobOptions } from '../job-options.ts';
 import { EXIT_FAILED, EXIT_OK, type CliIo } from '../io.ts';
 import { confirm } from '../prompt.ts';
 import { renderJson } from '../render.ts';
@@ -21,7 +21,11 @@ export function cleanupCommand(io: CliIo, setExitCode: (code: number) => void): 
       setExitCode(EXIT_FAILED);
       return;
     }
-    const result = await runCleanup(job, logger);
+    const record = commandRecord('cleanup', job, options.stateDir, logger);
+    const result = await recorded(record, 'Clean up', () => runCleanup(job, logger));
+    // Cleaning up a job that never cut over ends it: nothing replicates any more.
+    if (result.warnings.length) await record.failed(new Error(result.warnings.join(' ')));
+    else await record.succeeded('Cleaned up before cut-over: replication stopped', 'CANCELLED');
     if (globals.json) io.stdout(renderJson({ command: 'cleanup', ok: result.warnings.length === 0, jobId: job.jobId, ...result }));
     else {
       io.stdout(result.dropped.length ? result.dropped.map((d) => `dropped ${d}\n`).join('') : `Nothing to clean up for job ${job.jobId}.\n`);

@@ -1,6 +1,6 @@
 import { Command, Option } from 'commander';
 import { runCutover } from '../../replication/cutover.ts';
-import { addJobOptions, jobCommandContext, type JobOptions } from '../job-options.ts';
+import { addJobOptions, commandRecord, jobCommandContext, recorded, type JobOptions } from '../job-options.ts';
 import { EXIT_OK, type CliIo } from '../io.ts';
 import { wholeNumber } from '../parsers.ts';
 import { renderJson } from '../render.ts';
@@ -28,7 +28,10 @@ export function cutoverCommand(io: CliIo, setExitCode: (code: number) => void): 
     .addHelpText('after', '\nExamples:\n  database-replicator cutover --read-only-source\n  database-replicator cutover --sequence-margin 1000 --json\n');
   return addJobOptions(command).action(async (options: CutoverOptions, cmd: Command) => {
     const { globals, logger, job } = jobCommandContext(cmd, options, io);
-    const results = await runCutover({ job, maxLagBytes: options.maxLagBytes, timeoutMs: options.timeout * 1000, readOnlySource: options.readOnlySource, sequenceMargin: options.sequenceMargin, logger });
+    const record = commandRecord('cutover', job, options.stateDir, logger);
+    const results = await recorded(record, 'Cut over', () => runCutover({ job, maxLagBytes: options.maxLagBytes, timeoutMs: options.timeout * 1000, readOnlySource: options.readOnlySource, sequenceMargin: options.sequenceMargin, logger }));
+    await record.databasesTo('SUCCEEDED', 'Cut over');
+    await record.succeeded('Cut over: the target has everything; point applications at it, then run cleanup', 'SUCCEEDED');
     if (globals.json) {
       io.stdout(renderJson({ command: 'cutover', ok: true, jobId: job.jobId, databases: results }));
     } else {

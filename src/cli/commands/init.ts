@@ -7,7 +7,9 @@ import type { DatabasePlan } from '../../plan/plan.ts';
 import { BENCHMARK_BYTES_PER_SECOND_PER_WORKER, estimateDatabase, formatBytes, formatSeconds, measureCopyRate } from '../../snapshot/estimate.ts';
 import { runInit, type InitReport } from '../../snapshot/init.ts';
 import { addFilterOptions, filterUsageError, resolveFilters, type FilterFlags } from '../filter-options.ts';
-import { addJobOptions } from '../job-options.ts';
+import { addJobOptions, commandRecord } from '../job-options.ts';
+import { deriveJobId } from '../../snapshot/prepare.ts';
+import { LocalJobStore } from '../../snapshot/state.ts';
 import { loggerFor, resolveEndpoints, type GlobalOptions } from '../global-options.ts';
 import { addInteractiveOptions, choosePlanInteractively, wantsWizard, type InteractiveFlags } from '../interactive.ts';
 import { EXIT_FAILED, EXIT_OK, UsageError, type CliIo } from '../io.ts';
@@ -100,17 +102,43 @@ export function initCommand(io: CliIo, setExitCode: (code: number) => void): Com
         (globals.json ? io.stderr : io.stdout)(table.toString() + '\n');
         return globals.yes || askYesNo(io, 'init', 'Proceed with replication?');
       };
+      const jobId = options.jobId ?? deriveJobId(source, target);
+      const record = commandRecord('init', { jobId, source, target }, options.stateDir, logger);
+      let begun = false;
+      const begin = async () => {
+        if (!begun) await record.begin('Copy snapshot');
+        begun = true;
+      };
+      // A resumed init asks nothing; a new one is recorded once the user said yes.
+      if (new LocalJobStore(options.stateDir).load(jobId)) await begin();
+      const draw = globals.logLevel === 'error' ? undefined : createCopyProgress(io.stderr, io.isTty && !globals.json);
       let report: InitReport;
       try {
         report = await runInit({
-          source, target, tls, filters, jobId: options.jobId, jobs, noSync: !options.sync, dropExisting: options.dropExisting,
-          copyRoles: options.roles, splitBytes: options.splitTablesLargerThan, stateDir: options.stateDir, confirm, logger,
-          onProgress: globals.logLevel === 'error' ? undefined : createCopyProgress(io.stderr, io.isTty && !globals.json),
+          source, target, tls, filters, jobId, jobs, noSync: !options.sync, dropExisting: options.dropExisting,
+          copyRoles: options.roles, splitBytes: options.splitTablesLargerThan, stateDir: options.stateDir, logger,
+          confirm: async (plans) => {
+            const yes = await confirm(plans);
+            if (yes) await begin();
+            return yes;
+          },
+          onProgress: (p) => {
+            draw?.(p);
+            record.copyProgress(p);
+          },
         });
         if (io.isTty && !globals.json) io.stderr('\r\u001b[2K');
       } catch (error) {
+        if (begun) await record.failed(error);
         if (error instanceof FilterError) throw filterUsageError(error, options);
         throw error;
+      }
+      if (begun && !report.cancelled) {
+        const noSync = !options.sync;
+        for (const d of report.databases) {
+          await record.database(d.source, { state: noSync ? 'SUCCEEDED' : 'RUNNING', phase: noSync ? 'Snapshot copied' : 'Snapshot copied; waiting for sync', tablesDone: d.tables, tablesTotal: d.tables, rowsCopied: d.rows, bytesCopied: d.bytes });
+        }
+        await record.succeeded(noSync ? 'Snapshot copied (--no-sync: no replication)' : 'Snapshot copied; the slot waits for sync', noSync ? 'SUCCEEDED' : undefined);
       }
       if (globals.json) io.stdout(renderJson({ command: 'init', ok: !report.cancelled, ...report }));
       else io.stdout(renderInitReport(report, !options.sync));

@@ -3,7 +3,9 @@ import { Command } from 'commander';
 import { collectStatus } from '../../replication/health.ts';
 import type { DatabaseStatus } from '../../replication/status.ts';
 import { formatBytes } from '../../snapshot/estimate.ts';
+import type { JobRecord, StepRecord } from '../../jobs/types.ts';
 import { addJobOptions, jobCommandContext, type JobOptions } from '../job-options.ts';
+import { localJobStore, readJobRecord } from '../job-record.ts';
 import { EXIT_FAILED, EXIT_OK, UsageError, type CliIo } from '../io.ts';
 import { renderJson } from '../render.ts';
 
@@ -30,6 +32,23 @@ export function renderStatus(statuses: DatabaseStatus[]): string {
   return `${table.toString()}\n${lines.join('\n')}\n`;
 }
 
+/** The resume state is the engine's, large and of no use to a reader. */
+function withoutResumeState(job: JobRecord): JobRecord {
+  return { ...job, databases: Object.fromEntries(Object.entries(job.databases).map(([name, { initState: _initState, ...entry }]) => [name, entry])) };
+}
+
+/** The job record: state and phase, each database's progress, the last steps. */
+export function renderJobRecord(job: JobRecord, steps: StepRecord[]): string {
+  const lines = [`Job ${job.jobId}: ${job.state} - ${job.phase || 'no phase yet'} (started ${job.startedAt ?? job.createdAt}, updated ${job.updatedAt})`];
+  if (job.error) lines.push(`  error: ${job.error}`);
+  for (const [name, d] of Object.entries(job.databases)) {
+    lines.push(`  ${name}: ${d.state} - ${d.phase}; ${d.tablesDone}/${d.tablesTotal} tables, ${d.rowsCopied} rows, ${formatBytes(d.bytesCopied)}${d.error ? `; error: ${d.error}` : ''}`);
+  }
+  const last = steps.at(-1);
+  if (last) lines.push(`  last step: ${last.step}${last.database ? ` (${last.database})` : ''} ${last.state}${last.seconds !== undefined ? ` in ${last.seconds.toFixed(1)} s` : ''}${last.state === 'FAILED' && last.detail ? `: ${last.detail}` : ''}`);
+  return lines.join('\n') + '\n';
+}
+
 export function statusCommand(io: CliIo, setExitCode: (code: number) => void): Command {
   const command = new Command('status')
     .summary('show replication health per database: slot, lag, subscription, tables, errors')
@@ -45,11 +64,15 @@ export function statusCommand(io: CliIo, setExitCode: (code: number) => void): C
     const { globals, job } = jobCommandContext(cmd, options, io);
     const interval = options.watch === undefined ? 0 : options.watch === true ? 2 : Number(options.watch);
     if (!Number.isFinite(interval) || interval < 0) throw new UsageError(`--watch takes a number of seconds, not "${String(options.watch)}".`);
+    const store = localJobStore(options.stateDir);
     for (;;) {
-      const statuses = await collectStatus(job);
+      const [statuses, record] = await Promise.all([collectStatus(job), readJobRecord(store, job.jobId)]);
       const broken = statuses.some((s) => s.verdict === 'broken');
-      if (globals.json) io.stdout(renderJson({ command: 'status', ok: !broken, jobId: job.jobId, at: new Date().toISOString(), databases: statuses }));
-      else io.stdout(`${interval && io.isTty ? '\u001b[2J\u001b[H' : ''}${renderStatus(statuses)}`);
+      if (globals.json) {
+        io.stdout(renderJson({ command: 'status', ok: !broken, jobId: job.jobId, at: new Date().toISOString(), job: record ? withoutResumeState(record.job) : null, steps: record?.steps ?? [], databases: statuses }));
+      } else {
+        io.stdout(`${interval && io.isTty ? '\u001b[2J\u001b[H' : ''}${record ? renderJobRecord(record.job, record.steps) : ''}${renderStatus(statuses)}`);
+      }
       setExitCode(broken ? EXIT_FAILED : EXIT_OK);
       if (!interval) return;
       await new Promise((r) => setTimeout(r, interval * 1000));

@@ -1,7 +1,7 @@
 import { Command } from 'commander';
 import { ConnectionUrlError, parseConnectionUrl } from '../../connection/url.ts';
 import { runSync } from '../../replication/sync.ts';
-import { addJobOptions, jobCommandContext, type JobOptions } from '../job-options.ts';
+import { addJobOptions, commandRecord, jobCommandContext, recorded, type JobOptions } from '../job-options.ts';
 import { EXIT_OK, UsageError, type CliIo } from '../io.ts';
 import { renderJson } from '../render.ts';
 
@@ -34,7 +34,10 @@ export function syncCommand(io: CliIo, setExitCode: (code: number) => void): Com
       if (error instanceof ConnectionUrlError) throw new UsageError(`The --subscription-source-url is not valid: ${error.message}`);
       throw error;
     }
-    const results = await runSync({ job, subscriptionSource, copyData: options.copyData, logger });
+    const record = commandRecord('sync', job, options.stateDir, logger);
+    const results = await recorded(record, 'Create subscription', () => runSync({ job, subscriptionSource, copyData: options.copyData, logger }));
+    await record.databasesTo('RUNNING', 'Streaming changes');
+    await record.succeeded('Streaming changes');
     if (globals.json) io.stdout(renderJson({ command: 'sync', ok: true, jobId: job.jobId, databases: results }));
     else for (const r of results) io.stdout(`${r.database}: subscription ${r.subscription} ${r.action}${r.note ? ` (${r.note})` : ''}.\n`);
     setExitCode(EXIT_OK);

@@ -3,7 +3,8 @@ import { Command, Option } from 'commander';
 import { FilterError } from '../../plan/filters.ts';
 import { runVerify, type VerifyReport } from '../../verify/verify.ts';
 import { addFilterOptions, filterUsageError, resolveFilters, type FilterFlags } from '../filter-options.ts';
-import { addJobOptions, jobCommandContext, type JobOptions } from '../job-options.ts';
+import { addJobOptions, commandRecord, jobCommandContext, type JobOptions } from '../job-options.ts';
+import { verifyOutcome } from '../../verify/outcome.ts';
 import { EXIT_FAILED, EXIT_OK, type CliIo } from '../io.ts';
 import { wholeNumber } from '../parsers.ts';
 import { renderJson } from '../render.ts';
@@ -61,13 +62,18 @@ export function verifyCommand(io: CliIo, setExitCode: (code: number) => void): C
   return addJobOptions(addFilterOptions(command)).action(async (options: VerifyOptions, cmd: Command) => {
     const { globals, logger, job } = jobCommandContext(cmd, options, io);
     let report: VerifyReport;
+    const record = commandRecord('verify', job, options.stateDir, logger);
+    const startedAt = new Date().toISOString();
     try {
       const { filters, jobs = options.jobs } = resolveFilters(options, cmd);
       report = await runVerify({ job, filters, jobs, maxDiffs: options.maxDiffs, rowsPerChunk: options.rowsPerChunk, recheckTimeoutMs: options.recheckTimeout * 1000, logger });
     } catch (error) {
       if (error instanceof FilterError) throw filterUsageError(error, options);
+      await record.verifyRun({ runId: startedAt.replace(/\D/g, ''), startedAt, endedAt: new Date().toISOString(), outcome: 'error', tables: { total: 0, equal: 0, different: 0, unconfirmed: 0, error: 0 }, differences: 0, error: (error as Error).message.slice(0, 4000) });
       throw error;
     }
+    const { schemaDiffs: _schemaDiffs, ...summary } = verifyOutcome(report);
+    await record.verifyRun({ runId: startedAt.replace(/\D/g, ''), startedAt, endedAt: new Date().toISOString(), ...summary });
     if (globals.json) io.stdout(renderJson({ command: 'verify', jobId: job.jobId, ...report }));
     else io.stdout(renderVerifyReport(report, options.maxDiffs));
     setExitCode(report.ok ? EXIT_OK : EXIT_FAILED);
