@@ -9,6 +9,8 @@ export interface ArchiveEntry {
   catalog: number;
   oid: number;
   line: string;
+  /** Estimated cost of building it (see entriesByTable); pg_restore starts list entries in list order. */
+  weight?: number;
 }
 
 const PG_CLASS = 1259;
@@ -41,13 +43,17 @@ export interface EntriesByTable {
  * comments and index attachments are in neither list: they wait for the final pass.
  */
 export async function entriesByTable(source: pg.Client, entries: ArchiveEntry[]): Promise<EntriesByTable> {
-  const { rows } = await source.query<{ catalog: number; oid: number; key: string; ref: string | null }>(`
-    SELECT ${PG_CLASS} AS catalog, i.indexrelid::int8 AS oid, format('%s.%s', n.nspname, t.relname) AS key, NULL AS ref
+  // weight: a guess at the build's cost (the table's size, more for expressions and non-btree methods),
+  // so the longest builds start first and the last ones do not run alone.
+  const { rows } = await source.query<{ catalog: number; oid: number; key: string; ref: string | null; weight: string }>(`
+    SELECT ${PG_CLASS} AS catalog, i.indexrelid::int8 AS oid, format('%s.%s', n.nspname, t.relname) AS key, NULL AS ref,
+           (pg_relation_size(t.oid) * (1 + (i.indexprs IS NOT NULL)::int + (a.amname <> 'btree')::int))::text AS weight
       FROM pg_index i JOIN pg_class t ON t.oid = i.indrelid JOIN pg_namespace n ON n.oid = t.relnamespace
+      JOIN pg_class ic ON ic.oid = i.indexrelid JOIN pg_am a ON a.oid = ic.relam
      WHERE t.relkind = 'r'
     UNION ALL
     SELECT ${PG_CONSTRAINT}, c.oid::int8, format('%s.%s', n.nspname, t.relname),
-           CASE WHEN c.contype = 'f' THEN format('%s.%s', rn.nspname, r.relname) END
+           CASE WHEN c.contype = 'f' THEN format('%s.%s', rn.nspname, r.relname) END, pg_relation_size(t.oid)::text
       FROM pg_constraint c JOIN pg_class t ON t.oid = c.conrelid JOIN pg_namespace n ON n.oid = t.relnamespace
       LEFT JOIN pg_class r ON r.oid = c.confrelid LEFT JOIN pg_namespace rn ON rn.oid = r.relnamespace
      WHERE t.relkind = 'r' AND (c.contype IN ('p', 'u', 'x') OR (c.contype = 'f' AND r.relkind = 'r'))`);
@@ -61,7 +67,7 @@ export async function entriesByTable(source: pg.Client, entries: ArchiveEntry[])
       continue;
     }
     const list = result.own.get(row.key) ?? [];
-    list.push(entry);
+    list.push({ ...entry, weight: Number(row.weight) });
     result.own.set(row.key, list);
   }
   return result;
@@ -154,7 +160,8 @@ export class PostDataScheduler {
     this.closed = true;
     const inFlight = this.running;
     const pending = [...this.options.byTable.own.keys()].filter((k) => !this.built.has(k) && k !== this.building);
-    const results = await Promise.allSettled([inFlight, this.restore(pending.flatMap((k) => this.options.byTable.own.get(k)!), jobs)]);
+    const own = pending.flatMap((k) => this.options.byTable.own.get(k)!).sort((a, b) => (b.weight ?? 0) - (a.weight ?? 0));
+    const results = await Promise.allSettled([inFlight, this.restore(own, jobs)]);
     if (this.failure) throw this.failure;
     for (const r of results) if (r.status === 'rejected') throw r.reason;
     await this.restore(this.options.entries.filter((e) => !this.restored.has(e.dumpId)), jobs);

@@ -41,6 +41,7 @@ describe('PostDataScheduler', () => {
       CREATE TABLE parent (id int PRIMARY KEY, code text UNIQUE);
       CREATE TABLE "child table" (id int PRIMARY KEY, parent_id int REFERENCES parent (id), note text);
       CREATE INDEX "child note" ON "child table" (note);
+      CREATE INDEX "child upper" ON "child table" (upper(note));
       CREATE TABLE late (id int PRIMARY KEY, parent_id int REFERENCES parent (id), up int REFERENCES late (id) DEFERRABLE INITIALLY DEFERRED);
       COMMENT ON INDEX "child note" IS 'comments wait for the final pass';
       INSERT INTO parent SELECT i, 'c' || i FROM generate_series(1, 50) i;
@@ -63,6 +64,10 @@ describe('PostDataScheduler', () => {
     const sourceClient = await connectAs(source, db.name);
     const byTable = await entriesByTable(sourceClient, entries).finally(() => sourceClient.end());
     expect([...byTable.own.keys()].sort()).toEqual(['public.child table', 'public.late', 'public.parent']);
+    // Expression indexes weigh twice a plain one of the same table, so the final pass starts them first.
+    const weight = (name: string) => byTable.own.get('public.child table')!.find((e) => e.line.includes(name))!.weight!;
+    expect(weight('child table_pkey')).toBeGreaterThan(0);
+    expect(weight('child upper')).toBe(2 * weight('child table_pkey'));
     expect(byTable.foreignKeys.map((f) => f.tables.sort())).toEqual(expect.arrayContaining([['public.child table', 'public.parent'], ['public.late', 'public.parent'], ['public.late']]));
 
     const analyzed: string[] = [];
@@ -78,13 +83,13 @@ describe('PostDataScheduler', () => {
 
     scheduler.tableCopied('public.child table');
     await expect.poll(() => foreignKeys(), { timeout: 20_000 }).toEqual(['child table_parent_id_fkey']);
-    expect(await indexes()).toEqual(['child note', 'child table_pkey', 'parent_code_key', 'parent_pkey']);
+    expect(await indexes()).toEqual(['child note', 'child table_pkey', 'child upper', 'parent_code_key', 'parent_pkey']);
     expect(await comments()).toBe(0);
     expect(analyzed).toEqual(['public.parent', 'public.child table']);
 
     // `late` never reported as copied: its key, its foreign keys and the comment come with the final pass.
     await scheduler.finish(2);
-    expect(await indexes()).toEqual(['child note', 'child table_pkey', 'late_pkey', 'parent_code_key', 'parent_pkey']);
+    expect(await indexes()).toEqual(['child note', 'child table_pkey', 'child upper', 'late_pkey', 'parent_code_key', 'parent_pkey']);
     expect(await foreignKeys()).toEqual(['child table_parent_id_fkey', 'late_parent_id_fkey', 'late_up_fkey']);
     expect(await comments()).toBe(1);
     expect(analyzed).toEqual(['public.parent', 'public.child table']);
