@@ -1,4 +1,5 @@
-import { App } from 'aws-cdk-lib';
+import { App, Validations } from 'aws-cdk-lib';
+import { AwsSolutionsChecks } from 'cdk-nag';
 import { readAppSettings } from '../lib/app-settings.ts';
 import { ReplicatorStack } from '../lib/replicator-stack.ts';
 
@@ -17,4 +18,13 @@ new ReplicatorStack(app, settings.stackName, {
   stackName: settings.stackName,
   description: 'database-replicator: zero-downtime PostgreSQL replication workflow',
   removalPolicy: settings.removalPolicy,
+  secrets: settings.secrets,
+  task: settings.task,
+  ...(settings.network ? { network: settings.network } : {}),
+  ...(settings.alarmEmail ? { alarmEmail: settings.alarmEmail } : {}),
+  ...(settings.image ? { image: settings.image } : {}),
 });
+
+// Every synth is checked against the AWS Solutions rules (cdk-nag); the accepted findings are
+// acknowledged, each with its reason, in infra/lib/nag-suppressions.ts.
+Validations.of(app).addPlugins(new AwsSolutionsChecks(app, { verbose: true }));

@@ -1,22 +1,116 @@
+import { fileURLToPath } from 'node:url';
 import { CfnOutput, Stack, type RemovalPolicy, type StackProps } from 'aws-cdk-lib';
+import * as logs from 'aws-cdk-lib/aws-logs';
 import type { Construct } from 'constructs';
+import { ReplicatorAlerts } from './alerts.ts';
+import { DEFAULT_SECRETS_PREFIX, type ImageSettings, type NetworkSettings, type SecretAccessSettings, type TaskSettings } from './app-settings.ts';
+import { DEFAULT_TASK_CPU, DEFAULT_TASK_MEMORY } from './fargate-sizes.ts';
+import { suppressAcceptedFindings } from './nag-suppressions.ts';
+import { ReplicatorNetwork } from './network.ts';
+import { ReplicatorTask } from './replicator-task.ts';
+import { SecretAccess } from './secret-access.ts';
 import { StatusTable } from './status-table.ts';
+import { VerifySchedule } from './verify-schedule.ts';
+import { METRIC_SERVICE, metricsNamespace, WorkflowFunctions } from './workflow-functions.ts';
+import { ReplicatorWorkflows } from './workflows.ts';
+
+/** The repository root: lambdas/, statemachines/ and the image's build context. */
+export const REPO_ROOT = fileURLToPath(new URL('../..', import.meta.url));
 
 export interface ReplicatorStackProps extends StackProps {
-  /** Removal policy of stateful resources; RETAIN unless a throwaway deployment asks otherwise. */
+  /** Removal policy of stateful resources (job table, log groups, topic key); RETAIN unless a throwaway deployment asks otherwise. */
   readonly removalPolicy?: RemovalPolicy;
+  /** An existing VPC; left out, one is created. */
+  readonly network?: NetworkSettings;
+  /** Which secrets may be read; default: names starting with database-replicator/. */
+  readonly secrets?: SecretAccessSettings;
+  readonly task?: Partial<TaskSettings>;
+  readonly alarmEmail?: string;
+  /** A prebuilt image in ECR instead of building containers/replicator at deploy time. */
+  readonly image?: ImageSettings;
+  /** Where lambdas/, statemachines/ and containers/ are (default: this repository). */
+  readonly repoRoot?: string;
 }
 
 /**
- * The serverless deployment. It stays environment-agnostic (no lookups), so `cdk synth` needs no
- * AWS credentials. It grows construct by construct: network, task, functions, workflow, schedule.
+ * The serverless deployment: one construct per concern (network, job table, secrets access, Fargate
+ * task, functions, state machines, verify schedule, alerts). Environment-agnostic and lookup-free,
+ * so `cdk synth` needs no AWS credentials and no Docker.
  */
 export class ReplicatorStack extends Stack {
+  public readonly network: ReplicatorNetwork;
   public readonly statusTable: StatusTable;
+  public readonly secretAccess: SecretAccess;
+  public readonly task: ReplicatorTask;
+  public readonly functions: WorkflowFunctions;
+  public readonly schedule: VerifySchedule;
+  public readonly alerts: ReplicatorAlerts;
+  public readonly workflows: ReplicatorWorkflows;
 
   constructor(scope: Construct, id: string, props: ReplicatorStackProps = {}) {
     super(scope, id, props);
-    this.statusTable = new StatusTable(this, 'StatusTable', { removalPolicy: props.removalPolicy });
-    new CfnOutput(this, 'JobTableName', { value: this.statusTable.table.tableName, description: 'DynamoDB table holding replication jobs and their status' });
+    const repoRoot = props.repoRoot ?? REPO_ROOT;
+    const removalPolicy = props.removalPolicy;
+    const kept = { logRetention: logs.RetentionDays.THREE_MONTHS, removalPolicy };
+    const cpu = props.task?.cpu ?? DEFAULT_TASK_CPU;
+
+    this.network = new ReplicatorNetwork(this, 'Network', { ...kept, ...(props.network ? { existing: props.network } : {}) });
+    this.statusTable = new StatusTable(this, 'StatusTable', { removalPolicy });
+    this.secretAccess = new SecretAccess(this, 'SecretAccess', props.secrets ?? { namePrefix: DEFAULT_SECRETS_PREFIX });
+    this.task = new ReplicatorTask(this, 'Task', {
+      ...kept,
+      vpc: this.network.vpc,
+      jobTable: this.statusTable.table,
+      cpu,
+      memoryMiB: props.task?.memoryMiB ?? DEFAULT_TASK_MEMORY,
+      architecture: props.task?.architecture ?? 'x86_64',
+      repoRoot,
+      ...(props.image ? { image: props.image } : {}),
+    });
+    this.secretAccess.grantRead(this.task.taskDefinition.taskRole);
+    this.functions = new WorkflowFunctions(this, 'Functions', {
+      ...kept,
+      repoRoot,
+      network: { vpc: this.network.vpc, subnets: this.network.subnetSelection, securityGroup: this.network.securityGroup },
+      secrets: this.secretAccess,
+      jobTable: this.statusTable.table,
+      // As the task counts its copy workers when the plan sets none: its vCPUs, at least two.
+      taskJobs: Math.max(2, Math.floor(cpu / 1024)),
+    });
+    this.schedule = new VerifySchedule(this, 'VerifySchedule', { removalPolicy });
+    this.alerts = new ReplicatorAlerts(this, 'Alerts', {
+      metricsNamespace: metricsNamespace(this.stackName),
+      metricService: METRIC_SERVICE,
+      ...(props.alarmEmail ? { alarmEmail: props.alarmEmail } : {}),
+      removalPolicy,
+    });
+    this.workflows = new ReplicatorWorkflows(this, 'Workflows', {
+      ...kept,
+      repoRoot,
+      network: this.network,
+      task: this.task,
+      functions: this.functions,
+      schedule: this.schedule,
+      topic: this.alerts.topic,
+      topicKey: this.alerts.key,
+    });
+    this.alerts.alarmOnFailedExecutions('ReplicateFailedAlarm', this.workflows.replicate.stateMachine, 'replicate');
+    this.alerts.alarmOnFailedExecutions('VerifyFailedAlarm', this.workflows.verify.stateMachine, 'verify');
+    this.alerts.alarmOnFailedExecutions('CleanupFailedAlarm', this.workflows.cleanup.stateMachine, 'cleanup');
+
+    const output = (name: string, value: string, description: string) => new CfnOutput(this, name, { value, description });
+    output('ReplicateStateMachineArn', this.workflows.replicate.stateMachine.stateMachineArn, 'Start an execution with the job input to replicate');
+    output('VerifyStateMachineArn', this.workflows.verify.stateMachine.stateMachineArn, 'Compares source and target of a job (the verify schedules start it)');
+    output('CleanupStateMachineArn', this.workflows.cleanup.stateMachine.stateMachineArn, "Removes a job's subscription, publication, slot and verify schedule");
+    output('JobTableName', this.statusTable.table.tableName, 'DynamoDB table holding replication jobs and their status');
+    output('AlarmTopicArn', this.alerts.topic.topicArn, 'SNS topic of the alarms and verify differences: subscribe to it');
+    output('ClusterName', this.task.cluster.clusterName, 'ECS cluster the replicator tasks run in');
+    output('TaskDefinitionArn', this.task.taskDefinition.taskDefinitionArn, 'Fargate task definition of the replicator');
+    output('ScheduleGroupName', this.schedule.group.scheduleGroupName, 'EventBridge Scheduler group of the per-job verify schedules');
+    output('SchedulerRoleArn', this.schedule.role.roleArn, 'Role a verify schedule runs as: it may start the verify state machine only');
+    if (this.secretAccess.namePrefix !== undefined) output('SecretsPrefix', this.secretAccess.namePrefix, 'The workflow reads the secrets whose names start with this');
+    output('SecurityGroupId', this.network.securityGroup.securityGroupId, 'Allow this security group in on the database port of source and target');
+
+    suppressAcceptedFindings(this);
   }
 }

@@ -13,8 +13,11 @@ export interface StatusTableProps {
 const TABLE_NAME = /^[A-Za-z0-9_.-]{3,255}$/;
 
 /**
- * The job and status store: one item per job and per database step (pk = job, sk = step), items
- * expire through `expiresAt` once a job is cleaned up.
+ * The job and status store of src/jobs (JOB_TABLE_SCHEMA): under pk = JOB#<jobId>, the JOB item (the
+ * job record, with each database's progress and resume state), one STEP# item per step and one
+ * VERIFY# item per verify run. Every write sets `expiresAt` (epoch seconds) a set time after it (90
+ * days by default), so DynamoDB's TTL removes the items of a job that has not been written to since.
+ * On demand, point-in-time recovery, encrypted with the AWS managed key; retained by default.
  */
 export class StatusTable extends Construct {
   public readonly table: dynamodb.TableV2;

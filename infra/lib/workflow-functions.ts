@@ -1,0 +1,101 @@
+import { ArnFormat, Duration, Stack, type RemovalPolicy } from 'aws-cdk-lib';
+import type * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import type * as logs from 'aws-cdk-lib/aws-logs';
+import { Construct } from 'constructs';
+import { ReplicatorFunction, type ReplicatorFunctionNetwork } from './replicator-function.ts';
+import type { SecretAccess } from './secret-access.ts';
+
+/** Where record-job publishes VerifyDifferences (embedded metric format); the alarm watches the same. */
+export const METRIC_SERVICE = 'database-replicator-record-job';
+export function metricsNamespace(stackName: string): string {
+  return `DatabaseReplicator/${stackName}`;
+}
+
+export interface WorkflowFunctionsProps {
+  readonly repoRoot: string;
+  /** Where the functions that open database connections run. */
+  readonly network: ReplicatorFunctionNetwork;
+  readonly secrets: SecretAccess;
+  readonly jobTable: dynamodb.ITableV2;
+  /** Copy workers of one task when the plan sets none, for the size estimate. */
+  readonly taskJobs: number;
+  readonly logRetention?: logs.RetentionDays;
+  readonly removalPolicy?: RemovalPolicy;
+}
+
+/**
+ * The workflow's Lambda functions (lambdas/*.ts), each with only the access it needs. Only those that
+ * connect to the databases run in the VPC; the RDS API check and the job records do not need it.
+ */
+export class WorkflowFunctions extends Construct {
+  public readonly checkRdsParameterGroup: ReplicatorFunction;
+  public readonly checkGrants: ReplicatorFunction;
+  public readonly estimateSize: ReplicatorFunction;
+  public readonly checkReplication: ReplicatorFunction;
+  public readonly recordJob: ReplicatorFunction;
+  /** What the parameter-group check may describe: this account's and region's instances, clusters and parameter groups. */
+  public readonly rdsDescribeArns: readonly string[];
+
+  constructor(scope: Construct, id: string, props: WorkflowFunctionsProps) {
+    super(scope, id);
+    if (!Number.isInteger(props.taskJobs) || props.taskJobs < 1 || props.taskJobs > 64) {
+      throw new Error(`WorkflowFunctions: taskJobs ${props.taskJobs} must be a whole number from 1 to 64.`);
+    }
+    const common = { repoRoot: props.repoRoot, logRetention: props.logRetention, removalPolicy: props.removalPolicy };
+    const inVpc = { ...common, network: props.network, memorySize: 512 };
+
+    this.checkRdsParameterGroup = new ReplicatorFunction(this, 'CheckRdsParameterGroup', {
+      ...common,
+      name: 'check-rds-parameter-group',
+      description: 'database-replicator: checks rds.logical_replication and the source instance through the RDS API',
+      timeout: Duration.seconds(60),
+    });
+    this.checkGrants = new ReplicatorFunction(this, 'CheckGrants', {
+      ...inVpc,
+      name: 'check-grants',
+      description: 'database-replicator: connects to source and target and runs the validate checks',
+      timeout: Duration.minutes(5),
+    });
+    this.estimateSize = new ReplicatorFunction(this, 'EstimateSize', {
+      ...inVpc,
+      name: 'estimate-size',
+      description: 'database-replicator: plans the source databases and estimates the copy time',
+      timeout: Duration.minutes(15),
+    });
+    this.checkReplication = new ReplicatorFunction(this, 'CheckReplication', {
+      ...inVpc,
+      name: 'check-replication',
+      description: "database-replicator: reads one database's slot and subscription and judges the replication",
+      timeout: Duration.seconds(90),
+    });
+    this.recordJob = new ReplicatorFunction(this, 'RecordJob', {
+      ...common,
+      name: 'record-job',
+      description: 'database-replicator: records the job in the job table (started, succeeded, failed, verify result, clean-up)',
+      timeout: Duration.seconds(30),
+      environment: {
+        JOB_TABLE: props.jobTable.tableName,
+        TASK_JOBS: String(props.taskJobs),
+        METRICS_NAMESPACE: metricsNamespace(Stack.of(this).stackName),
+        POWERTOOLS_SERVICE_NAME: METRIC_SERVICE,
+      },
+    });
+
+    for (const fn of [this.checkGrants, this.estimateSize, this.checkReplication]) props.secrets.grantRead(fn.function);
+    props.jobTable.grantReadWriteData(this.recordJob.function);
+    const stack = Stack.of(this);
+    this.rdsDescribeArns = ['db', 'cluster', 'pg', 'cluster-pg'].map((resource) => stack.formatArn({ service: 'rds', resource, resourceName: '*', arnFormat: ArnFormat.COLON_RESOURCE_NAME }));
+    // The source is named only when an execution starts, so the check may read any of them.
+    this.checkRdsParameterGroup.function.addToRolePolicy(
+      new iam.PolicyStatement({
+        actions: ['rds:DescribeDBInstances', 'rds:DescribeDBClusters', 'rds:DescribeDBParameters', 'rds:DescribeDBClusterParameters'],
+        resources: [...this.rdsDescribeArns],
+      }),
+    );
+  }
+
+  public get all(): ReplicatorFunction[] {
+    return [this.checkRdsParameterGroup, this.checkGrants, this.estimateSize, this.checkReplication, this.recordJob];
+  }
+}

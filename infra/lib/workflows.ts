@@ -1,0 +1,131 @@
+import { join } from 'node:path';
+import { ArnFormat, Stack, type RemovalPolicy } from 'aws-cdk-lib';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import type * as kms from 'aws-cdk-lib/aws-kms';
+import type * as logs from 'aws-cdk-lib/aws-logs';
+import type * as sns from 'aws-cdk-lib/aws-sns';
+import type * as sfn from 'aws-cdk-lib/aws-stepfunctions';
+import { Construct } from 'constructs';
+import { AslStateMachine } from './asl-state-machine.ts';
+import type { ReplicatorNetwork } from './network.ts';
+import type { ReplicatorFunction } from './replicator-function.ts';
+import type { ReplicatorTask } from './replicator-task.ts';
+import type { VerifySchedule } from './verify-schedule.ts';
+import type { WorkflowFunctions } from './workflow-functions.ts';
+
+export interface ReplicatorWorkflowsProps {
+  /** The repository root: the definitions are statemachines/{replicate,verify,cleanup}.asl.json. */
+  readonly repoRoot: string;
+  readonly network: ReplicatorNetwork;
+  readonly task: ReplicatorTask;
+  readonly functions: WorkflowFunctions;
+  readonly schedule: VerifySchedule;
+  readonly topic: sns.ITopic;
+  /** The topic's key: publishing encrypts with it. */
+  readonly topicKey: kms.IKey;
+  readonly logRetention?: logs.RetentionDays;
+  readonly removalPolicy?: RemovalPolicy;
+}
+
+/**
+ * The three state machines, from the files in statemachines/: replicate (checks, snapshot, catch-up,
+ * verify schedule), verify (started by the schedules) and cleanup. Each role may run the replicator
+ * task and invoke exactly the functions its definition names.
+ */
+export class ReplicatorWorkflows extends Construct {
+  public readonly replicate: AslStateMachine;
+  public readonly verify: AslStateMachine;
+  public readonly cleanup: AslStateMachine;
+
+  constructor(scope: Construct, id: string, props: ReplicatorWorkflowsProps) {
+    super(scope, id);
+    const { task, functions: fns, schedule } = props;
+    const file = (name: string) => join(props.repoRoot, 'statemachines', `${name}.asl.json`);
+    const common = { logRetention: props.logRetention, removalPolicy: props.removalPolicy };
+    const runTask = {
+      ClusterArn: task.cluster.clusterArn,
+      TaskDefinitionArn: task.taskDefinition.taskDefinitionArn,
+      ContainerName: task.containerName,
+      SubnetIds: props.network.subnetIdList,
+      SecurityGroupId: props.network.securityGroup.securityGroupId,
+    };
+    const recordJob = { RecordJobFunctionArn: fns.recordJob.function.functionArn };
+
+    this.verify = new AslStateMachine(this, 'Verify', {
+      ...common,
+      definitionFile: file('verify'),
+      substitutions: { ...runTask, ...recordJob, TopicArn: props.topic.topicArn },
+    });
+    this.cleanup = new AslStateMachine(this, 'Cleanup', {
+      ...common,
+      definitionFile: file('cleanup'),
+      substitutions: { ...runTask, ...recordJob, ScheduleGroupName: schedule.group.scheduleGroupName },
+    });
+    this.replicate = new AslStateMachine(this, 'Replicate', {
+      ...common,
+      definitionFile: file('replicate'),
+      substitutions: {
+        ...runTask,
+        ...recordJob,
+        CheckRdsParameterGroupFunctionArn: fns.checkRdsParameterGroup.function.functionArn,
+        CheckGrantsFunctionArn: fns.checkGrants.function.functionArn,
+        EstimateSizeFunctionArn: fns.estimateSize.function.functionArn,
+        CheckReplicationFunctionArn: fns.checkReplication.function.functionArn,
+        ScheduleGroupName: schedule.group.scheduleGroupName,
+        SchedulerRoleArn: schedule.role.roleArn,
+        VerifyStateMachineArn: this.verify.stateMachine.stateMachineArn,
+      },
+    });
+
+    for (const machine of [this.replicate, this.verify, this.cleanup]) allowRunTask(machine.stateMachine, task);
+    // The definitions invoke the unqualified function ARNs: no version or alias needs a grant.
+    const invoke = (machine: AslStateMachine, functions: ReplicatorFunction[]) =>
+      machine.stateMachine.addToRolePolicy(new iam.PolicyStatement({ actions: ['lambda:InvokeFunction'], resources: functions.map((f) => f.function.functionArn) }));
+    invoke(this.replicate, [fns.checkRdsParameterGroup, fns.checkGrants, fns.estimateSize, fns.checkReplication, fns.recordJob]);
+    invoke(this.verify, [fns.recordJob]);
+    invoke(this.cleanup, [fns.recordJob]);
+    schedule.grantCreate(this.replicate.stateMachine);
+    schedule.grantDelete(this.cleanup.stateMachine);
+    schedule.allowStarting(this.verify.stateMachine);
+    this.verify.stateMachine.addToRolePolicy(new iam.PolicyStatement({ actions: ['sns:Publish'], resources: [props.topic.topicArn] }));
+    this.verify.stateMachine.addToRolePolicy(new iam.PolicyStatement({ actions: ['kms:GenerateDataKey', 'kms:Decrypt'], resources: [props.topicKey.keyArn] }));
+  }
+
+  public get all(): AslStateMachine[] {
+    return [this.replicate, this.verify, this.cleanup];
+  }
+}
+
+/**
+ * What ecs:runTask.sync needs: run this task definition in this cluster, follow and stop its tasks,
+ * pass the task's roles to ECS, and the managed EventBridge rule Step Functions watches tasks with.
+ */
+function allowRunTask(stateMachine: sfn.StateMachine, task: ReplicatorTask): void {
+  const stack = Stack.of(stateMachine);
+  stateMachine.addToRolePolicy(
+    new iam.PolicyStatement({
+      actions: ['ecs:RunTask'],
+      resources: [task.taskDefinition.taskDefinitionArn],
+      conditions: { ArnEquals: { 'ecs:cluster': task.cluster.clusterArn } },
+    }),
+  );
+  stateMachine.addToRolePolicy(
+    new iam.PolicyStatement({
+      actions: ['ecs:StopTask', 'ecs:DescribeTasks'],
+      resources: [stack.formatArn({ service: 'ecs', resource: 'task', resourceName: `${task.cluster.clusterName}/*`, arnFormat: ArnFormat.SLASH_RESOURCE_NAME })],
+    }),
+  );
+  stateMachine.addToRolePolicy(
+    new iam.PolicyStatement({
+      actions: ['iam:PassRole'],
+      resources: [task.taskDefinition.taskRole.roleArn, task.taskDefinition.obtainExecutionRole().roleArn],
+      conditions: { StringEquals: { 'iam:PassedToService': 'ecs-tasks.amazonaws.com' } },
+    }),
+  );
+  stateMachine.addToRolePolicy(
+    new iam.PolicyStatement({
+      actions: ['events:PutTargets', 'events:PutRule', 'events:DescribeRule'],
+      resources: [stack.formatArn({ service: 'events', resource: 'rule', resourceName: 'StepFunctionsGetEventsForECSTaskRule' })],
+    }),
+  );
+}

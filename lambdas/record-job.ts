@@ -1,0 +1,211 @@
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { z } from 'zod';
+import { redact } from '../src/connection/redact.ts';
+import { DynamoDbJobStore, type JobStore, type VerifyRunRecord } from '../src/jobs/index.ts';
+import { awsClientConfig } from './shared/clients.ts';
+import { lambdaHandler, parseEvent } from './shared/errors.ts';
+import { databasesSchema, jobIdSchema } from './shared/events.ts';
+import { cut, describeFailure, MAX_CAUSE } from './shared/failures.ts';
+import { createLambdaLogger, type LambdaLog } from './shared/logger.ts';
+import { normalizeJob, parseWorkflowInput, type WorkflowJob } from './shared/workflow-job.ts';
+
+// The workflow's writes to the job store (src/jobs), so the records keep the store's format. Actions:
+//   started    validates the execution input, creates the job RUNNING (or resumes a PENDING/RUNNING
+//              one) and returns the normalized job that every later state reads its payload from;
+//   succeeded  marks the job SUCCEEDED;
+//   failed     marks it FAILED and returns one readable error and cause for the Fail state; it never
+//              throws for a job it cannot record (bad input, unknown or finished job);
+//   verified   sums up the verify runs recorded since the execution started, emits VerifyDifferences;
+//   cleaned    records the clean-up step (FAILED with the reason when an error is given).
+// Errors (by name): InvalidEvent, JobAlreadyFinishedError, InvalidJobRecordError, SecretInRecordError.
+
+const logger = createLambdaLogger('record-job');
+const STORE_TEXT = 4000;
+
+const iso = z.iso.datetime({ offset: true });
+const failureSchema = z.object({ Error: z.string().optional(), Cause: z.string().optional() });
+
+export const recordJobEvent = z.discriminatedUnion('action', [
+  z.object({ action: z.literal('started'), input: z.unknown(), executionArn: z.string().min(1).max(2048).optional() }),
+  z.object({ action: z.literal('succeeded'), jobId: jobIdSchema }),
+  z.object({ action: z.literal('failed'), input: z.unknown().optional(), jobId: z.string().optional(), error: failureSchema }),
+  z.object({
+    action: z.literal('verified'),
+    jobId: jobIdSchema,
+    databases: databasesSchema,
+    since: iso,
+    /** The verify Map's outcome per database: a task that found differences fails too. */
+    tasks: z.array(z.object({ database: z.string(), failed: z.boolean(), error: failureSchema.optional() })).optional(),
+  }),
+  z.object({ action: z.literal('cleaned'), jobId: jobIdSchema, databases: databasesSchema, startedAt: iso, error: failureSchema.optional() }),
+]);
+export type RecordJobEvent = z.infer<typeof recordJobEvent>;
+
+export interface Failure { jobId?: string; recorded: boolean; error: string; cause: string }
+export interface VerifySummary { jobId: string; outcome: 'equal' | 'different' | 'unconfirmed' | 'error' | 'missing'; differences: number; runs: number; summary: string }
+
+export interface RecordJobDependencies {
+  store: JobStore;
+  logger?: LambdaLog;
+  now?: () => Date;
+  /** Copy workers of a task when the plan sets none (the task's vCPUs, at least 2): the estimate assumes them. */
+  defaultJobs?: number;
+  /** Publishes one CloudWatch metric (EMF on stdout in Lambda). */
+  metric?: (name: string, value: number) => void;
+}
+
+const secretName = (arn: string) => arn.slice(arn.indexOf(':secret:') + 8);
+
+export async function recordStarted(event: { input: unknown; executionArn?: string | undefined }, deps: RecordJobDependencies): Promise<WorkflowJob> {
+  const input = parseWorkflowInput(event.input);
+  const job = normalizeJob(input, deps.defaultJobs);
+  const arn = event.executionArn ? { executionArn: event.executionArn } : {};
+  const existing = await deps.store.getJob(input.jobId);
+  if (existing) {
+    await deps.store.transition(input.jobId, 'RUNNING', { phase: 'Checks', ...arn });
+  } else {
+    const source = input.source?.instanceIdentifier ? `RDS ${input.source.instanceIdentifier}` : (input.source?.endpoint ?? `secret ${secretName(input.sourceSecretArn)}`);
+    const target = input.target?.endpoint ?? `secret ${secretName(input.targetSecretArn)}`;
+    await deps.store.createJob({
+      jobId: input.jobId,
+      source: { description: source, secretArn: input.sourceSecretArn },
+      target: { description: target, secretArn: input.targetSecretArn },
+      state: 'RUNNING',
+      phase: 'Checks',
+      ...arn,
+    });
+  }
+  // A resumed job keeps the progress (and resume state) its tasks recorded.
+  for (const database of input.databases.filter((d) => !existing?.databases[d])) {
+    await deps.store.updateDatabaseProgress(input.jobId, database, { state: 'PENDING', phase: 'Waiting for its snapshot copy', tablesDone: 0, tablesTotal: 0, rowsCopied: 0, bytesCopied: 0 });
+  }
+  deps.logger?.info('job started', { jobId: input.jobId, databases: input.databases.length, resumed: existing !== undefined });
+  return job;
+}
+
+export async function recordSucceeded(jobId: string, deps: RecordJobDependencies): Promise<{ jobId: string; state: 'SUCCEEDED' }> {
+  const current = await deps.store.getJob(jobId);
+  // A retried invocation whose first attempt was recorded: nothing left to do.
+  if (current?.state !== 'SUCCEEDED') await deps.store.transition(jobId, 'SUCCEEDED', { phase: 'Replicating: every database is in sync' });
+  deps.logger?.info('job succeeded', { jobId });
+  return { jobId, state: 'SUCCEEDED' };
+}
+
+/**
+ * A task that failed under runTask.sync is known to Step Functions only by its exit code; the task
+ * recorded its own error on its database's entry. Adds that sentence to the cause.
+ */
+async function withTaskErrors(jobId: string, described: { error: string; cause: string }, store: JobStore): Promise<{ error: string; cause: string }> {
+  if (!described.cause.includes('The replicator task')) return described;
+  const job = await store.getJob(jobId);
+  const errors = Object.entries(job?.databases ?? {}).flatMap(([db, p]) => {
+    const error = (p as { error?: unknown }).error;
+    return p.state === 'FAILED' && typeof error === 'string' ? [`${db}: ${error}`] : [];
+  });
+  return errors.length ? { ...described, cause: cut(redact(`${described.cause} The task recorded: ${errors.join(' | ')}`), MAX_CAUSE) } : described;
+}
+
+export async function recordFailed(event: { input?: unknown; jobId?: string | undefined; error: { Error?: string | undefined; Cause?: string | undefined } }, deps: RecordJobDependencies): Promise<Failure> {
+  let described = describeFailure(event.error);
+  const candidate = event.jobId ?? (event.input && typeof event.input === 'object' ? (event.input as { jobId?: unknown }).jobId : undefined);
+  const jobId = typeof candidate === 'string' && jobIdSchema.safeParse(candidate).success ? candidate : undefined;
+  if (!jobId) return { recorded: false, ...described };
+  described = await withTaskErrors(jobId, described, deps.store);
+  const store = (error: string) => deps.store.transition(jobId, 'FAILED', { phase: 'Failed', error: cut(error, STORE_TEXT), cause: cut(described.error, STORE_TEXT) });
+  try {
+    try {
+      await store(described.cause);
+    } catch (error) {
+      if ((error as Error).name !== 'SecretInRecordError') throw error;
+      await store('The failure message was not stored because it looked like it held a credential; see the failed state in the execution history.');
+    }
+  } catch (error) {
+    const name = (error as Error).name;
+    // Nothing to record (never created, or finished already): the Fail state still shows the error.
+    if (name === 'JobNotFoundError' || name === 'JobAlreadyFinishedError') {
+      deps.logger?.warn(`the failure was not recorded: ${(error as Error).message}`, { jobId });
+      return { jobId, recorded: false, ...described };
+    }
+    throw error;
+  }
+  deps.logger?.warn(`job failed: ${described.error}`, { jobId });
+  return { jobId, recorded: true, ...described };
+}
+
+const OUTCOME_ORDER = ['different', 'error', 'missing', 'unconfirmed', 'equal'] as const;
+type VerifyTask = { database: string; failed: boolean; error?: { Error?: string | undefined; Cause?: string | undefined } | undefined };
+
+export async function recordVerified(event: { jobId: string; databases: string[]; since: string; tasks?: VerifyTask[] | undefined }, deps: RecordJobDependencies): Promise<VerifySummary> {
+  const since = Date.parse(event.since);
+  const recent = await deps.store.listVerifyRuns(event.jobId, { limit: Math.max(20, event.databases.length * 4) });
+  // The newest run per database since this execution started (a run that names no database stands for the job).
+  const latest = new Map<string, VerifyRunRecord>();
+  for (const run of recent) if (Date.parse(run.startedAt) >= since && !latest.has(run.database ?? '*')) latest.set(run.database ?? '*', run);
+  const parts = [...latest.entries()].map(([db, r]) => `${db === '*' ? `run ${r.runId}` : db} ${r.outcome} (${r.tables.total} tables${r.differences ? `, ${r.differences} rows differ` : ''}${r.error ? `: ${r.error}` : ''})`);
+  const outcomes = new Set<VerifySummary['outcome']>([...latest.values()].map((r) => r.outcome));
+  const unrecorded = latest.has('*') ? [] : event.databases.filter((d) => !latest.has(d));
+  const missing: string[] = [];
+  for (const db of unrecorded) {
+    const failure = event.tasks?.find((t) => t.database === db && t.failed)?.error;
+    if (failure) parts.push(`${db}: the verify task failed: ${describeFailure(failure).cause}`);
+    else missing.push(db);
+    outcomes.add(failure ? 'error' : 'missing');
+  }
+  if (missing.length) parts.push(`no verify result was recorded for ${missing.join(', ')}`);
+  if (latest.size === 0 && event.databases.length === 0) outcomes.add('missing');
+  const outcome = OUTCOME_ORDER.find((o) => outcomes.has(o)) ?? 'missing';
+  const differences = [...latest.values()].reduce((n, r) => n + r.differences, 0);
+  const body = `Verify of job ${event.jobId}: ${parts.join('; ')}`;
+  const summary = cut(redact(body.endsWith('.') ? body : `${body}.`), MAX_CAUSE);
+  deps.metric?.('VerifyDifferences', differences);
+  deps.logger?.info(summary, { jobId: event.jobId, outcome, differences });
+  return { jobId: event.jobId, outcome, differences, runs: latest.size, summary };
+}
+
+export async function recordCleaned(event: { jobId: string; databases: string[]; startedAt: string; error?: { Error?: string | undefined; Cause?: string | undefined } | undefined }, deps: RecordJobDependencies): Promise<Failure> {
+  const described = event.error ? describeFailure(event.error) : undefined;
+  const detail = described ? described.cause : `Removed the subscription, publication and slot of ${event.databases.join(', ')}, and the verify schedule.`;
+  await deps.store.putStep({
+    jobId: event.jobId,
+    step: 'Clean up',
+    state: described ? 'FAILED' : 'SUCCEEDED',
+    startedAt: new Date(event.startedAt).toISOString(),
+    endedAt: (deps.now ?? (() => new Date()))().toISOString(),
+    detail: cut(detail, STORE_TEXT),
+  });
+  deps.logger?.info(`clean-up ${described ? 'failed' : 'done'}`, { jobId: event.jobId });
+  return { jobId: event.jobId, recorded: true, error: described?.error ?? '', cause: described?.cause ?? '' };
+}
+
+export async function recordJob(event: RecordJobEvent, deps: RecordJobDependencies): Promise<unknown> {
+  switch (event.action) {
+    case 'started': return recordStarted(event, deps);
+    case 'succeeded': return recordSucceeded(event.jobId, deps);
+    case 'failed': return recordFailed(event, deps);
+    case 'verified': return recordVerified(event, deps);
+    case 'cleaned': return recordCleaned(event, deps);
+  }
+}
+
+/** One metric as CloudWatch embedded metric format: a JSON line on stdout that CloudWatch Logs turns into a metric. */
+export function emfLine(namespace: string, service: string, name: string, value: number, now: Date): string {
+  return JSON.stringify({ _aws: { Timestamp: now.getTime(), CloudWatchMetrics: [{ Namespace: namespace, Dimensions: [['service']], Metrics: [{ Name: name, Unit: 'Count' }] }] }, service, [name]: value });
+}
+
+let store: JobStore | undefined;
+function jobStore(): JobStore {
+  const tableName = process.env.JOB_TABLE;
+  if (!tableName) throw new Error('JOB_TABLE is not set: deploy the function with the job table name in its environment.');
+  store ??= new DynamoDbJobStore({ client: DynamoDBDocumentClient.from(new DynamoDBClient(awsClientConfig())), tableName });
+  return store;
+}
+
+const metric = (name: string, value: number) => {
+  const namespace = process.env.METRICS_NAMESPACE;
+  if (namespace) process.stdout.write(`${emfLine(namespace, process.env.POWERTOOLS_SERVICE_NAME ?? 'database-replicator-record-job', name, value, new Date())}\n`);
+};
+
+const defaultJobs = Number(process.env.TASK_JOBS) || undefined;
+
+export const handler = lambdaHandler(logger, (event) => recordJob(parseEvent(recordJobEvent, event), { store: jobStore(), logger, metric, ...(defaultJobs ? { defaultJobs } : {}) }));

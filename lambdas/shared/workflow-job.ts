@@ -1,0 +1,127 @@
+import { z } from 'zod';
+import { replicationObjectName } from '../../src/snapshot/prepare.ts';
+import { planSchema } from '../../src/task/config.ts';
+import { engineJobId } from '../../src/task/scope.ts';
+import type { checkGrantsEvent } from '../check-grants.ts';
+import type { checkRdsParameterGroupEvent } from '../check-rds-parameter-group.ts';
+import type { checkReplicationEvent } from '../check-replication.ts';
+import type { estimateSizeEvent } from '../estimate-size.ts';
+import { InvalidEvent, parseEvent } from './errors.ts';
+import { databasesSchema, secretArnSchema } from './events.ts';
+
+// The replicate workflow's execution input, and the job built from it that every later state reads
+// its payload from (statemachines/replicate.asl.json). Identifiers and secret ARNs only.
+
+/** The Map of the replicate workflow shares one execution history (25,000 events) across its databases. */
+export const MAX_DATABASES = 40;
+const HISTORY_BUDGET = 18_000;
+/** Events one round of the wait loop adds at most: Lambda task (5), Choice (2), Pass (2), Choice (2, when broken), Wait (2). */
+export const EVENTS_PER_POLL = 13;
+export const MAX_POLLS = 720;
+/** PLAN travels as an ECS container override, whose overrides are limited to 8 KiB in all. */
+export const MAX_PLAN_CHARS = 4096;
+
+const FILTER_KEYS = ['includeDatabases', 'excludeDatabases', 'includeTables', 'excludeTables', 'schemaOnlyTables', 'timeFilters', 'tableFilters'] as const;
+const hostPort = z.string().regex(/^[A-Za-z0-9.-]+(:\d{1,5})?$/, 'must be a host name, optionally with :port');
+
+export const workflowInputSchema = z.strictObject({
+  // The store's and the functions' job ids, short enough for the schedule name verify-<jobId> (64).
+  jobId: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_-]{0,56}$/, 'must be 1 to 57 letters, digits, _ or -, starting with a letter or digit'),
+  sourceSecretArn: secretArnSchema,
+  targetSecretArn: secretArnSchema,
+  source: z
+    .strictObject({
+      instanceIdentifier: z.string().regex(/^[A-Za-z][A-Za-z0-9-]{0,62}$/, 'must be a DB instance or cluster identifier').optional(),
+      endpoint: hostPort.optional(),
+    })
+    .refine((s) => s.instanceIdentifier !== undefined || s.endpoint !== undefined, 'give instanceIdentifier or endpoint, or leave source out for a source outside RDS')
+    .optional(),
+  target: z.strictObject({ endpoint: hostPort.optional() }).optional(),
+  databases: databasesSchema.max(MAX_DATABASES, `at most ${MAX_DATABASES} databases per job: split bigger jobs`).refine((d) => new Set(d).size === d.length, 'must not list a database twice'),
+  // The task's own PLAN schema (containers/replicator/README.md), so a bad plan fails before any task starts.
+  plan: planSchema
+    .refine((p) => JSON.stringify(p).length <= MAX_PLAN_CHARS, `must be at most ${MAX_PLAN_CHARS} characters as JSON (it is passed to the task as an environment variable)`)
+    .refine((p) => !(p.filters && FILTER_KEYS.some((k) => p[k] !== undefined)), 'has filters both under "filters" and at the top level: give them in one place')
+    .default({}),
+  verifySchedule: z
+    .string()
+    .regex(/^(rate\(\d{1,4} (minute|minutes|hour|hours|day|days)\)|cron\([^()]{9,200}\))$/, 'must be an EventBridge Scheduler expression such as rate(6 hours) or cron(0 3 * * ? *)')
+    .optional(),
+});
+export type WorkflowInput = z.output<typeof workflowInputSchema>;
+type Plan = WorkflowInput['plan'];
+
+type Payload<S extends z.ZodType> = z.input<S>;
+export interface VerifyInput { jobId: string; databases: string[]; sourceSecretArn: string; targetSecretArn: string; sourceEndpoint?: string; targetEndpoint?: string; plan: Plan }
+export interface WorkflowJob {
+  jobId: string;
+  sourceSecretArn: string;
+  targetSecretArn: string;
+  /** host[:port], or empty (the task reads an empty variable as unset). */
+  sourceEndpoint: string;
+  targetEndpoint: string;
+  plan: Plan;
+  /** Checks of the wait loop per database before it gives up (30 s apart). */
+  maxPolls: number;
+  rdsCheck?: Payload<typeof checkRdsParameterGroupEvent>;
+  checks: Payload<typeof checkGrantsEvent>;
+  estimate: Payload<typeof estimateSizeEvent>;
+  databases: { database: string; objectName: string; check: Payload<typeof checkReplicationEvent> }[];
+  verifySchedule?: { name: string; expression: string; input: VerifyInput };
+}
+/** The plan's filters as the task reads them: under `filters` or at the top level. */
+function planFilters(plan: Plan) {
+  const topLevel = Object.fromEntries(FILTER_KEYS.filter((k) => plan[k] !== undefined).map((k) => [k, plan[k]]));
+  const filters = plan.filters ?? topLevel;
+  return Object.keys(filters).length ? filters : undefined;
+}
+
+/** Builds the job every later state reads: the payloads of the checks and of each database's loop. */
+export function normalizeJob(input: WorkflowInput, defaultJobs?: number): WorkflowJob {
+  const { jobId, sourceSecretArn, targetSecretArn, plan } = input;
+  const filters = planFilters(plan);
+  const jobs = plan.jobs ?? defaultJobs;
+  const shared = {
+    jobId,
+    sourceSecretArn,
+    targetSecretArn,
+    ...(input.source?.endpoint ? { sourceEndpoint: input.source.endpoint } : {}),
+    ...(input.target?.endpoint ? { targetEndpoint: input.target.endpoint } : {}),
+    ...(plan.allowSelfSignedCerts !== undefined ? { allowSelfSignedCerts: plan.allowSelfSignedCerts } : {}),
+  };
+  const checks = { ...shared, databases: input.databases, ...(filters ? { filters } : {}) };
+  const databases = input.databases.map((database) => {
+    // The names the task gives slot, publication and subscription (src/task/scope.ts).
+    const objectName = replicationObjectName(engineJobId(jobId, database), database);
+    return { database, objectName, check: { ...shared, database, slot: objectName, subscription: objectName } };
+  });
+  const endpoints = { sourceEndpoint: input.source?.endpoint ?? '', targetEndpoint: input.target?.endpoint ?? '' };
+  const job: WorkflowJob = {
+    jobId,
+    sourceSecretArn,
+    targetSecretArn,
+    ...endpoints,
+    plan,
+    maxPolls: Math.min(MAX_POLLS, Math.floor(HISTORY_BUDGET / (EVENTS_PER_POLL * databases.length))),
+    checks,
+    estimate: { ...checks, ...(jobs !== undefined ? { jobs } : {}), ...(plan.calibrate !== undefined ? { calibrate: plan.calibrate } : {}) },
+    databases,
+  };
+  if (input.source) job.rdsCheck = { jobId, source: input.source };
+  if (input.verifySchedule) {
+    const given = Object.fromEntries(Object.entries(endpoints).filter(([, v]) => v !== ''));
+    job.verifySchedule = { name: `verify-${jobId}`, expression: input.verifySchedule, input: { jobId, databases: input.databases, sourceSecretArn, targetSecretArn, ...given, plan } };
+  }
+  return job;
+}
+
+/** Validates the execution input; InvalidEvent names each wrong field, never its value. */
+export function parseWorkflowInput(input: unknown): WorkflowInput {
+  try {
+    return parseEvent(workflowInputSchema, input);
+  } catch (error) {
+    if (!(error instanceof InvalidEvent)) throw error;
+    throw new InvalidEvent(error.message.replace('The event is not valid:', 'The execution input is not valid:').replace("pass the fields the function's event schema lists.", 'start the execution with the input statemachines/README.md describes.'));
+  }
+}
+

@@ -1,0 +1,176 @@
+import { App, Stack, Validations } from 'aws-cdk-lib';
+import type { IConstruct } from 'constructs';
+import * as sns from 'aws-cdk-lib/aws-sns';
+import { AwsSolutionsChecks } from 'cdk-nag';
+import { describe, expect, it, vi } from 'vitest';
+import { VPC_ENI_ACTIONS } from '../../infra/lib/replicator-function.ts';
+import { ReplicatorStack } from '../../infra/lib/replicator-stack.ts';
+import { cdkContext } from './cdk-context.ts';
+import { CUSTOM, logicalId, resourcesOf, synth, type Synthesized } from './synth.ts';
+
+const base = synth();
+const custom = synth(CUSTOM);
+
+interface Statement { Effect: string; Action: string | string[]; Resource: unknown; Condition?: Record<string, unknown> }
+const list = <T,>(v: T | T[]): T[] => (Array.isArray(v) ? v : [v]);
+
+/** Every Allow statement of the inline policies attached to a role, by the role's logical id. */
+function statementsByRole(s: Synthesized): Map<string, Statement[]> {
+  const byRole = new Map<string, Statement[]>();
+  for (const [, p] of resourcesOf(s.json, 'AWS::IAM::Policy')) {
+    const statements = (p.PolicyDocument as { Statement: Statement[] }).Statement.filter((st) => st.Effect === 'Allow');
+    for (const role of p.Roles as { Ref: string }[]) byRole.set(role.Ref, [...(byRole.get(role.Ref) ?? []), ...statements]);
+  }
+  return byRole;
+}
+const of = (s: Synthesized, role: IConstruct) => statementsByRole(s).get(logicalId(s, role)) ?? [];
+/** Sorted: the feature flag that minimizes policies reorders statements, actions and resources. */
+const actionsOn = (statements: Statement[], resource: unknown) => statements.filter((st) => list(st.Resource).some((r) => JSON.stringify(r) === JSON.stringify(resource))).flatMap((st) => list(st.Action)).sort();
+const allActions = (statements: Statement[]) => statements.flatMap((st) => list(st.Action)).sort();
+const sorted = (values: unknown[]) => values.map((v) => JSON.stringify(v)).sort();
+const getAtt = (s: Synthesized, c: IConstruct, attr = 'Arn') => ({ 'Fn::GetAtt': [logicalId(s, c), attr] });
+const ref = (s: Synthesized, c: IConstruct) => ({ Ref: logicalId(s, c) });
+
+/** The only actions AWS offers no resource-level permission for, and that the stack grants on "*". */
+const ONLY_ON_STAR = new Set([
+  'xray:PutTraceSegments', 'xray:PutTelemetryRecords', 'xray:GetSamplingRules', 'xray:GetSamplingTargets',
+  'logs:CreateLogDelivery', 'logs:GetLogDelivery', 'logs:UpdateLogDelivery', 'logs:DeleteLogDelivery', 'logs:ListLogDeliveries', 'logs:PutResourcePolicy', 'logs:DescribeResourcePolicies', 'logs:DescribeLogGroups',
+  'ecr:GetAuthorizationToken',
+  ...VPC_ENI_ACTIONS,
+]);
+
+describe('cdk-nag AwsSolutions', () => {
+  it.each([['the default stack', base], ['the stack with every option set', custom]])('finds nothing unacknowledged in %s', (_name, s) => {
+    const report = new AwsSolutionsChecks().validateScope(s.stack);
+    expect(report.violations.map((v) => `${v.ruleName} (${v.severity}) at ${v.violatingResources.map((r) => r.constructPath).join(', ')}`)).toEqual([]);
+    expect(report.success).toBe(true);
+  });
+
+  it('passes as a validation plugin of the app, as cdk synth runs it (which does fail on a finding)', () => {
+    const app = new App({ context: cdkContext({ 'aws:cdk:bundling-stacks': [] }) });
+    new ReplicatorStack(app, 'Nagged', CUSTOM);
+    Validations.of(app).addPlugins(new AwsSolutionsChecks(app));
+    expect(() => app.synth()).not.toThrow();
+
+    const control = new App({ context: cdkContext() });
+    new sns.Topic(new Stack(control, 'Control'), 'PlainTopic');
+    Validations.of(control).addPlugins(new AwsSolutionsChecks(control));
+    const stderr = vi.spyOn(console, 'error').mockImplementation(() => undefined);
+    expect(() => control.synth()).toThrow('AwsSolutions-SNS3');
+    stderr.mockRestore();
+  });
+
+  it('acknowledges each finding with a specific reason, and each IAM5 for one named wildcard', () => {
+    const acks = base.stack.node
+      .findAll()
+      .flatMap((c) => c.node.metadata.filter((m) => m.type === Validations.ACKNOWLEDGED_RULES_METADATA_KEY))
+      .flatMap((m) => Object.entries(m.data as Record<string, string>).map(([id, reason]) => ({ id: id.replace(/^Annotation::/, ''), reason })));
+    const nag = acks.filter((a) => a.id.startsWith('AwsSolutions-'));
+    expect(new Set(nag.map((a) => a.id.replace(/\[.*$/, '')))).toEqual(new Set(['AwsSolutions-ECS2', 'AwsSolutions-IAM5']));
+    for (const a of nag) {
+      expect(a.reason.length, a.id).toBeGreaterThan(60);
+      if (a.id.startsWith('AwsSolutions-IAM5')) expect(a.id).toMatch(/^AwsSolutions-IAM5\[Resource::.+\]$/);
+    }
+  });
+});
+
+describe('IAM scope', () => {
+  it.each([['default', base], ['custom', custom]])('grants "*" only for actions that have no narrower resource (%s)', (_name, s) => {
+    for (const [role, statements] of statementsByRole(s)) {
+      for (const st of statements.filter((x) => list(x.Resource).includes('*'))) {
+        for (const action of list(st.Action)) expect(ONLY_ON_STAR.has(action), `${role}: ${action} on "*"`).toBe(true);
+      }
+      for (const action of allActions(statements)) expect(action, role).not.toMatch(/^[a-z0-9-]+:\*$|^\*$/);
+    }
+  });
+
+  it('attaches no AWS managed policy to a role of the workflow', () => {
+    const withManaged = resourcesOf(base.json, 'AWS::IAM::Role').filter(([, p]) => p.ManagedPolicyArns);
+    // Only the provider CDK adds to strip the default security group of a created VPC.
+    expect(withManaged.map(([id]) => id)).toEqual([expect.stringMatching(/^CustomVpcRestrictDefaultSG/)]);
+  });
+
+  it('lets the database functions and the task read only the secrets under the prefix, or the listed ARNs', () => {
+    const prefix = base.stack.resolve(base.stack.secretAccess.secretArns[0]);
+    expect(JSON.stringify(prefix)).toContain(':secret:database-replicator/*');
+    const readers = [base.stack.task.taskDefinition.taskRole, base.stack.functions.checkGrants.role, base.stack.functions.estimateSize.role, base.stack.functions.checkReplication.role];
+    for (const role of readers) expect(actionsOn(of(base, role), prefix)).toEqual(['secretsmanager:DescribeSecret', 'secretsmanager:GetSecretValue']);
+    for (const role of [base.stack.functions.checkRdsParameterGroup.role, base.stack.functions.recordJob.role, ...base.stack.workflows.all.map((m) => m.stateMachine.role)]) {
+      expect(allActions(of(base, role)).filter((a) => a.startsWith('secretsmanager:')), role.node.path).toEqual([]);
+    }
+    const arns = CUSTOM.secrets && 'secretArns' in CUSTOM.secrets ? CUSTOM.secrets.secretArns : [];
+    const secretStatement = of(custom, custom.stack.functions.checkReplication.role).find((st) => allActions([st]).includes('secretsmanager:GetSecretValue'));
+    expect(sorted(list(secretStatement?.Resource))).toEqual(sorted([...arns]));
+  });
+
+  it('lets record-job and the task use the job table, and nothing else touch it', () => {
+    const table = getAtt(base, base.stack.statusTable.table);
+    for (const role of [base.stack.functions.recordJob.role, base.stack.task.taskDefinition.taskRole]) {
+      expect(actionsOn(of(base, role), table)).toEqual(expect.arrayContaining(['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:Query']));
+    }
+    for (const fn of [base.stack.functions.checkGrants, base.stack.functions.estimateSize, base.stack.functions.checkReplication, base.stack.functions.checkRdsParameterGroup]) {
+      expect(allActions(of(base, fn.role)).filter((a) => a.startsWith('dynamodb:'))).toEqual([]);
+    }
+  });
+
+  it('lets each function write only to its own log group, and only the VPC functions manage network interfaces', () => {
+    for (const fn of base.stack.functions.all) {
+      const statements = of(base, fn.role);
+      expect(actionsOn(statements, getAtt(base, fn.logGroup))).toEqual(['logs:CreateLogStream', 'logs:PutLogEvents']);
+      expect(allActions(statements).filter((a) => a.startsWith('logs:'))).toEqual(['logs:CreateLogStream', 'logs:PutLogEvents']);
+      expect(allActions(statements).some((a) => a.startsWith('ec2:'))).toBe(fn.function.isBoundToVpc);
+    }
+  });
+
+  it("lets the RDS check describe this account's instances, clusters and parameter groups only", () => {
+    const statements = of(base, base.stack.functions.checkRdsParameterGroup.role).filter((st) => allActions([st]).some((a) => a.startsWith('rds:')));
+    expect(statements).toHaveLength(1);
+    expect(list(statements[0]!.Action).every((a) => /^rds:Describe/.test(a))).toBe(true);
+    expect(sorted(list(statements[0]!.Resource))).toEqual(sorted(base.stack.functions.rdsDescribeArns.map((a) => base.stack.resolve(a))));
+    expect(JSON.stringify(statements[0]!.Resource)).toMatch(/:cluster-pg:\*.*:cluster:\*.*:db:\*.*:pg:\*/);
+  });
+
+  it('lets each state machine invoke exactly the functions its definition names, without version wildcards', () => {
+    const fns = base.stack.functions;
+    const invoked = (role: IConstruct) => sorted(of(base, role).filter((st) => allActions([st]).includes('lambda:InvokeFunction')).flatMap((st) => list(st.Resource)));
+    const [replicate, verify, cleanup] = base.stack.workflows.all.map((m) => m.stateMachine.role);
+    expect(invoked(replicate!)).toEqual(sorted([fns.checkRdsParameterGroup, fns.checkGrants, fns.estimateSize, fns.checkReplication, fns.recordJob].map((f) => getAtt(base, f.function))));
+    expect(invoked(verify!)).toEqual(sorted([getAtt(base, fns.recordJob.function)]));
+    expect(invoked(cleanup!)).toEqual(sorted([getAtt(base, fns.recordJob.function)]));
+  });
+
+  it('lets each state machine run only the replicator task definition, in its cluster, passing only its roles to ECS', () => {
+    const task = base.stack.task;
+    for (const machine of base.stack.workflows.all) {
+      const statements = of(base, machine.stateMachine.role);
+      const run = statements.find((st) => list(st.Action).includes('ecs:RunTask'));
+      expect(run).toMatchObject({ Resource: ref(base, task.taskDefinition), Condition: { ArnEquals: { 'ecs:cluster': getAtt(base, task.cluster) } } });
+      const pass = statements.filter((st) => list(st.Action).includes('iam:PassRole'));
+      expect(pass[0]).toMatchObject({ Condition: { StringEquals: { 'iam:PassedToService': 'ecs-tasks.amazonaws.com' } } });
+      expect(sorted(list(pass[0]!.Resource))).toEqual(sorted([getAtt(base, task.taskDefinition.taskRole), getAtt(base, task.taskDefinition.obtainExecutionRole())]));
+      expect(JSON.stringify(statements.find((st) => list(st.Action).includes('events:PutRule'))?.Resource)).toContain('rule/StepFunctionsGetEventsForECSTaskRule');
+      expect(allActions(statements).filter((a) => a.startsWith('states:') || a.startsWith('dynamodb:'))).toEqual([]);
+    }
+  });
+
+  it('lets replicate create and cleanup delete schedules of the group only; the schedules may start verify only', () => {
+    const { schedule, workflows } = base.stack;
+    const scheduleArns = base.stack.resolve(schedule.scheduleArns);
+    expect(actionsOn(of(base, workflows.replicate.stateMachine.role), scheduleArns)).toEqual(expect.arrayContaining(['scheduler:CreateSchedule', 'scheduler:UpdateSchedule']));
+    expect(actionsOn(of(base, workflows.replicate.stateMachine.role), getAtt(base, schedule.role))).toEqual(['iam:PassRole']);
+    expect(actionsOn(of(base, workflows.cleanup.stateMachine.role), scheduleArns)).toEqual(['scheduler:DeleteSchedule']);
+    expect(allActions(of(base, workflows.verify.stateMachine.role)).filter((a) => a.startsWith('scheduler:'))).toEqual([]);
+    expect(of(base, schedule.role)).toEqual([expect.objectContaining({ Action: 'states:StartExecution', Resource: ref(base, workflows.verify.stateMachine) })]);
+  });
+
+  it('lets only verify publish to the topic, with its key', () => {
+    const { alerts, workflows } = base.stack;
+    expect(actionsOn(of(base, workflows.verify.stateMachine.role), ref(base, alerts.topic))).toEqual(['sns:Publish']);
+    expect(actionsOn(of(base, workflows.verify.stateMachine.role), getAtt(base, alerts.key))).toEqual(['kms:Decrypt', 'kms:GenerateDataKey']);
+    for (const machine of [workflows.replicate, workflows.cleanup]) expect(allActions(of(base, machine.stateMachine.role)).filter((a) => a.startsWith('sns:') || a.startsWith('kms:'))).toEqual([]);
+  });
+
+  it('gives the task role no Step Functions callback rights: the workflow runs the task with runTask.sync, without a token', () => {
+    expect(allActions(of(base, base.stack.task.taskDefinition.taskRole)).filter((a) => a.startsWith('states:'))).toEqual([]);
+  });
+});

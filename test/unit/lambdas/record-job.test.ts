@@ -1,0 +1,294 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import type { Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { createRequire } from 'node:module';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { CreateTableCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { checkGrantsEvent } from '../../../lambdas/check-grants.ts';
+import { checkRdsParameterGroupEvent } from '../../../lambdas/check-rds-parameter-group.ts';
+import { checkReplicationEvent } from '../../../lambdas/check-replication.ts';
+import { estimateSizeEvent } from '../../../lambdas/estimate-size.ts';
+import { emfLine, handler, recordJob, type RecordJobEvent } from '../../../lambdas/record-job.ts';
+import { describeFailure } from '../../../lambdas/shared/failures.ts';
+import { EVENTS_PER_POLL, MAX_POLLS, normalizeJob, workflowInputSchema } from '../../../lambdas/shared/workflow-job.ts';
+import { assertNoSecrets } from '../../../lambdas/shared/guard.ts';
+import { LocalFileJobStore, type VerifyRunRecord } from '../../../src/jobs/index.ts';
+import { replicationObjectName } from '../../../src/snapshot/prepare.ts';
+import { engineJobId } from '../../../src/task/scope.ts';
+import { lambdaContext, SOURCE_ARN, TARGET_ARN, withLogs } from './support.ts';
+
+const dynalite = createRequire(import.meta.url)('dynalite') as (options: { createTableMs?: number }) => Server;
+
+const folders: string[] = [];
+afterAll(() => folders.forEach((dir) => rmSync(dir, { recursive: true, force: true })));
+
+const NOW = new Date('2026-02-01T12:00:00.000Z');
+function deps() {
+  const dir = mkdtempSync(join(tmpdir(), 'record-job-'));
+  folders.push(dir);
+  const metrics: [string, number][] = [];
+  return { store: new LocalFileJobStore(dir, { now: () => NOW }), now: () => NOW, metric: (name: string, value: number) => void metrics.push([name, value]), metrics };
+}
+
+const input = {
+  jobId: 'shop_2026',
+  sourceSecretArn: SOURCE_ARN,
+  targetSecretArn: TARGET_ARN,
+  source: { instanceIdentifier: 'shop-db' },
+  databases: ['shop', 'Crm-Data'],
+  plan: { jobs: 4, filters: { excludeTables: ['public.audit_log'] }, splitTablesLargerThanBytes: 1_000_000_000 },
+  verifySchedule: 'rate(6 hours)',
+};
+const run = (o: Partial<VerifyRunRecord>): VerifyRunRecord => ({
+  jobId: 'shop_2026', runId: 'r1', startedAt: '2026-02-01T12:05:00.000Z', outcome: 'equal', tables: { total: 3, equal: 3, different: 0, unconfirmed: 0, error: 0 }, differences: 0, ...o,
+});
+
+describe('normalizeJob', () => {
+  const job = normalizeJob(workflowInputSchema.parse(input));
+
+  it('builds payloads each function accepts, from identifiers and secret ARNs only', () => {
+    expect(checkRdsParameterGroupEvent.parse(job.rdsCheck)).toEqual({ jobId: 'shop_2026', source: { instanceIdentifier: 'shop-db' } });
+    expect(checkGrantsEvent.parse(job.checks)).toMatchObject({ jobId: 'shop_2026', databases: ['shop', 'Crm-Data'], filters: { excludeTables: ['public.audit_log'] } });
+    expect(estimateSizeEvent.parse(job.estimate)).toMatchObject({ jobs: 4, databases: ['shop', 'Crm-Data'] });
+    for (const db of job.databases) expect(checkReplicationEvent.parse(db.check)).toMatchObject({ database: db.database, slot: db.objectName, subscription: db.objectName });
+    assertNoSecrets(job);
+  });
+
+  it('names slot, publication and subscription as the task does, and passes the plan through whole', () => {
+    expect(job.databases.map((d) => d.objectName)).toEqual([replicationObjectName('shop_2026', 'shop'), replicationObjectName('shop_2026', 'Crm-Data')]);
+    const other = normalizeJob(workflowInputSchema.parse({ ...input, jobId: 'Shop-Job-1' }));
+    expect(other.databases[0]!.objectName).toBe(replicationObjectName(engineJobId('Shop-Job-1', 'shop'), 'shop'));
+    for (const db of other.databases) expect(db.objectName).toMatch(/^[a-z0-9_]{1,63}$/);
+    expect(job.plan).toEqual(input.plan);
+    expect(job).toMatchObject({ sourceEndpoint: '', targetEndpoint: '' });
+  });
+
+  it('reads filters at the top level of the plan too, as the task does, and sizes the estimate for the task', () => {
+    const top = normalizeJob(workflowInputSchema.parse({ ...input, plan: { includeTables: ['shop.orders'] } }), 8);
+    expect(top.checks.filters).toEqual({ includeTables: ['shop.orders'] });
+    expect(top.estimate).toMatchObject({ jobs: 8 });
+    expect(normalizeJob(workflowInputSchema.parse(input), 8).estimate).toMatchObject({ jobs: 4 });
+  });
+
+  it('asks for a verify schedule named after the job, whose input starts the verify workflow', () => {
+    expect(job.verifySchedule).toEqual({ name: 'verify-shop_2026', expression: 'rate(6 hours)', input: { jobId: 'shop_2026', databases: ['shop', 'Crm-Data'], sourceSecretArn: SOURCE_ARN, targetSecretArn: TARGET_ARN, plan: input.plan } });
+  });
+
+  it('bounds the wait loop so all databases together stay far below 25,000 history events', () => {
+    expect(MAX_POLLS * 30).toBe(6 * 3600);
+    expect(normalizeJob(workflowInputSchema.parse({ ...input, databases: ['shop'] })).maxPolls).toBe(MAX_POLLS);
+    expect(job.maxPolls).toBe(692);
+    const many = normalizeJob(workflowInputSchema.parse({ ...input, databases: Array.from({ length: 40 }, (_, i) => `d${i}`) }));
+    expect(many.maxPolls).toBe(34);
+    for (const j of [job, many]) expect(j.maxPolls * j.databases.length * EVENTS_PER_POLL).toBeLessThanOrEqual(18_000);
+  });
+
+  it('leaves out what the input does not give: no RDS check without a source, no schedule, no endpoints', () => {
+    const bare = normalizeJob(workflowInputSchema.parse({ jobId: 'j1', sourceSecretArn: SOURCE_ARN, targetSecretArn: TARGET_ARN, databases: ['app'] }));
+    expect(bare).not.toHaveProperty('rdsCheck');
+    expect(bare).not.toHaveProperty('verifySchedule');
+    expect(bare.checks).toEqual({ jobId: 'j1', sourceSecretArn: SOURCE_ARN, targetSecretArn: TARGET_ARN, databases: ['app'] });
+    expect(bare.plan).toEqual({});
+  });
+
+  it('passes source and target endpoints to the functions that connect', () => {
+    const job2 = normalizeJob(workflowInputSchema.parse({ ...input, source: { endpoint: 'shop.abc.eu-west-1.rds.amazonaws.com:5432' }, target: { endpoint: 'target.internal' } }));
+    expect(checkGrantsEvent.parse(job2.checks)).toMatchObject({ sourceEndpoint: { host: 'shop.abc.eu-west-1.rds.amazonaws.com', port: 5432 }, targetEndpoint: { host: 'target.internal' } });
+    expect(job2.databases[0]!.check).toMatchObject({ sourceEndpoint: 'shop.abc.eu-west-1.rds.amazonaws.com:5432' });
+  });
+});
+
+describe('record-job started', () => {
+  it('creates the job RUNNING with its execution and one PENDING entry per database', async () => {
+    const d = deps();
+    const job = await recordJob({ action: 'started', input, executionArn: 'arn:aws:states:eu-west-1:123456789012:execution:Replicate:x' }, d);
+    expect(job).toMatchObject({ jobId: 'shop_2026' });
+    const stored = await d.store.getJob('shop_2026');
+    expect(stored).toMatchObject({ state: 'RUNNING', phase: 'Checks', executionArn: expect.stringContaining(':execution:'), source: { description: 'RDS shop-db', secretArn: SOURCE_ARN }, target: { description: 'secret replicator/target-GhIjKl' } });
+    expect(Object.keys(stored!.databases)).toEqual(['shop', 'Crm-Data']);
+    expect(stored!.databases.shop).toMatchObject({ state: 'PENDING', tablesDone: 0 });
+  });
+
+  it('resumes a PENDING or RUNNING job and keeps the progress its tasks recorded', async () => {
+    const d = deps();
+    await d.store.createJob({ jobId: 'shop_2026', source: { description: 's' }, target: { description: 't' } });
+    await d.store.updateDatabaseProgress('shop_2026', 'shop', { state: 'RUNNING', phase: 'Copy snapshot', tablesDone: 3, tablesTotal: 9, rowsCopied: 10, bytesCopied: 99 });
+    await recordJob({ action: 'started', input }, d);
+    await recordJob({ action: 'started', input }, d);
+    const stored = await d.store.getJob('shop_2026');
+    expect(stored).toMatchObject({ state: 'RUNNING', databases: { shop: { phase: 'Copy snapshot', tablesDone: 3 }, 'Crm-Data': { state: 'PENDING' } } });
+  });
+
+  it('refuses a finished job with the store error', async () => {
+    const d = deps();
+    await recordJob({ action: 'started', input }, d);
+    await recordJob({ action: 'succeeded', jobId: 'shop_2026' }, d);
+    await expect(recordJob({ action: 'started', input }, d)).rejects.toMatchObject({ name: 'JobAlreadyFinishedError' });
+  });
+
+  it('refuses a bad execution input by field, without echoing a value or storing anything', async () => {
+    const d = deps();
+    const bad = { ...input, sourceSecretArn: 'postgres://admin:Top-Secret-1@db/shop', databases: [], extra: 1 };
+    const error = await recordJob({ action: 'started', input: bad }, d).catch((e: Error) => e);
+    expect(error).toMatchObject({ name: 'InvalidEvent', message: expect.stringMatching(/^The execution input is not valid: .*sourceSecretArn: must be a Secrets Manager secret ARN.*databases.*has unknown keys extra.*statemachines\/README\.md describes\.$/) });
+    expect((error as Error).message).not.toContain('Top-Secret-1');
+    expect(await d.store.listJobs()).toEqual([]);
+  });
+
+  it.each([
+    ['a job id with a dot', { jobId: 'shop.1' }, 'jobId: must be 1 to 57 letters, digits, _ or -'],
+    ['a job id too long for the schedule name', { jobId: 'j'.repeat(58) }, 'jobId: must be 1 to 57'],
+    ['a plan key the task does not know', { plan: { note: 'x' } }, 'plan has unknown keys note'],
+    ['filters in two places', { plan: { filters: { includeTables: ['a.b'] }, excludeTables: ['a.c'] } }, 'has filters both under "filters" and at the top level'],
+    ['a database twice', { databases: ['a', 'a'] }, 'must not list a database twice'],
+    ['41 databases', { databases: Array.from({ length: 41 }, (_, i) => `d${i}`) }, 'at most 40 databases per job'],
+    ['a plan over 4 KiB', { plan: { includeTables: Array.from({ length: 400 }, (_, i) => `shop.table_${i}`) } }, 'at most 4096 characters as JSON'],
+    ['a schedule that is no expression', { verifySchedule: 'every 6 hours' }, 'rate(6 hours)'],
+    ['an empty source', { source: {} }, 'give instanceIdentifier or endpoint'],
+  ])('refuses %s', async (_label, change, message) => {
+    await expect(recordJob({ action: 'started', input: { ...input, ...change } }, deps())).rejects.toMatchObject({ name: 'InvalidEvent', message: expect.stringContaining(message) });
+  });
+});
+
+describe('record-job succeeded and failed', () => {
+  it('marks the job SUCCEEDED, and a retried call is harmless', async () => {
+    const d = deps();
+    await recordJob({ action: 'started', input }, d);
+    await expect(recordJob({ action: 'succeeded', jobId: 'shop_2026' }, d)).resolves.toEqual({ jobId: 'shop_2026', state: 'SUCCEEDED' });
+    await expect(recordJob({ action: 'succeeded', jobId: 'shop_2026' }, d)).resolves.toEqual({ jobId: 'shop_2026', state: 'SUCCEEDED' });
+    expect(await d.store.getJob('shop_2026')).toMatchObject({ state: 'SUCCEEDED', endedAt: NOW.toISOString() });
+  });
+
+  it('marks the job FAILED with the Lambda error message as one readable sentence', async () => {
+    const d = deps();
+    await recordJob({ action: 'started', input }, d);
+    const cause = JSON.stringify({ errorType: 'LogicalReplicationOff', errorMessage: 'Set rds.logical_replication = 1 in shop-pg15 and reboot shop-db.', trace: ['at x'] });
+    const result = await recordJob({ action: 'failed', input, error: { Error: 'LogicalReplicationOff', Cause: cause } }, d);
+    expect(result).toEqual({ jobId: 'shop_2026', recorded: true, error: 'LogicalReplicationOff', cause: 'Set rds.logical_replication = 1 in shop-pg15 and reboot shop-db.' });
+    expect(await d.store.getJob('shop_2026')).toMatchObject({ state: 'FAILED', error: 'Set rds.logical_replication = 1 in shop-pg15 and reboot shop-db.', cause: 'LogicalReplicationOff' });
+  });
+
+  it('still returns the error when there is nothing to record: bad input, unknown or finished job', async () => {
+    const d = deps();
+    const error = { Error: 'InvalidEvent', Cause: JSON.stringify({ errorMessage: 'The execution input is not valid: jobId is missing.' }) };
+    await expect(recordJob({ action: 'failed', input: { databases: [] }, error }, d)).resolves.toEqual({ recorded: false, error: 'InvalidEvent', cause: 'The execution input is not valid: jobId is missing.' });
+    await expect(recordJob({ action: 'failed', input, error }, d)).resolves.toMatchObject({ jobId: 'shop_2026', recorded: false });
+    await recordJob({ action: 'started', input }, d);
+    await recordJob({ action: 'succeeded', jobId: 'shop_2026' }, d);
+    await expect(recordJob({ action: 'failed', input, error }, d)).resolves.toMatchObject({ recorded: false, error: 'InvalidEvent' });
+    expect(await d.store.getJob('shop_2026')).toMatchObject({ state: 'SUCCEEDED' });
+  });
+
+  it('adds the error a failed task recorded on its database, which runTask.sync does not carry', async () => {
+    const d = deps();
+    await recordJob({ action: 'started', input }, d);
+    await d.store.updateDatabaseProgress('shop_2026', 'shop', { state: 'FAILED', phase: 'Copy snapshot', tablesDone: 0, tablesTotal: 3, rowsCopied: 0, bytesCopied: 0, error: 'ConnectionFailed: the target refused the connection; allow the task security group in.' });
+    const task = { TaskArn: 'arn:aws:ecs:eu-west-1:123456789012:task/c/abc', StoppedReason: 'Essential container in task exited', Containers: [{ Name: 'replicator', ExitCode: 1 }] };
+    const result = await recordJob({ action: 'failed', input, error: { Error: 'States.TaskFailed', Cause: `Database shop: ${JSON.stringify(task)}` } }, d);
+    expect(result).toMatchObject({ cause: expect.stringMatching(/^Database shop: The replicator task abc stopped: .* The task recorded: shop: ConnectionFailed: the target refused the connection; allow the task security group in\.$/) });
+  });
+
+  it('masks a password in the cause before it is stored or shown', async () => {
+    const d = deps();
+    await recordJob({ action: 'started', input }, d);
+    const result = await recordJob({ action: 'failed', input, error: { Error: 'States.TaskFailed', Cause: 'connect to postgres://admin:Pw-Leaked-77@db/shop failed' } }, d);
+    expect(JSON.stringify(result)).not.toContain('Pw-Leaked-77');
+    expect(JSON.stringify(await d.store.getJob('shop_2026'))).not.toContain('Pw-Leaked-77');
+  });
+});
+
+describe('describeFailure', () => {
+  it('reads a stopped ECS task, keeping the database prefix of the Map', () => {
+    const task = { TaskArn: 'arn:aws:ecs:eu-west-1:123456789012:task/cluster/abc123', StopCode: 'EssentialContainerExited', StoppedReason: 'Essential container in task exited', Containers: [{ Name: 'replicator', ExitCode: 1 }], Overrides: {} };
+    expect(describeFailure({ Error: 'States.TaskFailed', Cause: `Database shop: ${JSON.stringify(task)}` })).toEqual({
+      error: 'States.TaskFailed',
+      cause: 'Database shop: The replicator task abc123 stopped: Essential container in task exited; container replicator exited with code 1. Its log stream in CloudWatch Logs says why.',
+    });
+  });
+
+  it('keeps a plain cause, and says so when there is none', () => {
+    expect(describeFailure({ Error: 'CatchUpTimedOut', Cause: 'Database shop: not in sync {yet}' }).cause).toBe('Database shop: not in sync {yet}');
+    expect(describeFailure({ Error: 'States.Timeout' })).toEqual({ error: 'States.Timeout', cause: 'States.Timeout, without a cause; see the execution history for the failed state.' });
+    expect(describeFailure({ Cause: 'x'.repeat(40_000) }).cause).toHaveLength(30_000);
+  });
+});
+
+describe('record-job verified and cleaned', () => {
+  const since = '2026-02-01T12:00:00.000Z';
+
+  it('sums up the newest run per database since the execution started, and publishes the differences', async () => {
+    const d = deps();
+    await d.store.putVerifyRun(run({ runId: 'old', database: 'shop', startedAt: '2026-01-31T12:00:00.000Z', outcome: 'different', differences: 9 }));
+    await d.store.putVerifyRun(run({ runId: 'r1', database: 'shop' }));
+    await d.store.putVerifyRun(run({ runId: 'r2', database: 'crm', outcome: 'different', differences: 4, tables: { total: 5, equal: 4, different: 1, unconfirmed: 0, error: 0 } }));
+    const result = await recordJob({ action: 'verified', jobId: 'shop_2026', databases: ['shop', 'crm'], since }, d);
+    expect(result).toEqual({ jobId: 'shop_2026', outcome: 'different', differences: 4, runs: 2, summary: 'Verify of job shop_2026: crm different (5 tables, 4 rows differ); shop equal (3 tables).' });
+    expect(d.metrics).toEqual([['VerifyDifferences', 4]]);
+  });
+
+  it('is equal only when every database has an equal run, and says which has none', async () => {
+    const d = deps();
+    await d.store.putVerifyRun(run({ database: 'shop' }));
+    await expect(recordJob({ action: 'verified', jobId: 'shop_2026', databases: ['shop'], since }, d)).resolves.toMatchObject({ outcome: 'equal', differences: 0 });
+    await expect(recordJob({ action: 'verified', jobId: 'shop_2026', databases: ['shop', 'crm'], since }, d)).resolves.toMatchObject({ outcome: 'missing', summary: expect.stringContaining('no verify result was recorded for crm') });
+    await expect(recordJob({ action: 'verified', jobId: 'other', databases: ['shop'], since }, d)).resolves.toMatchObject({ outcome: 'missing', runs: 0 });
+  });
+
+  it('reports a verify task that failed without recording a run, with its reason', async () => {
+    const d = deps();
+    await d.store.putVerifyRun(run({ database: 'shop' }));
+    const tasks = [{ database: 'shop', failed: false }, { database: 'crm', failed: true, error: { Error: 'States.TaskFailed', Cause: JSON.stringify({ TaskArn: 'arn:aws:ecs:eu-west-1:1:task/c/t1', StoppedReason: 'CannotPullContainerError' }) } }];
+    const result = await recordJob({ action: 'verified', jobId: 'shop_2026', databases: ['shop', 'crm'], since, tasks }, d);
+    expect(result).toMatchObject({ outcome: 'error', summary: 'Verify of job shop_2026: shop equal (3 tables); crm: the verify task failed: The replicator task t1 stopped: CannotPullContainerError. Its log stream in CloudWatch Logs says why.' });
+  });
+
+  it('records the clean-up as a step, failed with the readable reason when an error is given', async () => {
+    const d = deps();
+    const event: RecordJobEvent = { action: 'cleaned', jobId: 'shop_2026', databases: ['shop'], startedAt: '2026-02-01T11:59:00.000Z' };
+    await expect(recordJob(event, d)).resolves.toEqual({ jobId: 'shop_2026', recorded: true, error: '', cause: '' });
+    const failed = await recordJob({ ...event, startedAt: '2026-02-01T11:59:30.000Z', error: { Error: 'ConnectionFailed', Cause: JSON.stringify({ errorMessage: 'The source refused the connection.' }) } }, d);
+    expect(failed).toMatchObject({ error: 'ConnectionFailed', cause: 'The source refused the connection.' });
+    expect(await d.store.listSteps('shop_2026')).toMatchObject([
+      { step: 'Clean up', state: 'SUCCEEDED', seconds: 60, detail: expect.stringContaining('shop') },
+      { step: 'Clean up', state: 'FAILED', seconds: 30, detail: 'The source refused the connection.' },
+    ]);
+  });
+});
+
+describe('record-job handler', () => {
+  let server: Server;
+  const saved = { ...process.env };
+
+  beforeAll(async () => {
+    server = dynalite({ createTableMs: 0 });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const endpoint = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    Object.assign(process.env, { AWS_ENDPOINT_URL_DYNAMODB: endpoint, AWS_REGION: 'eu-west-1', AWS_ACCESS_KEY_ID: 'x', AWS_SECRET_ACCESS_KEY: 'x', JOB_TABLE: 'jobs', METRICS_NAMESPACE: 'DatabaseReplicator/Test', POWERTOOLS_SERVICE_NAME: 'database-replicator-record-job' });
+    const raw = new DynamoDBClient({ endpoint, region: 'eu-west-1', credentials: { accessKeyId: 'x', secretAccessKey: 'x' } });
+    await raw.send(new CreateTableCommand({ TableName: 'jobs', KeySchema: [{ AttributeName: 'pk', KeyType: 'HASH' }, { AttributeName: 'sk', KeyType: 'RANGE' }], AttributeDefinitions: [{ AttributeName: 'pk', AttributeType: 'S' }, { AttributeName: 'sk', AttributeType: 'S' }], BillingMode: 'PAY_PER_REQUEST' }));
+    await new Promise((r) => setTimeout(r, 50));
+    raw.destroy();
+  });
+
+  afterAll(async () => {
+    process.env = saved;
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+  });
+
+  it('records a job in DynamoDB through the store, and emits the differences metric as EMF', async () => {
+    const started = await withLogs(() => handler({ action: 'started', input, executionArn: 'arn:aws:states:eu-west-1:123456789012:execution:R:1' }, lambdaContext('record-job')));
+    expect(started.error).toBeUndefined();
+    expect(started.result).toMatchObject({ jobId: 'shop_2026', databases: [{ database: 'shop' }, { database: 'Crm-Data' }] });
+    const verified = await withLogs(() => handler({ action: 'verified', jobId: 'shop_2026', databases: ['shop'], since: '2026-01-01T00:00:00Z' }, lambdaContext('record-job')));
+    expect(verified.result).toMatchObject({ outcome: 'missing' });
+    expect(verified.lines.find((l) => '_aws' in l)).toEqual(JSON.parse(emfLine('DatabaseReplicator/Test', 'database-replicator-record-job', 'VerifyDifferences', 0, new Date((verified.lines.find((l) => '_aws' in l)!._aws as { Timestamp: number }).Timestamp))));
+    assertNoSecrets(started.logs + verified.logs);
+  });
+
+  it('refuses an unknown action as InvalidEvent', async () => {
+    const { error } = await withLogs(() => handler({ action: 'deleted', jobId: 'x' }, lambdaContext()));
+    expect(error).toMatchObject({ name: 'InvalidEvent', message: expect.stringContaining('action') });
+  });
+});
