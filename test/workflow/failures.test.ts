@@ -1,0 +1,100 @@
+// The replicate workflow when something is wrong, executed locally with every Task bound to the real
+// handler logic or task subcommand (test/support/workflow-runner.ts): a configuration error stops it
+// before anything is created, a transient error is retried, a replication that never comes up fails.
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { clusterUrl } from '../support/cluster.ts';
+import { dropReplicationObjects, fingerprintTables, replicationObjectsOnSource } from '../support/compare.ts';
+import { createTestDatabase, withClient } from '../support/db.ts';
+import { failOnce, WorkflowHarness } from '../support/workflow-runner.ts';
+
+const { source, target } = inject('clusters');
+let harness: WorkflowHarness;
+let sourceSecretArn: string;
+let targetSecretArn: string;
+const created: string[] = [];
+
+beforeAll(async () => {
+  harness = await WorkflowHarness.start();
+  sourceSecretArn = harness.holdSecret('wf/source', clusterUrl(source, 'postgres'));
+  targetSecretArn = harness.holdSecret('wf/target', clusterUrl(target, 'postgres'));
+});
+
+afterAll(async () => {
+  for (const db of created) await dropReplicationObjects(source, target, db).catch(() => undefined);
+  await harness?.close();
+});
+
+/** A source database with two small tables. */
+async function smallDatabase(prefix: string): Promise<string> {
+  const { name } = await createTestDatabase(source, prefix);
+  created.push(name);
+  await withClient(source, name, (c) => c.query(`
+    CREATE TABLE items (id int PRIMARY KEY, label text NOT NULL);
+    CREATE TABLE events (id bigserial PRIMARY KEY, item int NOT NULL, at timestamptz NOT NULL DEFAULT now());
+    INSERT INTO items SELECT i, 'item ' || i FROM generate_series(1, 500) i;
+    INSERT INTO events (item) SELECT i % 500 + 1 FROM generate_series(1, 1500) i;`));
+  return name;
+}
+
+const targetHas = async (db: string) => withClient(target, 'postgres', async (c) => (await c.query('SELECT 1 FROM pg_database WHERE datname = $1', [db])).rowCount === 1);
+
+describe('the replicate workflow, when things go wrong', () => {
+  it('stops at the RDS check when rds.logical_replication is off: a readable cause, the job FAILED, nothing created', async () => {
+    const db = await smallDatabase('wf_nolr');
+    const jobId = `nolr-${db.slice(-8)}`;
+    harness.rdsInstance('legacy-db', 'legacy-pg15', '0');
+    const execution = await harness.run('replicate', { jobId, sourceSecretArn, targetSecretArn, source: { instanceIdentifier: 'legacy-db' }, databases: [db] });
+
+    expect(execution.status).toBe('FAILED');
+    expect(execution.error).toBe('LogicalReplicationOff');
+    // The function's error reached the Fail state as one sentence (record-job unwrapped the Lambda error JSON).
+    expect(execution.cause).toMatch(/^rds\.logical_replication is 0 in the DB parameter group legacy-pg15 of instance legacy-db; .*reboot legacy-db/);
+    expect(execution.cause).not.toContain('errorType');
+    expect(execution.entered).toEqual(expect.arrayContaining(['Check RDS parameter group', 'Note RDS check failure', 'Checks passed?', 'RDS source not ready', 'Record job failed', 'Job failed']));
+    for (const never of ['Estimate size', 'Replicate each database', 'Copy snapshot']) expect(execution.entered).not.toContain(never);
+    // A configuration error is not retried.
+    expect(execution.calls['Check RDS parameter group']).toBe(1);
+
+    const job = await harness.store.getJob(jobId);
+    expect(job).toMatchObject({ state: 'FAILED', phase: 'Failed', cause: 'LogicalReplicationOff', error: execution.cause });
+    expect(await replicationObjectsOnSource(source, db)).toEqual({ slots: [], publications: [] });
+    expect(await targetHas(db)).toBe(false);
+  });
+
+  it('retries a transient Lambda error and a transient ECS error, and still succeeds', async () => {
+    const db = await smallDatabase('wf_retry');
+    const jobId = `retry-${db.slice(-8)}`;
+    const execution = await harness.run('replicate', { jobId, sourceSecretArn, targetSecretArn, databases: [db] }, {
+      wrap: {
+        'Estimate size': failOnce('Lambda.TooManyRequestsException', 'Rate Exceeded. (Service: Lambda, Status Code: 429)'),
+        'Create subscription': failOnce('ECS.AmazonECSException', 'Service Unavailable. (Service: AmazonECS, Status Code: 503)'),
+      },
+    });
+    expect(execution.cause).toBeUndefined();
+    expect(execution.status).toBe('SUCCEEDED');
+    expect(execution.calls).toMatchObject({ 'Estimate size': 2, 'Create subscription': 2, 'Copy snapshot': 1 });
+    const retried = execution.events.filter((e) => e.type === 'StateRetried').map((e) => e.state!.name);
+    expect(retried.sort()).toEqual(['Create subscription', 'Estimate size']);
+    // No source in the input: the RDS check is skipped.
+    expect(execution.entered).toContain('Not an RDS source');
+    expect(execution.calls['Check RDS parameter group']).toBeUndefined();
+
+    expect(await harness.store.getJob(jobId)).toMatchObject({ state: 'SUCCEEDED', databases: { [db]: { phase: 'Replicating', tablesDone: 2, tablesTotal: 2, rowsCopied: 2000 } } });
+    expect(await fingerprintTables(target, db)).toEqual(await fingerprintTables(source, db));
+  });
+
+  it('fails after three broken replication checks in a row, naming the database, when the subscription never comes up', async () => {
+    const db = await smallDatabase('wf_broken');
+    const jobId = `broken-${db.slice(-8)}`;
+    // The tasks "succeed" without doing anything: the target database exists, but no slot or subscription does.
+    await withClient(target, 'postgres', (c) => c.query(`CREATE DATABASE "${db}"`));
+    const noop = () => async () => ({ LastStatus: 'STOPPED' });
+    const execution = await harness.run('replicate', { jobId, sourceSecretArn, targetSecretArn, databases: [db] }, { wrap: { 'Copy snapshot': noop, 'Create subscription': noop }, catchUpWaitMs: 0 });
+    expect(execution.status).toBe('FAILED');
+    expect(execution.error).toBe('ReplicationBroken');
+    expect(execution.cause).toMatch(new RegExp(`^Database ${db}: the replication is broken \\(3 checks in a row\\): .+`));
+    expect(execution.calls['Check replication']).toBe(3);
+    expect(execution.entered.filter((s) => s === 'Wait for catch-up')).toHaveLength(2);
+    expect(await harness.store.getJob(jobId)).toMatchObject({ state: 'FAILED', cause: 'ReplicationBroken', error: execution.cause });
+  });
+});

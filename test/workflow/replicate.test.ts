@@ -1,0 +1,147 @@
+// The serverless workflow, executed locally: statemachines/replicate.asl.json, then verify.asl.json
+// (started with the input the replicate run put into its verify schedule) and cleanup.asl.json, every
+// Task bound to the real handler logic or task subcommand (test/support/workflow-runner.ts), against the
+// harness clusters. The tests run in order and share the replicated database.
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { clusterUrl, type ClusterInfo } from '../support/cluster.ts';
+import { dropReplicationObjects, fingerprintTables, replicationObjectsOnSource } from '../support/compare.ts';
+import { createTestDatabase, edgeCasesSql, runPsqlFile, withClient } from '../support/db.ts';
+import { SUBSTITUTIONS, WorkflowHarness, type Execution } from '../support/workflow-runner.ts';
+
+const { source, target } = inject('clusters');
+const passwords = [source.password, target.password];
+let harness: WorkflowHarness;
+let db: string;
+let jobId: string;
+let sourceSecretArn: string;
+let targetSecretArn: string;
+
+beforeAll(async () => {
+  harness = await WorkflowHarness.start();
+  sourceSecretArn = harness.holdSecret('wf/source', clusterUrl(source, 'postgres'));
+  targetSecretArn = harness.holdSecret('wf/target', clusterUrl(target, 'postgres'));
+  harness.rdsInstance('shop-db', 'shop-pg16', '1');
+  db = (await createTestDatabase(source, 'wf_happy')).name;
+  jobId = `happy-${db.slice(-8)}`;
+  await runPsqlFile(source, db, edgeCasesSql());
+  await withClient(source, db, (c) => c.query(`
+    CREATE TABLE public.wf_orders (id bigserial PRIMARY KEY, customer int NOT NULL, total numeric(10,2));
+    CREATE TABLE public.wf_notes (id int PRIMARY KEY, body text NOT NULL);
+    INSERT INTO public.wf_orders (customer, total) SELECT i % 50, i * 1.5 FROM generate_series(1, 3000) i;
+    INSERT INTO public.wf_notes SELECT i, 'note ' || i FROM generate_series(1, 40) i;`));
+});
+
+afterAll(async () => {
+  if (db) await dropReplicationObjects(source, target, db).catch(() => undefined);
+  await harness?.close();
+});
+
+async function rowCount(cluster: ClusterInfo, table: string): Promise<number> {
+  return withClient(cluster, db, async (c) => Number((await c.query<{ n: string }>(`SELECT count(*) AS n FROM ${table}`)).rows[0]!.n));
+}
+
+async function waitFor(what: string, check: () => Promise<boolean>, seconds = 20): Promise<void> {
+  for (const end = Date.now() + seconds * 1000; Date.now() < end; await new Promise((r) => setTimeout(r, 200))) if (await check()) return;
+  throw new Error(`${what} did not happen within ${seconds} s`);
+}
+
+/** Nothing the execution, its tasks or the job store showed holds a password. */
+async function expectNoPasswords(execution: Execution): Promise<void> {
+  const stored = JSON.stringify([await harness.store.getJob(jobId), await harness.store.listSteps(jobId), await harness.store.listVerifyRuns(jobId)]);
+  const shown = JSON.stringify(execution.events) + harness.taskOutput.join('\n') + stored;
+  for (const password of passwords) expect(shown).not.toContain(password);
+}
+
+describe('the replicate workflow', () => {
+  it('checks, copies and subscribes: the target equals the source, replication streams, the job is SUCCEEDED with progress', async () => {
+    // What the snapshot copies: every table but the materialized view (refreshed on the target, not copied).
+    const tables = [...(await fingerprintTables(source, db))].filter(([name]) => name !== 'sales.customer_order_counts');
+    const execution = await harness.run('replicate', { jobId, sourceSecretArn, targetSecretArn, source: { instanceIdentifier: 'shop-db' }, databases: [db], verifySchedule: 'rate(6 hours)' });
+    expect(execution.cause).toBeUndefined();
+    expect(execution.status).toBe('SUCCEEDED');
+    expect(execution.entered).toEqual(expect.arrayContaining(['Record job started', 'Check RDS parameter group', 'Check grants', 'Estimate size', 'Copy snapshot', 'Create subscription', 'Check replication', 'Database in sync', 'Create verify schedule', 'Record job succeeded', 'Job succeeded']));
+    expect(execution.entered).not.toContain('Record job failed');
+    expect(execution.calls).toMatchObject({ 'Copy snapshot': 1, 'Create subscription': 1, 'Estimate size': 1 });
+
+    const [s, t] = await Promise.all([fingerprintTables(source, db), fingerprintTables(target, db)]);
+    expect(s.get('public.wf_orders')!.rows).toBe(3000);
+    expect(s.size).toBeGreaterThan(8);
+    expect(t).toEqual(s);
+
+    // The subscription streams: rows written on the source now arrive on the target.
+    await withClient(source, db, (c) => c.query(`INSERT INTO public.wf_orders (customer, total) SELECT 99, 1 FROM generate_series(1, 25); DELETE FROM public.wf_notes WHERE id <= 5; UPDATE sales.customers SET name = name || ' (moved)' WHERE id % 7 = 0;`));
+    await waitFor('the writes arriving on the target', async () => (await rowCount(target, 'public.wf_orders')) === 3025 && (await rowCount(target, 'public.wf_notes')) === 35);
+    await waitFor('the target equalling the source', async () => JSON.stringify([...(await fingerprintTables(target, db))]) === JSON.stringify([...(await fingerprintTables(source, db))]));
+
+    const job = await harness.store.getJob(jobId);
+    expect(job).toMatchObject({ jobId, state: 'SUCCEEDED', phase: 'Replicating: every database is in sync', source: { description: 'RDS shop-db', secretArn: sourceSecretArn } });
+    expect(job!.executionArn).toMatch(/^arn:aws:states:eu-west-1:\d{12}:execution:replicator-replicate:/);
+    const progress = job!.databases[db]!;
+    expect(progress).toMatchObject({ state: 'RUNNING', phase: 'Replicating' });
+    expect(tables.length).toBeGreaterThanOrEqual(10);
+    expect(progress.tablesTotal).toBe(tables.length);
+    expect(progress.tablesDone).toBe(tables.length);
+    expect(progress.rowsCopied).toBe(tables.reduce((n, [, f]) => n + f.rows, 0));
+    expect(progress.bytesCopied).toBeGreaterThan(0);
+    expect((await harness.store.listSteps(jobId)).map((st) => `${st.step}:${st.state}`)).toEqual(['snapshot:SUCCEEDED', 'subscribe:SUCCEEDED']);
+
+    // The verify schedule starts the verify workflow for this job with identifiers and ARNs only.
+    const schedule = harness.schedules.get(`verify-${jobId}`);
+    expect(schedule).toMatchObject({ GroupName: SUBSTITUTIONS.ScheduleGroupName, ScheduleExpression: 'rate(6 hours)', Target: { Arn: SUBSTITUTIONS.VerifyStateMachineArn, RoleArn: SUBSTITUTIONS.SchedulerRoleArn } });
+    expect(JSON.parse(schedule!.Target.Input)).toEqual({ jobId, databases: [db], sourceSecretArn, targetSecretArn, plan: {} });
+    await expectNoPasswords(execution);
+  });
+});
+
+describe('the verify workflow', () => {
+  const verifyInput = () => JSON.parse(harness.schedules.get(`verify-${jobId}`)!.Target.Input) as Record<string, unknown>;
+
+  it('records a pass, then a difference made on the target only: notified, and the execution fails', async () => {
+    const pass = await harness.run('verify', verifyInput());
+    expect(pass.cause).toBeUndefined();
+    expect(pass).toMatchObject({ status: 'SUCCEEDED', output: { jobId, result: { outcome: 'equal', differences: 0 } } });
+    expect(pass.entered).toContain('Verified');
+    expect(pass.entered).not.toContain('Notify difference');
+    expect((await harness.store.listVerifyRuns(jobId))[0]).toMatchObject({ database: db, outcome: 'equal', differences: 0 });
+    expect(harness.metrics.at(-1)).toEqual({ name: 'VerifyDifferences', value: 0 });
+    expect(harness.notifications).toEqual([]);
+
+    await withClient(target, db, (c) => c.query(`UPDATE public.wf_notes SET body = 'changed on the target only' WHERE id = 20`));
+    const diff = await harness.run('verify', verifyInput());
+    expect(diff.status).toBe('FAILED');
+    expect(diff.error).toBe('VerifyDifference');
+    expect(diff.entered).toEqual(expect.arrayContaining(['Note verify task failure', 'Record verify result', 'Notify difference', 'Differences found']));
+    expect(diff.cause).toContain(`job ${jobId}`);
+    expect(diff.cause).toContain(`${db} different`);
+    const runs = await harness.store.listVerifyRuns(jobId);
+    expect(runs).toHaveLength(2);
+    expect(runs[0]).toMatchObject({ database: db, outcome: 'different', differences: 1 });
+    expect(harness.metrics.at(-1)).toEqual({ name: 'VerifyDifferences', value: 1 });
+    expect(harness.notifications).toHaveLength(1);
+    expect(harness.notifications[0]!.TopicArn).toBe(SUBSTITUTIONS.TopicArn);
+    expect(harness.notifications[0]!.Subject).toBe(`database-replicator: job ${jobId} differs`);
+    expect(harness.notifications[0]!.Message).toContain(`Verify of job ${jobId}: ${db} different`);
+    await expectNoPasswords(diff);
+  });
+});
+
+describe('the cleanup workflow', () => {
+  it('removes subscription, publication, slot and the verify schedule, and records the step', async () => {
+    expect((await replicationObjectsOnSource(source, db)).slots).toHaveLength(1);
+    const input = { jobId, databases: [db], sourceSecretArn, targetSecretArn };
+    const execution = await harness.run('cleanup', input);
+    expect(execution.cause).toBeUndefined();
+    expect(execution.status).toBe('SUCCEEDED');
+    expect(execution.entered).toEqual(['Set defaults', 'Apply defaults', 'Clean up each database', 'Run cleanup', 'Delete verify schedule', 'Record clean-up', 'Cleaned up']);
+    expect(await replicationObjectsOnSource(source, db)).toEqual({ slots: [], publications: [] });
+    const subscriptions = await withClient(target, db, async (c) => (await c.query('SELECT subname FROM pg_subscription')).rows);
+    expect(subscriptions).toEqual([]);
+    expect(harness.schedules.has(`verify-${jobId}`)).toBe(false);
+    expect((await harness.store.listSteps(jobId)).find((st) => st.step === 'Clean up')).toMatchObject({ state: 'SUCCEEDED', detail: expect.stringContaining(db) });
+
+    // Again: nothing is left, the schedule is gone already (ResourceNotFoundException is caught), it still succeeds.
+    const again = await harness.run('cleanup', input);
+    expect(again.status).toBe('SUCCEEDED');
+    expect(again.entered).toContain('Record clean-up');
+  });
+});
