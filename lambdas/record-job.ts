@@ -11,8 +11,8 @@ import { createLambdaLogger, type LambdaLog } from './shared/logger.ts';
 import { normalizeJob, parseWorkflowInput, type WorkflowJob } from './shared/workflow-job.ts';
 
 // The workflow's writes to the job store (src/jobs), so the records keep the store's format. Actions:
-//   started    validates the execution input, creates the job RUNNING (or resumes a PENDING/RUNNING
-//              one) and returns the normalized job that every later state reads its payload from;
+//   started    validates the execution input, creates the job RUNNING (or resumes a PENDING/RUNNING job, or
+//              a FAILED one from a new execution) and returns the normalized job that every later state reads its payload from;
 //   succeeded  marks the job SUCCEEDED;
 //   failed     marks it FAILED and returns one readable error and cause for the Fail state; it never
 //              throws for a job it cannot record (bad input, unknown or finished job);
@@ -62,7 +62,10 @@ export async function recordStarted(event: { input: unknown; executionArn?: stri
   const job = normalizeJob(input, deps.defaultJobs);
   const arn = event.executionArn ? { executionArn: event.executionArn } : {};
   const existing = await deps.store.getJob(input.jobId);
-  if (existing) {
+  if (existing?.state === 'FAILED' && event.executionArn) {
+    // A new execution of a failed job resumes it: its tasks carry on from the state they recorded.
+    await deps.store.reopen(input.jobId, event.executionArn, 'Checks');
+  } else if (existing) {
     await deps.store.transition(input.jobId, 'RUNNING', { phase: 'Checks', ...arn });
   } else {
     const source = input.source?.instanceIdentifier ? `RDS ${input.source.instanceIdentifier}` : (input.source?.endpoint ?? `secret ${secretName(input.sourceSecretArn)}`);

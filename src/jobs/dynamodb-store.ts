@@ -23,6 +23,7 @@ import {
   validJobId,
   validLimit,
   verifySortKey,
+  reopenRefusal,
 } from './rules.ts';
 import type { Clock, JobStore } from './store.ts';
 import {
@@ -192,6 +193,27 @@ export class DynamoDbJobStore implements JobStore {
       ExpressionAttributeNames: set.names,
       ExpressionAttributeValues: { ...set.values, ...Object.fromEntries(from.map((s, i) => [`:from${i}`, s])) },
     });
+  }
+
+  async reopen(jobId: string, executionArn: string, phase: string): Promise<JobRecord> {
+    validJobId(jobId);
+    const now = this.#now();
+    const fields = validate(transitionExtraSchema, { executionArn, phase }, 'job reopen');
+    try {
+      const { Attributes } = await this.#client.send(new UpdateCommand({
+        TableName: this.tableName,
+        Key: { pk: pkOf(jobId), sk: JOB_SK },
+        ReturnValues: 'ALL_NEW',
+        UpdateExpression: 'SET #state = :running, #phase = :phase, #executionArn = :arn, #updatedAt = :now, #expiresAt = :expiresAt REMOVE #error, #cause, #endedAt',
+        ConditionExpression: 'attribute_exists(pk) AND #state = :failed AND (attribute_not_exists(#executionArn) OR #executionArn <> :arn)',
+        ExpressionAttributeNames: { '#state': 'state', '#phase': 'phase', '#executionArn': 'executionArn', '#updatedAt': 'updatedAt', '#expiresAt': 'expiresAt', '#error': 'error', '#cause': 'cause', '#endedAt': 'endedAt' },
+        ExpressionAttributeValues: { ':running': 'RUNNING', ':failed': 'FAILED', ':phase': fields.phase, ':arn': fields.executionArn, ':now': now.toISOString(), ':expiresAt': this.expiresAt(now) },
+      }));
+      return fromItem(jobRecordSchema, Attributes ?? {});
+    } catch (error) {
+      if (!isConditionFailure(error)) throw error;
+      throw reopenRefusal(jobId, await this.getJob(jobId));
+    }
   }
 
   async updateDatabaseProgress(jobId: string, database: string, progress: DatabaseProgressInput): Promise<JobRecord> {

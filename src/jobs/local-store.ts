@@ -27,6 +27,7 @@ import {
   validJobId,
   validLimit,
   verifySortKey,
+  reopenRefusal,
 } from './rules.ts';
 import type { Clock, JobStore } from './store.ts';
 import {
@@ -154,6 +155,20 @@ export class LocalFileJobStore implements JobStore {
     const state = validate(jobStateSchema, to, 'job state');
     const fields = validate(transitionExtraSchema, extra, 'job transition');
     return this.#change(jobId, state, (current) => ({ ...current, ...transitionFields(current, state, fields, this.#time()), state }));
+  }
+
+  async reopen(jobId: string, executionArn: string, phase: string): Promise<JobRecord> {
+    validJobId(jobId);
+    const fields = validate(transitionExtraSchema, { executionArn, phase }, 'job reopen');
+    if (this.#read(jobId) === undefined) throw new JobNotFoundError(jobId);
+    return withFileLock(join(this.root, jobId, '.lock'), () => {
+      const current = this.#read(jobId);
+      if (!current || current.state !== 'FAILED' || current.executionArn === fields.executionArn) throw reopenRefusal(jobId, current);
+      const { error: _error, cause: _cause, endedAt: _endedAt, ...rest } = current;
+      const next: JobRecord = { ...rest, state: 'RUNNING', phase: fields.phase!, executionArn: fields.executionArn!, updatedAt: this.#time() };
+      writeJsonAtomic(this.jobPath(jobId), next);
+      return next;
+    });
   }
 
   async updateDatabaseProgress(jobId: string, database: string, progress: DatabaseProgressInput): Promise<JobRecord> {

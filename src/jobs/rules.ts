@@ -138,3 +138,10 @@ export function dropUndefined<T>(value: T): T {
   }
   return value;
 }
+
+/** Why a reopen was refused: no job, a job that is not FAILED, or a late call from the execution that failed it. */
+export function reopenRefusal(jobId: string, current: JobRecord | undefined): Error {
+  if (!current) return new JobNotFoundError(jobId);
+  if (isTerminal(current.state)) return new JobAlreadyFinishedError(jobId, current.state);
+  return new InvalidTransitionError(jobId, current.state, 'RUNNING');
+}

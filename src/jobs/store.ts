@@ -43,6 +43,14 @@ export interface JobStore {
   transition(jobId: string, to: JobState, extra?: TransitionExtra): Promise<JobRecord>;
 
   /**
+   * A new execution takes over a FAILED job, so an interrupted copy resumes from what its tasks
+   * recorded: FAILED -> RUNNING, error and cause cleared, only when `executionArn` differs from the
+   * one recorded (a late retry inside the failed execution cannot reopen it). SUCCEEDED and CANCELLED
+   * stay final: JobAlreadyFinishedError, as for any refused reopen.
+   */
+  reopen(jobId: string, executionArn: string, phase: string): Promise<JobRecord>;
+
+  /**
    * Replaces one database's progress entry, leaving the other databases alone: concurrent writers for
    * different databases do not overwrite each other.
    */

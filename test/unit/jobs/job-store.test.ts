@@ -168,6 +168,27 @@ describe.each(implementations)('%s', (_name, create) => {
     expect(await store.getJob('j1')).toEqual(finished);
   });
 
+  it('lets a new execution reopen a FAILED job, but not the execution that failed it, nor a job that succeeded', async () => {
+    const first = 'arn:aws:states:eu-west-1:123456789012:execution:replicate:shop-1';
+    const second = 'arn:aws:states:eu-west-1:123456789012:execution:replicate:shop-2';
+    await store.createJob(newJob('j1', { state: 'RUNNING', executionArn: first }));
+    await store.updateDatabaseProgress('j1', 'app', progress({ tablesDone: 2, tablesTotal: 5 }));
+    await store.transition('j1', 'FAILED', { error: 'The task stopped.', cause: 'SIGTERM' });
+    const late = await store.reopen('j1', first, 'Checks').catch((e: unknown) => e);
+    expect(late).toBeInstanceOf(JobAlreadyFinishedError);
+    advance(30);
+    const reopened = await store.reopen('j1', second, 'Checks');
+    expect(reopened).toMatchObject({ state: 'RUNNING', phase: 'Checks', executionArn: second, startedAt: at(0), updatedAt: at(30), databases: { app: expect.objectContaining({ tablesDone: 2, tablesTotal: 5 }) } });
+    expect(reopened.error).toBeUndefined();
+    expect(reopened.cause).toBeUndefined();
+    expect(reopened.endedAt).toBeUndefined();
+    await expect(store.reopen('j1', 'arn:aws:states:eu-west-1:123456789012:execution:replicate:shop-3', 'Checks')).rejects.toThrow(InvalidTransitionError);
+    const done = await store.transition('j1', 'SUCCEEDED');
+    await expect(store.reopen('j1', 'arn:aws:states:eu-west-1:123456789012:execution:replicate:shop-4', 'Checks')).rejects.toThrow(JobAlreadyFinishedError);
+    expect(await store.getJob('j1')).toEqual(done);
+    await expect(store.reopen('missing', second, 'Checks')).rejects.toThrow(JobNotFoundError);
+  });
+
   it('does not move a RUNNING job back to PENDING', async () => {
     await store.createJob(newJob('j1', { state: 'RUNNING' }));
     const before = await store.getJob('j1');

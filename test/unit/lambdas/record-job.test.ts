@@ -128,6 +128,17 @@ describe('record-job started', () => {
     await expect(recordJob({ action: 'started', input }, d)).rejects.toMatchObject({ name: 'JobAlreadyFinishedError' });
   });
 
+  it('resumes a FAILED job from a new execution, keeping what its tasks recorded, but not from the failed one', async () => {
+    const d = deps();
+    const first = 'arn:aws:states:eu-west-1:123456789012:execution:replicate:shop-1';
+    await recordJob({ action: 'started', input, executionArn: first }, d);
+    await d.store.updateDatabaseProgress('shop_2026', 'shop', { state: 'FAILED', phase: 'Copy snapshot', tablesDone: 3, tablesTotal: 5, rowsCopied: 10, bytesCopied: 100, error: 'TaskStopped: the task was stopped.' });
+    await recordJob({ action: 'failed', jobId: 'shop_2026', error: { Error: 'States.TaskFailed', Cause: 'stopped' } }, d);
+    await expect(recordJob({ action: 'started', input, executionArn: first }, d)).rejects.toMatchObject({ name: 'JobAlreadyFinishedError' });
+    await recordJob({ action: 'started', input, executionArn: 'arn:aws:states:eu-west-1:123456789012:execution:replicate:shop-2' }, d);
+    expect(await d.store.getJob('shop_2026')).toMatchObject({ state: 'RUNNING', phase: 'Checks', databases: { shop: { tablesDone: 3, tablesTotal: 5 } } });
+  });
+
   it('refuses a bad execution input by field, without echoing a value or storing anything', async () => {
     const d = deps();
     const bad = { ...input, sourceSecretArn: 'postgres://admin:Top-Secret-1@db/shop', databases: [], extra: 1 };
