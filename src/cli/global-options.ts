@@ -24,7 +24,7 @@ export function addGlobalOptions(program: Command): Command {
     .option('--json', 'print machine-readable JSON on stdout instead of tables', false)
     .addOption(new Option('--log-level <level>', 'how much to log on stderr').choices(LOG_LEVELS).default('info'))
     .option('-y, --yes', 'answer yes to confirmations (needed when stdin is not a terminal)', false)
-    .option('--local', 'run the work in this process against the given databases (the only mode so far)', false);
+    .option('--local', 'run the work in this process against the given databases (the default when no AWS deployment is configured)', false);
 }
 
 export interface Endpoints {

@@ -4,11 +4,13 @@ import { redact } from '../connection/redact.ts';
 import { cleanupCommand } from './commands/cleanup.ts';
 import { cutoverCommand } from './commands/cutover.ts';
 import { initCommand } from './commands/init.ts';
+import { remoteCommand } from './commands/remote.ts';
 import { statusCommand } from './commands/status.ts';
 import { syncCommand } from './commands/sync.ts';
 import { validateCommand } from './commands/validate.ts';
 import { verifyCommand } from './commands/verify.ts';
 import { addGlobalOptions } from './global-options.ts';
+import { addRemoteOptions, MODES_HELP } from './remote-options.ts';
 import { EXIT_FAILED, EXIT_OK, EXIT_USAGE, UsageError, type CliIo } from './io.ts';
 import { VERSION } from './version.ts';
 
@@ -24,18 +26,26 @@ export function buildProgram(io: CliIo, setExitCode: (code: number) => void): Co
     .configureHelp({ showGlobalOptions: true })
     .exitOverride();
   addGlobalOptions(program);
+  addRemoteOptions(program);
   program.addHelpText(
     'after',
     '\nExamples:\n' +
       '  export DATABASE_REPLICATOR_SOURCE_URL="postgres://repl:s3cr%40t@source.example.com:5432/shop?sslmode=require"\n' +
       '  export DATABASE_REPLICATOR_TARGET_URL="postgres://admin@target.example.com:5432/shop"\n' +
       '  database-replicator validate\n' +
-      '  database-replicator validate --json\n\n' +
-      'Exit codes: 0 success, 1 a check or operation failed, 2 usage error.\n',
+      '  database-replicator validate --json\n' +
+      '  database-replicator remote configure --stack-name DatabaseReplicator   (then: init --yes runs on AWS)\n' +
+      MODES_HELP +
+      '\nExit codes: 0 success, 1 a check or operation failed, 2 usage error.\n' +
+      'In remote mode, 130 when Ctrl-C stopped following an execution that keeps running.\n',
   );
-  const commands = [validateCommand, initCommand, syncCommand, statusCommand, verifyCommand, cutoverCommand, cleanupCommand].map((make) => make(io, setExitCode));
-  for (const command of commands) {
+  const commands = [validateCommand, initCommand, syncCommand, statusCommand, verifyCommand, cutoverCommand, cleanupCommand, remoteCommand].map((make) => make(io, setExitCode));
+  for (const command of commands.flatMap((c) => [c, ...c.commands])) {
     command.exitOverride().configureHelp({ showGlobalOptions: true }).configureOutput({ writeOut: (s) => io.stdout(s), writeErr: (s) => io.stderr(redact(s)) }).showHelpAfterError('(run with --help for usage)');
+  }
+  for (const command of commands) {
+    // Every command with a remote mode explains the modes under its own --help too.
+    if (['init', 'sync', 'status', 'verify', 'cutover', 'cleanup'].includes(command.name())) command.addHelpText('after', MODES_HELP.slice(1));
     program.addCommand(command);
   }
   return program;

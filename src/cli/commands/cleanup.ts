@@ -4,6 +4,8 @@ import { addJobOptions, commandRecord, jobCommandContext, recorded, type JobOpti
 import { EXIT_FAILED, EXIT_OK, type CliIo } from '../io.ts';
 import { confirm } from '../prompt.ts';
 import { renderJson } from '../render.ts';
+import { remoteMode } from '../remote-options.ts';
+import { runRemote } from './remote.ts';
 
 export function cleanupCommand(io: CliIo, setExitCode: (code: number) => void): Command {
   const command = new Command('cleanup')
@@ -15,6 +17,8 @@ export function cleanupCommand(io: CliIo, setExitCode: (code: number) => void): 
     )
     .addHelpText('after', '\nExamples:\n  database-replicator cleanup\n  database-replicator cleanup --yes --json\n');
   return addJobOptions(command).action(async (options: JobOptions, cmd: Command) => {
+    // Remote mode: the verify schedule is deleted and the clean-up workflow runs (src/remote/run.ts).
+    if (remoteMode(cmd, io)) return runRemote('cleanup', { ...options }, cmd, io, setExitCode);
     const { globals, logger, job } = jobCommandContext(cmd, options, io);
     if (!globals.yes && !(await confirm(io, 'cleanup', `Drop the subscriptions, publications and slots of job ${job.jobId}?`))) {
       io.stdout('Cancelled; nothing was dropped.\n');

@@ -4,6 +4,8 @@ import { addJobOptions, commandRecord, jobCommandContext, recorded, type JobOpti
 import { EXIT_OK, type CliIo } from '../io.ts';
 import { wholeNumber } from '../parsers.ts';
 import { renderJson } from '../render.ts';
+import { remoteMode } from '../remote-options.ts';
+import { runRemote } from './remote.ts';
 
 interface CutoverOptions extends JobOptions {
   maxLagBytes: number;
@@ -27,6 +29,8 @@ export function cutoverCommand(io: CliIo, setExitCode: (code: number) => void): 
     .addOption(new Option('--sequence-margin <n>', 'add this much headroom to every sequence on the target').argParser(wholeNumber('--sequence-margin', 0)).default(0))
     .addHelpText('after', '\nExamples:\n  database-replicator cutover --read-only-source\n  database-replicator cutover --sequence-margin 1000 --json\n');
   return addJobOptions(command).action(async (options: CutoverOptions, cmd: Command) => {
+    // Remote mode: a cut-over workflow, when the deployment has one (src/remote/run.ts).
+    if (remoteMode(cmd, io)) return runRemote('cutover', { ...options }, cmd, io, setExitCode);
     const { globals, logger, job } = jobCommandContext(cmd, options, io);
     const record = commandRecord('cutover', job, options.stateDir, logger);
     const results = await recorded(record, 'Cut over', () => runCutover({ job, maxLagBytes: options.maxLagBytes, timeoutMs: options.timeout * 1000, readOnlySource: options.readOnlySource, sequenceMargin: options.sequenceMargin, logger }));

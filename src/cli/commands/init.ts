@@ -18,6 +18,8 @@ import { createCopyProgress } from '../progress.ts';
 import { wholeNumber } from '../parsers.ts';
 import { confirm as askYesNo } from '../prompt.ts';
 import { renderJson } from '../render.ts';
+import { remoteMode } from '../remote-options.ts';
+import { runRemote } from './remote.ts';
 
 interface InitOptions extends FilterFlags, InteractiveFlags {
   jobs: number;
@@ -64,6 +66,8 @@ export function initCommand(io: CliIo, setExitCode: (code: number) => void): Com
         '  database-replicator init --interactive --save-config replication.toml   (then: init --config replication.toml)\n',
     );
   return addJobOptions(addInteractiveOptions(addFilterOptions(command))).action(async (options: InitOptions, command: Command) => {
+      // Remote mode: the replicate workflow does the work (src/remote/run.ts).
+      if (remoteMode(command, io)) return runRemote('init', { ...options }, command, io, setExitCode);
       const globals = command.optsWithGlobals<GlobalOptions>();
       const logger = loggerFor(globals, io);
       const { source, target } = resolveEndpoints(globals, command, logger);

@@ -8,6 +8,8 @@ import { addJobOptions, jobCommandContext, type JobOptions } from '../job-option
 import { localJobStore, readJobRecord } from '../job-record.ts';
 import { EXIT_FAILED, EXIT_OK, UsageError, type CliIo } from '../io.ts';
 import { renderJson } from '../render.ts';
+import { remoteMode } from '../remote-options.ts';
+import { runRemote } from './remote.ts';
 
 interface StatusOptions extends JobOptions {
   watch?: string | boolean;
@@ -61,6 +63,8 @@ export function statusCommand(io: CliIo, setExitCode: (code: number) => void): C
     .option('-w, --watch [seconds]', 'refresh every N seconds (default 2) until interrupted')
     .addHelpText('after', '\nExamples:\n  database-replicator status\n  database-replicator status --watch 5\n  database-replicator status --json | jq \'.databases[].verdict\'\n');
   return addJobOptions(command).action(async (options: StatusOptions, cmd: Command) => {
+    // Remote mode: the job record in the job table and the job's latest execution (src/remote/status.ts).
+    if (remoteMode(cmd, io)) return runRemote('status', { ...options }, cmd, io, setExitCode);
     const { globals, job } = jobCommandContext(cmd, options, io);
     const interval = options.watch === undefined ? 0 : options.watch === true ? 2 : Number(options.watch);
     if (!Number.isFinite(interval) || interval < 0) throw new UsageError(`--watch takes a number of seconds, not "${String(options.watch)}".`);

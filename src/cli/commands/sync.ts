@@ -4,6 +4,8 @@ import { runSync } from '../../replication/sync.ts';
 import { addJobOptions, commandRecord, jobCommandContext, recorded, type JobOptions } from '../job-options.ts';
 import { EXIT_OK, UsageError, type CliIo } from '../io.ts';
 import { renderJson } from '../render.ts';
+import { remoteMode } from '../remote-options.ts';
+import { runRemote } from './remote.ts';
 
 interface SyncOptions extends JobOptions {
   subscriptionSourceUrl?: string;
@@ -25,6 +27,8 @@ export function syncCommand(io: CliIo, setExitCode: (code: number) => void): Com
     .option('--copy-data', 'without init: let PostgreSQL copy every table itself into existing empty tables on the target', false)
     .addHelpText('after', '\nExamples:\n  database-replicator sync\n  DATABASE_REPLICATOR_SUBSCRIPTION_SOURCE_URL=postgres://repl:pw@10.0.1.5/shop database-replicator sync --json\n');
   return addJobOptions(command).action(async (options: SyncOptions, cmd: Command) => {
+    // Remote mode: the replicate workflow resumes the job (src/remote/run.ts).
+    if (remoteMode(cmd, io)) return runRemote('sync', { ...options }, cmd, io, setExitCode);
     const { globals, logger, job } = jobCommandContext(cmd, options, io);
     const subscriptionUrl = options.subscriptionSourceUrl ?? io.env.DATABASE_REPLICATOR_SUBSCRIPTION_SOURCE_URL;
     let subscriptionSource;

@@ -8,6 +8,8 @@ import { verifyOutcome } from '../../verify/outcome.ts';
 import { EXIT_FAILED, EXIT_OK, type CliIo } from '../io.ts';
 import { wholeNumber } from '../parsers.ts';
 import { renderJson } from '../render.ts';
+import { remoteMode } from '../remote-options.ts';
+import { runRemote } from './remote.ts';
 
 interface VerifyOptions extends FilterFlags, JobOptions {
   jobs: number;
@@ -58,8 +60,12 @@ export function verifyCommand(io: CliIo, setExitCode: (code: number) => void): C
     .addOption(new Option('--max-diffs <n>', 'differing keys to report per table').argParser(wholeNumber('--max-diffs', 1)).default(20))
     .addOption(new Option('--rows-per-chunk <n>', 'target rows per compared key range').argParser(wholeNumber('--rows-per-chunk', 1)).default(100_000))
     .addOption(new Option('--recheck-timeout <seconds>', 'how long a live re-check waits for the target to catch up').argParser(wholeNumber('--recheck-timeout', 1)).default(120))
-    .addHelpText('after', '\nExamples:\n  database-replicator verify\n  database-replicator verify --include-tables shop.orders --max-diffs 100 --json\n');
+    .option('--schedule <expression>', 'remote mode: run verify on this EventBridge Scheduler schedule, e.g. "rate(6 hours)" or "cron(0 3 * * ? *)" (UTC)')
+    .option('--unschedule', 'remote mode: delete the job\'s verify schedule')
+    .addHelpText('after', '\nExamples:\n  database-replicator verify\n  database-replicator verify --include-tables shop.orders --max-diffs 100 --json\n  database-replicator verify --remote --job-id shop --schedule "rate(6 hours)"\n');
   return addJobOptions(addFilterOptions(command)).action(async (options: VerifyOptions, cmd: Command) => {
+    // Remote mode: the verify workflow, or the job's verify schedule (src/remote/run.ts).
+    if (remoteMode(cmd, io, ['schedule', 'unschedule'])) return runRemote('verify', { ...options }, cmd, io, setExitCode);
     const { globals, logger, job } = jobCommandContext(cmd, options, io);
     let report: VerifyReport;
     const record = commandRecord('verify', job, options.stateDir, logger);

@@ -1,0 +1,196 @@
+// The commands in remote mode, each mapped to the deployed workflow that does its work:
+//   init, sync -> replicate (checks, snapshot copy, subscription, wait until in sync)
+//   verify     -> verify (or, with --schedule / --unschedule, the job's EventBridge schedule)
+//   cleanup    -> the verify schedule is deleted, then the clean-up workflow runs
+//   cutover    -> a cut-over workflow when the deployment names one; today's stacks have none
+//   status     -> the job record and the job's latest execution (status.ts)
+import type { JobRecord } from '../jobs/types.ts';
+import { isTerminal } from '../jobs/types.ts';
+import { readJob, type RemoteContext, type RemoteRequest } from './context.ts';
+import { ENV } from './deployment.ts';
+import { secretArnFor, secretName, type Side } from './credentials.ts';
+import { RemoteFailure, RemoteUsageError } from './errors.ts';
+import { checkedPlan, checkEndpoint, checkInstance, compactFilters, endpointFromDescription, jobInput, plannedDatabases, remoteJobId, replicateInput, type ReplicateInput } from './inputs.ts';
+import { deleteVerifySchedule, putVerifySchedule, type ScheduleResult } from './schedule.ts';
+import { followRunning, runningExecution, startAndFollow } from './start.ts';
+import { remoteStatus } from './status.ts';
+
+export async function runRemoteCommand(request: RemoteRequest, ctx: RemoteContext): Promise<number> {
+  switch (request.command) {
+    case 'init':
+    case 'sync':
+      return replicate(request, ctx);
+    case 'verify':
+      return verify(request, ctx);
+    case 'cleanup':
+      return cleanup(request, ctx);
+    case 'cutover':
+      return cutover(request, ctx);
+    case 'status':
+      return remoteStatus(request, ctx);
+  }
+}
+
+const jobIdOf = (request: RemoteRequest) => remoteJobId(request.jobId, request.source, request.target);
+
+/**
+ * The secret ARN of each side: an ARN given is used as it is; a URL is stored under the deployment's
+ * prefix (init and sync store a URL given over the recorded secret, so a changed password is used;
+ * the other commands prefer the job's recorded secret).
+ */
+async function secretArns(ctx: RemoteContext, request: RemoteRequest, jobId: string, job: JobRecord | undefined): Promise<{ sourceSecretArn: string; targetSecretArn: string }> {
+  const storeFirst = request.command === 'init' || request.command === 'sync';
+  const one = async (side: Side): Promise<string> => {
+    const given = request[side];
+    const recorded = job?.[side].secretArn;
+    if (!given.secretArn && recorded && (!storeFirst || !given.url)) return recorded;
+    const result = await secretArnFor(ctx.clients.secrets, { side, jobId, prefix: ctx.deployment.secretsPrefix, given });
+    if (result.stored) ctx.logger.info(`The ${side} URL is ${result.stored === 'created' ? 'stored' : 'updated'} in Secrets Manager as ${secretName(ctx.deployment.secretsPrefix, jobId, side)}; the workflow gets its ARN only.`);
+    if (result.noPassword) ctx.logger.warn(`the ${side} URL has no password, and the workflow has no ~/.pgpass or PGPASSWORD to fall back on: put it in the URL (through DATABASE_REPLICATOR_${side.toUpperCase()}_URL) or pass --${side}-secret.`);
+    return result.secretArn;
+  };
+  return { sourceSecretArn: await one('source'), targetSecretArn: await one('target') };
+}
+
+/** --include-databases, else the databases the job record holds, else the one the source URL names. */
+function databasesFor(request: RemoteRequest, job: JobRecord | undefined): string[] {
+  if (request.databases?.length) return [...new Set(request.databases)];
+  const recorded = Object.keys(job?.databases ?? {});
+  return recorded.length ? recorded : plannedDatabases(undefined, request.source);
+}
+
+function endpoints(request: RemoteRequest, job: JobRecord | undefined): { sourceEndpoint?: string | undefined; targetEndpoint?: string | undefined } {
+  return {
+    sourceEndpoint: checkEndpoint(request.source.endpoint, '--source-endpoint') ?? endpointFromDescription(job?.source.description),
+    targetEndpoint: checkEndpoint(request.target.endpoint, '--target-endpoint') ?? endpointFromDescription(job?.target.description),
+  };
+}
+
+const selfSigned = (request: RemoteRequest) => (request.allowSelfSignedCerts ? { allowSelfSignedCerts: true } : {});
+
+/** A finished job: SUCCEEDED is nothing to do; FAILED and CANCELLED cannot run again. */
+function finishedJob(job: JobRecord): number {
+  if (job.state === 'SUCCEEDED') return 0;
+  throw new RemoteFailure(`Job ${job.jobId} has ended as ${job.state}${job.error ? ` (${job.error})` : ''}; the workflow does not run a finished job again: run cleanup, then start a new job with another --job-id.`);
+}
+
+/** The input of the job's last replicate execution, when it can be read back (sync restarts with it). */
+async function previousInput(ctx: RemoteContext, job: JobRecord): Promise<ReplicateInput | undefined> {
+  if (!job.executionArn) return undefined;
+  try {
+    const input = JSON.parse((await ctx.clients.executions.describe(job.executionArn)).input ?? 'null') as ReplicateInput | null;
+    return input?.jobId === job.jobId ? input : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+async function newReplicateInput(request: RemoteRequest, ctx: RemoteContext, jobId: string, job: JobRecord | undefined): Promise<ReplicateInput | undefined> {
+  const init = request.init ?? { sync: true, dropExisting: false, copyRoles: false };
+  if (!init.sync) throw new RemoteUsageError('--no-sync runs with --local only: the replicate workflow always hands the snapshot copy off to replication.');
+  const databases = databasesFor(request, job);
+  const copyRoles = init.copyRoles && databases.length === 1;
+  if (init.copyRoles && databases.length > 1) ctx.logger.info('Roles are not copied: the workflow copies several databases in parallel tasks, which would race on them (copy them once with init --local, or replicate one database per job).');
+  const plan = checkedPlan({
+    ...(compactFilters(request.filters) ? { filters: compactFilters(request.filters) } : {}),
+    ...(init.jobs !== undefined ? { jobs: init.jobs } : {}),
+    ...(init.splitBytes !== undefined ? { splitTablesLargerThanBytes: init.splitBytes } : {}),
+    ...(init.dropExisting ? { dropExisting: true } : {}),
+    ...(copyRoles ? { copyRoles: true } : {}),
+    ...selfSigned(request),
+  });
+  const { sourceEndpoint, targetEndpoint } = endpoints(request, job);
+  const question = `Start the replicate workflow for job ${jobId} (${databases.join(', ')}) on ${ctx.deploymentLabel}?`;
+  if (!request.yes && !(await ctx.confirm(question))) return undefined;
+  const arns = await secretArns(ctx, request, jobId, job);
+  return replicateInput({ jobId, ...arns, sourceInstance: checkInstance(request.source.instanceIdentifier), sourceEndpoint, targetEndpoint, databases, plan });
+}
+
+/** init and sync: start (or resume, or keep following) the replicate workflow of the job. */
+async function replicate(request: RemoteRequest, ctx: RemoteContext): Promise<number> {
+  const jobId = jobIdOf(request);
+  const job = await readJob(ctx, jobId);
+  if (job && isTerminal(job.state)) {
+    const code = finishedJob(job);
+    ctx.stdout(ctx.json ? JSON.stringify({ command: request.command, mode: 'remote', ok: true, jobId, state: job.state, started: false }) + '\n' : `Job ${jobId} is already replicating (${job.phase}); nothing to start. Watch it with status, compare with verify.\n`);
+    return code;
+  }
+  const running = await runningExecution(ctx, job?.executionArn);
+  if (running) return followRunning(ctx, { command: request.command, workflow: 'replicate', jobId, running });
+  if (request.command === 'sync' && !job) throw new RemoteUsageError(`Job ${jobId} is not in the job table; run init first (in remote mode init also starts replication, so sync is only needed to resume it).`);
+  const previous = request.command === 'sync' && job ? await previousInput(ctx, job) : undefined;
+  const input = previous ?? (await newReplicateInput(request, ctx, jobId, job));
+  if (!input) {
+    ctx.stdout('Cancelled; nothing was started.\n');
+    return 1;
+  }
+  return startAndFollow(ctx, { command: request.command, workflow: 'replicate', stateMachineArn: ctx.deployment.replicateStateMachineArn, jobId, input });
+}
+
+/** The verify / clean-up / cut-over input of a job: ARNs, databases and endpoints, from flags or the job record. */
+async function jobWorkflowInput(request: RemoteRequest, ctx: RemoteContext, jobId: string, plan: Record<string, unknown>) {
+  const job = await readJob(ctx, jobId);
+  const databases = databasesFor(request, job);
+  const arns = await secretArns(ctx, request, jobId, job);
+  return jobInput({ jobId, databases, ...arns, ...endpoints(request, job), plan: checkedPlan({ ...plan, ...selfSigned(request) }) });
+}
+
+function renderSchedule(ctx: RemoteContext, jobId: string, r: ScheduleResult): number {
+  if (ctx.json) {
+    ctx.stdout(JSON.stringify({ command: 'verify', mode: 'remote', ok: true, jobId, schedule: r }, null, 2) + '\n');
+  } else if (r.action === 'created' || r.action === 'updated') {
+    ctx.stdout(`Verify schedule ${r.name} ${r.action} in group ${r.group}: ${r.expression} (UTC); each run starts the verify workflow for job ${jobId}. Remove it with verify --unschedule (cleanup removes it too).\n`);
+  } else {
+    ctx.stdout(r.action === 'deleted' ? `Verify schedule ${r.name} deleted from group ${r.group}.\n` : `Job ${jobId} has no verify schedule (${r.name} in group ${r.group}); nothing to delete.\n`);
+  }
+  return 0;
+}
+
+async function verify(request: RemoteRequest, ctx: RemoteContext): Promise<number> {
+  const v = request.verify ?? { unschedule: false };
+  const jobId = jobIdOf(request);
+  if (v.schedule !== undefined && v.unschedule) throw new RemoteUsageError('--schedule and --unschedule exclude each other; pass one of them.');
+  if (v.unschedule) return renderSchedule(ctx, jobId, await deleteVerifySchedule(ctx.clients.scheduler, ctx.deployment, jobId));
+  const options = Object.fromEntries(Object.entries({ maxDiffs: v.maxDiffs, rowsPerChunk: v.rowsPerChunk, recheckTimeoutSeconds: v.recheckTimeoutSeconds }).filter(([, x]) => x !== undefined));
+  const filters = compactFilters(request.filters);
+  const input = await jobWorkflowInput(request, ctx, jobId, { ...(filters ? { filters } : {}), ...(v.jobs !== undefined ? { jobs: v.jobs } : {}), ...(Object.keys(options).length ? { verify: options } : {}) });
+  if (v.schedule !== undefined) return renderSchedule(ctx, jobId, await putVerifySchedule(ctx.clients.scheduler, ctx.deployment, { expression: v.schedule, input }));
+  const machine = ctx.deployment.verifyStateMachineArn;
+  if (!machine) throw new RemoteUsageError(`The deployment has no verify workflow; set ${ENV.verifyStateMachineArn} (the stack output VerifyStateMachineArn) or run remote configure again.`);
+  return startAndFollow(ctx, { command: 'verify', workflow: 'verify', stateMachineArn: machine, jobId, input });
+}
+
+async function cleanup(request: RemoteRequest, ctx: RemoteContext): Promise<number> {
+  const jobId = jobIdOf(request);
+  const machine = ctx.deployment.cleanupStateMachineArn;
+  if (!machine) throw new RemoteUsageError(`The deployment has no clean-up workflow; set ${ENV.cleanupStateMachineArn} (the stack output CleanupStateMachineArn) or run remote configure again.`);
+  const input = await jobWorkflowInput(request, ctx, jobId, {});
+  if (!request.yes && !(await ctx.confirm(`Drop the subscriptions, publications and slots of job ${jobId} (${input.databases.join(', ')}) and its verify schedule, through the clean-up workflow?`))) {
+    ctx.stdout('Cancelled; nothing was dropped.\n');
+    return 1;
+  }
+  // Deleted here too, so no verify starts while the clean-up runs; the workflow deletes it as well.
+  if (ctx.deployment.scheduleGroupName) {
+    try {
+      const r = await deleteVerifySchedule(ctx.clients.scheduler, ctx.deployment, jobId);
+      if (r.action === 'deleted') ctx.logger.info(`Verify schedule ${r.name} deleted.`);
+    } catch (error) {
+      ctx.logger.warn(`${(error as Error).message} The clean-up workflow deletes the schedule as well.`);
+    }
+  }
+  return startAndFollow(ctx, { command: 'cleanup', workflow: 'cleanup', stateMachineArn: machine, jobId, input });
+}
+
+async function cutover(request: RemoteRequest, ctx: RemoteContext): Promise<number> {
+  const machine = ctx.deployment.cutoverStateMachineArn;
+  if (!machine) {
+    throw new RemoteFailure(
+      `The deployed stack has no cut-over workflow, so cutover cannot run remotely yet; run the replicator task's cutover subcommand for each database (containers/replicator/README.md), or set ${ENV.cutoverStateMachineArn} once the stack has a cut-over workflow.`,
+    );
+  }
+  const jobId = jobIdOf(request);
+  const c = request.cutover;
+  const input = await jobWorkflowInput(request, ctx, jobId, c ? { cutover: c } : {});
+  return startAndFollow(ctx, { command: 'cutover', workflow: 'cutover', stateMachineArn: machine, jobId, input });
+}
+
