@@ -1,10 +1,10 @@
-import type { Command } from 'commander';
+import { Option, type Command } from 'commander';
 import type { Logger } from '../log/logger.ts';
 import { loadJob, type JobContext } from '../replication/job.ts';
 import { CommandRecord, localJobStore } from './job-record.ts';
 import { defaultStateDir } from '../snapshot/state.ts';
 import { loggerFor, resolveEndpoints, type GlobalOptions } from './global-options.ts';
-import type { CliIo } from './io.ts';
+import { UsageError, type CliIo } from './io.ts';
 
 export interface JobOptions {
   jobId?: string;
@@ -15,7 +15,14 @@ export interface JobOptions {
 export function addJobOptions(command: Command): Command {
   return command
     .option('--job-id <id>', 'the job to act on (default: derived from the source and target addresses, as init does)')
-    .option('--state-dir <dir>', 'where init recorded the job (no passwords)', defaultStateDir());
+    .addOption(new Option('--job <id>', 'the same as --job-id').hideHelp())
+    .option('--state-dir <dir>', 'where init recorded the job (no passwords)', defaultStateDir())
+    .hook('preAction', (cmd) => {
+      const { job, jobId } = cmd.opts<{ job?: string; jobId?: string }>();
+      if (job === undefined) return;
+      if (jobId !== undefined && jobId !== job) throw new UsageError(`--job ${job} and --job-id ${jobId} name different jobs; give one.`);
+      cmd.setOptionValue('jobId', job);
+    });
 }
 
 /** What every job command starts from: its global options, a logger, and the job init recorded. */

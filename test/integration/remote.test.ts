@@ -53,7 +53,8 @@ async function fargateTask(input: Json): Promise<Json> {
 const executions = new LocalExecutions({
   [REPLICATE_ARN]: {
     definition: definition('replicate'),
-    waits: { 'Wait for catch-up': 200 },
+    // Long enough for an apply worker to start on a busy machine: three broken checks in a row fail the run.
+    waits: { 'Wait for catch-up': 1000 },
     handlers: {
       'Record job started': recordJobState,
       'Record job succeeded': recordJobState,

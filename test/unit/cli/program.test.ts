@@ -1,3 +1,6 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import type { CliIo } from '../../../src/cli/io.ts';
 import { runCli } from '../../../src/cli/program.ts';
@@ -33,6 +36,20 @@ describe('runCli', () => {
     const text = help.out.join('');
     expect(text).toContain(`Usage: database-replicator ${command}`);
     expect(text).toMatch(new RegExp(`Examples:[\\s\\S]*\\n  database-replicator ${command}`));
+  });
+
+  it('takes --job as --job-id, and refuses the two naming different jobs', async () => {
+    const both = io();
+    expect(await runCli(['status', '--local', '--job', 'a', '--job-id', 'b', '--state-dir', '/nonexistent'], both)).toBe(2);
+    expect(both.err.join('')).toContain('--job a and --job-id b name different jobs; give one.');
+    const one = io();
+    const state = mkdtempSync(join(tmpdir(), 'dbr-job-alias-'));
+    try {
+      expect(await runCli(['sync', '--local', '--source', 'postgresql://u@127.0.0.1:1/db', '--target', 'postgresql://u@127.0.0.1:1/db', '--job', 'shop_7', '--state-dir', state], one)).toBe(1);
+    } finally {
+      rmSync(state, { recursive: true, force: true });
+    }
+    expect(one.err.join('')).toContain('There is no slot from init for job shop_7');
   });
 
   it('lists the global options in validate --help', async () => {
