@@ -13,11 +13,13 @@ import { normalizeJob, parseWorkflowInput, type WorkflowJob } from './shared/wor
 // The workflow's writes to the job store (src/jobs), so the records keep the store's format. Actions:
 //   started    validates the execution input, creates the job RUNNING (or resumes a PENDING/RUNNING job, or
 //              a FAILED one from a new execution) and returns the normalized job that every later state reads its payload from;
-//   succeeded  marks the job SUCCEEDED;
-//   failed     marks it FAILED and returns one readable error and cause for the Fail state; it never
-//              throws for a job it cannot record (bad input, unknown or finished job);
+//   succeeded  marks the job SUCCEEDED (with the phase given: the cut-over workflow names its own);
+//   failed     marks it FAILED and returns one readable error and cause for the Fail state, adding what a
+//              failed task recorded (on its database, or in its step since `since`); it never throws
+//              for a job it cannot record (bad input, unknown or finished job);
 //   verified   sums up the verify runs recorded since the execution started, emits VerifyDifferences;
-//   cleaned    records the clean-up step (FAILED with the reason when an error is given).
+//   cleaned    records the clean-up step (FAILED with the reason when an error is given); a successful
+//              clean-up ends a job that is still PENDING or RUNNING as CANCELLED (a finished job stays).
 // Errors (by name): InvalidEvent, JobAlreadyFinishedError, InvalidJobRecordError, SecretInRecordError.
 
 const logger = createLambdaLogger('record-job');
@@ -28,8 +30,9 @@ const failureSchema = z.object({ Error: z.string().optional(), Cause: z.string()
 
 export const recordJobEvent = z.discriminatedUnion('action', [
   z.object({ action: z.literal('started'), input: z.unknown(), executionArn: z.string().min(1).max(2048).optional() }),
-  z.object({ action: z.literal('succeeded'), jobId: jobIdSchema }),
-  z.object({ action: z.literal('failed'), input: z.unknown().optional(), jobId: z.string().optional(), error: failureSchema }),
+  z.object({ action: z.literal('succeeded'), jobId: jobIdSchema, phase: z.string().min(1).max(200).optional() }),
+  /** `since`: the execution's start; failed steps of the job since then add their detail to the cause. */
+  z.object({ action: z.literal('failed'), input: z.unknown().optional(), jobId: z.string().optional(), since: iso.optional(), error: failureSchema }),
   z.object({
     action: z.literal('verified'),
     jobId: jobIdSchema,
@@ -87,34 +90,45 @@ export async function recordStarted(event: { input: unknown; executionArn?: stri
   return job;
 }
 
-export async function recordSucceeded(jobId: string, deps: RecordJobDependencies): Promise<{ jobId: string; state: 'SUCCEEDED' }> {
+export const REPLICATING_PHASE = 'Replicating: every database is in sync';
+export const CLEANED_PHASE = 'Cleaned up before cut-over';
+
+export async function recordSucceeded(jobId: string, deps: RecordJobDependencies, phase = REPLICATING_PHASE): Promise<{ jobId: string; state: 'SUCCEEDED' }> {
   const current = await deps.store.getJob(jobId);
-  // A retried invocation whose first attempt was recorded: nothing left to do.
-  if (current?.state !== 'SUCCEEDED') await deps.store.transition(jobId, 'SUCCEEDED', { phase: 'Replicating: every database is in sync' });
+  // A retried invocation whose first attempt was recorded, or a job already replicating (cut-over): nothing left to do.
+  if (current?.state !== 'SUCCEEDED') await deps.store.transition(jobId, 'SUCCEEDED', { phase });
   deps.logger?.info('job succeeded', { jobId });
   return { jobId, state: 'SUCCEEDED' };
 }
 
 /**
  * A task that failed under runTask.sync is known to Step Functions only by its exit code; the task
- * recorded its own error on its database's entry. Adds that sentence to the cause.
+ * recorded its own error on its database's entry (an unfinished job) and in its step. Adds those
+ * sentences to the cause: the entries' errors, and the failed steps since `since` of other databases.
  */
-async function withTaskErrors(jobId: string, described: { error: string; cause: string }, store: JobStore): Promise<{ error: string; cause: string }> {
+async function withTaskErrors(jobId: string, described: { error: string; cause: string }, store: JobStore, since?: string): Promise<{ error: string; cause: string }> {
   if (!described.cause.includes('The replicator task')) return described;
   const job = await store.getJob(jobId);
-  const errors = Object.entries(job?.databases ?? {}).flatMap(([db, p]) => {
+  const byDatabase = new Map<string, string>();
+  for (const [db, p] of Object.entries(job?.databases ?? {})) {
     const error = (p as { error?: unknown }).error;
-    return p.state === 'FAILED' && typeof error === 'string' ? [`${db}: ${error}`] : [];
-  });
+    if (p.state === 'FAILED' && typeof error === 'string') byDatabase.set(db, error);
+  }
+  // A finished job's entries do not change (a cut-over after replicate): its tasks' steps say it. Newest first.
+  const steps = since === undefined ? [] : (await store.listSteps(jobId)).reverse();
+  for (const step of steps) {
+    if (step.state === 'FAILED' && step.database && step.detail && !byDatabase.has(step.database) && Date.parse(step.startedAt) >= Date.parse(since!)) byDatabase.set(step.database, step.detail);
+  }
+  const errors = [...byDatabase].map(([db, error]) => `${db}: ${error}`);
   return errors.length ? { ...described, cause: cut(redact(`${described.cause} The task recorded: ${errors.join(' | ')}`), MAX_CAUSE) } : described;
 }
 
-export async function recordFailed(event: { input?: unknown; jobId?: string | undefined; error: { Error?: string | undefined; Cause?: string | undefined } }, deps: RecordJobDependencies): Promise<Failure> {
+export async function recordFailed(event: { input?: unknown; jobId?: string | undefined; since?: string | undefined; error: { Error?: string | undefined; Cause?: string | undefined } }, deps: RecordJobDependencies): Promise<Failure> {
   let described = describeFailure(event.error);
   const candidate = event.jobId ?? (event.input && typeof event.input === 'object' ? (event.input as { jobId?: unknown }).jobId : undefined);
   const jobId = typeof candidate === 'string' && jobIdSchema.safeParse(candidate).success ? candidate : undefined;
   if (!jobId) return { recorded: false, ...described };
-  described = await withTaskErrors(jobId, described, deps.store);
+  described = await withTaskErrors(jobId, described, deps.store, event.since);
   const store = (error: string) => deps.store.transition(jobId, 'FAILED', { phase: 'Failed', error: cut(error, STORE_TEXT), cause: cut(described.error, STORE_TEXT) });
   try {
     try {
@@ -177,14 +191,31 @@ export async function recordCleaned(event: { jobId: string; databases: string[];
     endedAt: (deps.now ?? (() => new Date()))().toISOString(),
     detail: cut(detail, STORE_TEXT),
   });
+  if (!described) await endCleanedJob(event.jobId, deps);
   deps.logger?.info(`clean-up ${described ? 'failed' : 'done'}`, { jobId: event.jobId });
   return { jobId: event.jobId, recorded: true, error: described?.error ?? '', cause: described?.cause ?? '' };
+}
+
+/**
+ * Nothing replicates after a clean-up, so a job still PENDING or RUNNING (cleaned up before its cut-over,
+ * or while an execution ran) ends CANCELLED; a finished job keeps its state (SUCCEEDED stays SUCCEEDED).
+ */
+async function endCleanedJob(jobId: string, deps: RecordJobDependencies): Promise<void> {
+  const job = await deps.store.getJob(jobId);
+  if (job?.state !== 'PENDING' && job?.state !== 'RUNNING') return;
+  try {
+    await deps.store.transition(jobId, 'CANCELLED', { phase: CLEANED_PHASE });
+    deps.logger?.info('job cancelled: cleaned up before its cut-over', { jobId });
+  } catch (error) {
+    // It finished meanwhile (a late record of its execution): it keeps that state.
+    if ((error as Error).name !== 'JobAlreadyFinishedError') throw error;
+  }
 }
 
 export async function recordJob(event: RecordJobEvent, deps: RecordJobDependencies): Promise<unknown> {
   switch (event.action) {
     case 'started': return recordStarted(event, deps);
-    case 'succeeded': return recordSucceeded(event.jobId, deps);
+    case 'succeeded': return recordSucceeded(event.jobId, deps, event.phase);
     case 'failed': return recordFailed(event, deps);
     case 'verified': return recordVerified(event, deps);
     case 'cleaned': return recordCleaned(event, deps);

@@ -97,11 +97,13 @@ export class ReplicatorStack extends Stack {
     this.alerts.alarmOnFailedExecutions('ReplicateFailedAlarm', this.workflows.replicate.stateMachine, 'replicate');
     this.alerts.alarmOnFailedExecutions('VerifyFailedAlarm', this.workflows.verify.stateMachine, 'verify');
     this.alerts.alarmOnFailedExecutions('CleanupFailedAlarm', this.workflows.cleanup.stateMachine, 'cleanup');
+    this.alerts.alarmOnFailedExecutions('CutoverFailedAlarm', this.workflows.cutover.stateMachine, 'cut-over');
 
     const output = (name: string, value: string, description: string) => new CfnOutput(this, name, { value, description });
     output('ReplicateStateMachineArn', this.workflows.replicate.stateMachine.stateMachineArn, 'Start an execution with the job input to replicate');
     output('VerifyStateMachineArn', this.workflows.verify.stateMachine.stateMachineArn, 'Compares source and target of a job (the verify schedules start it)');
     output('CleanupStateMachineArn', this.workflows.cleanup.stateMachine.stateMachineArn, "Removes a job's subscription, publication, slot and verify schedule");
+    output('CutoverStateMachineArn', this.workflows.cutover.stateMachine.stateMachineArn, 'Cuts a job over: drains the lag, optionally makes the source read-only, sets the target sequences');
     output('JobTableName', this.statusTable.table.tableName, 'DynamoDB table holding replication jobs and their status');
     output('AlarmTopicArn', this.alerts.topic.topicArn, 'SNS topic of the alarms and verify differences: subscribe to it');
     output('ClusterName', this.task.cluster.clusterName, 'ECS cluster the replicator tasks run in');

@@ -14,7 +14,7 @@ import type { VerifySchedule } from './verify-schedule.ts';
 import type { WorkflowFunctions } from './workflow-functions.ts';
 
 export interface ReplicatorWorkflowsProps {
-  /** The repository root: the definitions are statemachines/{replicate,verify,cleanup}.asl.json. */
+  /** The repository root: the definitions are statemachines/{replicate,verify,cleanup,cutover}.asl.json. */
   readonly repoRoot: string;
   readonly network: ReplicatorNetwork;
   readonly task: ReplicatorTask;
@@ -28,14 +28,15 @@ export interface ReplicatorWorkflowsProps {
 }
 
 /**
- * The three state machines, from the files in statemachines/: replicate (checks, snapshot, catch-up,
- * verify schedule), verify (started by the schedules) and cleanup. Each role may run the replicator
- * task and invoke exactly the functions its definition names.
+ * The four state machines, from the files in statemachines/: replicate (checks, snapshot, catch-up,
+ * verify schedule), verify (started by the schedules), cleanup and cutover. Each role may run the
+ * replicator task and invoke exactly the functions its definition names.
  */
 export class ReplicatorWorkflows extends Construct {
   public readonly replicate: AslStateMachine;
   public readonly verify: AslStateMachine;
   public readonly cleanup: AslStateMachine;
+  public readonly cutover: AslStateMachine;
 
   constructor(scope: Construct, id: string, props: ReplicatorWorkflowsProps) {
     super(scope, id);
@@ -61,6 +62,11 @@ export class ReplicatorWorkflows extends Construct {
       definitionFile: file('cleanup'),
       substitutions: { ...runTask, ...recordJob, ScheduleGroupName: schedule.group.scheduleGroupName },
     });
+    this.cutover = new AslStateMachine(this, 'Cutover', {
+      ...common,
+      definitionFile: file('cutover'),
+      substitutions: { ...runTask, ...recordJob },
+    });
     this.replicate = new AslStateMachine(this, 'Replicate', {
       ...common,
       definitionFile: file('replicate'),
@@ -77,13 +83,14 @@ export class ReplicatorWorkflows extends Construct {
       },
     });
 
-    for (const machine of [this.replicate, this.verify, this.cleanup]) allowRunTask(machine.stateMachine, task);
+    for (const machine of this.all) allowRunTask(machine.stateMachine, task);
     // The definitions invoke the unqualified function ARNs: no version or alias needs a grant.
     const invoke = (machine: AslStateMachine, functions: ReplicatorFunction[]) =>
       machine.stateMachine.addToRolePolicy(new iam.PolicyStatement({ actions: ['lambda:InvokeFunction'], resources: functions.map((f) => f.function.functionArn) }));
     invoke(this.replicate, [fns.checkRdsParameterGroup, fns.checkGrants, fns.estimateSize, fns.checkReplication, fns.recordJob]);
     invoke(this.verify, [fns.recordJob]);
     invoke(this.cleanup, [fns.recordJob]);
+    invoke(this.cutover, [fns.recordJob]);
     schedule.grantCreate(this.replicate.stateMachine);
     schedule.grantDelete(this.cleanup.stateMachine);
     schedule.allowStarting(this.verify.stateMachine);
@@ -92,7 +99,7 @@ export class ReplicatorWorkflows extends Construct {
   }
 
   public get all(): AslStateMachine[] {
-    return [this.replicate, this.verify, this.cleanup];
+    return [this.replicate, this.verify, this.cleanup, this.cutover];
   }
 }
 

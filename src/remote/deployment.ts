@@ -18,7 +18,7 @@ export const deploymentSchema = z.strictObject({
   replicateStateMachineArn: arn('states'),
   verifyStateMachineArn: arn('states').optional(),
   cleanupStateMachineArn: arn('states').optional(),
-  /** No stack has a cut-over workflow yet; `cutover` uses one when this is set. */
+  /** The cut-over workflow (stack output CutoverStateMachineArn); stacks deployed before it have none. */
   cutoverStateMachineArn: arn('states').optional(),
   jobTableName: z.string().regex(/^[A-Za-z0-9_.-]{3,255}$/, 'must be a DynamoDB table name'),
   secretsPrefix: z.string().regex(/^[A-Za-z0-9/_+=.@!-]*$/, 'must be the start of a secret name'),
@@ -45,7 +45,7 @@ export const ENV = {
 
 const OPTIONAL_KEYS = ['verifyStateMachineArn', 'cleanupStateMachineArn', 'cutoverStateMachineArn', 'secretsPrefix', 'scheduleGroupName', 'schedulerRoleArn'] as const;
 
-/** Stack output -> deployment field. SchedulerRoleArn, SecretsPrefix and CutoverStateMachineArn are read when the stack has them. */
+/** Stack output -> deployment field (infra/lib/replicator-stack.ts). The optional ones are read when the stack has them. */
 const OUTPUTS: Record<string, keyof Deployment> = {
   ReplicateStateMachineArn: 'replicateStateMachineArn',
   VerifyStateMachineArn: 'verifyStateMachineArn',

@@ -1,8 +1,9 @@
 // The commands in remote mode, each mapped to the deployed workflow that does its work:
-//   init, sync -> replicate (checks, snapshot copy, subscription, wait until in sync)
+//   init, sync -> replicate (checks, snapshot copy, subscription, wait until in sync); a FAILED job
+//                 runs again from a new execution, which resumes it
 //   verify     -> verify (or, with --schedule / --unschedule, the job's EventBridge schedule)
 //   cleanup    -> the verify schedule is deleted, then the clean-up workflow runs
-//   cutover    -> a cut-over workflow when the deployment names one; today's stacks have none
+//   cutover    -> cutover (the stack output CutoverStateMachineArn; older stacks have none)
 //   status     -> the job record and the job's latest execution (status.ts)
 import type { JobRecord } from '../jobs/types.ts';
 import { isTerminal } from '../jobs/types.ts';
@@ -68,10 +69,10 @@ function endpoints(request: RemoteRequest, job: JobRecord | undefined): { source
 
 const selfSigned = (request: RemoteRequest) => (request.allowSelfSignedCerts ? { allowSelfSignedCerts: true } : {});
 
-/** A finished job: SUCCEEDED is nothing to do; FAILED and CANCELLED cannot run again. */
+/** A job that ended for good: SUCCEEDED is nothing to do; CANCELLED (cleaned up) cannot run again. */
 function finishedJob(job: JobRecord): number {
   if (job.state === 'SUCCEEDED') return 0;
-  throw new RemoteFailure(`Job ${job.jobId} has ended as ${job.state}${job.error ? ` (${job.error})` : ''}; the workflow does not run a finished job again: run cleanup, then start a new job with another --job-id.`);
+  throw new RemoteFailure(`Job ${job.jobId} has ended as ${job.state}${job.phase ? ` (${job.phase})` : ''}; the workflow does not run it again: start a new job with another --job-id.`);
 }
 
 /** The input of the job's last replicate execution, when it can be read back (sync restarts with it). */
@@ -110,7 +111,8 @@ async function newReplicateInput(request: RemoteRequest, ctx: RemoteContext, job
 async function replicate(request: RemoteRequest, ctx: RemoteContext): Promise<number> {
   const jobId = jobIdOf(request);
   const job = await readJob(ctx, jobId);
-  if (job && isTerminal(job.state)) {
+  // A FAILED job runs again: the new execution reopens it, and its tasks resume from what they recorded.
+  if (job && isTerminal(job.state) && job.state !== 'FAILED') {
     const code = finishedJob(job);
     ctx.stdout(ctx.json ? JSON.stringify({ command: request.command, mode: 'remote', ok: true, jobId, state: job.state, started: false }) + '\n' : `Job ${jobId} is already replicating (${job.phase}); nothing to start. Watch it with status, compare with verify.\n`);
     return code;
@@ -118,6 +120,7 @@ async function replicate(request: RemoteRequest, ctx: RemoteContext): Promise<nu
   const running = await runningExecution(ctx, job?.executionArn);
   if (running) return followRunning(ctx, { command: request.command, workflow: 'replicate', jobId, running });
   if (request.command === 'sync' && !job) throw new RemoteUsageError(`Job ${jobId} is not in the job table; run init first (in remote mode init also starts replication, so sync is only needed to resume it).`);
+  if (job?.state === 'FAILED') ctx.logger.info(`Job ${jobId} failed${job.error ? ` (${job.error})` : ''}; a new execution resumes it: what was copied is kept, and the rest carries on.`);
   const previous = request.command === 'sync' && job ? await previousInput(ctx, job) : undefined;
   const input = previous ?? (await newReplicateInput(request, ctx, jobId, job));
   if (!input) {
@@ -185,7 +188,7 @@ async function cutover(request: RemoteRequest, ctx: RemoteContext): Promise<numb
   const machine = ctx.deployment.cutoverStateMachineArn;
   if (!machine) {
     throw new RemoteFailure(
-      `The deployed stack has no cut-over workflow, so cutover cannot run remotely yet; run the replicator task's cutover subcommand for each database (containers/replicator/README.md), or set ${ENV.cutoverStateMachineArn} once the stack has a cut-over workflow.`,
+      `The deployment has no cut-over workflow (the stack output CutoverStateMachineArn, which older stacks lack); deploy the current stack and run remote configure again, or set ${ENV.cutoverStateMachineArn}, or run the replicator task's cutover subcommand for each database (containers/replicator/README.md).`,
     );
   }
   const jobId = jobIdOf(request);

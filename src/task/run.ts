@@ -50,8 +50,13 @@ const PHASES: Record<Subcommand, { running: string; start?: Fields; done?: Field
   cleanup: { running: 'Clean up', start: { phase: 'Clean up' }, done: { phase: 'Cleaned up' } },
 };
 
-/** These change the replication, so a finished job (SUCCEEDED, FAILED, CANCELLED) refuses them. */
+/**
+ * These change the replication, so a finished job (SUCCEEDED, FAILED, CANCELLED) refuses them; except
+ * cutover on a SUCCEEDED job, which is how the replicate workflow ends a job that replicates in sync.
+ */
 const CHANGES_REPLICATION: readonly Subcommand[] = ['snapshot', 'subscribe', 'cutover'];
+const refusesFinished = (subcommand: Subcommand, job: JobRecord) =>
+  isTerminal(job.state) && CHANGES_REPLICATION.includes(subcommand) && !(subcommand === 'cutover' && job.state === 'SUCCEEDED');
 
 async function resolveEndpoints(config: TaskConfig, secrets: SecretsManagerClient): Promise<{ source: ConnectionSpec; target: ConnectionSpec }> {
   const cache: SecretCache = new Map();
@@ -116,7 +121,7 @@ export async function runTask(config: TaskConfig, deps: TaskDependencies): Promi
     await store.putStep({ ...step, state: 'RUNNING' });
     const { source, target } = await resolveEndpoints(config, deps.secrets);
     const job = await ensureJob(store, config, source, target, logger);
-    if (isTerminal(job.state) && CHANGES_REPLICATION.includes(config.subcommand)) {
+    if (refusesFinished(config.subcommand, job)) {
       throw new TaskFailure('JobFinished', `Job ${config.jobId} has already finished as ${job.state}, and ${config.subcommand} would change its replication; start a new job (verify and cleanup still run on a finished job).`);
     }
     const entry = job.databases[config.database];

@@ -133,10 +133,11 @@ describe('IAM scope', () => {
   it('lets each state machine invoke exactly the functions its definition names, without version wildcards', () => {
     const fns = base.stack.functions;
     const invoked = (role: IConstruct) => sorted(of(base, role).filter((st) => allActions([st]).includes('lambda:InvokeFunction')).flatMap((st) => list(st.Resource)));
-    const [replicate, verify, cleanup] = base.stack.workflows.all.map((m) => m.stateMachine.role);
+    const [replicate, verify, cleanup, cutover] = base.stack.workflows.all.map((m) => m.stateMachine.role);
     expect(invoked(replicate!)).toEqual(sorted([fns.checkRdsParameterGroup, fns.checkGrants, fns.estimateSize, fns.checkReplication, fns.recordJob].map((f) => getAtt(base, f.function))));
     expect(invoked(verify!)).toEqual(sorted([getAtt(base, fns.recordJob.function)]));
     expect(invoked(cleanup!)).toEqual(sorted([getAtt(base, fns.recordJob.function)]));
+    expect(invoked(cutover!)).toEqual(sorted([getAtt(base, fns.recordJob.function)]));
   });
 
   it('lets each state machine run only the replicator task definition, in its cluster, passing only its roles to ECS', () => {
@@ -159,7 +160,10 @@ describe('IAM scope', () => {
     expect(actionsOn(of(base, workflows.replicate.stateMachine.role), scheduleArns)).toEqual(expect.arrayContaining(['scheduler:CreateSchedule', 'scheduler:UpdateSchedule']));
     expect(actionsOn(of(base, workflows.replicate.stateMachine.role), getAtt(base, schedule.role))).toEqual(['iam:PassRole']);
     expect(actionsOn(of(base, workflows.cleanup.stateMachine.role), scheduleArns)).toEqual(['scheduler:DeleteSchedule']);
-    expect(allActions(of(base, workflows.verify.stateMachine.role)).filter((a) => a.startsWith('scheduler:'))).toEqual([]);
+    for (const machine of [workflows.verify, workflows.cutover]) {
+      expect(allActions(of(base, machine.stateMachine.role)).filter((a) => a.startsWith('scheduler:')), machine.node.id).toEqual([]);
+      expect(actionsOn(of(base, machine.stateMachine.role), getAtt(base, schedule.role)), machine.node.id).toEqual([]);
+    }
     expect(of(base, schedule.role)).toEqual([expect.objectContaining({ Action: 'states:StartExecution', Resource: ref(base, workflows.verify.stateMachine) })]);
   });
 
@@ -167,7 +171,13 @@ describe('IAM scope', () => {
     const { alerts, workflows } = base.stack;
     expect(actionsOn(of(base, workflows.verify.stateMachine.role), ref(base, alerts.topic))).toEqual(['sns:Publish']);
     expect(actionsOn(of(base, workflows.verify.stateMachine.role), getAtt(base, alerts.key))).toEqual(['kms:Decrypt', 'kms:GenerateDataKey']);
-    for (const machine of [workflows.replicate, workflows.cleanup]) expect(allActions(of(base, machine.stateMachine.role)).filter((a) => a.startsWith('sns:') || a.startsWith('kms:'))).toEqual([]);
+    for (const machine of [workflows.replicate, workflows.cleanup, workflows.cutover]) expect(allActions(of(base, machine.stateMachine.role)).filter((a) => a.startsWith('sns:') || a.startsWith('kms:'))).toEqual([]);
+  });
+
+  it('lets cutover run the replicator task and invoke record-job, and nothing else', () => {
+    const role = base.stack.workflows.cutover.stateMachine.role;
+    const granted = [...new Set(allActions(of(base, role)))].filter((a) => !ONLY_ON_STAR.has(a)).sort();
+    expect(granted).toEqual(['ecs:DescribeTasks', 'ecs:RunTask', 'ecs:StopTask', 'events:DescribeRule', 'events:PutRule', 'events:PutTargets', 'iam:PassRole', 'lambda:InvokeFunction']);
   });
 
   it('gives the task role no Step Functions callback rights: the workflow runs the task with runTask.sync, without a token', () => {

@@ -1,9 +1,12 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { CloudFormationClient, DescribeStacksCommand } from '@aws-sdk/client-cloudformation';
 import { Match } from 'aws-cdk-lib/assertions';
+import { mockClient } from 'aws-sdk-client-mock';
 import { describe, expect, it } from 'vitest';
 import { REPO_ROOT } from '../../infra/lib/replicator-stack.ts';
 import { buildContextExcludes } from '../../infra/lib/replicator-task.ts';
+import { deploymentFromStack } from '../../src/remote/deployment.ts';
 import { CUSTOM, logicalId, resourcesOf, synth } from './synth.ts';
 
 // Synthesis dominates the run time: each variant is synthesized once and shared by its assertions.
@@ -140,8 +143,9 @@ describe('functions', () => {
 });
 
 describe('state machines', () => {
-  it('are three Standard state machines logging all events without execution data, traced', () => {
-    template.resourceCountIs('AWS::StepFunctions::StateMachine', 3);
+  it('are four Standard state machines logging all events without execution data, traced', () => {
+    template.resourceCountIs('AWS::StepFunctions::StateMachine', 4);
+    expect(base.stack.workflows.all.map((m) => m.node.id)).toEqual(['Replicate', 'Verify', 'Cleanup', 'Cutover']);
     for (const machine of base.stack.workflows.all) {
       template.hasResourceProperties('AWS::StepFunctions::StateMachine', {
         StateMachineType: 'STANDARD',
@@ -191,7 +195,7 @@ describe('alerts', () => {
   });
 
   it('alarm on failed, timed-out or aborted executions of each state machine, and on verify differences', () => {
-    template.resourceCountIs('AWS::CloudWatch::Alarm', 4);
+    template.resourceCountIs('AWS::CloudWatch::Alarm', 5);
     const topic = { Ref: logicalId(base, base.stack.alerts.topic) };
     for (const machine of base.stack.workflows.all) {
       template.hasResourceProperties('AWS::CloudWatch::Alarm', {
@@ -202,6 +206,10 @@ describe('alerts', () => {
         ]),
       });
     }
+    template.hasResourceProperties('AWS::CloudWatch::Alarm', {
+      AlarmDescription: 'database-replicator: An execution of the cut-over workflow failed: open it in the Step Functions console for the failed state and its cause.',
+      Metrics: Match.arrayWith([Match.objectLike({ Id: 'timedOut', MetricStat: Match.objectLike({ Metric: Match.objectLike({ MetricName: 'ExecutionsTimedOut', Dimensions: [{ Name: 'StateMachineArn', Value: { Ref: logicalId(base, base.stack.workflows.cutover.stateMachine) } }] }) }) })]),
+    });
     template.hasResourceProperties('AWS::CloudWatch::Alarm', { AlarmActions: [topic], Namespace: 'DatabaseReplicator/Test', MetricName: 'VerifyDifferences', Dimensions: [{ Name: 'service', Value: 'database-replicator-record-job' }] });
   });
 
@@ -214,7 +222,7 @@ describe('alerts', () => {
 describe('stack', () => {
   it('outputs what the CLI and operators need', () => {
     const { stack } = base;
-    const names = ['AlarmTopicArn', 'CleanupStateMachineArn', 'ClusterName', 'JobTableName', 'ReplicateStateMachineArn', 'ScheduleGroupName', 'SchedulerRoleArn', 'SecurityGroupId', 'TaskDefinitionArn', 'VerifyStateMachineArn'];
+    const names = ['AlarmTopicArn', 'CleanupStateMachineArn', 'ClusterName', 'CutoverStateMachineArn', 'JobTableName', 'ReplicateStateMachineArn', 'ScheduleGroupName', 'SchedulerRoleArn', 'SecurityGroupId', 'TaskDefinitionArn', 'VerifyStateMachineArn'];
     expect(Object.keys(base.json.Outputs ?? {}).sort()).toEqual([...names, 'SecretsPrefix'].sort());
     // The secrets prefix is there for the CLI to store URL secrets under; explicit ARNs have none.
     expect(Object.keys(custom.json.Outputs ?? {}).sort()).toEqual(names);
@@ -222,8 +230,24 @@ describe('stack', () => {
     template.hasOutput('SchedulerRoleArn', { Value: { 'Fn::GetAtt': [logicalId(base, stack.schedule.role), 'Arn'] } });
     template.hasOutput('JobTableName', { Value: { Ref: logicalId(base, stack.statusTable.table) } });
     template.hasOutput('ReplicateStateMachineArn', { Value: { Ref: logicalId(base, stack.workflows.replicate.stateMachine) } });
+    // The name remote mode reads (src/remote/deployment.ts) to run cutover on the deployed workflow.
+    template.hasOutput('CutoverStateMachineArn', { Value: { Ref: logicalId(base, stack.workflows.cutover.stateMachine) } });
     template.hasOutput('TaskDefinitionArn', { Value: { Ref: logicalId(base, stack.task.taskDefinition) } });
     template.hasOutput('ClusterName', { Value: { Ref: logicalId(base, stack.task.cluster) } });
+  });
+
+  it('names its outputs as remote mode reads them, the cut-over workflow included', async () => {
+    const arn = (key: string) => (key.endsWith('StateMachineArn') ? `arn:aws:states:eu-west-1:123456789012:stateMachine:${key}` : key === 'SchedulerRoleArn' ? 'arn:aws:iam::123456789012:role/scheduler' : key === 'SecretsPrefix' ? 'database-replicator/' : `value-of-${key}`);
+    const cfn = mockClient(CloudFormationClient);
+    cfn.on(DescribeStacksCommand).resolves({ Stacks: [{ StackName: 'Test', StackId: 'arn:aws:cloudformation:eu-west-1:123456789012:stack/Test/1', CreationTime: new Date(), StackStatus: 'CREATE_COMPLETE', Outputs: Object.keys(base.json.Outputs ?? {}).map((k) => ({ OutputKey: k, OutputValue: arn(k) })) }] });
+    try {
+      expect(await deploymentFromStack(new CloudFormationClient({ region: 'eu-west-1' }), 'Test')).toEqual({
+        stackName: 'Test', region: 'eu-west-1', jobTableName: 'value-of-JobTableName', scheduleGroupName: 'value-of-ScheduleGroupName', schedulerRoleArn: arn('SchedulerRoleArn'), secretsPrefix: 'database-replicator/',
+        replicateStateMachineArn: arn('ReplicateStateMachineArn'), verifyStateMachineArn: arn('VerifyStateMachineArn'), cleanupStateMachineArn: arn('CleanupStateMachineArn'), cutoverStateMachineArn: arn('CutoverStateMachineArn'),
+      });
+    } finally {
+      cfn.restore();
+    }
   });
 
   it('stays environment-agnostic, so synth needs no credentials or lookups', () => {

@@ -9,7 +9,7 @@ import { CUSTOM, logicalId, synth, type Synthesized } from './synth.ts';
 const base = synth();
 const custom = synth(CUSTOM);
 
-const NAMES = ['replicate', 'verify', 'cleanup'] as const;
+const NAMES = ['replicate', 'verify', 'cleanup', 'cutover'] as const;
 type Name = (typeof NAMES)[number];
 
 function deployed(s: Synthesized, name: Name) {
@@ -77,6 +77,15 @@ describe('substitutions', () => {
     });
     expect(subs(base, 'cleanup')).toMatchObject({ ScheduleGroupName: base.stack.resolve(schedule.group.scheduleGroupName) });
     expect(subs(base, 'verify')).toMatchObject({ TopicArn: { Ref: logicalId(base, base.stack.alerts.topic) } });
+  });
+
+  it('give cutover the replicator task and record-job only', () => {
+    expect(Object.keys(subs(base, 'cutover')).sort()).toEqual(['ClusterArn', 'ContainerName', 'RecordJobFunctionArn', 'SecurityGroupId', 'SubnetIds', 'TaskDefinitionArn']);
+    const fromTemplate = JSON.parse(substitute(base, deployed(base, 'cutover').text, subs(base, 'cutover'))) as { States: Record<string, { ItemProcessor?: { States: Record<string, { Parameters?: { Cluster?: string; Overrides?: { ContainerOverrides: { Command: string[] }[] } } }> }; Parameters?: { FunctionName?: string } }> };
+    const run = fromTemplate.States['Cut over each database']!.ItemProcessor!.States['Run cutover']!.Parameters!;
+    expect(run.Cluster).toBe(nagSpelling(base.stack, getAtt(base, base.stack.task.cluster)));
+    expect(run.Overrides!.ContainerOverrides[0]!.Command).toEqual(['cutover']);
+    for (const state of ['Record job succeeded', 'Record job failed']) expect(fromTemplate.States[state]!.Parameters!.FunctionName).toBe(nagSpelling(base.stack, getAtt(base, base.stack.functions.recordJob.function)));
   });
 
   it('give the tasks the subnets as one list the definition splits', () => {

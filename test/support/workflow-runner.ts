@@ -28,7 +28,7 @@ import { runTask } from '../../src/task/run.ts';
 
 const dynalite = createRequire(import.meta.url)('dynalite') as (options: { createTableMs?: number }) => Server;
 
-export type WorkflowName = 'replicate' | 'verify' | 'cleanup';
+export type WorkflowName = 'replicate' | 'verify' | 'cleanup' | 'cutover';
 type Json = Parameters<StateMachine['run']>[0];
 export type TaskHandler = (input: Json) => Promise<Json>;
 export type EventLog = { type: string; state?: { name: string }; Error?: string; Cause?: unknown; index?: number };
@@ -210,7 +210,7 @@ export class WorkflowHarness {
       'Check grants': this.#lambda(SUBSTITUTIONS.CheckGrantsFunctionArn!, checkGrantsEvent, (e) => checkGrants(e, { secrets })),
       'Estimate size': this.#lambda(SUBSTITUTIONS.EstimateSizeFunctionArn!, estimateSizeEvent, (e) => estimateSize(e, { secrets })),
       'Check replication': this.#lambda(SUBSTITUTIONS.CheckReplicationFunctionArn!, checkReplicationEvent, (e) => checkReplication(e, { secrets })),
-      'Copy snapshot': ecs, 'Create subscription': ecs, 'Run verify': ecs, 'Run cleanup': ecs,
+      'Copy snapshot': ecs, 'Create subscription': ecs, 'Run verify': ecs, 'Run cleanup': ecs, 'Run cutover': ecs,
       'Create verify schedule': async (input) => {
         const s = input as unknown as ScheduleStub;
         if (this.schedules.has(s.Name)) throw stepError('Scheduler.ConflictException', `Schedule ${s.Name} already exists.`);
@@ -251,7 +251,7 @@ export class WorkflowHarness {
     const execution = new StateMachine(definition).run(input, {
       overrides: {
         taskResourceLocalHandlers: handlers,
-        waitTimeOverrides: name === 'replicate' ? { 'Wait for catch-up': options.catchUpWaitMs ?? 250 } : {},
+        waitTimeOverrides: name === 'replicate' ? { 'Wait for catch-up': options.catchUpWaitMs ?? 1000 } : {},
         // Retries happen as the definition says, without the seconds of backoff between them.
         retryIntervalOverrides: Object.fromEntries(states.filter(([, s]) => s.Retry).map(([state]) => [state, 0])),
       },

@@ -35,7 +35,7 @@ interface State {
 }
 interface Machine { StartAt: string; States: Record<string, State>; QueryLanguage?: string }
 
-const NAMES = ['replicate', 'verify', 'cleanup'] as const;
+const NAMES = ['replicate', 'verify', 'cleanup', 'cutover'] as const;
 const readText = (name: string) => readFileSync(new URL(`../../statemachines/${name}.asl.json`, import.meta.url), 'utf8');
 const load = (name: string) => JSON.parse(readText(name)) as Machine;
 
@@ -198,6 +198,41 @@ describe('the verify and cleanup workflows', () => {
     expect(machine.States['Delete verify schedule']!.Catch![0]).toEqual({ ErrorEquals: ['Scheduler.ResourceNotFoundException'], Comment: expect.any(String), ResultPath: '$.noSchedule', Next: 'Record clean-up' });
     const run = machine.States['Clean up each database']!.ItemProcessor!.States['Run cleanup']!;
     expect((run.Parameters!.Overrides as { ContainerOverrides: { Command: string[] }[] }).ContainerOverrides[0]!.Command).toEqual(['cleanup']);
+  });
+});
+
+describe('the cutover workflow', () => {
+  const machine = load('cutover');
+  const map = machine.States['Cut over each database']!;
+
+  it('reads as a checklist: defaults, the cutover task per database, the job recorded', () => {
+    expect(happyPath(machine)).toEqual(['Set defaults', 'Apply defaults', 'Cut over each database', 'Record job succeeded', 'Cut over']);
+    expect(happyPath(map.ItemProcessor!)).toEqual(['Run cutover']);
+    expect(map).toMatchObject({ ItemsPath: '$.databases', MaxConcurrency: 4, ItemSelector: { 'database.$': '$$.Map.Item.Value', 'plan.$': '$.plan' } });
+    const run = map.ItemProcessor!.States['Run cutover']!;
+    expect(run.Resource).toBe('arn:aws:states:::ecs:runTask.sync');
+    expect((run.Parameters!.Overrides as { ContainerOverrides: { Command: string[] }[] }).ContainerOverrides[0]!.Command).toEqual(['cutover']);
+    expect(machine.States['Record job succeeded']!.Parameters).toMatchObject({ FunctionName: '${RecordJobFunctionArn}', Payload: { action: 'succeeded', 'jobId.$': '$.jobId' } });
+  });
+
+  it('takes identifiers and secret ARNs only, and fills in the optional keys as verify and cleanup do', () => {
+    expect(machine.States['Set defaults']).toEqual(load('cleanup').States['Set defaults']);
+    expect(machine.States['Apply defaults']).toEqual({ ...load('cleanup').States['Apply defaults'], Next: 'Cut over each database' });
+    expect(readText('cutover')).not.toMatch(/password|"url"|postgres(ql)?:\/\//i);
+  });
+
+  it('records every failure, then fails with the recorded error and cause; a failed database is named in the cause', () => {
+    for (const state of ['Cut over each database', 'Record job succeeded']) expect(machine.States[state]!.Catch!.map((c) => c.Next), state).toEqual(['Record job failed']);
+    expect(machine.States['Record job failed']).toMatchObject({
+      Parameters: { Payload: { action: 'failed', 'jobId.$': '$.jobId', 'since.$': '$$.Execution.StartTime', 'error.$': '$.error' } },
+      Next: 'Cut-over failed',
+      Catch: [{ ErrorEquals: ['States.ALL'], Next: 'Keep original error' }],
+    });
+    expect(machine.States['Keep original error']!.Next).toBe('Cut-over failed');
+    expect(machine.States['Cut-over failed']).toEqual({ Type: 'Fail', ErrorPath: '$.failure.error', CausePath: '$.failure.cause' });
+    const inner = map.ItemProcessor!.States;
+    expect(inner['Run cutover']!.Catch).toEqual([{ ErrorEquals: ['States.ALL'], ResultPath: '$.error', Next: 'Describe database failure' }]);
+    expect(inner['Describe database failure']!.Parameters).toEqual({ 'Error.$': '$.error.Error', 'Cause.$': "States.Format('Database {}: {}', $.database, $.error.Cause)" });
   });
 });
 

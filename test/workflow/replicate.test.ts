@@ -1,7 +1,8 @@
 // The serverless workflow, executed locally: statemachines/replicate.asl.json, then verify.asl.json
-// (started with the input the replicate run put into its verify schedule) and cleanup.asl.json, every
-// Task bound to the real handler logic or task subcommand (test/support/workflow-runner.ts), against the
-// harness clusters. The tests run in order and share the replicated database.
+// (started with the input the replicate run put into its verify schedule), cutover.asl.json and
+// cleanup.asl.json, every Task bound to the real handler logic or task subcommand
+// (test/support/workflow-runner.ts), against the harness clusters. The tests run in order and share the
+// replicated database.
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { clusterUrl, type ClusterInfo } from '../support/cluster.ts';
 import { dropReplicationObjects, fingerprintTables, replicationObjectsOnSource } from '../support/compare.ts';
@@ -38,6 +39,14 @@ afterAll(async () => {
 
 async function rowCount(cluster: ClusterInfo, table: string): Promise<number> {
   return withClient(cluster, db, async (c) => Number((await c.query<{ n: string }>(`SELECT count(*) AS n FROM ${table}`)).rows[0]!.n));
+}
+
+/** last_value of every sequence (null before its first nextval), by schema-qualified name. */
+async function sequences(cluster: ClusterInfo): Promise<Record<string, number | null>> {
+  return withClient(cluster, db, async (c) => {
+    const { rows } = await c.query<{ name: string; value: string | null }>(`SELECT schemaname || '.' || sequencename AS name, last_value::text AS value FROM pg_sequences ORDER BY 1`);
+    return Object.fromEntries(rows.map((r) => [r.name, r.value === null ? null : Number(r.value)]));
+  });
 }
 
 async function waitFor(what: string, check: () => Promise<boolean>, seconds = 20): Promise<void> {
@@ -122,6 +131,46 @@ describe('the verify workflow', () => {
     expect(harness.notifications[0]!.Subject).toBe(`database-replicator: job ${jobId} differs`);
     expect(harness.notifications[0]!.Message).toContain(`Verify of job ${jobId}: ${db} different`);
     await expectNoPasswords(diff);
+  });
+});
+
+describe('the cutover workflow', () => {
+  const input = () => ({ jobId, databases: [db], sourceSecretArn, targetSecretArn, plan: { cutover: { timeoutSeconds: 60 } } });
+
+  it('drains the lag and sets every target sequence to at least the source value; the job stays SUCCEEDED', async () => {
+    // Rows written while replicating arrive on the target; the sequence values they drew do not.
+    await withClient(source, db, (c) => c.query(`INSERT INTO public.wf_orders (customer, total) SELECT 7, 2 FROM generate_series(1, 40)`));
+    await waitFor('the rows arriving on the target', async () => (await rowCount(target, 'public.wf_orders')) === 3065);
+    const expected = await sequences(source);
+    expect(expected['public.wf_orders_id_seq']).toBe(3065);
+    expect((await sequences(target))['public.wf_orders_id_seq']).toBeLessThan(3065);
+
+    const execution = await harness.run('cutover', input());
+    expect(execution.cause).toBeUndefined();
+    expect(execution.status).toBe('SUCCEEDED');
+    expect(execution.entered).toEqual(['Set defaults', 'Apply defaults', 'Cut over each database', 'Run cutover', 'Record job succeeded', 'Cut over']);
+    expect(execution.calls).toEqual({ 'Run cutover': 1, 'Record job succeeded': 1 });
+
+    const after = await sequences(target);
+    expect(Object.keys(after).sort()).toEqual(Object.keys(expected).sort());
+    for (const [name, value] of Object.entries(expected)) if (value !== null) expect(after[name], name).toBeGreaterThanOrEqual(value);
+    // A new row on the target takes a fresh key, not one the source already used.
+    const id = await withClient(target, db, async (c) => (await c.query<{ id: string }>(`INSERT INTO public.wf_orders (customer, total) VALUES (1, 1) RETURNING id`)).rows[0]!.id);
+    expect(Number(id)).toBeGreaterThan(3065);
+    await withClient(target, db, (c) => c.query('DELETE FROM public.wf_orders WHERE id = $1', [id]));
+
+    expect(await harness.store.getJob(jobId)).toMatchObject({ jobId, state: 'SUCCEEDED', phase: 'Replicating: every database is in sync' });
+    expect((await harness.store.listSteps(jobId)).filter((st) => st.step === 'cutover').map((st) => `${st.database}:${st.state}`)).toEqual([`${db}:SUCCEEDED`]);
+    await expectNoPasswords(execution);
+  });
+
+  it('fails with a cause that names the database and what its task recorded, leaving the job SUCCEEDED', async () => {
+    const execution = await harness.run('cutover', { ...input(), databases: ['never_replicated'] });
+    expect(execution.status).toBe('FAILED');
+    expect(execution.entered).toEqual(['Set defaults', 'Apply defaults', 'Cut over each database', 'Run cutover', 'Describe database failure', 'Database cut-over failed', 'Record job failed', 'Cut-over failed']);
+    expect(execution.error).toBe('States.TaskFailed');
+    expect(execution.cause).toMatch(/^Database never_replicated: The replicator task \w+ stopped: .*exited with code 1\. .*The task recorded: never_replicated: SnapshotMissing: No snapshot of database never_replicated is recorded for job /);
+    expect(await harness.store.getJob(jobId)).toMatchObject({ state: 'SUCCEEDED' });
   });
 });
 

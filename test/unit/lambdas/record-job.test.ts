@@ -6,17 +6,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CreateTableCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { checkGrantsEvent } from '../../../lambdas/check-grants.ts';
-import { checkRdsParameterGroupEvent } from '../../../lambdas/check-rds-parameter-group.ts';
-import { checkReplicationEvent } from '../../../lambdas/check-replication.ts';
-import { estimateSizeEvent } from '../../../lambdas/estimate-size.ts';
 import { emfLine, handler, recordJob, type RecordJobEvent } from '../../../lambdas/record-job.ts';
 import { describeFailure } from '../../../lambdas/shared/failures.ts';
-import { EVENTS_PER_POLL, MAX_POLLS, normalizeJob, workflowInputSchema } from '../../../lambdas/shared/workflow-job.ts';
 import { assertNoSecrets } from '../../../lambdas/shared/guard.ts';
 import { LocalFileJobStore, type VerifyRunRecord } from '../../../src/jobs/index.ts';
-import { replicationObjectName } from '../../../src/snapshot/prepare.ts';
-import { engineJobId } from '../../../src/task/scope.ts';
 import { lambdaContext, SOURCE_ARN, TARGET_ARN, withLogs } from './support.ts';
 
 const dynalite = createRequire(import.meta.url)('dynalite') as (options: { createTableMs?: number }) => Server;
@@ -43,61 +36,6 @@ const input = {
 };
 const run = (o: Partial<VerifyRunRecord>): VerifyRunRecord => ({
   jobId: 'shop_2026', runId: 'r1', startedAt: '2026-02-01T12:05:00.000Z', outcome: 'equal', tables: { total: 3, equal: 3, different: 0, unconfirmed: 0, error: 0 }, differences: 0, ...o,
-});
-
-describe('normalizeJob', () => {
-  const job = normalizeJob(workflowInputSchema.parse(input));
-
-  it('builds payloads each function accepts, from identifiers and secret ARNs only', () => {
-    expect(checkRdsParameterGroupEvent.parse(job.rdsCheck)).toEqual({ jobId: 'shop_2026', source: { instanceIdentifier: 'shop-db' } });
-    expect(checkGrantsEvent.parse(job.checks)).toMatchObject({ jobId: 'shop_2026', databases: ['shop', 'Crm-Data'], filters: { excludeTables: ['public.audit_log'] } });
-    expect(estimateSizeEvent.parse(job.estimate)).toMatchObject({ jobs: 4, databases: ['shop', 'Crm-Data'] });
-    for (const db of job.databases) expect(checkReplicationEvent.parse(db.check)).toMatchObject({ database: db.database, slot: db.objectName, subscription: db.objectName });
-    assertNoSecrets(job);
-  });
-
-  it('names slot, publication and subscription as the task does, and passes the plan through whole', () => {
-    expect(job.databases.map((d) => d.objectName)).toEqual([replicationObjectName('shop_2026', 'shop'), replicationObjectName('shop_2026', 'Crm-Data')]);
-    const other = normalizeJob(workflowInputSchema.parse({ ...input, jobId: 'Shop-Job-1' }));
-    expect(other.databases[0]!.objectName).toBe(replicationObjectName(engineJobId('Shop-Job-1', 'shop'), 'shop'));
-    for (const db of other.databases) expect(db.objectName).toMatch(/^[a-z0-9_]{1,63}$/);
-    expect(job.plan).toEqual(input.plan);
-    expect(job).toMatchObject({ sourceEndpoint: '', targetEndpoint: '' });
-  });
-
-  it('reads filters at the top level of the plan too, as the task does, and sizes the estimate for the task', () => {
-    const top = normalizeJob(workflowInputSchema.parse({ ...input, plan: { includeTables: ['shop.orders'] } }), 8);
-    expect(top.checks.filters).toEqual({ includeTables: ['shop.orders'] });
-    expect(top.estimate).toMatchObject({ jobs: 8 });
-    expect(normalizeJob(workflowInputSchema.parse(input), 8).estimate).toMatchObject({ jobs: 4 });
-  });
-
-  it('asks for a verify schedule named after the job, whose input starts the verify workflow', () => {
-    expect(job.verifySchedule).toEqual({ name: 'verify-shop_2026', expression: 'rate(6 hours)', input: { jobId: 'shop_2026', databases: ['shop', 'Crm-Data'], sourceSecretArn: SOURCE_ARN, targetSecretArn: TARGET_ARN, plan: input.plan } });
-  });
-
-  it('bounds the wait loop so all databases together stay far below 25,000 history events', () => {
-    expect(MAX_POLLS * 30).toBe(6 * 3600);
-    expect(normalizeJob(workflowInputSchema.parse({ ...input, databases: ['shop'] })).maxPolls).toBe(MAX_POLLS);
-    expect(job.maxPolls).toBe(692);
-    const many = normalizeJob(workflowInputSchema.parse({ ...input, databases: Array.from({ length: 40 }, (_, i) => `d${i}`) }));
-    expect(many.maxPolls).toBe(34);
-    for (const j of [job, many]) expect(j.maxPolls * j.databases.length * EVENTS_PER_POLL).toBeLessThanOrEqual(18_000);
-  });
-
-  it('leaves out what the input does not give: no RDS check without a source, no schedule, no endpoints', () => {
-    const bare = normalizeJob(workflowInputSchema.parse({ jobId: 'j1', sourceSecretArn: SOURCE_ARN, targetSecretArn: TARGET_ARN, databases: ['app'] }));
-    expect(bare).not.toHaveProperty('rdsCheck');
-    expect(bare).not.toHaveProperty('verifySchedule');
-    expect(bare.checks).toEqual({ jobId: 'j1', sourceSecretArn: SOURCE_ARN, targetSecretArn: TARGET_ARN, databases: ['app'] });
-    expect(bare.plan).toEqual({});
-  });
-
-  it('passes source and target endpoints to the functions that connect', () => {
-    const job2 = normalizeJob(workflowInputSchema.parse({ ...input, source: { endpoint: 'shop.abc.eu-west-1.rds.amazonaws.com:5432' }, target: { endpoint: 'target.internal' } }));
-    expect(checkGrantsEvent.parse(job2.checks)).toMatchObject({ sourceEndpoint: { host: 'shop.abc.eu-west-1.rds.amazonaws.com', port: 5432 }, targetEndpoint: { host: 'target.internal' } });
-    expect(job2.databases[0]!.check).toMatchObject({ sourceEndpoint: 'shop.abc.eu-west-1.rds.amazonaws.com:5432' });
-  });
 });
 
 describe('record-job started', () => {
@@ -201,6 +139,40 @@ describe('record-job succeeded and failed', () => {
     expect(result).toMatchObject({ cause: expect.stringMatching(/^Database shop: The replicator task abc stopped: .* The task recorded: shop: ConnectionFailed: the target refused the connection; allow the task security group in\.$/) });
   });
 
+  it('ends an unfinished job with the phase given (the cut-over workflow), and leaves a SUCCEEDED one as it is', async () => {
+    const d = deps();
+    await recordJob({ action: 'started', input }, d);
+    await recordJob({ action: 'succeeded', jobId: 'shop_2026', phase: 'Cut over: the target is ready for the applications' }, d);
+    expect(await d.store.getJob('shop_2026')).toMatchObject({ state: 'SUCCEEDED', phase: 'Cut over: the target is ready for the applications' });
+    const other = { ...input, jobId: 'crm_2026' };
+    await recordJob({ action: 'started', input: other }, d);
+    await recordJob({ action: 'succeeded', jobId: 'crm_2026' }, d);
+    await recordJob({ action: 'succeeded', jobId: 'crm_2026', phase: 'Cut over: the target is ready for the applications' }, d);
+    expect(await d.store.getJob('crm_2026')).toMatchObject({ state: 'SUCCEEDED', phase: 'Replicating: every database is in sync' });
+  });
+
+  it("adds what a failed task recorded in its step since the execution started, when the job's entries cannot change", async () => {
+    const d = deps();
+    await recordJob({ action: 'started', input }, d);
+    await recordJob({ action: 'succeeded', jobId: 'shop_2026' }, d);
+    const step = { jobId: 'shop_2026', step: 'cutover', database: 'shop', state: 'FAILED' as const };
+    await d.store.putStep({ ...step, startedAt: '2026-02-01T11:00:00.000Z', detail: 'CutoverError: an older run, before this execution.' });
+    await d.store.putStep({ ...step, startedAt: '2026-02-01T12:01:00.000Z', detail: 'CutoverError: the lag stayed above 1 MB for 600 s; stop the writes or raise cutover.maxLagBytes.' });
+    await d.store.putStep({ ...step, database: 'crm', state: 'SUCCEEDED', startedAt: '2026-02-01T12:01:00.000Z' });
+    const task = { TaskArn: 'arn:aws:ecs:eu-west-1:123456789012:task/c/abc', StoppedReason: 'Essential container in task exited', Containers: [{ Name: 'replicator', ExitCode: 1 }] };
+    const error = { Error: 'States.TaskFailed', Cause: `Database shop: ${JSON.stringify(task)}` };
+    const result = await recordJob({ action: 'failed', jobId: 'shop_2026', since: '2026-02-01T12:00:00.000Z', error }, d);
+    expect(result).toEqual({
+      jobId: 'shop_2026',
+      recorded: false,
+      error: 'States.TaskFailed',
+      cause: 'Database shop: The replicator task abc stopped: Essential container in task exited; container replicator exited with code 1. Its log stream in CloudWatch Logs says why. The task recorded: shop: CutoverError: the lag stayed above 1 MB for 600 s; stop the writes or raise cutover.maxLagBytes.',
+    });
+    expect(await d.store.getJob('shop_2026')).toMatchObject({ state: 'SUCCEEDED' });
+    // Without `since` (the replicate workflow), steps are not read.
+    await expect(recordJob({ action: 'failed', jobId: 'shop_2026', error }, d)).resolves.toMatchObject({ cause: expect.not.stringContaining('The task recorded') });
+  });
+
   it('masks a password in the cause before it is stored or shown', async () => {
     const d = deps();
     await recordJob({ action: 'started', input }, d);
@@ -265,6 +237,36 @@ describe('record-job verified and cleaned', () => {
       { step: 'Clean up', state: 'SUCCEEDED', seconds: 60, detail: expect.stringContaining('shop') },
       { step: 'Clean up', state: 'FAILED', seconds: 30, detail: 'The source refused the connection.' },
     ]);
+    expect(await d.store.getJob('shop_2026')).toBeUndefined();
+  });
+
+  it('ends a RUNNING or PENDING job cleaned up before its cut-over as CANCELLED', async () => {
+    const d = deps();
+    await recordJob({ action: 'started', input }, d);
+    await d.store.createJob({ jobId: 'pending_1', source: { description: 's' }, target: { description: 't' } });
+    for (const jobId of ['shop_2026', 'pending_1']) {
+      await recordJob({ action: 'cleaned', jobId, databases: ['shop'], startedAt: '2026-02-01T11:59:00.000Z' }, d);
+      expect(await d.store.getJob(jobId), jobId).toMatchObject({ state: 'CANCELLED', phase: 'Cleaned up before cut-over', endedAt: NOW.toISOString() });
+    }
+    // A retried invocation finds the job ended already and still succeeds.
+    await expect(recordJob({ action: 'cleaned', jobId: 'shop_2026', databases: ['shop'], startedAt: '2026-02-01T11:59:00.000Z' }, d)).resolves.toMatchObject({ recorded: true });
+    expect(await d.store.getJob('shop_2026')).toMatchObject({ state: 'CANCELLED' });
+  });
+
+  it('leaves a SUCCEEDED or FAILED job as it is, and a RUNNING one whose clean-up failed', async () => {
+    const d = deps();
+    const event = (jobId: string): Extract<RecordJobEvent, { action: 'cleaned' }> => ({ action: 'cleaned', jobId, databases: ['shop'], startedAt: '2026-02-01T11:59:00.000Z' });
+    await recordJob({ action: 'started', input }, d);
+    await recordJob({ action: 'succeeded', jobId: 'shop_2026' }, d);
+    await recordJob(event('shop_2026'), d);
+    expect(await d.store.getJob('shop_2026')).toMatchObject({ state: 'SUCCEEDED', phase: 'Replicating: every database is in sync' });
+    await recordJob({ action: 'started', input: { ...input, jobId: 'failed_1' } }, d);
+    await recordJob({ action: 'failed', jobId: 'failed_1', error: { Error: 'CatchUpTimedOut', Cause: 'Database shop: not in sync' } }, d);
+    await recordJob(event('failed_1'), d);
+    expect(await d.store.getJob('failed_1')).toMatchObject({ state: 'FAILED', error: 'Database shop: not in sync' });
+    await recordJob({ action: 'started', input: { ...input, jobId: 'running_1' } }, d);
+    await recordJob({ ...event('running_1'), error: { Error: 'CleanupIncomplete', Cause: 'The slot is still active.' } }, d);
+    expect(await d.store.getJob('running_1')).toMatchObject({ state: 'RUNNING', phase: 'Checks' });
   });
 });
 

@@ -123,27 +123,50 @@ describe('init in remote mode', () => {
     expect(io.out.join('')).toContain(`An execution of the replicate workflow for job ${jobId} is already running; following ${jobId}-init-x.`);
   });
 
-  it('starts nothing for a job that replicates already, and refuses a failed one', async () => {
+  it('starts nothing for a job that replicates already (SUCCEEDED), nor for one cleaned up (CANCELLED)', async () => {
     await table.store.createJob({ jobId, state: 'RUNNING', source: { description: 's' }, target: { description: 't' } });
     await table.store.transition(jobId, 'SUCCEEDED', { phase: 'Replicating: every database is in sync' });
-    const done = testIo(env, { table });
-    expect(await cli(initArgs(), done)).toBe(0);
-    expect(done.out.join('')).toContain(`Job ${jobId} is already replicating (Replicating: every database is in sync); nothing to start.`);
-    const failed = `${jobId}f`;
-    await table.store.createJob({ jobId: failed, state: 'RUNNING', source: { description: 's' }, target: { description: 't' } });
-    await table.store.transition(failed, 'FAILED', { phase: 'Failed', error: 'Database shop: slot missing' });
+    for (const command of [initArgs(), ['sync', '--remote', '--job-id', jobId]]) {
+      const done = testIo(env, { table });
+      expect(await cli(command, done)).toBe(0);
+      expect(done.out.join('')).toContain(`Job ${jobId} is already replicating (Replicating: every database is in sync); nothing to start.`);
+    }
+    const cancelled = `${jobId}c`;
+    await table.store.createJob({ jobId: cancelled, state: 'RUNNING', source: { description: 's' }, target: { description: 't' } });
+    await table.store.transition(cancelled, 'CANCELLED', { phase: 'Cleaned up before cut-over' });
     const io = testIo(env, { table });
-    expect(await cli([...initArgs().slice(0, -1), failed], io)).toBe(1);
-    expect(io.err.join('')).toContain(`Job ${failed} has ended as FAILED (Database shop: slot missing); the workflow does not run a finished job again`);
+    expect(await cli([...initArgs().slice(0, -1), cancelled], io)).toBe(1);
+    expect(io.err.join('')).toContain(`Job ${cancelled} has ended as CANCELLED (Cleaned up before cut-over); the workflow does not run it again: start a new job with another --job-id.`);
     expect(sfn.commandCalls(StartExecutionCommand)).toHaveLength(0);
+  });
+
+  it('init on a FAILED job starts a new execution, which resumes it, and follows it to success', async () => {
+    const failedArn = executionArn('Replicate', `${jobId}-init-old`);
+    await table.store.createJob({ jobId, state: 'RUNNING', source: { description: 's', secretArn: SOURCE_SECRET }, target: { description: 't', secretArn: TARGET_SECRET }, executionArn: failedArn });
+    await table.store.updateDatabaseProgress(jobId, 'shop', progress(3, 'Copy snapshot'));
+    await table.store.transition(jobId, 'FAILED', { phase: 'Failed', error: 'Database shop: the task was stopped' });
+    sfn.on(DescribeExecutionCommand, { executionArn: failedArn }).resolves({ ...described('FAILED', { stopDate: t }), executionArn: failedArn });
+    sfn.on(DescribeExecutionCommand, { executionArn: arn }).resolvesOnce(described('RUNNING')).resolvesOnce(described('RUNNING')).resolves(described('SUCCEEDED', { stopDate: t }));
+    sfn.on(GetExecutionHistoryCommand).resolves({ events: [entered(9, 'TaskStateEntered', 'Copy snapshot')] });
+    // What record-job "started" does for the new execution: the FAILED job reopens, its progress kept.
+    const io = testIo(env, { table, runtime: steps(() => table.store.reopen(jobId, arn, 'Checks'), () => table.store.transition(jobId, 'SUCCEEDED', { phase: 'Replicating: every database is in sync' })) });
+    expect(await cli(initArgs(), io)).toBe(0);
+    const start = sfn.commandCalls(StartExecutionCommand);
+    expect(start).toHaveLength(1);
+    expect(start[0]!.args[0].input).toMatchObject({ stateMachineArn: REPLICATE_ARN, name: expect.stringMatching(new RegExp(`^${jobId}-init-`)) });
+    expect(JSON.parse(start[0]!.args[0].input.input!)).toMatchObject({ jobId, sourceSecretArn: SOURCE_SECRET, targetSecretArn: TARGET_SECRET, databases: ['shop'] });
+    expect(io.err.join('')).toContain(`Job ${jobId} failed (Database shop: the task was stopped); a new execution resumes it`);
+    expect(io.out.join('')).toMatch(/succeeded after 0 s\. Every database is in sync/);
+    expect(await table.store.getJob(jobId)).toMatchObject({ state: 'SUCCEEDED', executionArn: arn, databases: { shop: { tablesDone: 3 } } });
   });
 });
 
 describe('sync and status in remote mode', () => {
-  it('sync restarts the replicate workflow with the job\'s previous input', async () => {
+  it.each(['RUNNING', 'FAILED'] as const)('sync restarts the replicate workflow with the job\'s previous input (a %s job)', async (state) => {
     const previous = { jobId, sourceSecretArn: SOURCE_SECRET, targetSecretArn: TARGET_SECRET, databases: ['shop', 'crm'], plan: { jobs: 4 } };
     await table.store.createJob({ jobId, state: 'RUNNING', source: { description: 's', secretArn: SOURCE_SECRET }, target: { description: 't', secretArn: TARGET_SECRET }, executionArn: arn });
-    sfn.on(DescribeExecutionCommand, { executionArn: arn }).resolves(described('ABORTED', { input: JSON.stringify(previous), stopDate: t }));
+    if (state === 'FAILED') await table.store.transition(jobId, 'FAILED', { phase: 'Failed', error: 'Database crm: CatchUpTimedOut' });
+    sfn.on(DescribeExecutionCommand, { executionArn: arn }).resolves(described(state === 'FAILED' ? 'FAILED' : 'ABORTED', { input: JSON.stringify(previous), stopDate: t }));
     const next = executionArn('Replicate', `${jobId}-sync-y`);
     sfn.on(StartExecutionCommand).resolves({ executionArn: next, startDate: t });
     sfn.on(DescribeExecutionCommand, { executionArn: next }).resolves({ ...described('SUCCEEDED', { stopDate: t }), executionArn: next });
@@ -177,12 +200,5 @@ describe('sync and status in remote mode', () => {
     expect(out).toContain(`${jobId}-verify-20260301T100000Z-abcd succeeded after 0 s. Verify passed.`);
     expect(sfn.commandCalls(StartExecutionCommand)).toHaveLength(0);
     expect(sfn.commandCalls(ListExecutionsCommand).map((c) => c.args[0].input.stateMachineArn).sort()).toEqual([CLEANUP_ARN, REPLICATE_ARN, VERIFY_ARN].sort());
-  });
-
-  it('cutover says clearly that the deployment has no cut-over workflow', async () => {
-    const io = testIo(env, { table });
-    expect(await cli(['cutover', '--remote', '--job-id', jobId], io)).toBe(1);
-    expect(io.err.join('')).toContain('The deployed stack has no cut-over workflow, so cutover cannot run remotely yet');
-    expect(sfn.calls()).toHaveLength(0);
   });
 });

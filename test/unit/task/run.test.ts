@@ -188,6 +188,22 @@ describe('runTask', () => {
     expect(await verify.code).toBe(0);
   });
 
+  it('cuts over a SUCCEEDED job (replicating in sync), recording its step but leaving the finished job as it is; refuses a FAILED one', async () => {
+    const store = new LocalFileJobStore(dir);
+    await store.createJob({ jobId: 'job-1', source: { description: 's' }, target: { description: 't' }, state: 'RUNNING' });
+    await store.transition('job-1', 'SUCCEEDED', { phase: 'Replicating: every database is in sync' });
+    const cut = run('cutover', async () => ({ output: { sequences: 3 } }));
+    expect(await cut.code).toBe(0);
+    expect(await store.getJob('job-1')).toMatchObject({ state: 'SUCCEEDED', phase: 'Replicating: every database is in sync', databases: {} });
+    expect((await store.listSteps('job-1')).map((st) => `${st.step}:${st.state}`)).toEqual(['cutover:SUCCEEDED']);
+
+    await store.createJob({ jobId: 'job-2', source: { description: 's' }, target: { description: 't' }, state: 'RUNNING' });
+    await store.transition('job-2', 'FAILED', { phase: 'Failed' });
+    const refused = run('cutover', async () => ({ output: {} }), {}, { JOB_ID: 'job-2' });
+    expect(await refused.code).toBe(1);
+    expect(err.at(-1)).toMatch(/JobFinished: Job job-2 has already finished as FAILED/);
+  });
+
   it('exits 1 when Step Functions does not take the result, and works without a task token', async () => {
     sfn.on(SendTaskSuccessCommand).rejects(new TaskTimedOut({ message: 'Task Timed Out', $metadata: {} }));
     expect(await run('cleanup', async () => ({ output: {} })).code).toBe(1);
