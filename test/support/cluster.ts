@@ -102,12 +102,17 @@ export async function startCluster(options: ClusterOptions): Promise<ClusterInfo
     listen_addresses: "'127.0.0.1'",
     unix_socket_directories: `'${baseDir}'`,
     wal_level: options.walLevel ?? 'logical',
-    max_replication_slots: 20,
-    max_wal_senders: 20,
-    max_connections: 200,
-    max_worker_processes: 24,
-    max_logical_replication_workers: 12,
+    // Test files run in parallel against the shared clusters, each with its own slots and subscriptions
+    // alive at once: generous limits, so no test waits for a worker or slot another one holds.
+    max_replication_slots: 64,
+    max_wal_senders: 64,
+    max_connections: 300,
+    max_worker_processes: 64,
+    max_logical_replication_workers: 40,
     max_sync_workers_per_subscription: 4,
+    // Up to PostgreSQL 15 the launcher starts apply workers at most once per this interval (5 s by
+    // default) across all subscriptions; with many tests subscribing at once a new one waited that long.
+    wal_retrieve_retry_interval: "'200ms'",
     // Throwaway data: durability costs time and buys nothing here.
     fsync: 'off',
     synchronous_commit: 'off',
