@@ -4,7 +4,7 @@ import { afterAll, beforeAll, beforeEach, describe, expect, inject, it } from 'v
 import { handler as checkGrants, type CheckGrantsResult } from '../../lambdas/check-grants.ts';
 import { handler as checkReplication, type CheckReplicationResult } from '../../lambdas/check-replication.ts';
 import { handler as estimateSize, type EstimateSizeResult } from '../../lambdas/estimate-size.ts';
-import { assertNoSecrets } from '../../lambdas/shared/guard.ts';
+import { assertNoSecrets } from '../support/no-secrets.ts';
 import { clusterUrl } from '../support/cluster.ts';
 import { createTestDatabase, createTestRole, dropTestDatabase, uniqueName, withClient } from '../support/db.ts';
 import { lambdaContext, SOURCE_ARN, TARGET_ARN, withLogs } from '../unit/lambdas/support.ts';

@@ -3,7 +3,7 @@ import { mockClient } from 'aws-sdk-client-mock';
 import { beforeEach, describe, expect, it } from 'vitest';
 import { checkGrants, checkGrantsEvent, handler, ValidationFailed } from '../../../lambdas/check-grants.ts';
 import { parseEvent } from '../../../lambdas/shared/errors.ts';
-import { assertNoSecrets } from '../../../lambdas/shared/guard.ts';
+import { assertNoSecrets } from '../../support/no-secrets.ts';
 import type { CheckResult } from '../../../src/checks/types.ts';
 import type { ValidationRequest } from '../../../src/checks/validate.ts';
 import { lambdaContext, SOURCE_ARN, TARGET_ARN, withLogs } from './support.ts';

@@ -2,7 +2,7 @@ import { DescribeDBInstancesCommand, DescribeDBParametersCommand, RDSClient } fr
 import { mockClient } from 'aws-sdk-client-mock';
 import { beforeEach, describe, expect, it } from 'vitest';
 import { checkRdsSource, handler } from '../../../lambdas/check-rds-parameter-group.ts';
-import { assertNoSecrets } from '../../../lambdas/shared/guard.ts';
+import { assertNoSecrets } from '../../support/no-secrets.ts';
 import { lambdaContext, withLogs } from './support.ts';
 
 const rdsMock = mockClient(RDSClient);

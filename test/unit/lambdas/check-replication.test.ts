@@ -2,7 +2,7 @@ import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-sec
 import { mockClient } from 'aws-sdk-client-mock';
 import { beforeEach, describe, expect, it } from 'vitest';
 import { checkReplication, handler, type ReplicationSides } from '../../../lambdas/check-replication.ts';
-import { assertNoSecrets } from '../../../lambdas/shared/guard.ts';
+import { assertNoSecrets } from '../../support/no-secrets.ts';
 import type { ConnectionSpec } from '../../../src/connection/url.ts';
 import { IN_SYNC_BYTES, type SlotStatus, type SubscriptionStatus } from '../../../src/replication/status.ts';
 import { lambdaContext, SOURCE_ARN, TARGET_ARN, withLogs } from './support.ts';

@@ -2,7 +2,7 @@ import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-sec
 import { mockClient } from 'aws-sdk-client-mock';
 import { beforeEach, describe, expect, it } from 'vitest';
 import { estimateSize, handler, type PlannedSource } from '../../../lambdas/estimate-size.ts';
-import { assertNoSecrets } from '../../../lambdas/shared/guard.ts';
+import { assertNoSecrets } from '../../support/no-secrets.ts';
 import type { ConnectionSpec } from '../../../src/connection/url.ts';
 import type { DatabasePlan, FilterOptions, TablePlan } from '../../../src/plan/plan.ts';
 import { BENCHMARK_BYTES_PER_SECOND_PER_WORKER } from '../../../src/snapshot/estimate.ts';

@@ -8,7 +8,7 @@ import { CreateTableCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { emfLine, handler, recordJob, type RecordJobEvent } from '../../../lambdas/record-job.ts';
 import { describeFailure } from '../../../lambdas/shared/failures.ts';
-import { assertNoSecrets } from '../../../lambdas/shared/guard.ts';
+import { assertNoSecrets } from '../../support/no-secrets.ts';
 import { LocalFileJobStore, type VerifyRunRecord } from '../../../src/jobs/index.ts';
 import { lambdaContext, SOURCE_ARN, TARGET_ARN, withLogs } from './support.ts';
 

@@ -4,7 +4,7 @@ import { ConnectionError } from '../../../src/connection/errors.ts';
 import { registerSecret } from '../../../src/connection/redact.ts';
 import { InvalidEvent, lambdaHandler, NamedError, parseEvent, toSafeError } from '../../../lambdas/shared/errors.ts';
 import { effectiveFilters, endpointsEventSchema } from '../../../lambdas/shared/events.ts';
-import { assertNoSecrets, SecretLeak } from '../../../lambdas/shared/guard.ts';
+import { assertNoSecrets, SecretLeak } from '../../support/no-secrets.ts';
 import { createLambdaLogger } from '../../../lambdas/shared/logger.ts';
 import { lambdaContext, SOURCE_ARN, TARGET_ARN, withLogs } from './support.ts';
 

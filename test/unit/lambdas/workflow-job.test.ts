@@ -5,7 +5,7 @@ import { checkGrantsEvent } from '../../../lambdas/check-grants.ts';
 import { checkRdsParameterGroupEvent } from '../../../lambdas/check-rds-parameter-group.ts';
 import { checkReplicationEvent } from '../../../lambdas/check-replication.ts';
 import { estimateSizeEvent } from '../../../lambdas/estimate-size.ts';
-import { assertNoSecrets } from '../../../lambdas/shared/guard.ts';
+import { assertNoSecrets } from '../../support/no-secrets.ts';
 import { EVENTS_PER_POLL, MAX_POLLS, normalizeJob, workflowInputSchema } from '../../../lambdas/shared/workflow-job.ts';
 import { replicationObjectName } from '../../../src/snapshot/prepare.ts';
 import { engineJobId } from '../../../src/task/scope.ts';
