@@ -1,9 +1,8 @@
 import { pipeline } from 'node:stream/promises';
-import { Transform } from 'node:stream';
 import type pg from 'pg';
-import { from as copyFrom, to as copyTo } from 'pg-copy-streams';
 import { qualifiedName, quoteIdent } from '../catalog/ident.ts';
 import type { TablePlan } from '../plan/plan.ts';
+import { CopyInRelay, CopyOutRelay } from './copy-relay.ts';
 
 /** One unit of copy work: a whole table, or one ctid page range of a big one. */
 export interface CopyTask {
@@ -87,22 +86,14 @@ async function prepareFreeze(target: pg.Client, task: CopyTask): Promise<boolean
  */
 export async function copyTask(source: pg.Client, target: pg.Client, task: CopyTask, binary: boolean, onBytes?: (n: number) => void): Promise<CopyResult> {
   const started = performance.now();
-  let bytes = 0;
-  const counter = new Transform({
-    transform(chunk: Buffer, _enc, done) {
-      bytes += chunk.length;
-      onBytes?.(chunk.length);
-      done(null, chunk);
-    },
-  });
   await target.query('BEGIN');
   try {
     const freeze = await prepareFreeze(target, task);
-    const reader = source.query(copyTo(sourceQuery(task, binary)));
-    const writer = target.query(copyFrom(targetQuery(task, binary, freeze)));
-    await pipeline(reader, counter, writer);
+    const reader = source.query(new CopyOutRelay(sourceQuery(task, binary), onBytes));
+    const writer = target.query(new CopyInRelay(targetQuery(task, binary, freeze)));
+    await pipeline(reader, writer);
     await target.query('COMMIT');
-    return { rows: Number(writer.rowCount ?? 0), bytes, seconds: (performance.now() - started) / 1000 };
+    return { rows: Number(writer.rowCount ?? 0), bytes: reader.payloadBytes, seconds: (performance.now() - started) / 1000 };
   } catch (error) {
     await target.query('ROLLBACK').catch(() => undefined);
     throw error;

@@ -14,6 +14,12 @@ export interface ArchiveEntry {
 }
 
 const PG_CLASS = 1259;
+/**
+ * Builds that run beside the copy use no parallel workers: the copy's sessions keep the target's
+ * cores busy already, and a parallel build sorts in each worker, spills every run to temporary files
+ * and merges them in the leader, more work in all than one process sorting in memory.
+ */
+const BESIDE_THE_COPY: Record<string, string> = { max_parallel_maintenance_workers: '0' };
 const PG_CONSTRAINT = 2606;
 
 export function parseArchiveList(listing: string): ArchiveEntry[] {
@@ -120,12 +126,12 @@ export class PostDataScheduler {
         const key = this.queue.shift()!;
         this.building = key;
         const own = this.options.byTable.own.get(key) ?? [];
-        await this.restore(own, 1);
+        await this.restore(own, 1, BESIDE_THE_COPY);
         await this.options.afterTable?.(key);
         this.built.add(key);
         this.building = null;
         const ready = this.options.byTable.foreignKeys.filter((fk) => !this.restored.has(fk.entry.dumpId) && fk.tables.every((t) => this.built.has(t)));
-        if (!this.closed && ready.length) await this.restore(ready.map((fk) => fk.entry), 1);
+        if (!this.closed && ready.length) await this.restore(ready.map((fk) => fk.entry), 1, BESIDE_THE_COPY);
       }
     } catch (error) {
       this.failure = error;
@@ -134,12 +140,12 @@ export class PostDataScheduler {
     }
   }
 
-  private async restore(entries: ArchiveEntry[], jobs: number): Promise<void> {
+  private async restore(entries: ArchiveEntry[], jobs: number, settings: Record<string, string> = {}): Promise<void> {
     if (entries.length === 0) return;
     const list = join(this.options.workDir, `post-data.${process.pid}.${this.listCount++}.list`);
     writeFileSync(list, entries.map((e) => e.line).join('\n') + '\n', { mode: 0o600 });
     try {
-      await restoreArchiveEntries(this.options.schema, this.options.archive, list, jobs);
+      await restoreArchiveEntries(this.options.schema, this.options.archive, list, jobs, settings);
       for (const e of entries) this.restored.add(e.dumpId);
     } finally {
       rmSync(list, { force: true });

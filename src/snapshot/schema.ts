@@ -66,10 +66,16 @@ export async function listArchive(options: SchemaCopyOptions, file: string): Pro
   return stdout;
 }
 
-/** Restores only the archive entries named in `listFile` (`pg_restore --use-list`). */
-export async function restoreArchiveEntries(options: SchemaCopyOptions, file: string, listFile: string, jobs: number): Promise<void> {
+/**
+ * Restores only the archive entries named in `listFile` (`pg_restore --use-list`). `settings` are
+ * session settings for the target (PGOPTIONS), e.g. no parallel workers for a build beside the copy.
+ */
+export async function restoreArchiveEntries(options: SchemaCopyOptions, file: string, listFile: string, jobs: number, settings: Record<string, string> = {}): Promise<void> {
+  const env = libpqEnvironment(options.target, options.tls);
+  const pgOptions = Object.entries(settings).map(([name, value]) => `-c ${name}=${value}`).join(' ');
+  if (pgOptions) env.PGOPTIONS = pgOptions;
   await runPgTool(
-    { tool: 'pg_restore', args: [...restoreArgs(options, [`--jobs=${jobs}`, '--exit-on-error', `--use-list=${listFile}`]), file], env: libpqEnvironment(options.target, options.tls) },
+    { tool: 'pg_restore', args: [...restoreArgs(options, [`--jobs=${jobs}`, '--exit-on-error', `--use-list=${listFile}`]), file], env },
     options.sourceMajor,
   );
 }

@@ -1,4 +1,4 @@
-import { App, RemovalPolicy } from 'aws-cdk-lib';
+import { RemovalPolicy } from 'aws-cdk-lib';
 import { execa } from 'execa';
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { DEFAULT_SECRETS_PREFIX, DEFAULT_STACK_NAME, readAppSettings } from '../../infra/lib/app-settings.ts';
 import { REQUIRE_SHIM } from '../../infra/lib/replicator-function.ts';
-import { cdkContext, cdkJson, repoRoot } from './cdk-context.ts';
+import { cdkContext, cdkJson, repoRoot, testApp } from './cdk-context.ts';
 
 const outDir = mkdtempSync(join(tmpdir(), 'dbr-cdk-'));
 afterAll(() => rmSync(outDir, { recursive: true, force: true }));
@@ -37,7 +37,7 @@ function synthApp(context: Record<string, unknown> = {}) {
 }
 
 function settings(context: Record<string, unknown>) {
-  return readAppSettings(new App({ context }).node);
+  return readAppSettings(testApp(context).node);
 }
 
 describe('cdk.json', () => {

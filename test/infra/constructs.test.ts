@@ -1,7 +1,7 @@
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { App, CfnParameter, CfnResource, Duration, Stack } from 'aws-cdk-lib';
+import { CfnParameter, CfnResource, Duration, Stack } from 'aws-cdk-lib';
 import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import { Match, Template } from 'aws-cdk-lib/assertions';
@@ -16,12 +16,12 @@ import { ReplicatorTask } from '../../infra/lib/replicator-task.ts';
 import { SecretAccess } from '../../infra/lib/secret-access.ts';
 import { StatusTable } from '../../infra/lib/status-table.ts';
 import { VerifySchedule } from '../../infra/lib/verify-schedule.ts';
-import { cdkContext } from './cdk-context.ts';
+import { cdkContext, testApp } from './cdk-context.ts';
 
 // Each construct checks its props before it creates anything: one sentence that names the prop.
 
 function bareStack(id = 'Bare'): Stack {
-  return new Stack(new App({ context: cdkContext({ 'aws:cdk:bundling-stacks': [] }) }), id);
+  return new Stack(testApp(cdkContext({ 'aws:cdk:bundling-stacks': [] })), id);
 }
 const nothingCreated = (stack: Stack) => expect(stack.node.findAll().filter((c) => CfnResource.isCfnResource(c))).toEqual([]);
 

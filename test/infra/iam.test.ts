@@ -1,11 +1,11 @@
-import { App, Stack, Validations } from 'aws-cdk-lib';
+import { Stack, Validations } from 'aws-cdk-lib';
 import type { IConstruct } from 'constructs';
 import * as sns from 'aws-cdk-lib/aws-sns';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import { describe, expect, it, vi } from 'vitest';
 import { VPC_ENI_ACTIONS } from '../../infra/lib/replicator-function.ts';
 import { ReplicatorStack } from '../../infra/lib/replicator-stack.ts';
-import { cdkContext } from './cdk-context.ts';
+import { cdkContext, testApp } from './cdk-context.ts';
 import { CUSTOM, logicalId, resourcesOf, synth, type Synthesized } from './synth.ts';
 
 const base = synth();
@@ -47,12 +47,12 @@ describe('cdk-nag AwsSolutions', () => {
   });
 
   it('passes as a validation plugin of the app, as cdk synth runs it (which does fail on a finding)', () => {
-    const app = new App({ context: cdkContext({ 'aws:cdk:bundling-stacks': [] }) });
+    const app = testApp(cdkContext({ 'aws:cdk:bundling-stacks': [] }));
     new ReplicatorStack(app, 'Nagged', CUSTOM);
     Validations.of(app).addPlugins(new AwsSolutionsChecks(app));
     expect(() => app.synth()).not.toThrow();
 
-    const control = new App({ context: cdkContext() });
+    const control = testApp();
     new sns.Topic(new Stack(control, 'Control'), 'PlainTopic');
     Validations.of(control).addPlugins(new AwsSolutionsChecks(control));
     const stderr = vi.spyOn(console, 'error').mockImplementation(() => undefined);

@@ -1,7 +1,8 @@
-import { App, RemovalPolicy } from 'aws-cdk-lib';
+import type { App } from 'aws-cdk-lib';
+import { RemovalPolicy } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
 import { ReplicatorStack, type ReplicatorStackProps } from '../../infra/lib/replicator-stack.ts';
-import { cdkContext } from './cdk-context.ts';
+import { cdkContext, testApp } from './cdk-context.ts';
 
 export const STACK = 'Test';
 
@@ -39,7 +40,7 @@ export interface Synthesized {
  * app test bundles for real); everything else, including the asset staging, is as deployed.
  */
 export function synth(props: ReplicatorStackProps = {}): Synthesized {
-  const app = new App({ context: cdkContext({ 'aws:cdk:bundling-stacks': [] }) });
+  const app = testApp(cdkContext({ 'aws:cdk:bundling-stacks': [] }));
   const stack = new ReplicatorStack(app, STACK, props);
   const assembly = app.synth();
   const json = assembly.getStackByName(STACK).template as TemplateJson;

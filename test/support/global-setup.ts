@@ -1,3 +1,6 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import type { TestProject } from 'vitest/node';
 import { startCluster, type ClusterInfo } from './cluster.ts';
 
@@ -21,6 +24,10 @@ declare module 'vitest' {
  * fails the run with the message: integration tests never skip silently.
  */
 export default async function setup(project: TestProject): Promise<() => Promise<void>> {
+  // One folder for what tests leave behind (CDK assemblies); the workers inherit the variable.
+  const scratch = mkdtempSync(join(tmpdir(), 'dbr-test-'));
+  process.env.DATABASE_REPLICATOR_TEST_TMP = scratch;
+  const removeScratch = () => rmSync(scratch, { recursive: true, force: true });
   const started = await Promise.allSettled([
     startCluster({ name: 'source' }),
     startCluster({ name: 'target' }),
@@ -29,6 +36,7 @@ export default async function setup(project: TestProject): Promise<() => Promise
   const clusters = started.flatMap((r) => (r.status === 'fulfilled' ? [r.value] : []));
   const stopAll = async () => {
     await Promise.allSettled(clusters.map((c) => c.stop()));
+    removeScratch();
   };
   const failure = started.find((r) => r.status === 'rejected');
   if (failure) {
