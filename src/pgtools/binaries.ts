@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process';
-import { accessSync, constants, readdirSync } from 'node:fs';
+import { accessSync, constants, readdirSync, realpathSync } from 'node:fs';
 import { delimiter, join } from 'node:path';
 
 /** A folder holding PostgreSQL programs, with the major version they report. */
@@ -36,12 +36,8 @@ export interface BinDirSearch {
 export function candidateBinDirs({ env = process.env, debianRoot = '/usr/lib/postgresql' }: BinDirSearch = {}): string[] {
   const dirs: string[] = [];
   if (env.DATABASE_REPLICATOR_PG_BINDIR) dirs.push(env.DATABASE_REPLICATOR_PG_BINDIR);
-  try {
-    const bindir = execFileSync('pg_config', ['--bindir'], { encoding: 'utf8', env, stdio: ['ignore', 'pipe', 'ignore'] }).trim();
-    if (bindir) dirs.push(bindir);
-  } catch {
-    // pg_config is optional: Debian ships it only with libpq-dev.
-  }
+  const bindir = pgConfigBindir(env);
+  if (bindir) dirs.push(bindir);
   try {
     const versions = readdirSync(debianRoot)
       .filter((name) => /^\d+$/.test(name))
@@ -52,6 +48,55 @@ export function candidateBinDirs({ env = process.env, debianRoot = '/usr/lib/pos
   }
   for (const dir of (env.PATH ?? '').split(delimiter)) if (dir) dirs.push(dir);
   return [...new Set(dirs)];
+}
+
+const pgConfigAnswers = new Map<string, string | null>();
+
+/** `pg_config --bindir`, asked once per PATH (Debian's pg_config is a shell script). */
+function pgConfigBindir(env: NodeJS.ProcessEnv): string | null {
+  const key = env.PATH ?? '';
+  if (!pgConfigAnswers.has(key)) {
+    try {
+      pgConfigAnswers.set(key, execFileSync('pg_config', ['--bindir'], { encoding: 'utf8', env, stdio: ['ignore', 'pipe', 'ignore'] }).trim() || null);
+    } catch {
+      // pg_config is optional: Debian ships it only with libpq-dev.
+      pgConfigAnswers.set(key, null);
+    }
+  }
+  return pgConfigAnswers.get(key)!;
+}
+
+const versions = new Map<string, { version: string; major: number } | null>();
+
+/**
+ * `toolVersion` once per real file: finding pg_dump, then pg_restore, each ran `--version` in every
+ * candidate folder, /bin and /usr/bin (often one folder) and Debian's perl wrappers included, about
+ * half a second before the copy could start.
+ */
+function versionOnce(path: string): { version: string; major: number } | null {
+  let real: string;
+  try {
+    real = realpathSync(path);
+  } catch {
+    return null;
+  }
+  if (!versions.has(real)) {
+    try {
+      versions.set(real, toolVersion(path));
+    } catch {
+      // A broken wrapper script is no better than a missing tool.
+      versions.set(real, null);
+    }
+  }
+  return versions.get(real)!;
+}
+
+function isDebianWrapper(path: string): boolean {
+  try {
+    return realpathSync(path).endsWith('/postgresql-common/pg_wrapper');
+  } catch {
+    return false;
+  }
 }
 
 /** Runs `<tool> --version` and returns e.g. `{ version: '15.18', major: 15 }`. */
@@ -68,14 +113,14 @@ export function toolVersion(path: string): { version: string; major: number } {
  */
 export function findPostgresBinDir(tools: string[], options: BinDirSearch & { minMajor?: number } = {}): PostgresBinDir {
   const found: PostgresBinDir[] = [];
+  const debianRoot = options.debianRoot ?? '/usr/lib/postgresql';
   for (const dir of candidateBinDirs(options)) {
     if (!tools.every((tool) => isExecutable(join(dir, tool)))) continue;
-    try {
-      const { version, major } = toolVersion(join(dir, tools[0]!));
-      found.push({ dir, major, version });
-    } catch {
-      // A broken wrapper script is no better than a missing tool.
-    }
+    // Debian's wrapper (a perl script) runs a program from one of its versioned folders, which are
+    // candidates of their own: asking it too only costs time.
+    if (found.some((f) => f.dir.startsWith(debianRoot)) && isDebianWrapper(join(dir, tools[0]!))) continue;
+    const reported = versionOnce(join(dir, tools[0]!));
+    if (reported) found.push({ dir, ...reported });
   }
   found.sort((a, b) => b.major - a.major);
   const best = found[0];

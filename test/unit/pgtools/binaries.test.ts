@@ -1,4 +1,4 @@
-import { chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, readFileSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -42,5 +42,29 @@ describe('findPostgresBinDir', () => {
 
   it('fails when the newest found is older than required', () => {
     expect(() => findPostgresBinDir(['pg_dump'], { env, debianRoot, minMajor: 17 })).toThrow(/version 17 or newer were not found \(found version 16\.4/);
+  });
+
+  it("asks each program its version once, and not Debian's wrapper when the versioned folders answered", () => {
+    const counted = join(root, 'counted');
+    const calls = join(root, 'calls');
+    mkdirSync(join(counted, 'lib', '15', 'bin'), { recursive: true });
+    for (const tool of ['pg_dump', 'pg_restore']) {
+      const path = join(counted, 'lib', '15', 'bin', tool);
+      writeFileSync(path, `#!/bin/sh\necho ${tool} >> ${calls}\necho "${tool} (PostgreSQL) 15.8"\n`);
+      chmodSync(path, 0o755);
+    }
+    const wrapper = join(counted, 'share', 'postgresql-common', 'pg_wrapper');
+    mkdirSync(join(counted, 'share', 'postgresql-common'), { recursive: true });
+    writeFileSync(wrapper, `#!/bin/sh\necho wrapper >> ${calls}\necho "pg_dump (PostgreSQL) 15.8"\n`);
+    chmodSync(wrapper, 0o755);
+    mkdirSync(join(counted, 'bin'));
+    for (const tool of ['pg_dump', 'pg_restore']) symlinkSync(wrapper, join(counted, 'bin', tool));
+    const search = { env: { PATH: join(counted, 'bin') }, debianRoot: join(counted, 'lib') };
+    for (let i = 0; i < 3; i++) {
+      expect(findPostgresBinDir(['pg_dump'], search).dir).toBe(join(counted, 'lib', '15', 'bin'));
+      expect(findPostgresBinDir(['pg_restore'], search).dir).toBe(join(counted, 'lib', '15', 'bin'));
+    }
+    expect(existsSync(calls)).toBe(true);
+    expect(readFileSync(calls, 'utf8').trim().split('\n')).toEqual(['pg_dump', 'pg_restore']);
   });
 });
