@@ -7,8 +7,8 @@ import { runInNewContext } from 'node:vm';
  * COPY ... TO STDOUT sends one CopyData message per row, and COPY ... FROM STDIN reads CopyData
  * messages of any size: the source's messages are exactly what the target needs. These two
  * submittables hand them over as they are, so the CLI only reads each message's 5-byte header to
- * find where the copy ends. pg-copy-streams unwraps every row and wraps the batch again, which cost
- * this process about three times the CPU on a table of small rows.
+ * find where the copy ends. pg-copy-streams unwraps every row and wraps each batch again, which
+ * took this process twice the CPU on pgbench_accounts (4.1 million rows of 100 bytes).
  */
 
 const COPY_DATA = 0x64; // d

@@ -42,7 +42,7 @@ export async function measureCopyRate(client: pg.Client, plan: DatabasePlan, bud
  * Copy rate of one worker measured by `npm run bench` (1.28 GB, 2 workers, bench/results/latest.md),
  * used instead of a calibration when the user answered the question in advance with --yes.
  */
-export const BENCHMARK_BYTES_PER_SECOND_PER_WORKER = 55 * 1024 * 1024;
+export const BENCHMARK_BYTES_PER_SECOND_PER_WORKER = 75 * 1024 * 1024;
 
 /** Estimated copy time: the data at the measured rate, spread over the workers the tables allow. */
 export function estimateDatabase(plan: DatabasePlan, bytesPerSecond: number, jobs: number): DatabaseEstimate {
