@@ -20,7 +20,7 @@ import { runTask } from '../../src/task/run.ts';
 import { clusterUrl } from '../support/cluster.ts';
 import { dropReplicationObjects, fingerprintTables } from '../support/compare.ts';
 import { createTestDatabase, withClient } from '../support/db.ts';
-import { LocalExecutions, type TaskHandlers } from '../unit/remote/local-executions.ts';
+import { LocalExecutions, type TaskHandlers } from '../support/local-executions.ts';
 import { cli, CLEANUP_ARN, deploymentEnv, REGION, REPLICATE_ARN, removeTempDirs, startJobTable, testIo, VERIFY_ARN, type JobTable } from '../unit/remote/support.ts';
 
 const { source, target } = inject('clusters');

@@ -4,7 +4,7 @@
 // the CLI follows it exactly as it follows a real execution.
 import { StateMachine, type StateMachineDefinition } from 'aws-local-stepfunctions';
 import type { HistoryEvent } from '@aws-sdk/client-sfn';
-import type { ExecutionDescription, Executions, ExecutionSummary } from '../../../src/remote/executions.ts';
+import type { ExecutionDescription, Executions, ExecutionSummary } from '../../src/remote/executions.ts';
 
 type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
 export type TaskHandlers = Record<string, (input: Json) => Promise<Json> | Json>;
