@@ -66,9 +66,9 @@ export class CopyOutRelay extends Readable {
   private copyDone = false;
   /** Bytes of a header split across two reads. */
   private partialHeader: Buffer | null = null;
-  /** Bytes left in the message being read, and whether it is copy data. */
+  /** Bytes left in the message being read, and the parts read so far when it is copy data. */
   private remaining = 0;
-  private inCopyData = false;
+  private carry: Buffer[] | null = null;
 
   private readonly onPayload: ((bytes: number) => void) | undefined;
 
@@ -103,7 +103,12 @@ export class CopyOutRelay extends Readable {
     if (!this.finished) this.connection?.stream.resume();
   }
 
-  /** Pushes the CopyData bytes of one read; stops at CopyDone or at any message that ends the copy. */
+  /**
+   * Pushes the whole CopyData messages of one read; a message the read cuts is kept until its last
+   * byte arrives. Whole messages only, because the target reads a message by its length: cut off by
+   * a failure half-way, a message would swallow the ROLLBACK that follows as its own data, and the
+   * session would wait for the rest of it for ever. Stops at CopyDone or at a message that ends the copy.
+   */
   private parse(chunk: Buffer): void {
     const out: Buffer[] = [];
     let runStart = -1;
@@ -114,29 +119,31 @@ export class CopyOutRelay extends Readable {
     let pos = 0;
     while (pos < chunk.length) {
       if (this.remaining > 0) {
+        // The rest of a message begun in an earlier read.
         const n = Math.min(this.remaining, chunk.length - pos);
-        if (this.inCopyData) {
-          if (runStart < 0) runStart = pos;
+        if (this.carry) {
+          this.carry.push(chunk.subarray(pos, pos + n));
           this.payloadBytes += n;
         }
         pos += n;
         this.remaining -= n;
+        if (this.remaining === 0 && this.carry) {
+          out.push(Buffer.concat(this.carry));
+          this.carry = null;
+        }
         continue;
       }
       let code: number;
       let length: number;
+      let headerStart = -1;
       if (!this.partialHeader && chunk.length - pos >= HEADER) {
         code = chunk[pos]!;
         if (!ALLOWED.has(code)) return this.stop(out, closeRun, pos, EMPTY, chunk);
         length = chunk.readUInt32BE(pos + 1);
-        if (code === COPY_DATA) {
-          if (runStart < 0) runStart = pos;
-        } else {
-          closeRun(pos);
-        }
+        headerStart = pos;
         pos += HEADER;
       } else {
-        // A header split across two reads: put it back together.
+        // A header cut by the read: put it back together.
         closeRun(pos);
         const carried = this.partialHeader ?? EMPTY;
         const take = Math.min(HEADER - carried.length, chunk.length - pos);
@@ -150,13 +157,36 @@ export class CopyOutRelay extends Readable {
         this.partialHeader = null;
         code = header[0]!;
         length = header.readUInt32BE(1);
-        if (code === COPY_DATA) out.push(header);
+        if (code === COPY_DATA) this.carry = [header];
       }
-      this.remaining = length - 4;
-      this.inCopyData = code === COPY_DATA;
-      if (code === COPY_DONE) {
-        this.copyDone = true;
-        return this.stop(out, closeRun, pos, EMPTY, chunk);
+      const body = length - 4;
+      if (code !== COPY_DATA) {
+        // CopyOutResponse, a notice or a parameter change: not data, cut out of the run.
+        if (headerStart >= 0) closeRun(headerStart);
+        this.remaining = body;
+        this.carry = null;
+        if (code === COPY_DONE) {
+          this.copyDone = true;
+          return this.stop(out, closeRun, pos, EMPTY, chunk);
+        }
+        // Its body is skipped by the branch above (carry is null).
+        continue;
+      }
+      if (headerStart >= 0 && pos + body <= chunk.length) {
+        // The whole message is in this read: extend the run over it.
+        if (runStart < 0) runStart = headerStart;
+        this.payloadBytes += body;
+        pos += body;
+        continue;
+      }
+      if (headerStart >= 0) {
+        closeRun(headerStart);
+        this.carry = [chunk.subarray(headerStart, pos)];
+      }
+      this.remaining = body;
+      if (body === 0) {
+        out.push(Buffer.concat(this.carry!));
+        this.carry = null;
       }
     }
     closeRun(pos);

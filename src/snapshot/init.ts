@@ -190,6 +190,9 @@ async function replicateDatabase(run: DatabaseRun): Promise<InitReport['database
   const postDataFile = join(run.jobDir, `${db.slot}.post-data.dump`);
   const resynced: string[] = [];
   let scheduler: PostDataScheduler | undefined;
+  // The final pass, started as soon as the last table's copy commits rather than after the copy
+  // sessions have closed: its first build is often the longest step left.
+  let finishing: Promise<void> | undefined;
   let rows = 0;
   let bytes = 0;
   try {
@@ -242,7 +245,16 @@ async function replicateDatabase(run: DatabaseRun): Promise<InitReport['database
               // A split table counts as copied only once all its ranges are committed.
               if (left === 0) db.copied[key] = partial.get(key)!;
               save();
-              if (left === 0) scheduler?.tableCopied(key);
+              if (left === 0 && scheduler) {
+                // The last table goes straight to the final pass, where its builds get every job.
+                if ([...chunksLeft.values()].every((n) => n === 0)) {
+                  finishing ??= scheduler.finish(req.jobs);
+                  // Awaited in the post-data step; marked handled here so a failure meanwhile is not fatal.
+                  finishing.catch(() => undefined);
+                } else {
+                  scheduler.tableCopied(key);
+                }
+              }
               progress.rowsDone += result.rows;
               if (left === 0) progress.tablesDone++;
               req.onProgress?.({ ...progress, finished: { table: task.key, ...result } });
@@ -261,6 +273,7 @@ async function replicateDatabase(run: DatabaseRun): Promise<InitReport['database
         });
       } catch (error) {
         await scheduler?.abandon();
+        await finishing?.catch(() => undefined);
         throw error;
       } finally {
         await exported.release();
@@ -270,7 +283,7 @@ async function replicateDatabase(run: DatabaseRun): Promise<InitReport['database
     }
 
     await timed(db, 'postData', save, async () => {
-      if (scheduler) return scheduler.finish(req.jobs);
+      if (scheduler) return finishing ?? scheduler.finish(req.jobs);
       if (!existsSync(postDataFile)) await dumpPostDataSchema(schemaOptions, postDataFile);
       await restorePostDataSchema(schemaOptions, postDataFile, req.jobs, resynced.length > 0 || Boolean(db.subscription));
     });

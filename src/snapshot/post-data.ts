@@ -88,6 +88,8 @@ export interface PostDataSchedulerOptions {
   byTable: EntriesByTable;
   /** Runs after a table's own entries are built (ANALYZE), so that too leaves the final pass. */
   afterTable?: (key: string) => Promise<void>;
+  /** Restores archive entries; pg_restore --use-list unless a test replaces it. */
+  restoreEntries?: (entries: ArchiveEntry[], jobs: number, settings: Record<string, string>) => Promise<void>;
 }
 
 /**
@@ -101,8 +103,9 @@ export class PostDataScheduler {
   readonly built = new Set<string>();
   private readonly options: PostDataSchedulerOptions;
   private readonly queue: string[] = [];
-  /** Dump ids restored before the final pass. */
+  /** Dump ids restored, and those whose restore has started (a foreign key the copy-time builds are on). */
   private readonly restored = new Set<number>();
+  private readonly claimed = new Set<number>();
   private building: string | null = null;
   private running: Promise<void> | null = null;
   private failure: unknown = null;
@@ -130,7 +133,7 @@ export class PostDataScheduler {
         await this.options.afterTable?.(key);
         this.built.add(key);
         this.building = null;
-        const ready = this.options.byTable.foreignKeys.filter((fk) => !this.restored.has(fk.entry.dumpId) && fk.tables.every((t) => this.built.has(t)));
+        const ready = this.options.byTable.foreignKeys.filter((fk) => !this.claimed.has(fk.entry.dumpId) && fk.tables.every((t) => this.built.has(t)));
         if (!this.closed && ready.length) await this.restore(ready.map((fk) => fk.entry), 1, BESIDE_THE_COPY);
       }
     } catch (error) {
@@ -142,6 +145,12 @@ export class PostDataScheduler {
 
   private async restore(entries: ArchiveEntry[], jobs: number, settings: Record<string, string> = {}): Promise<void> {
     if (entries.length === 0) return;
+    for (const e of entries) this.claimed.add(e.dumpId);
+    if (this.options.restoreEntries) {
+      await this.options.restoreEntries(entries, jobs, settings);
+      for (const e of entries) this.restored.add(e.dumpId);
+      return;
+    }
     const list = join(this.options.workDir, `post-data.${process.pid}.${this.listCount++}.list`);
     writeFileSync(list, entries.map((e) => e.line).join('\n') + '\n', { mode: 0o600 });
     try {
@@ -160,17 +169,87 @@ export class PostDataScheduler {
 
   /**
    * After the last copy: the other tables' own entries beside the one table still being built (if
-   * any), then everything else; foreign keys need the referenced keys, attachments both indexes.
+   * any), each foreign key once both its tables are ready, then everything else (attachments,
+   * triggers, comments, keys of partitioned tables).
    */
   async finish(jobs: number): Promise<void> {
     this.closed = true;
     const inFlight = this.running;
     const pending = [...this.options.byTable.own.keys()].filter((k) => !this.built.has(k) && k !== this.building);
-    const own = pending.flatMap((k) => this.options.byTable.own.get(k)!).sort((a, b) => (b.weight ?? 0) - (a.weight ?? 0));
-    const results = await Promise.allSettled([inFlight, this.restore(own, jobs)]);
+    const results = await Promise.allSettled([inFlight, this.finalBuilds(pending, this.building, inFlight, jobs)]);
     if (this.failure) throw this.failure;
     for (const r of results) if (r.status === 'rejected') throw r.reason;
     await this.restore(this.options.entries.filter((e) => !this.restored.has(e.dumpId)), jobs);
+  }
+
+  /**
+   * The pending tables' own entries, costliest first, one pg_restore each and `jobs` at once
+   * (pg_restore -j orders by table size alone, so the last table's longest build started last);
+   * each table's `afterTable` once its entries are in; each foreign key as soon as both its tables
+   * are ready, beside the builds still running rather than after all of them.
+   */
+  private async finalBuilds(pending: string[], building: string | null, inFlight: Promise<void> | null, jobs: number): Promise<void> {
+    const own = this.options.byTable.own;
+    const left = new Map(pending.map((k) => [k, own.get(k)!.length]));
+    const waiting = new Set([...pending, ...(building ? [building] : [])]);
+    const list: Array<{ needs: string[]; run: () => Promise<void> }> = pending
+      .flatMap((table) => own.get(table)!.map((entry) => ({ table, entry })))
+      .sort((a, b) => (b.entry.weight ?? 0) - (a.entry.weight ?? 0))
+      .map(({ table, entry }) => ({
+        needs: [],
+        run: async () => {
+          await this.restore([entry], 1);
+          left.set(table, left.get(table)! - 1);
+          if (left.get(table) === 0) {
+            await this.options.afterTable?.(table);
+            this.built.add(table);
+            waiting.delete(table);
+          }
+        },
+      }));
+    for (const fk of this.options.byTable.foreignKeys) {
+      if (!this.claimed.has(fk.entry.dumpId)) list.push({ needs: fk.tables, run: () => this.restore([fk.entry], 1) });
+    }
+
+    let wake = () => {};
+    let changed = new Promise<void>((resolve) => (wake = resolve));
+    const signal = () => {
+      wake();
+      changed = new Promise<void>((resolve) => (wake = resolve));
+    };
+    let inFlightDone = inFlight === null;
+    void inFlight?.finally(() => {
+      inFlightDone = true;
+      if (building) waiting.delete(building);
+      signal();
+    });
+    let active = 0;
+    let failed = false;
+    const worker = async () => {
+      while (!failed && !this.failure) {
+        const next = list.findIndex((job) => job.needs.every((t) => !waiting.has(t)));
+        if (next >= 0) {
+          const [job] = list.splice(next, 1);
+          active++;
+          try {
+            await job!.run();
+          } catch (error) {
+            failed = true;
+            throw error;
+          } finally {
+            active--;
+            signal();
+          }
+        } else if (list.length === 0 || (active === 0 && inFlightDone)) {
+          // Nothing left, or nothing that can become ready: the final restore takes what remains.
+          return;
+        } else {
+          await changed;
+        }
+      }
+    };
+    const results = await Promise.allSettled(Array.from({ length: Math.max(1, jobs) }, worker));
+    for (const r of results) if (r.status === 'rejected') throw r.reason;
   }
 }
 

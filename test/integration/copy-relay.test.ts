@@ -80,6 +80,18 @@ describe('CopyOutRelay to CopyInRelay on real servers', () => {
     expect((await from.query('SELECT 2 AS two')).rows).toEqual([{ two: 2 }]);
   });
 
+  it('leaves the target session usable when it refuses the first of rows bigger than a socket read', async () => {
+    await from.query(`CREATE TABLE IF NOT EXISTS big_rows AS SELECT i AS id, repeat(md5(i::text), 6000) AS payload FROM generate_series(1, 60) i`);
+    await to.query(`CREATE TABLE IF NOT EXISTS big_rows (id int CHECK (id > 100), payload text)`);
+    for (let attempt = 0; attempt < 3; attempt++) {
+      await expect(relay(`COPY big_rows TO STDOUT WITH (FORMAT binary)`, `COPY big_rows FROM STDIN WITH (FORMAT binary)`)).rejects.toThrow(/violates check constraint/);
+      // relay() rolled back; the session answers at once, nothing of a cut message left in its input.
+      expect((await to.query('SELECT count(*)::int AS n FROM big_rows')).rows).toEqual([{ n: 0 }]);
+      await from.end();
+      from = await connectAs(source, db);
+    }
+  });
+
   it('fails with the target error when a row is refused, and the target keeps nothing', async () => {
     await to.query('TRUNCATE items');
     // Row 4500 breaks the target's CHECK; the source's copy is still streaming when the target says so.

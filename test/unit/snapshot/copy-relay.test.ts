@@ -38,9 +38,18 @@ async function feed(stream: PassThrough, bytes: Buffer, sizes: number[]): Promis
   }
 }
 
+/** True when `chunk` is a run of whole messages (each header's length ends exactly at the next one). */
+function wholeMessages(chunk: Buffer): boolean {
+  let pos = 0;
+  while (pos + 5 <= chunk.length) pos += 1 + chunk.readUInt32BE(pos + 1);
+  return pos === chunk.length;
+}
+
 async function collect(relay: CopyOutRelay): Promise<Buffer> {
   const parts: Buffer[] = [];
   await pipeline(relay, new Writable({ write(chunk: Buffer, _e, done) { parts.push(chunk); done(); } }));
+  // The target reads messages by their length: a cut one would swallow whatever is sent next.
+  expect(parts.every(wholeMessages)).toBe(true);
   return Buffer.concat(parts);
 }
 
