@@ -16,6 +16,19 @@ afterAll(async () => {
   rmSync(work, { recursive: true, force: true });
 });
 
+/** Creates the target database, restores the pre-data section there and dumps the post-data archive. */
+async function copySchema(name: string, file: string): Promise<{ options: SchemaCopyOptions; archive: string }> {
+  await withClient(target, 'postgres', (c) => c.query(`CREATE DATABASE "${name}"`));
+  const options: SchemaCopyOptions = {
+    source: parseConnectionUrl(clusterUrl(source, name)), target: parseConnectionUrl(clusterUrl(target, name)),
+    tls: { allowSelfSignedCerts: false }, snapshotName: null, sourceMajor: 15, keepOwnership: false,
+  };
+  const archive = join(work, file);
+  await copyPreDataSchema(options);
+  await dumpPostDataSchema(options, archive);
+  return { options, archive };
+}
+
 describe('parseArchiveList', () => {
   it('reads dump id, catalog and oid of each entry and skips comments', () => {
     const listing = [
@@ -47,14 +60,7 @@ describe('PostDataScheduler', () => {
       INSERT INTO parent SELECT i, 'c' || i FROM generate_series(1, 50) i;
       INSERT INTO "child table" SELECT i, 1 + i % 50, 'n' || i FROM generate_series(1, 500) i;
       INSERT INTO late SELECT i, 1 + i % 50, NULLIF(i - 1, 0) FROM generate_series(1, 20) i;`));
-    await withClient(target, 'postgres', (c) => c.query(`CREATE DATABASE "${db.name}"`));
-    const options: SchemaCopyOptions = {
-      source: parseConnectionUrl(clusterUrl(source, db.name)), target: parseConnectionUrl(clusterUrl(target, db.name)),
-      tls: { allowSelfSignedCerts: false }, snapshotName: null, sourceMajor: 15, keepOwnership: false,
-    };
-    const archive = join(work, 'post-data.dump');
-    await copyPreDataSchema(options);
-    await dumpPostDataSchema(options, archive);
+    const { options, archive } = await copySchema(db.name, 'post-data.dump');
     // The rows as a copy would leave them (the scheduler only builds what follows the copy).
     await withClient(target, db.name, (c) => c.query(`
       INSERT INTO parent SELECT i, 'c' || i FROM generate_series(1, 50) i;
@@ -107,14 +113,7 @@ describe('PostDataScheduler', () => {
       CREATE INDEX docs_b ON docs (b);
       CREATE INDEX docs_tag ON docs ((attrs ->> 'tag'));
       INSERT INTO docs SELECT i, i % 7, i % 11, jsonb_build_object('tag', 't' || i % 5) FROM generate_series(1, 2000) i;`));
-    await withClient(target, 'postgres', (c) => c.query(`CREATE DATABASE "${db.name}"`));
-    const options: SchemaCopyOptions = {
-      source: parseConnectionUrl(clusterUrl(source, db.name)), target: parseConnectionUrl(clusterUrl(target, db.name)),
-      tls: { allowSelfSignedCerts: false }, snapshotName: null, sourceMajor: 15, keepOwnership: false,
-    };
-    const archive = join(work, 'order.dump');
-    await copyPreDataSchema(options);
-    await dumpPostDataSchema(options, archive);
+    const { options, archive } = await copySchema(db.name, 'order.dump');
     await withClient(target, db.name, (c) => c.query(`INSERT INTO docs SELECT i, i % 7, i % 11, jsonb_build_object('tag', 't' || i % 5) FROM generate_series(1, 2000) i`));
     const entries = await readArchiveEntries(options, archive);
     const sourceClient = await connectAs(source, db.name);
