@@ -218,11 +218,12 @@ export class PostDataScheduler {
       changed = new Promise<void>((resolve) => (wake = resolve));
     };
     let inFlightDone = inFlight === null;
-    void inFlight?.finally(() => {
+    const inFlightEnded = () => {
       inFlightDone = true;
       if (building) waiting.delete(building);
       signal();
-    });
+    };
+    inFlight?.then(inFlightEnded, inFlightEnded);
     let active = 0;
     let failed = false;
     const worker = async () => {
