@@ -146,20 +146,20 @@ export class PostDataScheduler {
   private async restore(entries: ArchiveEntry[], jobs: number, settings: Record<string, string> = {}): Promise<void> {
     if (entries.length === 0) return;
     for (const e of entries) this.claimed.add(e.dumpId);
-    if (this.options.restoreEntries) {
-      await this.options.restoreEntries(entries, jobs, settings);
-      for (const e of entries) this.restored.add(e.dumpId);
-      return;
-    }
+    await (this.options.restoreEntries ?? this.restoreWithPgRestore)(entries, jobs, settings);
+    for (const e of entries) this.restored.add(e.dumpId);
+  }
+
+  private readonly restoreWithPgRestore = async (entries: ArchiveEntry[], jobs: number, settings: Record<string, string>): Promise<void> => {
     const list = join(this.options.workDir, `post-data.${process.pid}.${this.listCount++}.list`);
     writeFileSync(list, entries.map((e) => e.line).join('\n') + '\n', { mode: 0o600 });
     try {
       await restoreArchiveEntries(this.options.schema, this.options.archive, list, jobs, settings);
-      for (const e of entries) this.restored.add(e.dumpId);
     } finally {
       rmSync(list, { force: true });
     }
-  }
+  };
+
 
   /** After a failed copy: no new builds, and the one running (if any) is let finish. */
   async abandon(): Promise<void> {
