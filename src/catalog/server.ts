@@ -1,4 +1,5 @@
 import type pg from 'pg';
+import { readDatabaseIdentity } from './identity.ts';
 
 /** What validate needs to know about one server and the role we are connected as. */
 export interface ServerFacts {
@@ -17,8 +18,11 @@ export interface ServerFacts {
   role: RoleFacts;
   /** Extensions the server could install, by name. */
   availableExtensions: Set<string>;
-  /** pg_control's system identifier when this role may read it; tells two names for one server apart. */
+  /** pg_control's system identifier when this role may read it; with the start time, tells two names for one server apart. */
   systemIdentifier: string | null;
+  /** The postmaster's start, to the microsecond (see catalog/identity.ts). */
+  postmasterStartedAt: string;
+  currentDatabaseOid: number;
 }
 
 export interface RoleFacts {
@@ -80,13 +84,7 @@ export async function readServerFacts(client: pg.Client): Promise<ServerFacts> {
 
   const extensions = await client.query<{ name: string }>('SELECT name FROM pg_available_extensions');
 
-  let systemIdentifier: string | null = null;
-  try {
-    const sys = await client.query<{ id: string }>('SELECT system_identifier::text AS id FROM pg_control_system()');
-    systemIdentifier = sys.rows[0]?.id ?? null;
-  } catch {
-    // Not granted to ordinary roles on every server; the endpoint comparison still applies.
-  }
+  const identity = await readDatabaseIdentity(client);
 
   return {
     // server_version carries distribution suffixes ("15.18 (Debian 15.18-0+deb12u1)"); the number does not.
@@ -111,7 +109,9 @@ export async function readServerFacts(client: pg.Client): Promise<ServerFacts> {
       canCreateInCurrentDatabase: rr.can_create,
     },
     availableExtensions: new Set(extensions.rows.map((e) => e.name)),
-    systemIdentifier,
+    systemIdentifier: identity.systemIdentifier,
+    postmasterStartedAt: identity.postmasterStartedAt,
+    currentDatabaseOid: identity.databaseOid,
   };
 }
 

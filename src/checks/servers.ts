@@ -1,29 +1,35 @@
+import { sameServer } from '../catalog/identity.ts';
 import { type Check, fail, pass, warn, type EndpointIdentity } from './types.ts';
 
 export const OLDEST_SUPPORTED_MAJOR = 12;
-
-const LOOPBACK = new Set(['localhost', '127.0.0.1', '::1']);
-function sameHost(a: string, b: string): boolean {
-  const x = a.toLowerCase();
-  const y = b.toLowerCase();
-  return x === y || (LOOPBACK.has(x) && LOOPBACK.has(y));
-}
 
 function describe(e: EndpointIdentity): string {
   return `${e.host}:${e.port}/${e.database}`;
 }
 
+/** The target database of each planned source database, as planJob names them. */
+function plannedPairs({ databases, targetEndpoint }: Parameters<Check>[0]): { source: string; target: string }[] {
+  const single = databases.length === 1 && targetEndpoint.database !== 'postgres';
+  return databases.map((d) => ({ source: d.name, target: single ? targetEndpoint.database : d.name }));
+}
+
 /**
- * Replicating a database onto itself would truncate or duplicate the source. Two URLs are the same
- * database when they name the same host, port and database (the user does not matter), or when the
- * servers report one system identifier and the same database name.
+ * Replicating a database onto itself would drop, truncate or duplicate the source. What counts is
+ * what the servers say (system identifier, postmaster start, database), never the URLs' spelling:
+ * localhost and 127.0.0.1, an alias or another user reach the same database.
  */
-export const checkDistinctDatabases: Check = ({ sourceEndpoint: s, targetEndpoint: t, source, target }) => {
+export const checkDistinctDatabases: Check = (facts) => {
+  const { sourceEndpoint: s, targetEndpoint: t, source, target } = facts;
   const title = 'Different databases';
-  const sameEndpoint = sameHost(s.host, t.host) && s.port === t.port && s.database === t.database;
-  const sameServer = source.systemIdentifier !== null && source.systemIdentifier === target.systemIdentifier && source.currentDatabase === target.currentDatabase;
-  if (sameEndpoint || sameServer) {
-    return fail('distinct-databases', title, `The source and the target are both ${describe(t)}.`, 'Point --target at a different server or database than --source.');
+  if (sameServer(source, target)) {
+    const same = plannedPairs(facts).filter((p) => p.source === p.target);
+    if (same.length) {
+      const server = source.systemIdentifier ?? `started ${source.postmasterStartedAt}`;
+      return fail('distinct-databases', title,
+        `The target is the source itself: ${describe(s)} and ${describe(t)} reach one server (${server}), and database ${same.map((p) => p.source).join(', ')} would be copied onto itself.`,
+        'Point --target at a different server, or name a different target database in its URL.');
+    }
+    return pass('distinct-databases', title, `${describe(s)} -> ${describe(t)} (one server, different databases)`);
   }
   return pass('distinct-databases', title, `${describe(s)} -> ${describe(t)}`);
 };

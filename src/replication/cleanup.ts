@@ -5,6 +5,7 @@ import type { Logger } from '../log/logger.ts';
 import { listUserDatabases } from '../catalog/server.ts';
 import { replicationObjectName } from '../snapshot/prepare.ts';
 import type { JobContext } from './job.ts';
+import { readDatabaseIdentity, refuseSameDatabases } from '../catalog/identity.ts';
 
 export interface CleanupResult {
   dropped: string[];
@@ -41,6 +42,7 @@ export async function runCleanup(job: JobContext, logger: Logger): Promise<Clean
     return undefined;
   });
   try {
+    if (sourceAdmin) await refuseCleanupOfItself(job, sourceAdmin, databases.length ? databases : [{ source: job.source.database, target: job.target.database }]);
     const knownSources = new Set([...sourceDbs, ...(sourceAdmin ? await listUserDatabases(sourceAdmin) : [])]);
     const subscriptionNames = new Set([...knownSources].map((d) => replicationObjectName(job.jobId, d)));
     // Subscriptions first: dropping one also drops its slot on the source, if it can reach it.
@@ -100,5 +102,18 @@ export async function runCleanup(job: JobContext, logger: Logger): Promise<Clean
     return result;
   } finally {
     await sourceAdmin?.end().catch(() => undefined);
+  }
+}
+
+/** Cleanup drops on both sides: where the target is the source, it changes nothing and says so. */
+async function refuseCleanupOfItself(job: JobContext, sourceAdmin: pg.Client, pairs: { source: string; target: string }[]): Promise<void> {
+  const target = await job.openTarget(job.target.database).catch((error: unknown) => {
+    if (error instanceof ConnectionError && error.reason === 'database-missing') return job.openTarget('postgres');
+    throw error;
+  });
+  try {
+    refuseSameDatabases(await readDatabaseIdentity(sourceAdmin), await readDatabaseIdentity(target), pairs, 'cleanup');
+  } finally {
+    await target.end().catch(() => undefined);
   }
 }

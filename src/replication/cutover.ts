@@ -1,4 +1,5 @@
 import { qualifiedName, quoteIdent } from '../catalog/ident.ts';
+import { assertNotSameDatabase } from '../catalog/identity.ts';
 import type { Logger } from '../log/logger.ts';
 import { readSequenceValues } from '../snapshot/objects.ts';
 import { requireJob, withClients, type JobContext } from './job.ts';
@@ -46,12 +47,15 @@ export async function runCutover(req: CutoverRequest): Promise<CutoverResult[]> 
     if (!db.subscription) throw new CutoverError(`Database ${db.source} is not streaming yet; run sync first.`);
     const started = performance.now();
     await withClients([req.job.openSource(db.source), req.job.openTarget(db.target)], async (source, target) => {
+      await assertNotSameDatabase(source!, target!, 'cutover');
       let slot = await readSlotStatus(source!, db.slot);
       if (!slot.exists) throw new CutoverError(`The slot ${db.slot} is missing on the source; the target cannot be trusted to be complete: run cleanup and init again.`);
       req.logger.info(`${db.source}: waiting until the lag is under ${req.maxLagBytes} bytes (now ${slot.lagBytes})`);
       await waitFor(async () => (slot = await readSlotStatus(source!, db.slot)).lagBytes <= req.maxLagBytes, req.timeoutMs, () => `the lag of ${db.source} to drop under ${req.maxLagBytes} bytes (it is ${slot.lagBytes})`);
 
       if (req.readOnlySource) {
+        // Proved again right before the source is made read-only: the one step here that acts on the source.
+        await assertNotSameDatabase(source!, target!, 'making the source read-only (--read-only-source)');
         // New sessions start read-only; existing client sessions are ended so none keeps writing.
         await source!.query(`ALTER DATABASE ${quoteIdent(db.source)} SET default_transaction_read_only = on`);
         await source!.query(`SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid() AND backend_type = 'client backend'`);

@@ -1,4 +1,5 @@
 import { readServerFacts } from '../catalog/server.ts';
+import { assertNotSameDatabase } from '../catalog/identity.ts';
 import { withDatabase, type ConnectionSpec } from '../connection/url.ts';
 import type { Logger } from '../log/logger.ts';
 import { createPublication, publicationExists } from '../replication/publication.ts';
@@ -40,6 +41,13 @@ function describeSubscriptionFailure(error: unknown, database: string): Error {
   return error instanceof Error ? error : new Error(message);
 }
 
+/** What sync needs from init, checked before any connection: a recorded job, unless --copy-data. */
+export function assertSyncable(job: JobContext, copyData: boolean): void {
+  if (!job.state && !copyData) {
+    throw new SyncError(`There is no slot from init for job ${job.jobId} (nothing in ${job.store.dir}); run init first, or pass --copy-data to let PostgreSQL copy the tables itself into empty tables on the target.`);
+  }
+}
+
 /**
  * DESIGN.md step 7: per database, a subscription on init's slot with no copy, its origin moved to the
  * slot's consistent point, then enabled. A healthy subscription is left as it is.
@@ -47,16 +55,13 @@ function describeSubscriptionFailure(error: unknown, database: string): Error {
 export async function runSync(req: SyncRequest): Promise<SyncResult[]> {
   const { job } = req;
   const results: SyncResult[] = [];
-  if (!job.state) {
-    if (!req.copyData) {
-      throw new SyncError(`There is no slot from init for job ${job.jobId} (nothing in ${job.store.dir}); run init first, or pass --copy-data to let PostgreSQL copy the tables itself into empty tables on the target.`);
-    }
-    return [await syncWithCopy(req)];
-  }
+  assertSyncable(job, req.copyData);
+  if (!job.state) return [await syncWithCopy(req)];
   for (const db of Object.values(job.state.databases)) {
     if (!db.done) throw new SyncError(`init has not finished for database ${db.source}; run the same init command again to resume it, then sync.`);
     const name = db.slot;
     await withClients([job.openSource(db.source), job.openTarget(db.target)], async (source, target) => {
+      await assertNotSameDatabase(source!, target!, 'sync');
       const [sourceFacts, targetFacts] = await Promise.all([readServerFacts(source!), readServerFacts(target!)]);
       const slot = await readSlotStatus(source!, db.slot);
       if (await subscriptionExists(target!, name)) {
@@ -94,6 +99,7 @@ async function syncWithCopy(req: SyncRequest): Promise<SyncResult> {
   const database = job.source.database;
   const name = replicationObjectName(job.jobId, database);
   return withClients([job.openSource(database), job.openTarget(job.target.database)], async (source, target) => {
+    await assertNotSameDatabase(source!, target!, 'sync');
     const facts = await readServerFacts(source!);
     if (await subscriptionExists(target!, name)) return { database, subscription: name, action: 'unchanged' as const, note: 'already exists' };
     const { rows } = await source!.query<{ schema: string; name: string }>(

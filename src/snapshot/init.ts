@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import type pg from 'pg';
 import { quoteIdent, quoteLiteral } from '../catalog/ident.ts';
 import { readServerFacts } from '../catalog/server.ts';
+import { readDatabaseIdentity, refuseSameDatabases } from '../catalog/identity.ts';
 import { openClient } from '../connection/client.ts';
 import { ConnectionError } from '../connection/errors.ts';
 import type { TlsPolicy } from '../connection/tls.ts';
@@ -21,6 +22,12 @@ import { copyRoles, type RoleCopyResult } from './roles.ts';
 import { copyPreDataSchema, dumpPostDataSchema, restorePostDataSchema, type SchemaCopyOptions } from './schema.ts';
 import { LocalJobStore, type DatabaseState, type InitStep, type JobState } from './state.ts';
 import { copyInSnapshot } from './workers.ts';
+import { checkDroppable, dropTargetDatabase, type TargetDrop } from './drop-target.ts';
+
+/** A rerun of a finished job that may not go on as asked. */
+export class JobFinishedError extends Error {
+  override name = 'JobFinishedError';
+}
 
 export interface InitRequest {
   source: ConnectionSpec;
@@ -35,8 +42,16 @@ export interface InitRequest {
   /** Tables bigger than this are copied as several page ranges at once. */
   splitBytes: number;
   stateDir: string;
-  /** Shown the plan with sizes; returns false to stop before anything is created. */
-  confirm: (plans: DatabasePlan[]) => Promise<boolean>;
+  /**
+   * What a rerun of a finished job does: `refresh` starts a new run of it (the target databases are
+   * dropped and copied again: --drop-existing), `refuse` stops with a sentence saying how to go on,
+   * `keep` leaves the finished copy as it is (a workflow step run again).
+   */
+  whenFinished: 'refresh' | 'refuse' | 'keep';
+  /** validate's checks that bear on a new copy or a resume; throws on a FAIL, before anything is created. */
+  assertPreconditions?: (scope: 'init' | 'resume') => Promise<void>;
+  /** Shown the plan with sizes and what --drop-existing would drop; returns false to stop before anything is created. */
+  confirm: (plans: DatabasePlan[], preview: { drops: TargetDrop[] }) => Promise<boolean>;
   logger: Logger;
   syncTimeoutMs?: number;
   /** Called as data streams (often: throttle when rendering) and after every copied table. */
@@ -75,17 +90,24 @@ async function timed<T>(state: DatabaseState, step: InitStep, store: () => void,
 export async function runInit(req: InitRequest): Promise<InitReport> {
   const jobId = req.jobId ?? deriveJobId(req.source, req.target);
   const store = new LocalJobStore(req.stateDir);
-  const previous = store.load(jobId);
   const log = (line: string) => req.logger.info(line);
   const connectOptions = (role: 'source' | 'target') => ({ role, ...req.tls });
   const openSource = (db: string) => openClient(withDatabase(req.source, db), connectOptions('source'));
   const openTarget = (db: string) => openClient(withDatabase(req.target, db), connectOptions('target'));
 
-  if (previous && JSON.stringify(previous.filters) !== JSON.stringify(req.filters)) {
+  let previous = store.load(jobId);
+  const finished = Boolean(previous && Object.values(previous.databases).every((d) => d.done));
+  if (previous && finished && req.whenFinished === 'refuse') {
+    throw new JobFinishedError(
+      `Job ${jobId} already finished copying into ${Object.values(previous.databases).map((d) => d.target).join(', ')}; pass --drop-existing to refresh the target from the source (a new run of this job), --job-id with another id to start a separate job, or run cleanup to forget this one.`,
+    );
+  }
+  if (previous && !finished && JSON.stringify(previous.filters) !== JSON.stringify(req.filters)) {
     throw new Error(`Job ${jobId} was started with other filters; run it again with the same options, or pass --job-id to start a separate job.`);
   }
-  const resumed = Boolean(previous && Object.values(previous.databases).some((d) => !d.done));
-  if (previous && !resumed) log(`job ${jobId} already finished; nothing to do (run cleanup to remove it)`);
+  const refresh = Boolean(previous && finished && req.whenFinished === 'refresh');
+  const resumed = Boolean(previous && !finished);
+  if (!(finished && !refresh)) await req.assertPreconditions?.(resumed ? 'resume' : 'init');
 
   const sourceAdmin = await openClient(req.source, connectOptions('source'));
   let targetAdmin: pg.Client | undefined;
@@ -98,11 +120,38 @@ export async function runInit(req: InitRequest): Promise<InitReport> {
     });
     const targetFacts = await readServerFacts(targetAdmin);
     const binary = sourceFacts.major === targetFacts.major;
+    if (refresh) {
+      // A refresh starts the job over; a slot of its last run would keep retaining WAL and tie a subscription to data about to be dropped.
+      const left = [];
+      for (const db of Object.values(previous!.databases)) if (await slotExists(sourceAdmin, db.slot)) left.push(db.slot);
+      if (left.length) throw new JobFinishedError(`Job ${jobId} still replicates through slot ${left.join(', ')}; run cleanup for it first, then init --drop-existing to refresh the target.`);
+      log(`job ${jobId} finished before; refreshing: a new run copies the source again (--drop-existing)`);
+      previous = undefined;
+    }
     const { databases: plans, timeFilters } = await planJob(sourceAdmin, openSource, req, req.filters, sourceFacts.major, previous?.timeFilters);
+    // Before anything is written on either side, and on every run, resumed or not.
+    refuseSameDatabases(await readDatabaseIdentity(sourceAdmin), await readDatabaseIdentity(targetAdmin), plans, 'init');
 
-    if (!resumed && !previous) {
+    if (previous && finished) {
+      for (const plan of plans) {
+        const { rowCount } = await targetAdmin.query('SELECT 1 FROM pg_database WHERE datname = $1', [plan.target]);
+        if (!rowCount) throw new JobFinishedError(`Job ${jobId} finished, but the target database ${plan.target} is gone; run cleanup for the job, then init again.`);
+      }
+      log(`job ${jobId} already finished; its copy is kept as it is`);
+      return report;
+    }
+    if (!previous) {
+      const drops: TargetDrop[] = [];
       for (const plan of plans) {
         if (!req.dropExisting) await checkTargetEmpty(targetAdmin, openTarget, plan);
+        else if ((await targetAdmin.query('SELECT 1 FROM pg_database WHERE datname = $1', [plan.target])).rowCount) {
+          const targetDb = await openTarget(plan.target);
+          try {
+            drops.push(await checkDroppable(targetAdmin, targetDb, plan.target));
+          } finally {
+            await targetDb.end().catch(() => undefined);
+          }
+        }
         const client = await openSource(plan.source);
         try {
           const unfiltered = await checkRowFilters(client, plan, (schema, name) => plan.tables.find((t) => t.publishedAs.schema === schema && t.publishedAs.name === name)?.columns[0] ?? 'ctid');
@@ -113,12 +162,11 @@ export async function runInit(req: InitRequest): Promise<InitReport> {
           await client.end();
         }
       }
-      if (!(await req.confirm(plans))) {
+      if (!(await req.confirm(plans, { drops }))) {
         report.cancelled = true;
         return report;
       }
     }
-    if (previous && !resumed) return report;
 
     const state: JobState = previous ?? {
       version: 1, jobId, createdAt: new Date().toISOString(), updatedAt: '', source: `${req.source.host}:${req.source.port}`, target: `${req.target.host}:${req.target.port}`,
@@ -168,7 +216,7 @@ async function ensureTargetDatabase(run: DatabaseRun, source: pg.Client): Promis
   const exists = ((await targetAdmin.query('SELECT 1 FROM pg_database WHERE datname = $1', [plan.target])).rowCount ?? 0) > 0;
   if (exists && req.dropExisting && !db.createdTargetDatabase) {
     run.log(`dropping target database ${plan.target} (--drop-existing)`);
-    await targetAdmin.query(`DROP DATABASE ${quoteIdent(plan.target)} WITH (FORCE)`);
+    await dropTargetDatabase(source, targetAdmin, () => run.openTarget(plan.target), plan.target);
   } else if (exists) {
     return;
   }

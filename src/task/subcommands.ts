@@ -15,6 +15,7 @@ import { runCutover } from '../replication/cutover.ts';
 import { loadJob, type JobContext } from '../replication/job.ts';
 import { runSync } from '../replication/sync.ts';
 import { runInit } from '../snapshot/init.ts';
+import { assertPreconditions } from '../checks/preconditions.ts';
 import { replicationObjectName } from '../snapshot/prepare.ts';
 import type { DatabaseState } from '../snapshot/state.ts';
 import { runVerify, type VerifyReport } from '../verify/verify.ts';
@@ -74,10 +75,12 @@ async function scopedFilters(ctx: TaskContext): Promise<FilterOptions> {
 /** init for this database, keeping the slot and publication for `subscribe`; resumes from the recorded state. */
 export const snapshot: SubcommandHandler = async (ctx) => {
   const { config, recorder } = ctx;
+  const filters = await scopedFilters(ctx);
   const report = await runInit({
-    source: ctx.source, target: ctx.target, tls: ctx.tls, filters: await scopedFilters(ctx), jobId: ctx.engineJobId, jobs: config.jobs, noSync: false,
+    source: ctx.source, target: ctx.target, tls: ctx.tls, filters, jobId: ctx.engineJobId, jobs: config.jobs, noSync: false,
     dropExisting: config.plan.dropExisting ?? false, copyRoles: config.plan.copyRoles ?? false, splitBytes: config.plan.splitTablesLargerThanBytes ?? GIB,
-    stateDir: ctx.stateDir, logger: ctx.logger,
+    stateDir: ctx.stateDir, logger: ctx.logger, whenFinished: 'keep',
+    assertPreconditions: (scope) => assertPreconditions('The snapshot task', scope, { source: ctx.source, target: ctx.target, allowSelfSignedCerts: ctx.tls.allowSelfSignedCerts, filters }),
     confirm: async (plans) => {
       for (const plan of plans) {
         const data = plan.tables.filter((t) => t.mode === 'data');
@@ -103,6 +106,7 @@ export const snapshot: SubcommandHandler = async (ctx) => {
 export const subscribe: SubcommandHandler = async (ctx) => {
   const job = engineJob(ctx);
   snapshotState(ctx, job, 'subscribe');
+  await assertPreconditions('The subscribe task', 'sync', { source: ctx.source, target: ctx.target, allowSelfSignedCerts: ctx.tls.allowSelfSignedCerts, filters: job.state!.filters });
   const [result] = await runSync({ job, copyData: false, logger: ctx.logger });
   const db = job.state!.databases[ctx.config.database];
   return { output: { ...names(ctx, db), action: result?.action ?? 'unchanged' } };

@@ -6,6 +6,8 @@ import { FilterError } from '../../plan/filters.ts';
 import type { DatabasePlan } from '../../plan/plan.ts';
 import { BENCHMARK_BYTES_PER_SECOND_PER_WORKER, estimateDatabase, formatBytes, formatSeconds, measureCopyRate } from '../../snapshot/estimate.ts';
 import { runInit, type InitReport } from '../../snapshot/init.ts';
+import type { TargetDrop } from '../../snapshot/drop-target.ts';
+import { assertPreconditions } from '../../checks/preconditions.ts';
 import { addFilterOptions, filterUsageError, resolveFilters, type FilterFlags } from '../filter-options.ts';
 import { addJobOptions, commandRecord } from '../job-options.ts';
 import { deriveJobId } from '../../snapshot/prepare.ts';
@@ -85,7 +87,7 @@ export function initCommand(io: CliIo, setExitCode: (code: number) => void): Com
           return;
         }
       }
-      const confirm = async (plans: DatabasePlan[]) => {
+      const confirm = async (plans: DatabasePlan[], drops: TargetDrop[]) => {
         const estimates = [];
         for (const plan of plans) {
           // Nobody waits on the answer with --yes: the benchmark's rate is enough, and the calibration's second is saved.
@@ -100,10 +102,15 @@ export function initCommand(io: CliIo, setExitCode: (code: number) => void): Com
             await client.end().catch(() => undefined);
           }
         }
-        const table = new Table({ head: ['Database', 'Size', 'Est. Time'], style: { head: [], border: [] } });
-        for (const e of estimates) table.push([e.database, formatBytes(e.bytes), formatSeconds(e.seconds)]);
-        table.push(['Total', formatBytes(estimates.reduce((n, e) => n + e.bytes, 0)), formatSeconds(estimates.reduce((n, e) => n + e.seconds, 0))]);
+        const table = new Table({ head: ['Database', 'Size', 'Est. Time', 'Target'], style: { head: [], border: [] } });
+        for (const [i, e] of estimates.entries()) {
+          const target = plans[i]!.target;
+          const drop = drops.find((d) => d.database === target);
+          table.push([e.database, formatBytes(e.bytes), formatSeconds(e.seconds), drop ? `${target}: DROPPED and recreated (holds ${drop.tables} table(s), ${formatBytes(drop.bytes)})` : target]);
+        }
+        table.push(['Total', formatBytes(estimates.reduce((n, e) => n + e.bytes, 0)), formatSeconds(estimates.reduce((n, e) => n + e.seconds, 0)), '']);
         (globals.json ? io.stderr : io.stdout)(table.toString() + '\n');
+        if (drops.length) (globals.json ? io.stderr : io.stdout)(`--drop-existing: ${drops.map((d) => d.database).join(', ')} on the target will be dropped with everything in it.\n`);
         return globals.yes || askYesNo(io, 'init', 'Proceed with replication?');
       };
       const jobId = options.jobId ?? deriveJobId(source, target);
@@ -121,8 +128,10 @@ export function initCommand(io: CliIo, setExitCode: (code: number) => void): Com
         report = await runInit({
           source, target, tls, filters, jobId, jobs, noSync: !options.sync, dropExisting: options.dropExisting,
           copyRoles: options.roles, splitBytes: options.splitTablesLargerThan, stateDir: options.stateDir, logger,
-          confirm: async (plans) => {
-            const yes = await confirm(plans);
+          whenFinished: options.dropExisting ? 'refresh' : 'refuse',
+          assertPreconditions: (scope) => assertPreconditions('init', scope, { source, target, allowSelfSignedCerts: tls.allowSelfSignedCerts, filters }),
+          confirm: async (plans, preview) => {
+            const yes = await confirm(plans, preview.drops);
             if (yes) await begin();
             return yes;
           },

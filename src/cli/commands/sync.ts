@@ -1,6 +1,7 @@
 import { Command } from 'commander';
 import { ConnectionUrlError, parseConnectionUrl } from '../../connection/url.ts';
-import { runSync } from '../../replication/sync.ts';
+import { assertSyncable, runSync } from '../../replication/sync.ts';
+import { assertPreconditions } from '../../checks/preconditions.ts';
 import { addJobOptions, commandRecord, jobCommandContext, recorded, type JobOptions } from '../job-options.ts';
 import { EXIT_OK, UsageError, type CliIo } from '../io.ts';
 import { renderJson } from '../render.ts';
@@ -38,6 +39,10 @@ export function syncCommand(io: CliIo, setExitCode: (code: number) => void): Com
       if (error instanceof ConnectionUrlError) throw new UsageError(`The --subscription-source-url is not valid: ${error.message}`);
       throw error;
     }
+    assertSyncable(job, options.copyData);
+    await assertPreconditions('sync', 'sync', { source: job.source, target: job.target, allowSelfSignedCerts: job.tls.allowSelfSignedCerts, ...(job.state ? { filters: job.state.filters } : {}) }, {
+      subscriptionUserDiffers: subscriptionSource !== undefined && subscriptionSource.user !== job.source.user,
+    });
     const record = commandRecord('sync', job, options.stateDir, logger);
     const results = await recorded(record, 'Create subscription', () => runSync({ job, subscriptionSource, copyData: options.copyData, logger }));
     await record.databasesTo('RUNNING', 'Streaming changes');

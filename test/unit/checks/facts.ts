@@ -18,6 +18,8 @@ export function server(overrides: Partial<ServerFacts> = {}, role: Partial<Serve
     walSendersUsed: 0,
     availableExtensions: new Set(['plpgsql', 'citext']),
     systemIdentifier: null,
+    postmasterStartedAt: '2026-01-01T00:00:00.000001Z',
+    currentDatabaseOid: 16384,
     ...overrides,
     role: { name: 'app', superuser: true, replication: false, createdb: false, createrole: false, memberOf: [], canCreateInCurrentDatabase: true, ...role },
   };
@@ -47,7 +49,7 @@ export function database(overrides: Partial<DatabaseFacts> = {}): DatabaseFacts 
 export function facts(overrides: Partial<ValidationFacts> = {}): ValidationFacts {
   return {
     source: server(),
-    target: server({ systemIdentifier: null }),
+    target: server({ systemIdentifier: null, postmasterStartedAt: '2026-01-02T00:00:00.000002Z' }),
     sourceEndpoint: { host: 'source.example.com', port: 5432, database: 'shop', user: 'app' },
     targetEndpoint: { host: 'target.example.com', port: 5432, database: 'shop', user: 'app' },
     databases: [database()],

@@ -1,31 +1,46 @@
 import { describe, expect, it } from 'vitest';
 import { checkDistinctDatabases, checkLocalPgDump, checkServerVersions } from '../../../src/checks/servers.ts';
-import { facts, server } from './facts.ts';
+import { database, facts, server } from './facts.ts';
 
 describe('checkDistinctDatabases', () => {
-  it('passes for different hosts', () => {
+  const oneServer = { systemIdentifier: '7301', postmasterStartedAt: '2026-01-01T00:00:00.000001Z' };
+  it('passes for different servers', () => {
     expect(checkDistinctDatabases(facts()).status).toBe('pass');
   });
-  it('fails when host, port and database are the same, whatever the user', () => {
-    const f = facts({ targetEndpoint: { host: 'SOURCE.example.com', port: 5432, database: 'shop', user: 'other' } });
-    const result = checkDistinctDatabases(f);
-    expect(result.status).toBe('fail');
-    expect(result.detail).toContain('SOURCE.example.com:5432/shop');
-  });
-  it('treats localhost and 127.0.0.1 as the same host', () => {
-    const f = facts({
-      sourceEndpoint: { host: 'localhost', port: 5432, database: 'shop', user: 'a' },
-      targetEndpoint: { host: '127.0.0.1', port: 5432, database: 'shop', user: 'a' },
-    });
-    expect(checkDistinctDatabases(f).status).toBe('fail');
-  });
-  it('allows another database on the same server', () => {
-    const f = facts({ targetEndpoint: { host: 'source.example.com', port: 5432, database: 'shop_copy', user: 'app' } });
+  it('goes by what the servers say, not by the URLs: the same spelling on two servers passes', () => {
+    const f = facts({ targetEndpoint: { host: 'source.example.com', port: 5432, database: 'shop', user: 'other' } });
     expect(checkDistinctDatabases(f).status).toBe('pass');
   });
-  it('fails when two names reach one server and database (same system identifier)', () => {
-    const f = facts({ source: server({ systemIdentifier: '7301' }), target: server({ systemIdentifier: '7301' }) });
+  it('fails when two spellings reach one server and the same database, whatever the user', () => {
+    const f = facts({
+      source: server(oneServer),
+      target: server(oneServer),
+      sourceEndpoint: { host: 'localhost', port: 5432, database: 'shop', user: 'a' },
+      targetEndpoint: { host: '127.0.0.1', port: 5432, database: 'shop', user: 'b' },
+    });
+    const result = checkDistinctDatabases(f);
+    expect(result.status).toBe('fail');
+    expect(result.detail).toContain('The target is the source itself');
+    expect(result.detail).toContain('7301');
+  });
+  it('fails without a readable system identifier when the postmaster start is the same', () => {
+    const f = facts({ source: server({ postmasterStartedAt: 'x' }), target: server({ postmasterStartedAt: 'x' }) });
     expect(checkDistinctDatabases(f).status).toBe('fail');
+  });
+  it('passes for a copy of the source cluster (same system identifier, another postmaster)', () => {
+    const f = facts({ source: server({ systemIdentifier: '7301' }), target: server({ systemIdentifier: '7301', postmasterStartedAt: 'later' }) });
+    expect(checkDistinctDatabases(f).status).toBe('pass');
+  });
+  it('allows another database on the same server', () => {
+    const f = facts({ source: server(oneServer), target: server(oneServer), targetEndpoint: { host: 'source.example.com', port: 5432, database: 'shop_copy', user: 'app' } });
+    expect(checkDistinctDatabases(f).status).toBe('pass');
+  });
+  it('fails for a whole-server job onto the same server (every database onto itself)', () => {
+    const f = facts({
+      source: server(oneServer), target: server(oneServer), databases: [database({ name: 'a' }), database({ name: 'b' })],
+      targetEndpoint: { host: 'localhost', port: 5432, database: 'postgres', user: 'app' },
+    });
+    expect(checkDistinctDatabases(f).detail).toContain('a, b');
   });
 });
 
