@@ -79,3 +79,16 @@ export async function withConnection<T>(spec: ConnectionSpec, options: OpenClien
     await client.end().catch(() => undefined);
   }
 }
+
+/**
+ * Waits for every client being opened. When one fails, the ones that did connect are ended before the
+ * first failure is rethrown: a connected client nobody holds any more keeps Node running after the error.
+ */
+export async function openClients(opening: Promise<pg.Client>[]): Promise<pg.Client[]> {
+  const settled = await Promise.allSettled(opening);
+  const failed = settled.find((s): s is PromiseRejectedResult => s.status === 'rejected');
+  const clients = settled.flatMap((s) => (s.status === 'fulfilled' ? [s.value] : []));
+  if (!failed) return clients;
+  await Promise.all(clients.map((c) => c.end().catch(() => undefined)));
+  throw failed.reason;
+}
