@@ -90,7 +90,10 @@ async function reach(role: 'source' | 'target', spec: ConnectionSpec, request: V
       client = await deps.openClient(withDatabase(spec, 'postgres'), options);
       note = `; database ${spec.database} does not exist yet and init will create it`;
     }
-    const facts = await readServerFacts(client);
+    const facts = await readServerFacts(client).catch(async (error: unknown) => {
+      await client.end().catch(() => undefined);
+      throw error;
+    });
     return { client, facts, result: pass(`${role}-reachable`, title, `PostgreSQL ${facts.version} at ${describeEndpoint(spec)}${note}`) };
   } catch (error) {
     if (error instanceof ConnectionError) return fail(`${role}-reachable`, title, error.message, error.remedy);
@@ -141,9 +144,14 @@ async function readSourceDatabases(source: Reached, request: ValidationRequest, 
 /** Runs every check and returns the report; `ok` is false when any check failed (warnings pass). */
 export async function runValidation(request: ValidationRequest, dependencies: Partial<ValidationDependencies> = {}): Promise<ValidationReport> {
   const deps = { ...defaults, ...dependencies };
-  const [source, target] = await Promise.all([reach('source', request.source, request, deps), reach('target', request.target, request, deps)]);
-  const clients = [source, target].flatMap((r) => ('client' in r ? [r.client] : []));
+  // Both sides settle before anything is thrown, so a side that connected is ended whatever the other did.
+  const reached = await Promise.allSettled([reach('source', request.source, request, deps), reach('target', request.target, request, deps)]);
+  const clients = reached.flatMap((r) => (r.status === 'fulfilled' && 'client' in r.value ? [r.value.client] : []));
   try {
+    const [source, target] = reached.map((r) => {
+      if (r.status === 'rejected') throw r.reason;
+      return r.value;
+    }) as [Reached | CheckResult, Reached | CheckResult];
     const reachability = [source, target].map((r) => ('client' in r ? r.result : r));
     if (!('client' in source) || !('client' in target)) return report(reachability);
 

@@ -1,5 +1,6 @@
 import pg from 'pg';
-import { describeConnectionError } from './errors.ts';
+import { ConnectionError, describeConnectionError } from './errors.ts';
+import { fallbackPassword, type FallbackPassword } from './password-fallback.ts';
 import { tlsAttempts, tlsOptionsFor, type TlsPolicy } from './tls.ts';
 import type { ConnectionSpec } from './url.ts';
 
@@ -14,7 +15,8 @@ export interface OpenClientOptions extends TlsPolicy {
 
 const DEFAULT_APPLICATION_NAME = 'database-replicator';
 
-export function clientConfig(spec: ConnectionSpec, ssl: pg.ClientConfig['ssl'], options: OpenClientOptions): pg.ClientConfig {
+/** `fallback.used` records where a password missing from the URL was found, once the server asked for one. */
+export function clientConfig(spec: ConnectionSpec, ssl: pg.ClientConfig['ssl'], options: OpenClientOptions, fallback: { used?: FallbackPassword } = {}): pg.ClientConfig {
   const timeout = spec.connectTimeoutSeconds ?? options.defaultConnectTimeoutSeconds ?? 30;
   const config: pg.ClientConfig = {
     host: spec.host,
@@ -29,8 +31,11 @@ export function clientConfig(spec: ConnectionSpec, ssl: pg.ClientConfig['ssl'], 
     keepAlive: true,
     keepAliveInitialDelayMillis: 30_000,
   };
-  // Leaving password undefined lets pg fall back to PGPASSWORD and ~/.pgpass, as libpq does.
-  if (spec.password !== undefined) config.password = spec.password;
+  // Without a password in the URL, libpq's fallbacks are looked up here rather than by pg, whose own
+  // ~/.pgpass reading differs from libpq's (and prints a deprecation warning): pg_dump, which gets the same
+  // PGPASSWORD and PGPASSFILE, then reaches the server with the same password as our sessions.
+  // (pg's types want a string back; at run time it takes undefined as "no password", as libpq does.)
+  config.password = spec.password ?? ((async () => (fallback.used = fallbackPassword(spec)).password) as () => Promise<string>);
   if (options.replication) (config as pg.ClientConfig & { replication: string }).replication = 'database';
   return config;
 }
@@ -50,10 +55,11 @@ function isPlainRejected(error: unknown): boolean {
  */
 export async function openClient(spec: ConnectionSpec, options: OpenClientOptions): Promise<pg.Client> {
   const attempts = tlsAttempts(spec);
+  const fallback: { used?: FallbackPassword } = {};
   let lastError: unknown;
   for (const [index, attempt] of attempts.entries()) {
     const ssl = attempt === 'tls' ? tlsOptionsFor(spec, options) : false;
-    const client = new pg.Client(clientConfig(spec, ssl, options));
+    const client = new pg.Client(clientConfig(spec, ssl, options, fallback));
     // A server that goes away later emits 'error' on the client; without a listener Node would crash.
     client.on('error', () => undefined);
     try {
@@ -67,7 +73,19 @@ export async function openClient(spec: ConnectionSpec, options: OpenClientOption
       if (!hasNext || !fallBack) break;
     }
   }
-  throw describeConnectionError(lastError, spec, options.role);
+  throw withFallbackNote(describeConnectionError(lastError, spec, options.role), fallback.used);
+}
+
+/**
+ * A rejected password that the URL did not hold says where it came from (a stale PGPASSWORD is easy to
+ * forget), and a missing one says why the password file was passed over.
+ */
+function withFallbackNote(error: ConnectionError, used: FallbackPassword | undefined): ConnectionError {
+  if (error.reason !== 'auth-failed' || !used) return error;
+  const note = used.from ? `the password came from ${used.from}` : used.ignoredFile?.what;
+  if (!note) return error;
+  const remedy = used.ignoredFile ? `${used.ignoredFile.remedy} ${error.remedy}` : error.remedy;
+  return new ConnectionError(error.reason, error.message.replace(/\.$/, ` (${note}).`), remedy, error.endpoint, error.cause);
 }
 
 /** Runs `fn` with a fresh client and always ends it, so no socket keeps Node alive. */
@@ -78,4 +96,17 @@ export async function withConnection<T>(spec: ConnectionSpec, options: OpenClien
   } finally {
     await client.end().catch(() => undefined);
   }
+}
+
+/**
+ * Waits for every client being opened. When one fails, the ones that did connect are ended before the
+ * first failure is rethrown: a connected client nobody holds any more keeps Node running after the error.
+ */
+export async function openClients(opening: Promise<pg.Client>[]): Promise<pg.Client[]> {
+  const settled = await Promise.allSettled(opening);
+  const failed = settled.find((s): s is PromiseRejectedResult => s.status === 'rejected');
+  const clients = settled.flatMap((s) => (s.status === 'fulfilled' ? [s.value] : []));
+  if (!failed) return clients;
+  await Promise.all(clients.map((c) => c.end().catch(() => undefined)));
+  throw failed.reason;
 }

@@ -48,9 +48,9 @@ function diagnoseAuth(code: string, message: string, spec: ConnectionSpec): Diag
   if (code === '28P01' || (code === '28000' && /password authentication failed/i.test(message))) {
     return { reason: 'auth-failed', what: `password authentication failed for user "${spec.user}"`, remedy: 'Check the user name and password; percent-encode special characters in the URL (@ as %40, : as %3A).' };
   }
-  // pg's own wording when the server asks for a password and neither the URL, PGPASSWORD nor ~/.pgpass gave one.
+  // pg's own wording when the server asks for a password and neither the URL, PGPASSWORD nor the password file gave one.
   if (/client password must be a string|password authentication.*no password/i.test(message)) {
-    return { reason: 'auth-failed', what: `the server asked for a password for user "${spec.user}" and none was given`, remedy: 'Put the password in the URL (percent-encoded), in PGPASSWORD, or in ~/.pgpass.' };
+    return { reason: 'auth-failed', what: `the server asked for a password for user "${spec.user}" and none was given`, remedy: 'Put the password in the URL (percent-encoded), in PGPASSWORD, or in ~/.pgpass (or the file PGPASSFILE names).' };
   }
   if (code === '28000' && /pg_hba\.conf/i.test(message) && /no encryption|SSL off/i.test(message)) {
     return { reason: 'tls-required', what: 'the server accepts only encrypted connections from this address', remedy: 'Use sslmode=require (or verify-full with the server CA) instead of disable or allow.' };

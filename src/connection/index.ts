@@ -1,4 +1,4 @@
-export { clientConfig, openClient, withConnection, type OpenClientOptions } from './client.ts';
+export { clientConfig, openClient, openClients, withConnection, type OpenClientOptions } from './client.ts';
 export { ConnectionError, describeConnectionError, type ConnectionFailureReason } from './errors.ts';
 export { libpqConninfo, libpqEnvironment } from './libpq-env.ts';
 export { redact, registerSecret } from './redact.ts';

@@ -1,3 +1,4 @@
+import { inheritedPasswordFallback } from './password-fallback.ts';
 import type { TlsPolicy } from './tls.ts';
 import type { ConnectionSpec } from './url.ts';
 
@@ -6,10 +7,13 @@ const DEFAULT_APPLICATION_NAME = 'database-replicator';
 
 /**
  * The environment for libpq programs (pg_dump, pg_restore, psql): the password travels here, never
- * in argv, where any local user could read it in the process list.
+ * in argv, where any local user could read it in the process list. A URL without a password keeps
+ * libpq's fallbacks: the caller's PGPASSWORD and PGPASSFILE pass through (and ~/.pgpass is found through
+ * HOME), the same ones our own sessions use; no other inherited PG* variable does (see childEnvironment).
  */
-export function libpqEnvironment(spec: ConnectionSpec, policy: TlsPolicy): Record<string, string> {
+export function libpqEnvironment(spec: ConnectionSpec, policy: TlsPolicy, parent: NodeJS.ProcessEnv = process.env): Record<string, string> {
   const env: Record<string, string> = {
+    ...inheritedPasswordFallback(spec, parent),
     PGHOST: spec.host,
     PGPORT: String(spec.port),
     PGUSER: spec.user,

@@ -13,7 +13,7 @@ export interface ConnectionSpec {
   database: string;
   databaseGiven: boolean;
   user: string;
-  /** Undefined when the URL has none (or an empty one): the driver then falls back to PGPASSWORD and ~/.pgpass, as libpq does. */
+  /** Undefined when the URL has none (or an empty one): then PGPASSWORD and the password file apply, as in libpq (password-fallback.ts). */
   password?: string;
   sslmode: SslMode;
   sslrootcert?: string;

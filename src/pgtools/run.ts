@@ -19,6 +19,8 @@ const resolved = new Map<string, string>();
 /**
  * The child's environment: the caller's PG* settings only. Inherited ones (a PGSSLROOTCERT, PGSERVICE or
  * PGOPTIONS in the user's shell) would silently change what the tool connects to and how it checks TLS.
+ * The password fallbacks a URL without a password needs (PGPASSWORD, PGPASSFILE) come in `env`, from
+ * libpqEnvironment, which alone knows whether the URL had one.
  */
 export function childEnvironment(env: Record<string, string>, parent: NodeJS.ProcessEnv = process.env): Record<string, string> {
   const base = Object.fromEntries(Object.entries(parent).filter(([k, v]) => !k.startsWith('PG') && v !== undefined)) as Record<string, string>;

@@ -1,5 +1,5 @@
 import type pg from 'pg';
-import { openClient } from '../connection/client.ts';
+import { openClient, openClients } from '../connection/client.ts';
 import type { TlsPolicy } from '../connection/tls.ts';
 import { withDatabase, type ConnectionSpec } from '../connection/url.ts';
 import { deriveJobId } from '../snapshot/prepare.ts';
@@ -44,11 +44,8 @@ export function requireJob(job: JobContext, command: string): JobState {
 }
 
 export async function withClients<T>(open: Promise<pg.Client>[], fn: (...clients: pg.Client[]) => Promise<T>): Promise<T> {
-  const settled = await Promise.allSettled(open);
-  const clients = settled.flatMap((s) => (s.status === 'fulfilled' ? [s.value] : []));
+  const clients = await openClients(open);
   try {
-    const failed = settled.find((s) => s.status === 'rejected');
-    if (failed) throw (failed as PromiseRejectedResult).reason;
     return await fn(...clients);
   } finally {
     await Promise.all(clients.map((c) => c.end().catch(() => undefined)));

@@ -1,5 +1,5 @@
 import type pg from 'pg';
-import { openClient } from '../connection/client.ts';
+import { openClient, openClients } from '../connection/client.ts';
 import type { TlsPolicy } from '../connection/tls.ts';
 import type { ConnectionSpec } from '../connection/url.ts';
 import { quoteLiteral } from '../catalog/ident.ts';
@@ -37,11 +37,16 @@ async function openSnapshotSession(spec: ConnectionSpec, tls: TlsPolicy, snapsho
 
 async function openTargetSession(spec: ConnectionSpec, tls: TlsPolicy): Promise<pg.Client> {
   const client = await openClient(spec, { role: 'target', ...tls });
-  // The copy commits whole tables at a time; waiting for each WAL flush buys nothing.
-  await client.query('SET synchronous_commit = off');
-  // Skip user triggers while loading (rows arrive as they are on the source); needs superuser or rds_superuser.
-  await client.query("SET session_replication_role = 'replica'").catch(() => undefined);
-  return client;
+  try {
+    // The copy commits whole tables at a time; waiting for each WAL flush buys nothing.
+    await client.query('SET synchronous_commit = off');
+    // Skip user triggers while loading (rows arrive as they are on the source); needs superuser or rds_superuser.
+    await client.query("SET session_replication_role = 'replica'").catch(() => undefined);
+    return client;
+  } catch (error) {
+    await client.end().catch(() => undefined);
+    throw error;
+  }
 }
 
 /**
@@ -53,12 +58,9 @@ export async function copyInSnapshot(options: SnapshotCopyOptions): Promise<void
   const sources: pg.Client[] = [];
   const targets: pg.Client[] = [];
   try {
-    const opened = await Promise.allSettled(Array.from({ length: workers }, () => openSnapshotSession(options.source, options.tls, options.snapshotName)));
-    for (const r of opened) if (r.status === 'fulfilled') sources.push(r.value);
-    const failed = opened.find((r) => r.status === 'rejected');
-    if (failed) throw (failed as PromiseRejectedResult).reason;
+    sources.push(...(await openClients(Array.from({ length: workers }, () => openSnapshotSession(options.source, options.tls, options.snapshotName)))));
     await options.onSnapshotImported();
-    targets.push(...(await Promise.all(sources.map(() => openTargetSession(options.target, options.tls)))));
+    targets.push(...(await openClients(sources.map(() => openTargetSession(options.target, options.tls)))));
 
     if (options.inSnapshot) await options.inSnapshot(sources[0]!, targets[0]!);
 

@@ -1,4 +1,5 @@
 import type pg from 'pg';
+import { openClients } from '../connection/client.ts';
 import { readServerFacts } from '../catalog/server.ts';
 import type { Logger } from '../log/logger.ts';
 import type { DatabasePlan, FilterOptions, TablePlan } from '../plan/plan.ts';
@@ -53,7 +54,8 @@ async function openPairs(job: JobContext, plan: DatabasePlan, count: number): Pr
   const pairs: Sides[] = [];
   try {
     for (let i = 0; i < count; i++) {
-      const [source, target] = await Promise.all([job.openSource(plan.source), job.openTarget(plan.target)]);
+      // Both or neither: a source session opened beside an unreachable target would keep the process alive.
+      const [source, target] = (await openClients([job.openSource(plan.source), job.openTarget(plan.target)])) as [pg.Client, pg.Client];
       pairs.push({ source, target });
       await Promise.all([useCanonicalSession(source), useCanonicalSession(target)]);
     }

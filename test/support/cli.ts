@@ -13,13 +13,14 @@ export interface CliRun {
  * Runs the real CLI in a child process, as a user would. URLs go through the environment unless a
  * test passes them as flags on purpose.
  */
-export async function runCli(args: string[], env: Record<string, string | undefined> = {}): Promise<CliRun> {
+export async function runCli(args: string[], env: Record<string, string | undefined> = {}, options: { timeoutMs?: number } = {}): Promise<CliRun> {
   const result = await execa(process.execPath, [bin, ...args], {
     reject: false,
     stdin: 'ignore',
-    env: { DATABASE_REPLICATOR_SOURCE_URL: undefined, DATABASE_REPLICATOR_TARGET_URL: undefined, PGPASSWORD: undefined, ...env },
+    // The password fallbacks of the test runner's own shell must not decide how a test connects.
+    env: { DATABASE_REPLICATOR_SOURCE_URL: undefined, DATABASE_REPLICATOR_TARGET_URL: undefined, PGPASSWORD: undefined, PGPASSFILE: undefined, ...env },
     extendEnv: true,
-    timeout: 120_000,
+    timeout: options.timeoutMs ?? 120_000,
   });
   return { exitCode: result.exitCode ?? -1, stdout: String(result.stdout), stderr: String(result.stderr) };
 }

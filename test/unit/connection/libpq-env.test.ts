@@ -15,14 +15,28 @@ describe('libpqEnvironment', () => {
   });
 
   it('fills the defaults and leaves out what the URL does not set', () => {
-    expect(libpqEnvironment(parseConnectionUrl('postgres://u@h'), strict)).toEqual({
+    expect(libpqEnvironment(parseConnectionUrl('postgres://u@h'), strict, {})).toEqual({
       PGHOST: 'h', PGPORT: '5432', PGUSER: 'u', PGDATABASE: 'postgres', PGSSLMODE: 'prefer', PGAPPNAME: 'database-replicator',
     });
   });
 
   it('sets no PGPASSWORD when the URL has none, so libpq can use ~/.pgpass', () => {
-    expect(libpqEnvironment(parseConnectionUrl('postgres://u@h/db'), strict)).not.toHaveProperty('PGPASSWORD');
-    expect(libpqEnvironment(parseConnectionUrl('postgres://u:@h/db'), strict)).not.toHaveProperty('PGPASSWORD');
+    expect(libpqEnvironment(parseConnectionUrl('postgres://u@h/db'), strict, {})).not.toHaveProperty('PGPASSWORD');
+    expect(libpqEnvironment(parseConnectionUrl('postgres://u:@h/db'), strict, {})).not.toHaveProperty('PGPASSWORD');
+  });
+
+  it("passes the caller's PGPASSWORD and PGPASSFILE through when the URL has no password, and no other PG* variable", () => {
+    const parent = { PGPASSWORD: 'inherited', PGPASSFILE: '/srv/replicator.pgpass', PGSSLROOTCERT: '/home/u/root.crt', PGOPTIONS: '-c x=1' };
+    const env = libpqEnvironment(parseConnectionUrl('postgres://u@h/db'), strict, parent);
+    expect(env).toMatchObject({ PGPASSWORD: 'inherited', PGPASSFILE: '/srv/replicator.pgpass', PGHOST: 'h' });
+    expect(env).not.toHaveProperty('PGSSLROOTCERT');
+    expect(env).not.toHaveProperty('PGOPTIONS');
+  });
+
+  it("keeps the URL's password over an inherited one, and no PGPASSFILE then", () => {
+    const env = libpqEnvironment(parseConnectionUrl('postgres://u:from-url@h/db'), strict, { PGPASSWORD: 'inherited', PGPASSFILE: '/srv/replicator.pgpass' });
+    expect(env.PGPASSWORD).toBe('from-url');
+    expect(env).not.toHaveProperty('PGPASSFILE');
   });
 
   it('passes a Unix-socket folder and an IPv6 address as PGHOST as they are', () => {
