@@ -18,7 +18,7 @@ import { deriveJobId, replicationObjectName } from '../../src/snapshot/prepare.t
 import { parseTaskConfig } from '../../src/task/config.ts';
 import { runTask } from '../../src/task/run.ts';
 import { clusterUrl } from '../support/cluster.ts';
-import { dropReplicationObjects, fingerprintTables } from '../support/compare.ts';
+import { dropReplicationObjects, fingerprintTables, replicationObjectsOnSource } from '../support/compare.ts';
 import { createTestDatabase, withClient } from '../support/db.ts';
 import { LocalExecutions, type TaskHandlers } from '../support/local-executions.ts';
 import { cli, CLEANUP_ARN, deploymentEnv, REGION, REPLICATE_ARN, removeTempDirs, startJobTable, testIo, VERIFY_ARN, type JobTable } from '../unit/remote/support.ts';
@@ -171,6 +171,19 @@ describe('remote mode end to end on the local workflows', () => {
     expect(await cli(['init', '--yes', '--no-roles', '--job-id', 'broken_secret', '--source-secret', missing, '--include-databases', database], io)).toBe(1);
     expect(io.out.join('')).toMatch(new RegExp(`broken_secret-init-\\S+ FAILED in state "Check grants": SecretNotFound: The secret ${missing} does not exist \\(or has no current version\\); check the ARN and the region\\.`));
     expect(await table.store.getJob('broken_secret')).toMatchObject({ state: 'FAILED', error: expect.stringContaining(`The secret ${missing} does not exist`) });
+  });
+});
+
+describe('the replicate workflow with the source as its target', () => {
+  it('stops at "Check grants" on the distinct-databases check, job FAILED, and the source is unchanged (--drop-existing, localhost spelling)', async () => {
+    const before = await fingerprintTables(source, database);
+    const env = deploymentEnv(table.tableName, { DATABASE_REPLICATOR_SOURCE_URL: clusterUrl(source, database), DATABASE_REPLICATOR_TARGET_URL: clusterUrl({ ...source, host: 'localhost' }, database) });
+    const io = testIo(env, { table, executions, runtime: { pollMs: 50, sleep: abortableSleep } });
+    expect(await cli(['init', '--yes', '--no-roles', '--drop-existing', '--job-id', 'onto_itself'], io), io.text()).toBe(1);
+    expect(io.out.join('')).toMatch(/onto_itself-init-\S+ FAILED in state "Check grants": ValidationFailed: .*distinct-databases: The target is the source itself/);
+    expect(await table.store.getJob('onto_itself')).toMatchObject({ state: 'FAILED' });
+    expect(await fingerprintTables(source, database)).toEqual(before);
+    expect((await replicationObjectsOnSource(source, database)).slots.filter((s) => s.includes('onto_itself'))).toEqual([]);
   });
 });
 

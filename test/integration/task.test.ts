@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { CreateTableCommand, DescribeTableCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
-import { SendTaskSuccessCommand, SFNClient } from '@aws-sdk/client-sfn';
+import { SendTaskFailureCommand, SendTaskSuccessCommand, SFNClient } from '@aws-sdk/client-sfn';
 import { DynamoDBDocumentClient, QueryCommand } from '@aws-sdk/lib-dynamodb';
 import { mockClient } from 'aws-sdk-client-mock';
 import { execa } from 'execa';
@@ -109,6 +109,36 @@ async function waitForSlotConfirmed(database: string, slot: string): Promise<voi
 async function subscriptionsOn(database: string): Promise<string[]> {
   return withClient(target, database, async (c) => (await c.query<{ subname: string }>('SELECT subname FROM pg_subscription WHERE subdbid = (SELECT oid FROM pg_database WHERE datname = current_database())')).rows.map((r) => r.subname));
 }
+
+describe('the Fargate task refuses a target that is the source', () => {
+  it('snapshot (with dropExisting), subscribe, cutover and cleanup fail by name and leave the source as it was', async () => {
+    const db = await sourceDatabase('task_guard');
+    await runPsqlFile(source, db, edgeCasesSql());
+    const before = await fingerprintTables(source, db);
+    // The target secret names the source server by another spelling, as a copied secret might.
+    sm.on(GetSecretValueCommand, { SecretId: ARN('same') }).resolves({ ARN: ARN('same'), SecretString: JSON.stringify({ url: clusterUrl({ ...source, host: 'localhost' }, 'postgres') }) });
+    for (const subcommand of ['snapshot', 'subscribe', 'cutover', 'cleanup'] as const) {
+      const env = { JOB_ID: `guard_${db.slice(-8)}`, DATABASE: db, SOURCE_SECRET_ARN: holdSecret('src', source, 'postgres'), TARGET_SECRET_ARN: ARN('same'), PLAN: JSON.stringify({ dropExisting: true }), JOB_TABLE: TABLE, TASK_TOKEN: `token-${subcommand}`, JOBS: '2' };
+      const lines: string[] = [];
+      sfn.resetHistory();
+      sfn.on(SendTaskFailureCommand).resolves({});
+      const code = await runTask(parseTaskConfig([subcommand], env), { secrets: new SecretsManagerClient({ region: 'eu-west-1' }), sfn: new SFNClient({ region: 'eu-west-1' }), store, stdout: (l) => lines.push(l), stderr: (l) => lines.push(l) });
+      expect(code, lines.join('\n')).not.toBe(0);
+      const failure = sfn.commandCalls(SendTaskFailureCommand)[0]?.args[0].input;
+      if (subcommand === 'snapshot') {
+        // validate's check speaks first, before anything is created.
+        expect(failure?.error).toBe('PreconditionFailed');
+        expect(failure?.cause).toMatch(/The target is the source itself/);
+      } else {
+        // No snapshot is recorded for this job: those refuse before they connect.
+        expect(failure?.error, failure?.cause).toMatch(/SnapshotMissing|SameDatabaseError/);
+      }
+      expect(lines.join('\n')).not.toContain(source.password);
+    }
+    expect(await fingerprintTables(source, db)).toEqual(before);
+    expect(await replicationObjectsOnSource(source, db)).toEqual({ slots: [], publications: [] });
+  });
+});
 
 describe('the Fargate task subcommands', () => {
   it('snapshot, subscribe, writes, cutover, verify, cleanup: the target equals the source, and the job store shows each phase', async () => {
