@@ -24,8 +24,10 @@ export class PreconditionFailed extends Error {
   override name = 'PreconditionFailed';
   readonly checks: CheckResult[];
   constructor(command: string, failed: CheckResult[]) {
-    const lines = failed.map((c) => `${c.title}: ${c.detail.replace(/\.?$/, '.')}${c.remedy ? ` ${c.remedy}` : ''}`);
-    super(`${command} did not start, and nothing was created: ${lines.join(' Also: ')}`);
+    // An unreachable server is said as every command says it; nothing else could be checked then.
+    const unreachable = failed.filter((c) => c.id.endsWith('-reachable'));
+    const lines = (unreachable.length ? unreachable : failed).map((c) => `${unreachable.length ? '' : `${c.title}: `}${c.detail.replace(/\.?$/, '.')}${c.remedy ? ` ${c.remedy}` : ''}`);
+    super(unreachable.length ? lines.join(' ') : `${command} did not start, and nothing was created: ${lines.join(' Also: ')}`);
     this.checks = failed;
   }
 }

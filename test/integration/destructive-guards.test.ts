@@ -98,7 +98,7 @@ describe('destructive guards: the target is the source', () => {
       const commands: string[][] = [
         ['init', '--yes', '--no-sync', '--drop-existing', '--state-dir', stateDir()],
         ['init', '--yes', '--state-dir', stateDir()],
-        ['sync', '--state-dir', stateDir()],
+        ['sync', ...job],
         ['sync', '--copy-data', '--state-dir', stateDir()],
         ['cutover', '--read-only-source', '--timeout', '5', ...job],
         ['cleanup', '--yes', ...job],
