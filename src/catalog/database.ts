@@ -14,6 +14,9 @@ export interface TableFacts {
   /** A unique index over NOT NULL columns that could serve as REPLICA IDENTITY USING INDEX. */
   identityIndexCandidate: string | null;
   selectable: boolean;
+  /** The table's owner, and whether the connected role has its rights (CREATE PUBLICATION ... FOR TABLE needs them). */
+  owner: string;
+  owned: boolean;
   generatedColumns: string[];
   /**
    * Columns the apply worker cannot compare (no equality operator: json, xml, geometric types). With
@@ -59,6 +62,8 @@ export async function readDatabaseFacts(client: pg.Client, name: string): Promis
     has_pk: boolean;
     candidate: string | null;
     selectable: boolean;
+    owner: string;
+    owned: boolean;
     generated: string[];
     uncomparable: string[];
     reltuples: string;
@@ -70,6 +75,7 @@ export async function readDatabaseFacts(client: pg.Client, name: string): Promis
                AND NOT EXISTS (SELECT 1 FROM pg_attribute a WHERE a.attrelid = c.oid AND a.attnum = ANY (i.indkey) AND NOT a.attnotnull)
              ORDER BY ic.relname LIMIT 1) AS candidate,
            has_table_privilege(c.oid, 'SELECT') AS selectable,
+           pg_get_userbyid(c.relowner) AS owner, pg_has_role(c.relowner, 'USAGE') AS owned,
            ARRAY(SELECT a.attname::text FROM pg_attribute a WHERE a.attrelid = c.oid AND a.attgenerated <> '' AND NOT a.attisdropped ORDER BY a.attnum) AS generated,
            ARRAY(SELECT a.attname::text FROM pg_attribute a JOIN pg_type t ON t.oid = a.atttypid
                   LEFT JOIN pg_type e ON e.oid = t.typelem AND t.typcategory = 'A'
@@ -115,6 +121,8 @@ export async function readDatabaseFacts(client: pg.Client, name: string): Promis
       hasPrimaryKey: t.has_pk,
       identityIndexCandidate: t.candidate,
       selectable: t.selectable,
+      owner: t.owner,
+      owned: t.owned,
       generatedColumns: t.generated,
       uncomparableColumns: t.uncomparable,
       estimatedRows: Math.max(0, Number(t.reltuples)),

@@ -57,3 +57,22 @@ export const checkExtensionsAvailable: Check = ({ databases, target }) => {
   }
   return pass('target-extensions', title, used.size ? `${[...used.keys()].sort().join(', ')}` : 'No extensions besides plpgsql.');
 };
+
+/**
+ * init names each replicated table in CREATE PUBLICATION, which PostgreSQL allows only to the table's
+ * owner (or a member of the owning role, or a superuser): found here, not after the plan was shown.
+ */
+export const checkTableOwnership: Check = ({ source, databases }) => {
+  const title = 'Table ownership';
+  if (source.role.superuser) return pass('source-table-ownership', title, `${source.role.name} is a superuser.`);
+  const foreign = databases.flatMap((db) =>
+    db.tables
+      .filter((t) => t.kind !== 'partition' && !t.unlogged && t.published !== false && !t.owned)
+      .map((t) => ({ database: db.name, relation: t, owner: t.owner })),
+  );
+  if (foreign.length === 0) return pass('source-table-ownership', title, `${source.role.name} owns (or is a member of the owner of) every replicated table.`);
+  const owners = [...new Set(foreign.map((f) => f.owner))];
+  return fail('source-table-ownership', title,
+    `${source.role.name} does not own ${listRelations(foreign)}, so it cannot add ${foreign.length === 1 ? 'it' : 'them'} to a publication.`,
+    `Run ${owners.map((o) => `GRANT ${quoteIdent(o)} TO ${quoteIdent(source.role.name)};`).join(' ')} as ${source.isRds ? 'the RDS master user' : 'a superuser'} (membership of the owning role is enough), or connect as the owner.`);
+};

@@ -12,7 +12,7 @@ import { planJob } from '../snapshot/prepare.ts';
 import { checkFullIdentityComparable, checkGeneratedColumns, checkLargeObjects, checkMaterializedViews, checkPartitionedTables, checkSequences, checkUnloggedTables } from './caveats.ts';
 import { checkReplicationCapacity, checkReplicationPrivilege, checkSourceWalLevel } from './replication.ts';
 import { checkDistinctDatabases, checkLocalPgDump, checkServerVersions } from './servers.ts';
-import { checkExtensionsAvailable, checkReplicaIdentity, checkSelectPrivileges } from './tables.ts';
+import { checkExtensionsAvailable, checkReplicaIdentity, checkSelectPrivileges, checkTableOwnership } from './tables.ts';
 import { checkTargetPrivileges } from './target.ts';
 import { fail, pass, type Check, type CheckResult, type ValidationFacts } from './types.ts';
 
@@ -25,6 +25,7 @@ export const VALIDATION_CHECKS: readonly Check[] = [
   checkReplicationPrivilege,
   checkReplicationCapacity,
   checkSelectPrivileges,
+  checkTableOwnership,
   checkReplicaIdentity,
   checkFullIdentityComparable,
   checkExtensionsAvailable,

@@ -1,10 +1,12 @@
 import { Option, type Command } from 'commander';
+import { jobIdSchema } from '../jobs/types.ts';
 import type { Logger } from '../log/logger.ts';
 import { loadJob, type JobContext } from '../replication/job.ts';
 import { CommandRecord, localJobStore } from './job-record.ts';
 import { defaultStateDir } from '../snapshot/state.ts';
 import { loggerFor, resolveEndpoints, type GlobalOptions } from './global-options.ts';
 import { UsageError, type CliIo } from './io.ts';
+import { onInterrupt } from './interrupt.ts';
 
 export interface JobOptions {
   jobId?: string;
@@ -19,9 +21,13 @@ export function addJobOptions(command: Command): Command {
     .option('--state-dir <dir>', 'where init recorded the job (no passwords)', defaultStateDir())
     .hook('preAction', (cmd) => {
       const { job, jobId } = cmd.opts<{ job?: string; jobId?: string }>();
-      if (job === undefined) return;
-      if (jobId !== undefined && jobId !== job) throw new UsageError(`--job ${job} and --job-id ${jobId} name different jobs; give one.`);
-      cmd.setOptionValue('jobId', job);
+      if (job !== undefined && jobId !== undefined && jobId !== job) throw new UsageError(`--job ${job} and --job-id ${jobId} name different jobs; give one.`);
+      const id = job ?? jobId;
+      // The id names files in the state folder: "../x" must not reach outside it.
+      if (id !== undefined && !jobIdSchema.safeParse(id).success) {
+        throw new UsageError(`--job-id ${JSON.stringify(id)} is not a job id; use 1 to 128 letters, digits, "_", "-" or "." (not first).`);
+      }
+      if (job !== undefined) cmd.setOptionValue('jobId', job);
     });
 }
 
@@ -41,11 +47,21 @@ export function commandRecord(command: string, job: { jobId: string; source: Job
 
 /** Runs a command's work between `begin` and, on failure, `failed` (the caller records success). */
 export async function recorded<T>(record: CommandRecord, phase: string, run: () => Promise<T>): Promise<T> {
-  await record.begin(phase);
+  const stopListening = onInterrupt(() => record.failed(new InterruptedError()));
   try {
+    await record.begin(phase);
     return await run();
   } catch (error) {
     await record.failed(error);
     throw error;
+  } finally {
+    stopListening();
+  }
+}
+
+export class InterruptedError extends Error {
+  override name = 'InterruptedError';
+  constructor() {
+    super('interrupted (Ctrl-C); run the same command again to carry on');
   }
 }

@@ -45,9 +45,31 @@ export interface SubscriptionAtSlot {
  */
 export async function createSubscriptionAtSlot(target: pg.Client, s: SubscriptionAtSlot): Promise<void> {
   const options = [`create_slot = false`, `slot_name = ${quoteLiteral(s.slot)}`, `copy_data = false`, `enabled = false`, ...(s.binary ? ['binary = true'] : []), ...(s.streaming ? [`streaming = ${s.streaming}`] : [])];
-  await target.query(`CREATE SUBSCRIPTION ${quoteIdent(s.name)} CONNECTION ${quoteLiteral(s.conninfo)} PUBLICATION ${quoteIdent(s.publication)} WITH (${options.join(', ')})`);
+  await createSubscription(target, s.name, s.conninfo, s.publication, options);
   await target.query(`SELECT pg_replication_origin_advance('pg_' || oid, $2::pg_lsn) FROM pg_subscription WHERE subname = $1`, [s.name, s.consistentPoint]);
   await target.query(`ALTER SUBSCRIPTION ${quoteIdent(s.name)} ENABLE`);
+}
+
+/**
+ * CREATE SUBSCRIPTION's text holds the source's password, and a failing statement is written to the
+ * target's server log (log_min_error_statement = error by default). Our session stops logging the
+ * statements of its errors around it; the error itself (e.g. "could not connect to the publisher")
+ * is still logged and returned. Returns false when the target user may not change that setting.
+ */
+export async function createSubscription(target: pg.Client, name: string, conninfo: string, publication: string, options: string[]): Promise<boolean> {
+  let quiet = true;
+  try {
+    await target.query('SET log_min_error_statement = panic');
+  } catch {
+    // Not a superuser and no SET privilege on the parameter (PostgreSQL 15+: GRANT SET ON PARAMETER).
+    quiet = false;
+  }
+  try {
+    await target.query(`CREATE SUBSCRIPTION ${quoteIdent(name)} CONNECTION ${quoteLiteral(conninfo)} PUBLICATION ${quoteIdent(publication)}${options.length ? ` WITH (${options.join(', ')})` : ''}`);
+  } finally {
+    if (quiet) await target.query('RESET log_min_error_statement').catch(() => undefined);
+  }
+  return quiet;
 }
 
 export async function subscriptionExists(target: pg.Client, name: string): Promise<boolean> {

@@ -7,8 +7,8 @@ import { replicationObjectName } from '../snapshot/prepare.ts';
 import type { JobContext } from './job.ts';
 import { withClients } from './job.ts';
 import { readSlotStatus, readSubscriptionStatus } from './status.ts';
-import { createSubscriptionAtSlot, subscriptionConninfo, subscriptionExists } from './subscription.ts';
-import { quoteIdent, quoteLiteral } from '../catalog/ident.ts';
+import { createSubscription, createSubscriptionAtSlot, subscriptionConninfo, subscriptionExists } from './subscription.ts';
+import { quoteIdent } from '../catalog/ident.ts';
 
 export interface SyncRequest {
   job: JobContext;
@@ -109,7 +109,7 @@ async function syncWithCopy(req: SyncRequest): Promise<SyncResult> {
     if (!(await publicationExists(source!, name))) await createPublication(source!, name, rows.map((r) => ({ ...r, rowFilter: null })), facts.major);
     const spec = withDatabase(req.subscriptionSource ?? job.source, database);
     try {
-      await target!.query(`CREATE SUBSCRIPTION ${quoteIdent(name)} CONNECTION ${quoteLiteral(subscriptionConninfo(spec, job.tls))} PUBLICATION ${quoteIdent(name)} WITH (copy_data = true, streaming = on)`);
+      await createSubscription(target!, name, subscriptionConninfo(spec, job.tls), name, ['copy_data = true', 'streaming = on']);
     } catch (error) {
       throw describeSubscriptionFailure(error, database);
     }

@@ -22,12 +22,8 @@ import { copyRoles, type RoleCopyResult } from './roles.ts';
 import { copyPreDataSchema, dumpPostDataSchema, restorePostDataSchema, type SchemaCopyOptions } from './schema.ts';
 import { LocalJobStore, type DatabaseState, type InitStep, type JobState } from './state.ts';
 import { copyInSnapshot } from './workers.ts';
+import { JobFinishedError, JobLockedError, lockJob } from './job-lock.ts';
 import { checkDroppable, dropTargetDatabase, type TargetDrop } from './drop-target.ts';
-
-/** A rerun of a finished job that may not go on as asked. */
-export class JobFinishedError extends Error {
-  override name = 'JobFinishedError';
-}
 
 export interface InitRequest {
   source: ConnectionSpec;
@@ -95,7 +91,8 @@ export async function runInit(req: InitRequest): Promise<InitReport> {
   const openSource = (db: string) => openClient(withDatabase(req.source, db), connectOptions('source'));
   const openTarget = (db: string) => openClient(withDatabase(req.target, db), connectOptions('target'));
 
-  let previous = store.load(jobId);
+  const loaded = store.load(jobId);
+  let previous = loaded;
   const finished = Boolean(previous && Object.values(previous.databases).every((d) => d.done));
   if (previous && finished && req.whenFinished === 'refuse') {
     throw new JobFinishedError(
@@ -113,6 +110,10 @@ export async function runInit(req: InitRequest): Promise<InitReport> {
   let targetAdmin: pg.Client | undefined;
   const report: InitReport = { jobId, resumed, cancelled: false, databases: [], roles: null };
   try {
+    await lockJob(sourceAdmin, jobId);
+    if (JSON.stringify(store.load(jobId)) !== JSON.stringify(loaded)) {
+      throw new JobLockedError(`Another init of job ${jobId} changed its record while this one started; run the command again.`);
+    }
     const sourceFacts = await readServerFacts(sourceAdmin);
     targetAdmin = await openTarget('postgres').catch(async (error: unknown) => {
       if (error instanceof ConnectionError && error.reason === 'database-missing') return openClient(req.target, connectOptions('target'));

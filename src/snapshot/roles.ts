@@ -57,8 +57,10 @@ export async function copyRoles(source: ConnectionSpec, target: pg.Client, tls: 
       result.skipped.push({ statement, reason: `${me} is the user this tool connects to the target as` });
       continue;
     }
-    if (role && statement.startsWith('CREATE ROLE') && existing.has(role)) {
-      result.skipped.push({ statement, reason: `${role} already exists on the target` });
+    // A role that was there before is the target's own: never created again nor altered (a copied
+    // NOSUPERUSER or NOLOGIN would demote it). Roles this copy created take their ALTERs.
+    if (role && existing.has(role)) {
+      result.skipped.push({ statement, reason: `${role} existed on the target before; left as it is` });
       continue;
     }
     if (!targetIsSuperuser && role && statement.startsWith('ALTER ROLE') && SUPERUSER_ONLY.test(statement)) {

@@ -9,7 +9,8 @@ import { runInit, type InitReport } from '../../snapshot/init.ts';
 import type { TargetDrop } from '../../snapshot/drop-target.ts';
 import { assertPreconditions } from '../../checks/preconditions.ts';
 import { addFilterOptions, filterUsageError, resolveFilters, type FilterFlags } from '../filter-options.ts';
-import { addJobOptions, commandRecord } from '../job-options.ts';
+import { addJobOptions, commandRecord, InterruptedError } from '../job-options.ts';
+import { onInterrupt } from '../interrupt.ts';
 import { deriveJobId } from '../../snapshot/prepare.ts';
 import { LocalJobStore } from '../../snapshot/state.ts';
 import { loggerFor, resolveEndpoints, type GlobalOptions } from '../global-options.ts';
@@ -116,8 +117,12 @@ export function initCommand(io: CliIo, setExitCode: (code: number) => void): Com
       const jobId = options.jobId ?? deriveJobId(source, target);
       const record = commandRecord('init', { jobId, source, target }, options.stateDir, logger);
       let begun = false;
+      let stopListening = () => undefined as void;
       const begin = async () => {
-        if (!begun) await record.begin('Copy snapshot');
+        if (!begun) {
+          stopListening = onInterrupt(() => record.failed(new InterruptedError()), io.stderr);
+          await record.begin('Copy snapshot');
+        }
         begun = true;
       };
       // A resumed init asks nothing; a new one is recorded once the user said yes.
@@ -144,7 +149,12 @@ export function initCommand(io: CliIo, setExitCode: (code: number) => void): Com
       } catch (error) {
         if (begun) await record.failed(error);
         if (error instanceof FilterError) throw filterUsageError(error, options);
+        if (begun && isConnectionLoss(error)) {
+          throw new ConnectionLostError(`${(error as Error).message.replace(/\.?$/, '')}: a connection to the source or the target was lost during init; what was copied is kept: run the same command again and init resumes where it stopped.`, { cause: error });
+        }
         throw error;
+      } finally {
+        stopListening();
       }
       if (begun && !report.cancelled) {
         const noSync = !options.sync;
@@ -182,3 +192,13 @@ function renderInitReport(report: InitReport, noSync: boolean): string {
   return lines.join('\n') + '\n';
 }
 
+
+export class ConnectionLostError extends Error {
+  override name = 'ConnectionLostError';
+}
+
+/** A session cut mid-work (network, server restart, pg_terminate_backend), as opposed to a refusal. */
+function isConnectionLoss(error: unknown): boolean {
+  const e = error as { code?: string; message?: string };
+  return ['ECONNRESET', 'EPIPE', 'ETIMEDOUT', '57P01', '57P02', '57P03'].includes(e.code ?? '') || /ECONNRESET|Connection terminated unexpectedly|terminating connection/i.test(e.message ?? '');
+}

@@ -35,6 +35,8 @@ export function table(overrides: Partial<TableFacts> = {}): TableFacts {
     hasPrimaryKey: true,
     identityIndexCandidate: null,
     selectable: true,
+    owner: 'app',
+    owned: true,
     generatedColumns: [],
     uncomparableColumns: [],
     estimatedRows: 0,

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { checkExtensionsAvailable, checkReplicaIdentity, checkSelectPrivileges } from '../../../src/checks/tables.ts';
+import { checkExtensionsAvailable, checkReplicaIdentity, checkSelectPrivileges, checkTableOwnership } from '../../../src/checks/tables.ts';
 import { checkTargetPrivileges } from '../../../src/checks/target.ts';
 import { database, facts, server, table } from './facts.ts';
 
@@ -81,5 +81,23 @@ describe('checkTargetPrivileges', () => {
     expect(result.status).toBe('fail');
     expect(result.remedy).toContain('ALTER ROLE "loader" CREATEDB;');
     expect(result.remedy).toContain('GRANT pg_create_subscription TO "loader";');
+  });
+});
+
+describe('checkTableOwnership', () => {
+  it('passes for a superuser and for tables the role owns', () => {
+    expect(checkTableOwnership(facts({ databases: [database({ tables: [table({ owned: false })] })] })).status).toBe('pass');
+    expect(checkTableOwnership(facts({ source: server({}, { superuser: false }) })).status).toBe('pass');
+  });
+  it('fails for a replicated table of another owner, with the GRANT that fixes it', () => {
+    const f = facts({ source: server({}, { superuser: false, name: 'migrator' }), databases: [database({ tables: [table({ name: 'orders', owned: false, owner: 'app owner' })] })] });
+    const result = checkTableOwnership(f);
+    expect(result.status).toBe('fail');
+    expect(result.detail).toBe('migrator does not own shop: public.orders, so it cannot add it to a publication.');
+    expect(result.remedy).toContain('GRANT "app owner" TO "migrator";');
+  });
+  it('ignores schema-only tables and partitions (published through their root)', () => {
+    const f = facts({ source: server({}, { superuser: false }), databases: [database({ tables: [table({ owned: false, published: false }), table({ name: 'p1', kind: 'partition', owned: false })] })] });
+    expect(checkTableOwnership(f).status).toBe('pass');
   });
 });
