@@ -38,8 +38,8 @@ export const recordJobEvent = z.discriminatedUnion('action', [
     jobId: jobIdSchema,
     databases: databasesSchema,
     since: iso,
-    /** The verify Map's outcome per database: a task that found differences fails too. */
-    tasks: z.array(z.object({ database: z.string(), failed: z.boolean(), error: failureSchema.optional() })).optional(),
+    /** The verify Map's outcome per database, with the error name of a failed task (a task that found differences fails too). */
+    tasks: z.array(z.object({ database: z.string(), failed: z.boolean(), error: z.string().max(256).optional() })).optional(),
   }),
   z.object({ action: z.literal('cleaned'), jobId: jobIdSchema, databases: databasesSchema, startedAt: iso, error: failureSchema.optional() }),
 ]);
@@ -151,7 +151,14 @@ export async function recordFailed(event: { input?: unknown; jobId?: string | un
 }
 
 const OUTCOME_ORDER = ['different', 'error', 'missing', 'unconfirmed', 'equal'] as const;
-type VerifyTask = { database: string; failed: boolean; error?: { Error?: string | undefined; Cause?: string | undefined } | undefined };
+type VerifyTask = { database: string; failed: boolean; error?: string | undefined };
+
+/** Why a verify task failed before it recorded a run: the detail of its FAILED step since `since`, else its error name. */
+async function verifyTaskFailure(jobId: string, database: string, errorName: string | undefined, since: number, store: JobStore): Promise<string> {
+  const steps = (await store.listSteps(jobId)).reverse();
+  const step = steps.find((s) => s.step === 'verify' && s.database === database && s.state === 'FAILED' && s.detail && Date.parse(s.startedAt) >= since);
+  return step?.detail ?? `${errorName ?? 'it stopped'}; its log stream in CloudWatch Logs says why`;
+}
 
 export async function recordVerified(event: { jobId: string; databases: string[]; since: string; tasks?: VerifyTask[] | undefined }, deps: RecordJobDependencies): Promise<VerifySummary> {
   const since = Date.parse(event.since);
@@ -164,10 +171,10 @@ export async function recordVerified(event: { jobId: string; databases: string[]
   const unrecorded = latest.has('*') ? [] : event.databases.filter((d) => !latest.has(d));
   const missing: string[] = [];
   for (const db of unrecorded) {
-    const failure = event.tasks?.find((t) => t.database === db && t.failed)?.error;
-    if (failure) parts.push(`${db}: the verify task failed: ${describeFailure(failure).cause}`);
+    const failed = event.tasks?.find((t) => t.database === db && t.failed);
+    if (failed) parts.push(`${db}: the verify task failed: ${await verifyTaskFailure(event.jobId, db, failed.error, since, deps.store)}`);
     else missing.push(db);
-    outcomes.add(failure ? 'error' : 'missing');
+    outcomes.add(failed ? 'error' : 'missing');
   }
   if (missing.length) parts.push(`no verify result was recorded for ${missing.join(', ')}`);
   if (latest.size === 0 && event.databases.length === 0) outcomes.add('missing');

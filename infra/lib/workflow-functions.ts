@@ -4,9 +4,10 @@ import * as iam from 'aws-cdk-lib/aws-iam';
 import type * as logs from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
 import { ReplicatorFunction, type ReplicatorFunctionNetwork } from './replicator-function.ts';
+import { JOB_ITEM_ACTIONS } from './status-table.ts';
 import type { SecretAccess } from './secret-access.ts';
 
-/** Where record-job publishes VerifyDifferences (embedded metric format); the alarm watches the same. */
+/** Where record-job publishes VerifyDifferences (embedded metric format), for dashboards. */
 export const METRIC_SERVICE = 'database-replicator-record-job';
 export function metricsNamespace(stackName: string): string {
   return `DatabaseReplicator/${stackName}`;
@@ -83,7 +84,7 @@ export class WorkflowFunctions extends Construct {
     });
 
     for (const fn of [this.checkGrants, this.estimateSize, this.checkReplication]) props.secrets.grantRead(fn.function);
-    props.jobTable.grantReadWriteData(this.recordJob.function);
+    props.jobTable.grant(this.recordJob.function, ...JOB_ITEM_ACTIONS);
     const stack = Stack.of(this);
     this.rdsDescribeArns = ['db', 'cluster', 'pg', 'cluster-pg'].map((resource) => stack.formatArn({ service: 'rds', resource, resourceName: '*', arnFormat: ArnFormat.COLON_RESOURCE_NAME }));
     // The source is named only when an execution starts, so the check may read any of them.

@@ -2,7 +2,7 @@
 // to the code it runs on AWS: the Lambda logic functions of lambdas/ (event parsed with the function's
 // schema, errors made safe and reported as Step Functions reports a Lambda error), the Fargate task's
 // subcommands (src/task, configured from the container override's environment, as in the deployed task
-// definition), and stubs for EventBridge Scheduler and SNS. The job store is DynamoDbJobStore on dynalite;
+// definition), and stubs for EventBridge Scheduler. The job store is DynamoDbJobStore on dynalite;
 // Secrets Manager and RDS are mocked at the SDK client (aws-sdk-client-mock).
 import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
@@ -40,6 +40,7 @@ const fn = (name: string) => `arn:aws:lambda:${REGION}:${ACCOUNT}:function:repli
 
 /** What CloudFormation puts into the placeholders on deploy, spelled as plain values. */
 export const SUBSTITUTIONS: Readonly<Record<string, string>> = {
+  Partition: 'aws',
   RecordJobFunctionArn: fn('record-job'),
   CheckRdsParameterGroupFunctionArn: fn('check-rds-parameter-group'),
   CheckGrantsFunctionArn: fn('check-grants'),
@@ -53,7 +54,7 @@ export const SUBSTITUTIONS: Readonly<Record<string, string>> = {
   ScheduleGroupName: 'database-replicator',
   SchedulerRoleArn: `arn:aws:iam::${ACCOUNT}:role/replicator-scheduler`,
   VerifyStateMachineArn: `arn:aws:states:${REGION}:${ACCOUNT}:stateMachine:replicator-verify`,
-  TopicArn: `arn:aws:sns:${REGION}:${ACCOUNT}:replicator-alarms`,
+  ScheduleDeadLetterQueueArn: `arn:aws:sqs:${REGION}:${ACCOUNT}:replicator-schedule-dead-letters`,
 };
 
 /** The file with its placeholders filled in; a placeholder without a value is an error, not a silent leftover. */
@@ -104,7 +105,7 @@ export interface RunOptions {
   catchUpWaitMs?: number;
 }
 
-export interface ScheduleStub { Name: string; GroupName: string; ScheduleExpression: string; Target: { Arn: string; RoleArn: string; Input: string } }
+export interface ScheduleStub { Name: string; GroupName: string; ScheduleExpression: string; Target: { Arn: string; RoleArn: string; Input: string; DeadLetterConfig?: { Arn: string } } }
 
 export class WorkflowHarness {
   readonly store: DynamoDbJobStore;
@@ -112,8 +113,6 @@ export class WorkflowHarness {
   readonly rdsMock = mockClient(RDSClient);
   /** Verify schedules created by "Create verify schedule" and not yet deleted, by name. */
   readonly schedules = new Map<string, ScheduleStub>();
-  /** Messages published by "Notify difference". */
-  readonly notifications: { TopicArn: string; Subject: string; Message: string }[] = [];
   readonly metrics: { name: string; value: number }[] = [];
   /** Every line the replicator tasks printed (stdout and stderr). */
   readonly taskOutput: string[] = [];
@@ -221,10 +220,6 @@ export class WorkflowHarness {
         const { Name } = input as { Name: string };
         if (!this.schedules.delete(Name)) throw stepError('Scheduler.ResourceNotFoundException', `Schedule ${Name} does not exist.`);
         return {};
-      },
-      'Notify difference': async (input) => {
-        this.notifications.push(input as { TopicArn: string; Subject: string; Message: string });
-        return { MessageId: randomUUID() };
       },
     };
   }

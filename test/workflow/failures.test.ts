@@ -5,7 +5,8 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { clusterUrl } from '../support/cluster.ts';
 import { dropReplicationObjects, fingerprintTables, replicationObjectsOnSource } from '../support/compare.ts';
 import { createTestDatabase, withClient } from '../support/db.ts';
-import { failOnce, WorkflowHarness } from '../support/workflow-runner.ts';
+import { NamedError } from '../../lambdas/shared/errors.ts';
+import { failOnce, WorkflowHarness, type TaskHandler } from '../support/workflow-runner.ts';
 
 const { source, target } = inject('clusters');
 let harness: WorkflowHarness;
@@ -80,6 +81,27 @@ describe('the replicate workflow, when things go wrong', () => {
     expect(execution.calls['Check RDS parameter group']).toBeUndefined();
 
     expect(await harness.store.getJob(jobId)).toMatchObject({ state: 'SUCCEEDED', databases: { [db]: { phase: 'Replicating', tablesDone: 2, tablesTotal: 2, rowsCopied: 2000 } } });
+    expect(await fingerprintTables(target, db)).toEqual(await fingerprintTables(source, db));
+  });
+
+  it('runs Copy snapshot once more after its task stopped (States.TaskFailed), and the second run resumes what the first copied', async () => {
+    const db = await smallDatabase('wf_stopped');
+    const jobId = `stopped-${db.slice(-8)}`;
+    // The first task copies everything, then is stopped before it exits cleanly (Fargate retirement, out of memory).
+    let stopped = false;
+    const stopAfterWork = (next: TaskHandler): TaskHandler => async (input) => {
+      const result = await next(input);
+      if (stopped) return result;
+      stopped = true;
+      throw new NamedError('States.TaskFailed', JSON.stringify({ StopCode: 'SpotInterruption', StoppedReason: 'Your Spot Task was interrupted.', Containers: [{ Name: 'replicator', ExitCode: 137 }] }));
+    };
+    const execution = await harness.run('replicate', { jobId, sourceSecretArn, targetSecretArn, databases: [db] }, { wrap: { 'Copy snapshot': stopAfterWork } });
+    expect(execution.cause).toBeUndefined();
+    expect(execution.status).toBe('SUCCEEDED');
+    expect(execution.calls).toMatchObject({ 'Copy snapshot': 2, 'Create subscription': 1 });
+    expect(execution.events.filter((e) => e.type === 'StateRetried').map((e) => e.state!.name)).toEqual(['Copy snapshot']);
+    const snapshots = (await harness.store.listSteps(jobId)).filter((st) => st.step === 'snapshot');
+    expect(snapshots.map((st) => st.state)).toEqual(['SUCCEEDED', 'SUCCEEDED']);
     expect(await fingerprintTables(target, db)).toEqual(await fingerprintTables(source, db));
   });
 

@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CreateTableCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { emfLine, handler, recordJob, type RecordJobEvent } from '../../../lambdas/record-job.ts';
+import { emfLine, handler, recordJob, recordJobEvent, type RecordJobEvent } from '../../../lambdas/record-job.ts';
 import { describeFailure } from '../../../lambdas/shared/failures.ts';
 import { assertNoSecrets } from '../../support/no-secrets.ts';
 import { LocalFileJobStore, type VerifyRunRecord } from '../../../src/jobs/index.ts';
@@ -219,12 +219,20 @@ describe('record-job verified and cleaned', () => {
     await expect(recordJob({ action: 'verified', jobId: 'other', databases: ['shop'], since }, d)).resolves.toMatchObject({ outcome: 'missing', runs: 0 });
   });
 
-  it('reports a verify task that failed without recording a run, with its reason', async () => {
+  it('reports a verify task that failed without recording a run, with the reason its step recorded, from its error name alone', async () => {
     const d = deps();
     await d.store.putVerifyRun(run({ database: 'shop' }));
-    const tasks = [{ database: 'shop', failed: false }, { database: 'crm', failed: true, error: { Error: 'States.TaskFailed', Cause: JSON.stringify({ TaskArn: 'arn:aws:ecs:eu-west-1:1:task/c/t1', StoppedReason: 'CannotPullContainerError' }) } }];
-    const result = await recordJob({ action: 'verified', jobId: 'shop_2026', databases: ['shop', 'crm'], since, tasks }, d);
-    expect(result).toMatchObject({ outcome: 'error', summary: 'Verify of job shop_2026: shop equal (3 tables); crm: the verify task failed: The replicator task t1 stopped: CannotPullContainerError. Its log stream in CloudWatch Logs says why.' });
+    // The verify Map passes the error name only (a stopped task's whole description would crowd the state).
+    const tasks = [{ database: 'shop', failed: false }, { database: 'crm', failed: true, error: 'States.TaskFailed' }, { database: 'hr', failed: true, error: 'States.TaskFailed' }];
+    await d.store.putStep({ jobId: 'shop_2026', step: 'verify', database: 'crm', state: 'FAILED', startedAt: '2026-02-01T12:01:00.000Z', endedAt: '2026-02-01T12:02:00.000Z', detail: 'SecretNotFound: The secret ... does not exist.' });
+    // An older failure of hr, before this execution: not its reason now.
+    await d.store.putStep({ jobId: 'shop_2026', step: 'verify', database: 'hr', state: 'FAILED', startedAt: '2026-01-01T12:01:00.000Z', endedAt: '2026-01-01T12:02:00.000Z', detail: 'old failure' });
+    const result = await recordJob({ action: 'verified', jobId: 'shop_2026', databases: ['shop', 'crm', 'hr'], since, tasks }, d);
+    expect(result).toMatchObject({
+      outcome: 'error',
+      summary: 'Verify of job shop_2026: shop equal (3 tables); crm: the verify task failed: SecretNotFound: The secret ... does not exist.; hr: the verify task failed: States.TaskFailed; its log stream in CloudWatch Logs says why.',
+    });
+    expect(recordJobEvent.safeParse({ action: 'verified', jobId: 'shop_2026', databases: ['crm'], since, tasks: [{ database: 'crm', failed: true, error: { Error: 'States.TaskFailed', Cause: '{}' } }] }).success).toBe(false);
   });
 
   it('records the clean-up as a step, failed with the readable reason when an error is given', async () => {
