@@ -19,7 +19,8 @@ import { normalizeJob, parseWorkflowInput, type WorkflowJob } from './shared/wor
 //              for a job it cannot record (bad input, unknown or finished job);
 //   verified   sums up the verify runs recorded since the execution started, emits VerifyDifferences;
 //   cleaned    records the clean-up step (FAILED with the reason when an error is given); a successful
-//              clean-up ends a job that is still PENDING or RUNNING as CANCELLED (a finished job stays).
+//              clean-up ends a job that is still PENDING or RUNNING as CANCELLED (a finished job stays)
+//              and starts the retention of the job's record (DynamoDB's TTL; until then it never expires).
 // Errors (by name): InvalidEvent, JobAlreadyFinishedError, InvalidJobRecordError, SecretInRecordError.
 
 const logger = createLambdaLogger('record-job');
@@ -198,7 +199,11 @@ export async function recordCleaned(event: { jobId: string; databases: string[];
     endedAt: (deps.now ?? (() => new Date()))().toISOString(),
     detail: cut(detail, STORE_TEXT),
   });
-  if (!described) await endCleanedJob(event.jobId, deps);
+  if (!described) {
+    await endCleanedJob(event.jobId, deps);
+    // Nothing of the job runs any more: its record may expire now (never before: it names the slots).
+    await deps.store.startRetention(event.jobId);
+  }
   deps.logger?.info(`clean-up ${described ? 'failed' : 'done'}`, { jobId: event.jobId });
   return { jobId: event.jobId, recorded: true, error: described?.error ?? '', cause: described?.cause ?? '' };
 }

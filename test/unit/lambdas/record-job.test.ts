@@ -5,7 +5,7 @@ import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CreateTableCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { emfLine, handler, recordJob, recordJobEvent, type RecordJobEvent } from '../../../lambdas/record-job.ts';
 import { describeFailure } from '../../../lambdas/shared/failures.ts';
 import { assertNoSecrets } from '../../support/no-secrets.ts';
@@ -233,6 +233,16 @@ describe('record-job verified and cleaned', () => {
       summary: 'Verify of job shop_2026: shop equal (3 tables); crm: the verify task failed: SecretNotFound: The secret ... does not exist.; hr: the verify task failed: States.TaskFailed; its log stream in CloudWatch Logs says why.',
     });
     expect(recordJobEvent.safeParse({ action: 'verified', jobId: 'shop_2026', databases: ['crm'], since, tasks: [{ database: 'crm', failed: true, error: { Error: 'States.TaskFailed', Cause: '{}' } }] }).success).toBe(false);
+  });
+
+  it('starts the retention of the job record after a successful clean-up only (never while it may replicate)', async () => {
+    const d = deps();
+    const started = vi.spyOn(d.store, 'startRetention');
+    const event: RecordJobEvent = { action: 'cleaned', jobId: 'shop_2026', databases: ['shop'], startedAt: '2026-02-01T11:59:00.000Z' };
+    await recordJob({ ...event, error: { Error: 'ConnectionFailed', Cause: 'no route' } }, d);
+    expect(started).not.toHaveBeenCalled();
+    await recordJob(event, d);
+    expect(started).toHaveBeenCalledWith('shop_2026');
   });
 
   it('records the clean-up as a step, failed with the readable reason when an error is given', async () => {
