@@ -55,7 +55,7 @@ export function suppressAcceptedFindings(stack: ReplicatorStack): void {
     'ecr:GetAuthorizationToken supports no resource-level permissions; the image pull and the log writes of the execution role are scoped to the repository and the log group.',
   );
 
-  const secretReaders = [stack.task.taskDefinition.taskRole, stack.functions.checkGrants.role, stack.functions.estimateSize.role, stack.functions.checkReplication.role];
+  const secretReaders = [stack.task.taskDefinition.taskRole, ...stack.functions.connecting.map((fn) => fn.role)];
   if (stack.secretAccess.namePrefix !== undefined) {
     for (const role of secretReaders) {
       iam5(

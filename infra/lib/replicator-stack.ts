@@ -7,6 +7,7 @@ import { DEFAULT_SECRETS_PREFIX, type ImageSettings, type NetworkSettings, type 
 import { DEFAULT_TASK_CPU, DEFAULT_TASK_MEMORY } from './fargate-sizes.ts';
 import { suppressAcceptedFindings } from './nag-suppressions.ts';
 import { ReplicatorNetwork } from './network.ts';
+import { RdsCaBundle } from './rds-ca-bundle.ts';
 import { ReplicatorTask } from './replicator-task.ts';
 import { SecretAccess } from './secret-access.ts';
 import { StatusTable } from './status-table.ts';
@@ -30,6 +31,12 @@ export interface ReplicatorStackProps extends StackProps {
   readonly image?: ImageSettings;
   /** Where lambdas/, statemachines/ and containers/ are (default: this repository). */
   readonly repoRoot?: string;
+  /**
+   * The RDS global CA bundle (global-bundle.pem) the deployer provides: the functions that connect
+   * get it at /opt/rds-ca/global-bundle.pem, where the task image has it, for secrets that ask for
+   * sslmode=verify-full. Left out, such secrets fail in the functions with a sentence saying so.
+   */
+  readonly rdsCaBundle?: string;
 }
 
 /**
@@ -68,6 +75,7 @@ export class ReplicatorStack extends Stack {
       ...(props.image ? { image: props.image } : {}),
     });
     this.secretAccess.grantRead(this.task.taskDefinition.taskRole);
+    const caBundle = props.rdsCaBundle ? new RdsCaBundle(this, 'RdsCaBundle', { file: props.rdsCaBundle }) : undefined;
     this.functions = new WorkflowFunctions(this, 'Functions', {
       ...kept,
       repoRoot,
@@ -76,6 +84,7 @@ export class ReplicatorStack extends Stack {
       jobTable: this.statusTable.table,
       // As the task counts its copy workers when the plan sets none: its vCPUs, at least two.
       taskJobs: Math.max(2, Math.floor(cpu / 1024)),
+      ...(caBundle ? { caBundle: caBundle.layer } : {}),
     });
     this.schedule = new VerifySchedule(this, 'VerifySchedule');
     this.alerts = new ReplicatorAlerts(this, 'Alerts', {

@@ -74,6 +74,7 @@ export class ReplicatorWorkflows extends Construct {
         CheckGrantsFunctionArn: fns.checkGrants.function.functionArn,
         EstimateSizeFunctionArn: fns.estimateSize.function.functionArn,
         CheckReplicationFunctionArn: fns.checkReplication.function.functionArn,
+        CheckTargetReachesSourceFunctionArn: fns.checkTargetReachesSource.function.functionArn,
         ...scheduleGroup,
         SchedulerRoleArn: schedule.role.roleArn,
         ScheduleDeadLetterQueueArn: schedule.deadLetterQueue.queueArn,
@@ -85,7 +86,7 @@ export class ReplicatorWorkflows extends Construct {
     // The definitions invoke the unqualified function ARNs: no version or alias needs a grant.
     const invoke = (machine: AslStateMachine, functions: ReplicatorFunction[]) =>
       machine.stateMachine.addToRolePolicy(new iam.PolicyStatement({ actions: ['lambda:InvokeFunction'], resources: functions.map((f) => f.function.functionArn) }));
-    invoke(this.replicate, [fns.checkRdsParameterGroup, fns.checkGrants, fns.estimateSize, fns.checkReplication, fns.recordJob]);
+    invoke(this.replicate, [fns.checkRdsParameterGroup, fns.checkGrants, fns.estimateSize, fns.checkReplication, fns.checkTargetReachesSource, fns.recordJob]);
     invoke(this.verify, [fns.recordJob]);
     invoke(this.cleanup, [fns.recordJob]);
     invoke(this.cutover, [fns.recordJob]);

@@ -9,7 +9,8 @@ import type { JobRecord } from '../jobs/types.ts';
 import { isTerminal } from '../jobs/types.ts';
 import { readJob, type RemoteContext, type RemoteRequest } from './context.ts';
 import { ENV } from './deployment.ts';
-import { secretArnFor, secretName, type Side } from './credentials.ts';
+import { parseConnectionUrl } from '../connection/url.ts';
+import { refuseLocalFiles, secretArnFor, secretName, type Side } from './credentials.ts';
 import { RemoteFailure, RemoteUsageError } from './errors.ts';
 import { checkedPlan, checkEndpoint, checkInstance, compactFilters, endpointFromDescription, jobInput, plannedDatabases, remoteJobId, replicateInput, type ReplicateInput } from './inputs.ts';
 import { deleteVerifySchedule, putVerifySchedule, type ScheduleResult } from './schedule.ts';
@@ -41,10 +42,16 @@ const jobIdOf = (request: RemoteRequest) => remoteJobId(request.jobId, request.s
  */
 async function secretArns(ctx: RemoteContext, request: RemoteRequest, jobId: string, job: JobRecord | undefined): Promise<{ sourceSecretArn: string; targetSecretArn: string }> {
   const storeFirst = request.command === 'init' || request.command === 'sync';
+  const usesRecorded = (side: Side) => !request[side].secretArn && job?.[side].secretArn !== undefined && (!storeFirst || !request[side].url);
+  // Both URLs are checked before either is stored: a file named on this machine means nothing to the workflow.
+  for (const side of ['source', 'target'] as const) {
+    const url = request[side].url;
+    if (url && !request[side].secretArn && !usesRecorded(side)) refuseLocalFiles(parseConnectionUrl(url), side);
+  }
   const one = async (side: Side): Promise<string> => {
     const given = request[side];
     const recorded = job?.[side].secretArn;
-    if (!given.secretArn && recorded && (!storeFirst || !given.url)) return recorded;
+    if (usesRecorded(side) && recorded) return recorded;
     const result = await secretArnFor(ctx.clients.secrets, { side, jobId, prefix: ctx.deployment.secretsPrefix, given });
     if (result.stored) ctx.logger.info(`The ${side} URL is ${result.stored === 'created' ? 'stored' : 'updated'} in Secrets Manager as ${secretName(ctx.deployment.secretsPrefix, jobId, side)}; the workflow gets its ARN only.`);
     if (result.noPassword) ctx.logger.warn(`the ${side} URL has no password, and the workflow has no ~/.pgpass or PGPASSWORD to fall back on: put it in the URL (through DATABASE_REPLICATOR_${side.toUpperCase()}_URL) or pass --${side}-secret.`);

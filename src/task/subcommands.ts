@@ -103,7 +103,8 @@ export const snapshot: SubcommandHandler = async (ctx) => {
 export const subscribe: SubcommandHandler = async (ctx) => {
   const job = engineJob(ctx);
   snapshotState(ctx, job, 'subscribe');
-  const [result] = await runSync({ job, copyData: false, logger: ctx.logger });
+  const target = ctx.config.plan.subscriptionSslRootCert;
+  const [result] = await runSync({ job, copyData: false, logger: ctx.logger, ...(target ? { targetSslRootCert: target } : {}) });
   const db = job.state!.databases[ctx.config.database];
   return { output: { ...names(ctx, db), action: result?.action ?? 'unchanged' } };
 };

@@ -93,7 +93,7 @@ describe('IAM scope', () => {
   it('lets the database functions and the task read only the secrets under the prefix, or the listed ARNs', () => {
     const prefix = base.stack.resolve(base.stack.secretAccess.secretArns[0]);
     expect(JSON.stringify(prefix)).toContain(':secret:database-replicator/*');
-    const readers = [base.stack.task.taskDefinition.taskRole, base.stack.functions.checkGrants.role, base.stack.functions.estimateSize.role, base.stack.functions.checkReplication.role];
+    const readers = [base.stack.task.taskDefinition.taskRole, base.stack.functions.checkGrants.role, base.stack.functions.estimateSize.role, base.stack.functions.checkReplication.role, base.stack.functions.checkTargetReachesSource.role];
     for (const role of readers) expect(actionsOn(of(base, role), prefix)).toEqual(['secretsmanager:DescribeSecret', 'secretsmanager:GetSecretValue']);
     for (const role of [base.stack.functions.checkRdsParameterGroup.role, base.stack.functions.recordJob.role, ...base.stack.workflows.all.map((m) => m.stateMachine.role)]) {
       expect(allActions(of(base, role)).filter((a) => a.startsWith('secretsmanager:')), role.node.path).toEqual([]);
@@ -110,7 +110,7 @@ describe('IAM scope', () => {
       expect(allActions(of(base, role)).filter((a) => a.startsWith('dynamodb:'))).toEqual(['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:Query', 'dynamodb:UpdateItem']);
       expect(actionsOn(of(base, role), table)).toEqual(['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:Query', 'dynamodb:UpdateItem']);
     }
-    for (const fn of [base.stack.functions.checkGrants, base.stack.functions.estimateSize, base.stack.functions.checkReplication, base.stack.functions.checkRdsParameterGroup]) {
+    for (const fn of [base.stack.functions.checkGrants, base.stack.functions.estimateSize, base.stack.functions.checkReplication, base.stack.functions.checkTargetReachesSource, base.stack.functions.checkRdsParameterGroup]) {
       expect(allActions(of(base, fn.role)).filter((a) => a.startsWith('dynamodb:'))).toEqual([]);
     }
   });
@@ -136,7 +136,7 @@ describe('IAM scope', () => {
     const fns = base.stack.functions;
     const invoked = (role: IConstruct) => sorted(of(base, role).filter((st) => allActions([st]).includes('lambda:InvokeFunction')).flatMap((st) => list(st.Resource)));
     const [replicate, verify, cleanup, cutover] = base.stack.workflows.all.map((m) => m.stateMachine.role);
-    expect(invoked(replicate!)).toEqual(sorted([fns.checkRdsParameterGroup, fns.checkGrants, fns.estimateSize, fns.checkReplication, fns.recordJob].map((f) => getAtt(base, f.function))));
+    expect(invoked(replicate!)).toEqual(sorted([fns.checkRdsParameterGroup, fns.checkGrants, fns.estimateSize, fns.checkReplication, fns.checkTargetReachesSource, fns.recordJob].map((f) => getAtt(base, f.function))));
     expect(invoked(verify!)).toEqual(sorted([getAtt(base, fns.recordJob.function)]));
     expect(invoked(cleanup!)).toEqual(sorted([getAtt(base, fns.recordJob.function)]));
     expect(invoked(cutover!)).toEqual(sorted([getAtt(base, fns.recordJob.function)]));

@@ -71,6 +71,7 @@ describe('substitutions', () => {
       CheckGrantsFunctionArn: getAtt(base, fns.checkGrants.function),
       EstimateSizeFunctionArn: getAtt(base, fns.estimateSize.function),
       CheckReplicationFunctionArn: getAtt(base, fns.checkReplication.function),
+      CheckTargetReachesSourceFunctionArn: getAtt(base, fns.checkTargetReachesSource.function),
       VerifyStateMachineArn: { Ref: logicalId(base, workflows.verify.stateMachine) },
       SchedulerRoleArn: getAtt(base, schedule.role),
       ScheduleGroupName: base.stack.resolve(schedule.group.scheduleGroupName),

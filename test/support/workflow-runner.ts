@@ -19,6 +19,7 @@ import type { z } from 'zod';
 import { checkGrants, checkGrantsEvent } from '../../lambdas/check-grants.ts';
 import { checkRdsParameterGroupEvent, checkRdsSource } from '../../lambdas/check-rds-parameter-group.ts';
 import { checkReplication, checkReplicationEvent } from '../../lambdas/check-replication.ts';
+import { checkTargetReachesSource, checkTargetReachesSourceEvent } from '../../lambdas/check-target-reaches-source.ts';
 import { estimateSize, estimateSizeEvent } from '../../lambdas/estimate-size.ts';
 import { recordJob, recordJobEvent } from '../../lambdas/record-job.ts';
 import { NamedError, parseEvent, toSafeError } from '../../lambdas/shared/errors.ts';
@@ -46,6 +47,7 @@ export const SUBSTITUTIONS: Readonly<Record<string, string>> = {
   CheckGrantsFunctionArn: fn('check-grants'),
   EstimateSizeFunctionArn: fn('estimate-size'),
   CheckReplicationFunctionArn: fn('check-replication'),
+  CheckTargetReachesSourceFunctionArn: fn('check-target-reaches-source'),
   ClusterArn: `arn:aws:ecs:${REGION}:${ACCOUNT}:cluster/replicator`,
   TaskDefinitionArn: `arn:aws:ecs:${REGION}:${ACCOUNT}:task-definition/replicator:1`,
   ContainerName: 'replicator',
@@ -209,6 +211,7 @@ export class WorkflowHarness {
       'Check grants': this.#lambda(SUBSTITUTIONS.CheckGrantsFunctionArn!, checkGrantsEvent, (e) => checkGrants(e, { secrets })),
       'Estimate size': this.#lambda(SUBSTITUTIONS.EstimateSizeFunctionArn!, estimateSizeEvent, (e) => estimateSize(e, { secrets })),
       'Check replication': this.#lambda(SUBSTITUTIONS.CheckReplicationFunctionArn!, checkReplicationEvent, (e) => checkReplication(e, { secrets })),
+      'Check target reaches source': this.#lambda(SUBSTITUTIONS.CheckTargetReachesSourceFunctionArn!, checkTargetReachesSourceEvent, (e) => checkTargetReachesSource(e, { secrets })),
       'Copy snapshot': ecs, 'Create subscription': ecs, 'Run verify': ecs, 'Run cleanup': ecs, 'Run cutover': ecs,
       'Create verify schedule': async (input) => {
         const s = input as unknown as ScheduleStub;

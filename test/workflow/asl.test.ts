@@ -50,7 +50,7 @@ function allStates(machine: Machine): [string, State, Machine][] {
 const tasks = (machine: Machine) => allStates(machine).filter(([, s]) => s.Type === 'Task');
 
 /** Configuration errors of the functions: retrying cannot fix them. */
-const NOT_RETRIED = ['LogicalReplicationOff', 'RebootPending', 'ReadReplicaSource', 'SourceNotFound', 'MissingPermission', 'ValidationFailed', 'SecretNotFound', 'SecretMalformed', 'InvalidEvent', 'FilterError', 'JobAlreadyFinishedError', 'States.ALL', 'States.Runtime'];
+const NOT_RETRIED = ['SourceUnreachableFromTarget', 'LogicalReplicationOff', 'RebootPending', 'ReadReplicaSource', 'SourceNotFound', 'MissingPermission', 'ValidationFailed', 'SecretNotFound', 'SecretMalformed', 'InvalidEvent', 'FilterError', 'JobAlreadyFinishedError', 'States.ALL', 'States.Runtime'];
 const LAMBDA_TRANSIENT = ['Lambda.ServiceException', 'Lambda.AWSLambdaException', 'Lambda.SdkClientException', 'Lambda.TooManyRequestsException', 'Lambda.ClientExecutionTimeoutException'];
 /** The Step Functions resources, in the partition the stack is deployed to. */
 const STATES = 'arn:${Partition}:states:::';
@@ -148,7 +148,7 @@ describe('the replicate workflow', () => {
     expect(happyPath(machine, { 'Verify schedule requested?': 'Create verify schedule' })).toEqual([
       'Record job started', 'Run checks', 'Checks passed?', 'Estimate size', 'Replicate each database', 'Verify schedule requested?', 'Create verify schedule', 'Record job succeeded', 'Job succeeded',
     ]);
-    expect(machine.States['Run checks']!.Branches!.map((b) => Object.keys(b.States).filter((n) => b.States[n]!.Type === 'Task'))).toEqual([['Check RDS parameter group'], ['Check grants']]);
+    expect(machine.States['Run checks']!.Branches!.map((b) => Object.keys(b.States).filter((n) => b.States[n]!.Type === 'Task'))).toEqual([['Check RDS parameter group'], ['Check grants'], ['Check target reaches source']]);
     expect(happyPath(map)).toEqual(['Copy snapshot', 'Create subscription', 'Check replication', 'Caught up?', 'Count poll', 'Wait for catch-up']);
   });
 
@@ -173,8 +173,11 @@ describe('the replicate workflow', () => {
   });
 
   it('stops with the reason when a check did not pass', () => {
-    expect(machine.States['Checks passed?']!.Choices!.map((c) => c.Next)).toEqual(['RDS source not ready', 'Source or target not ready']);
-    for (const stop of ['RDS source not ready', 'Source or target not ready']) expect(machine.States[stop]!.Next).toBe('Record job failed');
+    expect(machine.States['Checks passed?']!.Choices!.map((c) => c.Next)).toEqual(['RDS source not ready', 'Source or target not ready', 'Target cannot reach source']);
+    for (const stop of ['RDS source not ready', 'Source or target not ready', 'Target cannot reach source']) expect(machine.States[stop]!.Next).toBe('Record job failed');
+    // The target's own connection to the source is probed among the checks, before Estimate size and any copy.
+    const probe = machine.States['Run checks']!.Branches![2]!.States['Check target reaches source']!;
+    expect(probe.Parameters).toEqual({ FunctionName: '${CheckTargetReachesSourceFunctionArn}', 'Payload.$': '$.job.reach' });
   });
 
   it('records every failure of a phase, then fails with its error and cause', () => {

@@ -2,7 +2,7 @@
 // handler logic or task subcommand (test/support/workflow-runner.ts): a configuration error stops it
 // before anything is created, a transient error is retried, a replication that never comes up fails.
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { clusterUrl } from '../support/cluster.ts';
+import { clusterUrl, startCluster } from '../support/cluster.ts';
 import { dropReplicationObjects, fingerprintTables, replicationObjectsOnSource } from '../support/compare.ts';
 import { createTestDatabase, withClient } from '../support/db.ts';
 import { NamedError } from '../../lambdas/shared/errors.ts';
@@ -60,6 +60,30 @@ describe('the replicate workflow, when things go wrong', () => {
     expect(job).toMatchObject({ state: 'FAILED', phase: 'Failed', cause: 'LogicalReplicationOff', error: execution.cause });
     expect(await replicationObjectsOnSource(source, db)).toEqual({ slots: [], publications: [] });
     expect(await targetHas(db)).toBe(false);
+  });
+
+  it('stops before the copy when the target server cannot reach the source as its subscription would, creating nothing', async () => {
+    // A TLS source our side checks with its CA file; the plan names a CA path the target server does not have.
+    const tls = await startCluster({ name: 'wf-tls', tls: { hostName: 'db.internal.example' } });
+    try {
+      const { name: db } = await createTestDatabase(tls, 'wf_reach');
+      await withClient(tls, db, (c) => c.query('CREATE TABLE items (id int PRIMARY KEY); INSERT INTO items SELECT generate_series(1, 10)'));
+      const tlsSecret = harness.holdSecret('wf/tls-source', `${clusterUrl(tls, 'postgres')}?sslmode=verify-ca&sslrootcert=${encodeURIComponent(tls.serverCertFile!)}`);
+      const jobId = `reach-${db.slice(-8)}`;
+      const execution = await harness.run('replicate', { jobId, sourceSecretArn: tlsSecret, targetSecretArn, databases: [db], plan: { subscriptionSslRootCert: '/nonexistent/rds-ca.pem' } });
+      expect(execution.status).toBe('FAILED');
+      expect(execution.error).toBe('SourceUnreachableFromTarget');
+      expect(execution.cause).toMatch(new RegExp(`^The target could not connect to the source for database ${db} \\(.*/nonexistent/rds-ca\\.pem.*\\); the target server itself must reach the source`));
+      expect(execution.entered).toEqual(expect.arrayContaining(['Check grants', 'Check target reaches source', 'Note reach check failure', 'Target cannot reach source', 'Record job failed', 'Job failed']));
+      for (const never of ['Estimate size', 'Copy snapshot']) expect(execution.entered).not.toContain(never);
+      expect(execution.calls['Check target reaches source']).toBe(1);
+      expect(await harness.store.getJob(jobId)).toMatchObject({ state: 'FAILED', cause: 'SourceUnreachableFromTarget' });
+      expect(await replicationObjectsOnSource(tls, db)).toEqual({ slots: [], publications: [] });
+      expect(await targetHas(db)).toBe(false);
+      expect(await withClient(target, 'postgres', async (c) => (await c.query("SELECT subname FROM pg_subscription WHERE subname LIKE 'dbr\\_probe\\_%'")).rows)).toEqual([]);
+    } finally {
+      await tls.stop();
+    }
   });
 
   it('retries a transient Lambda error and a transient ECS error, and still succeeds', async () => {

@@ -101,6 +101,24 @@ describe('credentials in remote mode', () => {
     expect(sfn.calls()).toHaveLength(0);
   });
 
+  it('refuses a URL naming a file on this machine before storing anything, and takes the bundle the workflow carries', async () => {
+    const local = `${SOURCE_URL.replace('sslmode=require', 'sslmode=verify-full')}&sslrootcert=%2Fhome%2Fme%2Fglobal-bundle.pem`;
+    const io = testIo(deploymentEnv(table.tableName, { DATABASE_REPLICATOR_SOURCE_URL: TARGET_URL, DATABASE_REPLICATOR_TARGET_URL: `${TARGET_URL}?sslmode=require&sslcert=%2Fhome%2Fme%2Fclient.crt` }), { table });
+    expect(await cli(['init', '--remote', '--yes'], io)).toBe(2);
+    expect(io.err.join('')).toContain('The target URL names sslcert=/home/me/client.crt, a file on this machine that the workflow cannot read');
+    const refused = testIo(deploymentEnv(table.tableName, { DATABASE_REPLICATOR_SOURCE_URL: local, DATABASE_REPLICATOR_TARGET_URL: TARGET_URL }), { table });
+    expect(await cli(['init', '--remote', '--yes'], refused)).toBe(2);
+    expect(refused.err.join('')).toContain('The source URL names sslrootcert=/home/me/global-bundle.pem, a file on this machine that the workflow cannot read; for an RDS server use sslrootcert=/opt/rds-ca/global-bundle.pem');
+    for (const spelling of spellings(PASSWORD)) expect(refused.err.join('')).not.toContain(spelling);
+    expect(sm.calls()).toHaveLength(0);
+    expect(sfn.calls()).toHaveLength(0);
+
+    const bundled = `${SOURCE_URL.replace('sslmode=require', 'sslmode=verify-full')}&sslrootcert=%2Fopt%2Frds-ca%2Fglobal-bundle.pem`;
+    const ok = testIo(deploymentEnv(table.tableName, { DATABASE_REPLICATOR_SOURCE_URL: bundled, DATABASE_REPLICATOR_TARGET_URL: TARGET_URL }), { table });
+    await cli(['init', '--remote', '--yes'], ok);
+    expect(JSON.parse(sm.commandCalls(CreateSecretCommand)[0]!.args[0].input.SecretString!)).toEqual({ url: bundled });
+  });
+
   it('warns when a URL holds no password, since the workflow has no ~/.pgpass', async () => {
     const io = testIo(deploymentEnv(table.tableName, { DATABASE_REPLICATOR_SOURCE_URL: 'postgresql://repl@db.example.com/shop', DATABASE_REPLICATOR_TARGET_URL: TARGET_URL }), { table });
     await cli(['init', '--remote', '--yes'], io);
