@@ -1,10 +1,11 @@
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { DescribeExecutionCommand, SFNClient } from '@aws-sdk/client-sfn';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { z } from 'zod';
 import { redact } from '../src/connection/redact.ts';
-import { DynamoDbJobStore, type JobStore, type VerifyRunRecord } from '../src/jobs/index.ts';
+import { DynamoDbJobStore, isTerminal, type JobStore, type VerifyRunRecord } from '../src/jobs/index.ts';
 import { awsClientConfig } from './shared/clients.ts';
-import { lambdaHandler, parseEvent } from './shared/errors.ts';
+import { lambdaHandler, NamedError, parseEvent } from './shared/errors.ts';
 import { databasesSchema, jobIdSchema } from './shared/events.ts';
 import { cut, describeFailure, MAX_CAUSE } from './shared/failures.ts';
 import { createLambdaLogger, type LambdaLog } from './shared/logger.ts';
@@ -21,7 +22,7 @@ import { normalizeJob, parseWorkflowInput, type WorkflowJob } from './shared/wor
 //   cleaned    records the clean-up step (FAILED with the reason when an error is given); a successful
 //              clean-up ends a job that is still PENDING or RUNNING as CANCELLED (a finished job stays)
 //              and starts the retention of the job's record (DynamoDB's TTL; until then it never expires).
-// Errors (by name): InvalidEvent, JobAlreadyFinishedError, InvalidJobRecordError, SecretInRecordError.
+// Errors (by name): InvalidEvent, JobAlreadyRunning, JobAlreadyFinishedError, InvalidJobRecordError, SecretInRecordError.
 
 const logger = createLambdaLogger('record-job');
 const STORE_TEXT = 4000;
@@ -57,6 +58,15 @@ export interface RecordJobDependencies {
   defaultJobs?: number;
   /** Publishes one CloudWatch metric (EMF on stdout in Lambda). */
   metric?: (name: string, value: number) => void;
+  /** Whether an execution still runs (DescribeExecution); left out, another execution is taken as ended. */
+  executionRunning?: (executionArn: string) => Promise<boolean>;
+}
+
+/** Another execution of the workflow runs the job: a second one would race it on the same slots and tables. */
+export class JobAlreadyRunning extends NamedError {
+  constructor(jobId: string, executionArn: string) {
+    super('JobAlreadyRunning', `Job ${jobId} is being replicated by the execution ${executionArn}, which is still running; follow that one (database-replicator status), or stop it before starting another.`);
+  }
 }
 
 const secretName = (arn: string) => arn.slice(arn.indexOf(':secret:') + 8);
@@ -66,6 +76,10 @@ export async function recordStarted(event: { input: unknown; executionArn?: stri
   const job = normalizeJob(input, deps.defaultJobs);
   const arn = event.executionArn ? { executionArn: event.executionArn } : {};
   const existing = await deps.store.getJob(input.jobId);
+  const other = existing?.executionArn;
+  if (existing && !isTerminal(existing.state) && other && event.executionArn && other !== event.executionArn && (await deps.executionRunning?.(other))) {
+    throw new JobAlreadyRunning(input.jobId, other);
+  }
   if (existing?.state === 'FAILED' && event.executionArn) {
     // A new execution of a failed job resumes it: its tasks carry on from the state they recorded.
     await deps.store.reopen(input.jobId, event.executionArn, 'Checks');
@@ -254,4 +268,16 @@ const metric = (name: string, value: number) => {
 
 const defaultJobs = Number(process.env.TASK_JOBS) || undefined;
 
-export const handler = lambdaHandler(logger, (event) => recordJob(parseEvent(recordJobEvent, event), { store: jobStore(), logger, metric, ...(defaultJobs ? { defaultJobs } : {}) }));
+let sfn: SFNClient | undefined;
+/** An execution that no longer exists (its history expired) runs no more. */
+const executionRunning = async (executionArn: string): Promise<boolean> => {
+  sfn ??= new SFNClient(awsClientConfig());
+  try {
+    return (await sfn.send(new DescribeExecutionCommand({ executionArn }))).status === 'RUNNING';
+  } catch (error) {
+    if ((error as Error).name === 'ExecutionDoesNotExist') return false;
+    throw error;
+  }
+};
+
+export const handler = lambdaHandler(logger, (event) => recordJob(parseEvent(recordJobEvent, event), { store: jobStore(), logger, metric, executionRunning, ...(defaultJobs ? { defaultJobs } : {}) }));

@@ -1,7 +1,7 @@
 import { type Stack, Validations } from 'aws-cdk-lib';
 import type { IConstruct } from 'constructs';
 import type { ReplicatorStack } from './replicator-stack.ts';
-import { clusterTasks, taskDefinitionRevisions } from './workflows.ts';
+import { clusterTasks, replicateExecutions, taskDefinitionRevisions } from './workflows.ts';
 
 /**
  * A value as cdk-nag spells it in a finding id: intrinsics flattened, `<LogicalId.Attr>` for
@@ -84,6 +84,11 @@ export function suppressAcceptedFindings(stack: ReplicatorStack): void {
     iam5(role, clusterTasks(stack.task), 'ecs:DescribeTasks, ecs:StopTask and ecs:TagResource (on RunTask only) on the tasks of the replicator cluster only: ecs:runTask.sync starts, tags, follows (and on timeout stops) tasks whose ids exist only once they run.');
     iam5(role, taskDefinitionRevisions(stack.task), "ecs:RunTask on the revisions of the replicator's own task definition family: an execution started before a redeploy runs the revision it started with, which the redeploy keeps.");
   }
+  iam5(
+    stack.workflows.recordJobReadsReplicateExecutions,
+    replicateExecutions(stack.workflows.replicate.stateMachine),
+    'states:DescribeExecution on the executions of the replicate workflow only: record-job refuses a second execution of a job while the one it records still runs, and execution names are chosen when they start.',
+  );
   for (const machine of [stack.workflows.replicate, stack.workflows.cleanup]) {
     iam5(
       machine.stateMachine.role,

@@ -32,6 +32,8 @@ export class ReplicatorWorkflows extends Construct {
   public readonly verify: AslStateMachine;
   public readonly cleanup: AslStateMachine;
   public readonly cutover: AslStateMachine;
+  /** record-job may see whether another execution of the replicate workflow still runs a job. */
+  public readonly recordJobReadsReplicateExecutions: iam.Policy;
 
   constructor(scope: Construct, id: string, props: ReplicatorWorkflowsProps) {
     super(scope, id);
@@ -90,6 +92,11 @@ export class ReplicatorWorkflows extends Construct {
     invoke(this.verify, [fns.recordJob]);
     invoke(this.cleanup, [fns.recordJob]);
     invoke(this.cutover, [fns.recordJob]);
+    // A policy of its own: in the role's default policy it would make the function depend on the state machine that invokes it.
+    this.recordJobReadsReplicateExecutions = new iam.Policy(this, 'RecordJobReadsReplicateExecutions', {
+      roles: [fns.recordJob.role],
+      statements: [new iam.PolicyStatement({ actions: ['states:DescribeExecution'], resources: [replicateExecutions(this.replicate.stateMachine)] })],
+    });
     schedule.grantCreate(this.replicate.stateMachine);
     schedule.grantDelete(this.cleanup.stateMachine);
     schedule.allowStarting(this.verify.stateMachine);
@@ -98,6 +105,11 @@ export class ReplicatorWorkflows extends Construct {
   public get all(): AslStateMachine[] {
     return [this.replicate, this.verify, this.cleanup, this.cutover];
   }
+}
+
+/** The executions of one state machine. */
+export function replicateExecutions(stateMachine: sfn.StateMachine): string {
+  return Stack.of(stateMachine).formatArn({ service: 'states', resource: 'execution', resourceName: `${stateMachine.stateMachineName}:*`, arnFormat: ArnFormat.COLON_RESOURCE_NAME });
 }
 
 /** Every revision of the replicator's task definition family. */

@@ -182,6 +182,15 @@ describe('IAM scope', () => {
     expect(allActions(of(base, schedule.role))).toEqual(['sqs:SendMessage', 'states:StartExecution']);
   });
 
+  it('lets record-job read the executions of the replicate workflow only, to refuse a second one of a running job', () => {
+    const statements = of(base, base.stack.functions.recordJob.role).filter((st) => allActions([st]).some((a) => a.startsWith('states:')));
+    expect(statements).toHaveLength(1);
+    expect(statements[0]).toMatchObject({ Action: 'states:DescribeExecution' });
+    const resource = JSON.stringify(statements[0]!.Resource);
+    expect(resource).toContain(':execution:');
+    expect(resource).toContain(logicalId(base, base.stack.workflows.replicate.stateMachine));
+  });
+
   it('lets no state machine publish to the topic: the alarms do', () => {
     for (const machine of base.stack.workflows.all) expect(allActions(of(base, machine.stateMachine.role)).filter((a) => a.startsWith('sns:') || a.startsWith('kms:'))).toEqual([]);
   });

@@ -116,6 +116,8 @@ export class WorkflowHarness {
   /** Verify schedules created by "Create verify schedule" and not yet deleted, by name. */
   readonly schedules = new Map<string, ScheduleStub>();
   readonly metrics: { name: string; value: number }[] = [];
+  /** Execution ARNs of the runs not ended yet (what DescribeExecution would call RUNNING). */
+  readonly running = new Set<string>();
   /** Every line the replicator tasks printed (stdout and stderr). */
   readonly taskOutput: string[] = [];
   readonly #server: Server;
@@ -203,7 +205,7 @@ export class WorkflowHarness {
 
   #bindings(): Record<string, TaskHandler> {
     const secrets = this.#secrets;
-    const record = this.#lambda(SUBSTITUTIONS.RecordJobFunctionArn!, recordJobEvent, (e) => recordJob(e, { store: this.store, metric: (name, value) => this.metrics.push({ name, value }) }));
+    const record = this.#lambda(SUBSTITUTIONS.RecordJobFunctionArn!, recordJobEvent, (e) => recordJob(e, { store: this.store, metric: (name, value) => this.metrics.push({ name, value }), executionRunning: async (arn) => this.running.has(arn) }));
     const ecs = this.#ecsTask();
     return {
       'Record job started': record, 'Record job succeeded': record, 'Record job failed': record, 'Record verify result': record, 'Record clean-up': record, 'Record clean-up failed': record,
@@ -246,6 +248,8 @@ export class WorkflowHarness {
     }
     for (const state of Object.keys(options.wrap ?? {})) if (!handlers[state]) throw new Error(`${name}.asl.json has no Task state "${state}" to wrap.`);
     const executionName = randomUUID();
+    const executionArn = `arn:aws:states:${REGION}:${ACCOUNT}:execution:replicator-${name}:${executionName}`;
+    this.running.add(executionArn);
     const execution = new StateMachine(definition).run(input, {
       overrides: {
         taskResourceLocalHandlers: handlers,
@@ -253,7 +257,7 @@ export class WorkflowHarness {
         // Retries happen as the definition says, without the seconds of backoff between them.
         retryIntervalOverrides: Object.fromEntries(states.filter(([, s]) => s.Retry).map(([state]) => [state, 0])),
       },
-      context: { Execution: { Id: `arn:aws:states:${REGION}:${ACCOUNT}:execution:replicator-${name}:${executionName}`, Name: executionName, Input: input, StartTime: new Date().toISOString() } },
+      context: { Execution: { Id: executionArn, Name: executionName, Input: input, StartTime: new Date().toISOString() } },
     });
     const events: EventLog[] = [];
     const logged = (async () => {
@@ -267,6 +271,7 @@ export class WorkflowHarness {
       thrown = error;
     }
     await logged;
+    this.running.delete(executionArn);
     const failed = events.find((e) => e.type === 'ExecutionFailed');
     // Aborted or timed out: not an outcome of the workflow.
     if (thrown !== undefined && !failed) throw thrown;

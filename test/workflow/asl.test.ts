@@ -181,9 +181,12 @@ describe('the replicate workflow', () => {
   });
 
   it('records every failure of a phase, then fails with its error and cause', () => {
-    for (const [stateName, state] of Object.entries(machine.States).filter(([n, s]) => (s.Type === 'Task' || s.Type === 'Parallel' || s.Type === 'Map') && n !== 'Record job failed')) {
+    for (const [stateName, state] of Object.entries(machine.States).filter(([n, s]) => (s.Type === 'Task' || s.Type === 'Parallel' || s.Type === 'Map') && n !== 'Record job failed' && n !== 'Record job started')) {
       expect(state.Catch?.map((c) => c.Next), stateName).toEqual(['Record job failed']);
     }
+    // A second execution of a running job fails without recording anything on the job the first one runs.
+    expect(machine.States['Record job started']!.Catch!.map((c) => [c.ErrorEquals, c.Next])).toEqual([[['JobAlreadyRunning'], 'Describe job already running'], [['States.ALL'], 'Record job failed']]);
+    expect(machine.States['Describe job already running']!.Next).toBe('Job already running');
     expect(machine.States['Record job failed']).toMatchObject({ Next: 'Job failed', Catch: [{ ErrorEquals: ['States.ALL'], Next: 'Keep original error' }] });
     expect(machine.States['Job failed']).toEqual({ Type: 'Fail', ErrorPath: '$.failure.error', CausePath: '$.failure.cause' });
   });

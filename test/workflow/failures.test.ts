@@ -129,6 +129,34 @@ describe('the replicate workflow, when things go wrong', () => {
     expect(await fingerprintTables(target, db)).toEqual(await fingerprintTables(source, db));
   });
 
+  it('refuses a second execution of a job while the first still runs, leaving the job to the first', async () => {
+    const db = await smallDatabase('wf_twice');
+    const jobId = `twice-${db.slice(-8)}`;
+    const input = { jobId, sourceSecretArn, targetSecretArn, databases: [db] };
+    let copying!: () => void;
+    const copyStarted = new Promise<void>((resolve) => (copying = resolve));
+    let release!: () => void;
+    const gate = new Promise<void>((resolve) => (release = resolve));
+    const holdCopy = (next: TaskHandler): TaskHandler => async (i) => {
+      copying();
+      await gate;
+      return next(i);
+    };
+    const first = harness.run('replicate', input, { wrap: { 'Copy snapshot': holdCopy } });
+    await copyStarted;
+    const second = await harness.run('replicate', input);
+    expect(second.status).toBe('FAILED');
+    expect(second.error).toBe('JobAlreadyRunning');
+    expect(second.cause).toMatch(new RegExp(`^Job ${jobId} is being replicated by the execution arn:aws:states:.*:execution:replicator-replicate:.*, which is still running; follow that one`));
+    expect(second.entered).toEqual(['Record job started', 'Describe job already running', 'Job already running']);
+    expect(await harness.store.getJob(jobId)).toMatchObject({ state: 'RUNNING' });
+    release();
+    const done = await first;
+    expect(done.cause).toBeUndefined();
+    expect(done.status).toBe('SUCCEEDED');
+    expect(await harness.store.getJob(jobId)).toMatchObject({ state: 'SUCCEEDED' });
+  });
+
   it('fails after three broken replication checks in a row, naming the database, when the subscription never comes up', async () => {
     const db = await smallDatabase('wf_broken');
     const jobId = `broken-${db.slice(-8)}`;

@@ -66,6 +66,22 @@ describe('record-job started', () => {
     await expect(recordJob({ action: 'started', input }, d)).rejects.toMatchObject({ name: 'JobAlreadyFinishedError' });
   });
 
+  it('refuses a second execution while the one the job records still runs, and lets it take over once that one ended', async () => {
+    const d = deps();
+    const first = 'arn:aws:states:eu-west-1:123456789012:execution:Replicate:first';
+    const second = 'arn:aws:states:eu-west-1:123456789012:execution:Replicate:second';
+    await recordJob({ action: 'started', input, executionArn: first }, d);
+    const running = new Set([first]);
+    const withExecutions = { ...d, executionRunning: async (arn: string) => running.has(arn) };
+    await expect(recordJob({ action: 'started', input, executionArn: second }, withExecutions)).rejects.toMatchObject({ name: 'JobAlreadyRunning', message: expect.stringContaining(`is being replicated by the execution ${first}, which is still running`) });
+    expect(await d.store.getJob('shop_2026')).toMatchObject({ state: 'RUNNING', executionArn: first });
+    // A retry of the first execution's own start is fine.
+    await expect(recordJob({ action: 'started', input, executionArn: first }, withExecutions)).resolves.toMatchObject({ jobId: 'shop_2026' });
+    running.delete(first);
+    await recordJob({ action: 'started', input, executionArn: second }, withExecutions);
+    expect(await d.store.getJob('shop_2026')).toMatchObject({ state: 'RUNNING', executionArn: second });
+  });
+
   it('resumes a FAILED job from a new execution, keeping what its tasks recorded, but not from the failed one', async () => {
     const d = deps();
     const first = 'arn:aws:states:eu-west-1:123456789012:execution:replicate:shop-1';
