@@ -12,16 +12,18 @@ import type { AddressInfo } from 'node:net';
 import { CreateTableCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DescribeDBInstancesCommand, DescribeDBParametersCommand, RDSClient } from '@aws-sdk/client-rds';
 import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import { DescribeExecutionCommand, SFNClient } from '@aws-sdk/client-sfn';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { StateMachine, type StateMachineDefinition } from 'aws-local-stepfunctions';
 import { mockClient } from 'aws-sdk-client-mock';
 import type { z } from 'zod';
-import { checkGrants, checkGrantsEvent } from '../../lambdas/check-grants.ts';
-import { checkRdsParameterGroupEvent, checkRdsSource } from '../../lambdas/check-rds-parameter-group.ts';
-import { checkReplication, checkReplicationEvent } from '../../lambdas/check-replication.ts';
-import { checkTargetReachesSource, checkTargetReachesSourceEvent } from '../../lambdas/check-target-reaches-source.ts';
-import { estimateSize, estimateSizeEvent } from '../../lambdas/estimate-size.ts';
-import { recordJob, recordJobEvent } from '../../lambdas/record-job.ts';
+import type { Context } from 'aws-lambda';
+import { checkGrants, checkGrantsEvent, handler as checkGrantsHandler } from '../../lambdas/check-grants.ts';
+import { checkRdsParameterGroupEvent, checkRdsSource, handler as checkRdsHandler } from '../../lambdas/check-rds-parameter-group.ts';
+import { checkReplication, checkReplicationEvent, handler as checkReplicationHandler } from '../../lambdas/check-replication.ts';
+import { checkTargetReachesSource, checkTargetReachesSourceEvent, handler as checkTargetReachesSourceHandler } from '../../lambdas/check-target-reaches-source.ts';
+import { estimateSize, estimateSizeEvent, handler as estimateSizeHandler } from '../../lambdas/estimate-size.ts';
+import { handler as recordJobHandler, recordJob, recordJobEvent } from '../../lambdas/record-job.ts';
 import { NamedError, parseEvent, toSafeError } from '../../lambdas/shared/errors.ts';
 import { DynamoDbJobStore } from '../../src/jobs/index.ts';
 import { parseTaskConfig, TaskConfigError } from '../../src/task/config.ts';
@@ -105,6 +107,24 @@ export interface RunOptions {
   wrap?: Record<string, (next: TaskHandler) => TaskHandler>;
   /** Milliseconds each round of the replication wait loop sleeps (30 s on AWS). */
   catchUpWaitMs?: number;
+  /**
+   * Bind the Lambda states to the handlers as deployed (middy, the Powertools logger with the Lambda
+   * context, module-scope clients, the invoke response envelope) rather than their logic functions;
+   * their log lines are kept in `handlerLogs`.
+   */
+  viaHandlers?: boolean;
+}
+
+type LambdaHandler = (event: unknown, context: Context) => Promise<unknown>;
+
+/** What the Lambda runtime passes a handler. */
+function lambdaContext(functionArn: string): Context {
+  const name = functionArn.split(':').pop()!;
+  return {
+    functionName: name, functionVersion: '$LATEST', invokedFunctionArn: functionArn, memoryLimitInMB: '512', awsRequestId: randomUUID(),
+    logGroupName: `/aws/lambda/${name}`, logStreamName: '2026/01/01/[$LATEST]0', callbackWaitsForEmptyEventLoop: true,
+    getRemainingTimeInMillis: () => 60_000, done: () => undefined, fail: () => undefined, succeed: () => undefined,
+  };
 }
 
 export interface ScheduleStub { Name: string; GroupName: string; ScheduleExpression: string; Target: { Arn: string; RoleArn: string; Input: string; DeadLetterConfig?: { Arn: string } } }
@@ -113,6 +133,10 @@ export class WorkflowHarness {
   readonly store: DynamoDbJobStore;
   readonly sm = mockClient(SecretsManagerClient);
   readonly rdsMock = mockClient(RDSClient);
+  /** DescribeExecution answers from `running`, as record-job's handler asks it. */
+  readonly sfnMock = mockClient(SFNClient);
+  /** The JSON log lines the handlers wrote in runs `viaHandlers`. */
+  readonly handlerLogs: Record<string, unknown>[] = [];
   /** Verify schedules created by "Create verify schedule" and not yet deleted, by name. */
   readonly schedules = new Map<string, ScheduleStub>();
   readonly metrics: { name: string; value: number }[] = [];
@@ -127,6 +151,7 @@ export class WorkflowHarness {
   private constructor(server: Server, store: DynamoDbJobStore) {
     this.#server = server;
     this.store = store;
+    this.sfnMock.on(DescribeExecutionCommand).callsFake((input: { executionArn: string }) => ({ executionArn: input.executionArn, status: this.running.has(input.executionArn) ? 'RUNNING' : 'SUCCEEDED' }));
   }
 
   static readonly TABLE = 'replicator-jobs';
@@ -140,12 +165,15 @@ export class WorkflowHarness {
       KeySchema: [{ AttributeName: 'pk', KeyType: 'HASH' }, { AttributeName: 'sk', KeyType: 'RANGE' }],
       AttributeDefinitions: [{ AttributeName: 'pk', AttributeType: 'S' }, { AttributeName: 'sk', AttributeType: 'S' }],
     }));
+    // record-job's handler builds its own client from the environment, as in Lambda.
+    Object.assign(process.env, { JOB_TABLE: WorkflowHarness.TABLE, AWS_ENDPOINT_URL_DYNAMODB: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, AWS_REGION: REGION, AWS_ACCESS_KEY_ID: 'x', AWS_SECRET_ACCESS_KEY: 'x' });
     return new WorkflowHarness(server, new DynamoDbJobStore({ client: DynamoDBDocumentClient.from(raw), tableName: WorkflowHarness.TABLE }));
   }
 
   async close(): Promise<void> {
     this.sm.restore();
     this.rdsMock.restore();
+    this.sfnMock.restore();
     await new Promise((resolve) => this.#server.close(resolve));
   }
 
@@ -176,6 +204,56 @@ export class WorkflowHarness {
         throw stepError(safe.name, JSON.stringify({ errorType: safe.name, errorMessage: safe.message, trace: [] }));
       }
     };
+  }
+
+  /** A Lambda task through the deployed handler: { FunctionName, Payload } in, the invoke response envelope out. */
+  #handler(functionArn: string, handler: LambdaHandler): TaskHandler {
+    return async (input) => {
+      const { FunctionName, Payload } = input as { FunctionName: string; Payload: unknown };
+      if (FunctionName !== functionArn) throw stepError('WiringError', `invoked ${FunctionName}, expected ${functionArn}`);
+      try {
+        const result = await handler(Payload, lambdaContext(functionArn));
+        return { ExecutedVersion: '$LATEST', StatusCode: 200, Payload: JSON.parse(JSON.stringify(result ?? null)) as Json } as Json;
+      } catch (error) {
+        // The handler's middleware made it safe and named; the runtime reports it so.
+        const e = error as Error;
+        throw stepError(e.name, JSON.stringify({ errorType: e.name, errorMessage: e.message, trace: [] }));
+      }
+    };
+  }
+
+  #handlerBindings(): Record<string, TaskHandler> {
+    const record = this.#handler(SUBSTITUTIONS.RecordJobFunctionArn!, recordJobHandler);
+    return {
+      'Record job started': record, 'Record job succeeded': record, 'Record job failed': record, 'Record verify result': record, 'Record clean-up': record, 'Record clean-up failed': record,
+      'Check RDS parameter group': this.#handler(SUBSTITUTIONS.CheckRdsParameterGroupFunctionArn!, checkRdsHandler),
+      'Check grants': this.#handler(SUBSTITUTIONS.CheckGrantsFunctionArn!, checkGrantsHandler),
+      'Estimate size': this.#handler(SUBSTITUTIONS.EstimateSizeFunctionArn!, estimateSizeHandler),
+      'Check replication': this.#handler(SUBSTITUTIONS.CheckReplicationFunctionArn!, checkReplicationHandler),
+      'Check target reaches source': this.#handler(SUBSTITUTIONS.CheckTargetReachesSourceFunctionArn!, checkTargetReachesSourceHandler),
+    };
+  }
+
+  /** Keeps the handlers' JSON log lines (Powertools writes them to stdout and stderr) while `fn` runs. */
+  async #capturingLogs<T>(fn: () => Promise<T>): Promise<T> {
+    const streams = [process.stdout, process.stderr];
+    const originals = streams.map((stream) => stream.write.bind(stream));
+    streams.forEach((stream, i) => {
+      stream.write = ((chunk: unknown, ...rest: unknown[]) => {
+        const text = typeof chunk === 'string' ? chunk : Buffer.from(chunk as Uint8Array).toString('utf8');
+        const lines = text.split('\n').filter((l) => l.trim());
+        if (lines.length && lines.every((l) => l.startsWith('{'))) {
+          for (const line of lines) this.handlerLogs.push(JSON.parse(line) as Record<string, unknown>);
+          return true;
+        }
+        return (originals[i] as (...args: unknown[]) => boolean)(chunk, ...rest);
+      }) as typeof stream.write;
+    });
+    try {
+      return await fn();
+    } finally {
+      streams.forEach((stream, i) => (stream.write = originals[i] as typeof stream.write));
+    }
   }
 
   /** An ecs:runTask.sync task: the subcommand runs in-process; a non-zero exit fails as States.TaskFailed with the stopped task. */
@@ -235,7 +313,7 @@ export class WorkflowHarness {
     const definition = loadDefinition(name);
     const states = stateEntries(definition);
     const calls: Record<string, number> = {};
-    const bound = this.#bindings();
+    const bound = { ...this.#bindings(), ...(options.viaHandlers ? this.#handlerBindings() : {}) };
     const handlers: Record<string, TaskHandler> = {};
     for (const [state] of states.filter(([, s]) => s.Type === 'Task')) {
       const binding = bound[state];
@@ -266,7 +344,7 @@ export class WorkflowHarness {
     let output: unknown;
     let thrown: unknown;
     try {
-      output = await execution.result;
+      output = await (options.viaHandlers ? this.#capturingLogs(() => execution.result) : execution.result);
     } catch (error) {
       thrown = error;
     }

@@ -44,7 +44,8 @@ describe('the replicate workflow, when things go wrong', () => {
     const db = await smallDatabase('wf_nolr');
     const jobId = `nolr-${db.slice(-8)}`;
     harness.rdsInstance('legacy-db', 'legacy-pg15', '0');
-    const execution = await harness.run('replicate', { jobId, sourceSecretArn, targetSecretArn, source: { instanceIdentifier: 'legacy-db' }, databases: [db] });
+    // Through the deployed handlers: the error leaves check-rds-parameter-group's middleware named and safe.
+    const execution = await harness.run('replicate', { jobId, sourceSecretArn, targetSecretArn, source: { instanceIdentifier: 'legacy-db' }, databases: [db] }, { viaHandlers: true });
 
     expect(execution.status).toBe('FAILED');
     expect(execution.error).toBe('LogicalReplicationOff');
@@ -55,6 +56,7 @@ describe('the replicate workflow, when things go wrong', () => {
     for (const never of ['Estimate size', 'Replicate each database', 'Copy snapshot']) expect(execution.entered).not.toContain(never);
     // A configuration error is not retried.
     expect(execution.calls['Check RDS parameter group']).toBe(1);
+    expect(harness.handlerLogs.find((l) => l.service === 'database-replicator-check-rds-parameter-group' && l.level === 'ERROR')).toMatchObject({ errorName: 'LogicalReplicationOff', function_request_id: expect.any(String) });
 
     const job = await harness.store.getJob(jobId);
     expect(job).toMatchObject({ state: 'FAILED', phase: 'Failed', cause: 'LogicalReplicationOff', error: execution.cause });

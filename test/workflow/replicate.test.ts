@@ -57,7 +57,7 @@ async function waitFor(what: string, check: () => Promise<boolean>, seconds = 20
 /** Nothing the execution, its tasks or the job store showed holds a password. */
 async function expectNoPasswords(execution: Execution): Promise<void> {
   const stored = JSON.stringify([await harness.store.getJob(jobId), await harness.store.listSteps(jobId), await harness.store.listVerifyRuns(jobId)]);
-  const shown = JSON.stringify(execution.events) + harness.taskOutput.join('\n') + stored;
+  const shown = JSON.stringify(execution.events) + harness.taskOutput.join('\n') + JSON.stringify(harness.handlerLogs) + stored;
   for (const password of passwords) expect(shown).not.toContain(password);
 }
 
@@ -65,9 +65,13 @@ describe('the replicate workflow', () => {
   it('checks, copies and subscribes: the target equals the source, replication streams, the job is SUCCEEDED with progress', async () => {
     // What the snapshot copies: every table but the materialized view (refreshed on the target, not copied).
     const tables = [...(await fingerprintTables(source, db))].filter(([name]) => name !== 'sales.customer_order_counts');
-    const execution = await harness.run('replicate', { jobId, sourceSecretArn, targetSecretArn, source: { instanceIdentifier: 'shop-db' }, databases: [db], verifySchedule: 'rate(6 hours)' });
+    // Through the handlers as deployed: middy, Powertools with the Lambda context, the invoke response envelope.
+    const execution = await harness.run('replicate', { jobId, sourceSecretArn, targetSecretArn, source: { instanceIdentifier: 'shop-db' }, databases: [db], verifySchedule: 'rate(6 hours)' }, { viaHandlers: true });
     expect(execution.cause).toBeUndefined();
     expect(execution.status).toBe('SUCCEEDED');
+    const services = new Set(harness.handlerLogs.map((l) => l.service));
+    for (const name of ['record-job', 'check-rds-parameter-group', 'check-grants', 'check-target-reaches-source', 'estimate-size', 'check-replication']) expect(services, name).toContain(`database-replicator-${name}`);
+    for (const line of harness.handlerLogs) expect(line, JSON.stringify(line)).toMatchObject({ level: expect.any(String), function_request_id: expect.any(String), cold_start: expect.any(Boolean) });
     expect(execution.entered).toEqual(expect.arrayContaining(['Record job started', 'Check RDS parameter group', 'Check grants', 'Estimate size', 'Copy snapshot', 'Create subscription', 'Check replication', 'Database in sync', 'Create verify schedule', 'Record job succeeded', 'Job succeeded']));
     expect(execution.entered).not.toContain('Record job failed');
     expect(execution.calls).toMatchObject({ 'Copy snapshot': 1, 'Create subscription': 1, 'Estimate size': 1 });
