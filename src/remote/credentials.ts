@@ -2,7 +2,7 @@
 // An ARN given with --source-secret / --target-secret is used as it is (an RDS-managed master user
 // secret too); a URL is stored as a secret `{"url": ...}` under the deployment's prefix, named after
 // the job, and only its ARN goes on. Names, descriptions and tags never hold a password.
-import { CreateSecretCommand, PutSecretValueCommand, type SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import { CreateSecretCommand, DeleteSecretCommand, PutSecretValueCommand, type SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { parseConnectionUrl, type ConnectionSpec } from '../connection/url.ts';
 import { certificateFiles, RDS_CA_BUNDLE } from '../task/rds-ca-bundle.ts';
 import { awsErrorName, describeAwsError, RemoteFailure, RemoteUsageError } from './errors.ts';
@@ -89,4 +89,31 @@ export async function secretArnFor(secrets: SecretsManagerClient, options: { sid
   refuseLocalFiles(spec, side);
   const result = await storeUrl(secrets, secretName(options.prefix, options.jobId, side), given.url.trim(), options.jobId, side);
   return spec.password === undefined ? { ...result, noPassword: true } : result;
+}
+
+/** Days a deleted secret can still be restored (aws secretsmanager restore-secret); the shortest Secrets Manager allows. */
+export const RECOVERY_DAYS = 7;
+
+/** Of a job's secret ARNs, those the CLI stored for it (named `<prefix><jobId>/<side>`, plus the six characters Secrets Manager appends). */
+export function storedSecretArns(arns: readonly string[], prefix: string, jobId: string): string[] {
+  const names = new Set((['source', 'target'] as const).map((side) => secretName(prefix, jobId, side)));
+  return [...new Set(arns)].filter((arn) => names.has(arn.slice(arn.indexOf(':secret:') + ':secret:'.length).replace(/-[A-Za-z0-9]{6}$/, '')));
+}
+
+/**
+ * Deletes the secrets the CLI stored for a job once its clean-up is done (nothing reads them any
+ * more, and each costs money every month), with the shortest recovery window. Returns the ARNs deleted.
+ */
+export async function deleteStoredSecrets(secrets: SecretsManagerClient, arns: readonly string[]): Promise<string[]> {
+  const deleted: string[] = [];
+  for (const arn of arns) {
+    try {
+      await secrets.send(new DeleteSecretCommand({ SecretId: arn, RecoveryWindowInDays: RECOVERY_DAYS }));
+      deleted.push(arn);
+    } catch (error) {
+      if (awsErrorName(error) === 'ResourceNotFoundException') continue;
+      throw describeAwsError(error, 'secretsmanager:DeleteSecret on the secrets prefix', `delete the secret ${arn}`);
+    }
+  }
+  return deleted;
 }

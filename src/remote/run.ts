@@ -2,7 +2,8 @@
 //   init, sync -> replicate (checks, snapshot copy, subscription, wait until in sync); a FAILED job
 //                 runs again from a new execution, which resumes it
 //   verify     -> verify (or, with --schedule / --unschedule, the job's EventBridge schedule)
-//   cleanup    -> the verify schedule is deleted, then the clean-up workflow runs
+//   cleanup    -> the verify schedule is deleted, then the clean-up workflow runs; once it is done the
+//                 secrets the CLI stored for the job are deleted
 //   cutover    -> cutover (the stack output CutoverStateMachineArn; older stacks have none)
 //   status     -> the job record and the job's latest execution (status.ts)
 import type { JobRecord } from '../jobs/types.ts';
@@ -10,7 +11,7 @@ import { isTerminal } from '../jobs/types.ts';
 import { readJob, type RemoteContext, type RemoteRequest } from './context.ts';
 import { ENV } from './deployment.ts';
 import { parseConnectionUrl } from '../connection/url.ts';
-import { refuseLocalFiles, secretArnFor, secretName, type Side } from './credentials.ts';
+import { deleteStoredSecrets, RECOVERY_DAYS, refuseLocalFiles, secretArnFor, secretName, storedSecretArns, type Side } from './credentials.ts';
 import { RemoteFailure, RemoteUsageError } from './errors.ts';
 import { checkedPlan, checkEndpoint, checkInstance, compactFilters, endpointFromDescription, jobInput, plannedDatabases, remoteJobId, replicateInput, type ReplicateInput } from './inputs.ts';
 import { deleteVerifySchedule, putVerifySchedule, type ScheduleResult } from './schedule.ts';
@@ -188,7 +189,21 @@ async function cleanup(request: RemoteRequest, ctx: RemoteContext): Promise<numb
       ctx.logger.warn(`${(error as Error).message} The clean-up workflow deletes the schedule as well.`);
     }
   }
-  return startAndFollow(ctx, { command: 'cleanup', workflow: 'cleanup', stateMachineArn: machine, jobId, input });
+  const code = await startAndFollow(ctx, { command: 'cleanup', workflow: 'cleanup', stateMachineArn: machine, jobId, input });
+  if (code === 0) await deleteJobSecrets(ctx, jobId, [input.sourceSecretArn, input.targetSecretArn]);
+  return code;
+}
+
+/** After a clean-up, the secrets the CLI stored for the job go too; secrets given by ARN are the user's and stay. */
+async function deleteJobSecrets(ctx: RemoteContext, jobId: string, arns: string[]): Promise<void> {
+  const stored = storedSecretArns(arns, ctx.deployment.secretsPrefix, jobId);
+  if (!stored.length) return;
+  try {
+    const deleted = await deleteStoredSecrets(ctx.clients.secrets, stored);
+    if (deleted.length) ctx.logger.info(`Deleted the secret(s) the CLI stored for job ${jobId} (${deleted.map((arn) => arn.slice(arn.indexOf(':secret:') + 8)).join(', ')}); they can be restored for ${RECOVERY_DAYS} days.`);
+  } catch (error) {
+    ctx.logger.warn(`${(error as Error).message} The clean-up itself is done; delete the secrets ${stored.join(', ')} yourself.`);
+  }
 }
 
 async function cutover(request: RemoteRequest, ctx: RemoteContext): Promise<number> {
