@@ -65,6 +65,23 @@ export interface CheckGrantsDependencies {
   validate?: (request: ValidationRequest) => Promise<ValidationReport>;
 }
 
+/** RDS names the master user secrets it manages (and rotates, every 7 days by default) rds!db-... or rds!cluster-... */
+const RDS_MANAGED_SECRET = /:secret:rds!/;
+
+/**
+ * The subscription keeps the source password it was created with (pg_subscription on the target):
+ * a source secret that rotates stops the replication at the next rotation.
+ */
+export function rotatingSourceSecret(sourceSecretArn: string): CheckSummary | undefined {
+  if (!RDS_MANAGED_SECRET.test(sourceSecretArn)) return undefined;
+  return {
+    id: 'rotating-source-secret',
+    status: 'warn',
+    message: 'The source secret is managed by RDS, which rotates its password (every 7 days by default); the subscription keeps the password it was created with, so replication stops at the next rotation.',
+    remedy: 'Replicate as a dedicated replication user whose secret does not rotate (README: "Before the first run"), or after each rotation run ALTER SUBSCRIPTION <subscription> CONNECTION with the new password on the target.',
+  };
+}
+
 export async function checkGrants(event: CheckGrantsEvent, deps: CheckGrantsDependencies): Promise<CheckGrantsResult> {
   const { source, target } = await resolveEndpoints(deps.secrets, event);
   const validate = deps.validate ?? ((request: ValidationRequest) => runValidation(request, { findPgDump: () => ({ error: 'not checked in Lambda' }) }));
@@ -73,7 +90,8 @@ export async function checkGrants(event: CheckGrantsEvent, deps: CheckGrantsDepe
   if (filters) request.filters = filters;
   deps.logger?.info('validating source and target', { jobId: event.jobId });
   const report = await validate(request);
-  const checks = report.checks.filter((c) => !NOT_CHECKED_HERE.has(c.id)).map(summarize);
+  const rotating = rotatingSourceSecret(event.sourceSecretArn);
+  const checks = [...report.checks.filter((c) => !NOT_CHECKED_HERE.has(c.id)).map(summarize), ...(rotating ? [rotating] : [])];
   const ok = checks.every((c) => c.status !== 'fail');
   for (const c of checks.filter((c) => c.status !== 'pass')) deps.logger?.warn(`${c.status}: ${c.id}: ${c.message}`, { jobId: event.jobId, check: c.id });
   if (!ok) throw new ValidationFailed(checks);

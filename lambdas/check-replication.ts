@@ -5,6 +5,7 @@ import { openClient } from '../src/connection/client.ts';
 import { resolveSecretConnection, type SecretCache } from '../src/connection/secrets.ts';
 import type { ConnectionSpec } from '../src/connection/url.ts';
 import { withClients } from '../src/replication/job.ts';
+import { checkCertificateFiles } from '../src/task/rds-ca-bundle.ts';
 import { judge, readSlotStatus, readSubscriptionStatus, type SlotStatus, type SubscriptionStatus, type Verdict } from '../src/replication/status.ts';
 import { createSecretsClient } from './shared/clients.ts';
 import { lambdaHandler, parseEvent } from './shared/errors.ts';
@@ -91,6 +92,8 @@ export async function checkReplication(event: CheckReplicationEvent, deps: Check
     resolveSecretConnection(deps.secrets, event.sourceSecretArn, { database: event.database, cache, ...(event.sourceEndpoint ? { endpoint: event.sourceEndpoint } : {}) }),
     resolveSecretConnection(deps.secrets, event.targetSecretArn, { database: targetDatabase, cache, ...(event.targetEndpoint ? { endpoint: event.targetEndpoint } : {}) }),
   ]);
+  checkCertificateFiles(source, event.sourceSecretArn);
+  checkCertificateFiles(target, event.targetSecretArn);
   const sides = await (deps.readSides ?? readReplicationSides)(source, target, { slot: event.slot, subscription: event.subscription }, { allowSelfSignedCerts: event.allowSelfSignedCerts ?? false });
   const { verdict, reason, diskRisk } = judge(sides.slot, sides.subscription, event.subscribed ?? true);
   const result: CheckReplicationResult = {

@@ -1,10 +1,11 @@
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { DescribeExecutionCommand, SFNClient } from '@aws-sdk/client-sfn';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { z } from 'zod';
 import { redact } from '../src/connection/redact.ts';
-import { DynamoDbJobStore, type JobStore, type VerifyRunRecord } from '../src/jobs/index.ts';
+import { DynamoDbJobStore, isTerminal, type JobStore, type VerifyRunRecord } from '../src/jobs/index.ts';
 import { awsClientConfig } from './shared/clients.ts';
-import { lambdaHandler, parseEvent } from './shared/errors.ts';
+import { lambdaHandler, NamedError, parseEvent } from './shared/errors.ts';
 import { databasesSchema, jobIdSchema } from './shared/events.ts';
 import { cut, describeFailure, MAX_CAUSE } from './shared/failures.ts';
 import { createLambdaLogger, type LambdaLog } from './shared/logger.ts';
@@ -19,8 +20,9 @@ import { normalizeJob, parseWorkflowInput, type WorkflowJob } from './shared/wor
 //              for a job it cannot record (bad input, unknown or finished job);
 //   verified   sums up the verify runs recorded since the execution started, emits VerifyDifferences;
 //   cleaned    records the clean-up step (FAILED with the reason when an error is given); a successful
-//              clean-up ends a job that is still PENDING or RUNNING as CANCELLED (a finished job stays).
-// Errors (by name): InvalidEvent, JobAlreadyFinishedError, InvalidJobRecordError, SecretInRecordError.
+//              clean-up ends a job that is still PENDING or RUNNING as CANCELLED (a finished job stays)
+//              and starts the retention of the job's record (DynamoDB's TTL; until then it never expires).
+// Errors (by name): InvalidEvent, JobAlreadyRunning, JobAlreadyFinishedError, InvalidJobRecordError, SecretInRecordError.
 
 const logger = createLambdaLogger('record-job');
 const STORE_TEXT = 4000;
@@ -38,8 +40,8 @@ export const recordJobEvent = z.discriminatedUnion('action', [
     jobId: jobIdSchema,
     databases: databasesSchema,
     since: iso,
-    /** The verify Map's outcome per database: a task that found differences fails too. */
-    tasks: z.array(z.object({ database: z.string(), failed: z.boolean(), error: failureSchema.optional() })).optional(),
+    /** The verify Map's outcome per database, with the error name of a failed task (a task that found differences fails too). */
+    tasks: z.array(z.object({ database: z.string(), failed: z.boolean(), error: z.string().max(256).optional() })).optional(),
   }),
   z.object({ action: z.literal('cleaned'), jobId: jobIdSchema, databases: databasesSchema, startedAt: iso, error: failureSchema.optional() }),
 ]);
@@ -56,6 +58,15 @@ export interface RecordJobDependencies {
   defaultJobs?: number;
   /** Publishes one CloudWatch metric (EMF on stdout in Lambda). */
   metric?: (name: string, value: number) => void;
+  /** Whether an execution still runs (DescribeExecution); left out, another execution is taken as ended. */
+  executionRunning?: (executionArn: string) => Promise<boolean>;
+}
+
+/** Another execution of the workflow runs the job: a second one would race it on the same slots and tables. */
+export class JobAlreadyRunning extends NamedError {
+  constructor(jobId: string, executionArn: string) {
+    super('JobAlreadyRunning', `Job ${jobId} is being replicated by the execution ${executionArn}, which is still running; follow that one (database-replicator status), or stop it before starting another.`);
+  }
 }
 
 const secretName = (arn: string) => arn.slice(arn.indexOf(':secret:') + 8);
@@ -65,6 +76,10 @@ export async function recordStarted(event: { input: unknown; executionArn?: stri
   const job = normalizeJob(input, deps.defaultJobs);
   const arn = event.executionArn ? { executionArn: event.executionArn } : {};
   const existing = await deps.store.getJob(input.jobId);
+  const other = existing?.executionArn;
+  if (existing && !isTerminal(existing.state) && other && event.executionArn && other !== event.executionArn && (await deps.executionRunning?.(other))) {
+    throw new JobAlreadyRunning(input.jobId, other);
+  }
   if (existing?.state === 'FAILED' && event.executionArn) {
     // A new execution of a failed job resumes it: its tasks carry on from the state they recorded.
     await deps.store.reopen(input.jobId, event.executionArn, 'Checks');
@@ -151,7 +166,14 @@ export async function recordFailed(event: { input?: unknown; jobId?: string | un
 }
 
 const OUTCOME_ORDER = ['different', 'error', 'missing', 'unconfirmed', 'equal'] as const;
-type VerifyTask = { database: string; failed: boolean; error?: { Error?: string | undefined; Cause?: string | undefined } | undefined };
+type VerifyTask = { database: string; failed: boolean; error?: string | undefined };
+
+/** Why a verify task failed before it recorded a run: the detail of its FAILED step since `since`, else its error name. */
+async function verifyTaskFailure(jobId: string, database: string, errorName: string | undefined, since: number, store: JobStore): Promise<string> {
+  const steps = (await store.listSteps(jobId)).reverse();
+  const step = steps.find((s) => s.step === 'verify' && s.database === database && s.state === 'FAILED' && s.detail && Date.parse(s.startedAt) >= since);
+  return step?.detail ?? `${errorName ?? 'it stopped'}; its log stream in CloudWatch Logs says why`;
+}
 
 export async function recordVerified(event: { jobId: string; databases: string[]; since: string; tasks?: VerifyTask[] | undefined }, deps: RecordJobDependencies): Promise<VerifySummary> {
   const since = Date.parse(event.since);
@@ -164,10 +186,10 @@ export async function recordVerified(event: { jobId: string; databases: string[]
   const unrecorded = latest.has('*') ? [] : event.databases.filter((d) => !latest.has(d));
   const missing: string[] = [];
   for (const db of unrecorded) {
-    const failure = event.tasks?.find((t) => t.database === db && t.failed)?.error;
-    if (failure) parts.push(`${db}: the verify task failed: ${describeFailure(failure).cause}`);
+    const failed = event.tasks?.find((t) => t.database === db && t.failed);
+    if (failed) parts.push(`${db}: the verify task failed: ${await verifyTaskFailure(event.jobId, db, failed.error, since, deps.store)}`);
     else missing.push(db);
-    outcomes.add(failure ? 'error' : 'missing');
+    outcomes.add(failed ? 'error' : 'missing');
   }
   if (missing.length) parts.push(`no verify result was recorded for ${missing.join(', ')}`);
   if (latest.size === 0 && event.databases.length === 0) outcomes.add('missing');
@@ -191,7 +213,11 @@ export async function recordCleaned(event: { jobId: string; databases: string[];
     endedAt: (deps.now ?? (() => new Date()))().toISOString(),
     detail: cut(detail, STORE_TEXT),
   });
-  if (!described) await endCleanedJob(event.jobId, deps);
+  if (!described) {
+    await endCleanedJob(event.jobId, deps);
+    // Nothing of the job runs any more: its record may expire now (never before: it names the slots).
+    await deps.store.startRetention(event.jobId);
+  }
   deps.logger?.info(`clean-up ${described ? 'failed' : 'done'}`, { jobId: event.jobId });
   return { jobId: event.jobId, recorded: true, error: described?.error ?? '', cause: described?.cause ?? '' };
 }
@@ -242,4 +268,16 @@ const metric = (name: string, value: number) => {
 
 const defaultJobs = Number(process.env.TASK_JOBS) || undefined;
 
-export const handler = lambdaHandler(logger, (event) => recordJob(parseEvent(recordJobEvent, event), { store: jobStore(), logger, metric, ...(defaultJobs ? { defaultJobs } : {}) }));
+let sfn: SFNClient | undefined;
+/** An execution that no longer exists (its history expired) runs no more. */
+const executionRunning = async (executionArn: string): Promise<boolean> => {
+  sfn ??= new SFNClient(awsClientConfig());
+  try {
+    return (await sfn.send(new DescribeExecutionCommand({ executionArn }))).status === 'RUNNING';
+  } catch (error) {
+    if ((error as Error).name === 'ExecutionDoesNotExist') return false;
+    throw error;
+  }
+};
+
+export const handler = lambdaHandler(logger, (event) => recordJob(parseEvent(recordJobEvent, event), { store: jobStore(), logger, metric, executionRunning, ...(defaultJobs ? { defaultJobs } : {}) }));

@@ -23,6 +23,7 @@ new ReplicatorStack(app, settings.stackName, {
   ...(settings.network ? { network: settings.network } : {}),
   ...(settings.alarmEmail ? { alarmEmail: settings.alarmEmail } : {}),
   ...(settings.image ? { image: settings.image } : {}),
+  ...(settings.rdsCaBundle ? { rdsCaBundle: settings.rdsCaBundle } : {}),
 });
 
 // Every synth is checked against the AWS Solutions rules (cdk-nag); the accepted findings are

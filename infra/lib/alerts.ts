@@ -5,6 +5,7 @@ import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import * as sns from 'aws-cdk-lib/aws-sns';
 import * as subscriptions from 'aws-cdk-lib/aws-sns-subscriptions';
+import type * as sqs from 'aws-cdk-lib/aws-sqs';
 import type * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import { Construct } from 'constructs';
 import { EMAIL } from './validation.ts';
@@ -12,30 +13,24 @@ import { EMAIL } from './validation.ts';
 export interface ReplicatorAlertsProps {
   /** Subscribed to the topic (the address must confirm the subscription). */
   readonly alarmEmail?: string;
-  /** Where record-job publishes VerifyDifferences. */
-  readonly metricsNamespace: string;
-  readonly metricService: string;
   readonly removalPolicy?: RemovalPolicy;
 }
 
 /**
  * The SNS topic operators subscribe to, and the alarms that publish to it: a failed execution of any
- * state machine, and a verify run that found differences. The topic is encrypted with a customer
- * managed key because CloudWatch alarms cannot publish to a topic under the AWS managed SNS key.
+ * state machine (a verify run that found differences fails its execution, so it is told once, by
+ * that alarm), and a verify schedule that could not start its run. The topic is encrypted with a
+ * customer managed key because CloudWatch alarms cannot publish to a topic under the AWS managed SNS key.
  */
 export class ReplicatorAlerts extends Construct {
   public readonly key: kms.Key;
   public readonly topic: sns.Topic;
   public readonly alarms: cloudwatch.Alarm[] = [];
-  public readonly verifyDifferencesAlarm: cloudwatch.Alarm;
 
   constructor(scope: Construct, id: string, props: ReplicatorAlertsProps) {
     super(scope, id);
     if (props.alarmEmail !== undefined && !Token.isUnresolved(props.alarmEmail) && !EMAIL.test(props.alarmEmail)) {
       throw new Error(`ReplicatorAlerts: alarmEmail "${props.alarmEmail}" is not an e-mail address; pass one, or leave it out.`);
-    }
-    if (!/^[A-Za-z0-9/_.#:-]{1,255}$/.test(props.metricsNamespace)) {
-      throw new Error(`ReplicatorAlerts: metricsNamespace "${props.metricsNamespace}" is not a CloudWatch namespace; use letters, digits and /_.#:-.`);
     }
     this.key = new kms.Key(this, 'Key', {
       description: 'database-replicator: encrypts the alarm topic',
@@ -66,24 +61,13 @@ export class ReplicatorAlerts extends Construct {
       }),
     );
     if (props.alarmEmail) this.topic.addSubscription(new subscriptions.EmailSubscription(props.alarmEmail));
-
-    this.verifyDifferencesAlarm = this.addAlarm(
-      'VerifyDifferencesAlarm',
-      new cloudwatch.Metric({
-        namespace: props.metricsNamespace,
-        metricName: 'VerifyDifferences',
-        dimensionsMap: { service: props.metricService },
-        statistic: cloudwatch.Stats.MAXIMUM,
-        period: Duration.minutes(5),
-      }),
-      'A verify run found rows that differ between source and target.',
-    );
   }
 
   /** Alarms when an execution of `stateMachine` fails, times out or is aborted. */
-  public alarmOnFailedExecutions(id: string, stateMachine: sfn.IStateMachine, what: string): cloudwatch.Alarm {
+  public alarmOnFailedExecutions(id: string, stateMachine: sfn.IStateMachine, what: string, detail = ''): cloudwatch.Alarm {
     const metric = new cloudwatch.MathExpression({
-      expression: 'failed + timedOut + aborted',
+      // A period without executions has no data points: FILL makes it 0 instead of no value.
+      expression: 'FILL(failed, 0) + FILL(timedOut, 0) + FILL(aborted, 0)',
       usingMetrics: {
         failed: stateMachine.metricFailed({ period: Duration.minutes(5) }),
         timedOut: stateMachine.metricTimedOut({ period: Duration.minutes(5) }),
@@ -92,7 +76,13 @@ export class ReplicatorAlerts extends Construct {
       label: `${what} executions that did not succeed`,
       period: Duration.minutes(5),
     });
-    return this.addAlarm(id, metric, `An execution of the ${what} workflow failed: open it in the Step Functions console for the failed state and its cause.`);
+    return this.addAlarm(id, metric, `An execution of the ${what} workflow failed${detail}: open it in the Step Functions console for the failed state and its cause.`);
+  }
+
+  /** Alarms while `queue` holds a message: EventBridge Scheduler could not start what a schedule names. */
+  public alarmOnDeadLetters(id: string, queue: sqs.IQueue, what: string): cloudwatch.Alarm {
+    const metric = queue.metricApproximateNumberOfMessagesVisible({ period: Duration.minutes(5), statistic: cloudwatch.Stats.MAXIMUM });
+    return this.addAlarm(id, metric, `${what} could not be started: its message in the dead-letter queue says why (often the scheduler role or the target).`);
   }
 
   private addAlarm(id: string, metric: cloudwatch.IMetric, description: string): cloudwatch.Alarm {

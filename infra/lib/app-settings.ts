@@ -1,6 +1,8 @@
+import { resolve } from 'node:path';
 import { RemovalPolicy } from 'aws-cdk-lib';
 import type { Node } from 'constructs';
 import { DEFAULT_TASK_CPU, DEFAULT_TASK_MEMORY, fargateSizeProblem } from './fargate-sizes.ts';
+import { readCaBundle } from './rds-ca-bundle.ts';
 import { ECR_REPOSITORY, EMAIL, IMAGE_TAG, SECRET_ARN, SECRET_PREFIX, SECURITY_GROUP_ID, SUBNET_ID, VPC_ID } from './validation.ts';
 
 /** An existing VPC to run in: the subnets (private, with a route to the AWS APIs) and the security group used by tasks and functions. */
@@ -37,6 +39,8 @@ export interface AppSettings {
   readonly task: TaskSettings;
   readonly alarmEmail?: string;
   readonly image?: ImageSettings;
+  /** The RDS global CA bundle file for the functions (see ReplicatorStackProps.rdsCaBundle). */
+  readonly rdsCaBundle?: string;
 }
 
 export const DEFAULT_STACK_NAME = 'DatabaseReplicator';
@@ -120,6 +124,20 @@ function readImage(ctx: Context): ImageSettings | undefined {
   return repositoryName && tag ? { repositoryName, tag } : undefined;
 }
 
+/** -c rdsCaBundle=<file>: the RDS global CA bundle the functions carry, checked now rather than at deploy. */
+function readCaBundleFile(ctx: Context): string | undefined {
+  const raw = ctx('rdsCaBundle');
+  if (raw === undefined) return undefined;
+  if (typeof raw !== 'string' || raw.trim() === '') refuse('rdsCaBundle', raw, 'pass -c rdsCaBundle=<path to the RDS global-bundle.pem>, or leave it out.');
+  const file = resolve(raw);
+  try {
+    readCaBundle(file);
+  } catch (error) {
+    throw new Error(`Context rdsCaBundle: ${(error as Error).message}`, { cause: error });
+  }
+  return file;
+}
+
 /**
  * Reads the app's `-c` context. Values arrive as strings from the command line but as JSON values
  * from cdk.json or cdk.context.json, so both spellings are accepted.
@@ -141,6 +159,7 @@ export function readAppSettings(node: Node): AppSettings {
   const network = readNetwork(ctx);
   const alarmEmail = text(ctx, 'alarmEmail', EMAIL, 'pass -c alarmEmail=<address> to get the alarms by e-mail, or leave it out.');
   const image = readImage(ctx);
+  const rdsCaBundle = readCaBundleFile(ctx);
   return {
     stackName: rawName,
     removalPolicy: retain ? RemovalPolicy.RETAIN : RemovalPolicy.DESTROY,
@@ -149,5 +168,6 @@ export function readAppSettings(node: Node): AppSettings {
     task: readTask(ctx),
     ...(alarmEmail ? { alarmEmail } : {}),
     ...(image ? { image } : {}),
+    ...(rdsCaBundle ? { rdsCaBundle } : {}),
   };
 }

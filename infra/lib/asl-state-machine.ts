@@ -1,5 +1,5 @@
 import { existsSync, readFileSync } from 'node:fs';
-import { RemovalPolicy } from 'aws-cdk-lib';
+import { Aws, Fn, RemovalPolicy, Stack } from 'aws-cdk-lib';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import { Construct } from 'constructs';
@@ -21,10 +21,19 @@ export function placeholdersOf(text: string): string[] {
 }
 
 /**
+ * A name unique to this deployment of the stack: the last part of the stack id's UUID. A retained
+ * log group keeps its name after the stack is deleted, so a fixed name would fail the next deployment.
+ */
+export function deploymentSuffix(): string {
+  return Fn.select(4, Fn.split('-', Fn.select(2, Fn.split('/', Aws.STACK_ID))));
+}
+
+/**
  * A Standard state machine whose definition is a file of statemachines/ (the same file the workflow
  * tests run locally), deployed as an asset with its placeholders substituted by CloudFormation.
  * Logs every event (without execution data, which may hold identifiers only but stays out of logs
- * anyway) and traces with X-Ray. The definition grants nothing: the caller adds the role's policies.
+ * anyway) to a log group under /aws/vendedlogs/states/ (CloudWatch Logs then needs no resource policy
+ * per log group, whose size is limited per account) and traces with X-Ray. The definition grants nothing: the caller adds the role's policies.
  */
 export class AslStateMachine extends Construct {
   public readonly stateMachine: sfn.StateMachine;
@@ -51,6 +60,7 @@ export class AslStateMachine extends Construct {
       );
     }
     this.logGroup = new logs.LogGroup(this, 'Logs', {
+      logGroupName: Fn.join('', ['/aws/vendedlogs/states/', Stack.of(this).stackName, '-', id, '-', deploymentSuffix()]),
       retention: props.logRetention ?? logs.RetentionDays.THREE_MONTHS,
       removalPolicy: props.removalPolicy ?? RemovalPolicy.RETAIN,
     });

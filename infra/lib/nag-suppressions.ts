@@ -1,6 +1,7 @@
-import { ArnFormat, Stack, Validations } from 'aws-cdk-lib';
+import { type Stack, Validations } from 'aws-cdk-lib';
 import type { IConstruct } from 'constructs';
 import type { ReplicatorStack } from './replicator-stack.ts';
+import { clusterTasks, replicateExecutions, taskDefinitionRevisions } from './workflows.ts';
 
 /**
  * A value as cdk-nag spells it in a finding id: intrinsics flattened, `<LogicalId.Attr>` for
@@ -39,6 +40,11 @@ export function suppressAcceptedFindings(stack: ReplicatorStack): void {
   const iam5 = (scope: IConstruct, value: unknown, reason: string) => acknowledge(scope, `AwsSolutions-IAM5[Resource::${nagSpelling(stack, value)}]`, reason);
 
   acknowledge(
+    stack.schedule.deadLetterQueue,
+    'AwsSolutions-SQS3',
+    'This queue is itself the dead-letter queue of the verify schedules (EventBridge Scheduler DeadLetterConfig), which cdk-nag cannot see; its messages are alarmed on.',
+  );
+  acknowledge(
     stack.task.taskDefinition,
     'AwsSolutions-ECS2',
     'The container environment holds configuration only (the job table name and the log level); credentials are read from Secrets Manager at run time through the secret ARNs each run is given.',
@@ -49,7 +55,7 @@ export function suppressAcceptedFindings(stack: ReplicatorStack): void {
     'ecr:GetAuthorizationToken supports no resource-level permissions; the image pull and the log writes of the execution role are scoped to the repository and the log group.',
   );
 
-  const secretReaders = [stack.task.taskDefinition.taskRole, stack.functions.checkGrants.role, stack.functions.estimateSize.role, stack.functions.checkReplication.role];
+  const secretReaders = [stack.task.taskDefinition.taskRole, ...stack.functions.connecting.map((fn) => fn.role)];
   if (stack.secretAccess.namePrefix !== undefined) {
     for (const role of secretReaders) {
       iam5(
@@ -72,12 +78,17 @@ export function suppressAcceptedFindings(stack: ReplicatorStack): void {
     );
   }
 
-  const taskArns = Stack.of(stack).formatArn({ service: 'ecs', resource: 'task', resourceName: `${stack.task.cluster.clusterName}/*`, arnFormat: ArnFormat.SLASH_RESOURCE_NAME });
   for (const machine of stack.workflows.all) {
     const role = machine.stateMachine.role;
     iam5(role, '*', `${XRAY}, nor do the CloudWatch Logs delivery actions (logs:CreateLogDelivery and its kin) that send the execution logs to the log group.`);
-    iam5(role, taskArns, 'ecs:DescribeTasks and ecs:StopTask on the tasks of the replicator cluster only: ecs:runTask.sync follows (and on timeout stops) tasks whose ids exist only once they run.');
+    iam5(role, clusterTasks(stack.task), 'ecs:DescribeTasks, ecs:StopTask and ecs:TagResource (on RunTask only) on the tasks of the replicator cluster only: ecs:runTask.sync starts, tags, follows (and on timeout stops) tasks whose ids exist only once they run.');
+    iam5(role, taskDefinitionRevisions(stack.task), "ecs:RunTask on the revisions of the replicator's own task definition family: an execution started before a redeploy runs the revision it started with, which the redeploy keeps.");
   }
+  iam5(
+    stack.workflows.recordJobReadsReplicateExecutions,
+    replicateExecutions(stack.workflows.replicate.stateMachine),
+    'states:DescribeExecution on the executions of the replicate workflow only: record-job refuses a second execution of a job while the one it records still runs, and execution names are chosen when they start.',
+  );
   for (const machine of [stack.workflows.replicate, stack.workflows.cleanup]) {
     iam5(
       machine.stateMachine.role,

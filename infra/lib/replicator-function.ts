@@ -32,6 +32,8 @@ export interface ReplicatorFunctionProps {
   /** Only for functions that open database connections. */
   readonly network?: ReplicatorFunctionNetwork;
   readonly environment?: Record<string, string>;
+  /** Layers to add, such as the RDS CA bundle. */
+  readonly layers?: lambda.ILayerVersion[];
   readonly logRetention?: logs.RetentionDays;
   readonly removalPolicy?: RemovalPolicy;
 }
@@ -86,6 +88,7 @@ export class ReplicatorFunction extends Construct {
       timeout: props.timeout,
       tracing: lambda.Tracing.ACTIVE,
       logGroup: this.logGroup,
+      ...(props.layers?.length ? { layers: props.layers } : {}),
       projectRoot: props.repoRoot,
       depsLockFilePath: join(props.repoRoot, 'package-lock.json'),
       bundling: {

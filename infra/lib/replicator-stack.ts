@@ -7,11 +7,12 @@ import { DEFAULT_SECRETS_PREFIX, type ImageSettings, type NetworkSettings, type 
 import { DEFAULT_TASK_CPU, DEFAULT_TASK_MEMORY } from './fargate-sizes.ts';
 import { suppressAcceptedFindings } from './nag-suppressions.ts';
 import { ReplicatorNetwork } from './network.ts';
+import { RdsCaBundle } from './rds-ca-bundle.ts';
 import { ReplicatorTask } from './replicator-task.ts';
 import { SecretAccess } from './secret-access.ts';
 import { StatusTable } from './status-table.ts';
 import { VerifySchedule } from './verify-schedule.ts';
-import { METRIC_SERVICE, metricsNamespace, WorkflowFunctions } from './workflow-functions.ts';
+import { WorkflowFunctions } from './workflow-functions.ts';
 import { ReplicatorWorkflows } from './workflows.ts';
 
 /** The repository root: lambdas/, statemachines/ and the image's build context. */
@@ -30,6 +31,12 @@ export interface ReplicatorStackProps extends StackProps {
   readonly image?: ImageSettings;
   /** Where lambdas/, statemachines/ and containers/ are (default: this repository). */
   readonly repoRoot?: string;
+  /**
+   * The RDS global CA bundle (global-bundle.pem) the deployer provides: the functions that connect
+   * get it at /opt/rds-ca/global-bundle.pem, where the task image has it, for secrets that ask for
+   * sslmode=verify-full. Left out, such secrets fail in the functions with a sentence saying so.
+   */
+  readonly rdsCaBundle?: string;
 }
 
 /**
@@ -68,6 +75,7 @@ export class ReplicatorStack extends Stack {
       ...(props.image ? { image: props.image } : {}),
     });
     this.secretAccess.grantRead(this.task.taskDefinition.taskRole);
+    const caBundle = props.rdsCaBundle ? new RdsCaBundle(this, 'RdsCaBundle', { file: props.rdsCaBundle }) : undefined;
     this.functions = new WorkflowFunctions(this, 'Functions', {
       ...kept,
       repoRoot,
@@ -76,11 +84,10 @@ export class ReplicatorStack extends Stack {
       jobTable: this.statusTable.table,
       // As the task counts its copy workers when the plan sets none: its vCPUs, at least two.
       taskJobs: Math.max(2, Math.floor(cpu / 1024)),
+      ...(caBundle ? { caBundle: caBundle.layer } : {}),
     });
-    this.schedule = new VerifySchedule(this, 'VerifySchedule', { removalPolicy });
+    this.schedule = new VerifySchedule(this, 'VerifySchedule');
     this.alerts = new ReplicatorAlerts(this, 'Alerts', {
-      metricsNamespace: metricsNamespace(this.stackName),
-      metricService: METRIC_SERVICE,
       ...(props.alarmEmail ? { alarmEmail: props.alarmEmail } : {}),
       removalPolicy,
     });
@@ -91,13 +98,12 @@ export class ReplicatorStack extends Stack {
       task: this.task,
       functions: this.functions,
       schedule: this.schedule,
-      topic: this.alerts.topic,
-      topicKey: this.alerts.key,
     });
     this.alerts.alarmOnFailedExecutions('ReplicateFailedAlarm', this.workflows.replicate.stateMachine, 'replicate');
-    this.alerts.alarmOnFailedExecutions('VerifyFailedAlarm', this.workflows.verify.stateMachine, 'verify');
+    this.alerts.alarmOnFailedExecutions('VerifyFailedAlarm', this.workflows.verify.stateMachine, 'verify', ' (rows differ between source and target, or verify could not run)');
     this.alerts.alarmOnFailedExecutions('CleanupFailedAlarm', this.workflows.cleanup.stateMachine, 'cleanup');
     this.alerts.alarmOnFailedExecutions('CutoverFailedAlarm', this.workflows.cutover.stateMachine, 'cut-over');
+    this.alerts.alarmOnDeadLetters('VerifyScheduleDeadLettersAlarm', this.schedule.deadLetterQueue, 'A scheduled verify run');
 
     const output = (name: string, value: string, description: string) => new CfnOutput(this, name, { value, description });
     output('ReplicateStateMachineArn', this.workflows.replicate.stateMachine.stateMachineArn, 'Start an execution with the job input to replicate');
@@ -105,11 +111,12 @@ export class ReplicatorStack extends Stack {
     output('CleanupStateMachineArn', this.workflows.cleanup.stateMachine.stateMachineArn, "Removes a job's subscription, publication, slot and verify schedule");
     output('CutoverStateMachineArn', this.workflows.cutover.stateMachine.stateMachineArn, 'Cuts a job over: drains the lag, optionally makes the source read-only, sets the target sequences');
     output('JobTableName', this.statusTable.table.tableName, 'DynamoDB table holding replication jobs and their status');
-    output('AlarmTopicArn', this.alerts.topic.topicArn, 'SNS topic of the alarms and verify differences: subscribe to it');
+    output('AlarmTopicArn', this.alerts.topic.topicArn, 'SNS topic of the alarms (failed workflows, verify differences, verify runs that could not start): subscribe to it');
     output('ClusterName', this.task.cluster.clusterName, 'ECS cluster the replicator tasks run in');
     output('TaskDefinitionArn', this.task.taskDefinition.taskDefinitionArn, 'Fargate task definition of the replicator');
     output('ScheduleGroupName', this.schedule.group.scheduleGroupName, 'EventBridge Scheduler group of the per-job verify schedules');
     output('SchedulerRoleArn', this.schedule.role.roleArn, 'Role a verify schedule runs as: it may start the verify state machine only');
+    output('ScheduleDeadLetterQueueArn', this.schedule.deadLetterQueue.queueArn, 'Where EventBridge Scheduler puts a verify run it could not start (an alarm watches it)');
     if (this.secretAccess.namePrefix !== undefined) output('SecretsPrefix', this.secretAccess.namePrefix, 'The workflow reads the secrets whose names start with this');
     output('SecurityGroupId', this.network.securityGroup.securityGroupId, 'Allow this security group in on the database port of source and target');
 

@@ -1,6 +1,6 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { Duration, IgnoreMode, RemovalPolicy } from 'aws-cdk-lib';
+import { Duration, IgnoreMode, RemovalPolicy, type CfnResource } from 'aws-cdk-lib';
 import type * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import type * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as ecr from 'aws-cdk-lib/aws-ecr';
@@ -10,6 +10,7 @@ import * as logs from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
 import type { CpuArchitectureName, ImageSettings } from './app-settings.ts';
 import { fargateSizeProblem } from './fargate-sizes.ts';
+import { JOB_ITEM_ACTIONS } from './status-table.ts';
 import { ECR_REPOSITORY, IMAGE_TAG, invalid } from './validation.ts';
 
 /** The image is built from the repository root with this Dockerfile. */
@@ -99,6 +100,11 @@ export class ReplicatorTask extends Construct {
       // Fargate sets AWS_REGION; copy workers default to PLAN.jobs, else the task's vCPUs.
       environment: { JOB_TABLE: props.jobTable.tableName, LOG_LEVEL: 'info' },
     });
-    props.jobTable.grantReadWriteData(this.taskDefinition.taskRole);
+    // What the job store's writes and reads of one job need (src/jobs/dynamodb-store.ts); no Scan, batch or delete.
+    props.jobTable.grant(this.taskDefinition.taskRole, ...JOB_ITEM_ACTIONS);
+    // A redeploy registers a new revision; the old one stays ACTIVE, so an execution that started
+    // before it (pinned to its revision) can still start its next tasks. Revisions cost nothing; the
+    // last one stays registered after the stack is deleted too.
+    (this.taskDefinition.node.defaultChild as CfnResource).applyRemovalPolicy(RemovalPolicy.RETAIN);
   }
 }

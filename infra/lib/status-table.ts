@@ -9,14 +9,18 @@ export interface StatusTableProps {
   readonly removalPolicy?: RemovalPolicy;
 }
 
+/** What the job store (src/jobs/dynamodb-store.ts) does to one job's items: no Scan, batch or delete. */
+export const JOB_ITEM_ACTIONS = ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:Query'] as const;
+
 /** DynamoDB names: 3 to 255 of letters, digits, underscore, hyphen and dot. */
 const TABLE_NAME = /^[A-Za-z0-9_.-]{3,255}$/;
 
 /**
  * The job and status store of src/jobs (JOB_TABLE_SCHEMA): under pk = JOB#<jobId>, the JOB item (the
  * job record, with each database's progress and resume state), one STEP# item per step and one
- * VERIFY# item per verify run. Every write sets `expiresAt` (epoch seconds) a set time after it (90
- * days by default), so DynamoDB's TTL removes the items of a job that has not been written to since.
+ * VERIFY# item per verify run. DynamoDB's TTL on `expiresAt` (epoch seconds) deletes a step or verify
+ * run 90 days after its write, and the JOB item 90 days after the job was cleaned up or cancelled:
+ * never while its slot and subscription may still run.
  * On demand, point-in-time recovery, encrypted with the AWS managed key; retained by default.
  */
 export class StatusTable extends Construct {

@@ -1,12 +1,14 @@
 import { ArnFormat, Duration, Stack, type RemovalPolicy } from 'aws-cdk-lib';
 import type * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import * as iam from 'aws-cdk-lib/aws-iam';
+import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import type * as logs from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
 import { ReplicatorFunction, type ReplicatorFunctionNetwork } from './replicator-function.ts';
+import { JOB_ITEM_ACTIONS } from './status-table.ts';
 import type { SecretAccess } from './secret-access.ts';
 
-/** Where record-job publishes VerifyDifferences (embedded metric format); the alarm watches the same. */
+/** Where record-job publishes VerifyDifferences (embedded metric format), for dashboards. */
 export const METRIC_SERVICE = 'database-replicator-record-job';
 export function metricsNamespace(stackName: string): string {
   return `DatabaseReplicator/${stackName}`;
@@ -20,6 +22,8 @@ export interface WorkflowFunctionsProps {
   readonly jobTable: dynamodb.ITableV2;
   /** Copy workers of one task when the plan sets none, for the size estimate. */
   readonly taskJobs: number;
+  /** The RDS CA bundle for the functions that connect (a layer at /opt/rds-ca/global-bundle.pem). */
+  readonly caBundle?: lambda.ILayerVersion;
   readonly logRetention?: logs.RetentionDays;
   readonly removalPolicy?: RemovalPolicy;
 }
@@ -33,6 +37,7 @@ export class WorkflowFunctions extends Construct {
   public readonly checkGrants: ReplicatorFunction;
   public readonly estimateSize: ReplicatorFunction;
   public readonly checkReplication: ReplicatorFunction;
+  public readonly checkTargetReachesSource: ReplicatorFunction;
   public readonly recordJob: ReplicatorFunction;
   /** What the parameter-group check may describe: this account's and region's instances, clusters and parameter groups. */
   public readonly rdsDescribeArns: readonly string[];
@@ -43,7 +48,7 @@ export class WorkflowFunctions extends Construct {
       throw new Error(`WorkflowFunctions: taskJobs ${props.taskJobs} must be a whole number from 1 to 64.`);
     }
     const common = { repoRoot: props.repoRoot, logRetention: props.logRetention, removalPolicy: props.removalPolicy };
-    const inVpc = { ...common, network: props.network, memorySize: 512 };
+    const inVpc = { ...common, network: props.network, memorySize: 512, ...(props.caBundle ? { layers: [props.caBundle] } : {}) };
 
     this.checkRdsParameterGroup = new ReplicatorFunction(this, 'CheckRdsParameterGroup', {
       ...common,
@@ -69,6 +74,12 @@ export class WorkflowFunctions extends Construct {
       description: "database-replicator: reads one database's slot and subscription and judges the replication",
       timeout: Duration.seconds(90),
     });
+    this.checkTargetReachesSource = new ReplicatorFunction(this, 'CheckTargetReachesSource', {
+      ...inVpc,
+      name: 'check-target-reaches-source',
+      description: 'database-replicator: probes the source from the target server, as its subscription will connect, before the copy',
+      timeout: Duration.minutes(5),
+    });
     this.recordJob = new ReplicatorFunction(this, 'RecordJob', {
       ...common,
       name: 'record-job',
@@ -82,8 +93,8 @@ export class WorkflowFunctions extends Construct {
       },
     });
 
-    for (const fn of [this.checkGrants, this.estimateSize, this.checkReplication]) props.secrets.grantRead(fn.function);
-    props.jobTable.grantReadWriteData(this.recordJob.function);
+    for (const fn of this.connecting) props.secrets.grantRead(fn.function);
+    props.jobTable.grant(this.recordJob.function, ...JOB_ITEM_ACTIONS);
     const stack = Stack.of(this);
     this.rdsDescribeArns = ['db', 'cluster', 'pg', 'cluster-pg'].map((resource) => stack.formatArn({ service: 'rds', resource, resourceName: '*', arnFormat: ArnFormat.COLON_RESOURCE_NAME }));
     // The source is named only when an execution starts, so the check may read any of them.
@@ -96,6 +107,11 @@ export class WorkflowFunctions extends Construct {
   }
 
   public get all(): ReplicatorFunction[] {
-    return [this.checkRdsParameterGroup, this.checkGrants, this.estimateSize, this.checkReplication, this.recordJob];
+    return [this.checkRdsParameterGroup, this.checkGrants, this.estimateSize, this.checkReplication, this.checkTargetReachesSource, this.recordJob];
+  }
+
+  /** The functions that connect to the databases: in the VPC, reading the secrets. */
+  public get connecting(): ReplicatorFunction[] {
+    return [this.checkGrants, this.estimateSize, this.checkReplication, this.checkTargetReachesSource];
   }
 }

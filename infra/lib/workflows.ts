@@ -1,9 +1,7 @@
 import { join } from 'node:path';
-import { ArnFormat, Stack, type RemovalPolicy } from 'aws-cdk-lib';
+import { ArnFormat, Aws, Stack, type RemovalPolicy } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
-import type * as kms from 'aws-cdk-lib/aws-kms';
 import type * as logs from 'aws-cdk-lib/aws-logs';
-import type * as sns from 'aws-cdk-lib/aws-sns';
 import type * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import { Construct } from 'constructs';
 import { AslStateMachine } from './asl-state-machine.ts';
@@ -20,9 +18,6 @@ export interface ReplicatorWorkflowsProps {
   readonly task: ReplicatorTask;
   readonly functions: WorkflowFunctions;
   readonly schedule: VerifySchedule;
-  readonly topic: sns.ITopic;
-  /** The topic's key: publishing encrypts with it. */
-  readonly topicKey: kms.IKey;
   readonly logRetention?: logs.RetentionDays;
   readonly removalPolicy?: RemovalPolicy;
 }
@@ -37,6 +32,8 @@ export class ReplicatorWorkflows extends Construct {
   public readonly verify: AslStateMachine;
   public readonly cleanup: AslStateMachine;
   public readonly cutover: AslStateMachine;
+  /** record-job may see whether another execution of the replicate workflow still runs a job. */
+  public readonly recordJobReadsReplicateExecutions: iam.Policy;
 
   constructor(scope: Construct, id: string, props: ReplicatorWorkflowsProps) {
     super(scope, id);
@@ -44,6 +41,7 @@ export class ReplicatorWorkflows extends Construct {
     const file = (name: string) => join(props.repoRoot, 'statemachines', `${name}.asl.json`);
     const common = { logRetention: props.logRetention, removalPolicy: props.removalPolicy };
     const runTask = {
+      Partition: Aws.PARTITION,
       ClusterArn: task.cluster.clusterArn,
       TaskDefinitionArn: task.taskDefinition.taskDefinitionArn,
       ContainerName: task.containerName,
@@ -51,16 +49,17 @@ export class ReplicatorWorkflows extends Construct {
       SecurityGroupId: props.network.securityGroup.securityGroupId,
     };
     const recordJob = { RecordJobFunctionArn: fns.recordJob.function.functionArn };
+    const scheduleGroup = { ScheduleGroupName: schedule.group.scheduleGroupName };
 
     this.verify = new AslStateMachine(this, 'Verify', {
       ...common,
       definitionFile: file('verify'),
-      substitutions: { ...runTask, ...recordJob, TopicArn: props.topic.topicArn },
+      substitutions: { ...runTask, ...recordJob },
     });
     this.cleanup = new AslStateMachine(this, 'Cleanup', {
       ...common,
       definitionFile: file('cleanup'),
-      substitutions: { ...runTask, ...recordJob, ScheduleGroupName: schedule.group.scheduleGroupName },
+      substitutions: { ...runTask, ...recordJob, ...scheduleGroup },
     });
     this.cutover = new AslStateMachine(this, 'Cutover', {
       ...common,
@@ -77,8 +76,10 @@ export class ReplicatorWorkflows extends Construct {
         CheckGrantsFunctionArn: fns.checkGrants.function.functionArn,
         EstimateSizeFunctionArn: fns.estimateSize.function.functionArn,
         CheckReplicationFunctionArn: fns.checkReplication.function.functionArn,
-        ScheduleGroupName: schedule.group.scheduleGroupName,
+        CheckTargetReachesSourceFunctionArn: fns.checkTargetReachesSource.function.functionArn,
+        ...scheduleGroup,
         SchedulerRoleArn: schedule.role.roleArn,
+        ScheduleDeadLetterQueueArn: schedule.deadLetterQueue.queueArn,
         VerifyStateMachineArn: this.verify.stateMachine.stateMachineArn,
       },
     });
@@ -87,15 +88,18 @@ export class ReplicatorWorkflows extends Construct {
     // The definitions invoke the unqualified function ARNs: no version or alias needs a grant.
     const invoke = (machine: AslStateMachine, functions: ReplicatorFunction[]) =>
       machine.stateMachine.addToRolePolicy(new iam.PolicyStatement({ actions: ['lambda:InvokeFunction'], resources: functions.map((f) => f.function.functionArn) }));
-    invoke(this.replicate, [fns.checkRdsParameterGroup, fns.checkGrants, fns.estimateSize, fns.checkReplication, fns.recordJob]);
+    invoke(this.replicate, [fns.checkRdsParameterGroup, fns.checkGrants, fns.estimateSize, fns.checkReplication, fns.checkTargetReachesSource, fns.recordJob]);
     invoke(this.verify, [fns.recordJob]);
     invoke(this.cleanup, [fns.recordJob]);
     invoke(this.cutover, [fns.recordJob]);
+    // A policy of its own: in the role's default policy it would make the function depend on the state machine that invokes it.
+    this.recordJobReadsReplicateExecutions = new iam.Policy(this, 'RecordJobReadsReplicateExecutions', {
+      roles: [fns.recordJob.role],
+      statements: [new iam.PolicyStatement({ actions: ['states:DescribeExecution'], resources: [replicateExecutions(this.replicate.stateMachine)] })],
+    });
     schedule.grantCreate(this.replicate.stateMachine);
     schedule.grantDelete(this.cleanup.stateMachine);
     schedule.allowStarting(this.verify.stateMachine);
-    this.verify.stateMachine.addToRolePolicy(new iam.PolicyStatement({ actions: ['sns:Publish'], resources: [props.topic.topicArn] }));
-    this.verify.stateMachine.addToRolePolicy(new iam.PolicyStatement({ actions: ['kms:GenerateDataKey', 'kms:Decrypt'], resources: [props.topicKey.keyArn] }));
   }
 
   public get all(): AslStateMachine[] {
@@ -103,24 +107,39 @@ export class ReplicatorWorkflows extends Construct {
   }
 }
 
+/** The executions of one state machine. */
+export function replicateExecutions(stateMachine: sfn.StateMachine): string {
+  return Stack.of(stateMachine).formatArn({ service: 'states', resource: 'execution', resourceName: `${stateMachine.stateMachineName}:*`, arnFormat: ArnFormat.COLON_RESOURCE_NAME });
+}
+
+/** Every revision of the replicator's task definition family. */
+export function taskDefinitionRevisions(task: ReplicatorTask): string {
+  return Stack.of(task).formatArn({ service: 'ecs', resource: 'task-definition', resourceName: `${task.taskDefinition.family}:*`, arnFormat: ArnFormat.SLASH_RESOURCE_NAME });
+}
+
+/** The tasks of the replicator's cluster. */
+export function clusterTasks(task: ReplicatorTask): string {
+  return Stack.of(task).formatArn({ service: 'ecs', resource: 'task', resourceName: `${task.cluster.clusterName}/*`, arnFormat: ArnFormat.SLASH_RESOURCE_NAME });
+}
+
 /**
- * What ecs:runTask.sync needs: run this task definition in this cluster, follow and stop its tasks,
- * pass the task's roles to ECS, and the managed EventBridge rule Step Functions watches tasks with.
+ * What ecs:runTask.sync needs: run the task definition in this cluster, follow and stop its tasks,
+ * tag them (PropagateTags copies the definition's tags onto each task), pass the task's roles to ECS,
+ * and the managed EventBridge rule Step Functions watches tasks with. Any revision of the family: an
+ * execution that started before a redeploy runs the revision it was started with.
  */
 function allowRunTask(stateMachine: sfn.StateMachine, task: ReplicatorTask): void {
   const stack = Stack.of(stateMachine);
   stateMachine.addToRolePolicy(
     new iam.PolicyStatement({
       actions: ['ecs:RunTask'],
-      resources: [task.taskDefinition.taskDefinitionArn],
+      resources: [taskDefinitionRevisions(task)],
       conditions: { ArnEquals: { 'ecs:cluster': task.cluster.clusterArn } },
     }),
   );
+  stateMachine.addToRolePolicy(new iam.PolicyStatement({ actions: ['ecs:StopTask', 'ecs:DescribeTasks'], resources: [clusterTasks(task)] }));
   stateMachine.addToRolePolicy(
-    new iam.PolicyStatement({
-      actions: ['ecs:StopTask', 'ecs:DescribeTasks'],
-      resources: [stack.formatArn({ service: 'ecs', resource: 'task', resourceName: `${task.cluster.clusterName}/*`, arnFormat: ArnFormat.SLASH_RESOURCE_NAME })],
-    }),
+    new iam.PolicyStatement({ actions: ['ecs:TagResource'], resources: [clusterTasks(task)], conditions: { StringEquals: { 'ecs:CreateAction': 'RunTask' } } }),
   );
   stateMachine.addToRolePolicy(
     new iam.PolicyStatement({

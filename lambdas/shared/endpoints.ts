@@ -1,11 +1,13 @@
 import type { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { resolveSecretConnection, type SecretCache } from '../../src/connection/secrets.ts';
 import { withDatabase, type ConnectionSpec } from '../../src/connection/url.ts';
+import { checkCertificateFiles } from '../../src/task/rds-ca-bundle.ts';
 
 type Endpoint = { host: string; port?: number };
 
 /**
- * Reads the source and target secrets of one invocation (each once). With one database to
+ * Reads the source and target secrets of one invocation (each once), refusing one that names a
+ * certificate file this function does not have. With one database to
  * replicate and a target secret that names none, the target database is that database, as
  * init would name it.
  */
@@ -18,6 +20,8 @@ export async function resolveEndpoints(
     resolveSecretConnection(secrets, event.sourceSecretArn, { cache, ...(event.sourceEndpoint ? { endpoint: event.sourceEndpoint } : {}) }),
     resolveSecretConnection(secrets, event.targetSecretArn, { cache, ...(event.targetEndpoint ? { endpoint: event.targetEndpoint } : {}) }),
   ]);
+  checkCertificateFiles(source, event.sourceSecretArn);
+  checkCertificateFiles(target, event.targetSecretArn);
   const only = event.databases?.length === 1 ? event.databases[0]! : undefined;
   return { source, target: only !== undefined && !target.databaseGiven ? withDatabase(target, only) : target };
 }

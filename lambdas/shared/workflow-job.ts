@@ -5,6 +5,7 @@ import { engineJobId } from '../../src/task/scope.ts';
 import type { checkGrantsEvent } from '../check-grants.ts';
 import type { checkRdsParameterGroupEvent } from '../check-rds-parameter-group.ts';
 import type { checkReplicationEvent } from '../check-replication.ts';
+import type { checkTargetReachesSourceEvent } from '../check-target-reaches-source.ts';
 import type { estimateSizeEvent } from '../estimate-size.ts';
 import { InvalidEvent, parseEvent } from './errors.ts';
 import { databasesSchema, secretArnSchema } from './events.ts';
@@ -65,6 +66,8 @@ export interface WorkflowJob {
   maxPolls: number;
   rdsCheck?: Payload<typeof checkRdsParameterGroupEvent>;
   checks: Payload<typeof checkGrantsEvent>;
+  /** The probe of the source from the target (the subscription's connection), before the copy. */
+  reach: Payload<typeof checkTargetReachesSourceEvent>;
   estimate: Payload<typeof estimateSizeEvent>;
   databases: { database: string; objectName: string; check: Payload<typeof checkReplicationEvent> }[];
   verifySchedule?: { name: string; expression: string; input: VerifyInput };
@@ -104,6 +107,7 @@ export function normalizeJob(input: WorkflowInput, defaultJobs?: number): Workfl
     plan,
     maxPolls: Math.min(MAX_POLLS, Math.floor(HISTORY_BUDGET / (EVENTS_PER_POLL * databases.length))),
     checks,
+    reach: { ...checks, ...(plan.subscriptionSslRootCert ? { subscriptionSslRootCert: plan.subscriptionSslRootCert } : {}) },
     estimate: { ...checks, ...(jobs !== undefined ? { jobs } : {}), ...(plan.calibrate !== undefined ? { calibrate: plan.calibrate } : {}) },
     databases,
   };

@@ -4,9 +4,12 @@
 //                      sk = STEP#<startedAt>#<step>#<db>      one item per step (names URI-encoded)
 //                      sk = VERIFY#<startedAt>#<runId>        one item per verify run
 //
-// Every item carries `expiresAt` (epoch seconds, now + retention days, renewed on each write) for
-// DynamoDB's TTL. The state rule is a ConditionExpression, so a late Lambda retry cannot resurrect a
-// finished job however the writes interleave.
+// DynamoDB's TTL deletes an item once its `expiresAt` (epoch seconds) has passed. The job item gets
+// one only when the job is over for good: cancelled, or cleaned up (`startRetention`); until then its
+// slot and subscription may be running, and the record is what names them, so it never expires (a
+// SUCCEEDED job replicates for as long as it is not cleaned up, and is never written again). Step and
+// verify-run items are history: each expires the retention after it was written. The state rule is
+// a ConditionExpression, so a late Lambda retry cannot resurrect a finished job however the writes interleave.
 import { GetCommand, PutCommand, QueryCommand, ScanCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import type { z } from 'zod';
 import { InvalidJobRecordError, JobExistsError } from './errors.ts';
@@ -70,7 +73,7 @@ export interface DynamoDbJobStoreOptions {
   /** Created by the caller (the Lambda handler, the Fargate task or the CLI); never created here. */
   client: DynamoDBDocumentClient;
   tableName: string;
-  /** Days after its last write that an item expires (DynamoDB deletes it up to a few days later). Default 90. */
+  /** Days after the clean-up (the job item) or its write (steps, verify runs) that an item expires (DynamoDB deletes it up to a few days later). Default 90. */
   retentionDays?: number;
   now?: Clock;
 }
@@ -101,6 +104,9 @@ function setClauses(fields: Record<string, unknown>, ifNotExists: readonly strin
 }
 
 /** The job exists and has not finished. */
+/** Keeps the job item: a write to an unfinished job clears an expiry an earlier version of the store set. */
+const KEEP = 'REMOVE #expiresAt';
+
 const NOT_FINISHED = {
   expression: `attribute_exists(pk) AND NOT #state IN (${TERMINAL_STATES.map((_, i) => `:finished${i}`).join(', ')})`,
   values: Object.fromEntries(TERMINAL_STATES.map((state, i) => [`:finished${i}`, state])),
@@ -134,7 +140,7 @@ export class DynamoDbJobStore implements JobStore {
     try {
       await this.#client.send(new PutCommand({
         TableName: this.tableName,
-        Item: { pk: pkOf(record.jobId), sk: JOB_SK, ...record, expiresAt: this.expiresAt(now) },
+        Item: { pk: pkOf(record.jobId), sk: JOB_SK, ...record },
         ConditionExpression: 'attribute_not_exists(pk)',
       }));
     } catch (error) {
@@ -170,11 +176,11 @@ export class DynamoDbJobStore implements JobStore {
     validJobId(jobId);
     const now = this.#now();
     const fields = validate(jobPatchSchema, patch, 'job update');
-    const set = setClauses({ ...fields, updatedAt: now.toISOString(), expiresAt: this.expiresAt(now) });
+    const set = setClauses({ ...fields, updatedAt: now.toISOString() });
     return this.#update(jobId, undefined, {
-      UpdateExpression: `SET ${set.clauses.join(', ')}`,
+      UpdateExpression: `SET ${set.clauses.join(', ')} ${KEEP}`,
       ConditionExpression: NOT_FINISHED.expression,
-      ExpressionAttributeNames: { ...set.names, '#state': 'state' },
+      ExpressionAttributeNames: { ...set.names, '#state': 'state', '#expiresAt': 'expiresAt' },
       ExpressionAttributeValues: { ...set.values, ...NOT_FINISHED.values },
     });
   }
@@ -185,12 +191,14 @@ export class DynamoDbJobStore implements JobStore {
     const state = validate(jobStateSchema, to, 'job state');
     const fields = transitionFields(undefined, state, validate(transitionExtraSchema, extra, 'job transition'), now.toISOString());
     // transitionFields cannot see the stored startedAt here: keep the first one.
-    const set = setClauses({ ...fields, state, expiresAt: this.expiresAt(now) }, ['startedAt']);
+    // A cancelled job replicates no more: its retention starts. Any other state keeps the item.
+    const cancelled = state === 'CANCELLED';
+    const set = setClauses({ ...fields, state, ...(cancelled ? { expiresAt: this.expiresAt(now) } : {}) }, ['startedAt']);
     const from = ALLOWED_FROM[state];
     return this.#update(jobId, state, {
-      UpdateExpression: `SET ${set.clauses.join(', ')}`,
+      UpdateExpression: `SET ${set.clauses.join(', ')}${cancelled ? '' : ` ${KEEP}`}`,
       ConditionExpression: `attribute_exists(pk) AND #state IN (${from.map((_, i) => `:from${i}`).join(', ')})`,
-      ExpressionAttributeNames: set.names,
+      ExpressionAttributeNames: { ...set.names, '#expiresAt': 'expiresAt' },
       ExpressionAttributeValues: { ...set.values, ...Object.fromEntries(from.map((s, i) => [`:from${i}`, s])) },
     });
   }
@@ -204,10 +212,10 @@ export class DynamoDbJobStore implements JobStore {
         TableName: this.tableName,
         Key: { pk: pkOf(jobId), sk: JOB_SK },
         ReturnValues: 'ALL_NEW',
-        UpdateExpression: 'SET #state = :running, #phase = :phase, #executionArn = :arn, #updatedAt = :now, #expiresAt = :expiresAt REMOVE #error, #cause, #endedAt',
+        UpdateExpression: 'SET #state = :running, #phase = :phase, #executionArn = :arn, #updatedAt = :now REMOVE #error, #cause, #endedAt, #expiresAt',
         ConditionExpression: 'attribute_exists(pk) AND #state = :failed AND (attribute_not_exists(#executionArn) OR #executionArn <> :arn)',
         ExpressionAttributeNames: { '#state': 'state', '#phase': 'phase', '#executionArn': 'executionArn', '#updatedAt': 'updatedAt', '#expiresAt': 'expiresAt', '#error': 'error', '#cause': 'cause', '#endedAt': 'endedAt' },
-        ExpressionAttributeValues: { ':running': 'RUNNING', ':failed': 'FAILED', ':phase': fields.phase, ':arn': fields.executionArn, ':now': now.toISOString(), ':expiresAt': this.expiresAt(now) },
+        ExpressionAttributeValues: { ':running': 'RUNNING', ':failed': 'FAILED', ':phase': fields.phase, ':arn': fields.executionArn, ':now': now.toISOString() },
       }));
       return fromItem(jobRecordSchema, Attributes ?? {});
     } catch (error) {
@@ -222,11 +230,28 @@ export class DynamoDbJobStore implements JobStore {
     const entry = progressRecord(database, progress, now.toISOString());
     // One path inside the map: a concurrent writer for another database is never overwritten.
     return this.#update(jobId, undefined, {
-      UpdateExpression: 'SET #databases.#database = :progress, #updatedAt = :updatedAt, #expiresAt = :expiresAt',
+      UpdateExpression: `SET #databases.#database = :progress, #updatedAt = :updatedAt ${KEEP}`,
       ConditionExpression: NOT_FINISHED.expression,
       ExpressionAttributeNames: { '#databases': 'databases', '#database': database, '#updatedAt': 'updatedAt', '#expiresAt': 'expiresAt', '#state': 'state' },
-      ExpressionAttributeValues: { ':progress': entry, ':updatedAt': entry.updatedAt, ':expiresAt': this.expiresAt(now), ...NOT_FINISHED.values },
+      ExpressionAttributeValues: { ':progress': entry, ':updatedAt': entry.updatedAt, ...NOT_FINISHED.values },
     });
+  }
+
+  async startRetention(jobId: string): Promise<void> {
+    validJobId(jobId);
+    try {
+      await this.#client.send(new UpdateCommand({
+        TableName: this.tableName,
+        Key: { pk: pkOf(jobId), sk: JOB_SK },
+        UpdateExpression: 'SET #expiresAt = :expiresAt',
+        ConditionExpression: 'attribute_exists(pk)',
+        ExpressionAttributeNames: { '#expiresAt': 'expiresAt' },
+        ExpressionAttributeValues: { ':expiresAt': this.expiresAt() },
+      }));
+    } catch (error) {
+      // No job item (a clean-up of a job never recorded): nothing to expire.
+      if (!isConditionFailure(error)) throw error;
+    }
   }
 
   async putStep(step: StepRecord): Promise<StepRecord> {

@@ -181,6 +181,11 @@ export class LocalFileJobStore implements JobStore {
     }));
   }
 
+  /** Files do not expire: nothing to start. */
+  async startRetention(jobId: string): Promise<void> {
+    validJobId(jobId);
+  }
+
   async putStep(step: StepRecord): Promise<StepRecord> {
     const record = stepRecord(validate(stepRecordSchema, step, 'step'));
     writeJsonAtomic(join(this.root, record.jobId, 'steps', fileName(stepSortKey(record), record.startedAt)), record);

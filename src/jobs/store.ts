@@ -57,6 +57,13 @@ export interface JobStore {
   updateDatabaseProgress(jobId: string, database: string, progress: DatabaseProgressInput): Promise<JobRecord>;
 
   /**
+   * The job is over for good (cleaned up: its slots, publications and subscriptions are gone): its
+   * record may now be deleted after the store's retention (DynamoDB's TTL). Until then a job's record
+   * never expires, whatever its state, because it names what may still run. Any state; no job: nothing.
+   */
+  startRetention(jobId: string): Promise<void>;
+
+  /**
    * Stores a step, keyed by (startedAt, step, database): put it again with the same three to record its
    * end. `seconds` is computed from startedAt and endedAt when left out. The job need not exist.
    */

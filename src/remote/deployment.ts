@@ -24,6 +24,8 @@ export const deploymentSchema = z.strictObject({
   secretsPrefix: z.string().regex(/^[A-Za-z0-9/_+=.@!-]*$/, 'must be the start of a secret name'),
   scheduleGroupName: z.string().regex(/^[0-9A-Za-z_.-]{1,64}$/).optional(),
   schedulerRoleArn: arn('iam').optional(),
+  /** Where EventBridge Scheduler puts a verify run it could not start (stack output ScheduleDeadLetterQueueArn). */
+  scheduleDeadLetterQueueArn: arn('sqs').optional(),
   region: z.string().regex(/^[a-z0-9-]+$/, 'must be an AWS region such as eu-west-1'),
 });
 export type Deployment = z.infer<typeof deploymentSchema>;
@@ -40,10 +42,11 @@ export const ENV = {
   secretsPrefix: 'DATABASE_REPLICATOR_SECRETS_PREFIX',
   scheduleGroupName: 'DATABASE_REPLICATOR_SCHEDULE_GROUP',
   schedulerRoleArn: 'DATABASE_REPLICATOR_SCHEDULER_ROLE_ARN',
+  scheduleDeadLetterQueueArn: 'DATABASE_REPLICATOR_SCHEDULE_DEAD_LETTER_QUEUE_ARN',
   configDir: 'DATABASE_REPLICATOR_CONFIG_DIR',
 } as const;
 
-const OPTIONAL_KEYS = ['verifyStateMachineArn', 'cleanupStateMachineArn', 'cutoverStateMachineArn', 'secretsPrefix', 'scheduleGroupName', 'schedulerRoleArn'] as const;
+const OPTIONAL_KEYS = ['verifyStateMachineArn', 'cleanupStateMachineArn', 'cutoverStateMachineArn', 'secretsPrefix', 'scheduleGroupName', 'schedulerRoleArn', 'scheduleDeadLetterQueueArn'] as const;
 
 /** Stack output -> deployment field (infra/lib/replicator-stack.ts). The optional ones are read when the stack has them. */
 const OUTPUTS: Record<string, keyof Deployment> = {
@@ -54,6 +57,7 @@ const OUTPUTS: Record<string, keyof Deployment> = {
   JobTableName: 'jobTableName',
   ScheduleGroupName: 'scheduleGroupName',
   SchedulerRoleArn: 'schedulerRoleArn',
+  ScheduleDeadLetterQueueArn: 'scheduleDeadLetterQueueArn',
   SecretsPrefix: 'secretsPrefix',
 };
 

@@ -2,14 +2,16 @@
 //   init, sync -> replicate (checks, snapshot copy, subscription, wait until in sync); a FAILED job
 //                 runs again from a new execution, which resumes it
 //   verify     -> verify (or, with --schedule / --unschedule, the job's EventBridge schedule)
-//   cleanup    -> the verify schedule is deleted, then the clean-up workflow runs
+//   cleanup    -> the verify schedule is deleted, then the clean-up workflow runs; once it is done the
+//                 secrets the CLI stored for the job are deleted
 //   cutover    -> cutover (the stack output CutoverStateMachineArn; older stacks have none)
 //   status     -> the job record and the job's latest execution (status.ts)
 import type { JobRecord } from '../jobs/types.ts';
 import { isTerminal } from '../jobs/types.ts';
 import { readJob, type RemoteContext, type RemoteRequest } from './context.ts';
 import { ENV } from './deployment.ts';
-import { secretArnFor, secretName, type Side } from './credentials.ts';
+import { parseConnectionUrl } from '../connection/url.ts';
+import { deleteStoredSecrets, RECOVERY_DAYS, refuseLocalFiles, secretArnFor, secretName, storedSecretArns, type Side } from './credentials.ts';
 import { RemoteFailure, RemoteUsageError } from './errors.ts';
 import { checkedPlan, checkEndpoint, checkInstance, compactFilters, endpointFromDescription, jobInput, plannedDatabases, remoteJobId, replicateInput, type ReplicateInput } from './inputs.ts';
 import { deleteVerifySchedule, putVerifySchedule, type ScheduleResult } from './schedule.ts';
@@ -41,10 +43,16 @@ const jobIdOf = (request: RemoteRequest) => remoteJobId(request.jobId, request.s
  */
 async function secretArns(ctx: RemoteContext, request: RemoteRequest, jobId: string, job: JobRecord | undefined): Promise<{ sourceSecretArn: string; targetSecretArn: string }> {
   const storeFirst = request.command === 'init' || request.command === 'sync';
+  const usesRecorded = (side: Side) => !request[side].secretArn && job?.[side].secretArn !== undefined && (!storeFirst || !request[side].url);
+  // Both URLs are checked before either is stored: a file named on this machine means nothing to the workflow.
+  for (const side of ['source', 'target'] as const) {
+    const url = request[side].url;
+    if (url && !request[side].secretArn && !usesRecorded(side)) refuseLocalFiles(parseConnectionUrl(url), side);
+  }
   const one = async (side: Side): Promise<string> => {
     const given = request[side];
     const recorded = job?.[side].secretArn;
-    if (!given.secretArn && recorded && (!storeFirst || !given.url)) return recorded;
+    if (usesRecorded(side) && recorded) return recorded;
     const result = await secretArnFor(ctx.clients.secrets, { side, jobId, prefix: ctx.deployment.secretsPrefix, given });
     if (result.stored) ctx.logger.info(`The ${side} URL is ${result.stored === 'created' ? 'stored' : 'updated'} in Secrets Manager as ${secretName(ctx.deployment.secretsPrefix, jobId, side)}; the workflow gets its ARN only.`);
     if (result.noPassword) ctx.logger.warn(`the ${side} URL has no password, and the workflow has no ~/.pgpass or PGPASSWORD to fall back on: put it in the URL (through DATABASE_REPLICATOR_${side.toUpperCase()}_URL) or pass --${side}-secret.`);
@@ -181,7 +189,21 @@ async function cleanup(request: RemoteRequest, ctx: RemoteContext): Promise<numb
       ctx.logger.warn(`${(error as Error).message} The clean-up workflow deletes the schedule as well.`);
     }
   }
-  return startAndFollow(ctx, { command: 'cleanup', workflow: 'cleanup', stateMachineArn: machine, jobId, input });
+  const code = await startAndFollow(ctx, { command: 'cleanup', workflow: 'cleanup', stateMachineArn: machine, jobId, input });
+  if (code === 0) await deleteJobSecrets(ctx, jobId, [input.sourceSecretArn, input.targetSecretArn]);
+  return code;
+}
+
+/** After a clean-up, the secrets the CLI stored for the job go too; secrets given by ARN are the user's and stay. */
+async function deleteJobSecrets(ctx: RemoteContext, jobId: string, arns: string[]): Promise<void> {
+  const stored = storedSecretArns(arns, ctx.deployment.secretsPrefix, jobId);
+  if (!stored.length) return;
+  try {
+    const deleted = await deleteStoredSecrets(ctx.clients.secrets, stored);
+    if (deleted.length) ctx.logger.info(`Deleted the secret(s) the CLI stored for job ${jobId} (${deleted.map((arn) => arn.slice(arn.indexOf(':secret:') + 8)).join(', ')}); they can be restored for ${RECOVERY_DAYS} days.`);
+  } catch (error) {
+    ctx.logger.warn(`${(error as Error).message} The clean-up itself is done; delete the secrets ${stored.join(', ')} yourself.`);
+  }
 }
 
 async function cutover(request: RemoteRequest, ctx: RemoteContext): Promise<number> {

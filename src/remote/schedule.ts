@@ -49,6 +49,8 @@ export async function putVerifySchedule(scheduler: SchedulerClient, deployment: 
       RoleArn: deployment.schedulerRoleArn,
       Input: JSON.stringify(o.input),
       RetryPolicy: { MaximumRetryAttempts: 2, MaximumEventAgeInSeconds: 3600 },
+      // A fire that cannot start verify goes there, where the stack's alarm sees it.
+      ...(deployment.scheduleDeadLetterQueueArn ? { DeadLetterConfig: { Arn: deployment.scheduleDeadLetterQueueArn } } : {}),
     },
   };
   try {

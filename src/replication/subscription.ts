@@ -7,13 +7,25 @@ function conninfoValue(value: string): string {
   return `'${value.replace(/\\/g, '\\\\').replace(/'/g, "\\'")}'`;
 }
 
+/** How the target server checks the source's certificate when its subscription connects. */
+export interface SubscriptionTls {
+  /**
+   * A CA file on the target server (a path there, not here). Without one the subscription encrypts
+   * but checks no certificate (`sslmode=require`), whatever checks our own connections make.
+   */
+  targetSslRootCert?: string | undefined;
+}
+
 /**
  * The conninfo the target uses to reach the source. It holds the password, which PostgreSQL stores
- * in pg_subscription on the target: use a dedicated replication user. --allow-self-signed-certs maps
- * to sslmode=require (libpq checks no certificate then).
+ * in pg_subscription on the target: use a dedicated replication user. The target server's libpq
+ * reads its own file system, so our sslrootcert (a file on this side) never goes into it:
+ * verify-ca and verify-full become `require` unless a CA path on the target is given, and
+ * --allow-self-signed-certs always means `require`.
  */
-export function subscriptionConninfo(spec: ConnectionSpec, tls: TlsPolicy): string {
-  const sslmode = tls.allowSelfSignedCerts && spec.sslmode.startsWith('verify') ? 'require' : spec.sslmode;
+export function subscriptionConninfo(spec: ConnectionSpec, tls: TlsPolicy, target: SubscriptionTls = {}): string {
+  const rootCert = !tls.allowSelfSignedCerts && spec.sslmode !== 'disable' ? target.targetSslRootCert : undefined;
+  const sslmode = spec.sslmode.startsWith('verify') && rootCert === undefined ? 'require' : spec.sslmode;
   const parts: [string, string | undefined][] = [
     ['host', spec.host],
     ['port', String(spec.port)],
@@ -21,10 +33,15 @@ export function subscriptionConninfo(spec: ConnectionSpec, tls: TlsPolicy): stri
     ['user', spec.user],
     ['password', spec.password],
     ['sslmode', sslmode],
-    ['sslrootcert', tls.allowSelfSignedCerts ? undefined : spec.sslrootcert],
+    ['sslrootcert', rootCert],
     ['application_name', spec.applicationName],
   ];
   return parts.filter(([, v]) => v !== undefined).map(([k, v]) => `${k}=${conninfoValue(v!)}`).join(' ');
+}
+
+/** Whether the subscription checks less than our own connections to the source do (a note for the user). */
+export function subscriptionChecksLess(spec: ConnectionSpec, tls: TlsPolicy, target: SubscriptionTls = {}): boolean {
+  return !tls.allowSelfSignedCerts && spec.sslmode.startsWith('verify') && target.targetSslRootCert === undefined;
 }
 
 export interface SubscriptionAtSlot {

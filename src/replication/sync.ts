@@ -7,13 +7,20 @@ import { replicationObjectName } from '../snapshot/prepare.ts';
 import type { JobContext } from './job.ts';
 import { withClients } from './job.ts';
 import { readSlotStatus, readSubscriptionStatus } from './status.ts';
-import { createSubscription, createSubscriptionAtSlot, subscriptionConninfo, subscriptionExists } from './subscription.ts';
+import { targetConnectionFailure } from './reachability.ts';
+import { createSubscription, createSubscriptionAtSlot, subscriptionChecksLess, subscriptionConninfo, subscriptionExists, type SubscriptionTls } from './subscription.ts';
 import { quoteIdent } from '../catalog/ident.ts';
 
 export interface SyncRequest {
   job: JobContext;
   /** The address the target uses to reach the source, when it differs from --source (e.g. a private endpoint). */
   subscriptionSource?: ConnectionSpec;
+  /**
+   * A CA file on the target server for the subscription to check the source's certificate with
+   * (default: the sslrootcert of subscriptionSource, a URL for the target's use). Without one the
+   * subscription encrypts without checking (sslmode=require).
+   */
+  targetSslRootCert?: string;
   copyData: boolean;
   logger: Logger;
 }
@@ -31,14 +38,23 @@ export class SyncError extends Error {
 
 /** Maps CREATE SUBSCRIPTION's connection failures (the target reaching the source) to a remedy. */
 function describeSubscriptionFailure(error: unknown, database: string): Error {
-  const message = error instanceof Error ? error.message : String(error);
-  if (/could not connect to the publisher|connection to server|timeout expired|Connection refused|could not translate host name/i.test(message)) {
-    return new SyncError(
-      `The target could not connect to the source for database ${database} (${message.replace(/\s+/g, ' ').trim()}); the target server itself must reach the source: on RDS allow the target's address in the source security group, make the instance publicly accessible or peer the networks, or give a reachable address with --subscription-source-url.`,
-      { cause: error },
-    );
-  }
-  return error instanceof Error ? error : new Error(message);
+  const sentence = targetConnectionFailure(error, database);
+  if (sentence) return new SyncError(sentence, { cause: error });
+  return error instanceof Error ? error : new Error(String(error));
+}
+
+/** The CA file the target server checks the source with: given, or that of the URL given for the target's use. */
+export function targetTls(req: Pick<SyncRequest, 'subscriptionSource' | 'targetSslRootCert'>): SubscriptionTls {
+  return { targetSslRootCert: req.targetSslRootCert ?? req.subscriptionSource?.sslrootcert };
+}
+
+/** What to tell about the subscription's connection: the stored password, and a certificate left unchecked. */
+function connectionNote(spec: ConnectionSpec, req: SyncRequest): string | undefined {
+  const notes = [
+    ...(spec.password !== undefined ? ['the subscription stores the source password on the target (pg_subscription); use a dedicated replication user'] : []),
+    ...(subscriptionChecksLess(spec, req.job.tls, targetTls(req)) ? ["the target checks no certificate of the source (sslmode=require): the CA file in the source URL is on this side, not on the target server; give a CA path on the target server (sslrootcert in --subscription-source-url, or the workflow plan's subscriptionSslRootCert)"] : []),
+  ];
+  return notes.length ? notes.join('; ') : undefined;
 }
 
 /** What sync needs from init, checked before any connection: a recorded job, unless --copy-data. */
@@ -79,7 +95,7 @@ export async function runSync(req: SyncRequest): Promise<SyncResult[]> {
       const spec = withDatabase(req.subscriptionSource ?? job.source, db.source);
       try {
         await createSubscriptionAtSlot(target!, {
-          name, conninfo: subscriptionConninfo(spec, job.tls), publication: db.publication, slot: db.slot, consistentPoint: db.consistentPoint!,
+          name, conninfo: subscriptionConninfo(spec, job.tls, targetTls(req)), publication: db.publication, slot: db.slot, consistentPoint: db.consistentPoint!,
           binary: sourceFacts.major === targetFacts.major, streaming: targetFacts.major >= 16 ? 'parallel' : 'on',
         });
       } catch (error) {
@@ -87,7 +103,7 @@ export async function runSync(req: SyncRequest): Promise<SyncResult[]> {
       }
       db.subscription = name;
       job.store.save(job.state!);
-      results.push({ database: db.source, subscription: name, action: 'created', note: spec.password !== undefined ? 'the subscription stores the source password on the target (pg_subscription); use a dedicated replication user' : undefined });
+      results.push({ database: db.source, subscription: name, action: 'created', note: connectionNote(spec, req) });
     });
   }
   return results;
@@ -109,7 +125,7 @@ async function syncWithCopy(req: SyncRequest): Promise<SyncResult> {
     if (!(await publicationExists(source!, name))) await createPublication(source!, name, rows.map((r) => ({ ...r, rowFilter: null })), facts.major);
     const spec = withDatabase(req.subscriptionSource ?? job.source, database);
     try {
-      await createSubscription(target!, name, subscriptionConninfo(spec, job.tls), name, ['copy_data = true', 'streaming = on']);
+      await createSubscription(target!, name, subscriptionConninfo(spec, job.tls, targetTls(req)), name, ['copy_data = true', 'streaming = on']);
     } catch (error) {
       throw describeSubscriptionFailure(error, database);
     }

@@ -17,6 +17,7 @@ import type { Subcommand, TaskConfig } from './config.ts';
 import { safeError, TaskFailure, type SafeError } from './errors.ts';
 import { decodeInitState, writeInitStateFile } from './init-state.ts';
 import { DatabaseRecorder } from './recorder.ts';
+import { checkCertificateFiles } from './rds-ca-bundle.ts';
 import { engineJobId } from './scope.ts';
 import { SUBCOMMAND_HANDLERS, type SubcommandHandler, type SubcommandResult } from './subcommands.ts';
 import { TaskTokenReporter } from './token.ts';
@@ -64,6 +65,8 @@ async function resolveEndpoints(config: TaskConfig, secrets: SecretsManagerClien
     resolveSecretConnection(secrets, config.sourceSecretArn, { cache, ...(config.sourceEndpoint ? { endpoint: config.sourceEndpoint } : {}) }),
     resolveSecretConnection(secrets, config.targetSecretArn, { cache, ...(config.targetEndpoint ? { endpoint: config.targetEndpoint } : {}) }),
   ]);
+  checkCertificateFiles(source, config.sourceSecretArn);
+  checkCertificateFiles(target, config.targetSecretArn);
   return { source: withDatabase(source, config.database), target: withDatabase(target, config.targetDatabase) };
 }
 

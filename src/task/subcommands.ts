@@ -107,7 +107,8 @@ export const subscribe: SubcommandHandler = async (ctx) => {
   const job = engineJob(ctx);
   snapshotState(ctx, job, 'subscribe');
   await assertPreconditions('The subscribe task', 'sync', { source: ctx.source, target: ctx.target, allowSelfSignedCerts: ctx.tls.allowSelfSignedCerts, filters: job.state!.filters });
-  const [result] = await runSync({ job, copyData: false, logger: ctx.logger });
+  const target = ctx.config.plan.subscriptionSslRootCert;
+  const [result] = await runSync({ job, copyData: false, logger: ctx.logger, ...(target ? { targetSslRootCert: target } : {}) });
   const db = job.state!.databases[ctx.config.database];
   return { output: { ...names(ctx, db), action: result?.action ?? 'unchanged' } };
 };

@@ -9,6 +9,8 @@ import { REQUIRE_SHIM } from '../../infra/lib/replicator-function.ts';
 import { cdkContext, cdkJson, repoRoot, testApp } from './cdk-context.ts';
 
 const outDir = mkdtempSync(join(tmpdir(), 'dbr-cdk-'));
+/** A stand-in for the RDS global bundle the deployer provides. */
+const CA_BUNDLE = join(repoRoot, 'test/infra/fixtures/test-ca-bundle.pem');
 afterAll(() => rmSync(outDir, { recursive: true, force: true }));
 
 /**
@@ -78,6 +80,7 @@ describe('app context', () => {
       alarmEmail: 'dba@example.com',
       image: { repositoryName: 'team/database-replicator', tag: 'v2' },
     });
+    expect(settings({ rdsCaBundle: CA_BUNDLE }).rdsCaBundle).toBe(CA_BUNDLE);
     const fromJson = settings({ subnetIds: ['subnet-01234567'], vpcId: 'vpc-01234567', securityGroupId: 'sg-01234567', taskCpu: 512, taskMemory: 1024, secretsPrefix: 'rds!' });
     expect(fromJson).toMatchObject({ network: { subnetIds: ['subnet-01234567'] }, task: { cpu: 512, memoryMiB: 1024 }, secrets: { namePrefix: 'rds!' } });
     expect(settings({ subnetIds: '["subnet-01234567"]', vpcId: 'vpc-01234567', securityGroupId: 'sg-01234567' }).network?.subnetIds).toEqual(['subnet-01234567']);
@@ -100,6 +103,8 @@ describe('app context', () => {
     [{ alarmEmail: 'ops' }, 'Context alarmEmail "ops" is not valid: pass -c alarmEmail=<address>'],
     [{ imageTag: 'v1' }, 'Context imageRepository and imageTag go together'],
     [{ imageRepository: 'UPPER', imageTag: 'v1' }, 'Context imageRepository "UPPER" is not valid'],
+    [{ rdsCaBundle: '/nowhere/global-bundle.pem' }, 'Context rdsCaBundle: The RDS CA bundle /nowhere/global-bundle.pem does not exist'],
+    [{ rdsCaBundle: join(repoRoot, 'package.json') }, 'is not a PEM file of certificates'],
   ])('refuses %j with one sentence', (context, message) => {
     expect(() => settings(context)).toThrow(message);
   });
@@ -124,10 +129,10 @@ describe('app context', () => {
 
 describe('the CDK app in cdk.json', () => {
   it('synthesizes the stack offline, without Docker, bundling each function as an ESM module, cdk-nag passing', async () => {
-    const run = await synthApp({ stackName: 'ReplicatorTest' });
+    const run = await synthApp({ stackName: 'ReplicatorTest', rdsCaBundle: CA_BUNDLE });
     expect(run.exitCode, String(run.stderr)).toBe(0);
     const template = JSON.parse(readFileSync(join(outDir, 'ReplicatorTest.template.json'), 'utf8')) as {
-      Resources: Record<string, { Type: string; Properties: { Code?: { S3Key?: string }; Description?: string } }>;
+      Resources: Record<string, { Type: string; Properties: { Code?: { S3Key?: string }; Content?: { S3Key?: string }; Description?: string; Layers?: unknown[]; VpcConfig?: unknown } }>;
       Outputs: Record<string, unknown>;
     };
     const types = Object.values(template.Resources).map((r) => r.Type);
@@ -138,7 +143,12 @@ describe('the CDK app in cdk.json', () => {
     expect(report.pluginReports).toEqual([]);
     // Each workflow function's asset is an ESM bundle that gives CommonJS dependencies a require().
     const functions = Object.values(template.Resources).filter((r) => r.Type === 'AWS::Lambda::Function' && r.Properties.Description?.startsWith('database-replicator:'));
-    expect(functions).toHaveLength(5);
+    expect(functions).toHaveLength(6);
+    // The RDS CA bundle the deployer gave, at /opt/rds-ca/global-bundle.pem in the functions that connect.
+    const [layerId, layer] = Object.entries(template.Resources).find(([, r]) => r.Type === 'AWS::Lambda::LayerVersion')!;
+    const layerDir = join(outDir, `asset.${layer.Properties.Content!.S3Key!.replace(/\.zip$/, '')}`);
+    expect(readFileSync(join(layerDir, 'rds-ca', 'global-bundle.pem'), 'utf8')).toBe(readFileSync(CA_BUNDLE, 'utf8'));
+    for (const fn of functions) expect(fn.Properties.Layers ?? [], fn.Properties.Description).toEqual(fn.Properties.VpcConfig ? [{ Ref: layerId }] : []);
     for (const fn of functions) {
       const dir = join(outDir, `asset.${fn.Properties.Code!.S3Key!.replace(/\.zip$/, '')}`);
       expect(readdirSync(dir).sort()).toEqual(['index.mjs', 'index.mjs.map']);

@@ -151,9 +151,8 @@ describe('AslStateMachine', () => {
 });
 
 describe('VerifySchedule and ReplicatorAlerts', () => {
-  it('refuse a bad group name, e-mail address or metric namespace', () => {
+  it('refuse a bad group name or e-mail address', () => {
     expect(() => new VerifySchedule(bareStack(), 'V', { scheduleGroupName: 'has space' })).toThrow('VerifySchedule: scheduleGroupName "has space" is not valid');
-    expect(() => new ReplicatorAlerts(bareStack(), 'A', { alarmEmail: 'not-an-address', metricsNamespace: 'N', metricService: 's' })).toThrow('ReplicatorAlerts: alarmEmail "not-an-address" is not an e-mail address');
-    expect(() => new ReplicatorAlerts(bareStack(), 'A', { metricsNamespace: 'has space', metricService: 's' })).toThrow('ReplicatorAlerts: metricsNamespace "has space" is not a CloudWatch namespace');
+    expect(() => new ReplicatorAlerts(bareStack(), 'A', { alarmEmail: 'not-an-address' })).toThrow('ReplicatorAlerts: alarmEmail "not-an-address" is not an e-mail address');
   });
 });

@@ -66,7 +66,7 @@ describe('cdk-nag AwsSolutions', () => {
       .flatMap((c) => c.node.metadata.filter((m) => m.type === Validations.ACKNOWLEDGED_RULES_METADATA_KEY))
       .flatMap((m) => Object.entries(m.data as Record<string, string>).map(([id, reason]) => ({ id: id.replace(/^Annotation::/, ''), reason })));
     const nag = acks.filter((a) => a.id.startsWith('AwsSolutions-'));
-    expect(new Set(nag.map((a) => a.id.replace(/\[.*$/, '')))).toEqual(new Set(['AwsSolutions-ECS2', 'AwsSolutions-IAM5']));
+    expect(new Set(nag.map((a) => a.id.replace(/\[.*$/, '')))).toEqual(new Set(['AwsSolutions-ECS2', 'AwsSolutions-IAM5', 'AwsSolutions-SQS3']));
     for (const a of nag) {
       expect(a.reason.length, a.id).toBeGreaterThan(60);
       if (a.id.startsWith('AwsSolutions-IAM5')) expect(a.id).toMatch(/^AwsSolutions-IAM5\[Resource::.+\]$/);
@@ -93,7 +93,7 @@ describe('IAM scope', () => {
   it('lets the database functions and the task read only the secrets under the prefix, or the listed ARNs', () => {
     const prefix = base.stack.resolve(base.stack.secretAccess.secretArns[0]);
     expect(JSON.stringify(prefix)).toContain(':secret:database-replicator/*');
-    const readers = [base.stack.task.taskDefinition.taskRole, base.stack.functions.checkGrants.role, base.stack.functions.estimateSize.role, base.stack.functions.checkReplication.role];
+    const readers = [base.stack.task.taskDefinition.taskRole, base.stack.functions.checkGrants.role, base.stack.functions.estimateSize.role, base.stack.functions.checkReplication.role, base.stack.functions.checkTargetReachesSource.role];
     for (const role of readers) expect(actionsOn(of(base, role), prefix)).toEqual(['secretsmanager:DescribeSecret', 'secretsmanager:GetSecretValue']);
     for (const role of [base.stack.functions.checkRdsParameterGroup.role, base.stack.functions.recordJob.role, ...base.stack.workflows.all.map((m) => m.stateMachine.role)]) {
       expect(allActions(of(base, role)).filter((a) => a.startsWith('secretsmanager:')), role.node.path).toEqual([]);
@@ -106,9 +106,11 @@ describe('IAM scope', () => {
   it('lets record-job and the task use the job table, and nothing else touch it', () => {
     const table = getAtt(base, base.stack.statusTable.table);
     for (const role of [base.stack.functions.recordJob.role, base.stack.task.taskDefinition.taskRole]) {
-      expect(actionsOn(of(base, role), table)).toEqual(expect.arrayContaining(['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:Query']));
+      // What the job store does to one job's items, and nothing it never does (Scan, batch writes, deletes).
+      expect(allActions(of(base, role)).filter((a) => a.startsWith('dynamodb:'))).toEqual(['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:Query', 'dynamodb:UpdateItem']);
+      expect(actionsOn(of(base, role), table)).toEqual(['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:Query', 'dynamodb:UpdateItem']);
     }
-    for (const fn of [base.stack.functions.checkGrants, base.stack.functions.estimateSize, base.stack.functions.checkReplication, base.stack.functions.checkRdsParameterGroup]) {
+    for (const fn of [base.stack.functions.checkGrants, base.stack.functions.estimateSize, base.stack.functions.checkReplication, base.stack.functions.checkTargetReachesSource, base.stack.functions.checkRdsParameterGroup]) {
       expect(allActions(of(base, fn.role)).filter((a) => a.startsWith('dynamodb:'))).toEqual([]);
     }
   });
@@ -134,18 +136,25 @@ describe('IAM scope', () => {
     const fns = base.stack.functions;
     const invoked = (role: IConstruct) => sorted(of(base, role).filter((st) => allActions([st]).includes('lambda:InvokeFunction')).flatMap((st) => list(st.Resource)));
     const [replicate, verify, cleanup, cutover] = base.stack.workflows.all.map((m) => m.stateMachine.role);
-    expect(invoked(replicate!)).toEqual(sorted([fns.checkRdsParameterGroup, fns.checkGrants, fns.estimateSize, fns.checkReplication, fns.recordJob].map((f) => getAtt(base, f.function))));
+    expect(invoked(replicate!)).toEqual(sorted([fns.checkRdsParameterGroup, fns.checkGrants, fns.estimateSize, fns.checkReplication, fns.checkTargetReachesSource, fns.recordJob].map((f) => getAtt(base, f.function))));
     expect(invoked(verify!)).toEqual(sorted([getAtt(base, fns.recordJob.function)]));
     expect(invoked(cleanup!)).toEqual(sorted([getAtt(base, fns.recordJob.function)]));
     expect(invoked(cutover!)).toEqual(sorted([getAtt(base, fns.recordJob.function)]));
   });
 
-  it('lets each state machine run only the replicator task definition, in its cluster, passing only its roles to ECS', () => {
+  it('lets each state machine run only revisions of the replicator task definition, in its cluster, passing only its roles to ECS', () => {
     const task = base.stack.task;
+    const family = base.stack.resolve(task.taskDefinition.family) as string;
     for (const machine of base.stack.workflows.all) {
       const statements = of(base, machine.stateMachine.role);
       const run = statements.find((st) => list(st.Action).includes('ecs:RunTask'));
-      expect(run).toMatchObject({ Resource: ref(base, task.taskDefinition), Condition: { ArnEquals: { 'ecs:cluster': getAtt(base, task.cluster) } } });
+      expect(run).toMatchObject({ Condition: { ArnEquals: { 'ecs:cluster': getAtt(base, task.cluster) } } });
+      // Every revision of the family: an execution started before a redeploy keeps running its own.
+      expect(JSON.stringify(run!.Resource)).toContain(`:task-definition/${family}:*`);
+      // PropagateTags copies the definition's tags onto the task: RunTask then needs ecs:TagResource, for RunTask only.
+      const tag = statements.find((st) => list(st.Action).includes('ecs:TagResource'));
+      expect(tag).toMatchObject({ Condition: { StringEquals: { 'ecs:CreateAction': 'RunTask' } } });
+      expect(JSON.stringify(tag!.Resource)).toContain(':task/');
       const pass = statements.filter((st) => list(st.Action).includes('iam:PassRole'));
       expect(pass[0]).toMatchObject({ Condition: { StringEquals: { 'iam:PassedToService': 'ecs-tasks.amazonaws.com' } } });
       expect(sorted(list(pass[0]!.Resource))).toEqual(sorted([getAtt(base, task.taskDefinition.taskRole), getAtt(base, task.taskDefinition.obtainExecutionRole())]));
@@ -159,25 +168,37 @@ describe('IAM scope', () => {
     const scheduleArns = base.stack.resolve(schedule.scheduleArns);
     expect(actionsOn(of(base, workflows.replicate.stateMachine.role), scheduleArns)).toEqual(expect.arrayContaining(['scheduler:CreateSchedule', 'scheduler:UpdateSchedule']));
     expect(actionsOn(of(base, workflows.replicate.stateMachine.role), getAtt(base, schedule.role))).toEqual(['iam:PassRole']);
+    expect(of(base, workflows.replicate.stateMachine.role).find((st) => list(st.Action).includes('iam:PassRole') && JSON.stringify(st.Resource) === JSON.stringify(getAtt(base, schedule.role)))).toMatchObject({ Condition: { StringEquals: { 'iam:PassedToService': 'scheduler.amazonaws.com' } } });
     expect(actionsOn(of(base, workflows.cleanup.stateMachine.role), scheduleArns)).toEqual(['scheduler:DeleteSchedule']);
     for (const machine of [workflows.verify, workflows.cutover]) {
       expect(allActions(of(base, machine.stateMachine.role)).filter((a) => a.startsWith('scheduler:')), machine.node.id).toEqual([]);
       expect(actionsOn(of(base, machine.stateMachine.role), getAtt(base, schedule.role)), machine.node.id).toEqual([]);
     }
-    expect(of(base, schedule.role)).toEqual([expect.objectContaining({ Action: 'states:StartExecution', Resource: ref(base, workflows.verify.stateMachine) })]);
+    expect(of(base, schedule.role)).toEqual(expect.arrayContaining([
+      expect.objectContaining({ Action: 'states:StartExecution', Resource: ref(base, workflows.verify.stateMachine) }),
+      // The dead-letter queue of a fire that could not start verify.
+      expect.objectContaining({ Action: 'sqs:SendMessage', Resource: getAtt(base, schedule.deadLetterQueue) }),
+    ]));
+    expect(allActions(of(base, schedule.role))).toEqual(['sqs:SendMessage', 'states:StartExecution']);
   });
 
-  it('lets only verify publish to the topic, with its key', () => {
-    const { alerts, workflows } = base.stack;
-    expect(actionsOn(of(base, workflows.verify.stateMachine.role), ref(base, alerts.topic))).toEqual(['sns:Publish']);
-    expect(actionsOn(of(base, workflows.verify.stateMachine.role), getAtt(base, alerts.key))).toEqual(['kms:Decrypt', 'kms:GenerateDataKey']);
-    for (const machine of [workflows.replicate, workflows.cleanup, workflows.cutover]) expect(allActions(of(base, machine.stateMachine.role)).filter((a) => a.startsWith('sns:') || a.startsWith('kms:'))).toEqual([]);
+  it('lets record-job read the executions of the replicate workflow only, to refuse a second one of a running job', () => {
+    const statements = of(base, base.stack.functions.recordJob.role).filter((st) => allActions([st]).some((a) => a.startsWith('states:')));
+    expect(statements).toHaveLength(1);
+    expect(statements[0]).toMatchObject({ Action: 'states:DescribeExecution' });
+    const resource = JSON.stringify(statements[0]!.Resource);
+    expect(resource).toContain(':execution:');
+    expect(resource).toContain(logicalId(base, base.stack.workflows.replicate.stateMachine));
+  });
+
+  it('lets no state machine publish to the topic: the alarms do', () => {
+    for (const machine of base.stack.workflows.all) expect(allActions(of(base, machine.stateMachine.role)).filter((a) => a.startsWith('sns:') || a.startsWith('kms:'))).toEqual([]);
   });
 
   it('lets cutover run the replicator task and invoke record-job, and nothing else', () => {
     const role = base.stack.workflows.cutover.stateMachine.role;
     const granted = [...new Set(allActions(of(base, role)))].filter((a) => !ONLY_ON_STAR.has(a)).sort();
-    expect(granted).toEqual(['ecs:DescribeTasks', 'ecs:RunTask', 'ecs:StopTask', 'events:DescribeRule', 'events:PutRule', 'events:PutTargets', 'iam:PassRole', 'lambda:InvokeFunction']);
+    expect(granted).toEqual(['ecs:DescribeTasks', 'ecs:RunTask', 'ecs:StopTask', 'ecs:TagResource', 'events:DescribeRule', 'events:PutRule', 'events:PutTargets', 'iam:PassRole', 'lambda:InvokeFunction']);
   });
 
   it('gives the task role no Step Functions callback rights: the workflow runs the task with runTask.sync, without a token', () => {

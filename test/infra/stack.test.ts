@@ -55,7 +55,7 @@ describe('network', () => {
     const sg = logicalId(base, base.stack.network.securityGroup);
     const privateSubnets = base.stack.network.subnets.map((s) => ({ Ref: logicalId(base, s) }));
     const inVpc = ours(base).filter(([, p]) => p.VpcConfig);
-    expect(inVpc.map(([, p]) => p.Description)).toEqual([expect.stringContaining('connects to source and target'), expect.stringContaining('estimates'), expect.stringContaining('slot and subscription')]);
+    expect(inVpc.map(([, p]) => p.Description)).toEqual([expect.stringContaining('connects to source and target'), expect.stringContaining('estimates'), expect.stringContaining('slot and subscription'), expect.stringContaining('probes the source from the target')]);
     for (const [, p] of inVpc) expect(p.VpcConfig).toEqual({ SecurityGroupIds: [{ 'Fn::GetAtt': [sg, 'GroupId'] }], SubnetIds: privateSubnets });
     expect(base.stack.network.subnets.every((s) => s.node.path.includes('private'))).toBe(true);
   });
@@ -63,7 +63,7 @@ describe('network', () => {
   it('imports an existing VPC from its ids, creating no network resource', () => {
     for (const type of ['AWS::EC2::VPC', 'AWS::EC2::Subnet', 'AWS::EC2::NatGateway', 'AWS::EC2::SecurityGroup', 'AWS::EC2::FlowLog']) custom.template.resourceCountIs(type, 0);
     const inVpc = ours(custom).filter(([, p]) => p.VpcConfig);
-    expect(inVpc).toHaveLength(3);
+    expect(inVpc).toHaveLength(4);
     for (const [, p] of inVpc) expect(p.VpcConfig).toEqual({ SecurityGroupIds: ['sg-0123456789abcdef0'], SubnetIds: ['subnet-0123456789abcdef0', 'subnet-0fedcba9876543210'] });
     expect(custom.stack.resolve(custom.stack.network.subnetIdList)).toBe('subnet-0123456789abcdef0,subnet-0fedcba9876543210');
   });
@@ -116,10 +116,10 @@ describe('Fargate task', () => {
 });
 
 describe('functions', () => {
-  it('are five, on Node.js 24 and ARM64, traced, each logging to its own log group kept 90 days', () => {
+  it('are six, on Node.js 24 and ARM64, traced, each logging to its own log group kept 90 days', () => {
     for (const s of [base, custom]) {
       const fns = ours(s);
-      expect(fns).toHaveLength(5);
+      expect(fns).toHaveLength(6);
       for (const [, p] of fns) {
         expect(p).toMatchObject({ Runtime: 'nodejs24.x', Architectures: ['arm64'], Handler: 'index.handler', TracingConfig: { Mode: 'Active' } });
         const group = (p.LoggingConfig as { LogGroup: { Ref: string } }).LogGroup.Ref;
@@ -161,16 +161,51 @@ describe('state machines', () => {
 describe('verify schedule', () => {
   it('is a schedule group and a role that EventBridge Scheduler of this account assumes for the group only', () => {
     template.resourceCountIs('AWS::Scheduler::ScheduleGroup', 1);
+
     template.hasResourceProperties('AWS::IAM::Role', {
       AssumeRolePolicyDocument: {
         Statement: [
           Match.objectLike({
             Principal: { Service: 'scheduler.amazonaws.com' },
-            Condition: { StringEquals: { 'aws:SourceAccount': { Ref: 'AWS::AccountId' } }, ArnLike: { 'aws:SourceArn': Match.anyValue() } },
+            // The schedule group's ARN: what EventBridge Scheduler presents when it assumes the role for a schedule.
+            Condition: { StringEquals: { 'aws:SourceAccount': { Ref: 'AWS::AccountId' }, 'aws:SourceArn': { 'Fn::GetAtt': [logicalId(base, base.stack.schedule.group), 'Arn'] } } },
           }),
         ],
       },
     });
+  });
+});
+
+describe('verify schedule, after cdk destroy', () => {
+  it('the group is deleted with the stack even when data is retained, so the next deployment can create it again', () => {
+    for (const s of [base, custom]) s.template.hasResource('AWS::Scheduler::ScheduleGroup', { DeletionPolicy: 'Delete', UpdateReplacePolicy: 'Delete' });
+  });
+
+  it('a fire that cannot start verify goes to an encrypted dead-letter queue that an alarm watches', () => {
+    template.hasResourceProperties('AWS::SQS::Queue', { SqsManagedSseEnabled: true, MessageRetentionPeriod: 14 * 86_400 });
+    template.hasResourceProperties('AWS::CloudWatch::Alarm', {
+      Namespace: 'AWS/SQS',
+      MetricName: 'ApproximateNumberOfMessagesVisible',
+      Dimensions: [{ Name: 'QueueName', Value: { 'Fn::GetAtt': [logicalId(base, base.stack.schedule.deadLetterQueue), 'QueueName'] } }],
+      AlarmActions: [{ Ref: logicalId(base, base.stack.alerts.topic) }],
+    });
+  });
+});
+
+describe('task definition', () => {
+  it('keeps its old revisions on a redeploy, so a running execution can start its next task', () => {
+    for (const s of [base, custom]) s.template.hasResource('AWS::ECS::TaskDefinition', { UpdateReplacePolicy: 'Retain', DeletionPolicy: 'Retain' });
+  });
+});
+
+describe('state machine logs', () => {
+  it('go to log groups under /aws/vendedlogs/states/, named per deployment so a retained one does not block the next', () => {
+    for (const machine of base.stack.workflows.all) {
+      const name = base.json.Resources[logicalId(base, machine.logGroup)]!.Properties!.LogGroupName as { 'Fn::Join': [string, unknown[]] };
+      const [, parts] = name['Fn::Join'];
+      expect(parts[0]).toBe(`/aws/vendedlogs/states/Test-${machine.node.id}-`);
+      expect(JSON.stringify(parts.slice(1))).toContain('AWS::StackId');
+    }
   });
 });
 
@@ -194,7 +229,7 @@ describe('alerts', () => {
     template.resourceCountIs('AWS::KMS::Key', 1);
   });
 
-  it('alarm on failed, timed-out or aborted executions of each state machine, and on verify differences', () => {
+  it('alarm on failed, timed-out or aborted executions of each state machine (a verify difference included, told once), and on dead-lettered verify runs', () => {
     template.resourceCountIs('AWS::CloudWatch::Alarm', 5);
     const topic = { Ref: logicalId(base, base.stack.alerts.topic) };
     for (const machine of base.stack.workflows.all) {
@@ -202,6 +237,8 @@ describe('alerts', () => {
         AlarmActions: [topic],
         Threshold: 1,
         Metrics: Match.arrayWith([
+          // A period without executions has no data: FILL makes it 0 rather than a missing sum.
+          Match.objectLike({ Expression: 'FILL(failed, 0) + FILL(timedOut, 0) + FILL(aborted, 0)' }),
           Match.objectLike({ Id: 'failed', MetricStat: Match.objectLike({ Metric: { Namespace: 'AWS/States', MetricName: 'ExecutionsFailed', Dimensions: [{ Name: 'StateMachineArn', Value: { Ref: logicalId(base, machine.stateMachine) } }] } }) }),
         ]),
       });
@@ -210,7 +247,9 @@ describe('alerts', () => {
       AlarmDescription: 'database-replicator: An execution of the cut-over workflow failed: open it in the Step Functions console for the failed state and its cause.',
       Metrics: Match.arrayWith([Match.objectLike({ Id: 'timedOut', MetricStat: Match.objectLike({ Metric: Match.objectLike({ MetricName: 'ExecutionsTimedOut', Dimensions: [{ Name: 'StateMachineArn', Value: { Ref: logicalId(base, base.stack.workflows.cutover.stateMachine) } }] }) }) })]),
     });
-    template.hasResourceProperties('AWS::CloudWatch::Alarm', { AlarmActions: [topic], Namespace: 'DatabaseReplicator/Test', MetricName: 'VerifyDifferences', Dimensions: [{ Name: 'service', Value: 'database-replicator-record-job' }] });
+    template.hasResourceProperties('AWS::CloudWatch::Alarm', { AlarmDescription: Match.stringLikeRegexp('verify workflow failed \\(rows differ between source and target, or verify could not run\\)') });
+    // One notification per difference: no second alarm on the VerifyDifferences metric.
+    expect(JSON.stringify(base.json)).not.toContain('"MetricName":"VerifyDifferences"');
   });
 
   it('e-mail the address given, and no one when none is', () => {
@@ -222,7 +261,7 @@ describe('alerts', () => {
 describe('stack', () => {
   it('outputs what the CLI and operators need', () => {
     const { stack } = base;
-    const names = ['AlarmTopicArn', 'CleanupStateMachineArn', 'ClusterName', 'CutoverStateMachineArn', 'JobTableName', 'ReplicateStateMachineArn', 'ScheduleGroupName', 'SchedulerRoleArn', 'SecurityGroupId', 'TaskDefinitionArn', 'VerifyStateMachineArn'];
+    const names = ['AlarmTopicArn', 'CleanupStateMachineArn', 'ClusterName', 'CutoverStateMachineArn', 'JobTableName', 'ReplicateStateMachineArn', 'ScheduleDeadLetterQueueArn', 'ScheduleGroupName', 'SchedulerRoleArn', 'SecurityGroupId', 'TaskDefinitionArn', 'VerifyStateMachineArn'];
     expect(Object.keys(base.json.Outputs ?? {}).sort()).toEqual([...names, 'SecretsPrefix'].sort());
     // The secrets prefix is there for the CLI to store URL secrets under; explicit ARNs have none.
     expect(Object.keys(custom.json.Outputs ?? {}).sort()).toEqual(names);
@@ -237,12 +276,12 @@ describe('stack', () => {
   });
 
   it('names its outputs as remote mode reads them, the cut-over workflow included', async () => {
-    const arn = (key: string) => (key.endsWith('StateMachineArn') ? `arn:aws:states:eu-west-1:123456789012:stateMachine:${key}` : key === 'SchedulerRoleArn' ? 'arn:aws:iam::123456789012:role/scheduler' : key === 'SecretsPrefix' ? 'database-replicator/' : `value-of-${key}`);
+    const arn = (key: string) => (key.endsWith('StateMachineArn') ? `arn:aws:states:eu-west-1:123456789012:stateMachine:${key}` : key === 'SchedulerRoleArn' ? 'arn:aws:iam::123456789012:role/scheduler' : key === 'SecretsPrefix' ? 'database-replicator/' : key === 'ScheduleDeadLetterQueueArn' ? 'arn:aws:sqs:eu-west-1:123456789012:dead-letters' : `value-of-${key}`);
     const cfn = mockClient(CloudFormationClient);
     cfn.on(DescribeStacksCommand).resolves({ Stacks: [{ StackName: 'Test', StackId: 'arn:aws:cloudformation:eu-west-1:123456789012:stack/Test/1', CreationTime: new Date(), StackStatus: 'CREATE_COMPLETE', Outputs: Object.keys(base.json.Outputs ?? {}).map((k) => ({ OutputKey: k, OutputValue: arn(k) })) }] });
     try {
       expect(await deploymentFromStack(new CloudFormationClient({ region: 'eu-west-1' }), 'Test')).toEqual({
-        stackName: 'Test', region: 'eu-west-1', jobTableName: 'value-of-JobTableName', scheduleGroupName: 'value-of-ScheduleGroupName', schedulerRoleArn: arn('SchedulerRoleArn'), secretsPrefix: 'database-replicator/',
+        stackName: 'Test', region: 'eu-west-1', jobTableName: 'value-of-JobTableName', scheduleGroupName: 'value-of-ScheduleGroupName', schedulerRoleArn: arn('SchedulerRoleArn'), secretsPrefix: 'database-replicator/', scheduleDeadLetterQueueArn: arn('ScheduleDeadLetterQueueArn'),
         replicateStateMachineArn: arn('ReplicateStateMachineArn'), verifyStateMachineArn: arn('VerifyStateMachineArn'), cleanupStateMachineArn: arn('CleanupStateMachineArn'), cutoverStateMachineArn: arn('CutoverStateMachineArn'),
       });
     } finally {

@@ -71,16 +71,18 @@ describe('substitutions', () => {
       CheckGrantsFunctionArn: getAtt(base, fns.checkGrants.function),
       EstimateSizeFunctionArn: getAtt(base, fns.estimateSize.function),
       CheckReplicationFunctionArn: getAtt(base, fns.checkReplication.function),
+      CheckTargetReachesSourceFunctionArn: getAtt(base, fns.checkTargetReachesSource.function),
       VerifyStateMachineArn: { Ref: logicalId(base, workflows.verify.stateMachine) },
       SchedulerRoleArn: getAtt(base, schedule.role),
       ScheduleGroupName: base.stack.resolve(schedule.group.scheduleGroupName),
+      ScheduleDeadLetterQueueArn: getAtt(base, schedule.deadLetterQueue),
     });
     expect(subs(base, 'cleanup')).toMatchObject({ ScheduleGroupName: base.stack.resolve(schedule.group.scheduleGroupName) });
-    expect(subs(base, 'verify')).toMatchObject({ TopicArn: { Ref: logicalId(base, base.stack.alerts.topic) } });
+    for (const name of NAMES) expect(subs(base, name), name).toMatchObject({ Partition: { Ref: 'AWS::Partition' } });
   });
 
   it('give cutover the replicator task and record-job only', () => {
-    expect(Object.keys(subs(base, 'cutover')).sort()).toEqual(['ClusterArn', 'ContainerName', 'RecordJobFunctionArn', 'SecurityGroupId', 'SubnetIds', 'TaskDefinitionArn']);
+    expect(Object.keys(subs(base, 'cutover')).sort()).toEqual(['ClusterArn', 'ContainerName', 'Partition', 'RecordJobFunctionArn', 'SecurityGroupId', 'SubnetIds', 'TaskDefinitionArn']);
     const fromTemplate = JSON.parse(substitute(base, deployed(base, 'cutover').text, subs(base, 'cutover'))) as { States: Record<string, { ItemProcessor?: { States: Record<string, { Parameters?: { Cluster?: string; Overrides?: { ContainerOverrides: { Command: string[] }[] } } }> }; Parameters?: { FunctionName?: string } }> };
     const run = fromTemplate.States['Cut over each database']!.ItemProcessor!.States['Run cutover']!.Parameters!;
     expect(run.Cluster).toBe(nagSpelling(base.stack, getAtt(base, base.stack.task.cluster)));

@@ -9,6 +9,7 @@ import { mockClient } from 'aws-sdk-client-mock';
 import type { StateMachineDefinition } from 'aws-local-stepfunctions';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { checkGrants, checkGrantsEvent } from '../../lambdas/check-grants.ts';
+import { checkTargetReachesSource, checkTargetReachesSourceEvent } from '../../lambdas/check-target-reaches-source.ts';
 import { checkReplication, checkReplicationEvent } from '../../lambdas/check-replication.ts';
 import { estimateSize, estimateSizeEvent } from '../../lambdas/estimate-size.ts';
 import { recordJob, recordJobEvent } from '../../lambdas/record-job.ts';
@@ -28,7 +29,8 @@ const sm = mockClient(SecretsManagerClient);
 const stored = new Map<string, string>();
 const arnOf = (name: string) => `arn:aws:secretsmanager:${REGION}:123456789012:secret:${name}-AbCdEf`;
 const nameOf = (secretId: string) => (secretId.startsWith('arn:') ? secretId.split(':secret:')[1]!.slice(0, -7) : secretId);
-const definition = (name: string) => JSON.parse(readFileSync(new URL(`../../statemachines/${name}.asl.json`, import.meta.url), 'utf8')) as StateMachineDefinition;
+/** The file with its service integrations in the aws partition, as CloudFormation fills it in there. */
+const definition = (name: string) => JSON.parse(readFileSync(new URL(`../../statemachines/${name}.asl.json`, import.meta.url), 'utf8').replaceAll('${Partition}', 'aws')) as StateMachineDefinition;
 
 let table: JobTable;
 let database: string;
@@ -61,6 +63,7 @@ const executions = new LocalExecutions({
       'Record job failed': recordJobState,
       'Check RDS parameter group': () => Promise.reject(new Error('not an RDS source: this state must not run')),
       'Check grants': lambda((p) => checkGrants(checkGrantsEvent.parse(p), { secrets: secrets() })),
+      'Check target reaches source': lambda((p) => checkTargetReachesSource(checkTargetReachesSourceEvent.parse(p), { secrets: secrets() })),
       'Estimate size': lambda((p) => estimateSize(estimateSizeEvent.parse(p), { secrets: secrets() })),
       'Check replication': lambda((p) => checkReplication(checkReplicationEvent.parse(p), { secrets: secrets() })),
       'Copy snapshot': fargateTask,
@@ -70,7 +73,7 @@ const executions = new LocalExecutions({
   },
   [VERIFY_ARN]: {
     definition: definition('verify'),
-    handlers: { 'Run verify': fargateTask, 'Record verify result': recordJobState, 'Notify difference': async () => ({}) },
+    handlers: { 'Run verify': fargateTask, 'Record verify result': recordJobState },
   },
   [CLEANUP_ARN]: {
     definition: definition('cleanup'),
@@ -169,7 +172,8 @@ describe('remote mode end to end on the local workflows', () => {
     const missing = arnOf('database-replicator/missing');
     const io = testIo(deploymentEnv(table.tableName, { DATABASE_REPLICATOR_TARGET_URL: clusterUrl(target, 'postgres') }), { table, executions, runtime: { pollMs: 50, sleep: abortableSleep } });
     expect(await cli(['init', '--yes', '--no-roles', '--job-id', 'broken_secret', '--source-secret', missing, '--include-databases', database], io)).toBe(1);
-    expect(io.out.join('')).toMatch(new RegExp(`broken_secret-init-\\S+ FAILED in state "Check grants": SecretNotFound: The secret ${missing} does not exist \\(or has no current version\\); check the ARN and the region\\.`));
+    // Both checks that read the secrets run in parallel and fail alike; the report names one of them.
+    expect(io.out.join('')).toMatch(new RegExp(`broken_secret-init-\\S+ FAILED in state "(Check grants|Check target reaches source)": SecretNotFound: The secret ${missing} does not exist \\(or has no current version\\); check the ARN and the region\\.`));
     expect(await table.store.getJob('broken_secret')).toMatchObject({ state: 'FAILED', error: expect.stringContaining(`The secret ${missing} does not exist`) });
   });
 });

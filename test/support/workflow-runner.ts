@@ -2,7 +2,7 @@
 // to the code it runs on AWS: the Lambda logic functions of lambdas/ (event parsed with the function's
 // schema, errors made safe and reported as Step Functions reports a Lambda error), the Fargate task's
 // subcommands (src/task, configured from the container override's environment, as in the deployed task
-// definition), and stubs for EventBridge Scheduler and SNS. The job store is DynamoDbJobStore on dynalite;
+// definition), and stubs for EventBridge Scheduler. The job store is DynamoDbJobStore on dynalite;
 // Secrets Manager and RDS are mocked at the SDK client (aws-sdk-client-mock).
 import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
@@ -12,15 +12,18 @@ import type { AddressInfo } from 'node:net';
 import { CreateTableCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DescribeDBInstancesCommand, DescribeDBParametersCommand, RDSClient } from '@aws-sdk/client-rds';
 import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import { DescribeExecutionCommand, SFNClient } from '@aws-sdk/client-sfn';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { StateMachine, type StateMachineDefinition } from 'aws-local-stepfunctions';
 import { mockClient } from 'aws-sdk-client-mock';
 import type { z } from 'zod';
-import { checkGrants, checkGrantsEvent } from '../../lambdas/check-grants.ts';
-import { checkRdsParameterGroupEvent, checkRdsSource } from '../../lambdas/check-rds-parameter-group.ts';
-import { checkReplication, checkReplicationEvent } from '../../lambdas/check-replication.ts';
-import { estimateSize, estimateSizeEvent } from '../../lambdas/estimate-size.ts';
-import { recordJob, recordJobEvent } from '../../lambdas/record-job.ts';
+import type { Context } from 'aws-lambda';
+import { checkGrants, checkGrantsEvent, handler as checkGrantsHandler } from '../../lambdas/check-grants.ts';
+import { checkRdsParameterGroupEvent, checkRdsSource, handler as checkRdsHandler } from '../../lambdas/check-rds-parameter-group.ts';
+import { checkReplication, checkReplicationEvent, handler as checkReplicationHandler } from '../../lambdas/check-replication.ts';
+import { checkTargetReachesSource, checkTargetReachesSourceEvent, handler as checkTargetReachesSourceHandler } from '../../lambdas/check-target-reaches-source.ts';
+import { estimateSize, estimateSizeEvent, handler as estimateSizeHandler } from '../../lambdas/estimate-size.ts';
+import { handler as recordJobHandler, recordJob, recordJobEvent } from '../../lambdas/record-job.ts';
 import { NamedError, parseEvent, toSafeError } from '../../lambdas/shared/errors.ts';
 import { DynamoDbJobStore } from '../../src/jobs/index.ts';
 import { parseTaskConfig, TaskConfigError } from '../../src/task/config.ts';
@@ -40,11 +43,13 @@ const fn = (name: string) => `arn:aws:lambda:${REGION}:${ACCOUNT}:function:repli
 
 /** What CloudFormation puts into the placeholders on deploy, spelled as plain values. */
 export const SUBSTITUTIONS: Readonly<Record<string, string>> = {
+  Partition: 'aws',
   RecordJobFunctionArn: fn('record-job'),
   CheckRdsParameterGroupFunctionArn: fn('check-rds-parameter-group'),
   CheckGrantsFunctionArn: fn('check-grants'),
   EstimateSizeFunctionArn: fn('estimate-size'),
   CheckReplicationFunctionArn: fn('check-replication'),
+  CheckTargetReachesSourceFunctionArn: fn('check-target-reaches-source'),
   ClusterArn: `arn:aws:ecs:${REGION}:${ACCOUNT}:cluster/replicator`,
   TaskDefinitionArn: `arn:aws:ecs:${REGION}:${ACCOUNT}:task-definition/replicator:1`,
   ContainerName: 'replicator',
@@ -53,7 +58,7 @@ export const SUBSTITUTIONS: Readonly<Record<string, string>> = {
   ScheduleGroupName: 'database-replicator',
   SchedulerRoleArn: `arn:aws:iam::${ACCOUNT}:role/replicator-scheduler`,
   VerifyStateMachineArn: `arn:aws:states:${REGION}:${ACCOUNT}:stateMachine:replicator-verify`,
-  TopicArn: `arn:aws:sns:${REGION}:${ACCOUNT}:replicator-alarms`,
+  ScheduleDeadLetterQueueArn: `arn:aws:sqs:${REGION}:${ACCOUNT}:replicator-schedule-dead-letters`,
 };
 
 /** The file with its placeholders filled in; a placeholder without a value is an error, not a silent leftover. */
@@ -102,19 +107,41 @@ export interface RunOptions {
   wrap?: Record<string, (next: TaskHandler) => TaskHandler>;
   /** Milliseconds each round of the replication wait loop sleeps (30 s on AWS). */
   catchUpWaitMs?: number;
+  /**
+   * Bind the Lambda states to the handlers as deployed (middy, the Powertools logger with the Lambda
+   * context, module-scope clients, the invoke response envelope) rather than their logic functions;
+   * their log lines are kept in `handlerLogs`.
+   */
+  viaHandlers?: boolean;
 }
 
-export interface ScheduleStub { Name: string; GroupName: string; ScheduleExpression: string; Target: { Arn: string; RoleArn: string; Input: string } }
+type LambdaHandler = (event: unknown, context: Context) => Promise<unknown>;
+
+/** What the Lambda runtime passes a handler. */
+function lambdaContext(functionArn: string): Context {
+  const name = functionArn.split(':').pop()!;
+  return {
+    functionName: name, functionVersion: '$LATEST', invokedFunctionArn: functionArn, memoryLimitInMB: '512', awsRequestId: randomUUID(),
+    logGroupName: `/aws/lambda/${name}`, logStreamName: '2026/01/01/[$LATEST]0', callbackWaitsForEmptyEventLoop: true,
+    getRemainingTimeInMillis: () => 60_000, done: () => undefined, fail: () => undefined, succeed: () => undefined,
+  };
+}
+
+export interface ScheduleStub { Name: string; GroupName: string; ScheduleExpression: string; Target: { Arn: string; RoleArn: string; Input: string; DeadLetterConfig?: { Arn: string } } }
 
 export class WorkflowHarness {
   readonly store: DynamoDbJobStore;
   readonly sm = mockClient(SecretsManagerClient);
   readonly rdsMock = mockClient(RDSClient);
+  /** DescribeExecution answers from `running`, as record-job's handler asks it. */
+  readonly sfnMock = mockClient(SFNClient);
+  /** The JSON log lines the handlers wrote in runs `viaHandlers`. */
+  readonly handlerLogs: Record<string, unknown>[] = [];
   /** Verify schedules created by "Create verify schedule" and not yet deleted, by name. */
   readonly schedules = new Map<string, ScheduleStub>();
-  /** Messages published by "Notify difference". */
-  readonly notifications: { TopicArn: string; Subject: string; Message: string }[] = [];
   readonly metrics: { name: string; value: number }[] = [];
+  /** Execution ARNs of the runs not ended yet (what DescribeExecution would call RUNNING). */
+  readonly running = new Set<string>();
   /** Every line the replicator tasks printed (stdout and stderr). */
   readonly taskOutput: string[] = [];
   readonly #server: Server;
@@ -124,6 +151,7 @@ export class WorkflowHarness {
   private constructor(server: Server, store: DynamoDbJobStore) {
     this.#server = server;
     this.store = store;
+    this.sfnMock.on(DescribeExecutionCommand).callsFake((input: { executionArn: string }) => ({ executionArn: input.executionArn, status: this.running.has(input.executionArn) ? 'RUNNING' : 'SUCCEEDED' }));
   }
 
   static readonly TABLE = 'replicator-jobs';
@@ -137,12 +165,15 @@ export class WorkflowHarness {
       KeySchema: [{ AttributeName: 'pk', KeyType: 'HASH' }, { AttributeName: 'sk', KeyType: 'RANGE' }],
       AttributeDefinitions: [{ AttributeName: 'pk', AttributeType: 'S' }, { AttributeName: 'sk', AttributeType: 'S' }],
     }));
+    // record-job's handler builds its own client from the environment, as in Lambda.
+    Object.assign(process.env, { JOB_TABLE: WorkflowHarness.TABLE, AWS_ENDPOINT_URL_DYNAMODB: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, AWS_REGION: REGION, AWS_ACCESS_KEY_ID: 'x', AWS_SECRET_ACCESS_KEY: 'x' });
     return new WorkflowHarness(server, new DynamoDbJobStore({ client: DynamoDBDocumentClient.from(raw), tableName: WorkflowHarness.TABLE }));
   }
 
   async close(): Promise<void> {
     this.sm.restore();
     this.rdsMock.restore();
+    this.sfnMock.restore();
     await new Promise((resolve) => this.#server.close(resolve));
   }
 
@@ -175,6 +206,56 @@ export class WorkflowHarness {
     };
   }
 
+  /** A Lambda task through the deployed handler: { FunctionName, Payload } in, the invoke response envelope out. */
+  #handler(functionArn: string, handler: LambdaHandler): TaskHandler {
+    return async (input) => {
+      const { FunctionName, Payload } = input as { FunctionName: string; Payload: unknown };
+      if (FunctionName !== functionArn) throw stepError('WiringError', `invoked ${FunctionName}, expected ${functionArn}`);
+      try {
+        const result = await handler(Payload, lambdaContext(functionArn));
+        return { ExecutedVersion: '$LATEST', StatusCode: 200, Payload: JSON.parse(JSON.stringify(result ?? null)) as Json } as Json;
+      } catch (error) {
+        // The handler's middleware made it safe and named; the runtime reports it so.
+        const e = error as Error;
+        throw stepError(e.name, JSON.stringify({ errorType: e.name, errorMessage: e.message, trace: [] }));
+      }
+    };
+  }
+
+  #handlerBindings(): Record<string, TaskHandler> {
+    const record = this.#handler(SUBSTITUTIONS.RecordJobFunctionArn!, recordJobHandler);
+    return {
+      'Record job started': record, 'Record job succeeded': record, 'Record job failed': record, 'Record verify result': record, 'Record clean-up': record, 'Record clean-up failed': record,
+      'Check RDS parameter group': this.#handler(SUBSTITUTIONS.CheckRdsParameterGroupFunctionArn!, checkRdsHandler),
+      'Check grants': this.#handler(SUBSTITUTIONS.CheckGrantsFunctionArn!, checkGrantsHandler),
+      'Estimate size': this.#handler(SUBSTITUTIONS.EstimateSizeFunctionArn!, estimateSizeHandler),
+      'Check replication': this.#handler(SUBSTITUTIONS.CheckReplicationFunctionArn!, checkReplicationHandler),
+      'Check target reaches source': this.#handler(SUBSTITUTIONS.CheckTargetReachesSourceFunctionArn!, checkTargetReachesSourceHandler),
+    };
+  }
+
+  /** Keeps the handlers' JSON log lines (Powertools writes them to stdout and stderr) while `fn` runs. */
+  async #capturingLogs<T>(fn: () => Promise<T>): Promise<T> {
+    const streams = [process.stdout, process.stderr];
+    const originals = streams.map((stream) => stream.write.bind(stream));
+    streams.forEach((stream, i) => {
+      stream.write = ((chunk: unknown, ...rest: unknown[]) => {
+        const text = typeof chunk === 'string' ? chunk : Buffer.from(chunk as Uint8Array).toString('utf8');
+        const lines = text.split('\n').filter((l) => l.trim());
+        if (lines.length && lines.every((l) => l.startsWith('{'))) {
+          for (const line of lines) this.handlerLogs.push(JSON.parse(line) as Record<string, unknown>);
+          return true;
+        }
+        return (originals[i] as (...args: unknown[]) => boolean)(chunk, ...rest);
+      }) as typeof stream.write;
+    });
+    try {
+      return await fn();
+    } finally {
+      streams.forEach((stream, i) => (stream.write = originals[i] as typeof stream.write));
+    }
+  }
+
   /** An ecs:runTask.sync task: the subcommand runs in-process; a non-zero exit fails as States.TaskFailed with the stopped task. */
   #ecsTask(): TaskHandler {
     return async (input) => {
@@ -202,7 +283,7 @@ export class WorkflowHarness {
 
   #bindings(): Record<string, TaskHandler> {
     const secrets = this.#secrets;
-    const record = this.#lambda(SUBSTITUTIONS.RecordJobFunctionArn!, recordJobEvent, (e) => recordJob(e, { store: this.store, metric: (name, value) => this.metrics.push({ name, value }) }));
+    const record = this.#lambda(SUBSTITUTIONS.RecordJobFunctionArn!, recordJobEvent, (e) => recordJob(e, { store: this.store, metric: (name, value) => this.metrics.push({ name, value }), executionRunning: async (arn) => this.running.has(arn) }));
     const ecs = this.#ecsTask();
     return {
       'Record job started': record, 'Record job succeeded': record, 'Record job failed': record, 'Record verify result': record, 'Record clean-up': record, 'Record clean-up failed': record,
@@ -210,6 +291,7 @@ export class WorkflowHarness {
       'Check grants': this.#lambda(SUBSTITUTIONS.CheckGrantsFunctionArn!, checkGrantsEvent, (e) => checkGrants(e, { secrets })),
       'Estimate size': this.#lambda(SUBSTITUTIONS.EstimateSizeFunctionArn!, estimateSizeEvent, (e) => estimateSize(e, { secrets })),
       'Check replication': this.#lambda(SUBSTITUTIONS.CheckReplicationFunctionArn!, checkReplicationEvent, (e) => checkReplication(e, { secrets })),
+      'Check target reaches source': this.#lambda(SUBSTITUTIONS.CheckTargetReachesSourceFunctionArn!, checkTargetReachesSourceEvent, (e) => checkTargetReachesSource(e, { secrets })),
       'Copy snapshot': ecs, 'Create subscription': ecs, 'Run verify': ecs, 'Run cleanup': ecs, 'Run cutover': ecs,
       'Create verify schedule': async (input) => {
         const s = input as unknown as ScheduleStub;
@@ -222,10 +304,6 @@ export class WorkflowHarness {
         if (!this.schedules.delete(Name)) throw stepError('Scheduler.ResourceNotFoundException', `Schedule ${Name} does not exist.`);
         return {};
       },
-      'Notify difference': async (input) => {
-        this.notifications.push(input as { TopicArn: string; Subject: string; Message: string });
-        return { MessageId: randomUUID() };
-      },
     };
   }
 
@@ -235,7 +313,7 @@ export class WorkflowHarness {
     const definition = loadDefinition(name);
     const states = stateEntries(definition);
     const calls: Record<string, number> = {};
-    const bound = this.#bindings();
+    const bound = { ...this.#bindings(), ...(options.viaHandlers ? this.#handlerBindings() : {}) };
     const handlers: Record<string, TaskHandler> = {};
     for (const [state] of states.filter(([, s]) => s.Type === 'Task')) {
       const binding = bound[state];
@@ -248,6 +326,8 @@ export class WorkflowHarness {
     }
     for (const state of Object.keys(options.wrap ?? {})) if (!handlers[state]) throw new Error(`${name}.asl.json has no Task state "${state}" to wrap.`);
     const executionName = randomUUID();
+    const executionArn = `arn:aws:states:${REGION}:${ACCOUNT}:execution:replicator-${name}:${executionName}`;
+    this.running.add(executionArn);
     const execution = new StateMachine(definition).run(input, {
       overrides: {
         taskResourceLocalHandlers: handlers,
@@ -255,7 +335,7 @@ export class WorkflowHarness {
         // Retries happen as the definition says, without the seconds of backoff between them.
         retryIntervalOverrides: Object.fromEntries(states.filter(([, s]) => s.Retry).map(([state]) => [state, 0])),
       },
-      context: { Execution: { Id: `arn:aws:states:${REGION}:${ACCOUNT}:execution:replicator-${name}:${executionName}`, Name: executionName, Input: input, StartTime: new Date().toISOString() } },
+      context: { Execution: { Id: executionArn, Name: executionName, Input: input, StartTime: new Date().toISOString() } },
     });
     const events: EventLog[] = [];
     const logged = (async () => {
@@ -264,11 +344,12 @@ export class WorkflowHarness {
     let output: unknown;
     let thrown: unknown;
     try {
-      output = await execution.result;
+      output = await (options.viaHandlers ? this.#capturingLogs(() => execution.result) : execution.result);
     } catch (error) {
       thrown = error;
     }
     await logged;
+    this.running.delete(executionArn);
     const failed = events.find((e) => e.type === 'ExecutionFailed');
     // Aborted or timed out: not an outcome of the workflow.
     if (thrown !== undefined && !failed) throw thrown;

@@ -50,16 +50,25 @@ function allStates(machine: Machine): [string, State, Machine][] {
 const tasks = (machine: Machine) => allStates(machine).filter(([, s]) => s.Type === 'Task');
 
 /** Configuration errors of the functions: retrying cannot fix them. */
-const NOT_RETRIED = ['LogicalReplicationOff', 'RebootPending', 'ReadReplicaSource', 'SourceNotFound', 'MissingPermission', 'ValidationFailed', 'SecretNotFound', 'SecretMalformed', 'InvalidEvent', 'FilterError', 'JobAlreadyFinishedError', 'States.ALL', 'States.TaskFailed', 'States.Runtime'];
-const LAMBDA_TRANSIENT = ['Lambda.ServiceException', 'Lambda.AWSLambdaException', 'Lambda.SdkClientException', 'Lambda.TooManyRequestsException'];
+const NOT_RETRIED = ['SourceUnreachableFromTarget', 'LogicalReplicationOff', 'RebootPending', 'ReadReplicaSource', 'SourceNotFound', 'MissingPermission', 'ValidationFailed', 'SecretNotFound', 'SecretMalformed', 'InvalidEvent', 'FilterError', 'JobAlreadyFinishedError', 'States.ALL', 'States.Runtime'];
+const LAMBDA_TRANSIENT = ['Lambda.ServiceException', 'Lambda.AWSLambdaException', 'Lambda.SdkClientException', 'Lambda.TooManyRequestsException', 'Lambda.ClientExecutionTimeoutException'];
+/** The Step Functions resources, in the partition the stack is deployed to. */
+const STATES = 'arn:${Partition}:states:::';
+/** Only the snapshot copy, which resumes, runs again after a stopped task; verify's exit code is its verdict. */
+const RETRIED_AFTER_STOPPED_TASK = ['Copy snapshot'];
 
 describe.each(NAMES)('statemachines/%s.asl.json', (name) => {
   const machine = load(name);
 
   it('is valid Amazon States Language, paths and ARNs checked', () => {
-    const result = aslValidator(load(name), { checkPaths: true, checkArn: true });
+    const result = aslValidator(JSON.parse(readText(name).replaceAll('${Partition}', 'aws')), { checkPaths: true, checkArn: true });
     expect(result.errorsText('\n')).toBe('');
     expect(result.isValid).toBe(true);
+  });
+
+  it('names its service integrations in the partition of the deployment, never arn:aws', () => {
+    for (const [stateName, state] of tasks(machine)) expect(state.Resource, stateName).toMatch(/^arn:\$\{Partition\}:states:::/);
+    expect(readText(name)).not.toContain('arn:aws:');
   });
 
   it('uses JSONPath only', () => {
@@ -78,8 +87,11 @@ describe.each(NAMES)('statemachines/%s.asl.json', (name) => {
         for (const error of NOT_RETRIED) expect(retrier.ErrorEquals, `${stateName} retries ${error}`).not.toContain(error);
       }
       const retried = state.Retry!.flatMap((r) => r.ErrorEquals);
-      if (state.Resource === 'arn:aws:states:::lambda:invoke') expect(retried, stateName).toEqual(expect.arrayContaining([...LAMBDA_TRANSIENT, 'States.Timeout']));
-      if (state.Resource === 'arn:aws:states:::ecs:runTask.sync') expect(retried, stateName).toContain('ECS.AmazonECSException');
+      if (state.Resource === `${STATES}lambda:invoke`) expect(retried, stateName).toEqual(expect.arrayContaining([...LAMBDA_TRANSIENT, 'States.Timeout']));
+      if (state.Resource === `${STATES}ecs:runTask.sync`) expect(retried, stateName).toContain('ECS.AmazonECSException');
+      const afterStop = state.Retry!.filter((r) => r.ErrorEquals.includes('States.TaskFailed'));
+      if (RETRIED_AFTER_STOPPED_TASK.includes(stateName)) expect(afterStop, stateName).toEqual([expect.objectContaining({ ErrorEquals: ['States.TaskFailed'], MaxAttempts: 1 })]);
+      else expect(afterStop, stateName).toEqual([]);
       if (state.Resource?.includes(':scheduler:')) expect(retried, stateName).toContain('Scheduler.ThrottlingException');
     }
   });
@@ -107,7 +119,7 @@ describe.each(NAMES)('statemachines/%s.asl.json', (name) => {
       expect(state.ItemProcessor?.ProcessorConfig?.Mode, stateName).toBe('INLINE');
       expect(state.MaxConcurrency, stateName).toBeGreaterThan(0);
     }
-    for (const [stateName, state] of tasks(machine).filter(([, s]) => s.Resource === 'arn:aws:states:::ecs:runTask.sync')) {
+    for (const [stateName, state] of tasks(machine).filter(([, s]) => s.Resource === `${STATES}ecs:runTask.sync`)) {
       const override = (state.Parameters!.Overrides as { ContainerOverrides: { Name: string; Command: string[]; Environment: { Name: string; 'Value.$': string }[] }[] }).ContainerOverrides[0]!;
       expect(override.Name).toBe('${ContainerName}');
       expect(override.Environment.map((e) => e.Name), stateName).toEqual(['JOB_ID', 'DATABASE', 'SOURCE_SECRET_ARN', 'TARGET_SECRET_ARN', 'SOURCE_ENDPOINT', 'TARGET_ENDPOINT', 'PLAN']);
@@ -136,7 +148,7 @@ describe('the replicate workflow', () => {
     expect(happyPath(machine, { 'Verify schedule requested?': 'Create verify schedule' })).toEqual([
       'Record job started', 'Run checks', 'Checks passed?', 'Estimate size', 'Replicate each database', 'Verify schedule requested?', 'Create verify schedule', 'Record job succeeded', 'Job succeeded',
     ]);
-    expect(machine.States['Run checks']!.Branches!.map((b) => Object.keys(b.States).filter((n) => b.States[n]!.Type === 'Task'))).toEqual([['Check RDS parameter group'], ['Check grants']]);
+    expect(machine.States['Run checks']!.Branches!.map((b) => Object.keys(b.States).filter((n) => b.States[n]!.Type === 'Task'))).toEqual([['Check RDS parameter group'], ['Check grants'], ['Check target reaches source']]);
     expect(happyPath(map)).toEqual(['Copy snapshot', 'Create subscription', 'Check replication', 'Caught up?', 'Count poll', 'Wait for catch-up']);
   });
 
@@ -161,14 +173,20 @@ describe('the replicate workflow', () => {
   });
 
   it('stops with the reason when a check did not pass', () => {
-    expect(machine.States['Checks passed?']!.Choices!.map((c) => c.Next)).toEqual(['RDS source not ready', 'Source or target not ready']);
-    for (const stop of ['RDS source not ready', 'Source or target not ready']) expect(machine.States[stop]!.Next).toBe('Record job failed');
+    expect(machine.States['Checks passed?']!.Choices!.map((c) => c.Next)).toEqual(['RDS source not ready', 'Source or target not ready', 'Target cannot reach source']);
+    for (const stop of ['RDS source not ready', 'Source or target not ready', 'Target cannot reach source']) expect(machine.States[stop]!.Next).toBe('Record job failed');
+    // The target's own connection to the source is probed among the checks, before Estimate size and any copy.
+    const probe = machine.States['Run checks']!.Branches![2]!.States['Check target reaches source']!;
+    expect(probe.Parameters).toEqual({ FunctionName: '${CheckTargetReachesSourceFunctionArn}', 'Payload.$': '$.job.reach' });
   });
 
   it('records every failure of a phase, then fails with its error and cause', () => {
-    for (const [stateName, state] of Object.entries(machine.States).filter(([n, s]) => (s.Type === 'Task' || s.Type === 'Parallel' || s.Type === 'Map') && n !== 'Record job failed')) {
+    for (const [stateName, state] of Object.entries(machine.States).filter(([n, s]) => (s.Type === 'Task' || s.Type === 'Parallel' || s.Type === 'Map') && n !== 'Record job failed' && n !== 'Record job started')) {
       expect(state.Catch?.map((c) => c.Next), stateName).toEqual(['Record job failed']);
     }
+    // A second execution of a running job fails without recording anything on the job the first one runs.
+    expect(machine.States['Record job started']!.Catch!.map((c) => [c.ErrorEquals, c.Next])).toEqual([[['JobAlreadyRunning'], 'Describe job already running'], [['States.ALL'], 'Record job failed']]);
+    expect(machine.States['Describe job already running']!.Next).toBe('Job already running');
     expect(machine.States['Record job failed']).toMatchObject({ Next: 'Job failed', Catch: [{ ErrorEquals: ['States.ALL'], Next: 'Keep original error' }] });
     expect(machine.States['Job failed']).toEqual({ Type: 'Fail', ErrorPath: '$.failure.error', CausePath: '$.failure.cause' });
   });
@@ -176,20 +194,24 @@ describe('the replicate workflow', () => {
   it('creates the verify schedule with the SDK integration, only when asked', () => {
     expect(machine.States['Verify schedule requested?']!.Choices).toEqual([{ Variable: '$.job.verifySchedule', IsPresent: true, Next: 'Create verify schedule' }]);
     expect(machine.States['Create verify schedule']).toMatchObject({
-      Resource: 'arn:aws:states:::aws-sdk:scheduler:createSchedule',
-      Parameters: { GroupName: '${ScheduleGroupName}', Target: { Arn: '${VerifyStateMachineArn}', RoleArn: '${SchedulerRoleArn}', RetryPolicy: { MaximumRetryAttempts: 2 } } },
+      Resource: `${STATES}aws-sdk:scheduler:createSchedule`,
+      Parameters: { GroupName: '${ScheduleGroupName}', Target: { Arn: '${VerifyStateMachineArn}', RoleArn: '${SchedulerRoleArn}', RetryPolicy: { MaximumRetryAttempts: 2 }, DeadLetterConfig: { Arn: '${ScheduleDeadLetterQueueArn}' } } },
     });
   });
 });
 
 describe('the verify and cleanup workflows', () => {
-  it('verify: run, record the result, notify a difference and fail, else succeed', () => {
+  it('verify: run, record the result, fail on a difference (the verify alarm tells it, once), else succeed', () => {
     const machine = load('verify');
     expect(happyPath(machine)).toEqual(['Set defaults', 'Apply defaults', 'Verify each database', 'Record verify result', 'Difference found?', 'Verify inconclusive']);
-    expect(happyPath(machine, { 'Difference found?': 'Notify difference' })).toEqual(expect.arrayContaining(['Notify difference', 'Differences found']));
-    expect(machine.States['Difference found?']!.Choices!.map((c) => c.Next)).toEqual(['Notify difference', 'Verified', 'Verified']);
-    expect(machine.States['Notify difference']).toMatchObject({ Resource: 'arn:aws:states:::sns:publish', Parameters: { TopicArn: '${TopicArn}' }, Next: 'Differences found' });
-    expect(Object.keys(machine.States['Verify each database']!.ItemProcessor!.States)).toContain('Run verify');
+    expect(machine.States['Difference found?']!.Choices!.map((c) => c.Next)).toEqual(['Differences found', 'Verified', 'Verified']);
+    expect(machine.States['Differences found']).toEqual({ Type: 'Fail', Error: 'VerifyDifference', CausePath: '$.result.summary' });
+    expect(tasks(machine).map(([n]) => n)).toEqual(['Run verify', 'Record verify result']);
+  });
+
+  it('verify: keeps only the error name of a failed task in its state, not the stopped task description', () => {
+    const inner = load('verify').States['Verify each database']!.ItemProcessor!.States;
+    expect(inner['Note verify task failure']!.Parameters).toEqual({ 'database.$': '$.database', failed: true, 'error.$': '$.error.Error' });
   });
 
   it('cleanup: clean each database, delete the schedule (already gone is fine), record the result', () => {
@@ -210,7 +232,7 @@ describe('the cutover workflow', () => {
     expect(happyPath(map.ItemProcessor!)).toEqual(['Run cutover']);
     expect(map).toMatchObject({ ItemsPath: '$.databases', MaxConcurrency: 4, ItemSelector: { 'database.$': '$$.Map.Item.Value', 'plan.$': '$.plan' } });
     const run = map.ItemProcessor!.States['Run cutover']!;
-    expect(run.Resource).toBe('arn:aws:states:::ecs:runTask.sync');
+    expect(run.Resource).toBe(`${STATES}ecs:runTask.sync`);
     expect((run.Parameters!.Overrides as { ContainerOverrides: { Command: string[] }[] }).ContainerOverrides[0]!.Command).toEqual(['cutover']);
     expect(machine.States['Record job succeeded']!.Parameters).toMatchObject({ FunctionName: '${RecordJobFunctionArn}', Payload: { action: 'succeeded', 'jobId.$': '$.jobId' } });
   });

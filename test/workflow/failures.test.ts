@@ -2,10 +2,11 @@
 // handler logic or task subcommand (test/support/workflow-runner.ts): a configuration error stops it
 // before anything is created, a transient error is retried, a replication that never comes up fails.
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { clusterUrl } from '../support/cluster.ts';
+import { clusterUrl, startCluster } from '../support/cluster.ts';
 import { dropReplicationObjects, fingerprintTables, replicationObjectsOnSource } from '../support/compare.ts';
 import { createTestDatabase, withClient } from '../support/db.ts';
-import { failOnce, WorkflowHarness } from '../support/workflow-runner.ts';
+import { NamedError } from '../../lambdas/shared/errors.ts';
+import { failOnce, WorkflowHarness, type TaskHandler } from '../support/workflow-runner.ts';
 
 const { source, target } = inject('clusters');
 let harness: WorkflowHarness;
@@ -43,7 +44,8 @@ describe('the replicate workflow, when things go wrong', () => {
     const db = await smallDatabase('wf_nolr');
     const jobId = `nolr-${db.slice(-8)}`;
     harness.rdsInstance('legacy-db', 'legacy-pg15', '0');
-    const execution = await harness.run('replicate', { jobId, sourceSecretArn, targetSecretArn, source: { instanceIdentifier: 'legacy-db' }, databases: [db] });
+    // Through the deployed handlers: the error leaves check-rds-parameter-group's middleware named and safe.
+    const execution = await harness.run('replicate', { jobId, sourceSecretArn, targetSecretArn, source: { instanceIdentifier: 'legacy-db' }, databases: [db] }, { viaHandlers: true });
 
     expect(execution.status).toBe('FAILED');
     expect(execution.error).toBe('LogicalReplicationOff');
@@ -54,11 +56,36 @@ describe('the replicate workflow, when things go wrong', () => {
     for (const never of ['Estimate size', 'Replicate each database', 'Copy snapshot']) expect(execution.entered).not.toContain(never);
     // A configuration error is not retried.
     expect(execution.calls['Check RDS parameter group']).toBe(1);
+    expect(harness.handlerLogs.find((l) => l.service === 'database-replicator-check-rds-parameter-group' && l.level === 'ERROR')).toMatchObject({ errorName: 'LogicalReplicationOff', function_request_id: expect.any(String) });
 
     const job = await harness.store.getJob(jobId);
     expect(job).toMatchObject({ state: 'FAILED', phase: 'Failed', cause: 'LogicalReplicationOff', error: execution.cause });
     expect(await replicationObjectsOnSource(source, db)).toEqual({ slots: [], publications: [] });
     expect(await targetHas(db)).toBe(false);
+  });
+
+  it('stops before the copy when the target server cannot reach the source as its subscription would, creating nothing', async () => {
+    // A TLS source our side checks with its CA file; the plan names a CA path the target server does not have.
+    const tls = await startCluster({ name: 'wf-tls', tls: { hostName: 'db.internal.example' } });
+    try {
+      const { name: db } = await createTestDatabase(tls, 'wf_reach');
+      await withClient(tls, db, (c) => c.query('CREATE TABLE items (id int PRIMARY KEY); INSERT INTO items SELECT generate_series(1, 10)'));
+      const tlsSecret = harness.holdSecret('wf/tls-source', `${clusterUrl(tls, 'postgres')}?sslmode=verify-ca&sslrootcert=${encodeURIComponent(tls.serverCertFile!)}`);
+      const jobId = `reach-${db.slice(-8)}`;
+      const execution = await harness.run('replicate', { jobId, sourceSecretArn: tlsSecret, targetSecretArn, databases: [db], plan: { subscriptionSslRootCert: '/nonexistent/rds-ca.pem' } });
+      expect(execution.status).toBe('FAILED');
+      expect(execution.error).toBe('SourceUnreachableFromTarget');
+      expect(execution.cause).toMatch(new RegExp(`^The target could not connect to the source for database ${db} \\(.*/nonexistent/rds-ca\\.pem.*\\); the target server itself must reach the source`));
+      expect(execution.entered).toEqual(expect.arrayContaining(['Check grants', 'Check target reaches source', 'Note reach check failure', 'Target cannot reach source', 'Record job failed', 'Job failed']));
+      for (const never of ['Estimate size', 'Copy snapshot']) expect(execution.entered).not.toContain(never);
+      expect(execution.calls['Check target reaches source']).toBe(1);
+      expect(await harness.store.getJob(jobId)).toMatchObject({ state: 'FAILED', cause: 'SourceUnreachableFromTarget' });
+      expect(await replicationObjectsOnSource(tls, db)).toEqual({ slots: [], publications: [] });
+      expect(await targetHas(db)).toBe(false);
+      expect(await withClient(target, 'postgres', async (c) => (await c.query("SELECT subname FROM pg_subscription WHERE subname LIKE 'dbr\\_probe\\_%'")).rows)).toEqual([]);
+    } finally {
+      await tls.stop();
+    }
   });
 
   it('retries a transient Lambda error and a transient ECS error, and still succeeds', async () => {
@@ -81,6 +108,55 @@ describe('the replicate workflow, when things go wrong', () => {
 
     expect(await harness.store.getJob(jobId)).toMatchObject({ state: 'SUCCEEDED', databases: { [db]: { phase: 'Replicating', tablesDone: 2, tablesTotal: 2, rowsCopied: 2000 } } });
     expect(await fingerprintTables(target, db)).toEqual(await fingerprintTables(source, db));
+  });
+
+  it('runs Copy snapshot once more after its task stopped (States.TaskFailed), and the second run resumes what the first copied', async () => {
+    const db = await smallDatabase('wf_stopped');
+    const jobId = `stopped-${db.slice(-8)}`;
+    // The first task copies everything, then is stopped before it exits cleanly (Fargate retirement, out of memory).
+    let stopped = false;
+    const stopAfterWork = (next: TaskHandler): TaskHandler => async (input) => {
+      const result = await next(input);
+      if (stopped) return result;
+      stopped = true;
+      throw new NamedError('States.TaskFailed', JSON.stringify({ StopCode: 'SpotInterruption', StoppedReason: 'Your Spot Task was interrupted.', Containers: [{ Name: 'replicator', ExitCode: 137 }] }));
+    };
+    const execution = await harness.run('replicate', { jobId, sourceSecretArn, targetSecretArn, databases: [db] }, { wrap: { 'Copy snapshot': stopAfterWork } });
+    expect(execution.cause).toBeUndefined();
+    expect(execution.status).toBe('SUCCEEDED');
+    expect(execution.calls).toMatchObject({ 'Copy snapshot': 2, 'Create subscription': 1 });
+    expect(execution.events.filter((e) => e.type === 'StateRetried').map((e) => e.state!.name)).toEqual(['Copy snapshot']);
+    const snapshots = (await harness.store.listSteps(jobId)).filter((st) => st.step === 'snapshot');
+    expect(snapshots.map((st) => st.state)).toEqual(['SUCCEEDED', 'SUCCEEDED']);
+    expect(await fingerprintTables(target, db)).toEqual(await fingerprintTables(source, db));
+  });
+
+  it('refuses a second execution of a job while the first still runs, leaving the job to the first', async () => {
+    const db = await smallDatabase('wf_twice');
+    const jobId = `twice-${db.slice(-8)}`;
+    const input = { jobId, sourceSecretArn, targetSecretArn, databases: [db] };
+    let copying!: () => void;
+    const copyStarted = new Promise<void>((resolve) => (copying = resolve));
+    let release!: () => void;
+    const gate = new Promise<void>((resolve) => (release = resolve));
+    const holdCopy = (next: TaskHandler): TaskHandler => async (i) => {
+      copying();
+      await gate;
+      return next(i);
+    };
+    const first = harness.run('replicate', input, { wrap: { 'Copy snapshot': holdCopy } });
+    await copyStarted;
+    const second = await harness.run('replicate', input);
+    expect(second.status).toBe('FAILED');
+    expect(second.error).toBe('JobAlreadyRunning');
+    expect(second.cause).toMatch(new RegExp(`^Job ${jobId} is being replicated by the execution arn:aws:states:.*:execution:replicator-replicate:.*, which is still running; follow that one`));
+    expect(second.entered).toEqual(['Record job started', 'Describe job already running', 'Job already running']);
+    expect(await harness.store.getJob(jobId)).toMatchObject({ state: 'RUNNING' });
+    release();
+    const done = await first;
+    expect(done.cause).toBeUndefined();
+    expect(done.status).toBe('SUCCEEDED');
+    expect(await harness.store.getJob(jobId)).toMatchObject({ state: 'SUCCEEDED' });
   });
 
   it('fails after three broken replication checks in a row, naming the database, when the subscription never comes up', async () => {

@@ -7,7 +7,7 @@ import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CreateTableCommand, DescribeTableCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { DynamoDBDocumentClient, GetCommand } from '@aws-sdk/lib-dynamodb';
+import { DynamoDBDocumentClient, GetCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import {
   DynamoDbJobStore,
@@ -303,25 +303,58 @@ describe.each(implementations)('%s', (_name, create) => {
 describe('DynamoDbJobStore items', () => {
   const item = async (tableName: string, pk: string, sk: string) => (await doc.send(new GetCommand({ TableName: tableName, Key: { pk, sk } }))).Item;
 
-  it('keys items by job and record kind, and sets expiresAt 90 days after each write', async () => {
+  it('keys items by job and record kind; steps and verify runs expire 90 days after their write', async () => {
     const tableName = await newTable();
     const store = new DynamoDbJobStore({ client: doc, tableName, now });
     await store.createJob(newJob('j1'));
-    const created = await item(tableName, 'JOB#j1', 'JOB');
-    expect(created).toMatchObject({ jobId: 'j1', state: 'PENDING', expiresAt: T0 / 1000 + 90 * 86_400 });
+    expect(await item(tableName, 'JOB#j1', 'JOB')).toMatchObject({ jobId: 'j1', state: 'PENDING' });
     advance(86_400);
-    await store.updateDatabaseProgress('j1', 'app', progress());
-    expect((await item(tableName, 'JOB#j1', 'JOB'))?.expiresAt).toBe(T0 / 1000 + 91 * 86_400);
     await store.putStep(step({ step: 'data', database: 'app' }));
     expect(await item(tableName, 'JOB#j1', `STEP#${at(0)}#data#app`)).toMatchObject({ step: 'data', expiresAt: T0 / 1000 + 91 * 86_400 });
     await store.putVerifyRun(run('r 1', at(5)));
     expect(await item(tableName, 'JOB#j1', `VERIFY#${at(5)}#r%201`)).toMatchObject({ runId: 'r 1', expiresAt: T0 / 1000 + 91 * 86_400 });
   });
 
+  it('never expires the job item while its replication may run (RUNNING, FAILED, SUCCEEDED), only once it is cleaned up or cancelled', async () => {
+    const tableName = await newTable();
+    const store = new DynamoDbJobStore({ client: doc, tableName, now });
+    const expiry = async (jobId: string) => (await item(tableName, `JOB#${jobId}`, 'JOB'))?.expiresAt;
+    await store.createJob(newJob('j1'));
+    await store.transition('j1', 'RUNNING', { phase: 'Copy' });
+    await store.updateDatabaseProgress('j1', 'app', progress());
+    expect(await expiry('j1')).toBeUndefined();
+    // A SUCCEEDED job replicates and is never written again: no TTL may delete it meanwhile.
+    await store.transition('j1', 'SUCCEEDED', { phase: 'Replicating' });
+    expect(await expiry('j1')).toBeUndefined();
+    advance(200 * 86_400);
+    await store.startRetention('j1');
+    expect(await expiry('j1')).toBe(T0 / 1000 + 290 * 86_400);
+    expect(await store.getJob('j1')).toMatchObject({ state: 'SUCCEEDED' });
+
+    await store.createJob(newJob('j2'));
+    await store.transition('j2', 'FAILED', { phase: 'Failed' });
+    expect(await expiry('j2')).toBeUndefined();
+    await store.createJob(newJob('j3'));
+    await store.transition('j3', 'CANCELLED', { phase: 'Cleaned up' });
+    expect(await expiry('j3')).toBe(T0 / 1000 + 290 * 86_400);
+    // No job: nothing to expire, and no error.
+    await expect(store.startRetention('nobody')).resolves.toBeUndefined();
+  });
+
+  it('clears an expiry an earlier version set when the job is written again', async () => {
+    const tableName = await newTable();
+    const store = new DynamoDbJobStore({ client: doc, tableName, now });
+    await store.createJob(newJob('j1'));
+    await doc.send(new UpdateCommand({ TableName: tableName, Key: { pk: 'JOB#j1', sk: 'JOB' }, UpdateExpression: 'SET expiresAt = :e', ExpressionAttributeValues: { ':e': 1 } }));
+    await store.transition('j1', 'RUNNING', { phase: 'Copy' });
+    expect((await item(tableName, 'JOB#j1', 'JOB'))?.expiresAt).toBeUndefined();
+  });
+
   it('takes the retention in days from its options', async () => {
     const tableName = await newTable();
     const store = new DynamoDbJobStore({ client: doc, tableName, now, retentionDays: 7 });
     await store.createJob(newJob('j1'));
+    await store.startRetention('j1');
     expect((await item(tableName, 'JOB#j1', 'JOB'))?.expiresAt).toBe(T0 / 1000 + 7 * 86_400);
     expect(() => new DynamoDbJobStore({ client: doc, tableName, retentionDays: 0 })).toThrow(InvalidJobRecordError);
   });

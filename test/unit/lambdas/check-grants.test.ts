@@ -25,6 +25,18 @@ beforeEach(() => {
 });
 
 describe('checkGrants', () => {
+  it('warns that an RDS-managed source secret rotates away from the password the subscription keeps', async () => {
+    const managed = 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:rds!db-0a1b2c3d-AbCdEf';
+    smMock.on(GetSecretValueCommand, { SecretId: managed }).resolves({ SecretString: JSON.stringify({ username: 'master', password: SOURCE_PASSWORD }) });
+    secretsAt('db.internal', 5432);
+    const validate = async () => ({ ok: true, checks: [pass('source-reachable')] });
+    const result = await checkGrants({ jobId: 'job-9', sourceSecretArn: managed, targetSecretArn: TARGET_ARN, sourceEndpoint: { host: 'db.internal' } }, { secrets, validate });
+    expect(result.ok).toBe(true);
+    expect(result.checks.at(-1)).toMatchObject({ id: 'rotating-source-secret', status: 'warn', message: expect.stringContaining('replication stops at the next rotation'), remedy: expect.stringContaining('dedicated replication user') });
+    const plain = await checkGrants({ jobId: 'job-9', sourceSecretArn: SOURCE_ARN, targetSecretArn: TARGET_ARN }, { secrets, validate });
+    expect(plain.checks.map((c) => c.id)).toEqual(['source-reachable']);
+  });
+
   it('validates the specs read from both secrets, leaving out the local pg_dump check', async () => {
     secretsAt('db.internal', 5432);
     const requests: ValidationRequest[] = [];

@@ -5,8 +5,8 @@ import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CreateTableCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { emfLine, handler, recordJob, type RecordJobEvent } from '../../../lambdas/record-job.ts';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { emfLine, handler, recordJob, recordJobEvent, type RecordJobEvent } from '../../../lambdas/record-job.ts';
 import { describeFailure } from '../../../lambdas/shared/failures.ts';
 import { assertNoSecrets } from '../../support/no-secrets.ts';
 import { LocalFileJobStore, type VerifyRunRecord } from '../../../src/jobs/index.ts';
@@ -64,6 +64,22 @@ describe('record-job started', () => {
     await recordJob({ action: 'started', input }, d);
     await recordJob({ action: 'succeeded', jobId: 'shop_2026' }, d);
     await expect(recordJob({ action: 'started', input }, d)).rejects.toMatchObject({ name: 'JobAlreadyFinishedError' });
+  });
+
+  it('refuses a second execution while the one the job records still runs, and lets it take over once that one ended', async () => {
+    const d = deps();
+    const first = 'arn:aws:states:eu-west-1:123456789012:execution:Replicate:first';
+    const second = 'arn:aws:states:eu-west-1:123456789012:execution:Replicate:second';
+    await recordJob({ action: 'started', input, executionArn: first }, d);
+    const running = new Set([first]);
+    const withExecutions = { ...d, executionRunning: async (arn: string) => running.has(arn) };
+    await expect(recordJob({ action: 'started', input, executionArn: second }, withExecutions)).rejects.toMatchObject({ name: 'JobAlreadyRunning', message: expect.stringContaining(`is being replicated by the execution ${first}, which is still running`) });
+    expect(await d.store.getJob('shop_2026')).toMatchObject({ state: 'RUNNING', executionArn: first });
+    // A retry of the first execution's own start is fine.
+    await expect(recordJob({ action: 'started', input, executionArn: first }, withExecutions)).resolves.toMatchObject({ jobId: 'shop_2026' });
+    running.delete(first);
+    await recordJob({ action: 'started', input, executionArn: second }, withExecutions);
+    expect(await d.store.getJob('shop_2026')).toMatchObject({ state: 'RUNNING', executionArn: second });
   });
 
   it('resumes a FAILED job from a new execution, keeping what its tasks recorded, but not from the failed one', async () => {
@@ -219,12 +235,30 @@ describe('record-job verified and cleaned', () => {
     await expect(recordJob({ action: 'verified', jobId: 'other', databases: ['shop'], since }, d)).resolves.toMatchObject({ outcome: 'missing', runs: 0 });
   });
 
-  it('reports a verify task that failed without recording a run, with its reason', async () => {
+  it('reports a verify task that failed without recording a run, with the reason its step recorded, from its error name alone', async () => {
     const d = deps();
     await d.store.putVerifyRun(run({ database: 'shop' }));
-    const tasks = [{ database: 'shop', failed: false }, { database: 'crm', failed: true, error: { Error: 'States.TaskFailed', Cause: JSON.stringify({ TaskArn: 'arn:aws:ecs:eu-west-1:1:task/c/t1', StoppedReason: 'CannotPullContainerError' }) } }];
-    const result = await recordJob({ action: 'verified', jobId: 'shop_2026', databases: ['shop', 'crm'], since, tasks }, d);
-    expect(result).toMatchObject({ outcome: 'error', summary: 'Verify of job shop_2026: shop equal (3 tables); crm: the verify task failed: The replicator task t1 stopped: CannotPullContainerError. Its log stream in CloudWatch Logs says why.' });
+    // The verify Map passes the error name only (a stopped task's whole description would crowd the state).
+    const tasks = [{ database: 'shop', failed: false }, { database: 'crm', failed: true, error: 'States.TaskFailed' }, { database: 'hr', failed: true, error: 'States.TaskFailed' }];
+    await d.store.putStep({ jobId: 'shop_2026', step: 'verify', database: 'crm', state: 'FAILED', startedAt: '2026-02-01T12:01:00.000Z', endedAt: '2026-02-01T12:02:00.000Z', detail: 'SecretNotFound: The secret ... does not exist.' });
+    // An older failure of hr, before this execution: not its reason now.
+    await d.store.putStep({ jobId: 'shop_2026', step: 'verify', database: 'hr', state: 'FAILED', startedAt: '2026-01-01T12:01:00.000Z', endedAt: '2026-01-01T12:02:00.000Z', detail: 'old failure' });
+    const result = await recordJob({ action: 'verified', jobId: 'shop_2026', databases: ['shop', 'crm', 'hr'], since, tasks }, d);
+    expect(result).toMatchObject({
+      outcome: 'error',
+      summary: 'Verify of job shop_2026: shop equal (3 tables); crm: the verify task failed: SecretNotFound: The secret ... does not exist.; hr: the verify task failed: States.TaskFailed; its log stream in CloudWatch Logs says why.',
+    });
+    expect(recordJobEvent.safeParse({ action: 'verified', jobId: 'shop_2026', databases: ['crm'], since, tasks: [{ database: 'crm', failed: true, error: { Error: 'States.TaskFailed', Cause: '{}' } }] }).success).toBe(false);
+  });
+
+  it('starts the retention of the job record after a successful clean-up only (never while it may replicate)', async () => {
+    const d = deps();
+    const started = vi.spyOn(d.store, 'startRetention');
+    const event: RecordJobEvent = { action: 'cleaned', jobId: 'shop_2026', databases: ['shop'], startedAt: '2026-02-01T11:59:00.000Z' };
+    await recordJob({ ...event, error: { Error: 'ConnectionFailed', Cause: 'no route' } }, d);
+    expect(started).not.toHaveBeenCalled();
+    await recordJob(event, d);
+    expect(started).toHaveBeenCalledWith('shop_2026');
   });
 
   it('records the clean-up as a step, failed with the readable reason when an error is given', async () => {

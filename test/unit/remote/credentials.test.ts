@@ -1,12 +1,12 @@
 // Credentials in remote mode: URLs become secrets under the deployment's prefix, ARNs pass as they are,
 // and a password given in a URL reaches nothing but the secret's value.
-import { CreateSecretCommand, PutSecretValueCommand, ResourceExistsException, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import { CreateSecretCommand, DeleteSecretCommand, PutSecretValueCommand, ResourceExistsException, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { DescribeExecutionCommand, GetExecutionHistoryCommand, SFNClient, StartExecutionCommand } from '@aws-sdk/client-sfn';
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { parseConnectionUrl } from '../../../src/connection/url.ts';
 import { deriveJobId } from '../../../src/snapshot/prepare.ts';
-import { cli, deploymentEnv, executionArn, REPLICATE_ARN, removeTempDirs, SOURCE_SECRET, startJobTable, TARGET_SECRET, testIo, type JobTable } from './support.ts';
+import { CLEANUP_ARN, cli, deploymentEnv, executionArn, REPLICATE_ARN, removeTempDirs, SOURCE_SECRET, startJobTable, TARGET_SECRET, testIo, type JobTable } from './support.ts';
 
 const sm = mockClient(SecretsManagerClient);
 const sfn = mockClient(SFNClient);
@@ -99,6 +99,45 @@ describe('credentials in remote mode', () => {
     expect(noDatabase.err.join('')).toMatch(/Name the databases to replicate with --include-databases/);
     expect(sm.calls()).toHaveLength(0);
     expect(sfn.calls()).toHaveLength(0);
+  });
+
+  it('refuses a URL naming a file on this machine before storing anything, and takes the bundle the workflow carries', async () => {
+    const local = `${SOURCE_URL.replace('sslmode=require', 'sslmode=verify-full')}&sslrootcert=%2Fhome%2Fme%2Fglobal-bundle.pem`;
+    const io = testIo(deploymentEnv(table.tableName, { DATABASE_REPLICATOR_SOURCE_URL: TARGET_URL, DATABASE_REPLICATOR_TARGET_URL: `${TARGET_URL}?sslmode=require&sslcert=%2Fhome%2Fme%2Fclient.crt` }), { table });
+    expect(await cli(['init', '--remote', '--yes'], io)).toBe(2);
+    expect(io.err.join('')).toContain('The target URL names sslcert=/home/me/client.crt, a file on this machine that the workflow cannot read');
+    const refused = testIo(deploymentEnv(table.tableName, { DATABASE_REPLICATOR_SOURCE_URL: local, DATABASE_REPLICATOR_TARGET_URL: TARGET_URL }), { table });
+    expect(await cli(['init', '--remote', '--yes'], refused)).toBe(2);
+    expect(refused.err.join('')).toContain('The source URL names sslrootcert=/home/me/global-bundle.pem, a file on this machine that the workflow cannot read; for an RDS server use sslrootcert=/opt/rds-ca/global-bundle.pem');
+    for (const spelling of spellings(PASSWORD)) expect(refused.err.join('')).not.toContain(spelling);
+    expect(sm.calls()).toHaveLength(0);
+    expect(sfn.calls()).toHaveLength(0);
+
+    const bundled = `${SOURCE_URL.replace('sslmode=require', 'sslmode=verify-full')}&sslrootcert=%2Fopt%2Frds-ca%2Fglobal-bundle.pem`;
+    const ok = testIo(deploymentEnv(table.tableName, { DATABASE_REPLICATOR_SOURCE_URL: bundled, DATABASE_REPLICATOR_TARGET_URL: TARGET_URL }), { table });
+    await cli(['init', '--remote', '--yes'], ok);
+    expect(JSON.parse(sm.commandCalls(CreateSecretCommand)[0]!.args[0].input.SecretString!)).toEqual({ url: bundled });
+  });
+
+  it('deletes the secrets it stored for a job once the clean-up is done, and leaves secrets given by ARN alone', async () => {
+    const cleanupJob = 'cleanme';
+    const stored = secretArn(`database-replicator/${cleanupJob}/source`);
+    await table.store.createJob({ jobId: cleanupJob, state: 'RUNNING', source: { description: 'secret s', secretArn: stored }, target: { description: 'secret t', secretArn: TARGET_SECRET } });
+    await table.store.updateDatabaseProgress(cleanupJob, 'shop', { state: 'RUNNING', phase: 'Replicating', tablesDone: 1, tablesTotal: 1, rowsCopied: 1, bytesCopied: 1 });
+    const arn = executionArn('Cleanup', `${cleanupJob}-cleanup-x`);
+    const outcome = (status: 'SUCCEEDED' | 'FAILED') => sfn.on(DescribeExecutionCommand).resolves({ executionArn: arn, stateMachineArn: CLEANUP_ARN, name: `${cleanupJob}-cleanup-x`, status, startDate: new Date(), stopDate: new Date(), ...(status === 'FAILED' ? { error: 'States.TaskFailed', cause: 'stopped' } : {}) });
+    sfn.on(StartExecutionCommand).resolves({ executionArn: arn, startDate: new Date() });
+    sm.on(DeleteSecretCommand).resolves({});
+
+    outcome('FAILED');
+    expect(await cli(['cleanup', '--remote', '--yes', '--job-id', cleanupJob], testIo(deploymentEnv(table.tableName), { table }))).toBe(1);
+    expect(sm.commandCalls(DeleteSecretCommand)).toHaveLength(0);
+
+    outcome('SUCCEEDED');
+    const io = testIo(deploymentEnv(table.tableName), { table });
+    expect(await cli(['cleanup', '--remote', '--yes', '--job-id', cleanupJob], io)).toBe(0);
+    expect(sm.commandCalls(DeleteSecretCommand).map((c) => c.args[0].input)).toEqual([{ SecretId: stored, RecoveryWindowInDays: 7 }]);
+    expect(io.err.join('')).toContain(`Deleted the secret(s) the CLI stored for job ${cleanupJob} (database-replicator/${cleanupJob}/source-AbCdEf); they can be restored for 7 days.`);
   });
 
   it('warns when a URL holds no password, since the workflow has no ~/.pgpass', async () => {

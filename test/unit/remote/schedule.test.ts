@@ -53,6 +53,13 @@ describe('verify --schedule and --unschedule', () => {
     expect(sfn.calls()).toHaveLength(0);
   });
 
+  it("sends a fire that cannot start verify to the stack's dead-letter queue when the deployment names it", async () => {
+    const dlq = 'arn:aws:sqs:eu-west-1:123456789012:replicator-dead-letters';
+    const io = testIo({ ...env, DATABASE_REPLICATOR_SCHEDULE_DEAD_LETTER_QUEUE_ARN: dlq }, { table });
+    expect(await cli(['verify', '--remote', '--job-id', jobId, '--schedule', 'rate(6 hours)'], io)).toBe(0);
+    expect(scheduler.commandCalls(CreateScheduleCommand)[0]!.args[0].input.Target).toMatchObject({ DeadLetterConfig: { Arn: dlq } });
+  });
+
   it('updates the schedule when it exists (ConflictException), with the new expression', async () => {
     scheduler.on(CreateScheduleCommand).rejects(new ConflictException({ message: 'exists', Message: 'exists', $metadata: {} }));
     const io = testIo(env, { table });
