@@ -71,7 +71,7 @@ describe('Lambda handlers against the harness clusters', () => {
     expect(smMock.commandCalls(GetSecretValueCommand).map((c) => c.args[0].input.SecretId).sort()).toEqual([SOURCE_ARN, TARGET_ARN].sort());
   });
 
-  it('check-grants fails with ValidationFailed naming the replication privilege for a role without REPLICATION', async () => {
+  it('check-grants fails with ValidationFailed naming the replication privilege and the table ownership for a role without them', async () => {
     const rolePassword = `Role-${uniqueName('pw')}`;
     const role = await createTestRole(source, rolePassword);
     await withClient(source, database, (c) => c.query(`GRANT SELECT ON ALL TABLES IN SCHEMA public TO "${role}"`));
@@ -79,7 +79,8 @@ describe('Lambda handlers against the harness clusters', () => {
     const { error, logs } = await withLogs(() => checkGrants({ jobId: 'it-2', sourceSecretArn: SOURCE_ARN, targetSecretArn: TARGET_ARN, databases: [database] }, lambdaContext('check-grants')));
     expect(error).toBeDefined();
     expect(error!.name).toBe('ValidationFailed');
-    expect(error!.message).toMatch(/^1 check\(s\) failed: source-replication-privilege: .* Fix: Run ALTER ROLE "role_[0-9a-f]+" REPLICATION; as a superuser\.$/);
+    // It owns none of the tables either, so it could not publish them: both are named, each with its fix.
+    expect(error!.message).toMatch(/^2 check\(s\) failed: source-replication-privilege: .* Fix: Run ALTER ROLE "role_[0-9a-f]+" REPLICATION; as a superuser\. \| source-table-ownership: role_[0-9a-f]+ does not own .* Fix: Run GRANT "postgres" TO "role_[0-9a-f]+";/);
     assertNoSecrets(`${error!.message}\n${error!.stack}\n${logs}`, [...passwords, rolePassword]);
   });
 
