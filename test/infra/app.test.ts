@@ -161,7 +161,8 @@ describe('the CDK app in cdk.json', () => {
       });
       expect(load.exitCode, String(load.stderr)).toBe(0);
     }
-  });
+    // A whole synth with six esbuild bundles and cdk-nag: a minute on a busy 2-core machine.
+  }, 180_000);
 
   it('refuses a bad context value with one sentence and a non-zero exit, not a stack trace', async () => {
     const run = await synthApp({ stackName: '9 bad name' });
