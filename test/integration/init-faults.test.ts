@@ -2,30 +2,19 @@
 // tables it cannot publish, a job id that escapes the state folder, a target role it would demote,
 // a password the target's log would keep, two inits of one job, and Ctrl-C.
 import { spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { afterAll, describe, expect, inject, it } from 'vitest';
+import { describe, expect, inject, it } from 'vitest';
 import { LocalFileJobStore } from '../../src/jobs/index.ts';
+import { useScratch } from '../support/scratch.ts';
 import { clusterUrl } from '../support/cluster.ts';
 import { endpoints, runCli } from '../support/cli.ts';
 import { dropReplicationObjects, replicationObjectsOnSource } from '../support/compare.ts';
 import { connectAs, createTestDatabase, createTestRole, uniqueName, withClient } from '../support/db.ts';
 
 const { source, target } = inject('clusters');
-const dirs: string[] = [];
-const cleanups: (() => Promise<void>)[] = [];
-afterAll(async () => {
-  for (const c of cleanups.reverse()) await c().catch(() => undefined);
-  for (const d of dirs) rmSync(d, { recursive: true, force: true });
-});
-
-function stateDir(): string {
-  const dir = mkdtempSync(join(tmpdir(), 'dbr-faults-'));
-  dirs.push(dir);
-  return dir;
-}
+const { stateDir, cleanups } = useScratch('faults');
 
 async function sourceDatabase(prefix: string, sql: string): Promise<string> {
   const { name } = await createTestDatabase(source, prefix);

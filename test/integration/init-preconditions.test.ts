@@ -1,28 +1,15 @@
 // init checks before it acts: validate's preconditions stop it with validate's own sentence before
 // anything exists on either side; --drop-existing drops only a database nobody else depends on, and
 // says so before "Proceed?"; a rerun of a finished job refuses, or with --drop-existing refreshes.
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { useScratch } from '../support/scratch.ts';
 import { clusterUrl, startCluster, type ClusterInfo } from '../support/cluster.ts';
 import { endpoints, runCli } from '../support/cli.ts';
 import { dropReplicationObjects, fingerprintTables, replicationObjectsOnSource } from '../support/compare.ts';
 import { connectAs, createTestDatabase, createTestRole, edgeCasesSql, runPsqlFile, uniqueName, withClient } from '../support/db.ts';
 
 const { source, target, replica } = inject('clusters');
-const dirs: string[] = [];
-const cleanups: (() => Promise<void>)[] = [];
-afterAll(async () => {
-  for (const c of cleanups.reverse()) await c().catch(() => undefined);
-  for (const d of dirs) rmSync(d, { recursive: true, force: true });
-});
-
-function stateDir(): string {
-  const dir = mkdtempSync(join(tmpdir(), 'dbr-pre-'));
-  dirs.push(dir);
-  return dir;
-}
+const { stateDir, cleanups } = useScratch('pre');
 
 const simple = "CREATE TABLE items (id int PRIMARY KEY, label text); INSERT INTO items SELECT i, 'x' FROM generate_series(1, 50) i;";
 
