@@ -40,8 +40,11 @@ function withoutResumeState(job: JobRecord): JobRecord {
 }
 
 /** The job record: state and phase, each database's progress, the last steps. */
-export function renderJobRecord(job: JobRecord, steps: StepRecord[]): string {
-  const lines = [`Job ${job.jobId}: ${job.state} - ${job.phase || 'no phase yet'} (started ${job.startedAt ?? job.createdAt}, updated ${job.updatedAt})`];
+export function renderJobRecord(job: JobRecord, steps: StepRecord[], live: DatabaseStatus[] = []): string {
+  // A command that failed earlier left its phase; what the servers say now comes first when it is better news.
+  const healed = job.state === 'RUNNING' && / failed: /.test(job.phase) && live.length > 0 && live.every((s) => s.verdict === 'in sync');
+  const phase = healed ? `every database is in sync now (the last command recorded: ${job.phase})` : job.phase || 'no phase yet';
+  const lines = [`Job ${job.jobId}: ${job.state} - ${phase} (started ${job.startedAt ?? job.createdAt}, updated ${job.updatedAt})`];
   if (job.error) lines.push(`  error: ${job.error}`);
   for (const [name, d] of Object.entries(job.databases)) {
     lines.push(`  ${name}: ${d.state} - ${d.phase}; ${d.tablesDone}/${d.tablesTotal} tables, ${d.rowsCopied} rows, ${formatBytes(d.bytesCopied)}${d.error ? `; error: ${d.error}` : ''}`);
@@ -75,7 +78,7 @@ export function statusCommand(io: CliIo, setExitCode: (code: number) => void): C
       if (globals.json) {
         io.stdout(renderJson({ command: 'status', ok: !broken, jobId: job.jobId, at: new Date().toISOString(), job: record ? withoutResumeState(record.job) : null, steps: record?.steps ?? [], databases: statuses }));
       } else {
-        io.stdout(`${interval && io.isTty ? '\u001b[2J\u001b[H' : ''}${record ? renderJobRecord(record.job, record.steps) : ''}${renderStatus(statuses)}`);
+        io.stdout(`${interval && io.isTty ? '\u001b[2J\u001b[H' : ''}${record ? renderJobRecord(record.job, record.steps, statuses) : ''}${renderStatus(statuses)}`);
       }
       setExitCode(broken ? EXIT_FAILED : EXIT_OK);
       if (!interval) return;
