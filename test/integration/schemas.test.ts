@@ -74,3 +74,14 @@ describe('tables with no copyable column', () => {
     expect(tables.get('public.only_generated')!.rows).toBe(3);
   });
 });
+
+describe('a source that ends idle transactions and long statements', () => {
+  it('keeps the snapshot-exporting session alive while the schema restores', async () => {
+    // Enough objects that the schema restore outlasts the short timeouts.
+    const tables = Array.from({ length: 40 }, (_, i) => `CREATE TABLE t${i} (id int PRIMARY KEY, label text NOT NULL DEFAULT 'x', CHECK (id > 0)); INSERT INTO t${i} VALUES (1);`).join('\n');
+    const db = await sourceDatabase('idle_timeout', tables);
+    await withClient(source, 'postgres', (c) => c.query(`ALTER DATABASE "${db}" SET idle_in_transaction_session_timeout = '200ms'; ALTER DATABASE "${db}" SET statement_timeout = '200ms'`));
+    const copied = await replicateThroughCutover(db, [], 'INSERT INTO t0 VALUES (2);');
+    expect(copied.get('public.t0')!.rows).toBe(2);
+  }, 120_000);
+});
