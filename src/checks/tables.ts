@@ -46,6 +46,22 @@ export const checkReplicaIdentity: Check = ({ databases }) => {
     `Add a primary key, or run ${statements.join(' ')} (USING INDEX needs a unique index on NOT NULL columns; FULL sends whole old rows and makes the target scan on UPDATE/DELETE without an index).`);
 };
 
+/**
+ * Post-data adds every foreign key on the target. One from a table that copies data to a table that
+ * copies none (excluded or schema-only) fails there, after the whole copy: refused before any work.
+ */
+export const checkExcludedReferencedTables: Check = ({ databases }) => {
+  const title = 'Foreign keys to tables not copied';
+  const broken = databases.flatMap((db) => db.foreignKeys.filter((k) => k.referencesTableWithoutData).map((k) => ({ database: db.name, key: k })));
+  if (broken.length === 0) return pass('excluded-referenced-tables', title, 'No copied table references a table the plan leaves without data.');
+  const shown = broken.slice(0, 5).map(({ database, key }) =>
+    `${database}: ${key.name} of ${key.table.schema}.${key.table.name} references ${key.references.schema}.${key.references.name}`);
+  const more = broken.length > 5 ? ` and ${broken.length - 5} more` : '';
+  return fail('excluded-referenced-tables', title,
+    `The foreign key ${shown.join(', ')}${more}, which the plan copies no data for (excluded or schema-only), so adding ${broken.length === 1 ? 'it' : 'them'} on the target would fail after the whole copy.`,
+    'Copy the referenced tables too, exclude the referencing tables as well, or drop those foreign keys on the source first.');
+};
+
 export const checkExtensionsAvailable: Check = ({ databases, target }) => {
   const title = 'Extensions on the target';
   const used = new Map<string, string[]>();

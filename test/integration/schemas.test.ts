@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, inject, it } from 'vitest';
 import { clusterUrl } from '../support/cluster.ts';
 import { endpoints, runCli, type CliRun } from '../support/cli.ts';
-import { dropReplicationObjects, fingerprintTables } from '../support/compare.ts';
+import { dropReplicationObjects, fingerprintTables, replicationObjectsOnSource } from '../support/compare.ts';
 import { createTestDatabase, withClient } from '../support/db.ts';
 
 const { source, target } = inject('clusters');
@@ -84,4 +84,36 @@ describe('a source that ends idle transactions and long statements', () => {
     const copied = await replicateThroughCutover(db, [], 'INSERT INTO t0 VALUES (2);');
     expect(copied.get('public.t0')!.rows).toBe(2);
   }, 120_000);
+});
+
+describe('--exclude-tables of a table that foreign keys point to', () => {
+  it('refuses before creating anything and names the foreign key', async () => {
+    const db = await sourceDatabase('exclude_fk', `
+      CREATE TABLE customers (id int PRIMARY KEY);
+      CREATE TABLE orders (id int PRIMARY KEY, customer_id int NOT NULL CONSTRAINT orders_customer_fk REFERENCES customers);
+      INSERT INTO customers VALUES (1); INSERT INTO orders VALUES (1, 1);`);
+    const cli = jobFor(db);
+    const validate = await runCli(['validate', '--json', '--exclude-tables', 'customers'], endpoints(clusterUrl(source, db), clusterUrl(target, db)));
+    expect(validate.exitCode).toBe(1);
+    const report = JSON.parse(validate.stdout) as { checks: { id: string; status: string; detail: string }[] };
+    expect(report.checks.find((c) => c.id === 'excluded-referenced-tables')).toMatchObject({ status: 'fail', detail: expect.stringMatching(/orders_customer_fk/) });
+
+    const init = await cli(['init', '--yes', '--exclude-tables', 'customers']);
+    expect(init.exitCode).toBe(1);
+    expect(init.stderr).toMatch(/nothing was created.*orders_customer_fk.*public\.orders.*public\.customers/s);
+    expect(await replicationObjectsOnSource(source, db)).toEqual({ slots: [], publications: [] });
+    const created = await withClient(target, 'postgres', async (c) => (await c.query('SELECT 1 FROM pg_database WHERE datname = $1', [db])).rowCount);
+    expect(created).toBe(0);
+  });
+
+  it('copies when the referencing table is excluded too', async () => {
+    const db = await sourceDatabase('exclude_fk_both', `
+      CREATE TABLE customers (id int PRIMARY KEY);
+      CREATE TABLE orders (id int PRIMARY KEY, customer_id int NOT NULL REFERENCES customers);
+      CREATE TABLE items (id int PRIMARY KEY);
+      INSERT INTO customers VALUES (1); INSERT INTO orders VALUES (1, 1); INSERT INTO items VALUES (1);`);
+    const cli = jobFor(db);
+    const init = await cli(['init', '--yes', '--exclude-tables', 'customers', '--exclude-tables', 'orders']);
+    expect(init.exitCode, init.stderr).toBe(0);
+  });
 });

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { checkExtensionsAvailable, checkReplicaIdentity, checkSelectPrivileges, checkTableOwnership } from '../../../src/checks/tables.ts';
+import { checkExcludedReferencedTables, checkExtensionsAvailable, checkReplicaIdentity, checkSelectPrivileges, checkTableOwnership } from '../../../src/checks/tables.ts';
 import { checkTargetPrivileges } from '../../../src/checks/target.ts';
 import { database, facts, server, table } from './facts.ts';
 
@@ -99,5 +99,18 @@ describe('checkTableOwnership', () => {
   it('ignores schema-only tables and partitions (published through their root)', () => {
     const f = facts({ source: server({}, { superuser: false }), databases: [database({ tables: [table({ owned: false, published: false }), table({ name: 'p1', kind: 'partition', owned: false })] })] });
     expect(checkTableOwnership(f).status).toBe('pass');
+  });
+});
+
+describe('checkExcludedReferencedTables', () => {
+  const key = (referencesTableWithoutData: boolean) => ({ name: 'orders_customer_fk', table: { schema: 'public', name: 'orders' }, references: { schema: 'public', name: 'customers' }, referencesTableWithoutData });
+  it('passes when every referenced table copies data', () => {
+    expect(checkExcludedReferencedTables(facts({ databases: [database({ foreignKeys: [key(false)] })] })).status).toBe('pass');
+  });
+  it('fails naming the foreign key, both tables and the ways out', () => {
+    const result = checkExcludedReferencedTables(facts({ databases: [database({ foreignKeys: [key(true)] })] }));
+    expect(result.status).toBe('fail');
+    expect(result.detail).toContain('shop: orders_customer_fk of public.orders references public.customers');
+    expect(result.remedy).toMatch(/exclude the referencing tables/);
   });
 });
