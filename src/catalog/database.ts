@@ -8,6 +8,8 @@ export interface TableFacts {
   schema: string;
   name: string;
   kind: TableKind;
+  /** A partition (leaf or sub-partitioned): false for the top-level root a publication lists. */
+  isPartition: boolean;
   unlogged: boolean;
   replicaIdentity: ReplicaIdentity;
   hasPrimaryKey: boolean;
@@ -137,6 +139,7 @@ export async function readDatabaseFacts(client: pg.Client, name: string): Promis
       schema: t.schema,
       name: t.name,
       kind: t.relkind === 'p' ? 'partitioned' : t.relispartition ? 'partition' : 'table',
+      isPartition: t.relispartition,
       unlogged: t.relpersistence === 'u',
       replicaIdentity: REPLICA_IDENTITY[t.relreplident] ?? 'default',
       hasPrimaryKey: t.has_pk,

@@ -117,3 +117,17 @@ describe('--exclude-tables of a table that foreign keys point to', () => {
     expect(init.exitCode, init.stderr).toBe(0);
   });
 });
+
+describe('a partitioned root without a replica identity, published through the root', () => {
+  it('is refused before anything is created, naming the root', async () => {
+    const db = await sourceDatabase('root_identity', `
+      CREATE TABLE events (id int NOT NULL, at date NOT NULL, note text) PARTITION BY RANGE (at);
+      CREATE TABLE events_2026 PARTITION OF events FOR VALUES FROM ('2026-01-01') TO ('2027-01-01');
+      ALTER TABLE events_2026 REPLICA IDENTITY FULL;
+      INSERT INTO events VALUES (1, '2026-03-01', 'a');`);
+    const init = await jobFor(db)(['init', '--yes']);
+    expect(init.exitCode).toBe(1);
+    expect(init.stderr).toMatch(/nothing was created.*partitioned .*public\.events has no replica identity.*REPLICA IDENTITY FULL/s);
+    expect(await replicationObjectsOnSource(source, db)).toEqual({ slots: [], publications: [] });
+  });
+});

@@ -30,6 +30,7 @@ export function table(overrides: Partial<TableFacts> = {}): TableFacts {
     schema: 'public',
     name: 'items',
     kind: 'table',
+    isPartition: false,
     unlogged: false,
     replicaIdentity: 'default',
     hasPrimaryKey: true,

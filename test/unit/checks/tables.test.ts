@@ -23,6 +23,18 @@ describe('checkSelectPrivileges', () => {
 });
 
 describe('checkReplicaIdentity', () => {
+  it('fails for a partitioned root without a replica identity, not for its sub-partitioned children', () => {
+    const root = table({ name: 'events', kind: 'partitioned', hasPrimaryKey: false });
+    const child = table({ name: 'events_2026', kind: 'partitioned', isPartition: true, hasPrimaryKey: false });
+    const leaf = table({ name: 'events_2026_01', kind: 'partition', isPartition: true, hasPrimaryKey: false, replicaIdentity: 'full' });
+    const result = checkReplicaIdentity(facts({ databases: [database({ tables: [root, child, leaf] })] }));
+    expect(result.status).toBe('fail');
+    expect(result.detail).toMatch(/^The partitioned shop: public\.events has no replica identity .*apply worker/);
+    expect(result.detail).not.toContain('events_2026');
+    expect(result.remedy).toContain('ALTER TABLE "public"."events" REPLICA IDENTITY FULL;');
+    const fixed = checkReplicaIdentity(facts({ databases: [database({ tables: [{ ...root, replicaIdentity: 'full' }, child, leaf] })] }));
+    expect(fixed.status).toBe('pass');
+  });
   it('passes for tables with a primary key or an explicit identity', () => {
     const db = database({ tables: [table(), table({ name: 'log', hasPrimaryKey: false, replicaIdentity: 'full' }), table({ name: 'u', hasPrimaryKey: false, replicaIdentity: 'index' })] });
     expect(checkReplicaIdentity(facts({ databases: [db] })).status).toBe('pass');
@@ -43,8 +55,8 @@ describe('checkReplicaIdentity', () => {
     expect(result.remedy).toContain('ALTER TABLE "public"."codes" REPLICA IDENTITY USING INDEX "codes_code_key";');
     expect(result.remedy).toContain('ALTER TABLE "public"."muted" REPLICA IDENTITY FULL;');
   });
-  it('ignores partitioned parents and unlogged tables (neither is published row by row)', () => {
-    const db = database({ tables: [table({ kind: 'partitioned', hasPrimaryKey: false }), table({ unlogged: true, hasPrimaryKey: false })] });
+  it('ignores sub-partitioned parents and unlogged tables (neither is published row by row)', () => {
+    const db = database({ tables: [table({ kind: 'partitioned', isPartition: true, hasPrimaryKey: false }), table({ unlogged: true, hasPrimaryKey: false })] });
     expect(checkReplicaIdentity(facts({ databases: [db] })).status).toBe('pass');
   });
 });
