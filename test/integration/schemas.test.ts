@@ -149,3 +149,22 @@ describe('materialized views', () => {
     expect(populated).toBe(false);
   });
 });
+
+describe('database-level settings', () => {
+  it('are copied to the target, and verify reads both schemas alike whatever their search paths', async () => {
+    const db = await sourceDatabase('db_settings', `
+      CREATE SCHEMA app;
+      CREATE TABLE app.customers (id int PRIMARY KEY);
+      CREATE TABLE app.orders (id int PRIMARY KEY, customer_id int NOT NULL REFERENCES app.customers);
+      INSERT INTO app.customers VALUES (1); INSERT INTO app.orders VALUES (1, 1);`);
+    await withClient(source, 'postgres', (c) => c.query(`ALTER DATABASE "${db}" SET search_path = app, public; ALTER DATABASE "${db}" SET work_mem = '8MB'`));
+    await replicateThroughCutover(db, [], 'INSERT INTO app.customers VALUES (2);');
+    const settings = await withClient(target, 'postgres', async (c) =>
+      (await c.query<{ s: string[] }>('SELECT s.setconfig AS s FROM pg_db_role_setting s JOIN pg_database d ON d.oid = s.setdatabase WHERE d.datname = $1 AND s.setrole = 0', [db])).rows[0]?.s);
+    expect(settings).toEqual(['search_path=app, public', 'work_mem=8MB']);
+    // The target is read with the source's search path too, or not: verify must see no difference either way.
+    await withClient(target, 'postgres', (c) => c.query(`ALTER DATABASE "${db}" RESET search_path`));
+    const verify = await runCli(['verify', '--json'], endpoints(clusterUrl(source, db), clusterUrl(target, db)));
+    expect(verify.exitCode, verify.stdout + verify.stderr).toBe(0);
+  });
+});
