@@ -168,3 +168,29 @@ describe('database-level settings', () => {
     expect(verify.exitCode, verify.stdout + verify.stderr).toBe(0);
   });
 });
+
+describe('verify while replication is broken', () => {
+  it('stops re-checking after one --recheck-timeout and says replication is broken', async () => {
+    const db = await sourceDatabase('verify_broken', `
+      CREATE TABLE items (id int PRIMARY KEY, label text NOT NULL);
+      CREATE TABLE notes (body text NOT NULL);
+      ALTER TABLE notes REPLICA IDENTITY FULL;
+      INSERT INTO items SELECT g, 'item ' || g FROM generate_series(1, 100) g;
+      INSERT INTO notes SELECT 'note ' || g FROM generate_series(1, 10) g;`);
+    const cli = jobFor(db);
+    expect((await cli(['init', '--yes'])).exitCode).toBe(0);
+    expect((await cli(['sync'])).exitCode).toBe(0);
+    await waitInSync(cli);
+    // A row the target has already: the apply worker fails on it and retries forever, applying nothing after it.
+    await withClient(target, db, (c) => c.query("INSERT INTO items VALUES (1000, 'target only')"));
+    await withClient(source, db, (c) => c.query("INSERT INTO items VALUES (1000, 'conflict'); INSERT INTO notes VALUES ('late'); UPDATE items SET label = 'changed' WHERE id <= 5;"));
+    const started = Date.now();
+    const verify = await cli(['verify', '--recheck-timeout', '3']);
+    const seconds = (Date.now() - started) / 1000;
+    expect(verify.exitCode).toBe(1);
+    expect(verify.stdout).toMatch(/replication is broken or far behind/);
+    expect(verify.stdout).not.toMatch(/changed during every re-check/);
+    // One wait of 3 s, not one per re-check round and table.
+    expect(seconds).toBeLessThan(12);
+  });
+});
