@@ -194,3 +194,17 @@ describe('verify while replication is broken', () => {
     expect(seconds).toBeLessThan(12);
   });
 });
+
+describe('a schema-only leaf partition under a replicated root', () => {
+  it('is refused before anything is created: live rows would reach it through the root', async () => {
+    const db = await sourceDatabase('leaf_schema_only', `
+      CREATE TABLE events (id int NOT NULL, at date NOT NULL, PRIMARY KEY (id, at)) PARTITION BY RANGE (at);
+      CREATE TABLE events_2025 PARTITION OF events FOR VALUES FROM ('2025-01-01') TO ('2026-01-01');
+      CREATE TABLE events_2026 PARTITION OF events FOR VALUES FROM ('2026-01-01') TO ('2027-01-01');
+      INSERT INTO events VALUES (1, '2025-03-01'), (2, '2026-03-01');`);
+    const init = await jobFor(db)(['init', '--yes', '--schema-only-tables', 'events_2025']);
+    expect(init.exitCode).not.toBe(0);
+    expect(init.stderr).toMatch(/partition public\.events_2025 is schema-only but its partitioned table public\.events replicates/);
+    expect(await replicationObjectsOnSource(source, db)).toEqual({ slots: [], publications: [] });
+  });
+});
