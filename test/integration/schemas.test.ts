@@ -208,3 +208,28 @@ describe('a schema-only leaf partition under a replicated root', () => {
     expect(await replicationObjectsOnSource(source, db)).toEqual({ slots: [], publications: [] });
   });
 });
+
+describe('status while the apply worker keeps failing', () => {
+  it('never says in sync once apply errors climb (a partitioned root that lost its replica identity)', async () => {
+    const db = await sourceDatabase('apply_errors', `
+      CREATE TABLE events (id int NOT NULL, at date NOT NULL, note text) PARTITION BY RANGE (at);
+      CREATE TABLE events_2026 PARTITION OF events FOR VALUES FROM ('2026-01-01') TO ('2027-01-01');
+      ALTER TABLE events REPLICA IDENTITY FULL; ALTER TABLE events_2026 REPLICA IDENTITY FULL;
+      INSERT INTO events SELECT g, '2026-03-01', 'a' FROM generate_series(1, 10) g;`);
+    const cli = jobFor(db);
+    expect((await cli(['init', '--yes'])).exitCode).toBe(0);
+    expect((await cli(['sync'])).exitCode).toBe(0);
+    await waitInSync(cli);
+    // What validate now refuses, made after the fact: the root loses its replica identity.
+    await withClient(source, db, (c) => c.query("ALTER TABLE events REPLICA IDENTITY DEFAULT; UPDATE events SET note = 'b' WHERE id = 1"));
+    const errors = () => withClient(target, db, async (c) => Number((await c.query<{ n: string }>('SELECT sum(apply_error_count)::text AS n FROM pg_stat_subscription_stats')).rows[0]!.n));
+    while ((await errors()) === 0) await new Promise((r) => setTimeout(r, 200));
+    const verdicts: string[] = [];
+    for (let i = 0; i < 12; i++) {
+      const status = JSON.parse((await cli(['status', '--json'])).stdout) as { databases: { verdict: string; reason: string }[] };
+      verdicts.push(`${status.databases[0]!.verdict}: ${status.databases[0]!.reason}`);
+      await new Promise((r) => setTimeout(r, 500));
+    }
+    expect(verdicts.filter((v) => !v.startsWith('broken'))).toEqual([]);
+  }, 90_000);
+});
