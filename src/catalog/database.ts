@@ -8,6 +8,8 @@ export interface TableFacts {
   schema: string;
   name: string;
   kind: TableKind;
+  /** A partition (leaf or sub-partitioned): false for the top-level root a publication lists. */
+  isPartition: boolean;
   unlogged: boolean;
   replicaIdentity: ReplicaIdentity;
   hasPrimaryKey: boolean;
@@ -33,6 +35,17 @@ export interface RelationName {
   name: string;
 }
 
+export interface ForeignKeyFacts {
+  name: string;
+  table: RelationName;
+  references: RelationName;
+  /**
+   * Set from the plan: the referencing table copies data and the referenced one does not (excluded or
+   * schema-only), so adding the constraint on the target would fail after the whole copy.
+   */
+  referencesTableWithoutData: boolean;
+}
+
 export interface SequenceFacts extends RelationName {
   selectable: boolean;
 }
@@ -47,6 +60,7 @@ export interface DatabaseFacts {
   largeObjects: number;
   /** Schemas holding replicated relations on which the role lacks USAGE. */
   schemasWithoutUsage: string[];
+  foreignKeys: ForeignKeyFacts[];
 }
 
 
@@ -110,12 +124,22 @@ export async function readDatabaseFacts(client: pg.Client, name: string): Promis
      WHERE c.relkind IN ('r', 'p', 'S') AND ${USER_RELATIONS} AND NOT has_schema_privilege(n.oid, 'USAGE')
      ORDER BY 1`);
 
+  // Partitions carry clones of their root's foreign keys (conparentid set): the root's one is enough.
+  const foreignKeys = await client.query<{ name: string; schema: string; table: string; ref_schema: string; ref_table: string }>(`
+    SELECT k.conname AS name, n.nspname AS schema, c.relname AS table, rn.nspname AS ref_schema, r.relname AS ref_table
+      FROM pg_constraint k
+      JOIN pg_class c ON c.oid = k.conrelid JOIN pg_namespace n ON n.oid = c.relnamespace
+      JOIN pg_class r ON r.oid = k.confrelid JOIN pg_namespace rn ON rn.oid = r.relnamespace
+     WHERE k.contype = 'f' AND k.conparentid = 0 AND ${USER_RELATIONS}
+     ORDER BY 2, 3, 1`);
+
   return {
     name,
     tables: tables.rows.map((t) => ({
       schema: t.schema,
       name: t.name,
       kind: t.relkind === 'p' ? 'partitioned' : t.relispartition ? 'partition' : 'table',
+      isPartition: t.relispartition,
       unlogged: t.relpersistence === 'u',
       replicaIdentity: REPLICA_IDENTITY[t.relreplident] ?? 'default',
       hasPrimaryKey: t.has_pk,
@@ -132,5 +156,11 @@ export async function readDatabaseFacts(client: pg.Client, name: string): Promis
     extensions: extensions.rows,
     largeObjects: Number(largeObjects.rows[0]!.n),
     schemasWithoutUsage: schemas.rows.map((s) => s.schema),
+    foreignKeys: foreignKeys.rows.map((k) => ({
+      name: k.name,
+      table: { schema: k.schema, name: k.table },
+      references: { schema: k.ref_schema, name: k.ref_table },
+      referencesTableWithoutData: false,
+    })),
   };
 }

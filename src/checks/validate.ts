@@ -12,7 +12,7 @@ import { planJob } from '../snapshot/prepare.ts';
 import { checkFullIdentityComparable, checkGeneratedColumns, checkLargeObjects, checkMaterializedViews, checkPartitionedTables, checkSequences, checkUnloggedTables } from './caveats.ts';
 import { checkReplicationCapacity, checkReplicationPrivilege, checkSourceWalLevel } from './replication.ts';
 import { checkDistinctDatabases, checkLocalPgDump, checkServerVersions } from './servers.ts';
-import { checkExtensionsAvailable, checkReplicaIdentity, checkSelectPrivileges, checkTableOwnership } from './tables.ts';
+import { checkExcludedReferencedTables, checkExtensionsAvailable, checkReplicaIdentity, checkSelectPrivileges, checkTableOwnership } from './tables.ts';
 import { checkTargetPrivileges } from './target.ts';
 import { fail, pass, type Check, type CheckResult, type ValidationFacts } from './types.ts';
 
@@ -28,6 +28,7 @@ export const VALIDATION_CHECKS: readonly Check[] = [
   checkTableOwnership,
   checkReplicaIdentity,
   checkFullIdentityComparable,
+  checkExcludedReferencedTables,
   checkExtensionsAvailable,
   checkTargetPrivileges,
   checkLargeObjects,
@@ -130,6 +131,9 @@ async function readSourceDatabases(source: Reached, request: ValidationRequest, 
       if (plan) {
         const mode = new Map(plan.tables.map((t) => [`${t.schema}.${t.name}`, t.mode]));
         const published = new Set(plan.publication.map((t) => `${t.schema}.${t.name}`));
+        // A partitioned root copies data through its leaves and is listed in the publication.
+        const copiesData = (t: { schema: string; name: string }) => mode.get(`${t.schema}.${t.name}`) === 'data' || published.has(`${t.schema}.${t.name}`);
+        read.foreignKeys = read.foreignKeys.map((k) => ({ ...k, referencesTableWithoutData: copiesData(k.table) && !copiesData(k.references) }));
         read.tables = read.tables
           .filter((t) => (mode.get(`${t.schema}.${t.name}`) ?? (published.has(`${t.schema}.${t.name}`) ? 'data' : 'excluded')) !== 'excluded')
           .map((t) => ({ ...t, published: mode.get(`${t.schema}.${t.name}`) !== 'schema-only' }));

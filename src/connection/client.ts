@@ -15,6 +15,14 @@ export interface OpenClientOptions extends TlsPolicy {
 
 const DEFAULT_APPLICATION_NAME = 'database-replicator';
 
+/**
+ * Sent as startup parameters, so they beat the server's, the database's and the role's settings: the
+ * session that exports the snapshot sits idle in a transaction while the schema restores, and copies,
+ * index builds and verify run statements far longer than an application's limits. (pg sends only
+ * truthy values, so the zeros are strings.)
+ */
+const NO_SESSION_TIMEOUTS = { statement_timeout: '0', idle_in_transaction_session_timeout: '0' };
+
 /** `fallback.used` records where a password missing from the URL was found, once the server asked for one. */
 export function clientConfig(spec: ConnectionSpec, ssl: pg.ClientConfig['ssl'], options: OpenClientOptions, fallback: { used?: FallbackPassword } = {}): pg.ClientConfig {
   const timeout = spec.connectTimeoutSeconds ?? options.defaultConnectTimeoutSeconds ?? 30;
@@ -37,6 +45,7 @@ export function clientConfig(spec: ConnectionSpec, ssl: pg.ClientConfig['ssl'], 
   // (pg's types want a string back; at run time it takes undefined as "no password", as libpq does.)
   config.password = spec.password ?? ((async () => (fallback.used = fallbackPassword(spec)).password) as () => Promise<string>);
   if (options.replication) (config as pg.ClientConfig & { replication: string }).replication = 'database';
+  Object.assign(config, NO_SESSION_TIMEOUTS);
   return config;
 }
 

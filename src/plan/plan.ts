@@ -209,6 +209,16 @@ export function planDatabase(input: PlanInput): { plan: DatabasePlan; timeFilter
     return 'data';
   };
 
+  // A partitioned root is published as a whole (publish_via_partition_root): a partition left without
+  // data under a root that replicates would still receive every live change through the root.
+  for (const t of tables.filter((x) => x.root)) {
+    const root = tables.find((x) => x.schema === t.root!.schema && x.name === t.root!.name);
+    const mode = modeFor(t);
+    if (root && mode !== 'data' && modeFor(root) === 'data') {
+      throw new FilterError(`The partition ${key(t)} is ${mode} but its partitioned table ${key(root)} replicates, so live changes would still reach it through ${key(root)}; give the rule for ${key(root)} itself, or leave those rows out with --table-filter on ${key(root)}.`);
+    }
+  }
+
   const planned: TablePlan[] = tables
     .filter((t) => t.hasStorage)
     .map((t) => {

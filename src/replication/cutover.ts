@@ -3,6 +3,7 @@ import { assertNotSameDatabase } from '../catalog/identity.ts';
 import type { Logger } from '../log/logger.ts';
 import { readSequenceValues } from '../snapshot/objects.ts';
 import { requireJob, withClients, type JobContext } from './job.ts';
+import { refreshMatviews } from './matviews.ts';
 import { readSlotStatus } from './status.ts';
 
 export interface CutoverRequest {
@@ -78,9 +79,8 @@ export async function runCutover(req: CutoverRequest): Promise<CutoverResult[]> 
         const next = BigInt(v.lastValue) + BigInt(req.sequenceMargin);
         await target!.query(`SELECT setval($1::regclass, $2::bigint, $3)`, [qualifiedName(v.schema, v.name), next.toString(), v.isCalled || req.sequenceMargin > 0]);
       }
-      const matviews = await target!.query<{ schema: string; name: string }>('SELECT schemaname AS schema, matviewname AS name FROM pg_matviews ORDER BY 1, 2');
-      for (const m of matviews.rows) await target!.query(`REFRESH MATERIALIZED VIEW ${qualifiedName(m.schema, m.name)}`);
-      results.push({ database: db.source, appliedLsn: lsn, sequences: values.length, materializedViews: matviews.rows.map((m) => `${m.schema}.${m.name}`), sourceReadOnly: req.readOnlySource, seconds: (performance.now() - started) / 1000 });
+      const matviews = await refreshMatviews(source!, target!);
+      results.push({ database: db.source, appliedLsn: lsn, sequences: values.length, materializedViews: matviews, sourceReadOnly: req.readOnlySource, seconds: (performance.now() - started) / 1000 });
     });
   }
   return results;

@@ -24,6 +24,8 @@ export interface SubscriptionStatus {
   tables: Record<string, string>;
   applyErrors: number | null;
   syncErrors: number | null;
+  /** Seconds since the running apply worker started: a worker that keeps failing is always young. */
+  workerAgeSeconds: number | null;
 }
 
 export type Verdict = 'initializing' | 'catching up' | 'in sync' | 'broken';
@@ -62,16 +64,19 @@ export async function readSlotStatus(source: pg.Client, slot: string): Promise<S
 }
 
 export async function readSubscriptionStatus(target: pg.Client, name: string, major: number): Promise<SubscriptionStatus> {
-  const sub = await target.query<{ enabled: boolean; pid: number | null; received: string | null; latest: string | null; last_msg: string | null; lag_seconds: string | null }>(
+  const sub = await target.query<{ enabled: boolean; pid: number | null; received: string | null; latest: string | null; last_msg: string | null; lag_seconds: string | null; worker_age: string | null }>(
     `SELECT s.subenabled AS enabled, st.pid, st.received_lsn::text AS received, st.latest_end_lsn::text AS latest,
             st.last_msg_receipt_time::text AS last_msg,
-            EXTRACT(EPOCH FROM now() - st.latest_end_time)::text AS lag_seconds
+            EXTRACT(EPOCH FROM now() - st.latest_end_time)::text AS lag_seconds,
+            -- A worker that has just started may not be in pg_stat_activity yet: it counts as brand new.
+            CASE WHEN st.pid IS NOT NULL THEN COALESCE(EXTRACT(EPOCH FROM now() - a.backend_start), 0)::text END AS worker_age
        FROM pg_subscription s LEFT JOIN pg_stat_subscription st ON st.subid = s.oid AND st.relid IS NULL
+       LEFT JOIN pg_stat_activity a ON a.pid = st.pid
       WHERE s.subname = $1 AND s.subdbid = (SELECT oid FROM pg_database WHERE datname = current_database())`,
     [name],
   );
   if (sub.rowCount === 0) {
-    return { exists: false, enabled: false, workerRunning: false, receivedLsn: null, latestEndLsn: null, lastMessageAt: null, lagSeconds: null, tables: {}, applyErrors: null, syncErrors: null };
+    return { exists: false, enabled: false, workerRunning: false, receivedLsn: null, latestEndLsn: null, lastMessageAt: null, lagSeconds: null, tables: {}, applyErrors: null, syncErrors: null, workerAgeSeconds: null };
   }
   const s = sub.rows[0]!;
   const rels = await target.query<{ rel: string; state: string }>(
@@ -97,8 +102,15 @@ export async function readSubscriptionStatus(target: pg.Client, name: string, ma
     tables: Object.fromEntries(rels.rows.map((r) => [r.rel, states[r.state] ?? r.state])),
     applyErrors,
     syncErrors,
+    workerAgeSeconds: s.worker_age === null ? null : Number(s.worker_age),
   };
 }
+
+/**
+ * An apply worker that fails restarts every wal_retrieve_retry_interval (5 s by default): one with apply
+ * errors on record that started less than this long ago is failing now, whatever the lag says.
+ */
+export const FAILING_WORKER_SECONDS = 15;
 
 /** Below this many bytes of unconfirmed WAL a database counts as in sync (keepalives trail the last few records). */
 export const IN_SYNC_BYTES = 1024 * 1024;
@@ -116,6 +128,9 @@ export function judge(slot: SlotStatus, subscription: SubscriptionStatus, subscr
   if (!subscription.workerRunning) {
     const errors = subscription.applyErrors ? `; ${subscription.applyErrors} apply error(s), see the target's server log` : '';
     return { verdict: 'broken', reason: `no apply worker is running on the target (it may not reach the source: check the source's security group, public accessibility or peering)${errors}`, diskRisk };
+  }
+  if (subscription.applyErrors && subscription.workerAgeSeconds !== null && subscription.workerAgeSeconds < FAILING_WORKER_SECONDS) {
+    return { verdict: 'broken', reason: `the apply worker keeps failing (${subscription.applyErrors} apply error(s), restarted ${Math.round(subscription.workerAgeSeconds)} s ago): see the target's server log for the error`, diskRisk };
   }
   const pending = Object.entries(subscription.tables).filter(([, s]) => s !== 'ready');
   if (pending.length) return { verdict: 'initializing', reason: `${pending.length} table(s) still synchronizing`, diskRisk };

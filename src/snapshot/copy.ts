@@ -44,6 +44,14 @@ export function copyTasks(tables: TablePlan[], splitBytes: number): CopyTask[] {
   return tasks.sort((a, b) => b.bytes - a.bytes);
 }
 
+/**
+ * ` (a, b)` for COPY. A table with no column, or only generated ones, gets no list: COPY rejects an
+ * empty one, and without a list it leaves generated columns out by itself (the rows still count).
+ */
+function columnList(table: TablePlan): string {
+  return table.columns.length ? ` (${table.columns.map(quoteIdent).join(', ')})` : '';
+}
+
 function sourceQuery(task: CopyTask, binary: boolean): string {
   const { table } = task;
   const columns = table.columns.map(quoteIdent).join(', ');
@@ -52,15 +60,15 @@ function sourceQuery(task: CopyTask, binary: boolean): string {
     ...(task.pages ? [`ctid >= '(${task.pages.from},0)'::tid`, ...(task.pages.to !== null ? [`ctid < '(${task.pages.to},0)'::tid`] : [])] : []),
   ];
   const format = binary ? ' WITH (FORMAT binary)' : '';
+  // `SELECT FROM t` (no output column) is valid and yields one empty row per row.
   // COPY table (cols) is cheaper than COPY (SELECT ...), so keep it when nothing filters the rows.
-  if (conditions.length === 0) return `COPY ${qualifiedName(table.schema, table.name)} (${columns}) TO STDOUT${format}`;
+  if (conditions.length === 0) return `COPY ${qualifiedName(table.schema, table.name)}${columnList(table)} TO STDOUT${format}`;
   return `COPY (SELECT ${columns} FROM ONLY ${qualifiedName(table.schema, table.name)} WHERE ${conditions.join(' AND ')}) TO STDOUT${format}`;
 }
 
 function targetQuery(task: CopyTask, binary: boolean, freeze: boolean): string {
-  const columns = task.table.columns.map(quoteIdent).join(', ');
   const options = [...(binary ? ['FORMAT binary'] : []), ...(freeze ? ['FREEZE'] : [])];
-  return `COPY ${qualifiedName(task.table.schema, task.table.name)} (${columns}) FROM STDIN${options.length ? ` WITH (${options.join(', ')})` : ''}`;
+  return `COPY ${qualifiedName(task.table.schema, task.table.name)}${columnList(task.table)} FROM STDIN${options.length ? ` WITH (${options.join(', ')})` : ''}`;
 }
 
 /**

@@ -13,6 +13,7 @@ import type { DatabasePlan, FilterOptions, TablePlan } from '../plan/plan.ts';
 import { createPublication, dropPublication, publicationExists } from '../replication/publication.ts';
 import { createSlotWithSnapshot, dropSlot, slotExists } from '../replication/slot.ts';
 import { dropSubscription, subscriptionConninfo } from '../replication/subscription.ts';
+import { copyDatabaseSettings } from './database-settings.ts';
 import { copyTasks } from './copy.ts';
 import { entriesByTable, PostDataScheduler, readArchiveEntries } from './post-data.ts';
 import { applySequenceValues, copyLargeObjects, readSequenceValues, type SequenceValue } from './objects.ts';
@@ -228,6 +229,8 @@ async function ensureTargetDatabase(run: DatabaseRun, source: pg.Client): Promis
   await targetAdmin.query(`CREATE DATABASE ${quoteIdent(plan.target)} TEMPLATE template0 ENCODING ${quoteLiteral(r.encoding)} LC_COLLATE ${quoteLiteral(r.collate)} LC_CTYPE ${quoteLiteral(r.ctype)}`);
   db.createdTargetDatabase = true;
   run.save();
+  const refused = await copyDatabaseSettings(source, targetAdmin, plan.target);
+  if (refused.length) run.log(`${plan.target}: database settings the target refused, set them there if needed: ${refused.join('; ')}`);
 }
 
 async function replicateDatabase(run: DatabaseRun): Promise<InitReport['databases'][number]> {

@@ -9,7 +9,22 @@ export interface SchemaSnapshot {
 
 const USER = `n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname NOT LIKE 'pg\\_%'`;
 
+/**
+ * Reads under an empty search path, then puts the session's back: format_type and pg_get_constraintdef
+ * leave out the schema of names the search path finds, so both sides would otherwise print the same
+ * object differently whenever their search paths differ (a database-level setting, say).
+ */
 export async function readSchema(client: pg.Client): Promise<SchemaSnapshot> {
+  const { rows } = await client.query<{ path: string }>("SELECT current_setting('search_path') AS path");
+  await client.query("SELECT set_config('search_path', '', false)");
+  try {
+    return await readSchemaQualified(client);
+  } finally {
+    await client.query("SELECT set_config('search_path', $1, false)", [rows[0]!.path]);
+  }
+}
+
+async function readSchemaQualified(client: pg.Client): Promise<SchemaSnapshot> {
   const cols = await client.query<{ t: string; c: string; type: string }>(`
     SELECT n.nspname || '.' || c.relname AS t, a.attname AS c, format_type(a.atttypid, a.atttypmod) AS type
       FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped

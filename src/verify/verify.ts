@@ -43,6 +43,8 @@ export interface DatabaseVerifyResult {
   schemaDiffs: string[];
   sequencesBehind: string[];
   rechecked: boolean;
+  /** A re-check waited --recheck-timeout for the target to catch up, in vain: replication is not keeping up. */
+  replicationStalled: boolean;
 }
 
 export interface VerifyReport {
@@ -162,12 +164,20 @@ export async function runVerify(req: VerifyRequest): Promise<VerifyReport> {
 
       // A live replica trails the source. Chunks without a key are re-summarized after the target catches
       // up; keyed chunks are narrowed to suspect rows, which are re-checked row by row.
-      const catchUp = () => waitForCatchUp(first.source, dbState!.slot, req.recheckTimeoutMs);
+      // One wait that runs out means replication is not keeping up: every later re-check would wait as
+      // long again for nothing, so the rest report at once and the database says so.
+      let stalled = false;
+      const catchUp = async () => {
+        if (stalled) return false;
+        stalled = !(await waitForCatchUp(first.source, dbState!.slot, req.recheckTimeoutMs));
+        return !stalled;
+      };
+      const stalledNote = `the target did not catch up with the source within ${req.recheckTimeoutMs / 1000} s: replication looks broken (see status); run verify again once it streams`;
       const rechecked = streaming && results.some((r) => r.mismatched.length > 0);
       for (const r of results.filter((x) => x.mismatched.length)) {
         if (!r.verify.primaryKey.length) {
           for (let attempt = 0; streaming && attempt < 3 && r.mismatched.length; attempt++) {
-            await catchUp();
+            if (!(await catchUp())) break;
             const [s2, t2] = await summarizeBoth(first, r.verify, null);
             if (sameSummary(s2, t2)) r.mismatched = [];
           }
@@ -176,7 +186,7 @@ export async function runVerify(req: VerifyRequest): Promise<VerifyReport> {
             // Without a key there is no row to re-read at a known position: under steady writes the whole
             // table never holds still on both sides at once. Say so instead of claiming a difference.
             r.status = 'unconfirmed';
-            r.note = 'no primary key, and the table changed during every re-check: run verify again when writes pause, or after cutover';
+            r.note = stalled ? `no primary key; ${stalledNote}` : 'no primary key, and the table changed during every re-check: run verify again when writes pause, or after cutover';
           } else r.note = 'no primary key: the rows differ as a whole, but cannot be pinpointed';
           continue;
         }
@@ -189,6 +199,7 @@ export async function runVerify(req: VerifyRequest): Promise<VerifyReport> {
         }
         if (streaming) suspects = await recheckRows(first, r.verify, suspects, 5, catchUp);
         r.diffs = suspects.slice(0, req.maxDiffs);
+        if (stalled && suspects.length) r.note = stalledNote;
         if (suspects.length === 0) {
           r.status = 'ok';
           r.mismatched = [];
@@ -202,8 +213,8 @@ export async function runVerify(req: VerifyRequest): Promise<VerifyReport> {
         if (!t || BigInt(t.lastValue) < BigInt(s.lastValue)) sequencesBehind.push(`${s.schema}.${s.name} (source ${s.lastValue}, target ${t?.lastValue ?? 'missing'})`);
       }
       const tablesOut: TableResult[] = results.map(({ mismatched: _m, verify: _v, started: _s, ...r }) => r);
-      if (schemaDiffs.length || tablesOut.some((t) => t.status === 'different')) report.ok = false;
-      report.databases.push({ database: plan.source, target: plan.target, tables: tablesOut, schemaDiffs, sequencesBehind, rechecked });
+      if (schemaDiffs.length || stalled || tablesOut.some((t) => t.status === 'different')) report.ok = false;
+      report.databases.push({ database: plan.source, target: plan.target, tables: tablesOut, schemaDiffs, sequencesBehind, rechecked, replicationStalled: stalled });
     } finally {
       await closePairs(pairs);
     }

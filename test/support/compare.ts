@@ -11,12 +11,13 @@ export interface TableFingerprint {
  * Fingerprints every user table (leaf partitions and unlogged tables included) independently of the
  * product's verify: count and an md5 over the sorted row texts.
  */
+/** Row count and digest of every table and populated materialized view (an unpopulated one cannot be read). */
 export async function fingerprintTables(cluster: ClusterInfo, database: string): Promise<Map<string, TableFingerprint>> {
   return withClient(cluster, database, async (client) => {
     await client.query("SET TimeZone = 'UTC'; SET extra_float_digits = 3");
     const { rows: tables } = await client.query<{ schema: string; name: string }>(`
       SELECT n.nspname AS schema, c.relname AS name FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-       WHERE c.relkind IN ('r', 'm') AND n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname NOT LIKE 'pg\\_%'
+       WHERE (c.relkind = 'r' OR c.relkind = 'm' AND c.relispopulated) AND n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname NOT LIKE 'pg\\_%'
        ORDER BY 1, 2`);
     const out = new Map<string, TableFingerprint>();
     for (const t of tables) {

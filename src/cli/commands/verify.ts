@@ -33,14 +33,17 @@ export function renderVerifyReport(report: VerifyReport, maxDiffs: number): stri
     }
     for (const s of db.schemaDiffs) out.push(`${db.database}: schema: ${s}`);
     if (db.sequencesBehind.length) out.push(`${db.database}: ${db.sequencesBehind.length} sequence(s) behind the source (cutover sets them): ${db.sequencesBehind.slice(0, 5).join(', ')}`);
-    if (db.rechecked) out.push(`${db.database}: differences were re-checked after the target caught up with the source; only persistent ones are shown.`);
+    if (db.replicationStalled) out.push(`${db.database}: replication is broken or far behind: the target did not catch up within --recheck-timeout, so the differences above may only be changes not yet applied (see status).`);
+    else if (db.rechecked) out.push(`${db.database}: differences were re-checked after the target caught up with the source; only persistent ones are shown.`);
   }
   const tables = report.databases.flatMap((d) => d.tables);
   const different = tables.filter((t) => t.status === 'different').length;
   const schema = report.databases.reduce((n, d) => n + d.schemaDiffs.length, 0);
   const unconfirmed = tables.filter((t) => t.status === 'unconfirmed').length;
   const equal = tables.filter((t) => t.status === 'ok' || t.status === 'schema only').length;
-  out.push(report.ok ? `Verify passed: ${equal} table(s) equal${unconfirmed ? `, ${unconfirmed} unconfirmed while changing` : ''}.` : `Verify found differences: ${different} table(s) differ, ${schema} schema difference(s).`);
+  const stalled = report.databases.filter((d) => d.replicationStalled).map((d) => d.database);
+  if (!report.ok && stalled.length) out.push(`Verify could not finish: replication is not keeping up in ${stalled.join(', ')}; fix it (see status), then verify again.`);
+  else out.push(report.ok ? `Verify passed: ${equal} table(s) equal${unconfirmed ? `, ${unconfirmed} unconfirmed while changing` : ''}.` : `Verify found differences: ${different} table(s) differ, ${schema} schema difference(s).`);
   return out.join('\n') + '\n';
 }
 
@@ -59,7 +62,7 @@ export function verifyCommand(io: CliIo, setExitCode: (code: number) => void): C
     .addOption(new Option('-j, --jobs <n>', 'parallel session pairs').argParser(wholeNumber('--jobs', 1)).default(2))
     .addOption(new Option('--max-diffs <n>', 'differing keys to report per table').argParser(wholeNumber('--max-diffs', 1)).default(20))
     .addOption(new Option('--rows-per-chunk <n>', 'target rows per compared key range').argParser(wholeNumber('--rows-per-chunk', 1)).default(100_000))
-    .addOption(new Option('--recheck-timeout <seconds>', 'how long a live re-check waits for the target to catch up').argParser(wholeNumber('--recheck-timeout', 1)).default(120))
+    .addOption(new Option('--recheck-timeout <seconds>', 'how long a live re-check waits for the target to catch up (once, in all: a target that never catches up means replication is broken)').argParser(wholeNumber('--recheck-timeout', 1)).default(120))
     .option('--schedule <expression>', 'remote mode: run verify on this EventBridge Scheduler schedule, e.g. "rate(6 hours)" or "cron(0 3 * * ? *)" (UTC)')
     .option('--unschedule', 'remote mode: delete the job\'s verify schedule')
     .addHelpText('after', '\nExamples:\n  database-replicator verify\n  database-replicator verify --include-tables shop.orders --max-diffs 100 --json\n  database-replicator verify --remote --job-id shop --schedule "rate(6 hours)"\n');

@@ -30,6 +30,7 @@ export function table(overrides: Partial<TableFacts> = {}): TableFacts {
     schema: 'public',
     name: 'items',
     kind: 'table',
+    isPartition: false,
     unlogged: false,
     replicaIdentity: 'default',
     hasPrimaryKey: true,
@@ -45,7 +46,7 @@ export function table(overrides: Partial<TableFacts> = {}): TableFacts {
 }
 
 export function database(overrides: Partial<DatabaseFacts> = {}): DatabaseFacts {
-  return { name: 'shop', tables: [table()], sequences: [], materializedViews: [], extensions: [], largeObjects: 0, schemasWithoutUsage: [], ...overrides };
+  return { name: 'shop', tables: [table()], sequences: [], materializedViews: [], extensions: [], largeObjects: 0, schemasWithoutUsage: [], foreignKeys: [], ...overrides };
 }
 
 export function facts(overrides: Partial<ValidationFacts> = {}): ValidationFacts {

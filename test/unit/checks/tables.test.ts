@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { checkExtensionsAvailable, checkReplicaIdentity, checkSelectPrivileges, checkTableOwnership } from '../../../src/checks/tables.ts';
+import { checkExcludedReferencedTables, checkExtensionsAvailable, checkReplicaIdentity, checkSelectPrivileges, checkTableOwnership } from '../../../src/checks/tables.ts';
 import { checkTargetPrivileges } from '../../../src/checks/target.ts';
 import { database, facts, server, table } from './facts.ts';
 
@@ -23,6 +23,18 @@ describe('checkSelectPrivileges', () => {
 });
 
 describe('checkReplicaIdentity', () => {
+  it('fails for a partitioned root without a replica identity, not for its sub-partitioned children', () => {
+    const root = table({ name: 'events', kind: 'partitioned', hasPrimaryKey: false });
+    const child = table({ name: 'events_2026', kind: 'partitioned', isPartition: true, hasPrimaryKey: false });
+    const leaf = table({ name: 'events_2026_01', kind: 'partition', isPartition: true, hasPrimaryKey: false, replicaIdentity: 'full' });
+    const result = checkReplicaIdentity(facts({ databases: [database({ tables: [root, child, leaf] })] }));
+    expect(result.status).toBe('fail');
+    expect(result.detail).toMatch(/^The partitioned shop: public\.events has no replica identity .*apply worker/);
+    expect(result.detail).not.toContain('events_2026');
+    expect(result.remedy).toContain('ALTER TABLE "public"."events" REPLICA IDENTITY FULL;');
+    const fixed = checkReplicaIdentity(facts({ databases: [database({ tables: [{ ...root, replicaIdentity: 'full' }, child, leaf] })] }));
+    expect(fixed.status).toBe('pass');
+  });
   it('passes for tables with a primary key or an explicit identity', () => {
     const db = database({ tables: [table(), table({ name: 'log', hasPrimaryKey: false, replicaIdentity: 'full' }), table({ name: 'u', hasPrimaryKey: false, replicaIdentity: 'index' })] });
     expect(checkReplicaIdentity(facts({ databases: [db] })).status).toBe('pass');
@@ -43,8 +55,8 @@ describe('checkReplicaIdentity', () => {
     expect(result.remedy).toContain('ALTER TABLE "public"."codes" REPLICA IDENTITY USING INDEX "codes_code_key";');
     expect(result.remedy).toContain('ALTER TABLE "public"."muted" REPLICA IDENTITY FULL;');
   });
-  it('ignores partitioned parents and unlogged tables (neither is published row by row)', () => {
-    const db = database({ tables: [table({ kind: 'partitioned', hasPrimaryKey: false }), table({ unlogged: true, hasPrimaryKey: false })] });
+  it('ignores sub-partitioned parents and unlogged tables (neither is published row by row)', () => {
+    const db = database({ tables: [table({ kind: 'partitioned', isPartition: true, hasPrimaryKey: false }), table({ unlogged: true, hasPrimaryKey: false })] });
     expect(checkReplicaIdentity(facts({ databases: [db] })).status).toBe('pass');
   });
 });
@@ -99,5 +111,18 @@ describe('checkTableOwnership', () => {
   it('ignores schema-only tables and partitions (published through their root)', () => {
     const f = facts({ source: server({}, { superuser: false }), databases: [database({ tables: [table({ owned: false, published: false }), table({ name: 'p1', kind: 'partition', owned: false })] })] });
     expect(checkTableOwnership(f).status).toBe('pass');
+  });
+});
+
+describe('checkExcludedReferencedTables', () => {
+  const key = (referencesTableWithoutData: boolean) => ({ name: 'orders_customer_fk', table: { schema: 'public', name: 'orders' }, references: { schema: 'public', name: 'customers' }, referencesTableWithoutData });
+  it('passes when every referenced table copies data', () => {
+    expect(checkExcludedReferencedTables(facts({ databases: [database({ foreignKeys: [key(false)] })] })).status).toBe('pass');
+  });
+  it('fails naming the foreign key, both tables and the ways out', () => {
+    const result = checkExcludedReferencedTables(facts({ databases: [database({ foreignKeys: [key(true)] })] }));
+    expect(result.status).toBe('fail');
+    expect(result.detail).toContain('shop: orders_customer_fk of public.orders references public.customers');
+    expect(result.remedy).toMatch(/exclude the referencing tables/);
   });
 });

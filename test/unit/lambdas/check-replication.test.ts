@@ -14,7 +14,7 @@ const TARGET_PASSWORD = 'Repl-Tgt-Pa55-14';
 
 const slot = (o: Partial<SlotStatus> = {}): SlotStatus => ({ exists: true, active: true, walStatus: 'reserved', safeWalSize: null, retainedBytes: 4096, lagBytes: 120, currentLsn: '0/3000000', confirmedFlushLsn: '0/2FFFF88', ...o });
 const subscription = (o: Partial<SubscriptionStatus> = {}): SubscriptionStatus => ({
-  exists: true, enabled: true, workerRunning: true, receivedLsn: '0/3000000', latestEndLsn: '0/3000000', lastMessageAt: null, lagSeconds: 0.4, tables: { 'public.a': 'ready', 'public.b': 'ready' }, applyErrors: 0, syncErrors: 0, ...o,
+  exists: true, enabled: true, workerRunning: true, receivedLsn: '0/3000000', latestEndLsn: '0/3000000', lastMessageAt: null, lagSeconds: 0.4, tables: { 'public.a': 'ready', 'public.b': 'ready' }, applyErrors: 0, syncErrors: 0, workerAgeSeconds: 600, ...o,
 });
 
 const event = { jobId: 'job-6', database: 'shop', sourceSecretArn: SOURCE_ARN, targetSecretArn: TARGET_ARN, subscription: 'dbr_job6_shop_abc123', slot: 'dbr_job6_shop_abc123' };

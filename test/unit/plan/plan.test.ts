@@ -55,6 +55,8 @@ describe('planDatabase', () => {
 
   it.each([
     [{ excludeTables: ['shop.nope'] }, /names a table that does not exist in database shop/],
+    [{ schemaOnlyTables: ['shop.orders_2025'] }, /partition public\.orders_2025 is schema-only but its partitioned table public\.orders replicates/],
+    [{ excludeTables: ['shop.orders_default'] }, /partition public\.orders_default is excluded but its partitioned table public\.orders replicates/],
     [{ includeTables: ['shop.audit'], excludeTables: ['shop.audit'] }, /both included and excluded/],
     [{ schemaOnlyTables: ['shop.audit'], excludeTables: ['shop.audit'] }, /both schema-only and excluded/],
     [{ timeFilters: ['shop.audit:nope:1 day'] }, /names the column "nope"/],
