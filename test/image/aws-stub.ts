@@ -1,5 +1,6 @@
 // Local stand-ins for the AWS endpoints a smoke-tested process calls (pointed at by AWS_ENDPOINT_URL_<SERVICE>):
-// Secrets Manager's JSON protocol answering GetSecretValue from a map, DynamoDB on dynalite.
+// Secrets Manager's JSON protocol answering GetSecretValue from a map (and, on the same port, a query-protocol
+// service such as RDS that finds nothing), DynamoDB on dynalite.
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { createRequire } from 'node:module';
@@ -13,6 +14,13 @@ export async function startSecretsStub(secrets: Map<string, string>): Promise<Se
     let body = '';
     req.on('data', (chunk: Buffer) => (body += chunk.toString()));
     req.on('end', () => {
+      if (String(req.headers['content-type']).startsWith('application/x-www-form-urlencoded')) {
+        // A query-protocol service (RDS): it knows no instance.
+        calls.push(String(new URLSearchParams(body).get('Action')));
+        res.writeHead(404, { 'content-type': 'text/xml' });
+        res.end('<ErrorResponse><Error><Type>Sender</Type><Code>DBInstanceNotFound</Code><Message>DBInstance smoke-db not found.</Message></Error><RequestId>1</RequestId></ErrorResponse>');
+        return;
+      }
       calls.push(String(req.headers['x-amz-target']));
       const id = (JSON.parse(body || '{}') as { SecretId?: string }).SecretId ?? '';
       const value = secrets.get(id);
