@@ -8,11 +8,9 @@ import { NodejsFunction, OutputFormat } from 'aws-cdk-lib/aws-lambda-nodejs';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
 
-/** ESM bundles still meet CommonJS dependencies that call require(); this gives them one. */
-export const REQUIRE_SHIM = "import { createRequire as __dbrCreateRequire } from 'node:module'; const require = __dbrCreateRequire(import.meta.url);";
+import { LAMBDA_MAIN_FIELDS, LAMBDA_TARGET, NEVER_BUNDLED, REQUIRE_SHIM } from './lambda-bundling.ts';
 
-/** Optional drivers that pg and its helpers probe for and never use here. */
-const NEVER_BUNDLED = ['pg-native', 'cloudflare:sockets'];
+export { REQUIRE_SHIM } from './lambda-bundling.ts';
 
 export interface ReplicatorFunctionNetwork {
   readonly vpc: ec2.IVpc;
@@ -93,8 +91,8 @@ export class ReplicatorFunction extends Construct {
       depsLockFilePath: join(props.repoRoot, 'package-lock.json'),
       bundling: {
         format: OutputFormat.ESM,
-        target: 'node24',
-        mainFields: ['module', 'main'],
+        target: LAMBDA_TARGET,
+        mainFields: LAMBDA_MAIN_FIELDS,
         banner: REQUIRE_SHIM,
         minify: true,
         sourceMap: true,
