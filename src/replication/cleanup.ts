@@ -3,7 +3,7 @@ import { quoteIdent } from '../catalog/ident.ts';
 import { ConnectionError } from '../connection/errors.ts';
 import type { Logger } from '../log/logger.ts';
 import { listUserDatabases } from '../catalog/server.ts';
-import { replicationObjectName } from '../snapshot/prepare.ts';
+import { replicationObjectName, resumeObjectName } from '../snapshot/prepare.ts';
 import type { JobContext } from './job.ts';
 import { readDatabaseIdentity, refuseSameDatabases } from '../catalog/identity.ts';
 
@@ -20,7 +20,8 @@ export interface CleanupResult {
 export async function runCleanup(job: JobContext, logger: Logger): Promise<CleanupResult> {
   // Names are matched exactly, never by prefix: job "shop" must not take the objects of job "shop_2".
   const prefix = `dbr_${job.jobId}_`;
-  const ours = (name: string, database: string) => name === replicationObjectName(job.jobId, database);
+  // A resume's second slot, publication and subscription are the job's too.
+  const ours = (name: string, database: string) => name === replicationObjectName(job.jobId, database) || name === resumeObjectName(job.jobId, database);
   const result: CleanupResult = { dropped: [], warnings: [] };
   const databases = job.state ? Object.values(job.state.databases) : [];
   const sourceDbs = new Set(databases.map((d) => d.source));
@@ -44,7 +45,7 @@ export async function runCleanup(job: JobContext, logger: Logger): Promise<Clean
   try {
     if (sourceAdmin) await refuseCleanupOfItself(job, sourceAdmin, databases.length ? databases : [{ source: job.source.database, target: job.target.database }]);
     const knownSources = new Set([...sourceDbs, ...(sourceAdmin ? await listUserDatabases(sourceAdmin) : [])]);
-    const subscriptionNames = new Set([...knownSources].map((d) => replicationObjectName(job.jobId, d)));
+    const subscriptionNames = new Set([...knownSources].flatMap((d) => [replicationObjectName(job.jobId, d), resumeObjectName(job.jobId, d)]));
     // Subscriptions first: dropping one also drops its slot on the source, if it can reach it.
     for (const database of targetDbs) {
       const target = await job.openTarget(database).catch((error: unknown) => {

@@ -7,7 +7,7 @@ export interface PublishedTable {
   rowFilter: string | null;
 }
 
-function tableList(tables: PublishedTable[]): string {
+export function tableList(tables: PublishedTable[]): string {
   return tables.map((t) => `${qualifiedName(t.schema, t.name)}${t.rowFilter ? ` WHERE (${t.rowFilter})` : ''}`).join(', ');
 }
 

@@ -1,7 +1,7 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import type pg from 'pg';
-import { quoteIdent, quoteLiteral } from '../catalog/ident.ts';
+import { qualifiedName, quoteIdent, quoteLiteral } from '../catalog/ident.ts';
 import { readServerFacts } from '../catalog/server.ts';
 import { readDatabaseIdentity, refuseSameDatabases } from '../catalog/identity.ts';
 import { openClient } from '../connection/client.ts';
@@ -9,22 +9,32 @@ import { ConnectionError } from '../connection/errors.ts';
 import type { TlsPolicy } from '../connection/tls.ts';
 import { withDatabase, type ConnectionSpec } from '../connection/url.ts';
 import type { Logger } from '../log/logger.ts';
-import type { DatabasePlan, FilterOptions, TablePlan } from '../plan/plan.ts';
-import { createPublication, dropPublication, publicationExists } from '../replication/publication.ts';
-import { createSlotWithSnapshot, dropSlot, slotExists } from '../replication/slot.ts';
+import type { DatabasePlan, FilterOptions } from '../plan/plan.ts';
+import { settledPoint, waitForSlotConfirmed } from '../replication/hand-off.ts';
+import { dropPublication } from '../replication/publication.ts';
+import { dropSlot, slotExists } from '../replication/slot.ts';
 import { dropSubscription, subscriptionConninfo } from '../replication/subscription.ts';
 import { copyDatabaseSettings } from './database-settings.ts';
 import { copyTasks } from './copy.ts';
-import { entriesByTable, PostDataScheduler, readArchiveEntries } from './post-data.ts';
+import { timed, type DatabaseRun } from './database-run.ts';
+import { faultPoint } from './fault-points.ts';
+import { copyFirstTime, type FirstCopy } from './first-copy.ts';
+import { entriesByTable, readArchiveEntries } from './post-data.ts';
+import { restoreMissingEntries } from './post-data-present.ts';
 import { applySequenceValues, copyLargeObjects, readSequenceValues, type SequenceValue } from './objects.ts';
-import { checkRowFilters, checkTargetEmpty, deriveJobId, planJob, replicationObjectName } from './prepare.ts';
-import { resumeThroughSubscription, unfinishedTables } from './resume.ts';
+import { checkRowFilters, checkTargetEmpty, deriveJobId, planJob, replicationObjectName, resumeObjectName } from './prepare.ts';
+import { resumeWithSecondSlot, unfinishedTables } from './resume.ts';
 import { copyRoles, type RoleCopyResult } from './roles.ts';
-import { copyPreDataSchema, dumpPostDataSchema, restorePostDataSchema, type SchemaCopyOptions } from './schema.ts';
-import { LocalJobStore, type DatabaseState, type InitStep, type JobState } from './state.ts';
+import { copyPreDataSchema, dumpPostDataSchema, type SchemaCopyOptions } from './schema.ts';
+import { LocalJobStore, type InitStep, type JobState } from './state.ts';
 import { copyInSnapshot } from './workers.ts';
 import { JobFinishedError, JobLockedError, lockJob } from './job-lock.ts';
 import { checkDroppable, dropTargetDatabase, type TargetDrop } from './drop-target.ts';
+
+/** The job's slot is gone: the copy can no longer be finished consistently. */
+export class ResumeImpossibleError extends Error {
+  override name = 'ResumeImpossibleError';
+}
 
 export interface InitRequest {
   source: ConnectionSpec;
@@ -74,14 +84,6 @@ export interface InitReport {
   roles: RoleCopyResult | null;
 }
 
-async function timed<T>(state: DatabaseState, step: InitStep, store: () => void, fn: () => Promise<T>): Promise<T | undefined> {
-  if (state.steps[step]) return undefined;
-  const started = performance.now();
-  const result = await fn();
-  state.steps[step] = { seconds: (performance.now() - started) / 1000 };
-  store();
-  return result;
-}
 
 /** DESIGN.md steps 1 to 6 for every planned database: plan, publication, slot with snapshot, schema, data, post-data. */
 export async function runInit(req: InitRequest): Promise<InitReport> {
@@ -188,7 +190,7 @@ export async function runInit(req: InitRequest): Promise<InitReport> {
 
     for (const plan of plans) {
       const db = state.databases[plan.source]!;
-      const result = await replicateDatabase({ req, plan, db, save, log, binary, sourceMajor: sourceFacts.major, targetAdmin, openSource, openTarget, jobDir: store.jobDir(jobId), noSync: state.noSync });
+      const result = await replicateDatabase({ jobId, req, plan, db, save, log, binary, sourceMajor: sourceFacts.major, targetAdmin, openSource, openTarget, jobDir: store.jobDir(jobId), noSync: state.noSync });
       report.databases.push(result);
     }
     return report;
@@ -198,20 +200,6 @@ export async function runInit(req: InitRequest): Promise<InitReport> {
   }
 }
 
-interface DatabaseRun {
-  req: InitRequest;
-  plan: DatabasePlan;
-  db: DatabaseState;
-  save: () => void;
-  log: (line: string) => void;
-  binary: boolean;
-  sourceMajor: number;
-  targetAdmin: pg.Client;
-  openSource: (db: string) => Promise<pg.Client>;
-  openTarget: (db: string) => Promise<pg.Client>;
-  jobDir: string;
-  noSync: boolean;
-}
 
 async function ensureTargetDatabase(run: DatabaseRun, source: pg.Client): Promise<void> {
   const { targetAdmin, plan, db, req } = run;
@@ -240,161 +228,104 @@ async function replicateDatabase(run: DatabaseRun): Promise<InitReport['database
   const targetSpec = withDatabase(req.target, plan.target);
   const schemaOptions: SchemaCopyOptions = { source: sourceSpec, target: targetSpec, tls: req.tls, snapshotName: null, sourceMajor: run.sourceMajor, keepOwnership: req.copyRoles };
   const postDataFile = join(run.jobDir, `${db.slot}.post-data.dump`);
-  const resynced: string[] = [];
-  let scheduler: PostDataScheduler | undefined;
-  // The final pass, started as soon as the last table's copy commits rather than after the copy
-  // sessions have closed: its first build is often the longest step left.
-  let finishing: Promise<void> | undefined;
-  let rows = 0;
-  let bytes = 0;
+  let recopied: string[] = [];
+  let first: FirstCopy | undefined;
   try {
     await ensureTargetDatabase(run, source);
     if (!db.slotCreated) {
-      // Publication first, then the slot: decoding sees publication membership as of each change.
-      if (!(await publicationExists(source, db.publication))) await createPublication(source, db.publication, plan.publication, run.sourceMajor);
-      const exported = await createSlotWithSnapshot(sourceSpec, { role: 'source', ...req.tls }, db.slot, run.sourceMajor);
-      db.slotCreated = true;
-      db.consistentPoint = exported.consistentPoint;
-      save();
-      log(`${plan.source}: slot ${db.slot} created at ${exported.consistentPoint}; copying the snapshot`);
-      try {
-        const snapshot = { ...schemaOptions, snapshotName: exported.snapshotName };
-        // The post-data dump needs the snapshot too, and nothing from the pre-data restore: run both at once.
-        await timed(db, 'schema', save, () => Promise.all([copyPreDataSchema(snapshot), dumpPostDataSchema(snapshot, postDataFile)]));
-        // Each table's own indexes are built as soon as its copy commits (see PostDataScheduler).
-        const entries = await readArchiveEntries(snapshot, postDataFile);
-        scheduler = new PostDataScheduler({
-          schema: schemaOptions, archive: postDataFile, workDir: run.jobDir, entries, byTable: await entriesByTable(source, entries),
-          afterTable: (key) => analyzeTables(run, [plan.tables.find((t) => `${t.schema}.${t.name}` === key)!]),
-        });
-        let sequences: SequenceValue[] = [];
-        const tasks = copyTasks(plan.tables, req.splitBytes);
-        const chunksLeft = new Map<string, number>();
-        const partial = new Map<string, { rows: number; bytes: number; seconds: number }>();
-        for (const t of tasks) chunksLeft.set(`${t.table.schema}.${t.table.name}`, (chunksLeft.get(`${t.table.schema}.${t.table.name}`) ?? 0) + 1);
-        const progress: CopyProgress = { database: plan.source, bytesDone: 0, bytesTotal: tasks.reduce((n, t) => n + t.bytes, 0), tablesDone: 0, tablesTotal: chunksLeft.size, rowsDone: 0 };
-        await timed(db, 'data', save, () =>
-          copyInSnapshot({
-            onBytes: (n) => {
-              progress.bytesDone += n;
-              req.onProgress?.({ ...progress, finished: undefined });
-            },
-            source: sourceSpec, target: targetSpec, tls: req.tls, snapshotName: exported.snapshotName, jobs: req.jobs, tasks, binary: run.binary,
-            onSnapshotImported: exported.release,
-            inSnapshot: async (s, t) => {
-              sequences = await readSequenceValues(s);
-              const count = await copyLargeObjects(s, t);
-              if (count) log(`${plan.source}: copied ${count} large object(s)`);
-            },
-            onTaskDone: (task, result) => {
-              const key = `${task.table.schema}.${task.table.name}`;
-              rows += result.rows;
-              bytes += result.bytes;
-              const left = chunksLeft.get(key)! - 1;
-              chunksLeft.set(key, left);
-              const sum = partial.get(key) ?? { rows: 0, bytes: 0, seconds: 0 };
-              partial.set(key, { rows: sum.rows + result.rows, bytes: sum.bytes + result.bytes, seconds: sum.seconds + result.seconds });
-              // A split table counts as copied only once all its ranges are committed.
-              if (left === 0) db.copied[key] = partial.get(key)!;
-              save();
-              if (left === 0 && scheduler) {
-                // The last table goes straight to the final pass, where its builds get every job.
-                if ([...chunksLeft.values()].every((n) => n === 0)) {
-                  finishing ??= scheduler.finish(req.jobs);
-                  // Awaited in the post-data step; marked handled here so a failure meanwhile is not fatal.
-                  finishing.catch(() => undefined);
-                } else {
-                  scheduler.tableCopied(key);
-                }
-              }
-              progress.rowsDone += result.rows;
-              if (left === 0) progress.tablesDone++;
-              req.onProgress?.({ ...progress, finished: { table: task.key, ...result } });
-              req.logger.debug(`${plan.source}: copied ${task.key} (${result.rows} rows, ${result.bytes} bytes, ${result.seconds.toFixed(2)} s)`);
-            },
-          }),
-        );
-        db.steps.largeObjects = { seconds: 0 };
-        await timed(db, 'sequences', save, async () => {
-          const target = await run.openTarget(plan.target);
-          try {
-            await applySequenceValues(target, sequences);
-          } finally {
-            await target.end();
-          }
-        });
-      } catch (error) {
-        await scheduler?.abandon();
-        await finishing?.catch(() => undefined);
-        throw error;
-      } finally {
-        await exported.release();
-      }
+      first = await copyFirstTime(run, source, schemaOptions, postDataFile);
     } else if (!db.steps.data) {
-      resynced.push(...(await resumeDatabase(run, source, schemaOptions, postDataFile)));
+      recopied = await resumeDatabase(run, source, schemaOptions, postDataFile);
     }
 
     await timed(db, 'postData', save, async () => {
-      if (scheduler) return finishing ?? scheduler.finish(req.jobs);
+      if (first) return first.postData;
       if (!existsSync(postDataFile)) await dumpPostDataSchema(schemaOptions, postDataFile);
-      await restorePostDataSchema(schemaOptions, postDataFile, req.jobs, resynced.length > 0 || Boolean(db.subscription));
+      const target = await run.openTarget(plan.target);
+      try {
+        // Foreign keys join tables that a resume brought to one WAL position only once the job's
+        // subscription has applied everything before the hand-off.
+        if (db.resume?.switchedAt && db.subscription) await waitForSlotConfirmed(source, db.slot, db.resume.switchedAt, req.syncTimeoutMs ?? 3_600_000);
+        const built = await restoreMissingEntries({ schema: schemaOptions, archive: postDataFile, workDir: run.jobDir, source, target, jobs: req.jobs }, await readArchiveEntries(schemaOptions, postDataFile));
+        log(`${plan.source}: post-data built ${built} missing index(es), constraint(s) and other entries`);
+      } finally {
+        await target.end().catch(() => undefined);
+      }
     });
-    await timed(db, 'analyze', save, () => analyzeInParallel(run, scheduler?.built ?? new Set()));
+    faultPoint('init:post-data');
+    await timed(db, 'analyze', save, () => analyzeInParallel(run, first?.analyzed ?? new Set()));
+    faultPoint('init:analyze');
     if (run.noSync) await dropReplicationObjects(run, source);
     db.done = true;
     save();
     return {
       source: plan.source, target: plan.target, slot: run.noSync ? null : db.slot, publication: run.noSync ? null : db.publication, consistentPoint: db.consistentPoint ?? null,
-      subscription: run.noSync ? null : db.subscription ?? null, tables: plan.tables.filter((t) => t.mode === 'data').length, rows, bytes,
-      steps: Object.fromEntries(Object.entries(db.steps).map(([k, v]) => [k, v.seconds])), resynced,
+      subscription: run.noSync ? null : db.subscription ?? null, tables: plan.tables.filter((t) => t.mode === 'data').length, rows: first?.rows ?? 0, bytes: first?.bytes ?? 0,
+      steps: Object.fromEntries(Object.entries(db.steps).map(([k, v]) => [k, v.seconds])), resynced: recopied,
     };
+  } catch (error) {
+    await first?.abandon();
+    throw error;
   } finally {
     await source.end().catch(() => undefined);
   }
 }
 
+/** Whether the pre-data restore (one transaction) committed before the process stopped. */
+async function preDataRestored(target: pg.Client, plan: DatabasePlan): Promise<boolean> {
+  const tables = plan.tables.filter((t) => t.mode !== 'excluded');
+  if (tables.length === 0) return false;
+  const { rows } = await target.query<{ found: number }>('SELECT count(to_regclass(t))::int AS found FROM unnest($1::text[]) t', [tables.map((t) => qualifiedName(t.schema, t.name))]);
+  return rows[0]!.found > 0;
+}
+
 async function resumeDatabase(run: DatabaseRun, source: pg.Client, schemaOptions: SchemaCopyOptions, postDataFile: string): Promise<string[]> {
   const { req, plan, db, save, log } = run;
   if (!(await slotExists(source, db.slot))) {
-    throw new Error(`The slot ${db.slot} of job for ${plan.source} is gone, so the copy cannot be resumed consistently; run cleanup and start init again.`);
+    throw new ResumeImpossibleError(`The slot ${db.slot} of the job for ${plan.source} is gone, so the copy cannot be resumed consistently; run cleanup and start init again.`);
   }
   log(`${plan.source}: resuming; ${Object.keys(db.copied).length} table(s) already copied stay as they are`);
-  if (!db.steps.schema) {
-    await copyPreDataSchema(schemaOptions);
-    db.steps.schema = { seconds: 0 };
-    save();
-  }
-  // Indexes and constraints first: the apply worker needs the primary keys to find the rows that
-  // UPDATE and DELETE change, and table synchronization is cheaper into indexed empty tables than
-  // building the indexes after.
-  await timed(db, 'postData', save, async () => {
-    if (!existsSync(postDataFile)) await dumpPostDataSchema(schemaOptions, postDataFile);
-    await restorePostDataSchema(schemaOptions, postDataFile, req.jobs, true);
-  });
   const target = await run.openTarget(plan.target);
   const started = performance.now();
   try {
+    if (!db.steps.schema) {
+      if (!(await preDataRestored(target, plan))) await copyPreDataSchema(schemaOptions);
+      await dumpPostDataSchema(schemaOptions, postDataFile);
+      db.steps.schema = { seconds: 0 };
+      save();
+    }
+    if (!existsSync(postDataFile)) await dumpPostDataSchema(schemaOptions, postDataFile);
+    const entries = await readArchiveEntries(schemaOptions, postDataFile);
+    const byTable = await entriesByTable(source, entries);
+    const restore = { schema: schemaOptions, archive: postDataFile, workDir: run.jobDir, source, target, jobs: req.jobs };
+    const buildOwnEntries = async (tables: string[]) => {
+      await restoreMissingEntries(restore, tables.flatMap((k) => byTable.own.get(k) ?? []));
+    };
+    // The apply worker finds the rows an UPDATE or DELETE changes by their keys.
+    await buildOwnEntries(Object.keys(db.copied));
+
     // Unlogged tables are not published; copy them as they are now.
     const unlogged = unfinishedTables(plan, db).filter((t) => t.unlogged);
     if (unlogged.length) {
-      await target.query(`TRUNCATE ${unlogged.map((t) => `${quoteIdent(t.schema)}.${quoteIdent(t.name)}`).join(', ')}`);
+      await target.query(`TRUNCATE ${unlogged.map((t) => qualifiedName(t.schema, t.name)).join(', ')}`);
       await copyInSnapshot({ source: withDatabase(req.source, plan.source), target: withDatabase(req.target, plan.target), tls: req.tls, snapshotName: null, jobs: req.jobs, tasks: copyTasks(unlogged, 0), binary: run.binary, onSnapshotImported: async () => undefined, onTaskDone: (task) => (db.copied[task.key] = { rows: 0, bytes: 0, seconds: 0 }) });
+      save();
     }
-    const { resynced } = await resumeThroughSubscription({
-      source, target, plan, state: db, subscriptionConninfo: subscriptionConninfo(withDatabase(req.source, plan.source), req.tls), binary: run.binary,
-      syncTimeoutMs: req.syncTimeoutMs ?? 3_600_000, log,
+    let sequences: SequenceValue[] | undefined;
+    const { recopied } = await resumeWithSecondSlot({
+      source, target, plan, db, save, log, buildOwnEntries, timeoutMs: req.syncTimeoutMs ?? 3_600_000,
+      copy: { source: withDatabase(req.source, plan.source), target: withDatabase(req.target, plan.target), tls: req.tls, jobs: req.jobs, binary: run.binary, splitBytes: req.splitBytes, sourceMajor: run.sourceMajor },
+      subscriptionConninfo: subscriptionConninfo(withDatabase(req.source, plan.source), req.tls), secondName: resumeObjectName(run.jobId, plan.source),
+      onSequences: (values) => (sequences = values),
     });
-    if (!db.steps.largeObjects) {
-      const count = await copyLargeObjects(source, target);
-      if (count) log(`${plan.source}: copied ${count} large object(s) as of now (the snapshot is gone)`);
-    }
-    // The snapshot's sequence values are gone; current ones are never behind them.
-    await applySequenceValues(target, await readSequenceValues(source));
+    // Values read now are never behind the ones the copied rows used.
+    await applySequenceValues(target, sequences ?? (await readSequenceValues(source)));
+    if (!db.steps.largeObjects && !sequences) await copyLargeObjects(source, target);
     db.steps.data = { seconds: (performance.now() - started) / 1000 };
     db.steps.largeObjects ??= { seconds: 0 };
     db.steps.sequences ??= { seconds: 0 };
     save();
-    return resynced;
+    return recopied;
   } finally {
     await target.end().catch(() => undefined);
   }
@@ -404,6 +335,8 @@ async function resumeDatabase(run: DatabaseRun, source: pg.Client, schemaOptions
 async function dropReplicationObjects(run: DatabaseRun, source: pg.Client): Promise<void> {
   const { db } = run;
   if (db.subscription) {
+    // A resumed copy is consistent once its subscription has caught up with the source.
+    await waitForSlotConfirmed(source, db.slot, await settledPoint(source, run.req.syncTimeoutMs ?? 3_600_000), run.req.syncTimeoutMs ?? 3_600_000);
     const target = await run.openTarget(run.plan.target);
     try {
       await dropSubscription(target, db.subscription);
@@ -415,14 +348,6 @@ async function dropReplicationObjects(run: DatabaseRun, source: pg.Client): Prom
   await dropPublication(source, db.publication);
 }
 
-async function analyzeTables(run: DatabaseRun, tables: TablePlan[]): Promise<void> {
-  const target = await run.openTarget(run.plan.target);
-  try {
-    for (const t of tables) await target.query(`ANALYZE ${quoteIdent(t.schema)}.${quoteIdent(t.name)}`);
-  } finally {
-    await target.end().catch(() => undefined);
-  }
-}
 
 /** ANALYZE table by table on --jobs connections, biggest first (one ANALYZE uses one core); `done` were analyzed already. */
 async function analyzeInParallel(run: DatabaseRun, done: Set<string>): Promise<void> {

@@ -21,6 +21,11 @@ export function replicationObjectName(jobId: string, database: string): string {
   return `dbr_${jobId}_${db}_${hash}`;
 }
 
+/** The second slot, publication and subscription a resume uses until it joins them to the job's own. */
+export function resumeObjectName(jobId: string, database: string): string {
+  return `dbr_${jobId}_r${createHash('sha256').update(`resume:${database}`).digest('hex').slice(0, 6)}`;
+}
+
 /** Computes each time window's start once, on the source clock, as an ISO literal. */
 async function resolveWindows(client: pg.Client, windows: string[]): Promise<Map<string, string>> {
   const out = new Map<string, string>();

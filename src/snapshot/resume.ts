@@ -1,64 +1,215 @@
 import type pg from 'pg';
-import { qualifiedName } from '../catalog/ident.ts';
-import type { DatabasePlan } from '../plan/plan.ts';
-import { addTablesToPublication, dropTablesFromPublication } from '../replication/publication.ts';
-import { createSubscriptionAtSlot, refreshPublication, subscriptionExists, waitForTableSync } from '../replication/subscription.ts';
-import type { DatabaseState } from './state.ts';
+import { qualifiedName, quoteIdent } from '../catalog/ident.ts';
+import type { TlsPolicy } from '../connection/tls.ts';
+import type { ConnectionSpec } from '../connection/url.ts';
+import type { DatabasePlan, TablePlan } from '../plan/plan.ts';
+import {
+  appliedPoint,
+  dropSubscriptionKeepSlot,
+  publicationMembers,
+  settledPoint,
+  stopSubscription,
+  subscriptionTables,
+  waitForSlotConfirmed,
+} from '../replication/hand-off.ts';
+import { createPublication, dropPublication, tableList } from '../replication/publication.ts';
+import { createSlotWithSnapshot, dropSlot } from '../replication/slot.ts';
+import { createSubscriptionAtSlot, dropSubscription, subscriptionExists } from '../replication/subscription.ts';
+import { copyTasks } from './copy.ts';
+import { faultPoint } from './fault-points.ts';
+import { copyLargeObjects, readSequenceValues, type SequenceValue } from './objects.ts';
+import type { DatabaseState, ResumeRecord } from './state.ts';
+import { copyInSnapshot } from './workers.ts';
 
-export interface ResumeContext {
+export interface ResumeRun {
+  /** A session on the source database, outside any transaction. */
   source: pg.Client;
   target: pg.Client;
   plan: DatabasePlan;
-  state: DatabaseState;
-  subscriptionConninfo: string;
-  binary: boolean;
-  syncTimeoutMs: number;
+  db: DatabaseState;
+  save: () => void;
   log: (line: string) => void;
+  copy: { source: ConnectionSpec; target: ConnectionSpec; tls: TlsPolicy; jobs: number; binary: boolean; splitBytes: number; sourceMajor: number };
+  subscriptionConninfo: string;
+  /** The name of the second slot, publication and subscription. */
+  secondName: string;
+  /** Builds these tables' own indexes and keys, skipping those the target has: the apply worker finds rows by them. */
+  buildOwnEntries: (tables: string[]) => Promise<void>;
+  /** Called with the sequence values read in the second snapshot. */
+  onSequences: (values: SequenceValue[]) => void;
+  timeoutMs: number;
 }
 
 /** Copy units not committed on the target yet, by the table they belong to. */
-export function unfinishedTables(plan: DatabasePlan, state: DatabaseState): DatabasePlan['tables'] {
-  return plan.tables.filter((t) => {
-    if (t.mode !== 'data') return false;
-    const key = `${t.schema}.${t.name}`;
-    return !(key in state.copied);
-  });
+export function unfinishedTables(plan: DatabasePlan, state: DatabaseState): TablePlan[] {
+  return plan.tables.filter((t) => t.mode === 'data' && !(`${t.schema}.${t.name}` in state.copied));
+}
+
+/** The unfinished tables widened to whole published tables: a partitioned table is copied again whole. */
+function resumeRecord(plan: DatabasePlan, db: DatabaseState, name: string): ResumeRecord {
+  const roots = new Set(unfinishedTables(plan, db).filter((t) => !t.unlogged).map((t) => `${t.publishedAs.schema}.${t.publishedAs.name}`));
+  const published = plan.publication.filter((p) => roots.has(`${p.schema}.${p.name}`)).map((p) => ({ schema: p.schema, name: p.name, rowFilter: p.rowFilter }));
+  const tables = plan.tables.filter((t) => t.mode === 'data' && !t.unlogged && roots.has(`${t.publishedAs.schema}.${t.publishedAs.name}`)).map((t) => `${t.schema}.${t.name}`);
+  return { tables, published, name, copied: {} };
 }
 
 /**
- * Finishes an interrupted copy without a new snapshot. The exported snapshot died with the process,
- * but the slot survived at the original consistent point, and the finished tables are exact as of
- * it. So: take the unfinished tables out of the publication, attach a subscription to the slot at
- * the consistent point (finished tables then stream from exactly where their copy ends), put the
- * unfinished tables back, empty them on the target, and let PostgreSQL's table synchronization copy
- * them under its own snapshot and catch them up. The apply worker skips changes of tables that are
- * not yet part of the subscription, so nothing is applied twice.
+ * Finishes an interrupted copy at the cost of the unfinished tables alone. The tables already copied
+ * are exact as of the job's slot; the rest is copied again (binary, in parallel, indexes after) under
+ * the snapshot of a second slot, whose own subscription streams their changes. A publication change
+ * on the source then moves those tables from the second stream to the first at one WAL position, and
+ * once the second stream has applied everything before it, the job's subscription takes every table
+ * from where it stopped. Nothing is applied twice or missed: at any position each table's changes
+ * travel through exactly one of the two streams.
+ *
+ * Every step checks the servers, not only the record, so a resume stopped anywhere can run again.
  */
-export async function resumeThroughSubscription(ctx: ResumeContext): Promise<{ resynced: string[] }> {
-  const { plan, state, source, target } = ctx;
-  const unfinished = unfinishedTables(plan, state);
-  // Table synchronization works per published table: a partitioned table is re-synced whole.
-  const roots = new Map<string, { schema: string; name: string }>();
-  for (const t of unfinished) if (!t.unlogged) roots.set(`${t.publishedAs.schema}.${t.publishedAs.name}`, t.publishedAs);
-  const published = plan.publication.filter((p) => roots.has(`${p.schema}.${p.name}`));
-  const leaves = plan.tables.filter((t) => t.mode === 'data' && roots.has(`${t.publishedAs.schema}.${t.publishedAs.name}`));
-  const name = state.slot;
+export async function resumeWithSecondSlot(run: ResumeRun): Promise<{ recopied: string[] }> {
+  const { source, target, db, save, log } = run;
+  const main = db.slot;
+  const second = run.secondName;
+  const r = (db.resume ??= resumeRecord(run.plan, db, second));
+  save();
+  const keys = new Set(r.published.map((p) => `${p.schema}.${p.name}`));
+  const recopied = r.published.map((p) => `${p.schema}.${p.name}`);
+  if (r.handedOff) return { recopied };
 
-  if (!(await subscriptionExists(target, name))) {
-    ctx.log(`resuming ${plan.source}: ${published.length} table(s) will be copied again by table synchronization on slot ${state.slot}`);
-    await dropTablesFromPublication(source, state.publication, published);
-    await createSubscriptionAtSlot(target, { name, conninfo: ctx.subscriptionConninfo, publication: state.publication, slot: state.slot, consistentPoint: state.consistentPoint!, binary: ctx.binary });
-    state.subscription = name;
-    await addTablesToPublication(source, state.publication, published);
-    if (leaves.length) await target.query(`TRUNCATE ${leaves.map((t) => qualifiedName(t.schema, t.name)).join(', ')}`);
-    await refreshPublication(target, name, true);
+  const mainTables = await subscriptionTables(target, main);
+  const joined = keys.size > 0 && [...keys].every((k) => mainTables.has(k)) && (await subscriptionExists(target, main));
+  if (!joined) {
+    // 1. The copied tables stream from the job's slot; the others leave its publication first.
+    if (!(await subscriptionExists(target, main))) {
+      const members = await publicationMembers(source, db.publication);
+      const leaving = r.published.filter((p) => members.has(`${p.schema}.${p.name}`));
+      if (leaving.length) await source.query(`ALTER PUBLICATION ${quoteIdent(db.publication)} DROP TABLE ${leaving.map((p) => qualifiedName(p.schema, p.name)).join(', ')}`);
+      r.leftPublicationAt = await settledPoint(source, run.timeoutMs);
+      save();
+      faultPoint('resume:left-publication');
+      await createSubscriptionAtSlot(target, { name: main, conninfo: run.subscriptionConninfo, publication: db.publication, slot: main, consistentPoint: db.consistentPoint!, binary: run.copy.binary });
+      db.subscription = main;
+      save();
+      log(`${run.plan.source}: the ${Object.keys(db.copied).length} table(s) already copied stream from slot ${main}; copying ${r.tables.length} table(s) again under a new snapshot`);
+      faultPoint('resume:main-subscription');
+    }
+
+    // 2. The second slot's snapshot, and the unfinished tables copied under it.
+    if (!r.copyDone) await copyUnderSecondSlot(run, r);
+
+    // 3. Their keys and indexes, then their own stream from the second slot's point.
+    await run.buildOwnEntries(r.tables);
+    faultPoint('resume:indexes');
+    const switched = await switchDone(source, db.publication, second, keys);
+    if (!switched && !(await subscriptionExists(target, second))) {
+      await createSubscriptionAtSlot(target, { name: second, conninfo: run.subscriptionConninfo, publication: second, slot: second, consistentPoint: r.snapshotPoint!, binary: run.copy.binary });
+      faultPoint('resume:second-subscription');
+    }
+
+    // 4. The job's subscription stops, past every change the unfinished tables had before leaving its publication.
+    if (!switched) {
+      await target.query(`ALTER SUBSCRIPTION ${quoteIdent(main)} ENABLE`);
+      await waitForSlotConfirmed(source, main, r.leftPublicationAt!, run.timeoutMs);
+      await stopSubscription(target, main, run.timeoutMs);
+      faultPoint('resume:main-stopped');
+      // 5. One transaction moves the tables from the second publication back to the job's.
+      await source.query('BEGIN');
+      try {
+        await source.query(`ALTER PUBLICATION ${quoteIdent(db.publication)} ADD TABLE ${tableList(r.published)}`);
+        await source.query(`ALTER PUBLICATION ${quoteIdent(second)} DROP TABLE ${r.published.map((p) => qualifiedName(p.schema, p.name)).join(', ')}`);
+        await source.query('COMMIT');
+      } catch (error) {
+        await source.query('ROLLBACK').catch(() => undefined);
+        throw error;
+      }
+      faultPoint('resume:switched');
+    }
+    r.switchedAt ??= await settledPoint(source, run.timeoutMs);
+    save();
+
+    // 6. The second stream applies everything before the switch, then goes.
+    if (await subscriptionExists(target, second)) {
+      await waitForSlotConfirmed(source, second, r.switchedAt, run.timeoutMs);
+      await dropSubscription(target, second);
+    }
+    await dropSlot(source, second);
+    await dropPublication(source, second);
+    faultPoint('resume:second-dropped');
+
+    // 7. The job's subscription again, now for every table, from where it stopped.
+    if (await subscriptionExists(target, main)) {
+      r.handoffAt ??= await appliedPoint(source, target, main, main);
+      save();
+      await dropSubscriptionKeepSlot(target, main);
+      faultPoint('resume:main-dropped');
+    }
+    await createSubscriptionAtSlot(target, { name: main, conninfo: run.subscriptionConninfo, publication: db.publication, slot: main, consistentPoint: r.handoffAt!, binary: run.copy.binary });
   }
-  let lastLog = 0;
-  await waitForTableSync(target, name, ctx.syncTimeoutMs, (pending) => {
-    if (Date.now() - lastLog < 5000) return;
-    lastLog = Date.now();
-    ctx.log(`${plan.source}: waiting for table synchronization, ${pending} table(s) pending`);
-  });
-  for (const t of leaves) state.copied[`${t.schema}.${t.name}`] = { rows: 0, bytes: 0, seconds: 0 };
-  return { resynced: published.map((p) => `${p.schema}.${p.name}`) };
+  r.handedOff = true;
+  db.subscription = main;
+  save();
+  log(`${run.plan.source}: every table streams from slot ${main} again`);
+  return { recopied };
+}
+
+async function switchDone(source: pg.Client, publication: string, second: string, keys: Set<string>): Promise<boolean> {
+  const inMain = await publicationMembers(source, publication);
+  const inSecond = await publicationMembers(source, second);
+  return [...keys].every((k) => inMain.has(k) && !inSecond.has(k));
+}
+
+async function copyUnderSecondSlot(run: ResumeRun, r: ResumeRecord): Promise<void> {
+  const { source, target, db, save, log } = run;
+  // A second slot of an earlier attempt lost its snapshot with it: start that part over.
+  await dropSubscription(target, r.name);
+  await dropSlot(source, r.name);
+  await dropPublication(source, r.name);
+  // Publication first, then the slot: decoding reads publication membership as of each change.
+  await createPublication(source, r.name, r.published, run.copy.sourceMajor);
+  const exported = await createSlotWithSnapshot(run.copy.source, { role: 'source', ...run.copy.tls }, r.name, run.copy.sourceMajor);
+  r.snapshotPoint = exported.consistentPoint;
+  r.copied = {};
+  save();
+  faultPoint('resume:second-slot');
+  try {
+    const leaves = run.plan.tables.filter((t) => r.tables.includes(`${t.schema}.${t.name}`));
+    await emptyTables(target, leaves);
+    let sequences: SequenceValue[] = [];
+    await copyInSnapshot({
+      source: run.copy.source, target: run.copy.target, tls: run.copy.tls, snapshotName: exported.snapshotName, jobs: run.copy.jobs,
+      tasks: copyTasks(leaves, run.copy.splitBytes), binary: run.copy.binary, onSnapshotImported: exported.release,
+      inSnapshot: async (s, t) => {
+        sequences = await readSequenceValues(s);
+        const count = await copyLargeObjects(s, t);
+        if (count) log(`${run.plan.source}: copied ${count} large object(s)`);
+      },
+      onTaskDone: (task, result) => {
+        const sum = r.copied[task.key] ?? { rows: 0, bytes: 0, seconds: 0 };
+        r.copied[task.key] = { rows: sum.rows + result.rows, bytes: sum.bytes + result.bytes, seconds: sum.seconds + result.seconds };
+        save();
+        faultPoint('resume:table-copied');
+      },
+    });
+    run.onSequences(sequences);
+  } finally {
+    await exported.release();
+  }
+  r.copyDone = true;
+  for (const key of r.tables) db.copied[key] ??= r.copied[key] ?? { rows: 0, bytes: 0, seconds: 0 };
+  save();
+  faultPoint('resume:copied');
+}
+
+/**
+ * Empties tables about to be copied again (an interrupted split table holds some of its ranges).
+ * A foreign key pointing at one would stop TRUNCATE; it goes, and post-data builds it again once
+ * every table streams from one slot.
+ */
+async function emptyTables(target: pg.Client, tables: TablePlan[]): Promise<void> {
+  if (tables.length === 0) return;
+  const names = [...new Set([...tables.map((t) => qualifiedName(t.schema, t.name)), ...tables.map((t) => qualifiedName(t.publishedAs.schema, t.publishedAs.name))])];
+  const { rows } = await target.query<{ tbl: string; conname: string }>(
+    `SELECT conrelid::regclass::text AS tbl, conname FROM pg_constraint WHERE contype = 'f' AND conparentid = 0 AND confrelid = ANY($1::regclass[])`,
+    [names],
+  );
+  for (const fk of rows) await target.query(`ALTER TABLE ${fk.tbl} DROP CONSTRAINT ${quoteIdent(fk.conname)}`);
+  await target.query(`TRUNCATE ${tables.map((t) => qualifiedName(t.schema, t.name)).join(', ')}`);
 }

@@ -24,9 +24,31 @@ export interface DatabaseState {
   steps: Partial<Record<InitStep, { seconds: number }>>;
   /** Copy units finished and committed on the target, by "schema.table" (or "schema.table#chunk"). */
   copied: Record<string, TableProgress>;
-  /** Set when a resume handed unfinished tables to a subscription's table synchronization. */
+  /** Set once a subscription streams into the target (a resume creates it). */
   subscription?: string;
+  /** A resume's progress: which tables it copies again, and how far its hand-off went. */
+  resume?: ResumeRecord;
   done: boolean;
+}
+
+/**
+ * A resume copies the unfinished tables again under a second slot's snapshot, then joins the two
+ * streams into the job's one subscription. Each point is a WAL position on the source.
+ */
+export interface ResumeRecord {
+  /** Leaf tables copied again ("schema.table"), and the published tables they belong to. */
+  tables: string[];
+  published: { schema: string; name: string; rowFilter: string | null }[];
+  /** The second slot, publication and subscription. */
+  name: string;
+  /** Every transaction that could still hold those tables' changes for the first slot ends before this. */
+  leftPublicationAt?: string;
+  snapshotPoint?: string;
+  copied: Record<string, TableProgress>;
+  copyDone?: boolean;
+  switchedAt?: string;
+  handoffAt?: string;
+  handedOff?: boolean;
 }
 
 export interface JobState {

@@ -1,0 +1,31 @@
+import type pg from 'pg';
+import type { DatabasePlan } from '../plan/plan.ts';
+import type { InitRequest } from './init.ts';
+import type { DatabaseState, InitStep } from './state.ts';
+
+/** What every step of one database's init works with. */
+export interface DatabaseRun {
+  jobId: string;
+  req: InitRequest;
+  plan: DatabasePlan;
+  db: DatabaseState;
+  save: () => void;
+  log: (line: string) => void;
+  binary: boolean;
+  sourceMajor: number;
+  targetAdmin: pg.Client;
+  openSource: (db: string) => Promise<pg.Client>;
+  openTarget: (db: string) => Promise<pg.Client>;
+  jobDir: string;
+  noSync: boolean;
+}
+
+/** Runs a step unless the record says it is done, then records its time. */
+export async function timed<T>(state: DatabaseState, step: InitStep, store: () => void, fn: () => Promise<T>): Promise<T | undefined> {
+  if (state.steps[step]) return undefined;
+  const started = performance.now();
+  const result = await fn();
+  state.steps[step] = { seconds: (performance.now() - started) / 1000 };
+  store();
+  return result;
+}
