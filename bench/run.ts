@@ -2,7 +2,7 @@
 // verify against the naive md5 method, then catch-up after sync under a steady write load.
 // Options: --size-gb 1.2  --jobs 2  --rounds 3  --skip-pgcopydb  --out bench/results/latest.md
 import { execFile, spawn } from 'node:child_process';
-import { mkdtempSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -138,6 +138,49 @@ try {
     }
   }
 
+  // Kill and resume: init stopped by SIGKILL once a third of the data is committed on the target, then
+  // the same command again, timed; the ratio is against the fresh init's median of this run.
+  const tableBytes = await withClient(source, 'bench', async (c) => new Map((await c.query<{ t: string; b: string }>(`SELECT format('%s.%s', schemaname, relname) AS t, pg_table_size(relid)::text AS b FROM pg_stat_user_tables`)).rows.map((r) => [r.t, Number(r.b)])));
+  const totalBytes = [...tableBytes.values()].reduce((a, b) => a + b, 0);
+  const resumeTimes: number[] = [];
+  const killedAt: number[] = [];
+  for (let round = 0; round < rounds; round++) {
+    const db = 'bench_resume';
+    await recreate(db, false);
+    const state = join(work, `state-resume-${round}`);
+    const env = { ...process.env, DATABASE_REPLICATOR_SOURCE_URL: clusterUrl(source, 'bench'), DATABASE_REPLICATOR_TARGET_URL: clusterUrl(target, db) };
+    const initArgs = [cli, 'init', '--local', '--yes', '--no-sync', '--no-roles', '--jobs', String(jobs), '--job-id', 'bench_resume', '--state-dir', state, '--log-level', 'warn'];
+    await Promise.all([withClient(source, 'postgres', (c) => c.query('CHECKPOINT')), withClient(target, 'postgres', (c) => c.query('CHECKPOINT'))]);
+    const child = spawn(process.execPath, initArgs, { env, stdio: 'ignore' });
+    const exited = new Promise<void>((resolve) => child.on('exit', () => resolve()));
+    let ended = false;
+    void exited.then(() => (ended = true));
+    let fraction = 0;
+    for (;;) {
+      if (ended) throw new Error('init finished before a third of the data was copied; use a bigger --size-gb');
+      try {
+        const job = JSON.parse(readFileSync(join(state, 'jobs', 'bench_resume.json'), 'utf8')) as { databases: Record<string, { copied: Record<string, unknown> }> };
+        fraction = Object.keys(job.databases.bench?.copied ?? {}).reduce((n, t) => n + (tableBytes.get(t) ?? 0), 0) / totalBytes;
+      } catch {
+        // Not written yet, or being replaced.
+      }
+      if (fraction >= 1 / 3) break;
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    child.kill('SIGKILL');
+    await exited;
+    const resumed = await timeCommand(process.execPath, initArgs, env);
+    const got = await withClient(target, db, fingerprint);
+    for (const [table, fp] of Object.entries(expected)) {
+      if (got[table] !== fp) throw new Error(`the resumed init produced a different ${table}; its time does not count.`);
+    }
+    resumeTimes.push(resumed.seconds);
+    killedAt.push(fraction);
+    log(`round ${round + 1}: resume after a kill with ${(fraction * 100).toFixed(0)}% of the data committed: ${resumed.seconds.toFixed(1)} s (result equals the source)`);
+    await recreate(db, false);
+    rmSync(state, { recursive: true, force: true });
+  }
+
   // verify against the naive method, on our last copy.
   const ours = databaseFor('database-replicator init');
   const verifyEnv = { ...process.env, DATABASE_REPLICATOR_SOURCE_URL: clusterUrl(source, 'bench'), DATABASE_REPLICATOR_TARGET_URL: clusterUrl(target, ours) };
@@ -200,6 +243,10 @@ try {
     ...names.map((n) => `| ${n} | ${median(times[n]!).toFixed(1)} s | ${times[n]!.map((t) => t.toFixed(1)).join(', ')} | ${(ourMedian / median(times[n]!)).toFixed(2)} |`),
     '',
     `Peak resident memory of the CLI during init: ${peakMb.toFixed(0)} MB.`,
+    '',
+    '| resume | median | runs | resume / fresh init |',
+    '|---|---|---|---|',
+    `| init killed (SIGKILL) with ${killedAt.map((f) => `${(f * 100).toFixed(0)}%`).join(', ')} of the table data committed, then run again | ${median(resumeTimes).toFixed(1)} s | ${resumeTimes.map((t) => t.toFixed(1)).join(', ')} | ${(median(resumeTimes) / ourMedian).toFixed(2)} |`,
     '',
     '| verify | median | runs | ratio |',
     '|---|---|---|---|',

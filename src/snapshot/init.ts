@@ -239,7 +239,7 @@ async function replicateDatabase(run: DatabaseRun): Promise<InitReport['database
     }
 
     await timed(db, 'postData', save, async () => {
-      if (first) return first.postData;
+      if (first) return first.postData();
       if (!existsSync(postDataFile)) await dumpPostDataSchema(schemaOptions, postDataFile);
       const target = await run.openTarget(plan.target);
       try {

@@ -21,6 +21,9 @@ import { copyLargeObjects, readSequenceValues, type SequenceValue } from './obje
 import type { DatabaseState, ResumeRecord } from './state.ts';
 import { copyInSnapshot } from './workers.ts';
 
+/** Smaller tables are not worth a split: each range scans the table's pages from its own start. */
+const MIN_SPLIT_BYTES = 64 * 1024 * 1024;
+
 export interface ResumeRun {
   /** A session on the source database, outside any transaction. */
   source: pg.Client;
@@ -172,10 +175,13 @@ async function copyUnderSecondSlot(run: ResumeRun, r: ResumeRecord): Promise<voi
   try {
     const leaves = run.plan.tables.filter((t) => r.tables.includes(`${t.schema}.${t.name}`));
     await emptyTables(target, leaves);
+    // What is left is often one big table that a first copy ran beside others: split it over every job.
+    const left = leaves.reduce((n, t) => n + t.bytes, 0);
+    const splitBytes = Math.min(run.copy.splitBytes, Math.max(MIN_SPLIT_BYTES, Math.ceil(left / run.copy.jobs)));
     let sequences: SequenceValue[] = [];
     await copyInSnapshot({
       source: run.copy.source, target: run.copy.target, tls: run.copy.tls, snapshotName: exported.snapshotName, jobs: run.copy.jobs,
-      tasks: copyTasks(leaves, run.copy.splitBytes), binary: run.copy.binary, onSnapshotImported: exported.release,
+      tasks: copyTasks(leaves, splitBytes), binary: run.copy.binary, onSnapshotImported: exported.release,
       inSnapshot: async (s, t) => {
         sequences = await readSequenceValues(s);
         const count = await copyLargeObjects(s, t);
