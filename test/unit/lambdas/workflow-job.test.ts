@@ -74,4 +74,24 @@ describe('normalizeJob', () => {
     expect(checkGrantsEvent.parse(job2.checks)).toMatchObject({ sourceEndpoint: { host: 'shop.abc.eu-west-1.rds.amazonaws.com', port: 5432 }, targetEndpoint: { host: 'target.internal' } });
     expect(job2.databases[0]!.check).toMatchObject({ sourceEndpoint: 'shop.abc.eu-west-1.rds.amazonaws.com:5432' });
   });
+
+  it('names the target database of each database when the input does, and tells the functions that connect', () => {
+    const renamed = normalizeJob(workflowInputSchema.parse({ ...input, targetDatabases: ['shop_copy', 'Crm-Data'] }));
+    expect(renamed.databases.map((d) => [d.database, d.targetDatabase])).toEqual([['shop', 'shop_copy'], ['Crm-Data', 'Crm-Data']]);
+    expect(checkReplicationEvent.parse(renamed.databases[0]!.check)).toMatchObject({ database: 'shop', targetDatabase: 'shop_copy' });
+    expect(renamed.databases[1]!.check).not.toHaveProperty('targetDatabase');
+    expect(renamed.verifySchedule!.input.targetDatabases).toEqual(['shop_copy', 'Crm-Data']);
+    expect(renamed.checks).not.toHaveProperty('targetDatabase');
+    const one = normalizeJob(workflowInputSchema.parse({ ...input, databases: ['shop'], targetDatabases: ['shop_copy'] }));
+    expect(checkGrantsEvent.parse(one.checks)).toMatchObject({ databases: ['shop'], targetDatabase: 'shop_copy' });
+    expect(job.databases.map((d) => d.targetDatabase)).toEqual(['shop', 'Crm-Data']);
+  });
+
+  it('refuses a target list that does not name one database per database, or names one twice', () => {
+    for (const targetDatabases of [['shop_copy'], ['a', 'b', 'c'], ['same', 'same'], ['', 'b']]) {
+      const parsed = workflowInputSchema.safeParse({ ...input, targetDatabases });
+      expect(parsed.success, JSON.stringify(targetDatabases)).toBe(false);
+      expect(parsed.error!.issues[0]!.path).toEqual(expect.arrayContaining(['targetDatabases']));
+    }
+  });
 });
