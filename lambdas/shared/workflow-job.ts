@@ -21,6 +21,14 @@ export const EVENTS_PER_POLL = 13;
 export const MAX_POLLS = 720;
 /** PLAN travels as an ECS container override, whose overrides are limited to 8 KiB in all. */
 export const MAX_PLAN_CHARS = 4096;
+/** ECS counts the overrides as JSON (8192 characters, formatting included). */
+export const MAX_CONTAINER_OVERRIDE_CHARS = 8192;
+/**
+ * PLAN as the RunTask request carries it: a JSON string inside JSON, each quote escaped. A plan of
+ * quoted identifiers (sales."Order Items") nearly doubles there; the rest of the override (names, ids,
+ * two secret ARNs, two endpoints) stays under 2.5 KiB.
+ */
+export const MAX_PLAN_ESCAPED_CHARS = 5632;
 
 const FILTER_KEYS = ['includeDatabases', 'excludeDatabases', 'includeTables', 'excludeTables', 'schemaOnlyTables', 'timeFilters', 'tableFilters'] as const;
 const hostPort = z.string().regex(/^[A-Za-z0-9.-]+(:\d{1,5})?$/, 'must be a host name, optionally with :port');
@@ -46,6 +54,7 @@ export const workflowInputSchema = z.strictObject({
   // The task's own PLAN schema (containers/replicator/README.md), so a bad plan fails before any task starts.
   plan: planSchema
     .refine((p) => JSON.stringify(p).length <= MAX_PLAN_CHARS, `must be at most ${MAX_PLAN_CHARS} characters as JSON (it is passed to the task as an environment variable)`)
+    .refine((p) => JSON.stringify(JSON.stringify(p)).length <= MAX_PLAN_ESCAPED_CHARS, `must be at most ${MAX_PLAN_ESCAPED_CHARS} characters as the task's environment carries it (every double quote counts twice): ECS refuses bigger container overrides`)
     .refine((p) => !(p.filters && FILTER_KEYS.some((k) => p[k] !== undefined)), 'has filters both under "filters" and at the top level: give them in one place')
     .default({}),
   verifySchedule: z
