@@ -25,6 +25,8 @@ export interface ReplicatorStackProps extends StackProps {
   readonly network?: NetworkSettings;
   /** Which secrets may be read; default: names starting with database-replicator/. */
   readonly secrets?: SecretAccessSettings;
+  /** Customer managed KMS keys the secrets are encrypted with: kms:Decrypt for every role that reads them. */
+  readonly secretsKmsKeyArns?: readonly string[];
   readonly task?: Partial<TaskSettings>;
   readonly alarmEmail?: string;
   /** A prebuilt image in ECR instead of building containers/replicator at deploy time. */
@@ -63,7 +65,7 @@ export class ReplicatorStack extends Stack {
 
     this.network = new ReplicatorNetwork(this, 'Network', { ...kept, ...(props.network ? { existing: props.network } : {}) });
     this.statusTable = new StatusTable(this, 'StatusTable', { removalPolicy });
-    this.secretAccess = new SecretAccess(this, 'SecretAccess', props.secrets ?? { namePrefix: DEFAULT_SECRETS_PREFIX });
+    this.secretAccess = new SecretAccess(this, 'SecretAccess', props.secrets ?? { namePrefix: DEFAULT_SECRETS_PREFIX }, props.secretsKmsKeyArns);
     this.task = new ReplicatorTask(this, 'Task', {
       ...kept,
       vpc: this.network.vpc,
