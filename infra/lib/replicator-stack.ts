@@ -121,6 +121,7 @@ export class ReplicatorStack extends Stack {
     output('ScheduleDeadLetterQueueArn', this.schedule.deadLetterQueue.queueArn, 'Where EventBridge Scheduler puts a verify run it could not start (an alarm watches it)');
     if (this.secretAccess.namePrefix !== undefined) output('SecretsPrefix', this.secretAccess.namePrefix, 'The workflow reads the secrets whose names start with this');
     output('SecurityGroupId', this.network.securityGroup.securityGroupId, 'Allow this security group in on the database port of source and target');
+    if (this.network.natPublicIp) output('NatPublicIp', this.network.natPublicIp, 'The address tasks and functions reach databases outside the created VPC from: allow it in on their port');
 
     suppressAcceptedFindings(this);
   }
