@@ -180,3 +180,23 @@ describe('the partition', () => {
     expect(text).not.toMatch(/arn:aws[a-z-]*:/);
   });
 });
+
+describe('the limits of a first execution', () => {
+  it("gives every function state more time than the function's own timeout, so a slow check fails with its own error, not States.Timeout", () => {
+    const functions = new Map(resourcesOf(base.json, 'AWS::Lambda::Function').map(([id, p]) => [id, p.Timeout as number]));
+    let checked = 0;
+    for (const [, machine] of resourcesOf(base.json, 'AWS::StepFunctions::StateMachine')) {
+      const substitutions = machine.DefinitionSubstitutions as Record<string, unknown>;
+      // The definition whose placeholders are exactly this machine's substitutions.
+      const placeholders = (d: Json) => [...new Set([...JSON.stringify(d).matchAll(/\$\{(\w+)\}/g)].map((m) => m[1]!))].sort();
+      const file = definitions.find((d) => JSON.stringify(placeholders(d)) === JSON.stringify(Object.keys(substitutions).sort()))!;
+      for (const [name, state] of allStates(file as Machine).filter(([, st]) => st.Resource === 'arn:${Partition}:states:::lambda:invoke')) {
+        const placeholder = /^\$\{(\w+)\}$/.exec((state.Parameters as { FunctionName: string }).FunctionName)![1]!;
+        const functionId = (substitutions[placeholder] as { 'Fn::GetAtt': [string, string] })['Fn::GetAtt'][0];
+        expect((state as { TimeoutSeconds?: number }).TimeoutSeconds, name).toBeGreaterThan(functions.get(functionId)!);
+        checked++;
+      }
+    }
+    expect(checked).toBeGreaterThanOrEqual(13);
+  });
+});
