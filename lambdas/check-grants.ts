@@ -78,7 +78,7 @@ export function rotatingSourceSecret(sourceSecretArn: string): CheckSummary | un
     id: 'rotating-source-secret',
     status: 'warn',
     message: 'The source secret is managed by RDS, which rotates its password (every 7 days by default); the subscription keeps the password it was created with, so replication stops at the next rotation.',
-    remedy: 'Replicate as a dedicated replication user whose secret does not rotate (README: "Before the first run"), or after each rotation run ALTER SUBSCRIPTION <subscription> CONNECTION with the new password on the target.',
+    remedy: 'Replicate as a dedicated replication user whose secret does not rotate (README: "First run, step by step"), or after each rotation run ALTER SUBSCRIPTION <subscription> CONNECTION with the new password on the target.',
   };
 }
 

@@ -19,6 +19,7 @@ new ReplicatorStack(app, settings.stackName, {
   description: 'database-replicator: zero-downtime PostgreSQL replication workflow',
   removalPolicy: settings.removalPolicy,
   secrets: settings.secrets,
+  ...(settings.secretsKmsKeyArns ? { secretsKmsKeyArns: settings.secretsKmsKeyArns } : {}),
   task: settings.task,
   ...(settings.network ? { network: settings.network } : {}),
   ...(settings.alarmEmail ? { alarmEmail: settings.alarmEmail } : {}),

@@ -3,7 +3,7 @@ import { RemovalPolicy } from 'aws-cdk-lib';
 import type { Node } from 'constructs';
 import { DEFAULT_TASK_CPU, DEFAULT_TASK_MEMORY, fargateSizeProblem } from './fargate-sizes.ts';
 import { readCaBundle } from './rds-ca-bundle.ts';
-import { ECR_REPOSITORY, EMAIL, IMAGE_TAG, SECRET_ARN, SECRET_PREFIX, SECURITY_GROUP_ID, SUBNET_ID, VPC_ID } from './validation.ts';
+import { ECR_REPOSITORY, EMAIL, IMAGE_TAG, KMS_KEY_ARN, SECRET_ARN, SECRET_PREFIX, SECURITY_GROUP_ID, SUBNET_ID, VPC_ID } from './validation.ts';
 
 /** An existing VPC to run in: the subnets (private, with a route to the AWS APIs) and the security group used by tasks and functions. */
 export interface NetworkSettings {
@@ -36,6 +36,8 @@ export interface AppSettings {
   /** Left out: the stack creates a VPC (2 AZs, one NAT gateway). */
   readonly network?: NetworkSettings;
   readonly secrets: SecretAccessSettings;
+  /** Customer managed KMS keys of the secrets: the roles that read secrets get kms:Decrypt on them. */
+  readonly secretsKmsKeyArns?: string[];
   readonly task: TaskSettings;
   readonly alarmEmail?: string;
   readonly image?: ImageSettings;
@@ -159,12 +161,14 @@ export function readAppSettings(node: Node): AppSettings {
   const network = readNetwork(ctx);
   const alarmEmail = text(ctx, 'alarmEmail', EMAIL, 'pass -c alarmEmail=<address> to get the alarms by e-mail, or leave it out.');
   const image = readImage(ctx);
+  const secretsKmsKeyArns = list(ctx, 'secretsKmsKeyArn', KMS_KEY_ARN, 'pass -c secretsKmsKeyArn=arn:aws:kms:<region>:<account>:key/<key id> (the key the secrets are encrypted with; several comma-separated, each once), or leave it out for the AWS managed key.');
   const rdsCaBundle = readCaBundleFile(ctx);
   return {
     stackName: rawName,
     removalPolicy: retain ? RemovalPolicy.RETAIN : RemovalPolicy.DESTROY,
     ...(network ? { network } : {}),
     secrets: readSecrets(ctx),
+    ...(secretsKmsKeyArns ? { secretsKmsKeyArns } : {}),
     task: readTask(ctx),
     ...(alarmEmail ? { alarmEmail } : {}),
     ...(image ? { image } : {}),

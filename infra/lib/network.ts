@@ -27,6 +27,11 @@ export class ReplicatorNetwork extends Construct {
   public readonly securityGroup: ec2.ISecurityGroup;
   /** Flow logs of a created VPC (an existing VPC keeps its own). */
   public readonly flowLogGroup?: logs.LogGroup;
+  /**
+   * The public address of a created VPC's NAT gateway: what databases outside that VPC see the tasks and
+   * functions connect from (a security group cannot be referenced from another, unpeered VPC).
+   */
+  public readonly natPublicIp?: string;
 
   constructor(scope: Construct, id: string, props: ReplicatorNetworkProps = {}) {
     super(scope, id);
@@ -70,6 +75,8 @@ export class ReplicatorNetwork extends Construct {
         },
       });
       this.vpc = vpc;
+      const eip = vpc.publicSubnets.map((s) => s.node.tryFindChild('EIP')).find((c): c is ec2.CfnEIP => c instanceof ec2.CfnEIP);
+      if (eip) this.natPublicIp = eip.attrPublicIp;
       this.subnets = vpc.selectSubnets({ subnetType: ec2.SubnetType.PRIVATE_WITH_EGRESS }).subnets;
       this.securityGroup = new ec2.SecurityGroup(this, 'SecurityGroup', {
         vpc,

@@ -25,6 +25,8 @@ export interface ReplicatorStackProps extends StackProps {
   readonly network?: NetworkSettings;
   /** Which secrets may be read; default: names starting with database-replicator/. */
   readonly secrets?: SecretAccessSettings;
+  /** Customer managed KMS keys the secrets are encrypted with: kms:Decrypt for every role that reads them. */
+  readonly secretsKmsKeyArns?: readonly string[];
   readonly task?: Partial<TaskSettings>;
   readonly alarmEmail?: string;
   /** A prebuilt image in ECR instead of building containers/replicator at deploy time. */
@@ -63,7 +65,7 @@ export class ReplicatorStack extends Stack {
 
     this.network = new ReplicatorNetwork(this, 'Network', { ...kept, ...(props.network ? { existing: props.network } : {}) });
     this.statusTable = new StatusTable(this, 'StatusTable', { removalPolicy });
-    this.secretAccess = new SecretAccess(this, 'SecretAccess', props.secrets ?? { namePrefix: DEFAULT_SECRETS_PREFIX });
+    this.secretAccess = new SecretAccess(this, 'SecretAccess', props.secrets ?? { namePrefix: DEFAULT_SECRETS_PREFIX }, props.secretsKmsKeyArns);
     this.task = new ReplicatorTask(this, 'Task', {
       ...kept,
       vpc: this.network.vpc,
@@ -119,6 +121,7 @@ export class ReplicatorStack extends Stack {
     output('ScheduleDeadLetterQueueArn', this.schedule.deadLetterQueue.queueArn, 'Where EventBridge Scheduler puts a verify run it could not start (an alarm watches it)');
     if (this.secretAccess.namePrefix !== undefined) output('SecretsPrefix', this.secretAccess.namePrefix, 'The workflow reads the secrets whose names start with this');
     output('SecurityGroupId', this.network.securityGroup.securityGroupId, 'Allow this security group in on the database port of source and target');
+    if (this.network.natPublicIp) output('NatPublicIp', this.network.natPublicIp, 'The address tasks and functions reach databases outside the created VPC from: allow it in on their port');
 
     suppressAcceptedFindings(this);
   }

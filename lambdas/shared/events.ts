@@ -40,6 +40,8 @@ export const endpointsEventSchema = z.object({
   sourceEndpoint: endpointSchema.optional(),
   targetEndpoint: endpointSchema.optional(),
   databases: databasesSchema.optional(),
+  /** With one database: the target database it is copied into, when not of the same name. */
+  targetDatabase: z.string().min(1).max(63).optional(),
   filters: filtersSchema.optional(),
   /** Encrypt but accept any server certificate (the CLI's --allow-self-signed-certs). */
   allowSelfSignedCerts: z.boolean().optional(),

@@ -21,6 +21,14 @@ export const EVENTS_PER_POLL = 13;
 export const MAX_POLLS = 720;
 /** PLAN travels as an ECS container override, whose overrides are limited to 8 KiB in all. */
 export const MAX_PLAN_CHARS = 4096;
+/** ECS counts the overrides as JSON (8192 characters, formatting included). */
+export const MAX_CONTAINER_OVERRIDE_CHARS = 8192;
+/**
+ * PLAN as the RunTask request carries it: a JSON string inside JSON, each quote escaped. A plan of
+ * quoted identifiers (sales."Order Items") nearly doubles there; the rest of the override (names, ids,
+ * two secret ARNs, two endpoints) stays under 2.5 KiB.
+ */
+export const MAX_PLAN_ESCAPED_CHARS = 5632;
 
 const FILTER_KEYS = ['includeDatabases', 'excludeDatabases', 'includeTables', 'excludeTables', 'schemaOnlyTables', 'timeFilters', 'tableFilters'] as const;
 const hostPort = z.string().regex(/^[A-Za-z0-9.-]+(:\d{1,5})?$/, 'must be a host name, optionally with :port');
@@ -39,21 +47,29 @@ export const workflowInputSchema = z.strictObject({
     .optional(),
   target: z.strictObject({ endpoint: hostPort.optional() }).optional(),
   databases: databasesSchema.max(MAX_DATABASES, `at most ${MAX_DATABASES} databases per job: split bigger jobs`).refine((d) => new Set(d).size === d.length, 'must not list a database twice'),
+  // The target database of each source database, in the order of `databases` (the task's TARGET_DATABASE);
+  // left out, each keeps its name. A list rather than a map: the verify, cleanup and cutover definitions
+  // pick an item by the Map's index, and JSONPath cannot look a key up by a value.
+  targetDatabases: databasesSchema.max(MAX_DATABASES).refine((d) => new Set(d).size === d.length, 'must not name a target database twice').optional(),
   // The task's own PLAN schema (containers/replicator/README.md), so a bad plan fails before any task starts.
   plan: planSchema
     .refine((p) => JSON.stringify(p).length <= MAX_PLAN_CHARS, `must be at most ${MAX_PLAN_CHARS} characters as JSON (it is passed to the task as an environment variable)`)
+    .refine((p) => JSON.stringify(JSON.stringify(p)).length <= MAX_PLAN_ESCAPED_CHARS, `must be at most ${MAX_PLAN_ESCAPED_CHARS} characters as the task's environment carries it (every double quote counts twice): ECS refuses bigger container overrides`)
     .refine((p) => !(p.filters && FILTER_KEYS.some((k) => p[k] !== undefined)), 'has filters both under "filters" and at the top level: give them in one place')
     .default({}),
   verifySchedule: z
     .string()
     .regex(/^(rate\(\d{1,4} (minute|minutes|hour|hours|day|days)\)|cron\([^()]{9,200}\))$/, 'must be an EventBridge Scheduler expression such as rate(6 hours) or cron(0 3 * * ? *)')
     .optional(),
+}).refine((i) => i.targetDatabases === undefined || i.targetDatabases.length === i.databases.length, {
+  message: 'must name one target database for each database, in the same order',
+  path: ['targetDatabases'],
 });
 export type WorkflowInput = z.output<typeof workflowInputSchema>;
 type Plan = WorkflowInput['plan'];
 
 type Payload<S extends z.ZodType> = z.input<S>;
-export interface VerifyInput { jobId: string; databases: string[]; sourceSecretArn: string; targetSecretArn: string; sourceEndpoint?: string; targetEndpoint?: string; plan: Plan }
+export interface VerifyInput { jobId: string; databases: string[]; targetDatabases?: string[]; sourceSecretArn: string; targetSecretArn: string; sourceEndpoint?: string; targetEndpoint?: string; plan: Plan }
 export interface WorkflowJob {
   jobId: string;
   sourceSecretArn: string;
@@ -69,7 +85,8 @@ export interface WorkflowJob {
   /** The probe of the source from the target (the subscription's connection), before the copy. */
   reach: Payload<typeof checkTargetReachesSourceEvent>;
   estimate: Payload<typeof estimateSizeEvent>;
-  databases: { database: string; objectName: string; check: Payload<typeof checkReplicationEvent> }[];
+  /** targetDatabase: where the task copies and subscribes (the same name unless the input names another). */
+  databases: { database: string; targetDatabase: string; objectName: string; check: Payload<typeof checkReplicationEvent> }[];
   verifySchedule?: { name: string; expression: string; input: VerifyInput };
 }
 /** The plan's filters as the task reads them: under `filters` or at the top level. */
@@ -92,11 +109,16 @@ export function normalizeJob(input: WorkflowInput, defaultJobs?: number): Workfl
     ...(input.target?.endpoint ? { targetEndpoint: input.target.endpoint } : {}),
     ...(plan.allowSelfSignedCerts !== undefined ? { allowSelfSignedCerts: plan.allowSelfSignedCerts } : {}),
   };
-  const checks = { ...shared, databases: input.databases, ...(filters ? { filters } : {}) };
-  const databases = input.databases.map((database) => {
+  const targetOf = (index: number) => input.targetDatabases?.[index] ?? input.databases[index]!;
+  // With one database the checks connect to its target database (validate's same-database check needs it).
+  const single = input.databases.length === 1 && targetOf(0) !== input.databases[0] ? { targetDatabase: targetOf(0) } : {};
+  const checks = { ...shared, databases: input.databases, ...single, ...(filters ? { filters } : {}) };
+  const databases = input.databases.map((database, index) => {
     // The names the task gives slot, publication and subscription (src/task/scope.ts).
     const objectName = replicationObjectName(engineJobId(jobId, database), database);
-    return { database, objectName, check: { ...shared, database, slot: objectName, subscription: objectName } };
+    const targetDatabase = targetOf(index);
+    const renamed = targetDatabase !== database ? { targetDatabase } : {};
+    return { database, targetDatabase, objectName, check: { ...shared, database, ...renamed, slot: objectName, subscription: objectName } };
   });
   const endpoints = { sourceEndpoint: input.source?.endpoint ?? '', targetEndpoint: input.target?.endpoint ?? '' };
   const job: WorkflowJob = {
@@ -114,7 +136,7 @@ export function normalizeJob(input: WorkflowInput, defaultJobs?: number): Workfl
   if (input.source) job.rdsCheck = { jobId, source: input.source };
   if (input.verifySchedule) {
     const given = Object.fromEntries(Object.entries(endpoints).filter(([, v]) => v !== ''));
-    job.verifySchedule = { name: `verify-${jobId}`, expression: input.verifySchedule, input: { jobId, databases: input.databases, sourceSecretArn, targetSecretArn, ...given, plan } };
+    job.verifySchedule = { name: `verify-${jobId}`, expression: input.verifySchedule, input: { jobId, databases: input.databases, ...(input.targetDatabases ? { targetDatabases: input.targetDatabases } : {}), sourceSecretArn, targetSecretArn, ...given, plan } };
   }
   return job;
 }

@@ -2,6 +2,12 @@ import { sameServer } from '../catalog/identity.ts';
 import { type Check, fail, pass, warn, type EndpointIdentity } from './types.ts';
 
 export const OLDEST_SUPPORTED_MAJOR = 12;
+/**
+ * The newest source major the project supports. pg_dump refuses a server newer than itself, so the task
+ * image's client programs must be at least this (checked when the image is built); raise it together
+ * with PG_MAJOR in containers/replicator/Dockerfile.
+ */
+export const NEWEST_SUPPORTED_MAJOR = 18;
 
 function describe(e: EndpointIdentity): string {
   return `${e.host}:${e.port}/${e.database}`;

@@ -262,8 +262,8 @@ describe('stack', () => {
   it('outputs what the CLI and operators need', () => {
     const { stack } = base;
     const names = ['AlarmTopicArn', 'CleanupStateMachineArn', 'ClusterName', 'CutoverStateMachineArn', 'JobTableName', 'ReplicateStateMachineArn', 'ScheduleDeadLetterQueueArn', 'ScheduleGroupName', 'SchedulerRoleArn', 'SecurityGroupId', 'TaskDefinitionArn', 'VerifyStateMachineArn'];
-    expect(Object.keys(base.json.Outputs ?? {}).sort()).toEqual([...names, 'SecretsPrefix'].sort());
-    // The secrets prefix is there for the CLI to store URL secrets under; explicit ARNs have none.
+    expect(Object.keys(base.json.Outputs ?? {}).sort()).toEqual([...names, 'SecretsPrefix', 'NatPublicIp'].sort());
+    // The secrets prefix is there for the CLI to store URL secrets under; explicit ARNs have none. An existing VPC has no NAT of the stack's.
     expect(Object.keys(custom.json.Outputs ?? {}).sort()).toEqual(names);
     template.hasOutput('SecretsPrefix', { Value: 'database-replicator/' });
     template.hasOutput('SchedulerRoleArn', { Value: { 'Fn::GetAtt': [logicalId(base, stack.schedule.role), 'Arn'] } });

@@ -122,7 +122,7 @@ describe.each(NAMES)('statemachines/%s.asl.json', (name) => {
     for (const [stateName, state] of tasks(machine).filter(([, s]) => s.Resource === `${STATES}ecs:runTask.sync`)) {
       const override = (state.Parameters!.Overrides as { ContainerOverrides: { Name: string; Command: string[]; Environment: { Name: string; 'Value.$': string }[] }[] }).ContainerOverrides[0]!;
       expect(override.Name).toBe('${ContainerName}');
-      expect(override.Environment.map((e) => e.Name), stateName).toEqual(['JOB_ID', 'DATABASE', 'SOURCE_SECRET_ARN', 'TARGET_SECRET_ARN', 'SOURCE_ENDPOINT', 'TARGET_ENDPOINT', 'PLAN']);
+      expect(override.Environment.map((e) => e.Name), stateName).toEqual(['JOB_ID', 'DATABASE', 'TARGET_DATABASE', 'SOURCE_SECRET_ARN', 'TARGET_SECRET_ARN', 'SOURCE_ENDPOINT', 'TARGET_ENDPOINT', 'PLAN']);
       expect(override.Environment.find((e) => e.Name === 'PLAN')!['Value.$']).toBe('States.JsonToString($.plan)');
       expect(state.Parameters).toMatchObject({ LaunchType: 'FARGATE', Cluster: '${ClusterArn}', TaskDefinition: '${TaskDefinitionArn}' });
     }

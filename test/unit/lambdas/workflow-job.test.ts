@@ -1,12 +1,13 @@
 // The replicate workflow's execution input and the job every later state reads its payload from
 // (lambdas/shared/workflow-job.ts): what "Record job started" returns.
+import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { checkGrantsEvent } from '../../../lambdas/check-grants.ts';
 import { checkRdsParameterGroupEvent } from '../../../lambdas/check-rds-parameter-group.ts';
 import { checkReplicationEvent } from '../../../lambdas/check-replication.ts';
 import { estimateSizeEvent } from '../../../lambdas/estimate-size.ts';
 import { assertNoSecrets } from '../../support/no-secrets.ts';
-import { EVENTS_PER_POLL, MAX_POLLS, normalizeJob, workflowInputSchema } from '../../../lambdas/shared/workflow-job.ts';
+import { EVENTS_PER_POLL, MAX_CONTAINER_OVERRIDE_CHARS, MAX_PLAN_CHARS, MAX_POLLS, normalizeJob, workflowInputSchema } from '../../../lambdas/shared/workflow-job.ts';
 import { replicationObjectName } from '../../../src/snapshot/prepare.ts';
 import { engineJobId } from '../../../src/task/scope.ts';
 import { SOURCE_ARN, TARGET_ARN } from './support.ts';
@@ -73,5 +74,78 @@ describe('normalizeJob', () => {
     const job2 = normalizeJob(workflowInputSchema.parse({ ...input, source: { endpoint: 'shop.abc.eu-west-1.rds.amazonaws.com:5432' }, target: { endpoint: 'target.internal' } }));
     expect(checkGrantsEvent.parse(job2.checks)).toMatchObject({ sourceEndpoint: { host: 'shop.abc.eu-west-1.rds.amazonaws.com', port: 5432 }, targetEndpoint: { host: 'target.internal' } });
     expect(job2.databases[0]!.check).toMatchObject({ sourceEndpoint: 'shop.abc.eu-west-1.rds.amazonaws.com:5432' });
+  });
+
+  it('names the target database of each database when the input does, and tells the functions that connect', () => {
+    const renamed = normalizeJob(workflowInputSchema.parse({ ...input, targetDatabases: ['shop_copy', 'Crm-Data'] }));
+    expect(renamed.databases.map((d) => [d.database, d.targetDatabase])).toEqual([['shop', 'shop_copy'], ['Crm-Data', 'Crm-Data']]);
+    expect(checkReplicationEvent.parse(renamed.databases[0]!.check)).toMatchObject({ database: 'shop', targetDatabase: 'shop_copy' });
+    expect(renamed.databases[1]!.check).not.toHaveProperty('targetDatabase');
+    expect(renamed.verifySchedule!.input.targetDatabases).toEqual(['shop_copy', 'Crm-Data']);
+    expect(renamed.checks).not.toHaveProperty('targetDatabase');
+    const one = normalizeJob(workflowInputSchema.parse({ ...input, databases: ['shop'], targetDatabases: ['shop_copy'] }));
+    expect(checkGrantsEvent.parse(one.checks)).toMatchObject({ databases: ['shop'], targetDatabase: 'shop_copy' });
+    expect(job.databases.map((d) => d.targetDatabase)).toEqual(['shop', 'Crm-Data']);
+  });
+
+  it('refuses a target list that does not name one database per database, or names one twice', () => {
+    for (const targetDatabases of [['shop_copy'], ['a', 'b', 'c'], ['same', 'same'], ['', 'b']]) {
+      const parsed = workflowInputSchema.safeParse({ ...input, targetDatabases });
+      expect(parsed.success, JSON.stringify(targetDatabases)).toBe(false);
+      expect(parsed.error!.issues[0]!.path).toEqual(expect.arrayContaining(['targetDatabases']));
+    }
+  });
+});
+
+describe('the container override of a task (ECS allows 8192 characters of overrides, JSON included)', () => {
+  type Override = { Name: string; Command: string[]; Environment: { Name: string; 'Value.$': string }[] };
+  const asl = JSON.parse(readFileSync(new URL('../../../statemachines/replicate.asl.json', import.meta.url), 'utf8'));
+  const copy = asl.States['Replicate each database'].ItemProcessor.States['Copy snapshot'];
+  const override = copy.Parameters.Overrides.ContainerOverrides[0] as Override;
+
+  /** The override as RunTask receives it, for the Map item of `job`'s first database. */
+  function renderedOverride(job: ReturnType<typeof normalizeJob>): string {
+    const item: Record<string, unknown> = { ...job, ...job.databases[0]!, plan: job.plan };
+    const value = (path: string) => {
+      const json = /^States\.JsonToString\(\$\.(\w+)\)$/.exec(path);
+      return json ? JSON.stringify(item[json[1]!]) : String(item[path.replace(/^\$\./, '')]);
+    };
+    return JSON.stringify({ Name: 'replicator', Command: override.Command, Environment: override.Environment.map((e) => ({ Name: e.Name, Value: value(e['Value.$']) })) });
+  }
+
+  const longest = {
+    jobId: `j${'x'.repeat(56)}`,
+    sourceSecretArn: `arn:aws-us-gov:secretsmanager:us-gov-west-1:123456789012:secret:${'s'.repeat(512)}-AbCdEf`,
+    targetSecretArn: `arn:aws-us-gov:secretsmanager:us-gov-west-1:123456789012:secret:${'t'.repeat(512)}-AbCdEf`,
+    source: { endpoint: `${'h'.repeat(253)}:65535` },
+    target: { endpoint: `${'g'.repeat(253)}:65535` },
+    databases: ['d'.repeat(63)],
+    targetDatabases: ['e'.repeat(63)],
+  };
+
+  it('stays within the limit for the longest input the workflow accepts, a plan of quoted identifiers included', () => {
+    // Grow the plan until the input is refused; the last accepted one is the biggest.
+    let accepted: ReturnType<typeof normalizeJob> | undefined;
+    for (let n = 1; n < 400; n++) {
+      const plan = { tableFilters: Array.from({ length: n }, (_, i) => `${'d'.repeat(63)}."T ${i}":"c" <> ''`) };
+      const parsed = workflowInputSchema.safeParse({ ...longest, plan });
+      if (!parsed.success) break;
+      accepted = normalizeJob(parsed.data);
+    }
+    expect(accepted).toBeDefined();
+    expect(JSON.stringify(accepted!.plan).length).toBeLessThan(MAX_PLAN_CHARS);
+    expect(override.Environment.map((e) => e.Name)).toContain('TARGET_DATABASE');
+    expect(renderedOverride(accepted!).length).toBeLessThanOrEqual(MAX_CONTAINER_OVERRIDE_CHARS);
+  });
+
+  it('refuses a plan under 4 KiB as JSON that the override would carry over the limit', () => {
+    const plan = { tableFilters: Array.from({ length: 190 }, (_, i) => `"a"."${i}"."c"`) };
+    expect(JSON.stringify(plan).length).toBeLessThanOrEqual(MAX_PLAN_CHARS);
+    const parsed = workflowInputSchema.safeParse({ ...longest, plan });
+    expect(parsed.success).toBe(false);
+    expect(parsed.error!.issues.map((i) => i.message).join(' ')).toContain('ECS refuses bigger container overrides');
+    // Without the second rule it would have been accepted, and RunTask refused at the first task.
+    const job = normalizeJob({ ...workflowInputSchema.parse({ ...longest }), plan } as never);
+    expect(renderedOverride(job).length).toBeGreaterThan(MAX_CONTAINER_OVERRIDE_CHARS);
   });
 });
