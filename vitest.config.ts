@@ -8,6 +8,8 @@ export default defineConfig({
     testTimeout: 60_000,
     hookTimeout: 120_000,
     pool: 'forks',
+    // Concurrent tests of one file share the two cores with the other files' workers.
+    maxConcurrency: 3,
     reporters: ['default', './test/support/summary-reporter.ts'],
   },
 });

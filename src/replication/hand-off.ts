@@ -2,15 +2,15 @@ import type pg from 'pg';
 import { quoteIdent } from '../catalog/ident.ts';
 import { subscriptionExists } from './subscription.ts';
 
-/** A resume could not bring its two streams together within the time it was given. */
-export class HandOffTimeoutError extends Error {
-  override name = 'HandOffTimeoutError';
+/** A resume could not bring its two streams together (in the time it was given). */
+export class HandOffError extends Error {
+  override name = 'HandOffError';
 }
 
 async function poll(check: () => Promise<boolean>, timeoutMs: number, what: string): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (!(await check())) {
-    if (Date.now() > deadline) throw new HandOffTimeoutError(`Timed out after ${Math.round(timeoutMs / 1000)} s waiting for ${what}; run init again to go on from here (status shows the lag).`);
+    if (Date.now() > deadline) throw new HandOffError(`Timed out after ${Math.round(timeoutMs / 1000)} s waiting for ${what}; run init again to go on from here (status shows the lag).`);
     await new Promise((resolve) => setTimeout(resolve, 200));
   }
 }
@@ -78,7 +78,7 @@ export async function appliedPoint(source: pg.Client, target: pg.Client, subscri
   const { rows } = await target.query<{ lsn: string | null }>(`SELECT pg_replication_origin_progress('pg_' || oid, true)::text AS lsn FROM pg_subscription WHERE subname = $1`, [subscription]);
   const { rows: s } = await source.query<{ lsn: string | null }>('SELECT confirmed_flush_lsn::text AS lsn FROM pg_replication_slots WHERE slot_name = $1', [slot]);
   const points = [rows[0]?.lsn, s[0]?.lsn].filter((p): p is string => Boolean(p));
-  if (points.length === 0) throw new Error(`Subscription ${subscription} has applied nothing and slot ${slot} is gone; run cleanup and init again.`);
+  if (points.length === 0) throw new HandOffError(`Subscription ${subscription} has applied nothing and slot ${slot} is gone; run cleanup and init again.`);
   const { rows: max } = await source.query<{ lsn: string }>(`SELECT max(p)::text AS lsn FROM unnest($1::pg_lsn[]) p`, [points]);
   return max[0]!.lsn;
 }

@@ -1,6 +1,7 @@
 import { rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type pg from 'pg';
+import { faultPoint } from './fault-points.ts';
 import { listArchive, restoreArchiveEntries, type SchemaCopyOptions } from './schema.ts';
 
 /** One line of `pg_restore --list`: its dump id, and the catalog and oid of the object on the source. */
@@ -148,6 +149,7 @@ export class PostDataScheduler {
     for (const e of entries) this.claimed.add(e.dumpId);
     await (this.options.restoreEntries ?? this.restoreWithPgRestore)(entries, jobs, settings);
     for (const e of entries) this.restored.add(e.dumpId);
+    faultPoint('post-data:entry');
   }
 
   private readonly restoreWithPgRestore = async (entries: ArchiveEntry[], jobs: number, settings: Record<string, string>): Promise<void> => {

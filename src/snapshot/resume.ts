@@ -5,6 +5,7 @@ import type { ConnectionSpec } from '../connection/url.ts';
 import type { DatabasePlan, TablePlan } from '../plan/plan.ts';
 import {
   appliedPoint,
+  HandOffError,
   dropSubscriptionKeepSlot,
   publicationMembers,
   settledPoint,
@@ -78,37 +79,41 @@ export async function resumeWithSecondSlot(run: ResumeRun): Promise<{ recopied: 
   if (r.handedOff) return { recopied };
 
   const mainTables = await subscriptionTables(target, main);
-  const joined = keys.size > 0 && [...keys].every((k) => mainTables.has(k)) && (await subscriptionExists(target, main));
-  if (!joined) {
-    // 1. The copied tables stream from the job's slot; the others leave its publication first.
-    if (!(await subscriptionExists(target, main))) {
-      const members = await publicationMembers(source, db.publication);
-      const leaving = r.published.filter((p) => members.has(`${p.schema}.${p.name}`));
-      if (leaving.length) await source.query(`ALTER PUBLICATION ${quoteIdent(db.publication)} DROP TABLE ${leaving.map((p) => qualifiedName(p.schema, p.name)).join(', ')}`);
-      r.leftPublicationAt = await settledPoint(source, run.timeoutMs);
-      save();
-      faultPoint('resume:left-publication');
-      await createSubscriptionAtSlot(target, { name: main, conninfo: run.subscriptionConninfo, publication: db.publication, slot: main, consistentPoint: db.consistentPoint!, binary: run.copy.binary });
-      db.subscription = main;
-      save();
-      log(`${run.plan.source}: the ${Object.keys(db.copied).length} table(s) already copied stream from slot ${main}; copying ${r.tables.length} table(s) again under a new snapshot`);
-      faultPoint('resume:main-subscription');
-    }
-
-    // 2. The second slot's snapshot, and the unfinished tables copied under it.
-    if (!r.copyDone) await copyUnderSecondSlot(run, r);
-
-    // 3. Their keys and indexes, then their own stream from the second slot's point.
-    await run.buildOwnEntries(r.tables);
-    faultPoint('resume:indexes');
-    const switched = await switchDone(source, db.publication, second, keys);
-    if (!switched && !(await subscriptionExists(target, second))) {
-      await createSubscriptionAtSlot(target, { name: second, conninfo: run.subscriptionConninfo, publication: second, slot: second, consistentPoint: r.snapshotPoint!, binary: run.copy.binary });
-      faultPoint('resume:second-subscription');
-    }
-
-    // 4. The job's subscription stops, past every change the unfinished tables had before leaving its publication.
+  const joined = keys.size > 0 && [...keys].every((k) => mainTables.has(k));
+  if (joined) {
+    // Stopped while the job's subscription was being made again: it may lack its starting point.
+    await startAt(target, main, r.handoffAt);
+  } else {
+    // Before the first step the tables are in the job's publication too: only the record tells them apart.
+    const switched = r.leftPublicationAt !== undefined && (await switchDone(source, db.publication, second, keys));
     if (!switched) {
+      // 1. The copied tables stream from the job's slot; the others leave its publication first.
+      if (!(await subscriptionExists(target, main))) {
+        const members = await publicationMembers(source, db.publication);
+        const leaving = r.published.filter((p) => members.has(`${p.schema}.${p.name}`));
+        if (leaving.length) await source.query(`ALTER PUBLICATION ${quoteIdent(db.publication)} DROP TABLE ${leaving.map((p) => qualifiedName(p.schema, p.name)).join(', ')}`);
+        r.leftPublicationAt = await settledPoint(source, run.timeoutMs);
+        save();
+        faultPoint('resume:left-publication');
+        await createSubscriptionAtSlot(target, { name: main, conninfo: run.subscriptionConninfo, publication: db.publication, slot: main, consistentPoint: db.consistentPoint!, binary: run.copy.binary });
+        db.subscription = main;
+        save();
+        log(`${run.plan.source}: the ${Object.keys(db.copied).length} table(s) already copied stream from slot ${main}; copying ${r.tables.length} table(s) again under a new snapshot`);
+        faultPoint('resume:main-subscription');
+      }
+
+      // 2. The second slot's snapshot, and the unfinished tables copied under it.
+      if (!r.copyDone) await copyUnderSecondSlot(run, r);
+
+      // 3. Their keys and indexes, then their own stream from the second slot's point.
+      await run.buildOwnEntries(r.tables);
+      faultPoint('resume:indexes');
+      if (!(await subscriptionExists(target, second))) {
+        await createSubscriptionAtSlot(target, { name: second, conninfo: run.subscriptionConninfo, publication: second, slot: second, consistentPoint: r.snapshotPoint!, binary: run.copy.binary });
+        faultPoint('resume:second-subscription');
+      }
+
+      // 4. The job's subscription stops, past every change the unfinished tables had before leaving its publication.
       await target.query(`ALTER SUBSCRIPTION ${quoteIdent(main)} ENABLE`);
       await waitForSlotConfirmed(source, main, r.leftPublicationAt!, run.timeoutMs);
       await stopSubscription(target, main, run.timeoutMs);
@@ -144,13 +149,25 @@ export async function resumeWithSecondSlot(run: ResumeRun): Promise<{ recopied: 
       await dropSubscriptionKeepSlot(target, main);
       faultPoint('resume:main-dropped');
     }
-    await createSubscriptionAtSlot(target, { name: main, conninfo: run.subscriptionConninfo, publication: db.publication, slot: main, consistentPoint: r.handoffAt!, binary: run.copy.binary });
+    if (!r.handoffAt) throw new HandOffError(`The job's subscription ${main} is gone and the record lacks where it stopped; run cleanup and init again.`);
+    await createSubscriptionAtSlot(target, { name: main, conninfo: run.subscriptionConninfo, publication: db.publication, slot: main, consistentPoint: r.handoffAt, binary: run.copy.binary });
   }
   r.handedOff = true;
   db.subscription = main;
   save();
   log(`${run.plan.source}: every table streams from slot ${main} again`);
   return { recopied };
+}
+
+/** Enables a subscription made again at a hand-off, first moving its origin to `point` if a stop left it behind. */
+async function startAt(target: pg.Client, subscription: string, point: string | undefined): Promise<void> {
+  const { rows } = await target.query<{ enabled: boolean; behind: boolean | null }>(
+    `SELECT subenabled AS enabled, coalesce(pg_replication_origin_progress('pg_' || oid, false) < $2::pg_lsn, true) AS behind FROM pg_subscription WHERE subname = $1`,
+    [subscription, point ?? '0/0'],
+  );
+  if (!rows[0] || rows[0].enabled) return;
+  if (point && rows[0].behind) await target.query(`SELECT pg_replication_origin_advance('pg_' || oid, $2::pg_lsn) FROM pg_subscription WHERE subname = $1`, [subscription, point]);
+  await target.query(`ALTER SUBSCRIPTION ${quoteIdent(subscription)} ENABLE`);
 }
 
 async function switchDone(source: pg.Client, publication: string, second: string, keys: Set<string>): Promise<boolean> {

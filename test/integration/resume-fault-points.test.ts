@@ -1,4 +1,4 @@
-import { describe, expect, inject, it } from 'vitest';
+import { beforeAll, describe, expect, inject, it } from 'vitest';
 import { clusterUrl } from '../support/cluster.ts';
 import { endpoints, runCli } from '../support/cli.ts';
 import { dropReplicationObjects, fingerprintTables, replicationObjectsOnSource, waitForSubscriptionCatchUp } from '../support/compare.ts';
@@ -58,22 +58,23 @@ async function startWriter(db: string): Promise<() => Promise<number>> {
   };
 }
 
-const FIRST_RUN_POINTS = ['init:publication', 'init:slot', 'init:schema', 'init:table-copied', 'init:data', 'init:sequences', 'init:post-data', 'init:analyze'];
+const FIRST_RUN_POINTS = ['init:publication', 'init:slot', 'init:schema', 'init:table-copied', 'init:data', 'init:sequences', 'post-data:entry', 'init:post-data', 'init:analyze'];
 const RESUME_POINTS = [
   'resume:left-publication', 'resume:main-subscription', 'resume:second-slot', 'resume:table-copied', 'resume:copied', 'resume:indexes',
   'resume:second-subscription', 'resume:main-stopped', 'resume:switched', 'resume:second-dropped', 'resume:main-dropped',
 ];
 
-describe('init and its resume stopped at every step boundary', () => {
+// Each scenario has its own job and target database on the shared source: three run at once.
+describe.concurrent('init and its resume stopped at every step boundary', () => {
   const scenarios = [...FIRST_RUN_POINTS.map((p) => [p]), ...RESUME_POINTS.map((p) => ['init:table-copied', p])].map((points, index) => ({ name: points.join(', then '), points, index }));
   let db = '';
+  beforeAll(async () => {
+    db = (await createTestDatabase(source, 'fault')).name;
+    scratch.cleanups.push(() => dropTestDatabase(source, db));
+    await withClient(source, db, (c) => c.query(SCHEMA));
+  });
 
   it.each(scenarios)('stopped at $name, run again, ends equal to the source', async ({ points, index }) => {
-    if (!db) {
-      db = (await createTestDatabase(source, 'fault')).name;
-      scratch.cleanups.push(() => dropTestDatabase(source, db));
-      await withClient(source, db, (c) => c.query(SCHEMA));
-    }
     const targetDb = `${db}_${index}`;
     const jobId = `f${index}_${db.slice(-8).replace(/[^a-z0-9]/g, '')}`;
     scratch.cleanups.push(() => dropTestDatabase(target, targetDb));
