@@ -9,7 +9,8 @@ import { planJob } from '../snapshot/prepare.ts';
 import { chooseRowHashMethod, useCanonicalSession } from './canonical.ts';
 import type { KeyRange } from './chunks.ts';
 import { compareSchemas, readSchema } from './schema.ts';
-import { bisect, chunkRanges, recheckRows, sameSummary, summarizeBoth, type RowDiff, type Sides, type TableToVerify } from './table.ts';
+import { recheckRows } from './recheck.ts';
+import { bisect, chunkRanges, sameSummary, summarizeBoth, type RowDiff, type Sides, type TableToVerify } from './table.ts';
 
 export interface VerifyRequest {
   job: JobContext;
@@ -22,7 +23,10 @@ export interface VerifyRequest {
   logger: Logger;
 }
 
-/** 'unconfirmed': a table without a primary key that changed during every live re-check. */
+/**
+ * 'unconfirmed': a table without a primary key that changed during every live re-check, or a keyed table
+ * whose only suspect rows kept changing on the source while they were re-checked (hot rows).
+ */
 export type TableStatus = 'ok' | 'different' | 'schema only' | 'unconfirmed';
 
 export interface TableResult {
@@ -33,6 +37,8 @@ export interface TableResult {
   seconds: number;
   chunks: number;
   diffs: RowDiff[];
+  /** Rows still changing on the source during the last live re-check: neither equal nor different. */
+  unconfirmedRows?: RowDiff[];
   note?: string;
 }
 
@@ -197,11 +203,20 @@ export async function runVerify(req: VerifyRequest): Promise<VerifyReport> {
           if (suspects.length >= budget) break;
           suspects.push(...(await bisect(first, r.verify, range, budget - suspects.length)));
         }
-        if (streaming) suspects = await recheckRows(first, r.verify, suspects, 5, catchUp);
+        let changing: RowDiff[] = [];
+        if (streaming) {
+          const rechecked = await recheckRows(first, r.verify, suspects, 5, catchUp);
+          suspects = rechecked.different;
+          changing = rechecked.changing;
+        }
         r.diffs = suspects.slice(0, req.maxDiffs);
+        if (changing.length) r.unconfirmedRows = changing.slice(0, req.maxDiffs);
+        if (changing.length && !suspects.length) {
+          r.note = `${changing.length} row(s) kept changing on the source while they were re-checked, so they could be neither confirmed nor called different: run verify again when writes pause, or after cutover`;
+        }
         if (stalled && suspects.length) r.note = stalledNote;
         if (suspects.length === 0) {
-          r.status = 'ok';
+          r.status = changing.length ? 'unconfirmed' : 'ok';
           r.mismatched = [];
         }
       }

@@ -10,7 +10,7 @@ import { connectAs, createTestDatabase, edgeCasesSql, runPsqlFile, withClient } 
 interface VerifyJson {
   ok: boolean;
   databases: {
-    tables: { table: string; status: string; rows: number; chunks: number; diffs: { kind: string; key: Record<string, string> }[]; note?: string }[];
+    tables: { table: string; status: string; rows: number; chunks: number; diffs: { kind: string; key: Record<string, string> }[]; unconfirmedRows?: { kind: string; key: Record<string, string> }[]; note?: string }[];
     schemaDiffs: string[];
     rechecked: boolean;
   }[];
@@ -154,6 +154,49 @@ describe('verify', () => {
       writing = false;
       await load;
       await writer.end();
+    }
+  });
+
+  it('reports hot rows that keep changing during the re-checks as unconfirmed, never as different, and still fails on a row changed only on the target', async () => {
+    const { db, cli, verify } = await copied('verify_hot', (name) =>
+      withClient(source, name, (c) => c.query(`
+        CREATE TABLE counters (id int PRIMARY KEY, hits bigint NOT NULL DEFAULT 0, label text);
+        INSERT INTO counters (id, label) SELECT g, 'c' || g FROM generate_series(1, 20000) g;
+        ANALYZE counters;`)),
+      [],
+    );
+    expect((await cli(['sync'])).exitCode).toBe(0);
+    // Two sessions keep bumping the same three rows, so their source value moves between any two reads.
+    const hot = ['1', '2', '10000'];
+    const writers = await Promise.all([connectAs(source, db), connectAs(source, db)]);
+    let writing = true;
+    const loads = writers.map(async (w) => {
+      while (writing) await w.query(`UPDATE counters SET hits = hits + 1 WHERE id IN (${hot.join(', ')})`);
+    });
+    try {
+      const hotOnly = await verify(['--rows-per-chunk', '4000']);
+      expect(hotOnly.exitCode, hotOnly.stdout).toBe(0);
+      expect(hotOnly.report.ok).toBe(true);
+      const counters = hotOnly.report.databases[0]!.tables.find((t) => t.table === 'public.counters')!;
+      expect(counters.diffs).toEqual([]);
+      expect(counters.status).toBe('unconfirmed');
+      expect(counters.note).toMatch(/row\(s\) kept changing on the source while they were re-checked/);
+      const unconfirmed = counters.unconfirmedRows!.map((d) => d.key.id);
+      expect(unconfirmed.length).toBeGreaterThan(0);
+      expect(hot).toEqual(expect.arrayContaining(unconfirmed));
+
+      // A row changed on the target alone is still a difference, whatever the hot rows do meanwhile.
+      await withClient(target, db, (c) => c.query(`UPDATE counters SET label = 'tampered' WHERE id = 15000`));
+      const tampered = await cli(['verify', '--rows-per-chunk', '4000']);
+      expect(tampered.exitCode, tampered.stdout).toBe(1);
+      expect(tampered.stdout).toMatch(/public\.counters differs:\n {2}different {9}id=15000\n/);
+      expect(tampered.stdout).not.toMatch(/different {9}id=(1|2|10000)\n/);
+      expect(tampered.stdout).toMatch(/changing {10}id=(1|2|10000) \(kept changing on the source while re-checked; not a difference\)/);
+      expect(tampered.stdout).toMatch(/Verify found differences: 1 table\(s\) differ/);
+    } finally {
+      writing = false;
+      await Promise.all(loads);
+      await Promise.all(writers.map((w) => w.end()));
     }
   });
 });

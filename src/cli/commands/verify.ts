@@ -18,6 +18,10 @@ interface VerifyOptions extends FilterFlags, JobOptions {
   recheckTimeout: number;
 }
 
+function keyText(key: Record<string, string>): string {
+  return Object.entries(key).map(([k, v]) => `${k}=${v}`).join(', ');
+}
+
 export function renderVerifyReport(report: VerifyReport, maxDiffs: number): string {
   const out: string[] = [];
   const table = new Table({ head: ['Database', 'Table', 'Status', 'Rows', 'Chunks', 'Time'], style: { head: [], border: [] } });
@@ -26,10 +30,15 @@ export function renderVerifyReport(report: VerifyReport, maxDiffs: number): stri
   }
   out.push(table.toString());
   for (const db of report.databases) {
-    for (const t of db.tables.filter((x) => x.status === 'unconfirmed')) out.push(`${db.database}: ${t.table} could not be confirmed (${t.note}).`);
+    for (const t of db.tables.filter((x) => x.status === 'unconfirmed')) {
+      out.push(`${db.database}: ${t.table} could not be confirmed (${t.note}).`);
+      for (const d of t.unconfirmedRows ?? []) out.push(`  ${'changing'.padEnd(17)} ${keyText(d.key)}`);
+    }
     for (const t of db.tables.filter((x) => x.status === 'different')) {
       out.push(`${db.database}: ${t.table} differs${t.note ? ` (${t.note})` : ''}:`);
-      for (const d of t.diffs.slice(0, maxDiffs)) out.push(`  ${d.kind.padEnd(17)} ${Object.entries(d.key).map(([k, v]) => `${k}=${v}`).join(', ')}`);
+      for (const d of t.diffs.slice(0, maxDiffs)) out.push(`  ${d.kind.padEnd(17)} ${keyText(d.key)}`);
+      // Hot rows beside real differences: listed, but not counted as differences.
+      for (const d of t.unconfirmedRows ?? []) out.push(`  ${'changing'.padEnd(17)} ${keyText(d.key)} (kept changing on the source while re-checked; not a difference)`);
     }
     for (const s of db.schemaDiffs) out.push(`${db.database}: schema: ${s}`);
     if (db.sequencesBehind.length) out.push(`${db.database}: ${db.sequencesBehind.length} sequence(s) behind the source (cutover sets them): ${db.sequencesBehind.slice(0, 5).join(', ')}`);
