@@ -1,7 +1,9 @@
 import { libpqConninfo, libpqEnvironment } from '../connection/libpq-env.ts';
 import type { TlsPolicy } from '../connection/tls.ts';
 import type { ConnectionSpec } from '../connection/url.ts';
+import { rmSync, writeFileSync } from 'node:fs';
 import { pipePgTools, runPgTool } from '../pgtools/run.ts';
+import { fillMatviews, isMatviewData, matviewDataEntries } from './matview-data.ts';
 
 export interface SchemaCopyOptions {
   source: ConnectionSpec;
@@ -54,10 +56,21 @@ export async function dumpPostDataSchema(options: SchemaCopyOptions, file: strin
  */
 export async function restorePostDataSchema(options: SchemaCopyOptions, file: string, jobs: number, clean: boolean): Promise<void> {
   const cleanArgs = clean ? ['--clean', '--if-exists'] : ['--exit-on-error'];
-  await runPgTool(
-    { tool: 'pg_restore', args: [...restoreArgs(options, [`--jobs=${jobs}`, ...cleanArgs]), file], env: libpqEnvironment(options.target, options.tls) },
-    options.sourceMajor,
-  );
+  // Materialized views are filled after the rest, by fillMatviews rather than pg_restore, whose REFRESH
+  // runs with an empty search_path: their entries are commented out of the list pg_restore follows.
+  const listing = await listArchive(options, file);
+  const matviewData = matviewDataEntries(listing);
+  const list = `${file}.${process.pid}.list`;
+  if (matviewData.length) writeFileSync(list, listing.split('\n').map((line) => (isMatviewData({ line }) ? `;${line}` : line)).join('\n'), { mode: 0o600 });
+  try {
+    await runPgTool(
+      { tool: 'pg_restore', args: [...restoreArgs(options, [`--jobs=${jobs}`, ...cleanArgs, ...(matviewData.length ? [`--use-list=${list}`] : [])]), file], env: libpqEnvironment(options.target, options.tls) },
+      options.sourceMajor,
+    );
+  } finally {
+    rmSync(list, { force: true });
+  }
+  await fillMatviews(options, matviewData);
 }
 
 /** The table of contents of a post-data archive (`pg_restore --list`). */
