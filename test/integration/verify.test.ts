@@ -169,9 +169,9 @@ describe('verify', () => {
       [],
     );
     expect((await cli(['sync'])).exitCode).toBe(0);
-    // Two sessions keep bumping the same three rows, so their source value moves between any two reads.
+    // A session keeps bumping the same three rows, so their source value moves between any two reads.
     const hot = ['1', '2', '10000'];
-    const writers = await Promise.all([connectAs(source, db), connectAs(source, db)]);
+    const writers = [await connectAs(source, db)];
     let writing = true;
     const loads = writers.map(async (w) => {
       while (writing) await w.query(`UPDATE counters SET hits = hits + 1 WHERE id IN (${hot.join(', ')})`);
@@ -201,7 +201,7 @@ describe('verify', () => {
       await Promise.all(loads);
       await Promise.all(writers.map((w) => w.end()));
     }
-  });
+  }, 240_000);
 
   it('compares materialized views by rows, equal when populated on neither side, and only unconfirmed while the source\'s may have been refreshed', async () => {
     const { db, cli, verify } = await copied('verify_matviews', (name) =>
@@ -248,5 +248,5 @@ describe('verify', () => {
     expect(streaming.report.databases[0]!.tables.map((t) => t.status)).toEqual(['ok']);
     expect(views(streaming).find((m) => m.matview === 'public.by_group')).toMatchObject({ status: 'unconfirmed', note: expect.stringMatching(/^the rows differ \(3 on both sides\); materialized views are not replicated.*cutover refreshes/) });
     expect(views(streaming).find((m) => m.matview === 'public.totals')!.status).toBe('ok');
-  });
+  }, 240_000);
 });
