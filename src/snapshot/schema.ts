@@ -1,7 +1,7 @@
+import { rmSync, writeFileSync } from 'node:fs';
 import { libpqConninfo, libpqEnvironment } from '../connection/libpq-env.ts';
 import type { TlsPolicy } from '../connection/tls.ts';
 import type { ConnectionSpec } from '../connection/url.ts';
-import { rmSync, writeFileSync } from 'node:fs';
 import { pipePgTools, runPgTool } from '../pgtools/run.ts';
 import { fillMatviews, isMatviewData, matviewDataEntries } from './matview-data.ts';
 
