@@ -2,6 +2,7 @@ import { rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type pg from 'pg';
 import type { ArchiveEntry } from './post-data.ts';
+import { fillMatviews, isMatviewData } from './matview-data.ts';
 import { restoreArchiveEntries, type SchemaCopyOptions } from './schema.ts';
 
 /**
@@ -69,14 +70,18 @@ export async function entriesOnTarget(source: pg.Client, target: pg.Client, entr
 export async function restoreMissingEntries(options: RestoreMissingOptions, entries: ArchiveEntry[]): Promise<number> {
   const present = await entriesOnTarget(options.source, options.target, entries);
   const missing = entries.filter((e) => !present.has(e.dumpId));
-  if (missing.length === 0) return 0;
-  const list = join(options.workDir, `post-data.${process.pid}.missing.list`);
-  writeFileSync(list, missing.map((e) => e.line).join('\n') + '\n', { mode: 0o600 });
-  try {
-    await restoreArchiveEntries(options.schema, options.archive, list, options.jobs);
-  } finally {
-    rmSync(list, { force: true });
+  const restored = missing.filter((e) => !isMatviewData(e));
+  if (restored.length) {
+    const list = join(options.workDir, `post-data.${process.pid}.missing.list`);
+    writeFileSync(list, restored.map((e) => e.line).join('\n') + '\n', { mode: 0o600 });
+    try {
+      await restoreArchiveEntries(options.schema, options.archive, list, options.jobs);
+    } finally {
+      rmSync(list, { force: true });
+    }
   }
+  // Materialized views last, filled again (harmless) with the source's search path, not pg_restore's empty one.
+  await fillMatviews(options.schema, missing.filter(isMatviewData));
   return missing.length;
 }
 

@@ -2,6 +2,7 @@ import { rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type pg from 'pg';
 import { faultPoint } from './fault-points.ts';
+import { fillMatviews, isMatviewData } from './matview-data.ts';
 import { listArchive, restoreArchiveEntries, type SchemaCopyOptions } from './schema.ts';
 
 /** One line of `pg_restore --list`: its dump id, and the catalog and oid of the object on the source. */
@@ -91,6 +92,8 @@ export interface PostDataSchedulerOptions {
   afterTable?: (key: string) => Promise<void>;
   /** Restores archive entries; pg_restore --use-list unless a test replaces it. */
   restoreEntries?: (entries: ArchiveEntry[], jobs: number, settings: Record<string, string>) => Promise<void>;
+  /** Fills the materialized views of these data entries; fillMatviews unless a test replaces it. */
+  fillMatviews?: (entries: ArchiveEntry[]) => Promise<unknown>;
 }
 
 /**
@@ -181,7 +184,12 @@ export class PostDataScheduler {
     const results = await Promise.allSettled([inFlight, this.finalBuilds(pending, this.building, inFlight, jobs)]);
     if (this.failure) throw this.failure;
     for (const r of results) if (r.status === 'rejected') throw r.reason;
-    await this.restore(this.options.entries.filter((e) => !this.restored.has(e.dumpId)), jobs);
+    const rest = this.options.entries.filter((e) => !this.restored.has(e.dumpId));
+    await this.restore(rest.filter((e) => !isMatviewData(e)), jobs);
+    // Materialized views last, as pg_restore orders them, but not through it (see fillMatviews).
+    const matviewData = rest.filter(isMatviewData);
+    await (this.options.fillMatviews ?? ((data) => fillMatviews(this.options.schema, data)))(matviewData);
+    for (const e of matviewData) this.restored.add(e.dumpId);
   }
 
   /**

@@ -48,18 +48,6 @@ export async function dumpPostDataSchema(options: SchemaCopyOptions, file: strin
   await runPgTool({ tool: 'pg_dump', args: [...dumpArgs(options, 'post-data'), `--file=${file}`], env: libpqEnvironment(options.source, options.tls) }, options.sourceMajor);
 }
 
-/**
- * Builds indexes and constraints in parallel. `clean` (--clean --if-exists) is for a resumed run whose
- * earlier attempt may have built some of them already.
- */
-export async function restorePostDataSchema(options: SchemaCopyOptions, file: string, jobs: number, clean: boolean): Promise<void> {
-  const cleanArgs = clean ? ['--clean', '--if-exists'] : ['--exit-on-error'];
-  await runPgTool(
-    { tool: 'pg_restore', args: [...restoreArgs(options, [`--jobs=${jobs}`, ...cleanArgs]), file], env: libpqEnvironment(options.target, options.tls) },
-    options.sourceMajor,
-  );
-}
-
 /** The table of contents of a post-data archive (`pg_restore --list`). */
 export async function listArchive(options: SchemaCopyOptions, file: string): Promise<string> {
   const { stdout } = await runPgTool({ tool: 'pg_restore', args: ['--list', file], env: {} }, options.sourceMajor);

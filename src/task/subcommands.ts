@@ -133,7 +133,10 @@ export const verify: SubcommandHandler = async (ctx) => {
   await ctx.store.putVerifyRun({ ...run, endedAt: new Date().toISOString(), outcome, tables, differences });
   const output = { runId, outcome, tables, differences, schemaDifferences: schemaDiffs };
   if (outcome !== 'different') return { output };
-  const differing = report.databases.flatMap((d) => d.tables.filter((t) => t.status === 'different').map((t) => t.table));
+  const differing = report.databases.flatMap((d) => [
+    ...d.tables.filter((t) => t.status === 'different').map((t) => t.table),
+    ...d.materializedViews.filter((m) => m.status === 'different').map((m) => `materialized view ${m.matview}`),
+  ]);
   return {
     output,
     failure: new TaskFailure('VerifyDifferences', `Verify found differences in database ${config.database}: ${tables.different} table(s) differ${differing.length ? ` (${differing.slice(0, 5).join(', ')}${differing.length > 5 ? ', ...' : ''})` : ''} and ${schemaDiffs} schema difference(s); check replication health, then run verify again or the CLI's verify for the keys.`),

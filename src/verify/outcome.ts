@@ -12,6 +12,8 @@ export function verifyOutcome(report: VerifyReport): { outcome: VerifyOutcome; t
     error: 0,
   };
   const schemaDiffs = report.databases.reduce((n, d) => n + d.schemaDiffs.length, 0);
-  const outcome: VerifyOutcome = !report.ok ? 'different' : tables.unconfirmed ? 'unconfirmed' : 'equal';
+  // Materialized views are not counted as tables, but one that could not be confirmed makes the run unconfirmed.
+  const matviewsUnconfirmed = report.databases.some((d) => d.materializedViews.some((m) => m.status === 'unconfirmed'));
+  const outcome: VerifyOutcome = !report.ok ? 'different' : tables.unconfirmed || matviewsUnconfirmed ? 'unconfirmed' : 'equal';
   return { outcome, tables, differences: all.reduce((n, t) => n + t.diffs.length, 0), schemaDiffs };
 }

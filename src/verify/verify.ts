@@ -9,7 +9,9 @@ import { planJob } from '../snapshot/prepare.ts';
 import { chooseRowHashMethod, useCanonicalSession } from './canonical.ts';
 import type { KeyRange } from './chunks.ts';
 import { compareSchemas, readSchema } from './schema.ts';
-import { bisect, chunkRanges, recheckRows, sameSummary, summarizeBoth, type RowDiff, type Sides, type TableToVerify } from './table.ts';
+import { compareMatview, readMatviews, type MatviewResult } from './matviews.ts';
+import { recheckRows } from './recheck.ts';
+import { bisect, chunkRanges, sameSummary, summarizeBoth, type RowDiff, type Sides, type TableToVerify } from './table.ts';
 
 export interface VerifyRequest {
   job: JobContext;
@@ -22,7 +24,10 @@ export interface VerifyRequest {
   logger: Logger;
 }
 
-/** 'unconfirmed': a table without a primary key that changed during every live re-check. */
+/**
+ * 'unconfirmed': a table without a primary key that changed during every live re-check, or a keyed table
+ * whose only suspect rows kept changing on the source while they were re-checked (hot rows).
+ */
 export type TableStatus = 'ok' | 'different' | 'schema only' | 'unconfirmed';
 
 export interface TableResult {
@@ -33,6 +38,8 @@ export interface TableResult {
   seconds: number;
   chunks: number;
   diffs: RowDiff[];
+  /** Rows still changing on the source during the last live re-check: neither equal nor different. */
+  unconfirmedRows?: RowDiff[];
   note?: string;
 }
 
@@ -40,6 +47,8 @@ export interface DatabaseVerifyResult {
   database: string;
   target: string;
   tables: TableResult[];
+  /** Compared apart from the tables: they are not replicated, and init and cutover fill them. */
+  materializedViews: MatviewResult[];
   schemaDiffs: string[];
   sequencesBehind: string[];
   rechecked: boolean;
@@ -197,14 +206,27 @@ export async function runVerify(req: VerifyRequest): Promise<VerifyReport> {
           if (suspects.length >= budget) break;
           suspects.push(...(await bisect(first, r.verify, range, budget - suspects.length)));
         }
-        if (streaming) suspects = await recheckRows(first, r.verify, suspects, 5, catchUp);
+        let changing: RowDiff[] = [];
+        if (streaming) {
+          const rechecked = await recheckRows(first, r.verify, suspects, 5, catchUp);
+          suspects = rechecked.different;
+          changing = rechecked.changing;
+        }
         r.diffs = suspects.slice(0, req.maxDiffs);
+        if (changing.length) r.unconfirmedRows = changing.slice(0, req.maxDiffs);
+        if (changing.length && !suspects.length) {
+          r.note = `${changing.length} row(s) kept changing on the source while they were re-checked, so they could be neither confirmed nor called different: run verify again when writes pause, or after cutover`;
+        }
         if (stalled && suspects.length) r.note = stalledNote;
         if (suspects.length === 0) {
-          r.status = 'ok';
+          r.status = changing.length ? 'unconfirmed' : 'ok';
           r.mismatched = [];
         }
       }
+
+      const [sourceMatviews, targetMatviews] = await Promise.all([readMatviews(first.source), readMatviews(first.target)]);
+      const matviewOptions = { database: plan.source, sameMajorAtLeast14: sourceMajor === targetMajor && sourceMajor! >= 14, streaming };
+      const materializedViews = await onPairs(pairs, [...sourceMatviews.entries()], (sides, [name, m]) => compareMatview(sides, m, targetMatviews.get(name), matviewOptions));
 
       const sequencesBehind: string[] = [];
       const [sourceSeq, targetSeq] = await Promise.all([readSequenceValues(first.source), readSequenceValues(first.target)]);
@@ -213,8 +235,8 @@ export async function runVerify(req: VerifyRequest): Promise<VerifyReport> {
         if (!t || BigInt(t.lastValue) < BigInt(s.lastValue)) sequencesBehind.push(`${s.schema}.${s.name} (source ${s.lastValue}, target ${t?.lastValue ?? 'missing'})`);
       }
       const tablesOut: TableResult[] = results.map(({ mismatched: _m, verify: _v, started: _s, ...r }) => r);
-      if (schemaDiffs.length || stalled || tablesOut.some((t) => t.status === 'different')) report.ok = false;
-      report.databases.push({ database: plan.source, target: plan.target, tables: tablesOut, schemaDiffs, sequencesBehind, rechecked, replicationStalled: stalled });
+      if (schemaDiffs.length || stalled || tablesOut.some((t) => t.status === 'different') || materializedViews.some((m) => m.status === 'different')) report.ok = false;
+      report.databases.push({ database: plan.source, target: plan.target, tables: tablesOut, materializedViews, schemaDiffs, sequencesBehind, rechecked, replicationStalled: stalled });
     } finally {
       await closePairs(pairs);
     }

@@ -7,7 +7,7 @@ import { parseConnectionUrl } from '../../src/connection/url.ts';
 import { createSubscriptionAtSlot, subscriptionConninfo } from '../../src/replication/subscription.ts';
 import { clusterUrl } from '../support/cluster.ts';
 import { endpoints, runCli } from '../support/cli.ts';
-import { dropReplicationObjects, fingerprintTables, replicationObjectsOnSource, schemaObjects, waitForSubscriptionCatchUp } from '../support/compare.ts';
+import { dropReplicationObjects, expectSameTables, fingerprintTables, replicationObjectsOnSource, schemaObjects, waitForSubscriptionCatchUp } from '../support/compare.ts';
 import { connectAs, createTestDatabase, edgeCasesSql, runPsqlFile, withClient } from '../support/db.ts';
 
 interface InitJson {
@@ -41,13 +41,6 @@ function init(db: string, args: string[] = [], targetDb = db) {
   return runCli(['init', '--yes', '--json', '--state-dir', stateDir(), ...args], endpoints(clusterUrl(source, db), clusterUrl(target, targetDb)));
 }
 
-async function expectSameData(db: string, targetDb = db): Promise<Map<string, { rows: number }>> {
-  const [s, t] = await Promise.all([fingerprintTables(source, db), fingerprintTables(target, targetDb)]);
-  expect([...t.keys()]).toEqual([...s.keys()]);
-  for (const [name, fp] of s) expect(t.get(name), name).toEqual(fp);
-  return s;
-}
-
 describe('init on the edge-case database', () => {
   it('copies every table exactly, with schema objects, sequences and large objects, and leaves the slot for sync', async () => {
     const db = await sourceDatabase('init_edge');
@@ -59,7 +52,7 @@ describe('init on the edge-case database', () => {
     expect(report.ok).toBe(true);
     expect(run.stderr).toMatch(/copied sales\.customers#3 /);
 
-    const tables = await expectSameData(db);
+    const tables = await expectSameTables(source, target, db);
     expect(tables.get('sales.customers')!.rows).toBe(20000);
     expect(tables.get('sales.events_nopk')!.rows).toBe(20100);
     expect(tables.get('sales.cache')!.rows).toBe(100);
@@ -138,7 +131,7 @@ describe('init under concurrent writes', () => {
       await writer.end();
     }
     await waitForSubscriptionCatchUp(source, target, db);
-    await expectSameData(db);
+    await expectSameTables(source, target, db);
     expect(written).toBeGreaterThan(10);
   });
 });
@@ -272,7 +265,7 @@ describe('init refuses bad input without leaving anything behind', () => {
     // --drop-existing recreates it.
     const run = await runCli(['init', '--yes', '--drop-existing', '--no-sync', '--state-dir', stateDir()], endpoints(clusterUrl(source, db), clusterUrl(target, db)));
     expect(run.exitCode, run.stderr).toBe(0);
-    await expectSameData(db);
+    await expectSameTables(source, target, db);
   });
 
   it('a filter naming a missing table (usage error, exit 2)', async () => {
@@ -300,7 +293,7 @@ describe('init --no-sync', () => {
     const db = await sourceDatabase('init_nosync', 'CREATE TABLE t (id int PRIMARY KEY); INSERT INTO t SELECT generate_series(1, 1000);');
     const run = await init(db, ['--no-sync']);
     expect(run.exitCode, run.stderr).toBe(0);
-    await expectSameData(db);
+    await expectSameTables(source, target, db);
     expect(await replicationObjectsOnSource(source, db)).toEqual({ slots: [], publications: [] });
   });
 });
@@ -387,7 +380,7 @@ describe('init resume after a kill', () => {
     }
     // The resumed job streams through a subscription on the original slot: once it has caught up, both sides are equal.
     await waitForSubscriptionCatchUp(source, target, db);
-    await expectSameData(db);
+    await expectSameTables(source, target, db);
     expect(n).toBeGreaterThan(10);
   }, 180_000);
 });
@@ -401,8 +394,8 @@ describe('init across several databases, with roles', () => {
     expect(run.exitCode, run.stderr).toBe(0);
     const report = JSON.parse(run.stdout) as InitJson & { roles: { applied: string[]; skipped: { statement: string; reason: string }[] } };
     expect(report.databases.map((d) => `${d.source}->${d.target}`)).toEqual([`${a}->${a}`, `${b}->${b}`]);
-    await expectSameData(a);
-    await expectSameData(b);
+    await expectSameTables(source, target, a);
+    await expectSameTables(source, target, b);
     const role = await withClient(target, 'postgres', async (c) => (await c.query('SELECT rolcanlogin, rolcreatedb, rolconnlimit FROM pg_roles WHERE rolname = $1', [`app_${suffix}`])).rows[0]);
     expect(role).toEqual({ rolcanlogin: true, rolcreatedb: true, rolconnlimit: 5 });
     const skipped = report.roles.skipped.filter((s) => s.statement.includes(`rds_probe_${suffix}`));

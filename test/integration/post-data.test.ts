@@ -5,6 +5,7 @@ import { afterAll, describe, expect, inject, it } from 'vitest';
 import { parseConnectionUrl } from '../../src/connection/url.ts';
 import { entriesByTable, parseArchiveList, PostDataScheduler, readArchiveEntries } from '../../src/snapshot/post-data.ts';
 import { copyPreDataSchema, dumpPostDataSchema, type SchemaCopyOptions } from '../../src/snapshot/schema.ts';
+import { restoreMissingEntries } from '../../src/snapshot/post-data-present.ts';
 import { clusterUrl } from '../support/cluster.ts';
 import { connectAs, createTestDatabase, dropTestDatabase, withClient } from '../support/db.ts';
 
@@ -125,5 +126,49 @@ describe('PostDataScheduler', () => {
     expect(order).toHaveLength(4);
     expect(order.slice(0, 2)).toContain('docs_tag');
     expect(order.slice(2)).toEqual(expect.arrayContaining(['docs_a', 'docs_b']));
+  });
+});
+
+describe('materialized views of the post-data section', () => {
+  it('are filled under the source database\'s search path, inputs first, by the scheduler and by a resumed restore alike', async () => {
+    const db = await createTestDatabase(source, 'postmatview');
+    created.push({ cluster: source, name: db.name });
+    created.push({ cluster: target, name: db.name });
+    // The function names app.sales without its schema; pg_restore's REFRESH runs with an empty search_path.
+    await withClient(source, db.name, (c) => c.query(`
+      CREATE SCHEMA app;
+      SET search_path = app, public;
+      CREATE TABLE app.sales (id int PRIMARY KEY, amount int NOT NULL);
+      INSERT INTO app.sales SELECT g, g FROM generate_series(1, 10) g;
+      CREATE FUNCTION public.sales_total() RETURNS TABLE (total bigint) LANGUAGE sql STABLE AS 'SELECT sum(amount) FROM sales';
+      CREATE MATERIALIZED VIEW public.totals AS SELECT * FROM public.sales_total();
+      CREATE UNIQUE INDEX totals_total ON public.totals (total);
+      CREATE MATERIALIZED VIEW public."A doubled" AS SELECT total * 2 AS doubled FROM public.totals;
+      CREATE MATERIALIZED VIEW public.never_filled AS SELECT * FROM public.sales_total() WITH NO DATA;`));
+    await withClient(source, 'postgres', (c) => c.query(`ALTER DATABASE "${db.name}" SET search_path = app, public`));
+    // The target database has no such setting (this helper creates it bare): only the source's can make it work.
+    const { options, archive } = await copySchema(db.name, 'matviews.dump');
+    await withClient(target, db.name, (c) => c.query('INSERT INTO app.sales SELECT g, g FROM generate_series(1, 10) g'));
+    const matviews = () => withClient(target, db.name, async (c) => (await c.query<{ m: string }>(`
+      SELECT matviewname || ':' || CASE WHEN NOT ispopulated THEN 'unpopulated'
+             WHEN matviewname = 'totals' THEN (SELECT total::text FROM public.totals) ELSE (SELECT doubled::text FROM public."A doubled") END AS m
+        FROM pg_matviews ORDER BY 1`)).rows.map((r) => r.m));
+
+    const entries = await readArchiveEntries(options, archive);
+    const sourceClient = await connectAs(source, db.name);
+    const byTable = await entriesByTable(sourceClient, entries).finally(() => sourceClient.end());
+    await new PostDataScheduler({ schema: options, archive, workDir: work, entries, byTable }).finish(2);
+    expect(await matviews()).toEqual(['A doubled:110', 'never_filled:unpopulated', 'totals:55']);
+
+    // A resumed init restores what the target lacks and fills the views again the same way.
+    await withClient(target, db.name, (c) => c.query('INSERT INTO app.sales VALUES (11, 45)'));
+    const [s, t] = [await connectAs(source, db.name), await connectAs(target, db.name)];
+    try {
+      await restoreMissingEntries({ schema: options, archive, workDir: work, source: s, target: t, jobs: 2 }, entries);
+    } finally {
+      await Promise.all([s.end(), t.end()]);
+    }
+    expect(await matviews()).toEqual(['A doubled:200', 'never_filled:unpopulated', 'totals:100']);
+    expect(readdirSync(work).filter((f) => f.endsWith('.list'))).toEqual([]);
   });
 });

@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, inject, it } from 'vitest';
 import { clusterUrl } from '../support/cluster.ts';
 import { endpoints, runCli, type CliRun } from '../support/cli.ts';
-import { dropReplicationObjects, fingerprintTables, replicationObjectsOnSource } from '../support/compare.ts';
+import { dropReplicationObjects, expectSameTables, replicationObjectsOnSource } from '../support/compare.ts';
 import { createTestDatabase, withClient } from '../support/db.ts';
 
 const { source, target } = inject('clusters');
@@ -53,10 +53,7 @@ async function replicateThroughCutover(db: string, initArgs: string[], live: str
   const cutover = await cli(['cutover', '--json', '--timeout', '60']);
   expect(cutover.exitCode, cutover.stderr).toBe(0);
   if (beforeComparing) await withClient(source, db, (c) => c.query(beforeComparing));
-  const [s, t] = await Promise.all([fingerprintTables(source, db), fingerprintTables(target, db)]);
-  expect([...t.keys()]).toEqual([...s.keys()]);
-  for (const [name, fp] of s) expect(t.get(name), name).toEqual(fp);
-  return s;
+  return expectSameTables(source, target, db);
 }
 
 describe('tables with no copyable column', () => {
@@ -147,6 +144,36 @@ describe('materialized views', () => {
     expect(tables.get('public.a_report')).toBeDefined();
     const populated = await withClient(target, db, async (c) => (await c.query<{ ispopulated: boolean }>("SELECT ispopulated FROM pg_matviews WHERE matviewname = 'never_filled'")).rows[0]!.ispopulated);
     expect(populated).toBe(false);
+  });
+});
+
+describe('a materialized view over a function that reads unqualified names', () => {
+  it('is filled by init under the source database\'s search path, inputs first, and stays unpopulated when it is on the source', async () => {
+    const db = await sourceDatabase('matview_function', `
+      CREATE SCHEMA app;
+      SET search_path = app, public;
+      CREATE TABLE app.sales (id int PRIMARY KEY, amount int NOT NULL);
+      INSERT INTO app.sales SELECT g, g FROM generate_series(1, 10) g;
+      -- The body names app.sales as "sales": it resolves through the search path of whoever calls it.
+      CREATE FUNCTION public.sales_total() RETURNS TABLE (total bigint, n bigint) LANGUAGE sql STABLE AS 'SELECT sum(amount), count(*) FROM sales';
+      CREATE MATERIALIZED VIEW public.totals AS SELECT * FROM public.sales_total();
+      CREATE MATERIALIZED VIEW public.a_doubled AS SELECT total * 2 AS doubled FROM public.totals;
+      CREATE MATERIALIZED VIEW public.never_filled AS SELECT * FROM public.sales_total() WITH NO DATA;`);
+    await withClient(source, 'postgres', (c) => c.query(`ALTER DATABASE "${db}" SET search_path = app, public`));
+    const cli = jobFor(db);
+    const init = await cli(['init', '--yes', '--no-sync']);
+    expect(init.exitCode, init.stderr).toBe(0);
+    const read = (cluster: typeof source) => withClient(cluster, db, async (c) =>
+      (await c.query<{ name: string; populated: boolean; rows: string | null }>(`
+        SELECT matviewname AS name, ispopulated AS populated,
+               CASE matviewname WHEN 'totals' THEN (SELECT total::text FROM public.totals) WHEN 'a_doubled' THEN (SELECT doubled::text FROM public.a_doubled) END AS rows
+          FROM pg_matviews WHERE schemaname = 'public' ORDER BY 1`)).rows);
+    expect(await read(target)).toEqual([
+      { name: 'a_doubled', populated: true, rows: '110' },
+      { name: 'never_filled', populated: false, rows: null },
+      { name: 'totals', populated: true, rows: '55' },
+    ]);
+    expect(await read(target)).toEqual(await read(source));
   });
 });
 

@@ -4,13 +4,14 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, inject, it } from 'vitest';
 import { clusterUrl } from '../support/cluster.ts';
 import { endpoints, runCli } from '../support/cli.ts';
-import { dropReplicationObjects } from '../support/compare.ts';
+import { dropReplicationObjects, waitForSubscriptionCatchUp } from '../support/compare.ts';
 import { connectAs, createTestDatabase, edgeCasesSql, runPsqlFile, withClient } from '../support/db.ts';
 
 interface VerifyJson {
   ok: boolean;
   databases: {
-    tables: { table: string; status: string; rows: number; chunks: number; diffs: { kind: string; key: Record<string, string> }[]; note?: string }[];
+    tables: { table: string; status: string; rows: number; chunks: number; diffs: { kind: string; key: Record<string, string> }[]; unconfirmedRows?: { kind: string; key: Record<string, string> }[]; note?: string }[];
+    materializedViews: { matview: string; status: string; rows: number | null; note?: string }[];
     schemaDiffs: string[];
     rechecked: boolean;
   }[];
@@ -42,7 +43,7 @@ async function copied(prefix: string, load: (db: string) => Promise<unknown>, in
 
 describe('verify', () => {
   it('passes on a correct copy of every table kind in the edge-case database', async () => {
-    const { verify, cli } = await copied('verify_edge', (db) => runPsqlFile(source, db, edgeCasesSql()));
+    const { db, verify, cli } = await copied('verify_edge', (name) => runPsqlFile(source, name, edgeCasesSql()));
     const run = await verify(['--rows-per-chunk', '3000']);
     expect(run.exitCode, run.stdout).toBe(0);
     const tables = run.report.databases[0]!.tables;
@@ -50,8 +51,10 @@ describe('verify', () => {
     expect(tables.every((t) => t.status === 'ok')).toBe(true);
     expect(tables.find((t) => t.table === 'sales.customers')!.chunks).toBeGreaterThan(3);
     expect(run.report.databases[0]!.schemaDiffs).toEqual([]);
+    const rows = await withClient(source, db, async (c) => Number((await c.query<{ n: string }>('SELECT count(*) AS n FROM sales.customer_order_counts')).rows[0]!.n));
+    expect(run.report.databases[0]!.materializedViews).toEqual([{ database: db, matview: 'sales.customer_order_counts', status: 'ok', rows }]);
     const text = await cli(['verify']);
-    expect(text.stdout).toMatch(/Verify passed: 8 table\(s\) equal\./);
+    expect(text.stdout).toMatch(/Verify passed: 8 table\(s\) equal; 1 materialized view\(s\) equal\./);
   });
 
   it('names exactly the changed, deleted and extra rows, each with its kind, and exits 1', async () => {
@@ -156,4 +159,94 @@ describe('verify', () => {
       await writer.end();
     }
   });
+
+  it('reports hot rows that keep changing during the re-checks as unconfirmed, never as different, and still fails on a row changed only on the target', async () => {
+    const { db, cli, verify } = await copied('verify_hot', (name) =>
+      withClient(source, name, (c) => c.query(`
+        CREATE TABLE counters (id int PRIMARY KEY, hits bigint NOT NULL DEFAULT 0, label text);
+        INSERT INTO counters (id, label) SELECT g, 'c' || g FROM generate_series(1, 20000) g;
+        ANALYZE counters;`)),
+      [],
+    );
+    expect((await cli(['sync'])).exitCode).toBe(0);
+    // A session keeps bumping the same three rows, so their source value moves between any two reads.
+    const hot = ['1', '2', '10000'];
+    const writers = [await connectAs(source, db)];
+    let writing = true;
+    const loads = writers.map(async (w) => {
+      while (writing) await w.query(`UPDATE counters SET hits = hits + 1 WHERE id IN (${hot.join(', ')})`);
+    });
+    try {
+      const hotOnly = await verify(['--rows-per-chunk', '4000']);
+      expect(hotOnly.exitCode, hotOnly.stdout).toBe(0);
+      expect(hotOnly.report.ok).toBe(true);
+      const counters = hotOnly.report.databases[0]!.tables.find((t) => t.table === 'public.counters')!;
+      expect(counters.diffs).toEqual([]);
+      expect(counters.status).toBe('unconfirmed');
+      expect(counters.note).toMatch(/row\(s\) kept changing on the source while they were re-checked/);
+      const unconfirmed = counters.unconfirmedRows!.map((d) => d.key.id);
+      expect(unconfirmed.length).toBeGreaterThan(0);
+      expect(hot).toEqual(expect.arrayContaining(unconfirmed));
+
+      // A row changed on the target alone is still a difference, whatever the hot rows do meanwhile.
+      await withClient(target, db, (c) => c.query(`UPDATE counters SET label = 'tampered' WHERE id = 15000`));
+      const tampered = await cli(['verify', '--rows-per-chunk', '4000']);
+      expect(tampered.exitCode, tampered.stdout).toBe(1);
+      expect(tampered.stdout).toMatch(/public\.counters differs:\n {2}different {9}id=15000\n/);
+      expect(tampered.stdout).not.toMatch(/different {9}id=(1|2|10000)\n/);
+      expect(tampered.stdout).toMatch(/changing {10}id=(1|2|10000) \(kept changing on the source while re-checked; not a difference\)/);
+      expect(tampered.stdout).toMatch(/Verify found differences: 1 table\(s\) differ/);
+    } finally {
+      writing = false;
+      await Promise.all(loads);
+      await Promise.all(writers.map((w) => w.end()));
+    }
+  }, 240_000);
+
+  it('compares materialized views by rows, equal when populated on neither side, and only unconfirmed while the source\'s may have been refreshed', async () => {
+    const { db, cli, verify } = await copied('verify_matviews', (name) =>
+      withClient(source, name, (c) => c.query(`
+        CREATE TABLE items (id int PRIMARY KEY, grp int NOT NULL, amount int NOT NULL);
+        INSERT INTO items SELECT g, g % 3, g FROM generate_series(1, 30) g;
+        CREATE MATERIALIZED VIEW by_group AS SELECT grp, sum(amount) AS total FROM items GROUP BY grp;
+        CREATE MATERIALIZED VIEW totals AS SELECT sum(amount) AS total FROM items;
+        CREATE MATERIALIZED VIEW "Never filled" AS SELECT id FROM items WITH NO DATA;`)),
+      [],
+    );
+    const views = (run: { report: VerifyJson }) => run.report.databases[0]!.materializedViews;
+    const equal = await verify();
+    expect(equal.exitCode, equal.stdout).toBe(0);
+    expect(views(equal)).toEqual([
+      { database: db, matview: 'public.Never filled', status: 'ok', rows: null, note: 'populated on neither side' },
+      { database: db, matview: 'public.by_group', status: 'ok', rows: 3 },
+      { database: db, matview: 'public.totals', status: 'ok', rows: 1 },
+    ]);
+
+    // The target's views changed alone, its tables as the source's: replication is not running, so these are differences.
+    await withClient(target, db, (c) => c.query(`
+      UPDATE items SET amount = amount + 1 WHERE id = 1; REFRESH MATERIALIZED VIEW by_group; UPDATE items SET amount = amount - 1 WHERE id = 1;
+      REFRESH MATERIALIZED VIEW totals WITH NO DATA;`));
+    const different = await verify();
+    expect(different.exitCode).toBe(1);
+    expect(different.report.databases[0]!.tables.map((t) => t.status)).toEqual(['ok']);
+    expect(views(different).filter((m) => m.status !== 'ok')).toEqual([
+      { database: db, matview: 'public.by_group', status: 'different', rows: 3, note: 'the rows differ (3 on both sides)' },
+      { database: db, matview: 'public.totals', status: 'different', rows: null, note: 'not populated on the target' },
+    ]);
+    const text = await cli(['verify']);
+    expect(text.exitCode).toBe(1);
+    expect(text.stdout).toContain(`${db}: materialized view public.by_group differs (the rows differ (3 on both sides)).`);
+    expect(text.stdout).toMatch(/Verify found differences: 0 table\(s\) differ, 2 materialized view\(s\) differ, 0 schema difference\(s\)\./);
+
+    // While replication streams, the source refreshing its view is no failure: the target's is refreshed at cutover.
+    await withClient(target, db, (c) => c.query('REFRESH MATERIALIZED VIEW by_group; REFRESH MATERIALIZED VIEW totals'));
+    expect((await cli(['sync'])).exitCode).toBe(0);
+    await withClient(source, db, (c) => c.query('INSERT INTO items VALUES (31, 0, 100); REFRESH MATERIALIZED VIEW by_group'));
+    await waitForSubscriptionCatchUp(source, target, db);
+    const streaming = await verify();
+    expect(streaming.exitCode, streaming.stdout).toBe(0);
+    expect(streaming.report.databases[0]!.tables.map((t) => t.status)).toEqual(['ok']);
+    expect(views(streaming).find((m) => m.matview === 'public.by_group')).toMatchObject({ status: 'unconfirmed', note: expect.stringMatching(/^the rows differ \(3 on both sides\); materialized views are not replicated.*cutover refreshes/) });
+    expect(views(streaming).find((m) => m.matview === 'public.totals')!.status).toBe('ok');
+  }, 240_000);
 });

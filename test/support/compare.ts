@@ -1,3 +1,4 @@
+import { expect } from 'vitest';
 import type { ClusterInfo } from './cluster.ts';
 import { withClient } from './db.ts';
 
@@ -27,6 +28,17 @@ export async function fingerprintTables(cluster: ClusterInfo, database: string):
     }
     return out;
   });
+}
+
+/**
+ * Asserts that the target database holds exactly the source's tables and populated materialized views, row
+ * for row (one assertion per table, so a failure names it), and returns the source's fingerprints.
+ */
+export async function expectSameTables(source: ClusterInfo, target: ClusterInfo, database: string, targetDb = database): Promise<Map<string, TableFingerprint>> {
+  const [s, t] = await Promise.all([fingerprintTables(source, database), fingerprintTables(target, targetDb)]);
+  expect([...t.keys()]).toEqual([...s.keys()]);
+  for (const [name, fp] of s) expect(t.get(name), name).toEqual(fp);
+  return s;
 }
 
 /** Names of the schema objects a copy must carry, per kind, for comparing both sides. */

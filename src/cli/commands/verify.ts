@@ -18,6 +18,10 @@ interface VerifyOptions extends FilterFlags, JobOptions {
   recheckTimeout: number;
 }
 
+function keyText(key: Record<string, string>): string {
+  return Object.entries(key).map(([k, v]) => `${k}=${v}`).join(', ');
+}
+
 export function renderVerifyReport(report: VerifyReport, maxDiffs: number): string {
   const out: string[] = [];
   const table = new Table({ head: ['Database', 'Table', 'Status', 'Rows', 'Chunks', 'Time'], style: { head: [], border: [] } });
@@ -25,12 +29,24 @@ export function renderVerifyReport(report: VerifyReport, maxDiffs: number): stri
     for (const t of db.tables) table.push([db.database, t.table, t.status === 'different' ? 'DIFFERENT' : t.status === 'unconfirmed' ? 'UNCONFIRMED' : t.status, t.rows, t.chunks, `${t.seconds.toFixed(1)} s`]);
   }
   out.push(table.toString());
+  const matviews = report.databases.flatMap((d) => d.materializedViews);
+  if (matviews.length) {
+    const views = new Table({ head: ['Database', 'Materialized view', 'Status', 'Rows'], style: { head: [], border: [] } });
+    for (const m of matviews) views.push([m.database, m.matview, m.status === 'ok' ? 'ok' : m.status.toUpperCase(), m.rows ?? 'not populated']);
+    out.push(views.toString());
+  }
   for (const db of report.databases) {
-    for (const t of db.tables.filter((x) => x.status === 'unconfirmed')) out.push(`${db.database}: ${t.table} could not be confirmed (${t.note}).`);
+    for (const t of db.tables.filter((x) => x.status === 'unconfirmed')) {
+      out.push(`${db.database}: ${t.table} could not be confirmed (${t.note}).`);
+      for (const d of t.unconfirmedRows ?? []) out.push(`  ${'changing'.padEnd(17)} ${keyText(d.key)}`);
+    }
     for (const t of db.tables.filter((x) => x.status === 'different')) {
       out.push(`${db.database}: ${t.table} differs${t.note ? ` (${t.note})` : ''}:`);
-      for (const d of t.diffs.slice(0, maxDiffs)) out.push(`  ${d.kind.padEnd(17)} ${Object.entries(d.key).map(([k, v]) => `${k}=${v}`).join(', ')}`);
+      for (const d of t.diffs.slice(0, maxDiffs)) out.push(`  ${d.kind.padEnd(17)} ${keyText(d.key)}`);
+      // Hot rows beside real differences: listed, but not counted as differences.
+      for (const d of t.unconfirmedRows ?? []) out.push(`  ${'changing'.padEnd(17)} ${keyText(d.key)} (kept changing on the source while re-checked; not a difference)`);
     }
+    for (const m of db.materializedViews.filter((x) => x.status !== 'ok')) out.push(`${db.database}: materialized view ${m.matview} ${m.status === 'different' ? 'differs' : 'could not be confirmed'} (${m.note}).`);
     for (const s of db.schemaDiffs) out.push(`${db.database}: schema: ${s}`);
     if (db.sequencesBehind.length) out.push(`${db.database}: ${db.sequencesBehind.length} sequence(s) behind the source (cutover sets them): ${db.sequencesBehind.slice(0, 5).join(', ')}`);
     if (db.replicationStalled) out.push(`${db.database}: replication is broken or far behind: the target did not catch up within --recheck-timeout, so the differences above may only be changes not yet applied (see status).`);
@@ -43,7 +59,12 @@ export function renderVerifyReport(report: VerifyReport, maxDiffs: number): stri
   const equal = tables.filter((t) => t.status === 'ok' || t.status === 'schema only').length;
   const stalled = report.databases.filter((d) => d.replicationStalled).map((d) => d.database);
   if (!report.ok && stalled.length) out.push(`Verify could not finish: replication is not keeping up in ${stalled.join(', ')}; fix it (see status), then verify again.`);
-  else out.push(report.ok ? `Verify passed: ${equal} table(s) equal${unconfirmed ? `, ${unconfirmed} unconfirmed while changing` : ''}.` : `Verify found differences: ${different} table(s) differ, ${schema} schema difference(s).`);
+  else {
+    const views = (status: string) => matviews.filter((m) => m.status === status).length;
+    const viewsPassed = matviews.length ? `; ${views('ok')} materialized view(s) equal${views('unconfirmed') ? `, ${views('unconfirmed')} unconfirmed` : ''}` : '';
+    const viewsFailed = views('different') ? `, ${views('different')} materialized view(s) differ` : '';
+    out.push(report.ok ? `Verify passed: ${equal} table(s) equal${unconfirmed ? `, ${unconfirmed} unconfirmed while changing` : ''}${viewsPassed}.` : `Verify found differences: ${different} table(s) differ${viewsFailed}, ${schema} schema difference(s).`);
+  }
   return out.join('\n') + '\n';
 }
 
