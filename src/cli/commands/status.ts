@@ -3,6 +3,9 @@ import { Command } from 'commander';
 import { collectStatus } from '../../replication/health.ts';
 import type { DatabaseStatus } from '../../replication/status.ts';
 import { formatBytes } from '../../snapshot/estimate.ts';
+import type { ReadingHistory } from '../../monitor/monitor.ts';
+import { toReading } from '../../monitor/readings.ts';
+import { guardCommands, walRetentionWarning } from '../../monitor/wal-guard.ts';
 import type { JobRecord, StepRecord } from '../../jobs/types.ts';
 import { addJobOptions, jobCommandContext, type JobOptions } from '../job-options.ts';
 import { localJobStore, readJobRecord } from '../job-record.ts';
@@ -15,7 +18,21 @@ interface StatusOptions extends JobOptions {
   watch?: string | boolean;
 }
 
-export function renderStatus(statuses: DatabaseStatus[]): string {
+/** Each database's reading, for the WAL-retention guard; `history` keeps the previous ones (--watch) so growth shows. */
+export function guardWarnings(statuses: DatabaseStatus[], jobId: string, history: ReadingHistory = new Map(), now = new Date()): Map<string, string> {
+  const warnings = new Map<string, string>();
+  for (const s of statuses) {
+    const names = s.names ?? { slot: '?', subscription: '?' };
+    const reading = toReading({ database: s.database, targetDatabase: s.target, ...names }, s.slot, s.subscription, now);
+    const key = `${jobId}/${s.database}`;
+    const warning = walRetentionWarning(reading, history.get(key), guardCommands(jobId));
+    history.set(key, reading);
+    if (warning) warnings.set(s.database, warning);
+  }
+  return warnings;
+}
+
+export function renderStatus(statuses: DatabaseStatus[], warnings: Map<string, string> = new Map()): string {
   const table = new Table({ head: ['Database', 'Verdict', 'Slot', 'Retained', 'Lag', 'Subscription', 'Tables', 'Errors'], style: { head: [], border: [] } });
   for (const s of statuses) {
     const tables = Object.values(s.subscription.tables);
@@ -30,7 +47,11 @@ export function renderStatus(statuses: DatabaseStatus[]): string {
       s.subscription.applyErrors === null ? '-' : `${s.subscription.applyErrors} apply, ${s.subscription.syncErrors} sync`,
     ]);
   }
-  const lines = statuses.map((s) => `${s.database}: ${s.verdict} - ${s.reason}.${s.diskRisk ? ` WARNING: the slot retains ${formatBytes(s.slot.retainedBytes)} of WAL and nobody consumes it; it grows until the source's disk fills (run sync, or cleanup).` : ''}`);
+  const lines = statuses.map((s) => {
+    const warning = warnings.get(s.database);
+    const risk = warning ? ` WARNING: ${warning}` : s.diskRisk ? ` WARNING: the slot retains ${formatBytes(s.slot.retainedBytes)} of WAL and nobody consumes it; it grows until the source's disk fills (run sync, or cleanup).` : '';
+    return `${s.database}: ${s.verdict} - ${s.reason}.${risk}`;
+  });
   return `${table.toString()}\n${lines.join('\n')}\n`;
 }
 
@@ -72,13 +93,16 @@ export function statusCommand(io: CliIo, setExitCode: (code: number) => void): C
     const interval = options.watch === undefined ? 0 : options.watch === true ? 2 : Number(options.watch);
     if (!Number.isFinite(interval) || interval < 0) throw new UsageError(`--watch takes a number of seconds, not "${String(options.watch)}".`);
     const store = localJobStore(options.stateDir);
+    const history: ReadingHistory = new Map();
     for (;;) {
       const [statuses, record] = await Promise.all([collectStatus(job), readJobRecord(store, job.jobId)]);
       const broken = statuses.some((s) => s.verdict === 'broken');
+      const warnings = guardWarnings(statuses, job.jobId, history);
       if (globals.json) {
-        io.stdout(renderJson({ command: 'status', ok: !broken, jobId: job.jobId, at: new Date().toISOString(), job: record ? withoutResumeState(record.job) : null, steps: record?.steps ?? [], databases: statuses }));
+        const databases = statuses.map((s) => ({ ...s, ...(warnings.has(s.database) ? { warning: warnings.get(s.database) } : {}) }));
+        io.stdout(renderJson({ command: 'status', ok: !broken, jobId: job.jobId, at: new Date().toISOString(), job: record ? withoutResumeState(record.job) : null, steps: record?.steps ?? [], databases }));
       } else {
-        io.stdout(`${interval && io.isTty ? '\u001b[2J\u001b[H' : ''}${record ? renderJobRecord(record.job, record.steps, statuses) : ''}${renderStatus(statuses)}`);
+        io.stdout(`${interval && io.isTty ? '\u001b[2J\u001b[H' : ''}${record ? renderJobRecord(record.job, record.steps, statuses) : ''}${renderStatus(statuses, warnings)}`);
       }
       setExitCode(broken ? EXIT_FAILED : EXIT_OK);
       if (!interval) return;
