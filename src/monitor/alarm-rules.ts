@@ -1,7 +1,8 @@
 import { GIB } from './wal-guard.ts';
 import { METRIC, type PublishedMetric } from './metrics.ts';
 
-// The alarms on the monitor's metrics, as data: the stack turns each into a CloudWatch alarm
+// The alarms on the monitor's metrics, as data (verify differences are told by the alarm on failed verify
+// executions, since a verify run that finds differences fails: one notification, not two): the stack turns each into a CloudWatch alarm
 // (infra/lib/replication-dashboard.ts) and the tests judge published readings with `breaches`, so the
 // deployed condition and the tested one are the same numbers.
 
@@ -96,18 +97,6 @@ export function alarmRules(thresholds: AlarmThresholds = DEFAULT_ALARM_THRESHOLD
       description:
         "The WAL-retention guard dropped a job's slot because its retained WAL passed maxRetainedWalGb: the target no longer receives changes of that database. " +
         `The job record says which (\`${STATUS}\`); run \`database-replicator cleanup --remote --job-id <JobId>\`, then replicate the database again.`,
-    },
-    {
-      id: 'VerifyDifferencesAlarm',
-      metric: METRIC.verifyDifferences,
-      statistic: 'Maximum',
-      comparison: 'GreaterThanOrEqualToThreshold',
-      threshold: 1,
-      periodSeconds: 300,
-      periods: 1,
-      description:
-        'A verify run found rows that differ between source and target. Its execution in the Step Functions console names the job and the keys; ' +
-        'run verify again (rows in flight are re-checked), and for persistent differences look for writes to the target or DDL changed on one side only, then re-copy the table.',
     },
   ];
 }

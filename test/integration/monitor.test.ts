@@ -6,34 +6,18 @@ import type pg from 'pg';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { LocalFileJobStore } from '../../src/jobs/index.ts';
 import { aggregate, alarmRules, breaches } from '../../src/monitor/alarm-rules.ts';
-import { METRIC, publishReport, type MetricSink, type MetricUnitName } from '../../src/monitor/metrics.ts';
+import { METRIC, publishReport } from '../../src/monitor/metrics.ts';
 import { GUARD_STEP, monitorJob, type MonitoredJob, type MonitorReport, type ReadingHistory } from '../../src/monitor/monitor.ts';
 import { guardCommands } from '../../src/monitor/wal-guard.ts';
 import { LocalJobStore } from '../../src/snapshot/state.ts';
 import { clusterUrl } from '../support/cluster.ts';
 import { endpoints, runCli } from '../support/cli.ts';
 import { connectAs, createTestDatabase, edgeCasesSql, runPsqlFile, withClient } from '../support/db.ts';
+import { RecordedMetrics } from '../support/metrics.ts';
 import { useScratch } from '../support/scratch.ts';
 
 const { source, target } = inject('clusters');
 const scratch = useScratch('monitor');
-
-/** What Powertools Metrics would turn into EMF documents: one per publishStoredMetrics. */
-class RecordedMetrics implements MetricSink {
-  readonly published: { dimensions: Record<string, string>; metrics: Record<string, { unit: MetricUnitName; value: number }> }[] = [];
-  #dimensions: Record<string, string> = {};
-  #metrics: Record<string, { unit: MetricUnitName; value: number }> = {};
-  addDimensions(d: Record<string, string>) { Object.assign(this.#dimensions, d); }
-  addMetric(name: string, unit: MetricUnitName, value: number) { this.#metrics[name] = { unit, value }; }
-  publishStoredMetrics() {
-    this.published.push({ dimensions: this.#dimensions, metrics: this.#metrics });
-    this.#dimensions = {};
-    this.#metrics = {};
-  }
-  values(name: string): number[] {
-    return this.published.flatMap((p) => (p.metrics[name] ? [p.metrics[name].value] : []));
-  }
-}
 
 let db: string;
 let stateDir: string;
