@@ -93,6 +93,12 @@ describe('the monitor on a replicating job', () => {
     expect(sink.values(METRIC.applyErrors.name)).toEqual([0, 0, 0]);
     // The first round has no previous reading to compare with: no growth is published for it.
     expect(sink.values(METRIC.unconsumedGrowth.name)).toEqual([0, 0]);
+    // status --watch without a terminal: the full view once, then one line per refresh.
+    const watch = await runCli(['status', '--watch', '1', '--state-dir', stateDir], endpoints(clusterUrl(source, db), clusterUrl(target, db)), { timeoutMs: 9000 });
+    const lines = watch.stdout.split('\n').filter((l) => /^\d{4}-\d\d-\d\dT/.test(l));
+    expect(watch.stdout.match(/│ Database/g), watch.stdout).toHaveLength(1);
+    expect(lines.length, watch.stdout).toBeGreaterThanOrEqual(2);
+    for (const line of lines) expect(line).toMatch(new RegExp(`^\\S+Z ${db}: in sync, lag [\\d.]+ k?B, WAL retained [\\d.]+ (k|M)?B, tables \\d+/\\d+ ready$`));
     const rules = alarmRules();
     for (const rule of rules.filter((r) => r.metric.dimensions.includes('Database'))) {
       const values = sink.values(rule.metric.name);
@@ -141,6 +147,8 @@ describe('the monitor on a replicating job', () => {
     expect(status.stdout).toContain(`${db}: broken - the subscription is disabled`);
     expect(status.stdout).toContain(`WARNING: the slot ${job.databases[0]!.slot} of ${db} retains`);
     expect(status.stdout).toContain(`Resume replication with \`database-replicator sync --job-id ${jobId}\`, or remove the slot with \`database-replicator cleanup --job-id ${jobId}\`.`);
+    const watch = await runCli(['status', '--watch', '1', '--state-dir', stateDir], endpoints(clusterUrl(source, db), clusterUrl(target, db)), { timeoutMs: 7000 });
+    expect(watch.stdout.split('\n').find((l) => l.startsWith('20'))).toMatch(new RegExp(`${db}: broken, lag .*, WAL retained .*, tables \\d+/\\d+ ready, WARNING: nothing consumes the slot$`));
     const json = JSON.parse((await cli(['status', '--json'])).stdout) as { databases: { warning?: string }[] };
     expect(json.databases[0]!.warning).toContain('nothing consumes it');
   });

@@ -55,6 +55,20 @@ export function renderStatus(statuses: DatabaseStatus[], warnings: Map<string, s
   return `${table.toString()}\n${lines.join('\n')}\n`;
 }
 
+/**
+ * `status --watch` without a terminal (a log file, a pipe): one line per refresh, every database on it
+ * with its verdict, lag, WAL retained and tables ready, so the output reads as a history.
+ */
+export function renderStatusLine(statuses: DatabaseStatus[], warnings: Map<string, string>, at: Date): string {
+  const parts = statuses.map((s) => {
+    const tables = Object.values(s.subscription.tables);
+    const ready = tables.filter((t) => t === 'ready').length;
+    const lag = `${formatBytes(s.slot.lagBytes)}${s.subscription.lagSeconds !== null && s.slot.lagBytes > 0 ? ` (${s.subscription.lagSeconds.toFixed(1)} s)` : ''}`;
+    return `${s.database}: ${s.verdict}, lag ${lag}, WAL retained ${formatBytes(s.slot.retainedBytes)}, tables ${ready}/${tables.length} ready${warnings.has(s.database) ? ', WARNING: nothing consumes the slot' : ''}`;
+  });
+  return `${at.toISOString()} ${parts.join('; ')}\n`;
+}
+
 /** The resume state is the engine's, large and of no use to a reader. */
 function withoutResumeState(job: JobRecord): JobRecord {
   return { ...job, databases: Object.fromEntries(Object.entries(job.databases).map(([name, { initState: _initState, ...entry }]) => [name, entry])) };
@@ -84,7 +98,7 @@ export function statusCommand(io: CliIo, setExitCode: (code: number) => void): C
         'A one-line verdict per database: initializing, catching up, in sync, or broken (with the reason).\n' +
         'Exit code 1 when any database is broken.',
     )
-    .option('-w, --watch [seconds]', 'refresh every N seconds (default 2) until interrupted')
+    .option('-w, --watch [seconds]', 'refresh every N seconds (default 2) until interrupted; without a terminal, one line per refresh')
     .addHelpText('after', '\nExamples:\n  database-replicator status\n  database-replicator status --watch 5\n  database-replicator status --json | jq \'.databases[].verdict\'\n');
   return addJobOptions(command).action(async (options: StatusOptions, cmd: Command) => {
     // Remote mode: the job record in the job table and the job's latest execution (src/remote/status.ts).
@@ -94,6 +108,8 @@ export function statusCommand(io: CliIo, setExitCode: (code: number) => void): C
     if (!Number.isFinite(interval) || interval < 0) throw new UsageError(`--watch takes a number of seconds, not "${String(options.watch)}".`);
     const store = localJobStore(options.stateDir);
     const history: ReadingHistory = new Map();
+    // Without a terminal, the full view once, then one line per refresh.
+    let first = true;
     for (;;) {
       const [statuses, record] = await Promise.all([collectStatus(job), readJobRecord(store, job.jobId)]);
       const broken = statuses.some((s) => s.verdict === 'broken');
@@ -101,9 +117,12 @@ export function statusCommand(io: CliIo, setExitCode: (code: number) => void): C
       if (globals.json) {
         const databases = statuses.map((s) => ({ ...s, ...(warnings.has(s.database) ? { warning: warnings.get(s.database) } : {}) }));
         io.stdout(renderJson({ command: 'status', ok: !broken, jobId: job.jobId, at: new Date().toISOString(), job: record ? withoutResumeState(record.job) : null, steps: record?.steps ?? [], databases }));
+      } else if (interval && !io.isTty && !first) {
+        io.stdout(renderStatusLine(statuses, warnings, new Date()));
       } else {
         io.stdout(`${interval && io.isTty ? '\u001b[2J\u001b[H' : ''}${record ? renderJobRecord(record.job, record.steps, statuses) : ''}${renderStatus(statuses, warnings)}`);
       }
+      first = false;
       setExitCode(broken ? EXIT_FAILED : EXIT_OK);
       if (!interval) return;
       await new Promise((r) => setTimeout(r, interval * 1000));
