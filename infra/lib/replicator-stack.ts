@@ -2,17 +2,20 @@ import { fileURLToPath } from 'node:url';
 import { CfnOutput, Stack, type RemovalPolicy, type StackProps } from 'aws-cdk-lib';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import type { Construct } from 'constructs';
+import type { AlarmThresholds } from '../../src/monitor/alarm-rules.ts';
 import { ReplicatorAlerts } from './alerts.ts';
+import { readAlarmThresholds } from './alarm-settings.ts';
 import { DEFAULT_SECRETS_PREFIX, type ImageSettings, type NetworkSettings, type SecretAccessSettings, type TaskSettings } from './app-settings.ts';
 import { DEFAULT_TASK_CPU, DEFAULT_TASK_MEMORY } from './fargate-sizes.ts';
 import { suppressAcceptedFindings } from './nag-suppressions.ts';
 import { ReplicatorNetwork } from './network.ts';
 import { RdsCaBundle } from './rds-ca-bundle.ts';
+import { ReplicationDashboard } from './replication-dashboard.ts';
 import { ReplicatorTask } from './replicator-task.ts';
 import { SecretAccess } from './secret-access.ts';
 import { StatusTable } from './status-table.ts';
 import { VerifySchedule } from './verify-schedule.ts';
-import { WorkflowFunctions } from './workflow-functions.ts';
+import { METRIC_SERVICE, metricsNamespace, WorkflowFunctions } from './workflow-functions.ts';
 import { ReplicatorWorkflows } from './workflows.ts';
 
 /** The repository root: lambdas/, statemachines/ and the image's build context. */
@@ -39,6 +42,8 @@ export interface ReplicatorStackProps extends StackProps {
    * sslmode=verify-full. Left out, such secrets fail in the functions with a sentence saying so.
    */
   readonly rdsCaBundle?: string;
+  /** Thresholds of the replication alarms; left out, read from the context (walRetainedAlarmGb, lagAlarmSeconds) or the defaults. */
+  readonly alarmThresholds?: AlarmThresholds;
 }
 
 /**
@@ -55,6 +60,7 @@ export class ReplicatorStack extends Stack {
   public readonly schedule: VerifySchedule;
   public readonly alerts: ReplicatorAlerts;
   public readonly workflows: ReplicatorWorkflows;
+  public readonly monitoring: ReplicationDashboard;
 
   constructor(scope: Construct, id: string, props: ReplicatorStackProps = {}) {
     super(scope, id, props);
@@ -105,7 +111,16 @@ export class ReplicatorStack extends Stack {
     this.alerts.alarmOnFailedExecutions('VerifyFailedAlarm', this.workflows.verify.stateMachine, 'verify', ' (rows differ between source and target, or verify could not run)');
     this.alerts.alarmOnFailedExecutions('CleanupFailedAlarm', this.workflows.cleanup.stateMachine, 'cleanup');
     this.alerts.alarmOnFailedExecutions('CutoverFailedAlarm', this.workflows.cutover.stateMachine, 'cut-over');
-    this.alerts.alarmOnDeadLetters('VerifyScheduleDeadLettersAlarm', this.schedule.deadLetterQueue, 'A scheduled verify run');
+    this.alerts.alarmOnDeadLetters('VerifyScheduleDeadLettersAlarm', this.schedule.deadLetterQueue, 'A scheduled verify or monitor run');
+    this.monitoring = new ReplicationDashboard(this, 'Monitoring', {
+      namespace: metricsNamespace(this.stackName),
+      recordJobService: METRIC_SERVICE,
+      stateMachines: this.workflows.all.map((m) => ({ name: m.node.id.toLowerCase(), stateMachine: m.stateMachine })),
+      clusterName: this.task.cluster.clusterName,
+      taskFamily: this.task.taskDefinition.family,
+      topic: this.alerts.topic,
+      thresholds: props.alarmThresholds ?? readAlarmThresholds(this.node),
+    });
 
     const output = (name: string, value: string, description: string) => new CfnOutput(this, name, { value, description });
     output('ReplicateStateMachineArn', this.workflows.replicate.stateMachine.stateMachineArn, 'Start an execution with the job input to replicate');

@@ -1,5 +1,6 @@
 import { ArnFormat, Duration, RemovalPolicy, Stack, Token } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
+import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as scheduler from 'aws-cdk-lib/aws-scheduler';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import type * as sfn from 'aws-cdk-lib/aws-stepfunctions';
@@ -62,6 +63,11 @@ export class VerifySchedule extends Construct {
   /** Lets the schedules start `stateMachine`. */
   public allowStarting(stateMachine: sfn.IStateMachine): void {
     stateMachine.grantStartExecution(this.role);
+  }
+
+  /** Lets the schedules invoke `fn` (the monitor schedules of the jobs), by its unqualified ARN as they name it. */
+  public allowInvoking(fn: lambda.IFunction): void {
+    this.role.addToPrincipalPolicy(new iam.PolicyStatement({ actions: ['lambda:InvokeFunction'], resources: [fn.functionArn] }));
   }
 
   /** Lets `grantee` create schedules in the group that run as the schedule role. */

@@ -39,6 +39,8 @@ export class WorkflowFunctions extends Construct {
   public readonly checkReplication: ReplicatorFunction;
   public readonly checkTargetReachesSource: ReplicatorFunction;
   public readonly recordJob: ReplicatorFunction;
+  /** Run by each job's monitor schedule: publishes the replication metrics, guards the retained WAL. */
+  public readonly monitorReplication: ReplicatorFunction;
   /** What the parameter-group check may describe: this account's and region's instances, clusters and parameter groups. */
   public readonly rdsDescribeArns: readonly string[];
 
@@ -93,7 +95,22 @@ export class WorkflowFunctions extends Construct {
       },
     });
 
+    this.monitorReplication = new ReplicatorFunction(this, 'MonitorReplication', {
+      ...inVpc,
+      name: 'monitor-replication',
+      description: "database-replicator: once a minute per job, publishes each database's lag, retained WAL, tables and errors, and guards the retained WAL",
+      timeout: Duration.seconds(50),
+      environment: {
+        JOB_TABLE: props.jobTable.tableName,
+        METRICS_NAMESPACE: metricsNamespace(Stack.of(this).stackName),
+      },
+    });
+
     for (const fn of this.connecting) props.secrets.grantRead(fn.function);
+    // It records a slot the WAL-retention guard dropped in the job record.
+    props.jobTable.grant(this.monitorReplication.function, ...JOB_ITEM_ACTIONS);
+    // The RDS source's FreeStorageSpace; GetMetricData names no resource.
+    this.monitorReplication.function.addToRolePolicy(new iam.PolicyStatement({ actions: ['cloudwatch:GetMetricData'], resources: ['*'] }));
     props.jobTable.grant(this.recordJob.function, ...JOB_ITEM_ACTIONS);
     const stack = Stack.of(this);
     this.rdsDescribeArns = ['db', 'cluster', 'pg', 'cluster-pg'].map((resource) => stack.formatArn({ service: 'rds', resource, resourceName: '*', arnFormat: ArnFormat.COLON_RESOURCE_NAME }));
@@ -107,11 +124,11 @@ export class WorkflowFunctions extends Construct {
   }
 
   public get all(): ReplicatorFunction[] {
-    return [this.checkRdsParameterGroup, this.checkGrants, this.estimateSize, this.checkReplication, this.checkTargetReachesSource, this.recordJob];
+    return [this.checkRdsParameterGroup, this.checkGrants, this.estimateSize, this.checkReplication, this.checkTargetReachesSource, this.recordJob, this.monitorReplication];
   }
 
   /** The functions that connect to the databases: in the VPC, reading the secrets. */
   public get connecting(): ReplicatorFunction[] {
-    return [this.checkGrants, this.estimateSize, this.checkReplication, this.checkTargetReachesSource];
+    return [this.checkGrants, this.estimateSize, this.checkReplication, this.checkTargetReachesSource, this.monitorReplication];
   }
 }

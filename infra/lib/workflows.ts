@@ -77,6 +77,7 @@ export class ReplicatorWorkflows extends Construct {
         EstimateSizeFunctionArn: fns.estimateSize.function.functionArn,
         CheckReplicationFunctionArn: fns.checkReplication.function.functionArn,
         CheckTargetReachesSourceFunctionArn: fns.checkTargetReachesSource.function.functionArn,
+        MonitorFunctionArn: fns.monitorReplication.function.functionArn,
         ...scheduleGroup,
         SchedulerRoleArn: schedule.role.roleArn,
         ScheduleDeadLetterQueueArn: schedule.deadLetterQueue.queueArn,
@@ -100,6 +101,7 @@ export class ReplicatorWorkflows extends Construct {
     schedule.grantCreate(this.replicate.stateMachine);
     schedule.grantDelete(this.cleanup.stateMachine);
     schedule.allowStarting(this.verify.stateMachine);
+    schedule.allowInvoking(fns.monitorReplication.function);
   }
 
   public get all(): AslStateMachine[] {

@@ -7,6 +7,7 @@ import type { checkRdsParameterGroupEvent } from '../check-rds-parameter-group.t
 import type { checkReplicationEvent } from '../check-replication.ts';
 import type { checkTargetReachesSourceEvent } from '../check-target-reaches-source.ts';
 import type { estimateSizeEvent } from '../estimate-size.ts';
+import type { monitorReplicationEvent } from '../monitor-replication.ts';
 import { InvalidEvent, parseEvent } from './errors.ts';
 import { databasesSchema, secretArnSchema } from './events.ts';
 
@@ -61,6 +62,8 @@ export const workflowInputSchema = z.strictObject({
     .string()
     .regex(/^(rate\(\d{1,4} (minute|minutes|hour|hours|day|days)\)|cron\([^()]{9,200}\))$/, 'must be an EventBridge Scheduler expression such as rate(6 hours) or cron(0 3 * * ? *)')
     .optional(),
+  /** Opt-in: the monitor drops a slot of this job that retains more WAL than this many GiB (src/monitor/wal-guard.ts). */
+  maxRetainedWalGb: z.number().positive().max(1_000_000).optional(),
 }).refine((i) => i.targetDatabases === undefined || i.targetDatabases.length === i.databases.length, {
   message: 'must name one target database for each database, in the same order',
   path: ['targetDatabases'],
@@ -88,6 +91,13 @@ export interface WorkflowJob {
   /** targetDatabase: where the task copies and subscribes (the same name unless the input names another). */
   databases: { database: string; targetDatabase: string; objectName: string; check: Payload<typeof checkReplicationEvent> }[];
   verifySchedule?: { name: string; expression: string; input: VerifyInput };
+  /** The job's once-a-minute monitor (lambdas/monitor-replication.ts), from before the slot exists until cleanup. */
+  monitorSchedule: { name: string; input: Payload<typeof monitorReplicationEvent> };
+}
+
+/** The monitor schedule of a job: `health-` fits the 64 characters of a schedule name with the longest job id, as `verify-` does. */
+export function monitorScheduleName(jobId: string): string {
+  return `health-${jobId}`;
 }
 /** The plan's filters as the task reads them: under `filters` or at the top level. */
 function planFilters(plan: Plan) {
@@ -132,6 +142,16 @@ export function normalizeJob(input: WorkflowInput, defaultJobs?: number): Workfl
     reach: { ...checks, ...(plan.subscriptionSslRootCert ? { subscriptionSslRootCert: plan.subscriptionSslRootCert } : {}) },
     estimate: { ...checks, ...(jobs !== undefined ? { jobs } : {}), ...(plan.calibrate !== undefined ? { calibrate: plan.calibrate } : {}) },
     databases,
+    monitorSchedule: {
+      name: monitorScheduleName(jobId),
+      input: {
+        ...shared,
+        databases: input.databases,
+        ...(input.targetDatabases ? { targetDatabases: input.targetDatabases } : {}),
+        ...(input.source?.instanceIdentifier ? { sourceInstanceIdentifier: input.source.instanceIdentifier } : {}),
+        ...(input.maxRetainedWalGb !== undefined ? { maxRetainedWalGb: input.maxRetainedWalGb } : {}),
+      },
+    },
   };
   if (input.source) job.rdsCheck = { jobId, source: input.source };
   if (input.verifySchedule) {

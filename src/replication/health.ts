@@ -11,7 +11,7 @@ export async function collectStatus(job: JobContext): Promise<DatabaseStatus[]> 
       const major = (await readServerFacts(target!)).major;
       const slot = await readSlotStatus(source!, db.slot);
       const subscription = await readSubscriptionStatus(target!, db.subscription ?? db.slot, major);
-      return { database: db.source, target: db.target, slot, subscription, ...judge(slot, subscription, Boolean(db.subscription)) };
+      return { database: db.source, target: db.target, slot, subscription, ...judge(slot, subscription, Boolean(db.subscription)), names: { slot: db.slot, subscription: db.subscription ?? db.slot } };
     });
     if (!db.done && status.verdict !== 'broken') Object.assign(status, { verdict: 'initializing', reason: 'init has not finished; run it again to resume' });
     out.push(status);

@@ -39,6 +39,8 @@ export interface DatabaseStatus {
   reason: string;
   /** A slot nobody consumes keeps WAL until the disk fills. */
   diskRisk: boolean;
+  /** The job's slot and subscription names in this database. */
+  names?: { slot: string; subscription: string };
 }
 
 export async function readSlotStatus(source: pg.Client, slot: string): Promise<SlotStatus> {

@@ -103,6 +103,8 @@ const CASES: Record<string, { event: () => object; expect: 'result' | RegExp }> 
   'record-job': { event: () => ({ action: 'started', input: { jobId: 'bundle_smoke', sourceSecretArn: SOURCE_ARN, targetSecretArn: TARGET_ARN, databases: [database] } }), expect: 'result' },
   // RDS answers from a stub that knows no instance: the SDK's RDS client ran inside the bundle.
   'check-rds-parameter-group': { event: () => ({ jobId: 'bundle_smoke', source: { instanceIdentifier: 'smoke-db' } }), expect: /^DBInstanceNotFound/ },
+  // No replication was set up: it reads a missing slot on the source, publishes the readings and returns them.
+  'monitor-replication': { event: endpoints, expect: 'result' },
 };
 
 describe('the Lambda bundles, loaded in a fresh Node process outside the repository', () => {

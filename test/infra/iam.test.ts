@@ -36,6 +36,7 @@ const ONLY_ON_STAR = new Set([
   'xray:PutTraceSegments', 'xray:PutTelemetryRecords', 'xray:GetSamplingRules', 'xray:GetSamplingTargets',
   'logs:CreateLogDelivery', 'logs:GetLogDelivery', 'logs:UpdateLogDelivery', 'logs:DeleteLogDelivery', 'logs:ListLogDeliveries', 'logs:PutResourcePolicy', 'logs:DescribeResourcePolicies', 'logs:DescribeLogGroups',
   'ecr:GetAuthorizationToken',
+  'cloudwatch:GetMetricData',
   ...VPC_ENI_ACTIONS,
 ]);
 
@@ -179,7 +180,8 @@ describe('IAM scope', () => {
       // The dead-letter queue of a fire that could not start verify.
       expect.objectContaining({ Action: 'sqs:SendMessage', Resource: getAtt(base, schedule.deadLetterQueue) }),
     ]));
-    expect(allActions(of(base, schedule.role))).toEqual(['sqs:SendMessage', 'states:StartExecution']);
+    // The verify schedules start verify; the monitor schedules invoke the monitor function.
+    expect(allActions(of(base, schedule.role))).toEqual(['lambda:InvokeFunction', 'sqs:SendMessage', 'states:StartExecution']);
   });
 
   it('lets record-job read the executions of the replicate workflow only, to refuse a second one of a running job', () => {

@@ -14,6 +14,7 @@ import type { ReplicatorFunction } from '../../infra/lib/replicator-function.ts'
 const SERVICE: Record<string, string> = {
   '@aws-sdk/client-dynamodb': 'dynamodb', '@aws-sdk/lib-dynamodb': 'dynamodb', '@aws-sdk/client-secrets-manager': 'secretsmanager',
   '@aws-sdk/client-sfn': 'states', '@aws-sdk/client-rds': 'rds', '@aws-sdk/client-scheduler': 'scheduler', '@aws-sdk/client-cloudformation': 'cloudformation',
+  '@aws-sdk/client-cloudwatch': 'cloudwatch',
 };
 /** The document client's commands and the DynamoDB actions they call. */
 const DOCUMENT_CLIENT: Record<string, string> = { Get: 'GetItem', Put: 'PutItem', Update: 'UpdateItem', Delete: 'DeleteItem', Query: 'Query', Scan: 'Scan', BatchGet: 'BatchGetItem', BatchWrite: 'BatchWriteItem', TransactGet: 'TransactGetItems', TransactWrite: 'TransactWriteItems' };
@@ -120,6 +121,7 @@ const KNOWN_CALLS: Record<string, string[]> = {
   'check-grants': ['secretsmanager:GetSecretValue'], 'estimate-size': ['secretsmanager:GetSecretValue'], 'check-replication': ['secretsmanager:GetSecretValue'],
   'check-target-reaches-source': ['secretsmanager:GetSecretValue'], 'check-rds-parameter-group': ['rds:DescribeDBInstances', 'rds:DescribeDBClusters'],
   'record-job': ['dynamodb:GetItem', 'dynamodb:UpdateItem', 'states:DescribeExecution'],
+  'monitor-replication': ['secretsmanager:GetSecretValue', 'cloudwatch:GetMetricData', 'dynamodb:GetItem', 'dynamodb:UpdateItem'],
 };
 const HANDLERS = readdirSync(join(repoRoot, 'lambdas')).filter((f) => f.endsWith('.ts')).map((f) => f.slice(0, -3));
 const pascal = (name: string) => name.replace(/(^|-)([a-z])/g, (_m, _d, c: string) => c.toUpperCase());

@@ -55,7 +55,7 @@ describe('network', () => {
     const sg = logicalId(base, base.stack.network.securityGroup);
     const privateSubnets = base.stack.network.subnets.map((s) => ({ Ref: logicalId(base, s) }));
     const inVpc = ours(base).filter(([, p]) => p.VpcConfig);
-    expect(inVpc.map(([, p]) => p.Description)).toEqual([expect.stringContaining('connects to source and target'), expect.stringContaining('estimates'), expect.stringContaining('slot and subscription'), expect.stringContaining('probes the source from the target')]);
+    expect(inVpc.map(([, p]) => p.Description)).toEqual([expect.stringContaining('connects to source and target'), expect.stringContaining('estimates'), expect.stringContaining('slot and subscription'), expect.stringContaining('probes the source from the target'), expect.stringContaining('once a minute per job')]);
     for (const [, p] of inVpc) expect(p.VpcConfig).toEqual({ SecurityGroupIds: [{ 'Fn::GetAtt': [sg, 'GroupId'] }], SubnetIds: privateSubnets });
     expect(base.stack.network.subnets.every((s) => s.node.path.includes('private'))).toBe(true);
   });
@@ -63,7 +63,7 @@ describe('network', () => {
   it('imports an existing VPC from its ids, creating no network resource', () => {
     for (const type of ['AWS::EC2::VPC', 'AWS::EC2::Subnet', 'AWS::EC2::NatGateway', 'AWS::EC2::SecurityGroup', 'AWS::EC2::FlowLog']) custom.template.resourceCountIs(type, 0);
     const inVpc = ours(custom).filter(([, p]) => p.VpcConfig);
-    expect(inVpc).toHaveLength(4);
+    expect(inVpc).toHaveLength(5);
     for (const [, p] of inVpc) expect(p.VpcConfig).toEqual({ SecurityGroupIds: ['sg-0123456789abcdef0'], SubnetIds: ['subnet-0123456789abcdef0', 'subnet-0fedcba9876543210'] });
     expect(custom.stack.resolve(custom.stack.network.subnetIdList)).toBe('subnet-0123456789abcdef0,subnet-0fedcba9876543210');
   });
@@ -116,10 +116,10 @@ describe('Fargate task', () => {
 });
 
 describe('functions', () => {
-  it('are six, on Node.js 24 and ARM64, traced, each logging to its own log group kept 90 days', () => {
+  it('are seven, on Node.js 24 and ARM64, traced, each logging to its own log group kept 90 days', () => {
     for (const s of [base, custom]) {
       const fns = ours(s);
-      expect(fns).toHaveLength(6);
+      expect(fns).toHaveLength(7);
       for (const [, p] of fns) {
         expect(p).toMatchObject({ Runtime: 'nodejs24.x', Architectures: ['arm64'], Handler: 'index.handler', TracingConfig: { Mode: 'Active' } });
         const group = (p.LoggingConfig as { LogGroup: { Ref: string } }).LogGroup.Ref;
@@ -230,7 +230,8 @@ describe('alerts', () => {
   });
 
   it('alarm on failed, timed-out or aborted executions of each state machine (a verify difference included, told once), and on dead-lettered verify runs', () => {
-    template.resourceCountIs('AWS::CloudWatch::Alarm', 5);
+    // Five here, five on the monitor's metrics (test/infra/monitoring.test.ts).
+    template.resourceCountIs('AWS::CloudWatch::Alarm', 10);
     const topic = { Ref: logicalId(base, base.stack.alerts.topic) };
     for (const machine of base.stack.workflows.all) {
       template.hasResourceProperties('AWS::CloudWatch::Alarm', {

@@ -69,6 +69,9 @@ const executions = new LocalExecutions({
       'Copy snapshot': fargateTask,
       'Create subscription': fargateTask,
       'Create verify schedule': () => Promise.reject(new Error('no verify schedule was requested')),
+      // The monitor schedule of the job (its fire is tested in test/workflow/replicate.test.ts).
+      'Create monitor schedule': async () => ({}),
+      'Update monitor schedule': async () => ({}),
     },
   },
   [VERIFY_ARN]: {
@@ -77,7 +80,7 @@ const executions = new LocalExecutions({
   },
   [CLEANUP_ARN]: {
     definition: definition('cleanup'),
-    handlers: { 'Run cleanup': fargateTask, 'Delete verify schedule': async () => ({}), 'Record clean-up': recordJobState, 'Record clean-up failed': recordJobState },
+    handlers: { 'Run cleanup': fargateTask, 'Delete verify schedule': async () => ({}), 'Delete monitor schedule': async () => ({}), 'Record clean-up': recordJobState, 'Record clean-up failed': recordJobState },
   },
 });
 

@@ -23,7 +23,9 @@ import { checkRdsParameterGroupEvent, checkRdsSource, handler as checkRdsHandler
 import { checkReplication, checkReplicationEvent, handler as checkReplicationHandler } from '../../lambdas/check-replication.ts';
 import { checkTargetReachesSource, checkTargetReachesSourceEvent, handler as checkTargetReachesSourceHandler } from '../../lambdas/check-target-reaches-source.ts';
 import { estimateSize, estimateSizeEvent, handler as estimateSizeHandler } from '../../lambdas/estimate-size.ts';
+import { monitorReplication, monitorReplicationEvent, type MonitorReplicationResult } from '../../lambdas/monitor-replication.ts';
 import { handler as recordJobHandler, recordJob, recordJobEvent } from '../../lambdas/record-job.ts';
+import { RecordedMetrics } from './metrics.ts';
 import { NamedError, parseEvent, toSafeError } from '../../lambdas/shared/errors.ts';
 import { DynamoDbJobStore } from '../../src/jobs/index.ts';
 import { parseTaskConfig, TaskConfigError } from '../../src/task/config.ts';
@@ -50,6 +52,7 @@ export const SUBSTITUTIONS: Readonly<Record<string, string>> = {
   EstimateSizeFunctionArn: fn('estimate-size'),
   CheckReplicationFunctionArn: fn('check-replication'),
   CheckTargetReachesSourceFunctionArn: fn('check-target-reaches-source'),
+  MonitorFunctionArn: fn('monitor-replication'),
   ClusterArn: `arn:aws:ecs:${REGION}:${ACCOUNT}:cluster/replicator`,
   TaskDefinitionArn: `arn:aws:ecs:${REGION}:${ACCOUNT}:task-definition/replicator:1`,
   ContainerName: 'replicator',
@@ -285,6 +288,11 @@ export class WorkflowHarness {
     const secrets = this.#secrets;
     const record = this.#lambda(SUBSTITUTIONS.RecordJobFunctionArn!, recordJobEvent, (e) => recordJob(e, { store: this.store, metric: (name, value) => this.metrics.push({ name, value }), executionRunning: async (arn) => this.running.has(arn) }));
     const ecs = this.#ecsTask();
+    const deleteSchedule: TaskHandler = async (input) => {
+      const { Name } = input as { Name: string };
+      if (!this.schedules.delete(Name)) throw stepError('Scheduler.ResourceNotFoundException', `Schedule ${Name} does not exist.`);
+      return {};
+    };
     return {
       'Record job started': record, 'Record job succeeded': record, 'Record job failed': record, 'Record verify result': record, 'Record clean-up': record, 'Record clean-up failed': record,
       'Check RDS parameter group': this.#lambda(SUBSTITUTIONS.CheckRdsParameterGroupFunctionArn!, checkRdsParameterGroupEvent, (e) => checkRdsSource(e, { rds: this.#rds })),
@@ -299,12 +307,30 @@ export class WorkflowHarness {
         this.schedules.set(s.Name, s);
         return { ScheduleArn: `arn:aws:scheduler:${REGION}:${ACCOUNT}:schedule/${s.GroupName}/${s.Name}` };
       },
-      'Delete verify schedule': async (input) => {
-        const { Name } = input as { Name: string };
-        if (!this.schedules.delete(Name)) throw stepError('Scheduler.ResourceNotFoundException', `Schedule ${Name} does not exist.`);
-        return {};
+      'Delete verify schedule': deleteSchedule,
+      'Create monitor schedule': async (input) => {
+        const s = input as unknown as ScheduleStub;
+        if (this.schedules.has(s.Name)) throw stepError('Scheduler.ConflictException', `Schedule ${s.Name} already exists.`);
+        this.schedules.set(s.Name, s);
+        return { ScheduleArn: `arn:aws:scheduler:${REGION}:${ACCOUNT}:schedule/${s.GroupName}/${s.Name}` };
       },
+      'Update monitor schedule': async (input) => {
+        const s = input as unknown as ScheduleStub;
+        if (!this.schedules.has(s.Name)) throw stepError('Scheduler.ResourceNotFoundException', `Schedule ${s.Name} does not exist.`);
+        this.schedules.set(s.Name, s);
+        return { ScheduleArn: `arn:aws:scheduler:${REGION}:${ACCOUNT}:schedule/${s.GroupName}/${s.Name}` };
+      },
+      'Delete monitor schedule': deleteSchedule,
     };
+  }
+
+  /** Fires a monitor schedule as EventBridge Scheduler would: its input, as the event of the function it targets. */
+  async fireMonitor(name: string, metrics = new RecordedMetrics()): Promise<{ result: MonitorReplicationResult; metrics: RecordedMetrics }> {
+    const schedule = this.schedules.get(name);
+    if (!schedule) throw new Error(`No schedule ${name} was created.`);
+    if (schedule.Target.Arn !== SUBSTITUTIONS.MonitorFunctionArn) throw new Error(`Schedule ${name} targets ${schedule.Target.Arn}, not the monitor function.`);
+    const result = await monitorReplication(parseEvent(monitorReplicationEvent, JSON.parse(schedule.Target.Input)), { secrets: this.#secrets, metrics, store: this.store });
+    return { result, metrics };
   }
 
   /** Runs one execution to its end; never throws for a failed execution (see `status`). */

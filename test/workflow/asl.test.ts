@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { describe, expect, it } from 'vitest';
-import { workflowInputSchema } from '../../lambdas/shared/workflow-job.ts';
+import { monitorScheduleName, workflowInputSchema } from '../../lambdas/shared/workflow-job.ts';
 
 // The ASL files of statemachines/ on their own: valid States Language, JSONPath only, and every Task
 // with the Retry and Catch the workflow design asks for. (Their execution is tested with
@@ -146,7 +146,7 @@ describe('the replicate workflow', () => {
 
   it('reads as a checklist in the console', () => {
     expect(happyPath(machine, { 'Verify schedule requested?': 'Create verify schedule' })).toEqual([
-      'Record job started', 'Run checks', 'Checks passed?', 'Estimate size', 'Replicate each database', 'Verify schedule requested?', 'Create verify schedule', 'Record job succeeded', 'Job succeeded',
+      'Record job started', 'Run checks', 'Checks passed?', 'Estimate size', 'Create monitor schedule', 'Replicate each database', 'Verify schedule requested?', 'Create verify schedule', 'Record job succeeded', 'Job succeeded',
     ]);
     expect(machine.States['Run checks']!.Branches!.map((b) => Object.keys(b.States).filter((n) => b.States[n]!.Type === 'Task'))).toEqual([['Check RDS parameter group'], ['Check grants'], ['Check target reaches source']]);
     expect(happyPath(map)).toEqual(['Copy snapshot', 'Create subscription', 'Check replication', 'Caught up?', 'Count poll', 'Wait for catch-up']);
@@ -182,7 +182,8 @@ describe('the replicate workflow', () => {
 
   it('records every failure of a phase, then fails with its error and cause', () => {
     for (const [stateName, state] of Object.entries(machine.States).filter(([n, s]) => (s.Type === 'Task' || s.Type === 'Parallel' || s.Type === 'Map') && n !== 'Record job failed' && n !== 'Record job started')) {
-      expect(state.Catch?.map((c) => c.Next), stateName).toEqual(['Record job failed']);
+      // A monitor schedule made by an earlier execution is updated (tested below), not a failure.
+      expect(state.Catch?.map((c) => c.Next).filter((n) => n !== 'Update monitor schedule'), stateName).toEqual(['Record job failed']);
     }
     // A second execution of a running job fails without recording anything on the job the first one runs.
     expect(machine.States['Record job started']!.Catch!.map((c) => [c.ErrorEquals, c.Next])).toEqual([[['JobAlreadyRunning'], 'Describe job already running'], [['States.ALL'], 'Record job failed']]);
@@ -197,6 +198,48 @@ describe('the replicate workflow', () => {
       Resource: `${STATES}aws-sdk:scheduler:createSchedule`,
       Parameters: { GroupName: '${ScheduleGroupName}', Target: { Arn: '${VerifyStateMachineArn}', RoleArn: '${SchedulerRoleArn}', RetryPolicy: { MaximumRetryAttempts: 2 }, DeadLetterConfig: { Arn: '${ScheduleDeadLetterQueueArn}' } } },
     });
+  });
+});
+
+describe('the monitor schedule', () => {
+  const machine = load('replicate');
+  const cleanup = load('cleanup');
+
+  it('is made before any slot exists: once a minute, the monitor function, the stack role and dead-letter queue, the job as input', () => {
+    expect(machine.States['Estimate size']!.Next).toBe('Create monitor schedule');
+    const create = machine.States['Create monitor schedule']!;
+    expect(create).toMatchObject({
+      Resource: `${STATES}aws-sdk:scheduler:createSchedule`,
+      Next: 'Replicate each database',
+      Parameters: {
+        'Name.$': '$.job.monitorSchedule.name',
+        GroupName: '${ScheduleGroupName}',
+        ScheduleExpression: 'rate(1 minute)',
+        FlexibleTimeWindow: { Mode: 'OFF' },
+        Target: { Arn: '${MonitorFunctionArn}', RoleArn: '${SchedulerRoleArn}', 'Input.$': 'States.JsonToString($.job.monitorSchedule.input)', DeadLetterConfig: { Arn: '${ScheduleDeadLetterQueueArn}' } },
+      },
+    });
+    // A reading a minute old is worth nothing: never retried late.
+    expect((create.Parameters!.Target as { RetryPolicy: unknown }).RetryPolicy).toEqual({ MaximumRetryAttempts: 0, MaximumEventAgeInSeconds: 60 });
+  });
+
+  it('made already by an earlier execution of the job: updated with this input; any other error fails the job', () => {
+    const create = machine.States['Create monitor schedule']!;
+    expect(create.Catch!.map((c) => [c.ErrorEquals, c.Next])).toEqual([[['Scheduler.ConflictException'], 'Update monitor schedule'], [['States.ALL'], 'Record job failed']]);
+    const update = machine.States['Update monitor schedule']!;
+    expect(update.Resource).toBe(`${STATES}aws-sdk:scheduler:updateSchedule`);
+    expect(update.Parameters).toEqual(create.Parameters);
+    expect(update).toMatchObject({ Next: 'Replicate each database', Catch: [{ ErrorEquals: ['States.ALL'], Next: 'Record job failed' }] });
+  });
+
+  it('is deleted by cleanup after the verify schedule, by the name replicate gave it; a missing one is fine', () => {
+    expect(cleanup.States['Delete verify schedule']!.Next).toBe('Delete monitor schedule');
+    const del = cleanup.States['Delete monitor schedule']!;
+    expect(del).toMatchObject({ Resource: `${STATES}aws-sdk:scheduler:deleteSchedule`, Parameters: { 'Name.$': "States.Format('health-{}', $.jobId)", GroupName: '${ScheduleGroupName}' }, Next: 'Record clean-up' });
+    expect(del.Catch!.map((c) => [c.ErrorEquals, c.Next])).toEqual([[['Scheduler.ResourceNotFoundException'], 'Record clean-up'], [['States.ALL'], 'Record clean-up failed']]);
+    expect(monitorScheduleName('shop-2026')).toBe('health-shop-2026');
+    // The longest job id still makes a valid schedule name (at most 64 characters).
+    expect(monitorScheduleName('j'.repeat(57)).length).toBeLessThanOrEqual(64);
   });
 });
 
@@ -216,8 +259,8 @@ describe('the verify and cleanup workflows', () => {
 
   it('cleanup: clean each database, delete the schedule (already gone is fine), record the result', () => {
     const machine = load('cleanup');
-    expect(happyPath(machine)).toEqual(['Set defaults', 'Apply defaults', 'Clean up each database', 'Delete verify schedule', 'Record clean-up', 'Cleaned up']);
-    expect(machine.States['Delete verify schedule']!.Catch![0]).toEqual({ ErrorEquals: ['Scheduler.ResourceNotFoundException'], Comment: expect.any(String), ResultPath: '$.noSchedule', Next: 'Record clean-up' });
+    expect(happyPath(machine)).toEqual(['Set defaults', 'Apply defaults', 'Clean up each database', 'Delete verify schedule', 'Delete monitor schedule', 'Record clean-up', 'Cleaned up']);
+    expect(machine.States['Delete verify schedule']!.Catch![0]).toEqual({ ErrorEquals: ['Scheduler.ResourceNotFoundException'], Comment: expect.any(String), ResultPath: '$.noSchedule', Next: 'Delete monitor schedule' });
     const run = machine.States['Clean up each database']!.ItemProcessor!.States['Run cleanup']!;
     expect((run.Parameters!.Overrides as { ContainerOverrides: { Command: string[] }[] }).ContainerOverrides[0]!.Command).toEqual(['cleanup']);
   });

@@ -7,6 +7,7 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { clusterUrl, type ClusterInfo } from '../support/cluster.ts';
 import { dropReplicationObjects, fingerprintTables, replicationObjectsOnSource } from '../support/compare.ts';
 import { createTestDatabase, edgeCasesSql, runPsqlFile, withClient } from '../support/db.ts';
+import { NamedError } from '../../lambdas/shared/errors.ts';
 import { SUBSTITUTIONS, WorkflowHarness, type Execution } from '../support/workflow-runner.ts';
 
 const { source, target } = inject('clusters');
@@ -74,6 +75,8 @@ describe('the replicate workflow', () => {
     for (const line of harness.handlerLogs) expect(line, JSON.stringify(line)).toMatchObject({ level: expect.any(String), function_request_id: expect.any(String), cold_start: expect.any(Boolean) });
     expect(execution.entered).toEqual(expect.arrayContaining(['Record job started', 'Check RDS parameter group', 'Check grants', 'Estimate size', 'Copy snapshot', 'Create subscription', 'Check replication', 'Database in sync', 'Create verify schedule', 'Record job succeeded', 'Job succeeded']));
     expect(execution.entered).not.toContain('Record job failed');
+    // The monitor schedule is made before the copy, so the slot is watched from its first minute.
+    expect(execution.entered.indexOf('Create monitor schedule')).toBeLessThan(execution.entered.indexOf('Copy snapshot'));
     expect(execution.calls).toMatchObject({ 'Copy snapshot': 1, 'Create subscription': 1, 'Estimate size': 1 });
 
     const [s, t] = await Promise.all([fingerprintTables(source, db), fingerprintTables(target, db)]);
@@ -105,6 +108,35 @@ describe('the replicate workflow', () => {
     expect(schedule!.Target.DeadLetterConfig).toEqual({ Arn: SUBSTITUTIONS.ScheduleDeadLetterQueueArn });
     expect(JSON.parse(schedule!.Target.Input)).toEqual({ jobId, databases: [db], sourceSecretArn, targetSecretArn, plan: {} });
     await expectNoPasswords(execution);
+  });
+
+  it('made the monitor schedule, whose fire publishes a streaming, in-sync replication', async () => {
+    const schedule = harness.schedules.get(`health-${jobId}`);
+    expect(schedule).toMatchObject({ GroupName: SUBSTITUTIONS.ScheduleGroupName, ScheduleExpression: 'rate(1 minute)', Target: { Arn: SUBSTITUTIONS.MonitorFunctionArn, RoleArn: SUBSTITUTIONS.SchedulerRoleArn, DeadLetterConfig: { Arn: SUBSTITUTIONS.ScheduleDeadLetterQueueArn } } });
+    // Identifiers and ARNs only; the RDS instance for its free storage.
+    expect(JSON.parse(schedule!.Target.Input)).toEqual({ jobId, databases: [db], sourceSecretArn, targetSecretArn, sourceInstanceIdentifier: 'shop-db' });
+    const { result, metrics } = await harness.fireMonitor(`health-${jobId}`);
+    expect(result.databases).toEqual([{ database: db, retainedBytes: expect.any(Number), lagBytes: expect.any(Number) }]);
+    expect(metrics.published[0]!.dimensions).toEqual({ JobId: jobId, Database: db });
+    expect(metrics.values('SlotConsumed')).toEqual([1]);
+    expect(metrics.values('SubscriptionEnabled')).toEqual([1]);
+    expect(metrics.values('TablesNotReady')).toEqual([0]);
+    expect(JSON.stringify(result)).not.toContain(source.password);
+  });
+
+  it('an execution of a job whose earlier run made the monitor schedule updates it with the new input (maxRetainedWalGb) instead of failing', async () => {
+    const again = `${jobId}-again`;
+    const made = { ...harness.schedules.get(`health-${jobId}`)!, Name: `health-${again}`, Target: { ...harness.schedules.get(`health-${jobId}`)!.Target, Input: '{}' } };
+    harness.schedules.set(made.Name, made);
+    // The copy is made to fail: only the schedule matters here.
+    const stop = () => async () => {
+      throw new NamedError('TaskStopped', 'stopped by the test before copying');
+    };
+    const execution = await harness.run('replicate', { jobId: again, sourceSecretArn, targetSecretArn, databases: [db], maxRetainedWalGb: 50 }, { wrap: { 'Copy snapshot': stop } });
+    expect(execution.entered).toEqual(expect.arrayContaining(['Create monitor schedule', 'Update monitor schedule', 'Replicate each database']));
+    expect(execution.status).toBe('FAILED');
+    expect(JSON.parse(harness.schedules.get(`health-${again}`)!.Target.Input)).toEqual({ jobId: again, databases: [db], sourceSecretArn, targetSecretArn, maxRetainedWalGb: 50 });
+    harness.schedules.delete(`health-${again}`);
   });
 });
 
@@ -183,11 +215,12 @@ describe('the cleanup workflow', () => {
     const execution = await harness.run('cleanup', input);
     expect(execution.cause).toBeUndefined();
     expect(execution.status).toBe('SUCCEEDED');
-    expect(execution.entered).toEqual(['Set defaults', 'Apply defaults', 'Clean up each database', 'Run cleanup', 'Delete verify schedule', 'Record clean-up', 'Cleaned up']);
+    expect(execution.entered).toEqual(['Set defaults', 'Apply defaults', 'Clean up each database', 'Run cleanup', 'Delete verify schedule', 'Delete monitor schedule', 'Record clean-up', 'Cleaned up']);
     expect(await replicationObjectsOnSource(source, db)).toEqual({ slots: [], publications: [] });
     const subscriptions = await withClient(target, db, async (c) => (await c.query('SELECT subname FROM pg_subscription')).rows);
     expect(subscriptions).toEqual([]);
     expect(harness.schedules.has(`verify-${jobId}`)).toBe(false);
+    expect(harness.schedules.has(`health-${jobId}`)).toBe(false);
     expect((await harness.store.listSteps(jobId)).find((st) => st.step === 'Clean up')).toMatchObject({ state: 'SUCCEEDED', detail: expect.stringContaining(db) });
 
     // Again: nothing is left, the schedule is gone already (ResourceNotFoundException is caught), it still succeeds.

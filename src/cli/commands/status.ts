@@ -3,6 +3,9 @@ import { Command } from 'commander';
 import { collectStatus } from '../../replication/health.ts';
 import type { DatabaseStatus } from '../../replication/status.ts';
 import { formatBytes } from '../../snapshot/estimate.ts';
+import type { ReadingHistory } from '../../monitor/monitor.ts';
+import { toReading } from '../../monitor/readings.ts';
+import { guardCommands, walRetentionWarning } from '../../monitor/wal-guard.ts';
 import type { JobRecord, StepRecord } from '../../jobs/types.ts';
 import { addJobOptions, jobCommandContext, type JobOptions } from '../job-options.ts';
 import { localJobStore, readJobRecord } from '../job-record.ts';
@@ -15,7 +18,21 @@ interface StatusOptions extends JobOptions {
   watch?: string | boolean;
 }
 
-export function renderStatus(statuses: DatabaseStatus[]): string {
+/** Each database's reading, for the WAL-retention guard; `history` keeps the previous ones (--watch) so growth shows. */
+export function guardWarnings(statuses: DatabaseStatus[], jobId: string, history: ReadingHistory = new Map(), now = new Date()): Map<string, string> {
+  const warnings = new Map<string, string>();
+  for (const s of statuses) {
+    const names = s.names ?? { slot: '?', subscription: '?' };
+    const reading = toReading({ database: s.database, targetDatabase: s.target, ...names }, s.slot, s.subscription, now);
+    const key = `${jobId}/${s.database}`;
+    const warning = walRetentionWarning(reading, history.get(key), guardCommands(jobId));
+    history.set(key, reading);
+    if (warning) warnings.set(s.database, warning);
+  }
+  return warnings;
+}
+
+export function renderStatus(statuses: DatabaseStatus[], warnings: Map<string, string> = new Map()): string {
   const table = new Table({ head: ['Database', 'Verdict', 'Slot', 'Retained', 'Lag', 'Subscription', 'Tables', 'Errors'], style: { head: [], border: [] } });
   for (const s of statuses) {
     const tables = Object.values(s.subscription.tables);
@@ -30,8 +47,26 @@ export function renderStatus(statuses: DatabaseStatus[]): string {
       s.subscription.applyErrors === null ? '-' : `${s.subscription.applyErrors} apply, ${s.subscription.syncErrors} sync`,
     ]);
   }
-  const lines = statuses.map((s) => `${s.database}: ${s.verdict} - ${s.reason}.${s.diskRisk ? ` WARNING: the slot retains ${formatBytes(s.slot.retainedBytes)} of WAL and nobody consumes it; it grows until the source's disk fills (run sync, or cleanup).` : ''}`);
+  const lines = statuses.map((s) => {
+    const warning = warnings.get(s.database);
+    const risk = warning ? ` WARNING: ${warning}` : s.diskRisk ? ` WARNING: the slot retains ${formatBytes(s.slot.retainedBytes)} of WAL and nobody consumes it; it grows until the source's disk fills (run sync, or cleanup).` : '';
+    return `${s.database}: ${s.verdict} - ${s.reason}.${risk}`;
+  });
   return `${table.toString()}\n${lines.join('\n')}\n`;
+}
+
+/**
+ * `status --watch` without a terminal (a log file, a pipe): one line per refresh, every database on it
+ * with its verdict, lag, WAL retained and tables ready, so the output reads as a history.
+ */
+export function renderStatusLine(statuses: DatabaseStatus[], warnings: Map<string, string>, at: Date): string {
+  const parts = statuses.map((s) => {
+    const tables = Object.values(s.subscription.tables);
+    const ready = tables.filter((t) => t === 'ready').length;
+    const lag = `${formatBytes(s.slot.lagBytes)}${s.subscription.lagSeconds !== null && s.slot.lagBytes > 0 ? ` (${s.subscription.lagSeconds.toFixed(1)} s)` : ''}`;
+    return `${s.database}: ${s.verdict}, lag ${lag}, WAL retained ${formatBytes(s.slot.retainedBytes)}, tables ${ready}/${tables.length} ready${warnings.has(s.database) ? ', WARNING: nothing consumes the slot' : ''}`;
+  });
+  return `${at.toISOString()} ${parts.join('; ')}\n`;
 }
 
 /** The resume state is the engine's, large and of no use to a reader. */
@@ -63,7 +98,7 @@ export function statusCommand(io: CliIo, setExitCode: (code: number) => void): C
         'A one-line verdict per database: initializing, catching up, in sync, or broken (with the reason).\n' +
         'Exit code 1 when any database is broken.',
     )
-    .option('-w, --watch [seconds]', 'refresh every N seconds (default 2) until interrupted')
+    .option('-w, --watch [seconds]', 'refresh every N seconds (default 2) until interrupted; without a terminal, one line per refresh')
     .addHelpText('after', '\nExamples:\n  database-replicator status\n  database-replicator status --watch 5\n  database-replicator status --json | jq \'.databases[].verdict\'\n');
   return addJobOptions(command).action(async (options: StatusOptions, cmd: Command) => {
     // Remote mode: the job record in the job table and the job's latest execution (src/remote/status.ts).
@@ -72,14 +107,22 @@ export function statusCommand(io: CliIo, setExitCode: (code: number) => void): C
     const interval = options.watch === undefined ? 0 : options.watch === true ? 2 : Number(options.watch);
     if (!Number.isFinite(interval) || interval < 0) throw new UsageError(`--watch takes a number of seconds, not "${String(options.watch)}".`);
     const store = localJobStore(options.stateDir);
+    const history: ReadingHistory = new Map();
+    // Without a terminal, the full view once, then one line per refresh.
+    let first = true;
     for (;;) {
       const [statuses, record] = await Promise.all([collectStatus(job), readJobRecord(store, job.jobId)]);
       const broken = statuses.some((s) => s.verdict === 'broken');
+      const warnings = guardWarnings(statuses, job.jobId, history);
       if (globals.json) {
-        io.stdout(renderJson({ command: 'status', ok: !broken, jobId: job.jobId, at: new Date().toISOString(), job: record ? withoutResumeState(record.job) : null, steps: record?.steps ?? [], databases: statuses }));
+        const databases = statuses.map((s) => ({ ...s, ...(warnings.has(s.database) ? { warning: warnings.get(s.database) } : {}) }));
+        io.stdout(renderJson({ command: 'status', ok: !broken, jobId: job.jobId, at: new Date().toISOString(), job: record ? withoutResumeState(record.job) : null, steps: record?.steps ?? [], databases }));
+      } else if (interval && !io.isTty && !first) {
+        io.stdout(renderStatusLine(statuses, warnings, new Date()));
       } else {
-        io.stdout(`${interval && io.isTty ? '\u001b[2J\u001b[H' : ''}${record ? renderJobRecord(record.job, record.steps, statuses) : ''}${renderStatus(statuses)}`);
+        io.stdout(`${interval && io.isTty ? '\u001b[2J\u001b[H' : ''}${record ? renderJobRecord(record.job, record.steps, statuses) : ''}${renderStatus(statuses, warnings)}`);
       }
+      first = false;
       setExitCode(broken ? EXIT_FAILED : EXIT_OK);
       if (!interval) return;
       await new Promise((r) => setTimeout(r, interval * 1000));
