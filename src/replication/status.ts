@@ -1,4 +1,5 @@
 import type pg from 'pg';
+import type { DriftFinding } from '../drift/types.ts';
 
 export interface SlotStatus {
   exists: boolean;
@@ -39,6 +40,8 @@ export interface DatabaseStatus {
   reason: string;
   /** A slot nobody consumes keeps WAL until the disk fills. */
   diskRisk: boolean;
+  /** Schema differences between the published tables on both sides, and tables nothing replicates (src/drift). */
+  drift: DriftFinding[];
 }
 
 export async function readSlotStatus(source: pg.Client, slot: string): Promise<SlotStatus> {

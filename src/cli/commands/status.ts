@@ -2,6 +2,7 @@ import Table from 'cli-table3';
 import { Command } from 'commander';
 import { collectStatus } from '../../replication/health.ts';
 import type { DatabaseStatus } from '../../replication/status.ts';
+import type { DriftFinding } from '../../drift/types.ts';
 import { formatBytes } from '../../snapshot/estimate.ts';
 import type { JobRecord, StepRecord } from '../../jobs/types.ts';
 import { addJobOptions, jobCommandContext, type JobOptions } from '../job-options.ts';
@@ -31,7 +32,19 @@ export function renderStatus(statuses: DatabaseStatus[]): string {
     ]);
   }
   const lines = statuses.map((s) => `${s.database}: ${s.verdict} - ${s.reason}.${s.diskRisk ? ` WARNING: the slot retains ${formatBytes(s.slot.retainedBytes)} of WAL and nobody consumes it; it grows until the source's disk fills (run sync, or cleanup).` : ''}`);
-  return `${table.toString()}\n${lines.join('\n')}\n`;
+  const drift = statuses.flatMap((s) => s.drift);
+  return `${table.toString()}\n${lines.join('\n')}\n${drift.length ? renderDrift(drift) : ''}`;
+}
+
+/** Each finding with the statements that fix it; the additive ones are what sync --apply-ddl runs. */
+export function renderDrift(findings: DriftFinding[]): string {
+  const lines = [`Schema drift (${findings.length}):`];
+  for (const f of findings) {
+    lines.push(`  ${f.database}: ${f.message}${f.blocksReplication ? ' [stops replication]' : ''}`);
+    lines.push(`    ${f.additive ? 'sync --apply-ddl runs' : 'not applied automatically; run after checking'}:`);
+    for (const st of f.statements) lines.push(`      ${st.on === 'source' ? '-- on the source: ' : ''}${st.sql};`);
+  }
+  return lines.join('\n') + '\n';
 }
 
 /** The resume state is the engine's, large and of no use to a reader. */
@@ -61,6 +74,8 @@ export function statusCommand(io: CliIo, setExitCode: (code: number) => void): C
       'On the source: the slot (active or not, WAL retained, wal_status), lag in bytes. On the target: the subscription\n' +
         '(enabled, worker running, received and applied LSN, last message), per-table states and apply errors.\n' +
         'A one-line verdict per database: initializing, catching up, in sync, or broken (with the reason).\n' +
+        'Schema drift: published tables whose definitions differ between source and target, and tables created on\n' +
+        'the source since init, each with the statements that fix it (sync --apply-ddl runs the additive ones).\n' +
         'Exit code 1 when any database is broken.',
     )
     .option('-w, --watch [seconds]', 'refresh every N seconds (default 2) until interrupted')
@@ -76,7 +91,7 @@ export function statusCommand(io: CliIo, setExitCode: (code: number) => void): C
       const [statuses, record] = await Promise.all([collectStatus(job), readJobRecord(store, job.jobId)]);
       const broken = statuses.some((s) => s.verdict === 'broken');
       if (globals.json) {
-        io.stdout(renderJson({ command: 'status', ok: !broken, jobId: job.jobId, at: new Date().toISOString(), job: record ? withoutResumeState(record.job) : null, steps: record?.steps ?? [], databases: statuses }));
+        io.stdout(renderJson({ command: 'status', ok: !broken, jobId: job.jobId, at: new Date().toISOString(), job: record ? withoutResumeState(record.job) : null, steps: record?.steps ?? [], databases: statuses, drift: statuses.flatMap((s) => s.drift) }));
       } else {
         io.stdout(`${interval && io.isTty ? '\u001b[2J\u001b[H' : ''}${record ? renderJobRecord(record.job, record.steps, statuses) : ''}${renderStatus(statuses)}`);
       }
