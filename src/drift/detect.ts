@@ -8,6 +8,8 @@ export interface DriftScope {
   subscription: string;
   /** The publication init created: used while the subscription does not exist yet. */
   publication?: string;
+  /** The tables to compare when no publication exists (init --no-sync): verify's planned tables. */
+  tables?: { schema: string; name: string }[];
 }
 
 /**
@@ -18,20 +20,27 @@ export interface DriftScope {
 export async function detectDrift(source: pg.Client, target: pg.Client, scope: DriftScope): Promise<DriftFinding[]> {
   const publications = (await readSubscriptionPublications(target, scope.subscription)) ?? (scope.publication ? [scope.publication] : []);
   const findings: DriftFinding[] = [];
-  for (const publication of publications) {
+  const existing = [];
+  for (const p of publications) if ((await source.query('SELECT 1 FROM pg_publication WHERE pubname = $1', [p])).rowCount) existing.push(p);
+  if (!existing.length && scope.tables) await compareTables(source, target, scope.database, scope.tables, findings);
+  for (const publication of existing) {
     const published = await readPublishedTables(source, publication);
-    const [sourceDefs, targetDefs] = await Promise.all([readTableDefinitions(source, published), readTableDefinitions(target, published)]);
-    for (const table of published) {
-      const s = sourceDefs.get(tableKey(table));
-      const t = targetDefs.get(tableKey(table));
-      if (!s) continue;
-      findings.push(...(t ? compareTable(scope.database, s, t) : [tableMissing(scope.database, s)]));
-    }
+    await compareTables(source, target, scope.database, published, findings);
     const unpublished = await readUnpublishedTables(source, publication);
     const [newDefs, onTarget] = await Promise.all([readTableDefinitions(source, unpublished), readTableDefinitions(target, unpublished)]);
     for (const [key, def] of newDefs) if (!onTarget.has(key)) findings.push(tableAdded(scope.database, def, publication, scope.subscription));
   }
   return findings;
+}
+
+async function compareTables(source: pg.Client, target: pg.Client, database: string, published: { schema: string; name: string }[], findings: DriftFinding[]): Promise<void> {
+  const [sourceDefs, targetDefs] = await Promise.all([readTableDefinitions(source, published), readTableDefinitions(target, published)]);
+  for (const table of published) {
+    const s = sourceDefs.get(tableKey(table));
+    const t = targetDefs.get(tableKey(table));
+    if (!s) continue;
+    findings.push(...(t ? compareTable(database, s, t) : [tableMissing(database, s)]));
+  }
 }
 
 /**

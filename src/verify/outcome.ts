@@ -11,7 +11,7 @@ export function verifyOutcome(report: VerifyReport): { outcome: VerifyOutcome; t
     unconfirmed: all.filter((t) => t.status === 'unconfirmed').length,
     error: 0,
   };
-  const schemaDiffs = report.databases.reduce((n, d) => n + d.schemaDiffs.length, 0);
+  const schemaDiffs = report.databases.reduce((n, d) => n + d.schemaDiffs.length + d.drift.length, 0);
   const outcome: VerifyOutcome = !report.ok ? 'different' : tables.unconfirmed ? 'unconfirmed' : 'equal';
   return { outcome, tables, differences: all.reduce((n, t) => n + t.diffs.length, 0), schemaDiffs };
 }
