@@ -24,6 +24,19 @@ async function subscriptionEnabled(target: pg.Client, subscription: string): Pro
 }
 
 /**
+ * The apply errors the drift caused are explained and fixed: counted on, they would make the restarted
+ * worker look like one that keeps failing (status's judge). PostgreSQL 15+; by default only a superuser
+ * may reset them, so a refusal leaves the count as it is (status then says broken for a few seconds).
+ */
+async function resetErrorCount(target: pg.Client, subscription: string): Promise<void> {
+  try {
+    await target.query("SELECT pg_stat_reset_subscription_stats(oid) FROM pg_subscription WHERE subname = $1 AND current_setting('server_version_num')::int >= 150000", [subscription]);
+  } catch {
+    // No EXECUTE on the function (or before 15): nothing else depends on the count.
+  }
+}
+
+/**
  * Runs the statements of the additive findings (sync --apply-ddl), each finding's in its order, and
  * REFRESH PUBLICATION once after every new table is in the publication (it copies only the tables new
  * to the subscription, and refuses to run on a disabled one). The subscription, disabled by an error
@@ -58,6 +71,7 @@ export async function applyDrift(source: pg.Client, target: pg.Client, subscript
     out.applied.push(describeFinding(finding));
   }
   for (const sql of refresh) await target.query(sql);
+  if (out.applied.length) await resetErrorCount(target, subscription);
   await enable();
   return out;
 }

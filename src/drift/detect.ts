@@ -47,7 +47,7 @@ async function compareTables(source: pg.Client, target: pg.Client, database: str
  * The verdict's reason when drift explains a broken replication: the apply worker stops on the first change
  * the target's tables cannot take, and the server log is the only other place that says so.
  */
-export function explainWithDrift(judged: { verdict: string; reason: string }, canExplain: boolean, findings: DriftFinding[]): string {
+export function explainWithDrift(judged: { verdict: string; reason: string }, canExplain: boolean, findings: readonly DriftFinding[]): string {
   const blocking = findings.filter((f) => f.blocksReplication);
   if (judged.verdict !== 'broken' || !canExplain || !blocking.length) {
     return findings.length && judged.verdict !== 'broken' ? `${judged.reason}; schema drift: ${findings.length} difference(s), see the drift list` : judged.reason;
