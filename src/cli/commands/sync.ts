@@ -43,7 +43,11 @@ export function syncCommand(io: CliIo, setExitCode: (code: number) => void): Com
     .addHelpText('after', '\nExamples:\n  database-replicator sync\n  database-replicator sync --apply-ddl\n  DATABASE_REPLICATOR_SUBSCRIPTION_SOURCE_URL=postgres://repl:pw@10.0.1.5/shop database-replicator sync --json\n');
   return addJobOptions(command).action(async (options: SyncOptions, cmd: Command) => {
     // Remote mode: the replicate workflow resumes the job (src/remote/run.ts).
-    if (remoteMode(cmd, io)) return runRemote('sync', { ...options }, cmd, io, setExitCode);
+    if (remoteMode(cmd, io)) {
+      // The remote sync resumes the workflow with the input it started with: it would drop the flag silently.
+      if (options.applyDdl) throw new UsageError('--apply-ddl runs locally (--local); on AWS start the replicate workflow again with "applyDdl": true in its plan.');
+      return runRemote('sync', { ...options }, cmd, io, setExitCode);
+    }
     const { globals, logger, job } = jobCommandContext(cmd, options, io);
     const subscriptionUrl = options.subscriptionSourceUrl ?? io.env.DATABASE_REPLICATOR_SUBSCRIPTION_SOURCE_URL;
     let subscriptionSource;
