@@ -6,6 +6,9 @@ import { resolveSecretConnection, type SecretCache } from '../src/connection/sec
 import type { ConnectionSpec } from '../src/connection/url.ts';
 import { withClients } from '../src/replication/job.ts';
 import { checkCertificateFiles } from '../src/task/rds-ca-bundle.ts';
+import { createHash } from 'node:crypto';
+import { detectDrift, explainWithDrift } from '../src/drift/detect.ts';
+import { describeFinding, type DriftFinding } from '../src/drift/types.ts';
 import { judge, readSlotStatus, readSubscriptionStatus, type SlotStatus, type SubscriptionStatus, type Verdict } from '../src/replication/status.ts';
 import { createSecretsClient } from './shared/clients.ts';
 import { lambdaHandler, parseEvent } from './shared/errors.ts';
@@ -15,7 +18,8 @@ import { createLambdaLogger, type LambdaLog } from './shared/logger.ts';
 // The replication health of one database: the slot on the source, the subscription on the target,
 // and the verdict. It reports rather than throws for a broken replication (`verdict: 'broken'`),
 // so the workflow's wait loop decides with a Choice on `inSync` and `verdict`. Errors (by name):
-// ConnectionFailed, MissingPermission, SecretNotFound, SecretMalformed, InvalidEvent.
+// ConnectionFailed, MissingPermission, SecretNotFound, SecretMalformed, InvalidEvent. Schema drift of the
+// published tables (src/drift) comes as lines with their fix and a key that changes with them.
 
 const logger = createLambdaLogger('check-replication');
 const secrets = createSecretsClient();
@@ -63,11 +67,19 @@ export interface CheckReplicationResult {
   tablesNotReady: number;
   applyErrors: number | null;
   syncErrors: number | null;
+  /** Schema drift, one line per difference with the statements that fix it (at most MAX_DRIFT_LINES). */
+  drift: string[];
+  /** Changes whenever the drift does ('' without drift): the workflow records and tells a new drift once. */
+  driftKey: string;
 }
+
+/** Lines of drift the result carries: the execution's state payload is limited to 256 KiB. */
+export const MAX_DRIFT_LINES = 20;
 
 export interface ReplicationSides {
   slot: SlotStatus;
   subscription: SubscriptionStatus;
+  drift: readonly DriftFinding[];
 }
 
 /** Reads the slot on the source database and the subscription on the target database. */
@@ -75,7 +87,9 @@ export async function readReplicationSides(source: ConnectionSpec, target: Conne
   return withClients([openClient(source, { role: 'source', ...tls }), openClient(target, { role: 'target', ...tls })], async (sourceClient, targetClient) => {
     const { major } = await readServerFacts(targetClient!);
     const [slot, subscription] = await Promise.all([readSlotStatus(sourceClient!, names.slot), readSubscriptionStatus(targetClient!, names.subscription, major)]);
-    return { slot, subscription };
+    // Drift is read from the subscription's own publications: nothing to compare before sync made it.
+    const drift = subscription.exists ? await detectDrift(sourceClient!, targetClient!, { database: source.database, subscription: names.subscription }) : [];
+    return { slot, subscription, drift };
   });
 }
 
@@ -95,7 +109,10 @@ export async function checkReplication(event: CheckReplicationEvent, deps: Check
   checkCertificateFiles(source, event.sourceSecretArn);
   checkCertificateFiles(target, event.targetSecretArn);
   const sides = await (deps.readSides ?? readReplicationSides)(source, target, { slot: event.slot, subscription: event.subscription }, { allowSelfSignedCerts: event.allowSelfSignedCerts ?? false });
-  const { verdict, reason, diskRisk } = judge(sides.slot, sides.subscription, event.subscribed ?? true);
+  const judged = judge(sides.slot, sides.subscription, event.subscribed ?? true);
+  const { verdict, diskRisk } = judged;
+  const reason = explainWithDrift(judged, sides.slot.exists && sides.slot.walStatus !== 'lost' && sides.subscription.exists, sides.drift);
+  const drift = sides.drift.map((f) => describeFinding(f).slice(0, 1000));
   const result: CheckReplicationResult = {
     jobId: event.jobId,
     database: event.database,
@@ -117,6 +134,8 @@ export async function checkReplication(event: CheckReplicationEvent, deps: Check
     tablesNotReady: Object.values(sides.subscription.tables).filter((s) => s !== 'ready').length,
     applyErrors: sides.subscription.applyErrors,
     syncErrors: sides.subscription.syncErrors,
+    drift: drift.slice(0, MAX_DRIFT_LINES),
+    driftKey: drift.length ? createHash('sha256').update(drift.join('\n')).digest('hex').slice(0, 16) : '',
   };
   const log = verdict === 'broken' ? deps.logger?.warn : deps.logger?.info;
   log?.call(deps.logger, `replication of ${event.database} is ${verdict}: ${reason}`, { jobId: event.jobId, database: event.database, lagBytes: result.lagBytes });

@@ -9,6 +9,7 @@ import { lambdaHandler, NamedError, parseEvent } from './shared/errors.ts';
 import { databasesSchema, jobIdSchema } from './shared/events.ts';
 import { cut, describeFailure, MAX_CAUSE } from './shared/failures.ts';
 import { createLambdaLogger, type LambdaLog } from './shared/logger.ts';
+import { driftEventSchema, recordDrift } from './shared/drift-notice.ts';
 import { normalizeJob, parseWorkflowInput, type WorkflowJob } from './shared/workflow-job.ts';
 
 // The workflow's writes to the job store (src/jobs), so the records keep the store's format. Actions:
@@ -21,7 +22,9 @@ import { normalizeJob, parseWorkflowInput, type WorkflowJob } from './shared/wor
 //   verified   sums up the verify runs recorded since the execution started, emits VerifyDifferences;
 //   cleaned    records the clean-up step (FAILED with the reason when an error is given); a successful
 //              clean-up ends a job that is still PENDING or RUNNING as CANCELLED (a finished job stays)
-//              and starts the retention of the job's record (DynamoDB's TTL; until then it never expires).
+//              and starts the retention of the job's record (DynamoDB's TTL; until then it never expires);
+//   drift      keeps the schema drift a replication check found on the database's entry and returns the
+//              message the workflow publishes to the alarm topic (lambdas/shared/drift-notice.ts).
 // Errors (by name): InvalidEvent, JobAlreadyRunning, JobAlreadyFinishedError, InvalidJobRecordError, SecretInRecordError.
 
 const logger = createLambdaLogger('record-job');
@@ -44,6 +47,7 @@ export const recordJobEvent = z.discriminatedUnion('action', [
     tasks: z.array(z.object({ database: z.string(), failed: z.boolean(), error: z.string().max(256).optional() })).optional(),
   }),
   z.object({ action: z.literal('cleaned'), jobId: jobIdSchema, databases: databasesSchema, startedAt: iso, error: failureSchema.optional() }),
+  driftEventSchema,
 ]);
 export type RecordJobEvent = z.infer<typeof recordJobEvent>;
 
@@ -245,6 +249,7 @@ export async function recordJob(event: RecordJobEvent, deps: RecordJobDependenci
     case 'failed': return recordFailed(event, deps);
     case 'verified': return recordVerified(event, deps);
     case 'cleaned': return recordCleaned(event, deps);
+    case 'drift': return recordDrift(event, deps.store);
   }
 }
 

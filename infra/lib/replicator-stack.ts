@@ -106,6 +106,8 @@ export class ReplicatorStack extends Stack {
       task: this.task,
       functions: this.functions,
       schedule: this.schedule,
+      alarmTopic: this.alerts.topic,
+      alarmTopicKey: this.alerts.key,
     });
     this.alerts.alarmOnFailedExecutions('ReplicateFailedAlarm', this.workflows.replicate.stateMachine, 'replicate');
     this.alerts.alarmOnFailedExecutions('VerifyFailedAlarm', this.workflows.verify.stateMachine, 'verify', ' (rows differ between source and target, or verify could not run)');
@@ -128,7 +130,7 @@ export class ReplicatorStack extends Stack {
     output('CleanupStateMachineArn', this.workflows.cleanup.stateMachine.stateMachineArn, "Removes a job's subscription, publication, slot and verify schedule");
     output('CutoverStateMachineArn', this.workflows.cutover.stateMachine.stateMachineArn, 'Cuts a job over: drains the lag, optionally makes the source read-only, sets the target sequences');
     output('JobTableName', this.statusTable.table.tableName, 'DynamoDB table holding replication jobs and their status');
-    output('AlarmTopicArn', this.alerts.topic.topicArn, 'SNS topic of the alarms (failed workflows, verify differences, verify runs that could not start): subscribe to it');
+    output('AlarmTopicArn', this.alerts.topic.topicArn, 'SNS topic of the alarms (failed workflows, verify differences, verify runs that could not start) and of schema drift notices: subscribe to it');
     output('ClusterName', this.task.cluster.clusterName, 'ECS cluster the replicator tasks run in');
     output('TaskDefinitionArn', this.task.taskDefinition.taskDefinitionArn, 'Fargate task definition of the replicator');
     output('ScheduleGroupName', this.schedule.group.scheduleGroupName, 'EventBridge Scheduler group of the per-job verify schedules');

@@ -1,6 +1,8 @@
 import { join } from 'node:path';
 import { ArnFormat, Aws, Stack, type RemovalPolicy } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
+import type * as kms from 'aws-cdk-lib/aws-kms';
+import type * as sns from 'aws-cdk-lib/aws-sns';
 import type * as logs from 'aws-cdk-lib/aws-logs';
 import type * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import { Construct } from 'constructs';
@@ -18,6 +20,9 @@ export interface ReplicatorWorkflowsProps {
   readonly task: ReplicatorTask;
   readonly functions: WorkflowFunctions;
   readonly schedule: VerifySchedule;
+  /** The alarm topic and its key: the replicate workflow publishes schema drift to it. */
+  readonly alarmTopic: sns.ITopic;
+  readonly alarmTopicKey: kms.IKey;
   readonly logRetention?: logs.RetentionDays;
   readonly removalPolicy?: RemovalPolicy;
 }
@@ -82,8 +87,13 @@ export class ReplicatorWorkflows extends Construct {
         SchedulerRoleArn: schedule.role.roleArn,
         ScheduleDeadLetterQueueArn: schedule.deadLetterQueue.queueArn,
         VerifyStateMachineArn: this.verify.stateMachine.stateMachineArn,
+        AlarmTopicArn: props.alarmTopic.topicArn,
       },
     });
+    // Schema drift found while waiting for catch-up goes to the operators: publish to the one topic, and
+    // encrypt with its key (the two key actions SNS needs, named, where grantPublish would add a wildcard).
+    this.replicate.stateMachine.addToRolePolicy(new iam.PolicyStatement({ actions: ['sns:Publish'], resources: [props.alarmTopic.topicArn] }));
+    this.replicate.stateMachine.addToRolePolicy(new iam.PolicyStatement({ actions: ['kms:GenerateDataKey', 'kms:Decrypt'], resources: [props.alarmTopicKey.keyArn] }));
 
     for (const machine of this.all) allowRunTask(machine.stateMachine, task);
     // The definitions invoke the unqualified function ARNs: no version or alias needs a grant.

@@ -46,6 +46,8 @@ export const databaseProgressSchema = z.object({
   lagBytes: count.optional(),
   /** One sentence: why this database's last step failed (set with state FAILED). */
   error: text.optional(),
+  /** Schema drift found by the last replication check, one line per difference with its fix (src/drift). */
+  drift: z.array(z.string().max(1000)).max(20).optional(),
   /**
    * The snapshot engine's resume state of this database (src/snapshot/state.ts: slot, publication,
    * consistent point, subscription, copied tables), as JSON text or `gz:` + base64 of gzipped JSON,

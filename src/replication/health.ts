@@ -1,4 +1,5 @@
 import { readServerFacts } from '../catalog/server.ts';
+import { detectDrift, explainWithDrift } from '../drift/detect.ts';
 import { requireJob, withClients, type JobContext } from './job.ts';
 import { judge, readSlotStatus, readSubscriptionStatus, type DatabaseStatus } from './status.ts';
 
@@ -11,7 +12,11 @@ export async function collectStatus(job: JobContext): Promise<DatabaseStatus[]> 
       const major = (await readServerFacts(target!)).major;
       const slot = await readSlotStatus(source!, db.slot);
       const subscription = await readSubscriptionStatus(target!, db.subscription ?? db.slot, major);
-      return { database: db.source, target: db.target, slot, subscription, ...judge(slot, subscription, Boolean(db.subscription)), names: { slot: db.slot, subscription: db.subscription ?? db.slot } };
+      const judged = judge(slot, subscription, Boolean(db.subscription));
+      // Before init is done the target's tables are still being made: nothing to compare yet.
+      const drift = db.done ? await detectDrift(source!, target!, { database: db.source, subscription: db.subscription ?? db.slot, publication: db.publication }) : [];
+      const reason = explainWithDrift(judged, slot.exists && slot.walStatus !== 'lost' && subscription.exists, drift);
+      return { database: db.source, target: db.target, slot, subscription, ...judged, reason, drift, names: { slot: db.slot, subscription: db.subscription ?? db.slot } };
     });
     if (!db.done && status.verdict !== 'broken') Object.assign(status, { verdict: 'initializing', reason: 'init has not finished; run it again to resume' });
     out.push(status);

@@ -1,4 +1,5 @@
 import type pg from 'pg';
+import type { DriftFinding } from '../drift/types.ts';
 
 export interface SlotStatus {
   exists: boolean;
@@ -41,6 +42,8 @@ export interface DatabaseStatus {
   diskRisk: boolean;
   /** The job's slot and subscription names in this database. */
   names?: { slot: string; subscription: string };
+  /** Schema differences between the published tables on both sides, and tables nothing replicates (src/drift). */
+  drift: DriftFinding[];
 }
 
 export async function readSlotStatus(source: pg.Client, slot: string): Promise<SlotStatus> {

@@ -10,6 +10,8 @@ import { readSlotStatus, readSubscriptionStatus } from './status.ts';
 import { targetConnectionFailure } from './reachability.ts';
 import { createSubscription, createSubscriptionAtSlot, subscriptionChecksLess, subscriptionConninfo, subscriptionExists, type SubscriptionTls } from './subscription.ts';
 import { quoteIdent } from '../catalog/ident.ts';
+import { applyDrift, type DriftApplied } from '../drift/apply.ts';
+import { detectDrift } from '../drift/detect.ts';
 
 export interface SyncRequest {
   job: JobContext;
@@ -22,6 +24,8 @@ export interface SyncRequest {
    */
   targetSslRootCert?: string;
   copyData: boolean;
+  /** Apply the additive schema drift to the target first (src/drift), and list the rest. */
+  applyDdl?: boolean;
   logger: Logger;
 }
 
@@ -30,6 +34,8 @@ export interface SyncResult {
   subscription: string;
   action: 'created' | 'unchanged' | 'enabled';
   note?: string;
+  /** With applyDdl: the drift applied, and the drift only listed with its statements. */
+  ddl?: DriftApplied;
 }
 
 export class SyncError extends Error {
@@ -81,8 +87,16 @@ export async function runSync(req: SyncRequest): Promise<SyncResult[]> {
       const [sourceFacts, targetFacts] = await Promise.all([readServerFacts(source!), readServerFacts(target!)]);
       const slot = await readSlotStatus(source!, db.slot);
       if (await subscriptionExists(target!, name)) {
-        const sub = await readSubscriptionStatus(target!, name, targetFacts.major);
         if (!slot.exists) throw new SyncError(`The slot ${db.slot} of database ${db.source} is gone while its subscription exists; changes were lost, so run cleanup and init again.`);
+        // The target's tables first: a subscription enabled before them would stop again on the first change.
+        const wasEnabled = (await readSubscriptionStatus(target!, name, targetFacts.major)).enabled;
+        const ddl = req.applyDdl ? await applyDrift(source!, target!, name, await detectDrift(source!, target!, { database: db.source, subscription: name, publication: db.publication })) : undefined;
+        const sub = await readSubscriptionStatus(target!, name, targetFacts.major);
+        if (ddl) {
+          const did = [ddl.applied.length ? `applied ${ddl.applied.length} schema change(s)` : 'no schema change to apply', ...(ddl.listed.length ? [`${ddl.listed.length} left for you to run`] : [])].join(', ');
+          results.push({ database: db.source, subscription: name, action: !wasEnabled && sub.enabled ? 'enabled' : 'unchanged', note: `${did}${!wasEnabled && sub.enabled ? '; the subscription was disabled and is enabled again' : ''}`, ddl });
+          return;
+        }
         if (!sub.enabled) {
           await target!.query(`ALTER SUBSCRIPTION ${quoteIdent(name)} ENABLE`);
           results.push({ database: db.source, subscription: name, action: 'enabled', note: 'the subscription was disabled; enabled it again' });

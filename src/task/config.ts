@@ -56,6 +56,11 @@ export const planSchema = z.strictObject({
   subscriptionSslRootCert: z.string().min(1).max(1024).regex(/^[^'\\\s]+$/, 'must be a file path without quotes, backslashes or spaces').optional(),
   /** The size estimate's option (estimate-size Lambda); the task ignores it. */
   calibrate: z.boolean().optional(),
+  /**
+   * subscribe first applies the source's additive schema changes to the target (sync --apply-ddl): start
+   * the replicate workflow again with it when the replication check reported schema drift.
+   */
+  applyDdl: z.boolean().optional(),
   cutover: z
     .strictObject({
       maxLagBytes: whole(0).optional(),

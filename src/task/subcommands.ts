@@ -8,6 +8,7 @@ import type { TlsPolicy } from '../connection/tls.ts';
 import type { ConnectionSpec } from '../connection/url.ts';
 import type { JobStore } from '../jobs/store.ts';
 import { verifyOutcome } from '../verify/outcome.ts';
+import { describeFinding } from '../drift/types.ts';
 import type { Logger } from '../log/logger.ts';
 import type { FilterOptions } from '../plan/plan.ts';
 import { runCleanup } from '../replication/cleanup.ts';
@@ -108,9 +109,12 @@ export const subscribe: SubcommandHandler = async (ctx) => {
   snapshotState(ctx, job, 'subscribe');
   await assertPreconditions('The subscribe task', 'sync', { source: ctx.source, target: ctx.target, allowSelfSignedCerts: ctx.tls.allowSelfSignedCerts, filters: job.state!.filters });
   const target = ctx.config.plan.subscriptionSslRootCert;
-  const [result] = await runSync({ job, copyData: false, logger: ctx.logger, ...(target ? { targetSslRootCert: target } : {}) });
+  const [result] = await runSync({ job, copyData: false, applyDdl: ctx.config.plan.applyDdl ?? false, logger: ctx.logger, ...(target ? { targetSslRootCert: target } : {}) });
   const db = job.state!.databases[ctx.config.database];
-  return { output: { ...names(ctx, db), action: result?.action ?? 'unchanged' } };
+  const ddl = result?.ddl ? { ddlApplied: result.ddl.applied.length, ddlNotApplied: result.ddl.listed.length } : {};
+  for (const line of result?.ddl?.applied ?? []) ctx.logger.info(`applied: ${line}`);
+  for (const f of result?.ddl?.listed ?? []) ctx.logger.warn(`not applied (destructive or ambiguous): ${describeFinding(f)}`);
+  return { output: { ...names(ctx, db), action: result?.action ?? 'unchanged', ...ddl } };
 };
 
 /** Compares source and target and records a verify run; differences make the task fail (VerifyDifferences). */

@@ -11,7 +11,7 @@ export function verifyOutcome(report: VerifyReport): { outcome: VerifyOutcome; t
     unconfirmed: all.filter((t) => t.status === 'unconfirmed').length,
     error: 0,
   };
-  const schemaDiffs = report.databases.reduce((n, d) => n + d.schemaDiffs.length, 0);
+  const schemaDiffs = report.databases.reduce((n, d) => n + d.schemaDiffs.length + d.drift.length, 0);
   // Materialized views are not counted as tables, but one that could not be confirmed makes the run unconfirmed.
   const matviewsUnconfirmed = report.databases.some((d) => d.materializedViews.some((m) => m.status === 'unconfirmed'));
   const outcome: VerifyOutcome = !report.ok ? 'different' : tables.unconfirmed || matviewsUnconfirmed ? 'unconfirmed' : 'equal';

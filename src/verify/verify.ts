@@ -9,6 +9,8 @@ import { planJob } from '../snapshot/prepare.ts';
 import { chooseRowHashMethod, useCanonicalSession } from './canonical.ts';
 import type { KeyRange } from './chunks.ts';
 import { compareSchemas, readSchema } from './schema.ts';
+import { detectDrift } from '../drift/detect.ts';
+import type { DriftFinding } from '../drift/types.ts';
 import { compareMatview, readMatviews, type MatviewResult } from './matviews.ts';
 import { recheckRows } from './recheck.ts';
 import { bisect, chunkRanges, sameSummary, summarizeBoth, type RowDiff, type Sides, type TableToVerify } from './table.ts';
@@ -50,6 +52,8 @@ export interface DatabaseVerifyResult {
   /** Compared apart from the tables: they are not replicated, and init and cutover fill them. */
   materializedViews: MatviewResult[];
   schemaDiffs: string[];
+  /** Schema drift of the replicated tables with the statements that fix it (src/drift); needs init's job. */
+  drift: DriftFinding[];
   sequencesBehind: string[];
   rechecked: boolean;
   /** A re-check waited --recheck-timeout for the target to catch up, in vain: replication is not keeping up. */
@@ -118,6 +122,15 @@ function tableToVerify(table: TablePlan, sourceColumns: Map<string, string> | un
   };
 }
 
+/** Whether a drift finding covers one of compareSchemas' sentences (same table and column, table, or index). */
+function explains(f: DriftFinding, diff: string): boolean {
+  if (f.column !== undefined && (diff.includes(`${f.table}.${f.column} `) || (f.kind === 'column renamed' && diff.startsWith(`column ${f.table}.`)))) return true;
+  if (f.kind === 'column dropped' && diff.includes(`${f.table}.${f.column} exists only`)) return true;
+  if (f.kind === 'table missing' && diff === `table ${f.table} is missing on the target`) return true;
+  if (f.kind === 'index missing') return diff.startsWith(`index ${f.table.split('.')[0]}.${/^CREATE (?:UNIQUE )?INDEX (\S+)/.exec(f.statements.at(-1)!.sql)?.[1] ?? ''}`);
+  return f.kind === 'primary key' && diff.startsWith(`constraint ${f.table}.`) && diff.includes('PRIMARY KEY');
+}
+
 /** Compares every planned table of every database, chunk by chunk, and narrows differences down to keys. */
 export async function runVerify(req: VerifyRequest): Promise<VerifyReport> {
   const { job } = req;
@@ -139,7 +152,9 @@ export async function runVerify(req: VerifyRequest): Promise<VerifyReport> {
       const first = pairs[0]!;
       const [sourceSchema, targetSchema] = await Promise.all([readSchema(first.source), readSchema(first.target)]);
       const planned = new Set(plan.tables.filter((t) => t.mode !== 'excluded').map((t) => `${t.schema}.${t.name}`));
-      const schemaDiffs = compareSchemas(sourceSchema, targetSchema, planned);
+      const drift = dbState?.done ? await detectDrift(first.source, first.target, { database: plan.source, subscription: dbState.subscription ?? dbState.slot, publication: dbState.publication, tables: plan.publication }) : [];
+      // What drift names with its fix is not repeated among the plain schema differences.
+      const schemaDiffs = compareSchemas(sourceSchema, targetSchema, planned).filter((d) => !drift.some((f) => explains(f, d)));
       const streaming = Boolean(dbState?.subscription) && ((await first.target.query('SELECT 1 FROM pg_subscription WHERE subname = $1 AND subenabled', [dbState!.subscription])).rowCount ?? 0) > 0;
 
       const tables = plan.tables.filter((t) => t.mode !== 'excluded');
@@ -235,8 +250,8 @@ export async function runVerify(req: VerifyRequest): Promise<VerifyReport> {
         if (!t || BigInt(t.lastValue) < BigInt(s.lastValue)) sequencesBehind.push(`${s.schema}.${s.name} (source ${s.lastValue}, target ${t?.lastValue ?? 'missing'})`);
       }
       const tablesOut: TableResult[] = results.map(({ mismatched: _m, verify: _v, started: _s, ...r }) => r);
-      if (schemaDiffs.length || stalled || tablesOut.some((t) => t.status === 'different') || materializedViews.some((m) => m.status === 'different')) report.ok = false;
-      report.databases.push({ database: plan.source, target: plan.target, tables: tablesOut, materializedViews, schemaDiffs, sequencesBehind, rechecked, replicationStalled: stalled });
+      if (schemaDiffs.length || drift.length || stalled || tablesOut.some((t) => t.status === 'different') || materializedViews.some((m) => m.status === 'different')) report.ok = false;
+      report.databases.push({ database: plan.source, target: plan.target, tables: tablesOut, materializedViews, schemaDiffs, drift, sequencesBehind, rechecked, replicationStalled: stalled });
     } finally {
       await closePairs(pairs);
     }

@@ -1,4 +1,4 @@
-import { Stack, Validations } from 'aws-cdk-lib';
+import { Stack, Validations, type CfnElement } from 'aws-cdk-lib';
 import type { IConstruct } from 'constructs';
 import * as sns from 'aws-cdk-lib/aws-sns';
 import { AwsSolutionsChecks } from 'cdk-nag';
@@ -193,8 +193,13 @@ describe('IAM scope', () => {
     expect(resource).toContain(logicalId(base, base.stack.workflows.replicate.stateMachine));
   });
 
-  it('lets no state machine publish to the topic: the alarms do', () => {
-    for (const machine of base.stack.workflows.all) expect(allActions(of(base, machine.stateMachine.role)).filter((a) => a.startsWith('sns:') || a.startsWith('kms:'))).toEqual([]);
+  it('lets only the replicate workflow publish to the alarm topic (schema drift notices), with the two key actions SNS needs', () => {
+    const replicate = base.stack.workflows.replicate;
+    for (const machine of base.stack.workflows.all.filter((m) => m !== replicate)) expect(allActions(of(base, machine.stateMachine.role)).filter((a) => a.startsWith('sns:') || a.startsWith('kms:'))).toEqual([]);
+    const statements = of(base, replicate.stateMachine.role);
+    expect(allActions(statements).filter((a) => a.startsWith('sns:') || a.startsWith('kms:')).sort()).toEqual(['kms:Decrypt', 'kms:GenerateDataKey', 'sns:Publish']);
+    const publish = statements.find((st) => list(st.Action).includes('sns:Publish'))!;
+    expect(JSON.stringify(publish.Resource)).toContain(base.stack.getLogicalId(base.stack.alerts.topic.node.defaultChild as CfnElement));
   });
 
   it('lets cutover run the replicator task and invoke record-job, and nothing else', () => {

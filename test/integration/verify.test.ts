@@ -13,6 +13,7 @@ interface VerifyJson {
     tables: { table: string; status: string; rows: number; chunks: number; diffs: { kind: string; key: Record<string, string> }[]; unconfirmedRows?: { kind: string; key: Record<string, string> }[]; note?: string }[];
     materializedViews: { matview: string; status: string; rows: number | null; note?: string }[];
     schemaDiffs: string[];
+    drift: { kind: string; message: string; statements: { on: string; sql: string }[] }[];
     rechecked: boolean;
   }[];
 }
@@ -116,13 +117,20 @@ describe('verify', () => {
   });
 
   it('reports schema differences', async () => {
-    const { db, verify } = await copied('verify_schema', (name) => withClient(source, name, (c) => c.query('CREATE TABLE t (id int PRIMARY KEY, a text, b int); CREATE INDEX t_a ON t (a); INSERT INTO t VALUES (1, \'x\', 2);')));
+    const { db, cli, verify } = await copied('verify_schema', (name) => withClient(source, name, (c) => c.query('CREATE TABLE t (id int PRIMARY KEY, a text, b int); CREATE INDEX t_a ON t (a); INSERT INTO t VALUES (1, \'x\', 2);')));
     await withClient(target, db, (c) => c.query('DROP INDEX t_a; ALTER TABLE t ALTER COLUMN b TYPE bigint'));
     const run = await verify();
     expect(run.exitCode).toBe(1);
-    const diffs = run.report.databases[0]!.schemaDiffs.join('\n');
-    expect(diffs).toContain('column public.t.b is integer on the source but bigint on the target');
-    expect(diffs).toContain('index public.t_a is missing or different on the target');
+    // Schema drift is its own section, each difference with the statement that fixes it (and not repeated as a plain difference).
+    expect(run.report.databases[0]!.drift).toEqual([
+      expect.objectContaining({ kind: 'type changed', message: 'column b of public.t is integer on the source but bigint on the target (narrowed on the source: the target still accepts every value)', statements: [{ on: 'target', sql: 'ALTER TABLE "public"."t" ALTER COLUMN "b" TYPE integer' }] }),
+      expect.objectContaining({ kind: 'index missing', message: 'index t_a was created on public.t on the source; the target lacks it', statements: [{ on: 'target', sql: 'CREATE INDEX t_a ON public.t USING btree (a)' }] }),
+    ]);
+    expect(run.report.databases[0]!.schemaDiffs).toEqual([]);
+    const text = await cli(['verify']);
+    expect(text.stdout).toContain('Schema drift (2):');
+    expect(text.stdout).toContain('      CREATE INDEX t_a ON public.t USING btree (a);');
+    expect(text.stdout).toContain('Verify found differences: 0 table(s) differ, 2 schema difference(s).');
   });
 
   it('while writes stream, reports no difference after the re-check, and still catches a row changed only on the target', async () => {

@@ -62,6 +62,7 @@ export const SUBSTITUTIONS: Readonly<Record<string, string>> = {
   SchedulerRoleArn: `arn:aws:iam::${ACCOUNT}:role/replicator-scheduler`,
   VerifyStateMachineArn: `arn:aws:states:${REGION}:${ACCOUNT}:stateMachine:replicator-verify`,
   ScheduleDeadLetterQueueArn: `arn:aws:sqs:${REGION}:${ACCOUNT}:replicator-schedule-dead-letters`,
+  AlarmTopicArn: `arn:aws:sns:${REGION}:${ACCOUNT}:replicator-alarms`,
 };
 
 /** The file with its placeholders filled in; a placeholder without a value is an error, not a silent leftover. */
@@ -143,6 +144,8 @@ export class WorkflowHarness {
   /** Verify schedules created by "Create verify schedule" and not yet deleted, by name. */
   readonly schedules = new Map<string, ScheduleStub>();
   readonly metrics: { name: string; value: number }[] = [];
+  /** What "Notify drift" published to the alarm topic (sns:publish), in order. */
+  readonly published: { TopicArn: string; Subject: string; Message: string }[] = [];
   /** Execution ARNs of the runs not ended yet (what DescribeExecution would call RUNNING). */
   readonly running = new Set<string>();
   /** Every line the replicator tasks printed (stdout and stderr). */
@@ -228,7 +231,7 @@ export class WorkflowHarness {
   #handlerBindings(): Record<string, TaskHandler> {
     const record = this.#handler(SUBSTITUTIONS.RecordJobFunctionArn!, recordJobHandler);
     return {
-      'Record job started': record, 'Record job succeeded': record, 'Record job failed': record, 'Record verify result': record, 'Record clean-up': record, 'Record clean-up failed': record,
+      'Record job started': record, 'Record job succeeded': record, 'Record job failed': record, 'Record verify result': record, 'Record clean-up': record, 'Record clean-up failed': record, 'Record drift': record,
       'Check RDS parameter group': this.#handler(SUBSTITUTIONS.CheckRdsParameterGroupFunctionArn!, checkRdsHandler),
       'Check grants': this.#handler(SUBSTITUTIONS.CheckGrantsFunctionArn!, checkGrantsHandler),
       'Estimate size': this.#handler(SUBSTITUTIONS.EstimateSizeFunctionArn!, estimateSizeHandler),
@@ -294,7 +297,7 @@ export class WorkflowHarness {
       return {};
     };
     return {
-      'Record job started': record, 'Record job succeeded': record, 'Record job failed': record, 'Record verify result': record, 'Record clean-up': record, 'Record clean-up failed': record,
+      'Record job started': record, 'Record job succeeded': record, 'Record job failed': record, 'Record verify result': record, 'Record clean-up': record, 'Record clean-up failed': record, 'Record drift': record,
       'Check RDS parameter group': this.#lambda(SUBSTITUTIONS.CheckRdsParameterGroupFunctionArn!, checkRdsParameterGroupEvent, (e) => checkRdsSource(e, { rds: this.#rds })),
       'Check grants': this.#lambda(SUBSTITUTIONS.CheckGrantsFunctionArn!, checkGrantsEvent, (e) => checkGrants(e, { secrets })),
       'Estimate size': this.#lambda(SUBSTITUTIONS.EstimateSizeFunctionArn!, estimateSizeEvent, (e) => estimateSize(e, { secrets })),
@@ -306,6 +309,12 @@ export class WorkflowHarness {
         if (this.schedules.has(s.Name)) throw stepError('Scheduler.ConflictException', `Schedule ${s.Name} already exists.`);
         this.schedules.set(s.Name, s);
         return { ScheduleArn: `arn:aws:scheduler:${REGION}:${ACCOUNT}:schedule/${s.GroupName}/${s.Name}` };
+      },
+      'Notify drift': async (input) => {
+        const message = input as unknown as { TopicArn: string; Subject: string; Message: string };
+        if (message.TopicArn !== SUBSTITUTIONS.AlarmTopicArn) throw stepError('WiringError', `published to ${message.TopicArn}, expected the alarm topic`);
+        this.published.push(message);
+        return { MessageId: randomUUID() };
       },
       'Delete verify schedule': deleteSchedule,
       'Create monitor schedule': async (input) => {

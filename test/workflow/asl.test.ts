@@ -159,15 +159,19 @@ describe('the replicate workflow', () => {
   });
 
   it('waits for catch-up in a loop of 30 s rounds that stops after maxPolls checks, or after three broken checks in a row', () => {
-    expect(machine.States['Replicate each database']).toMatchObject({ ItemSelector: { poll: { count: 1, broken: 0 }, 'maxPolls.$': '$.job.maxPolls' } });
+    expect(machine.States['Replicate each database']).toMatchObject({ ItemSelector: { poll: { count: 1, broken: 0, driftKey: 'unknown' }, 'maxPolls.$': '$.job.maxPolls' } });
     expect(map.States['Wait for catch-up']).toMatchObject({ Type: 'Wait', Seconds: 30, Next: 'Check replication' });
     expect(map.States['Caught up?']!.Choices).toEqual([
+      // Drift that changed since the last check is recorded and told first, once (then "Remember drift" comes back here).
+      { Not: { Variable: '$.replication.driftKey', StringEqualsPath: '$.poll.driftKey' }, Next: 'Record drift' },
       { Variable: '$.replication.inSync', BooleanEquals: true, Next: 'Database in sync' },
       { Variable: '$.poll.count', NumericGreaterThanEqualsPath: '$.maxPolls', Next: 'Describe catch-up timeout' },
       { Variable: '$.replication.verdict', StringEquals: 'broken', Next: 'Count broken check' },
     ]);
-    expect(map.States['Count poll']!.Parameters).toEqual({ 'count.$': 'States.MathAdd($.poll.count, 1)', broken: 0 });
-    expect(map.States['Count broken check']!.Parameters).toEqual({ 'count.$': 'States.MathAdd($.poll.count, 1)', 'broken.$': 'States.MathAdd($.poll.broken, 1)' });
+    expect(map.States['Count poll']!.Parameters).toEqual({ 'count.$': 'States.MathAdd($.poll.count, 1)', broken: 0, 'driftKey.$': '$.poll.driftKey' });
+    expect(map.States['Count broken check']!.Parameters).toEqual({ 'count.$': 'States.MathAdd($.poll.count, 1)', 'broken.$': 'States.MathAdd($.poll.broken, 1)', 'driftKey.$': '$.poll.driftKey' });
+    expect(map.States['Remember drift']).toMatchObject({ Parameters: { 'count.$': '$.poll.count', 'broken.$': '$.poll.broken', 'driftKey.$': '$.replication.driftKey' }, Next: 'Caught up?' });
+    expect(map.States['Notify drift']).toMatchObject({ Resource: 'arn:${Partition}:states:::sns:publish', Parameters: { TopicArn: '${AlarmTopicArn}' }, Next: 'Remember drift' });
     expect(map.States['Broken three times in a row?']).toMatchObject({ Choices: [{ Variable: '$.poll.broken', NumericGreaterThanEquals: 3, Next: 'Describe broken replication' }], Default: 'Wait for catch-up' });
     for (const stop of ['Describe catch-up timeout', 'Describe broken replication']) expect(map.States[stop]!.Next).toBe('Database failed');
   });

@@ -2,6 +2,7 @@ import Table from 'cli-table3';
 import { Command } from 'commander';
 import { collectStatus } from '../../replication/health.ts';
 import type { DatabaseStatus } from '../../replication/status.ts';
+import type { DriftFinding } from '../../drift/types.ts';
 import { formatBytes } from '../../snapshot/estimate.ts';
 import type { ReadingHistory } from '../../monitor/monitor.ts';
 import { toReading } from '../../monitor/readings.ts';
@@ -52,7 +53,19 @@ export function renderStatus(statuses: DatabaseStatus[], warnings: Map<string, s
     const risk = warning ? ` WARNING: ${warning}` : s.diskRisk ? ` WARNING: the slot retains ${formatBytes(s.slot.retainedBytes)} of WAL and nobody consumes it; it grows until the source's disk fills (run sync, or cleanup).` : '';
     return `${s.database}: ${s.verdict} - ${s.reason}.${risk}`;
   });
-  return `${table.toString()}\n${lines.join('\n')}\n`;
+  const drift = statuses.flatMap((s) => s.drift);
+  return `${table.toString()}\n${lines.join('\n')}\n${drift.length ? renderDrift(drift) : ''}`;
+}
+
+/** Each finding with the statements that fix it; the additive ones are what sync --apply-ddl runs. */
+export function renderDrift(findings: DriftFinding[]): string {
+  const lines = [`Schema drift (${findings.length}):`];
+  for (const f of findings) {
+    lines.push(`  ${f.database}: ${f.message}${f.blocksReplication ? ' [stops replication]' : ''}`);
+    lines.push(`    ${f.additive ? 'sync --apply-ddl runs' : 'not applied automatically; run after checking'}:`);
+    for (const st of f.statements) lines.push(`      ${st.on === 'source' ? '-- on the source: ' : ''}${st.sql};`);
+  }
+  return lines.join('\n') + '\n';
 }
 
 /**
@@ -96,6 +109,8 @@ export function statusCommand(io: CliIo, setExitCode: (code: number) => void): C
       'On the source: the slot (active or not, WAL retained, wal_status), lag in bytes. On the target: the subscription\n' +
         '(enabled, worker running, received and applied LSN, last message), per-table states and apply errors.\n' +
         'A one-line verdict per database: initializing, catching up, in sync, or broken (with the reason).\n' +
+        'Schema drift: published tables whose definitions differ between source and target, and tables created on\n' +
+        'the source since init, each with the statements that fix it (sync --apply-ddl runs the additive ones).\n' +
         'Exit code 1 when any database is broken.',
     )
     .option('-w, --watch [seconds]', 'refresh every N seconds (default 2) until interrupted; without a terminal, one line per refresh')
@@ -116,7 +131,7 @@ export function statusCommand(io: CliIo, setExitCode: (code: number) => void): C
       const warnings = guardWarnings(statuses, job.jobId, history);
       if (globals.json) {
         const databases = statuses.map((s) => ({ ...s, ...(warnings.has(s.database) ? { warning: warnings.get(s.database) } : {}) }));
-        io.stdout(renderJson({ command: 'status', ok: !broken, jobId: job.jobId, at: new Date().toISOString(), job: record ? withoutResumeState(record.job) : null, steps: record?.steps ?? [], databases }));
+        io.stdout(renderJson({ command: 'status', ok: !broken, jobId: job.jobId, at: new Date().toISOString(), job: record ? withoutResumeState(record.job) : null, steps: record?.steps ?? [], databases, drift: statuses.flatMap((s) => s.drift) }));
       } else if (interval && !io.isTty && !first) {
         io.stdout(renderStatusLine(statuses, warnings, new Date()));
       } else {

@@ -10,6 +10,7 @@ import { wholeNumber } from '../parsers.ts';
 import { renderJson } from '../render.ts';
 import { remoteMode } from '../remote-options.ts';
 import { runRemote } from './remote.ts';
+import { renderDrift } from './status.ts';
 
 interface VerifyOptions extends FilterFlags, JobOptions {
   jobs: number;
@@ -48,13 +49,14 @@ export function renderVerifyReport(report: VerifyReport, maxDiffs: number): stri
     }
     for (const m of db.materializedViews.filter((x) => x.status !== 'ok')) out.push(`${db.database}: materialized view ${m.matview} ${m.status === 'different' ? 'differs' : 'could not be confirmed'} (${m.note}).`);
     for (const s of db.schemaDiffs) out.push(`${db.database}: schema: ${s}`);
+    if (db.drift.length) out.push(renderDrift(db.drift).trimEnd());
     if (db.sequencesBehind.length) out.push(`${db.database}: ${db.sequencesBehind.length} sequence(s) behind the source (cutover sets them): ${db.sequencesBehind.slice(0, 5).join(', ')}`);
     if (db.replicationStalled) out.push(`${db.database}: replication is broken or far behind: the target did not catch up within --recheck-timeout, so the differences above may only be changes not yet applied (see status).`);
     else if (db.rechecked) out.push(`${db.database}: differences were re-checked after the target caught up with the source; only persistent ones are shown.`);
   }
   const tables = report.databases.flatMap((d) => d.tables);
   const different = tables.filter((t) => t.status === 'different').length;
-  const schema = report.databases.reduce((n, d) => n + d.schemaDiffs.length, 0);
+  const schema = report.databases.reduce((n, d) => n + d.schemaDiffs.length + d.drift.length, 0);
   const unconfirmed = tables.filter((t) => t.status === 'unconfirmed').length;
   const equal = tables.filter((t) => t.status === 'ok' || t.status === 'schema only').length;
   const stalled = report.databases.filter((d) => d.replicationStalled).map((d) => d.database);

@@ -5,6 +5,7 @@ import { checkReplication, handler, type ReplicationSides } from '../../../lambd
 import { assertNoSecrets } from '../../support/no-secrets.ts';
 import type { ConnectionSpec } from '../../../src/connection/url.ts';
 import { IN_SYNC_BYTES, type SlotStatus, type SubscriptionStatus } from '../../../src/replication/status.ts';
+import type { DriftFinding } from '../../../src/drift/types.ts';
 import { lambdaContext, SOURCE_ARN, TARGET_ARN, withLogs } from './support.ts';
 
 const smMock = mockClient(SecretsManagerClient);
@@ -30,7 +31,7 @@ describe('checkReplication', () => {
     const seen: { source: ConnectionSpec; target: ConnectionSpec; names: object }[] = [];
     const result = await checkReplication({ ...event, targetDatabase: 'shop_copy' }, {
       secrets,
-      readSides: async (source, target, names): Promise<ReplicationSides> => (seen.push({ source, target, names }), { slot: slot(), subscription: subscription() }),
+      readSides: async (source, target, names): Promise<ReplicationSides> => (seen.push({ source, target, names }), { slot: slot(), subscription: subscription(), drift: [] }),
     });
     expect(seen[0]!.source).toMatchObject({ database: 'shop', password: SOURCE_PASSWORD });
     expect(seen[0]!.target).toMatchObject({ database: 'shop_copy', password: TARGET_PASSWORD });
@@ -56,18 +57,34 @@ describe('checkReplication', () => {
       tablesNotReady: 0,
       applyErrors: 0,
       syncErrors: 0,
+      drift: [],
+      driftKey: '',
     });
     assertNoSecrets(result, [SOURCE_PASSWORD, TARGET_PASSWORD]);
   });
 
   it.each([
-    ['catching up', { slot: slot({ lagBytes: IN_SYNC_BYTES + 1 }), subscription: subscription() }, {}, 'catching up', 0],
-    ['tables still copying', { slot: slot(), subscription: subscription({ tables: { 'public.a': 'ready', 'public.b': 'copying' } }) }, {}, 'initializing', 1],
-    ['a missing subscription after sync', { slot: slot({ active: false }), subscription: subscription({ exists: false, tables: {} }) }, {}, 'broken', 0],
-    ['a missing subscription before sync', { slot: slot({ active: false }), subscription: subscription({ exists: false, tables: {} }) }, { subscribed: false }, 'initializing', 0],
+    ['catching up', { slot: slot({ lagBytes: IN_SYNC_BYTES + 1 }), subscription: subscription(), drift: [] }, {}, 'catching up', 0],
+    ['tables still copying', { slot: slot(), subscription: subscription({ tables: { 'public.a': 'ready', 'public.b': 'copying' } }), drift: [] }, {}, 'initializing', 1],
+    ['a missing subscription after sync', { slot: slot({ active: false }), subscription: subscription({ exists: false, tables: {} }), drift: [] }, {}, 'broken', 0],
+    ['a missing subscription before sync', { slot: slot({ active: false }), subscription: subscription({ exists: false, tables: {} }), drift: [] }, { subscribed: false }, 'initializing', 0],
   ] as const)('is not in sync with %s', async (_what, sides, extra, verdict, notReady) => {
-    const result = await checkReplication({ ...event, ...extra }, { secrets, readSides: async () => sides });
+    const result = await checkReplication({ ...event, ...extra }, { secrets, readSides: async () => ({ ...sides, drift: [] }) });
     expect(result).toMatchObject({ inSync: false, verdict, tablesNotReady: notReady });
+  });
+
+  it('explains a failing apply worker by the schema drift, with the statement and a key that changes with the drift', async () => {
+    const added: DriftFinding = {
+      database: 'shop', table: 'public.orders', kind: 'column added', column: 'c', message: 'column c was added to public.orders on the source; the target lacks it',
+      statements: [{ on: 'target', sql: 'ALTER TABLE "public"."orders" ADD COLUMN "c" integer DEFAULT 7' }], additive: true, blocksReplication: true,
+    };
+    const failing = subscription({ applyErrors: 4, workerAgeSeconds: 2 });
+    const result = await checkReplication(event, { secrets, readSides: async () => ({ slot: slot(), subscription: failing, drift: [added] }) });
+    expect(result).toMatchObject({ verdict: 'broken', reason: 'schema drift stops replication: column c was added to public.orders on the source; the target lacks it; run sync --apply-ddl to fix it' });
+    expect(result.drift).toEqual(['column c was added to public.orders on the source; the target lacks it - sync --apply-ddl runs: ALTER TABLE "public"."orders" ADD COLUMN "c" integer DEFAULT 7;']);
+    expect(result.driftKey).toMatch(/^[0-9a-f]{16}$/);
+    const other = await checkReplication(event, { secrets, readSides: async () => ({ slot: slot(), subscription: failing, drift: [{ ...added, column: 'd', message: 'column d was added' }] }) });
+    expect(other.driftKey).not.toBe(result.driftKey);
   });
 });
 
