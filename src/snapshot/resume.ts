@@ -76,7 +76,8 @@ export async function resumeWithSecondSlot(run: ResumeRun): Promise<{ recopied: 
   save();
   const keys = new Set(r.published.map((p) => `${p.schema}.${p.name}`));
   const recopied = r.published.map((p) => `${p.schema}.${p.name}`);
-  if (r.handedOff) return { recopied };
+  // Every table was copied before the stop (it came during post-data): all are exact as of the job's slot.
+  if (r.handedOff || keys.size === 0) return { recopied };
 
   const mainTables = await subscriptionTables(target, main);
   const joined = keys.size > 0 && [...keys].every((k) => mainTables.has(k));

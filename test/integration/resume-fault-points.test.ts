@@ -27,14 +27,11 @@ const SCHEMA = `
   INSERT INTO readings SELECT g, date '2025-01-01' + (g % 700), g / 3.0 FROM generate_series(1, 6000) g;
 `;
 
-/** Writes of every scenario so far: each writer goes on from there on the shared source. */
-let n = 0;
-
 /** Inserts, updates and deletes across every table (cascading through the foreign key) until stopped. */
 async function startWriter(db: string): Promise<() => Promise<number>> {
   const client = await connectAs(source, db);
   let writing = true;
-  const first = n;
+  let n = 0;
   const loop = (async () => {
     while (writing) {
       n++;
@@ -54,7 +51,7 @@ async function startWriter(db: string): Promise<() => Promise<number>> {
     writing = false;
     await loop;
     await client.end();
-    return n - first;
+    return n;
   };
 }
 
@@ -64,19 +61,22 @@ const RESUME_POINTS = [
   'resume:second-subscription', 'resume:main-stopped', 'resume:switched', 'resume:second-dropped', 'resume:main-dropped',
 ];
 
-// Each scenario has its own job and target database on the shared source: three run at once.
+// Each scenario has its own source database (made from one template), job and target: three run at once.
 describe.concurrent('init and its resume stopped at every step boundary', () => {
   const scenarios = [...FIRST_RUN_POINTS.map((p) => [p]), ...RESUME_POINTS.map((p) => ['init:table-copied', p])].map((points, index) => ({ name: points.join(', then '), points, index }));
-  let db = '';
+  let template = '';
   beforeAll(async () => {
-    db = (await createTestDatabase(source, 'fault')).name;
-    scratch.cleanups.push(() => dropTestDatabase(source, db));
-    await withClient(source, db, (c) => c.query(SCHEMA));
+    template = (await createTestDatabase(source, 'fault')).name;
+    scratch.cleanups.push(() => dropTestDatabase(source, template));
+    await withClient(source, template, (c) => c.query(SCHEMA));
   });
 
   it.each(scenarios)('stopped at $name, run again, ends equal to the source', async ({ points, index }) => {
-    const targetDb = `${db}_${index}`;
-    const jobId = `f${index}_${db.slice(-8).replace(/[^a-z0-9]/g, '')}`;
+    const db = `${template}_${index}`;
+    await withClient(source, 'postgres', (c) => c.query(`CREATE DATABASE "${db}" TEMPLATE "${template}"`));
+    scratch.cleanups.push(() => dropTestDatabase(source, db));
+    const targetDb = `${db}_copy`;
+    const jobId = `f${index}_${template.slice(-8).replace(/[^a-z0-9]/g, '')}`;
     scratch.cleanups.push(() => dropTestDatabase(target, targetDb));
     scratch.cleanups.push(() => dropReplicationObjects(source, target, db, targetDb));
     const stateDir = scratch.stateDir();
