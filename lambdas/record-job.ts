@@ -5,7 +5,8 @@ import { z } from 'zod';
 import { redact } from '../src/connection/redact.ts';
 import { DynamoDbJobStore, isTerminal, type JobStore, type VerifyRunRecord } from '../src/jobs/index.ts';
 import { awsClientConfig } from './shared/clients.ts';
-import { lambdaHandler, NamedError, parseEvent } from './shared/errors.ts';
+import { NamedError } from '../src/errors/safe-error.ts';
+import { lambdaHandler, parseEvent } from './shared/errors.ts';
 import { databasesSchema, jobIdSchema } from './shared/events.ts';
 import { cut, describeFailure, MAX_CAUSE } from './shared/failures.ts';
 import { createLambdaLogger, type LambdaLog } from './shared/logger.ts';
@@ -253,10 +254,17 @@ export function emfLine(namespace: string, service: string, name: string, value:
   return JSON.stringify({ _aws: { Timestamp: now.getTime(), CloudWatchMetrics: [{ Namespace: namespace, Dimensions: [['service']], Metrics: [{ Name: name, Unit: 'Count' }] }] }, service, [name]: value });
 }
 
+/** The function was deployed without a setting it needs. */
+export class FunctionMisconfigured extends NamedError {
+  constructor(message: string) {
+    super('FunctionMisconfigured', message);
+  }
+}
+
 let store: JobStore | undefined;
 function jobStore(): JobStore {
   const tableName = process.env.JOB_TABLE;
-  if (!tableName) throw new Error('JOB_TABLE is not set: deploy the function with the job table name in its environment.');
+  if (!tableName) throw new FunctionMisconfigured('JOB_TABLE is not set: deploy the function with the job table name in its environment.');
   store ??= new DynamoDbJobStore({ client: DynamoDBDocumentClient.from(new DynamoDBClient(awsClientConfig())), tableName });
   return store;
 }

@@ -4,19 +4,8 @@ import type { MiddlewareObj } from '@middy/core';
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import type { Logger } from '@aws-lambda-powertools/logger';
 import type { z } from 'zod';
-import { ConnectionError } from '../../src/connection/errors.ts';
 import { redact } from '../../src/connection/redact.ts';
-
-/**
- * An error whose `name` is what Step Functions matches (`Catch` / `Retry` `ErrorEquals`): the Node.js
- * runtime reports `name` as the error type.
- */
-export class NamedError extends Error {
-  constructor(name: string, message: string) {
-    super(message);
-    this.name = name;
-  }
-}
+import { NamedError, toSafeError } from '../../src/errors/safe-error.ts';
 
 /** The event does not have the shape the function expects; the message names the field. */
 export class InvalidEvent extends NamedError {
@@ -45,25 +34,6 @@ export function parseEvent<S extends z.ZodType>(schema: S, event: unknown): z.ou
 
 function invalid(problems: string[]): never {
   throw new InvalidEvent(`The event is not valid: ${problems.join('; ')}; pass the fields the function's event schema lists.`);
-}
-
-/** pg's server errors carry name 'error'; a name Step Functions can match is more useful. */
-function errorName(error: Error): string {
-  if (error instanceof ConnectionError) return 'ConnectionFailed';
-  if (!error.name || error.name === 'error') return 'DatabaseError';
-  return error.name;
-}
-
-/**
- * The error a function throws, reduced to a name and one redacted sentence: no cause chain, no
- * driver fields (a pg error's `detail` can quote row data), and the stack masked like the message.
- */
-export function toSafeError(error: unknown): NamedError {
-  if (!(error instanceof Error)) return new NamedError('Error', redact(String(error)));
-  const message = error instanceof ConnectionError ? `${error.message} ${error.remedy}` : error.message;
-  const safe = new NamedError(errorName(error), redact(message));
-  if (error.stack) safe.stack = redact(`${safe.name}: ${safe.message}\n${error.stack.split('\n').filter((line) => /^\s+at /.test(line)).join('\n')}`);
-  return safe;
 }
 
 /** Middy middleware: logs the failure and replaces the error by its safe form before the runtime reports it. */

@@ -8,7 +8,8 @@ import type { checkReplicationEvent } from '../check-replication.ts';
 import type { checkTargetReachesSourceEvent } from '../check-target-reaches-source.ts';
 import type { estimateSizeEvent } from '../estimate-size.ts';
 import { InvalidEvent, parseEvent } from './errors.ts';
-import { databasesSchema, secretArnSchema } from './events.ts';
+import { secretArnSchema } from '../../src/inputs/schemas.ts';
+import { databasesSchema } from './events.ts';
 
 // The replicate workflow's execution input, and the job built from it that every later state reads
 // its payload from (statemachines/replicate.asl.json). Identifiers and secret ARNs only.

@@ -40,7 +40,7 @@ export class SyncError extends Error {
 function describeSubscriptionFailure(error: unknown, database: string): Error {
   const sentence = targetConnectionFailure(error, database);
   if (sentence) return new SyncError(sentence, { cause: error });
-  return error instanceof Error ? error : new Error(String(error));
+  return error instanceof Error ? error : new SyncError(String(error));
 }
 
 /** The CA file the target server checks the source with: given, or that of the URL given for the target's use. */

@@ -3,6 +3,7 @@
 // variable and what it must be, never its value: a value may be a secret put there by mistake.
 import { availableParallelism } from 'node:os';
 import { z } from 'zod';
+import { endpointSchema, secretArnRegion, secretArnSchema } from '../inputs/schemas.ts';
 import { findSecret } from '../jobs/secrets.ts';
 import { jobIdSchema } from '../jobs/types.ts';
 import { LOG_LEVELS, type LogLevel } from '../log/logger.ts';
@@ -74,16 +75,6 @@ export const planSchema = z.strictObject({
 });
 export type TaskPlan = z.infer<typeof planSchema>;
 
-// RDS-managed secrets are named rds!db-..., hence the "!".
-const SECRET_ARN = /^arn:aws[a-z-]*:secretsmanager:([a-z0-9-]+):\d{12}:secret:[A-Za-z0-9/_+=.@!-]+$/;
-const secretArn = z.string().regex(SECRET_ARN, 'must be a Secrets Manager secret ARN (arn:aws:secretsmanager:<region>:<account>:secret:<name>), never a URL or a password');
-const endpoint = z
-  .string()
-  .regex(/^[A-Za-z0-9.-]+(:\d{1,5})?$/, 'must be a host name, optionally with :port')
-  .transform((text) => {
-    const [host, port] = text.split(':');
-    return port === undefined ? { host: host! } : { host: host!, port: Number(port) };
-  });
 const databaseName = z.string().min(1).max(63, 'must be at most 63 bytes (a PostgreSQL database name)');
 
 const JOBS_RANGE = 'must be a whole number from 1 to 64';
@@ -92,10 +83,10 @@ const envSchema = z.object({
   JOB_ID: jobIdSchema,
   DATABASE: databaseName,
   TARGET_DATABASE: databaseName.optional(),
-  SOURCE_SECRET_ARN: secretArn,
-  TARGET_SECRET_ARN: secretArn,
-  SOURCE_ENDPOINT: endpoint.optional(),
-  TARGET_ENDPOINT: endpoint.optional(),
+  SOURCE_SECRET_ARN: secretArnSchema,
+  TARGET_SECRET_ARN: secretArnSchema,
+  SOURCE_ENDPOINT: endpointSchema.optional(),
+  TARGET_ENDPOINT: endpointSchema.optional(),
   PLAN: z.string().optional(),
   JOB_TABLE: z.string().regex(/^[A-Za-z0-9_.-]{3,255}$/, 'must be a DynamoDB table name (3 to 255 letters, digits, _ - .)').optional(),
   STATE_DIR: z.string().optional(),
@@ -213,7 +204,7 @@ export function parseTaskConfig(args: string[], env: NodeJS.ProcessEnv): TaskCon
     store: e.JOB_TABLE !== undefined ? { kind: 'dynamodb', tableName: e.JOB_TABLE } : { kind: 'local', dir: e.STATE_DIR! },
     ...(e.TASK_TOKEN ? { taskToken: e.TASK_TOKEN } : {}),
     // The secret's own region when the environment names none (Fargate sets AWS_REGION).
-    region: e.AWS_REGION ?? e.AWS_DEFAULT_REGION ?? SECRET_ARN.exec(e.SOURCE_SECRET_ARN)![1]!,
+    region: e.AWS_REGION ?? e.AWS_DEFAULT_REGION ?? secretArnRegion(e.SOURCE_SECRET_ARN)!,
     logLevel: e.LOG_LEVEL ?? 'info',
     jobs: e.JOBS ?? plan.jobs ?? Math.max(2, availableParallelism()),
   };

@@ -24,7 +24,8 @@ import { checkReplication, checkReplicationEvent, handler as checkReplicationHan
 import { checkTargetReachesSource, checkTargetReachesSourceEvent, handler as checkTargetReachesSourceHandler } from '../../lambdas/check-target-reaches-source.ts';
 import { estimateSize, estimateSizeEvent, handler as estimateSizeHandler } from '../../lambdas/estimate-size.ts';
 import { handler as recordJobHandler, recordJob, recordJobEvent } from '../../lambdas/record-job.ts';
-import { NamedError, parseEvent, toSafeError } from '../../lambdas/shared/errors.ts';
+import { parseEvent } from '../../lambdas/shared/errors.ts';
+import { NamedError, toSafeError } from '../../src/errors/safe-error.ts';
 import { DynamoDbJobStore } from '../../src/jobs/index.ts';
 import { parseTaskConfig, TaskConfigError } from '../../src/task/config.ts';
 import { runTask } from '../../src/task/run.ts';

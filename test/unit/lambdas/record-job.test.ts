@@ -334,6 +334,17 @@ describe('record-job handler', () => {
     assertNoSecrets(started.logs + verified.logs);
   });
 
+  it('reports a function deployed without JOB_TABLE as FunctionMisconfigured, the name Step Functions shows', async () => {
+    delete process.env.JOB_TABLE;
+    try {
+      const { error, lines } = await withLogs(() => handler({ action: 'succeeded', jobId: 'shop_2026' }, lambdaContext('record-job')));
+      expect(error).toMatchObject({ name: 'FunctionMisconfigured', message: expect.stringMatching(/^JOB_TABLE is not set/) });
+      expect(lines.at(-1)).toMatchObject({ level: 'ERROR', errorName: 'FunctionMisconfigured' });
+    } finally {
+      process.env.JOB_TABLE = 'jobs';
+    }
+  });
+
   it('refuses an unknown action as InvalidEvent', async () => {
     const { error } = await withLogs(() => handler({ action: 'deleted', jobId: 'x' }, lambdaContext()));
     expect(error).toMatchObject({ name: 'InvalidEvent', message: expect.stringContaining('action') });

@@ -12,6 +12,8 @@ import type { JobState } from '../../../src/snapshot/state.ts';
 import { parseTaskConfig, type Subcommand } from '../../../src/task/config.ts';
 import { readInitStateFile, writeInitStateFile } from '../../../src/task/init-state.ts';
 import { runTask, type TaskDependencies } from '../../../src/task/run.ts';
+import { TableSyncTimeout } from '../../../src/replication/subscription.ts';
+import { CopyFailed } from '../../../src/snapshot/workers.ts';
 import type { SubcommandHandler } from '../../../src/task/subcommands.ts';
 
 const PASSWORD = 'Unit-Zebra-Pa55word-7731';
@@ -161,6 +163,24 @@ describe('runTask', () => {
     const job = await store.getJob('job-1');
     expect(job!.databases).toEqual({});
     expect(job!.phase).toBe('Verify');
+  });
+
+  it('fails subscribe before any snapshot as SnapshotMissing, the name Step Functions shows', async () => {
+    const { code, store } = run('subscribe');
+    expect(await code).toBe(1);
+    expect(sfn.commandCalls(SendTaskFailureCommand)[0]!.args[0].input).toMatchObject({ error: 'SnapshotMissing', cause: expect.stringMatching(/^No snapshot of database shop is recorded for job job-1; run the snapshot task/) });
+    expect((await store.listSteps('job-1'))[0]).toMatchObject({ state: 'FAILED', detail: expect.stringMatching(/^SnapshotMissing: /) });
+  });
+
+  it.each([
+    ['CopyFailed', () => new CopyFailed('Copying public.orders failed: connection lost')],
+    ['TableSyncTimeout', () => new TableSyncTimeout('Table synchronization of subscription dbr_p did not finish within 60 s')],
+  ])('reports an engine failure by its class name %s', async (name, failure) => {
+    const { code } = run('snapshot', async () => {
+      throw failure();
+    });
+    expect(await code).toBe(1);
+    expect(sfn.commandCalls(SendTaskFailureCommand)[0]!.args[0].input).toMatchObject({ error: name, cause: failure().message });
   });
 
   it('on SIGTERM records TaskStopped, keeps the state, and tells Step Functions', async () => {
