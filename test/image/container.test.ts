@@ -15,7 +15,7 @@ import { dropReplicationObjects, fingerprintTables, replicationObjectsOnSource }
 import { createTestDatabase, withClient } from '../support/db.ts';
 import { repoRoot } from '../infra/cdk-context.ts';
 import { resourcesOf, synth } from '../infra/synth.ts';
-import { offlineAwsEnvironment, startJobTable, startSecretsStub, type DynamoStub, type SecretsStub } from './aws-stub.ts';
+import { offlineAwsEnvironment, startJobTableStub, startSecretsStub, type DynamoStub, type SecretsStub } from './aws-stub.ts';
 import { assembleImageApp, CLIENT_PACKAGE_PROGRAMS, dockerfileCopies } from './image.ts';
 
 const { source, target } = inject('clusters');
@@ -57,7 +57,7 @@ beforeAll(async () => {
   app = await assembleImageApp(repoRoot);
   wrappers = clientProgramWrappers(app.root);
   secrets = await startSecretsStub(secretValues);
-  dynamo = await startJobTable(TABLE);
+  dynamo = await startJobTableStub(TABLE);
   database = (await createTestDatabase(source, 'image_smoke')).name;
   await withClient(source, database, (c) => c.query(`CREATE TABLE items (id int PRIMARY KEY, label text NOT NULL, at timestamptz DEFAULT now());
     CREATE SEQUENCE tickets; INSERT INTO items (id, label) SELECT i, 'item ' || i FROM generate_series(1, 2000) i;`));

@@ -22,7 +22,8 @@ import { clusterUrl } from '../support/cluster.ts';
 import { dropReplicationObjects, fingerprintTables, replicationObjectsOnSource } from '../support/compare.ts';
 import { createTestDatabase, withClient } from '../support/db.ts';
 import { LocalExecutions, type TaskHandlers } from '../support/local-executions.ts';
-import { cli, CLEANUP_ARN, deploymentEnv, REGION, REPLICATE_ARN, removeTempDirs, startJobTable, testIo, VERIFY_ARN, type JobTable } from '../unit/remote/support.ts';
+import { cli, CLEANUP_ARN, deploymentEnv, REGION, REPLICATE_ARN, removeTempDirs, testIo, VERIFY_ARN } from '../support/remote.ts';
+import { startJobTable, type JobTable } from '../support/job-table.ts';
 
 const { source, target } = inject('clusters');
 const sm = mockClient(SecretsManagerClient);

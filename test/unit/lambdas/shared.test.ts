@@ -7,7 +7,7 @@ import { NamedError, toSafeError } from '../../../src/errors/safe-error.ts';
 import { effectiveFilters, endpointsEventSchema } from '../../../lambdas/shared/events.ts';
 import { assertNoSecrets, SecretLeak } from '../../support/no-secrets.ts';
 import { createLambdaLogger } from '../../../lambdas/shared/logger.ts';
-import { lambdaContext, SOURCE_ARN, TARGET_ARN, withLogs } from './support.ts';
+import { lambdaContext, SOURCE_ARN, TARGET_ARN, withLogs } from '../../support/lambda.ts';
 
 const SECRET = 'Shared-Unit-Pa55-7';
 registerSecret(SECRET);

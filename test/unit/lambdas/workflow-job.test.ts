@@ -9,7 +9,7 @@ import { assertNoSecrets } from '../../support/no-secrets.ts';
 import { EVENTS_PER_POLL, MAX_POLLS, normalizeJob, workflowInputSchema } from '../../../lambdas/shared/workflow-job.ts';
 import { replicationObjectName } from '../../../src/snapshot/prepare.ts';
 import { engineJobId } from '../../../src/task/scope.ts';
-import { SOURCE_ARN, TARGET_ARN } from './support.ts';
+import { SOURCE_ARN, TARGET_ARN } from '../../support/lambda.ts';
 
 const input = {
   jobId: 'shop_2026',

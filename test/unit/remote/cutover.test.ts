@@ -5,7 +5,8 @@ import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { DescribeExecutionCommand, GetExecutionHistoryCommand, ListExecutionsCommand, SFNClient, StartExecutionCommand, type HistoryEvent } from '@aws-sdk/client-sfn';
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { ACCOUNT, cli, deploymentEnv, executionArn, REGION, removeTempDirs, SOURCE_SECRET, startJobTable, TARGET_SECRET, testIo, type JobTable } from './support.ts';
+import { ACCOUNT, cli, deploymentEnv, executionArn, REGION, removeTempDirs, SOURCE_SECRET, TARGET_SECRET, testIo } from '../../support/remote.ts';
+import { startJobTable, type JobTable } from '../../support/job-table.ts';
 
 const CUTOVER_ARN = `arn:aws:states:${REGION}:${ACCOUNT}:stateMachine:Cutover`;
 const sfn = mockClient(SFNClient);

@@ -7,7 +7,8 @@ import { DescribeExecutionCommand, GetExecutionHistoryCommand, ListExecutionsCom
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { deploymentFromEnv, deploymentFromStack } from '../../../src/remote/deployment.ts';
-import { cli, removeTempDirs, SOURCE_SECRET, startJobTable, TARGET_SECRET, tempDir, testIo, type JobTable } from './support.ts';
+import { cli, removeTempDirs, SOURCE_SECRET, TARGET_SECRET, tempDir, testIo } from '../../support/remote.ts';
+import { startJobTable, type JobTable } from '../../support/job-table.ts';
 
 const cfn = mockClient(CloudFormationClient);
 const sfn = mockClient(SFNClient);

@@ -3,7 +3,8 @@
 import { DescribeExecutionCommand, GetExecutionHistoryCommand, ListExecutionsCommand, SFNClient, StartExecutionCommand, StopExecutionCommand, type HistoryEvent } from '@aws-sdk/client-sfn';
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { cli, CLEANUP_ARN, deploymentEnv, executionArn, REPLICATE_ARN, removeTempDirs, SOURCE_SECRET, startJobTable, TARGET_SECRET, testIo, VERIFY_ARN, type JobTable } from './support.ts';
+import { cli, CLEANUP_ARN, deploymentEnv, executionArn, REPLICATE_ARN, removeTempDirs, SOURCE_SECRET, TARGET_SECRET, testIo, VERIFY_ARN } from '../../support/remote.ts';
+import { startJobTable, type JobTable } from '../../support/job-table.ts';
 
 const sfn = mockClient(SFNClient);
 let table: JobTable;

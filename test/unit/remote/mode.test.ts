@@ -7,7 +7,8 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { findDeploymentHint } from '../../../src/remote/deployment.ts';
 import { selectMode } from '../../../src/remote/mode.ts';
 import { RemoteUsageError } from '../../../src/remote/errors.ts';
-import { cli, deploymentEnv, REPLICATE_ARN, removeTempDirs, startJobTable, tempDir, testIo, type JobTable } from './support.ts';
+import { cli, deploymentEnv, REPLICATE_ARN, removeTempDirs, tempDir, testIo } from '../../support/remote.ts';
+import { startJobTable, type JobTable } from '../../support/job-table.ts';
 
 const sfn = mockClient(SFNClient);
 let table: JobTable;

@@ -4,7 +4,8 @@ import { ConflictException, CreateScheduleCommand, DeleteScheduleCommand, Resour
 import { DescribeExecutionCommand, GetExecutionHistoryCommand, SFNClient, StartExecutionCommand } from '@aws-sdk/client-sfn';
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { cli, CLEANUP_ARN, deploymentEnv, executionArn, removeTempDirs, ROLE_ARN, SOURCE_SECRET, startJobTable, TARGET_SECRET, testIo, VERIFY_ARN, type JobTable } from './support.ts';
+import { cli, CLEANUP_ARN, deploymentEnv, executionArn, removeTempDirs, ROLE_ARN, SOURCE_SECRET, TARGET_SECRET, testIo, VERIFY_ARN } from '../../support/remote.ts';
+import { startJobTable, type JobTable } from '../../support/job-table.ts';
 
 const scheduler = mockClient(SchedulerClient);
 const sfn = mockClient(SFNClient);
