@@ -8,12 +8,6 @@ import { ReplicatorFunction, type ReplicatorFunctionNetwork } from './replicator
 import { JOB_ITEM_ACTIONS } from './status-table.ts';
 import type { SecretAccess } from './secret-access.ts';
 
-/** Where record-job publishes VerifyDifferences (embedded metric format), for dashboards. */
-export const METRIC_SERVICE = 'database-replicator-record-job';
-export function metricsNamespace(stackName: string): string {
-  return `DatabaseReplicator/${stackName}`;
-}
-
 export interface WorkflowFunctionsProps {
   readonly repoRoot: string;
   /** Where the functions that open database connections run. */
@@ -88,8 +82,6 @@ export class WorkflowFunctions extends Construct {
       environment: {
         JOB_TABLE: props.jobTable.tableName,
         TASK_JOBS: String(props.taskJobs),
-        METRICS_NAMESPACE: metricsNamespace(Stack.of(this).stackName),
-        POWERTOOLS_SERVICE_NAME: METRIC_SERVICE,
       },
     });
 

@@ -3,9 +3,11 @@ import middy from '@middy/core';
 import type { MiddlewareObj } from '@middy/core';
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import type { Logger } from '@aws-lambda-powertools/logger';
+import { captureLambdaHandler } from '@aws-lambda-powertools/tracer/middleware';
 import type { z } from 'zod';
 import { redact } from '../../src/connection/redact.ts';
 import { NamedError, toSafeError } from '../../src/errors/safe-error.ts';
+import { publishMetrics, tracer } from './observability.ts';
 
 /** The event does not have the shape the function expects; the message names the field. */
 export class InvalidEvent extends NamedError {
@@ -48,11 +50,15 @@ export function safeErrors(logger: Logger): MiddlewareObj {
 }
 
 /**
- * Wraps one function's logic as a Lambda handler: Powertools context (request id, cold start) on
- * every log line, keys appended during an invocation reset after it, errors made safe and named.
+ * Wraps one function's logic as a Lambda handler: an X-Ray segment per invocation, Powertools context
+ * (request id, cold start) on every log line, keys appended during an invocation reset after it,
+ * metrics written at the end, errors made safe and named. Middy runs onError hooks last-registered
+ * first, so the tracer and the metrics see the error already made safe.
  */
 export function lambdaHandler<R>(logger: Logger, fn: (event: unknown, context: Context) => Promise<R>) {
   return middy<unknown, R, Error, Context>()
+    .use(captureLambdaHandler(tracer))
+    .use(publishMetrics())
     .use(injectLambdaContext(logger, { resetKeys: true }))
     .use(safeErrors(logger))
     .handler(fn);

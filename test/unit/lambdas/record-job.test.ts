@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { emfLine, handler, recordJob, recordJobEvent, type RecordJobEvent } from '../../../lambdas/record-job.ts';
+import { handler, recordJob, recordJobEvent, type RecordJobEvent } from '../../../lambdas/record-job.ts';
 import { describeFailure } from '../../../lambdas/shared/failures.ts';
 import { assertNoSecrets } from '../../support/no-secrets.ts';
 import { LocalFileJobStore, type VerifyRunRecord } from '../../../src/jobs/index.ts';
@@ -305,7 +305,7 @@ describe('record-job handler', () => {
 
   beforeAll(async () => {
     table = await startJobTable('jobs');
-    Object.assign(process.env, { AWS_ENDPOINT_URL_DYNAMODB: table.endpoint, AWS_REGION: 'eu-west-1', AWS_ACCESS_KEY_ID: 'x', AWS_SECRET_ACCESS_KEY: 'x', JOB_TABLE: 'jobs', METRICS_NAMESPACE: 'DatabaseReplicator/Test', POWERTOOLS_SERVICE_NAME: 'database-replicator-record-job' });
+    Object.assign(process.env, { AWS_ENDPOINT_URL_DYNAMODB: table.endpoint, AWS_REGION: 'eu-west-1', AWS_ACCESS_KEY_ID: 'x', AWS_SECRET_ACCESS_KEY: 'x', JOB_TABLE: 'jobs', POWERTOOLS_METRICS_NAMESPACE: 'DatabaseReplicator/Test', POWERTOOLS_SERVICE_NAME: 'database-replicator-record-job' });
   });
 
   afterAll(async () => {
@@ -313,13 +313,21 @@ describe('record-job handler', () => {
     await table.close();
   });
 
-  it('records a job in DynamoDB through the store, and emits the differences metric as EMF', async () => {
+  it('records a job in DynamoDB through the store, and Powertools Metrics writes the differences metric as EMF when the invocation ends', async () => {
     const started = await withLogs(() => handler({ action: 'started', input, executionArn: 'arn:aws:states:eu-west-1:123456789012:execution:R:1' }, lambdaContext('record-job')));
     expect(started.error).toBeUndefined();
     expect(started.result).toMatchObject({ jobId: 'shop_2026', databases: [{ database: 'shop' }, { database: 'Crm-Data' }] });
     const verified = await withLogs(() => handler({ action: 'verified', jobId: 'shop_2026', databases: ['shop'], since: '2026-01-01T00:00:00Z' }, lambdaContext('record-job')));
     expect(verified.result).toMatchObject({ outcome: 'missing' });
-    expect(verified.lines.find((l) => '_aws' in l)).toEqual(JSON.parse(emfLine('DatabaseReplicator/Test', 'database-replicator-record-job', 'VerifyDifferences', 0, new Date((verified.lines.find((l) => '_aws' in l)!._aws as { Timestamp: number }).Timestamp))));
+    const emf = verified.lines.filter((l) => '_aws' in l);
+    expect(emf).toEqual([{
+      _aws: { Timestamp: expect.any(Number), CloudWatchMetrics: [{ Namespace: 'DatabaseReplicator/Test', Dimensions: [['service']], Metrics: [{ Name: 'VerifyDifferences', Unit: 'Count' }] }] },
+      service: 'database-replicator-record-job',
+      VerifyDifferences: 0,
+    }]);
+    // An invocation that adds no metric writes no EMF line (and no warning about it).
+    expect(started.lines.filter((l) => '_aws' in l)).toEqual([]);
+    expect(started.logs).not.toMatch(/No application metrics/);
     assertNoSecrets(started.logs + verified.logs);
   });
 
