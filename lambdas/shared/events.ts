@@ -1,23 +1,12 @@
 import { z } from 'zod';
 import { endpointSchema, secretArnSchema } from '../../src/inputs/schemas.ts';
+import { filtersSchema } from '../../src/inputs/task-plan.ts';
 
 // Pieces of the events the functions take. Events carry identifiers and secret ARNs only.
 
 export const jobIdSchema = z.string().regex(/^[A-Za-z0-9_-]{1,80}$/, 'must be 1 to 80 letters, digits, _ or -');
 
 
-/** The replication plan's filters, the same strings the CLI flags take. */
-export const filtersSchema = z
-  .object({
-    includeDatabases: z.array(z.string().min(1)).optional(),
-    excludeDatabases: z.array(z.string().min(1)).optional(),
-    includeTables: z.array(z.string().min(1)).optional(),
-    excludeTables: z.array(z.string().min(1)).optional(),
-    schemaOnlyTables: z.array(z.string().min(1)).optional(),
-    timeFilters: z.array(z.string().min(1)).optional(),
-    tableFilters: z.array(z.string().min(1)).optional(),
-  })
-  .strict();
 
 export const databasesSchema = z.array(z.string().min(1).max(63)).min(1);
 

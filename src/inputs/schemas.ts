@@ -19,13 +19,17 @@ export function secretArnRegion(arn: string): string | undefined {
 
 export const SECRET_ARN_HINT = 'must be a Secrets Manager secret ARN (arn:aws:secretsmanager:<region>:<account>:secret:<name>), never a URL or a password';
 
+/** An RDS DB instance or cluster identifier. */
+export const DB_INSTANCE_ID = /^[A-Za-z][A-Za-z0-9-]{0,62}$/;
+
 /** A secret ARN: a value (a URL, a password) in its place is refused without being echoed. */
 export const secretArnSchema = z.string().regex(SECRET_ARN, SECRET_ARN_HINT);
 
 /** host or host:port, for a secret that holds only a user name and password (an RDS-managed master user secret). */
-export const endpointSchema = z
-  .string()
-  .regex(/^[A-Za-z0-9.-]+(:\d{1,5})?$/, 'must be a host name, optionally with :port')
+export const HOST_PORT = /^[A-Za-z0-9.-]+(:\d{1,5})?$/;
+export const hostPortSchema = z.string().regex(HOST_PORT, 'must be a host name, optionally with :port');
+/** host:port read into its parts. */
+export const endpointSchema = hostPortSchema
   .transform((text) => {
     const [host, port] = text.split(':');
     return port === undefined ? { host: host! } : { host: host!, port: Number(port) };

@@ -3,7 +3,7 @@ import { assertNotSameDatabase } from '../catalog/identity.ts';
 import { withDatabase, type ConnectionSpec } from '../connection/url.ts';
 import type { Logger } from '../log/logger.ts';
 import { createPublication, publicationExists } from '../replication/publication.ts';
-import { replicationObjectName } from '../snapshot/prepare.ts';
+import { replicationObjectName } from '../jobs/naming.ts';
 import type { JobContext } from './job.ts';
 import { withClients } from './job.ts';
 import { readSlotStatus, readSubscriptionStatus } from './status.ts';

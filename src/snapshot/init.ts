@@ -16,8 +16,11 @@ import { dropSubscription, subscriptionConninfo } from '../replication/subscript
 import { copyDatabaseSettings } from './database-settings.ts';
 import { copyTasks } from './copy.ts';
 import { entriesByTable, PostDataScheduler, readArchiveEntries } from './post-data.ts';
-import { applySequenceValues, copyLargeObjects, readSequenceValues, type SequenceValue } from './objects.ts';
-import { checkRowFilters, checkTargetEmpty, deriveJobId, planJob, replicationObjectName } from './prepare.ts';
+import { applySequenceValues, copyLargeObjects } from './objects.ts';
+import { readSequenceValues, type SequenceValue } from '../catalog/sequences.ts';
+import { checkRowFilters, checkTargetEmpty } from '../plan/target-checks.ts';
+import { deriveJobId, replicationObjectName } from '../jobs/naming.ts';
+import { planJob } from '../plan/job-plan.ts';
 import { resumeThroughSubscription, unfinishedTables } from './resume.ts';
 import { copyRoles, type RoleCopyResult } from './roles.ts';
 import { copyPreDataSchema, dumpPostDataSchema, restorePostDataSchema, type SchemaCopyOptions } from './schema.ts';

@@ -4,6 +4,7 @@
 import { availableParallelism } from 'node:os';
 import { z } from 'zod';
 import { endpointSchema, secretArnRegion, secretArnSchema } from '../inputs/schemas.ts';
+import { FILTER_KEYS, planSchema, type TaskPlan } from '../inputs/task-plan.ts';
 import { findSecret } from '../jobs/secrets.ts';
 import { jobIdSchema } from '../jobs/types.ts';
 import { LOG_LEVELS, type LogLevel } from '../log/logger.ts';
@@ -18,62 +19,6 @@ export class TaskConfigError extends Error {
   override name = 'TaskConfigError';
 }
 
-const names = z.array(z.string().min(1));
-const whole = (min: number) => z.number().int().min(min);
-
-/** The CLI's filters (FilterOptions): the same strings as the flags. */
-const filterKeys = {
-  includeDatabases: names.optional(),
-  excludeDatabases: names.optional(),
-  includeTables: names.optional(),
-  excludeTables: names.optional(),
-  schemaOnlyTables: names.optional(),
-  timeFilters: names.optional(),
-  tableFilters: names.optional(),
-};
-const FILTER_KEYS = Object.keys(filterKeys) as (keyof FilterOptions)[];
-
-/**
- * PLAN: the filters, under `filters` (as the workflow's execution input has them) or at the top level,
- * plus the options of each subcommand.
- */
-export const planSchema = z.strictObject({
-  filters: z.strictObject(filterKeys).optional(),
-  ...filterKeys,
-  /** Parallel copy workers and verify session pairs (JOBS overrides it). */
-  jobs: whole(1).max(64).optional(),
-  /** Tables bigger than this are copied as several page ranges at once (default 1 GiB). */
-  splitTablesLargerThanBytes: whole(0).optional(),
-  /** Drop and recreate a target database that already holds the planned tables (default false). */
-  dropExisting: z.boolean().optional(),
-  /** Copy roles with pg_dumpall --globals-only (default false: parallel tasks would race on them). */
-  copyRoles: z.boolean().optional(),
-  /** Encrypt but accept any server certificate. */
-  allowSelfSignedCerts: z.boolean().optional(),
-  /**
-   * A CA file on the target server (a path there) for the subscription to check the source's
-   * certificate with; without it the subscription encrypts but checks none (sslmode=require).
-   */
-  subscriptionSslRootCert: z.string().min(1).max(1024).regex(/^[^'\\\s]+$/, 'must be a file path without quotes, backslashes or spaces').optional(),
-  /** The size estimate's option (estimate-size Lambda); the task ignores it. */
-  calibrate: z.boolean().optional(),
-  cutover: z
-    .strictObject({
-      maxLagBytes: whole(0).optional(),
-      timeoutSeconds: whole(1).optional(),
-      readOnlySource: z.boolean().optional(),
-      sequenceMargin: whole(0).optional(),
-    })
-    .optional(),
-  verify: z
-    .strictObject({
-      maxDiffs: whole(1).optional(),
-      rowsPerChunk: whole(1).optional(),
-      recheckTimeoutSeconds: whole(1).optional(),
-    })
-    .optional(),
-});
-export type TaskPlan = z.infer<typeof planSchema>;
 
 const databaseName = z.string().min(1).max(63, 'must be at most 63 bytes (a PostgreSQL database name)');
 

@@ -16,7 +16,7 @@ import { loadJob, type JobContext } from '../replication/job.ts';
 import { runSync } from '../replication/sync.ts';
 import { runInit } from '../snapshot/init.ts';
 import { assertPreconditions } from '../checks/preconditions.ts';
-import { replicationObjectName } from '../snapshot/prepare.ts';
+import { replicationObjectName } from '../jobs/naming.ts';
 import type { DatabaseState } from '../snapshot/state.ts';
 import { runVerify, type VerifyReport } from '../verify/verify.ts';
 import type { Subcommand, TaskConfig } from './config.ts';

@@ -11,7 +11,7 @@ import { build } from 'esbuild';
 import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { LAMBDA_MAIN_FIELDS, LAMBDA_TARGET, NEVER_BUNDLED, REQUIRE_SHIM } from '../../infra/lib/lambda-bundling.ts';
-import { clusterUrl } from '../support/cluster.ts';
+import { clusterUrl } from '../../scripts/support/cluster.ts';
 import { createTestDatabase, dropTestDatabase, withClient } from '../support/db.ts';
 import { repoRoot } from '../infra/cdk-context.ts';
 import { productionDependencies } from './image.ts';

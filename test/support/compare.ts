@@ -1,4 +1,4 @@
-import type { ClusterInfo } from './cluster.ts';
+import type { ClusterInfo } from '../../scripts/support/cluster.ts';
 import { withClient } from './db.ts';
 
 export interface TableFingerprint {

@@ -7,7 +7,7 @@ import { checkReplicationEvent } from '../../../lambdas/check-replication.ts';
 import { estimateSizeEvent } from '../../../lambdas/estimate-size.ts';
 import { assertNoSecrets } from '../../support/no-secrets.ts';
 import { EVENTS_PER_POLL, MAX_POLLS, normalizeJob, workflowInputSchema } from '../../../lambdas/shared/workflow-job.ts';
-import { replicationObjectName } from '../../../src/snapshot/prepare.ts';
+import { replicationObjectName } from '../../../src/jobs/naming.ts';
 import { engineJobId } from '../../../src/task/scope.ts';
 import { SOURCE_ARN, TARGET_ARN } from '../../support/lambda.ts';
 

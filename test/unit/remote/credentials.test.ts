@@ -5,7 +5,7 @@ import { DescribeExecutionCommand, GetExecutionHistoryCommand, SFNClient, StartE
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { parseConnectionUrl } from '../../../src/connection/url.ts';
-import { deriveJobId } from '../../../src/snapshot/prepare.ts';
+import { deriveJobId } from '../../../src/jobs/naming.ts';
 import { CLEANUP_ARN, cli, deploymentEnv, executionArn, REPLICATE_ARN, removeTempDirs, SOURCE_SECRET, TARGET_SECRET, testIo } from '../../support/remote.ts';
 import { startJobTable, type JobTable } from '../../support/job-table.ts';
 
