@@ -3,6 +3,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { afterAll, beforeAll } from 'vitest';
 import { CloudFormationClient } from '@aws-sdk/client-cloudformation';
 import { SchedulerClient } from '@aws-sdk/client-scheduler';
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
@@ -11,7 +12,7 @@ import type { AwsClients, RemoteCliIo, RemoteRuntime } from '../../src/cli/comma
 import { runCli } from '../../src/cli/program.ts';
 import { DynamoDbJobStore } from '../../src/jobs/index.ts';
 import { sfnExecutions, type Executions } from '../../src/remote/executions.ts';
-import { TEST_REGION, type JobTable } from './job-table.ts';
+import { startJobTable, TEST_REGION, type JobTable } from './job-table.ts';
 
 export const REGION = TEST_REGION;
 export const ACCOUNT = '123456789012';
@@ -22,6 +23,22 @@ export const ROLE_ARN = `arn:aws:iam::${ACCOUNT}:role/VerifyScheduleRole`;
 export const SOURCE_SECRET = `arn:aws:secretsmanager:${REGION}:${ACCOUNT}:secret:rds!db-1234-AbCdEf`;
 export const TARGET_SECRET = `arn:aws:secretsmanager:${REGION}:${ACCOUNT}:secret:database-replicator/target-GhIjKl`;
 export const executionArn = (machine: string, name: string) => `arn:aws:states:${REGION}:${ACCOUNT}:execution:${machine}:${name}`;
+
+/**
+ * The remote-mode test file's job table on dynalite: started before its first test, closed with the
+ * file's temporary folders after its last. The fields are filled in by then.
+ */
+export function useJobTable(): JobTable {
+  const table = {} as JobTable;
+  beforeAll(async () => {
+    Object.assign(table, await startJobTable());
+  });
+  afterAll(async () => {
+    await table.close?.();
+    removeTempDirs();
+  });
+  return table;
+}
 
 /** The environment of a deployment named by variables, with a config folder of its own (no saved profile). */
 export function deploymentEnv(table: string, extra: Record<string, string> = {}): Record<string, string> {
