@@ -1,5 +1,11 @@
 import js from '@eslint/js';
+import { createNodeResolver, importX } from 'eslint-plugin-import-x';
 import tseslint from 'typescript-eslint';
+
+// The front ends: what drives the engine from outside. The engine is src/ without src/cli, src/task and src/remote.
+const FRONT_ENDS = ['./src/cli', './src/task', './src/remote', './lambdas', './infra', './containers'];
+const ENGINE_ZONE = { target: './src', from: FRONT_ENDS, message: 'the engine imports no front end; move what both need into an engine module.' };
+const TEST_HELPERS_ZONE = { target: './', from: './test', message: 'only tests import test helpers; what the demo and bench share with tests lives in scripts/support.' };
 
 export default tseslint.config(
   { ignores: ['node_modules/', 'cdk.out/', 'dist/', '.tools/', 'coverage/', '.bench/'] },
@@ -17,11 +23,26 @@ export default tseslint.config(
     },
   },
   {
-    // The engine never reaches up into its front ends (DESIGN.md, dependency direction).
-    files: ['src/**/*.ts'],
-    ignores: ['src/cli/**'],
-    rules: {
-      'no-restricted-imports': ['error', { patterns: ['**/cli/**', '**/lambdas/**', '**/infra/**', '**/containers/**'] }],
+    // Dependencies point one way (DESIGN.md): no module reaches itself again through its imports.
+    files: ['**/*.ts', '**/*.js'],
+    plugins: { 'import-x': importX },
+    settings: {
+      // Other files are read with the TypeScript parser too, or no-cycle would see no imports in them.
+      'import-x/parsers': { '@typescript-eslint/parser': ['.ts'] },
+      'import-x/extensions': ['.ts', '.js'],
+      'import-x/resolver-next': [createNodeResolver({ extensions: ['.ts', '.js'] })],
     },
+    rules: { 'import-x/no-cycle': 'error' },
+  },
+  {
+    // The engine never reaches up into a front end (DESIGN.md, dependency direction), and no product code imports a test helper.
+    files: ['src/**/*.ts'],
+    ignores: ['src/cli/**', 'src/task/**', 'src/remote/**'],
+    rules: { 'import-x/no-restricted-paths': ['error', { zones: [ENGINE_ZONE, TEST_HELPERS_ZONE] }] },
+  },
+  {
+    // Test helpers are for tests only; what the demo and the benchmarks share with tests lives in scripts/support.
+    files: ['src/cli/**/*.ts', 'src/task/**/*.ts', 'src/remote/**/*.ts', 'lambdas/**/*.ts', 'infra/**/*.ts', 'containers/**/*.ts', 'scripts/**/*.ts', 'bench/**/*.ts'],
+    rules: { 'import-x/no-restricted-paths': ['error', { zones: [TEST_HELPERS_ZONE] }] },
   },
 );

@@ -2,7 +2,7 @@ import { execFile } from 'node:child_process';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import type pg from 'pg';
-import type { ClusterInfo } from '../test/support/cluster.ts';
+import type { ClusterInfo } from '../scripts/support/cluster.ts';
 
 const run = promisify(execFile);
 

@@ -8,7 +8,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs, promisify } from 'node:util';
 import pg from 'pg';
-import { clusterUrl, startCluster, type ClusterInfo } from '../test/support/cluster.ts';
+import { clusterUrl, startCluster, type ClusterInfo } from '../scripts/support/cluster.ts';
 import { fingerprint, loadDataset } from './dataset.ts';
 import { commandExists, machineDescription, median, timeCommand } from './measure.ts';
 

@@ -5,7 +5,8 @@ import { redact } from '../src/connection/redact.ts';
 import type { z } from 'zod';
 import { createSecretsClient } from './shared/clients.ts';
 import { resolveEndpoints } from './shared/endpoints.ts';
-import { lambdaHandler, NamedError, parseEvent } from './shared/errors.ts';
+import { NamedError } from '../src/errors/safe-error.ts';
+import { lambdaHandler, parseEvent } from './shared/errors.ts';
 import { effectiveFilters, endpointsEventSchema } from './shared/events.ts';
 import { createLambdaLogger, type LambdaLog } from './shared/logger.ts';
 

@@ -12,7 +12,8 @@ import { describeFinding, type DriftFinding } from '../src/drift/types.ts';
 import { judge, readSlotStatus, readSubscriptionStatus, type SlotStatus, type SubscriptionStatus, type Verdict } from '../src/replication/status.ts';
 import { createSecretsClient } from './shared/clients.ts';
 import { lambdaHandler, parseEvent } from './shared/errors.ts';
-import { endpointSchema, jobIdSchema, secretArnSchema } from './shared/events.ts';
+import { endpointSchema, secretArnSchema } from '../src/inputs/schemas.ts';
+import { jobIdSchema } from './shared/events.ts';
 import { createLambdaLogger, type LambdaLog } from './shared/logger.ts';
 
 // The replication health of one database: the slot on the source, the subscription on the target,

@@ -5,7 +5,7 @@ import { openClient, withConnection } from '../src/connection/client.ts';
 import { withDatabase, type ConnectionSpec } from '../src/connection/url.ts';
 import type { DatabasePlan, FilterOptions } from '../src/plan/plan.ts';
 import { BENCHMARK_BYTES_PER_SECOND_PER_WORKER, estimateDatabase, measureCopyRate } from '../src/snapshot/estimate.ts';
-import { planJob } from '../src/snapshot/prepare.ts';
+import { planJob } from '../src/plan/job-plan.ts';
 import { createSecretsClient } from './shared/clients.ts';
 import { resolveEndpoints } from './shared/endpoints.ts';
 import { lambdaHandler, parseEvent } from './shared/errors.ts';

@@ -11,12 +11,13 @@ import { DynamoDbJobStore, type JobStore } from '../src/jobs/index.ts';
 import { publishReport, type MetricSink } from '../src/monitor/metrics.ts';
 import { monitorJob, type ReadingHistory } from '../src/monitor/monitor.ts';
 import { guardCommands } from '../src/monitor/wal-guard.ts';
-import { replicationObjectName } from '../src/snapshot/prepare.ts';
+import { replicationObjectName } from '../src/jobs/naming.ts';
 import { checkCertificateFiles } from '../src/task/rds-ca-bundle.ts';
 import { engineJobId } from '../src/task/scope.ts';
 import { awsClientConfig, createSecretsClient } from './shared/clients.ts';
 import { lambdaHandler, parseEvent } from './shared/errors.ts';
-import { databasesSchema, endpointSchema, jobIdSchema, secretArnSchema } from './shared/events.ts';
+import { endpointSchema, secretArnSchema } from '../src/inputs/schemas.ts';
+import { databasesSchema, jobIdSchema } from './shared/events.ts';
 import { createLambdaLogger, type LambdaLog } from './shared/logger.ts';
 
 // Run once a minute per job by its EventBridge Scheduler schedule (health-<jobId>, created by the
@@ -136,7 +137,7 @@ export async function monitorReplication(event: MonitorReplicationEvent, deps: M
 
 /** Metrics under the stack's namespace with only the dimensions the emitter names (no `service`), so the dashboard's searches match. */
 export function createMetrics(): Metrics {
-  const metrics = new Metrics({ namespace: process.env.METRICS_NAMESPACE ?? 'DatabaseReplicator', serviceName: process.env.POWERTOOLS_SERVICE_NAME ?? 'database-replicator-monitor-replication' });
+  const metrics = new Metrics({ namespace: process.env.POWERTOOLS_METRICS_NAMESPACE ?? 'DatabaseReplicator', serviceName: process.env.POWERTOOLS_SERVICE_NAME ?? 'database-replicator-monitor-replication' });
   metrics.clearDefaultDimensions();
   return metrics;
 }

@@ -5,11 +5,13 @@ import { z } from 'zod';
 import { redact } from '../src/connection/redact.ts';
 import { DynamoDbJobStore, isTerminal, type JobStore, type VerifyRunRecord } from '../src/jobs/index.ts';
 import { awsClientConfig } from './shared/clients.ts';
-import { lambdaHandler, NamedError, parseEvent } from './shared/errors.ts';
+import { NamedError } from '../src/errors/safe-error.ts';
+import { lambdaHandler, parseEvent } from './shared/errors.ts';
 import { databasesSchema, jobIdSchema } from './shared/events.ts';
 import { cut, describeFailure, MAX_CAUSE } from './shared/failures.ts';
 import { createLambdaLogger, type LambdaLog } from './shared/logger.ts';
 import { driftEventSchema, recordDrift } from './shared/drift-notice.ts';
+import { addCountMetric, tracer } from './shared/observability.ts';
 import { normalizeJob, parseWorkflowInput, type WorkflowJob } from './shared/workflow-job.ts';
 
 // The workflow's writes to the job store (src/jobs), so the records keep the store's format. Actions:
@@ -60,7 +62,7 @@ export interface RecordJobDependencies {
   now?: () => Date;
   /** Copy workers of a task when the plan sets none (the task's vCPUs, at least 2): the estimate assumes them. */
   defaultJobs?: number;
-  /** Publishes one CloudWatch metric (EMF on stdout in Lambda). */
+  /** Adds one CloudWatch count metric (Powertools Metrics in Lambda, written when the invocation ends). */
   metric?: (name: string, value: number) => void;
   /** Whether an execution still runs (DescribeExecution); left out, another execution is taken as ended. */
   executionRunning?: (executionArn: string) => Promise<boolean>;
@@ -253,30 +255,27 @@ export async function recordJob(event: RecordJobEvent, deps: RecordJobDependenci
   }
 }
 
-/** One metric as CloudWatch embedded metric format: a JSON line on stdout that CloudWatch Logs turns into a metric. */
-export function emfLine(namespace: string, service: string, name: string, value: number, now: Date): string {
-  return JSON.stringify({ _aws: { Timestamp: now.getTime(), CloudWatchMetrics: [{ Namespace: namespace, Dimensions: [['service']], Metrics: [{ Name: name, Unit: 'Count' }] }] }, service, [name]: value });
+/** The function was deployed without a setting it needs. */
+export class FunctionMisconfigured extends NamedError {
+  constructor(message: string) {
+    super('FunctionMisconfigured', message);
+  }
 }
 
 let store: JobStore | undefined;
 function jobStore(): JobStore {
   const tableName = process.env.JOB_TABLE;
-  if (!tableName) throw new Error('JOB_TABLE is not set: deploy the function with the job table name in its environment.');
-  store ??= new DynamoDbJobStore({ client: DynamoDBDocumentClient.from(new DynamoDBClient(awsClientConfig())), tableName });
+  if (!tableName) throw new FunctionMisconfigured('JOB_TABLE is not set: deploy the function with the job table name in its environment.');
+  store ??= new DynamoDbJobStore({ client: DynamoDBDocumentClient.from(tracer.captureAWSv3Client(new DynamoDBClient(awsClientConfig()))), tableName });
   return store;
 }
-
-const metric = (name: string, value: number) => {
-  const namespace = process.env.METRICS_NAMESPACE;
-  if (namespace) process.stdout.write(`${emfLine(namespace, process.env.POWERTOOLS_SERVICE_NAME ?? 'database-replicator-record-job', name, value, new Date())}\n`);
-};
 
 const defaultJobs = Number(process.env.TASK_JOBS) || undefined;
 
 let sfn: SFNClient | undefined;
 /** An execution that no longer exists (its history expired) runs no more. */
 const executionRunning = async (executionArn: string): Promise<boolean> => {
-  sfn ??= new SFNClient(awsClientConfig());
+  sfn ??= tracer.captureAWSv3Client(new SFNClient(awsClientConfig()));
   try {
     return (await sfn.send(new DescribeExecutionCommand({ executionArn }))).status === 'RUNNING';
   } catch (error) {
@@ -285,4 +284,4 @@ const executionRunning = async (executionArn: string): Promise<boolean> => {
   }
 };
 
-export const handler = lambdaHandler(logger, (event) => recordJob(parseEvent(recordJobEvent, event), { store: jobStore(), logger, metric, executionRunning, ...(defaultJobs ? { defaultJobs } : {}) }));
+export const handler = lambdaHandler(logger, (event) => recordJob(parseEvent(recordJobEvent, event), { store: jobStore(), logger, metric: addCountMetric, executionRunning, ...(defaultJobs ? { defaultJobs } : {}) }));

@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import pg from 'pg';
-import { clusterUrl, startCluster, type ClusterInfo } from '../test/support/cluster.ts';
+import { clusterUrl, startCluster, type ClusterInfo } from './support/cluster.ts';
 
 const run = promisify(execFile);
 const cli = fileURLToPath(new URL('../bin/database-replicator.js', import.meta.url));

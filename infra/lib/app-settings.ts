@@ -3,7 +3,8 @@ import { RemovalPolicy } from 'aws-cdk-lib';
 import type { Node } from 'constructs';
 import { DEFAULT_TASK_CPU, DEFAULT_TASK_MEMORY, fargateSizeProblem } from './fargate-sizes.ts';
 import { readCaBundle } from './rds-ca-bundle.ts';
-import { ECR_REPOSITORY, EMAIL, IMAGE_TAG, KMS_KEY_ARN, SECRET_ARN, SECRET_PREFIX, SECURITY_GROUP_ID, SUBNET_ID, VPC_ID } from './validation.ts';
+import { FULL_SECRET_ARN } from '../../src/inputs/schemas.ts';
+import { ECR_REPOSITORY, EMAIL, IMAGE_TAG, KMS_KEY_ARN, SECRET_PREFIX, SECURITY_GROUP_ID, SUBNET_ID, VPC_ID } from './validation.ts';
 
 /** An existing VPC to run in: the subnets (private, with a route to the AWS APIs) and the security group used by tasks and functions. */
 export interface NetworkSettings {
@@ -101,7 +102,7 @@ function readNetwork(ctx: Context): NetworkSettings | undefined {
 
 function readSecrets(ctx: Context): SecretAccessSettings {
   const namePrefix = text(ctx, 'secretsPrefix', SECRET_PREFIX, 'pass -c secretsPrefix=<start of the secret names>, such as database-replicator/ (letters, digits and /_+=.@!-, no wildcard; rds! covers the RDS-managed secrets).');
-  const secretArns = list(ctx, 'secretArns', SECRET_ARN, 'pass -c secretArns=<full secret ARN>,<full secret ARN> (each with the six characters Secrets Manager appends to the name).');
+  const secretArns = list(ctx, 'secretArns', FULL_SECRET_ARN, 'pass -c secretArns=<full secret ARN>,<full secret ARN> (each with the six characters Secrets Manager appends to the name).');
   if (namePrefix !== undefined && secretArns !== undefined) {
     throw new Error('Context secretsPrefix and secretArns exclude each other: pass a name prefix or a list of secret ARNs, not both.');
   }

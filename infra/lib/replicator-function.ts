@@ -1,6 +1,6 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { RemovalPolicy, type Duration } from 'aws-cdk-lib';
+import { RemovalPolicy, Stack, type Duration } from 'aws-cdk-lib';
 import type * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
@@ -38,6 +38,11 @@ export interface ReplicatorFunctionProps {
 
 const NAME = /^[a-z][a-z0-9-]{1,62}$/;
 
+/** The CloudWatch namespace of the functions' metrics (record-job's VerifyDifferences), one per stack. */
+export function metricsNamespace(stackName: string): string {
+  return `DatabaseReplicator/${stackName}`;
+}
+
 /** The network interface actions a function in a VPC needs (Lambda's own list); EC2 offers no narrower resource for them. */
 export const VPC_ENI_ACTIONS = [
   'ec2:CreateNetworkInterface',
@@ -50,8 +55,9 @@ export const VPC_ENI_ACTIONS = [
 
 /**
  * One Lambda function of the workflow with the project's defaults: Node.js 24 on ARM64, an ESM
- * bundle made locally by esbuild (no Docker), X-Ray tracing, its own log group with a retention, and
- * the Powertools settings the handlers read. Its role may write to its own log group only (no AWS
+ * bundle made locally by esbuild (no Docker), active X-Ray tracing, its own log group with a
+ * retention, and the Powertools settings the handlers read (service name, log level, metrics
+ * namespace; lambdas/shared/observability.ts). Its role may write to its own log group only (no AWS
  * managed policy), plus the network interface actions when it runs in the VPC.
  */
 export class ReplicatorFunction extends Construct {
@@ -103,6 +109,7 @@ export class ReplicatorFunction extends Construct {
         NODE_OPTIONS: '--enable-source-maps',
         POWERTOOLS_SERVICE_NAME: `database-replicator-${props.name}`,
         POWERTOOLS_LOG_LEVEL: 'INFO',
+        POWERTOOLS_METRICS_NAMESPACE: metricsNamespace(Stack.of(this).stackName),
         ...props.environment,
       },
       ...(props.network

@@ -15,7 +15,8 @@ import { ReplicatorTask } from './replicator-task.ts';
 import { SecretAccess } from './secret-access.ts';
 import { StatusTable } from './status-table.ts';
 import { VerifySchedule } from './verify-schedule.ts';
-import { METRIC_SERVICE, metricsNamespace, WorkflowFunctions } from './workflow-functions.ts';
+import { metricsNamespace } from './replicator-function.ts';
+import { METRIC_SERVICE, WorkflowFunctions } from './workflow-functions.ts';
 import { ReplicatorWorkflows } from './workflows.ts';
 
 /** The repository root: lambdas/, statemachines/ and the image's build context. */

@@ -2,7 +2,8 @@ import { ArnFormat, Aws, Stack } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import { Construct } from 'constructs';
 import type { SecretAccessSettings } from './app-settings.ts';
-import { invalid, KMS_KEY_ARN, SECRET_ARN, SECRET_PREFIX } from './validation.ts';
+import { FULL_SECRET_ARN } from '../../src/inputs/schemas.ts';
+import { invalid, KMS_KEY_ARN, SECRET_PREFIX } from './validation.ts';
 
 /**
  * Read access to the source and target secrets, and to nothing else: every secret whose name starts
@@ -23,7 +24,7 @@ export class SecretAccess extends Construct {
     }
     this.kmsKeyArns = [...kmsKeyArns];
     if ('secretArns' in props) {
-      const bad = props.secretArns.filter((arn) => invalid(arn, SECRET_ARN));
+      const bad = props.secretArns.filter((arn) => invalid(arn, FULL_SECRET_ARN));
       if (props.secretArns.length === 0 || bad.length) {
         throw new Error(`SecretAccess: ${bad.length ? `${bad.map((b) => `"${b}"`).join(', ')} is not a full secret ARN` : 'secretArns is empty'}; pass full secret ARNs (with the six characters Secrets Manager appends to the name).`);
       }

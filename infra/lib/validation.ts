@@ -6,8 +6,6 @@ import { Token } from 'aws-cdk-lib';
 export const VPC_ID = /^vpc-[0-9a-f]{8}(?:[0-9a-f]{9})?$/;
 export const SUBNET_ID = /^subnet-[0-9a-f]{8}(?:[0-9a-f]{9})?$/;
 export const SECURITY_GROUP_ID = /^sg-[0-9a-f]{8}(?:[0-9a-f]{9})?$/;
-/** A full secret ARN, with the six random characters Secrets Manager appends to the name (RDS-managed secrets are named rds!...). */
-export const SECRET_ARN = /^arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:\d{12}:secret:[A-Za-z0-9/_+=.@!-]+-[A-Za-z0-9]{6}$/;
 /** The start of secret names, in the characters Secrets Manager allows in a name (no wildcard); `rds!` covers the RDS-managed secrets. */
 export const SECRET_PREFIX = /^[A-Za-z0-9/_+=.@!-]{1,400}$/;
 /** A KMS key ARN (a key id or a multi-Region mrk- key; an alias names no key an IAM policy can grant). */

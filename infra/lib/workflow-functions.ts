@@ -5,14 +5,11 @@ import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import type * as logs from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
 import { ReplicatorFunction, type ReplicatorFunctionNetwork } from './replicator-function.ts';
+
+/** Record-job's Powertools service name (POWERTOOLS_SERVICE_NAME, from its name): its metrics carry it as the `service` dimension. */
+export const METRIC_SERVICE = 'database-replicator-record-job';
 import { JOB_ITEM_ACTIONS } from './status-table.ts';
 import type { SecretAccess } from './secret-access.ts';
-
-/** Where record-job publishes VerifyDifferences (embedded metric format), for dashboards. */
-export const METRIC_SERVICE = 'database-replicator-record-job';
-export function metricsNamespace(stackName: string): string {
-  return `DatabaseReplicator/${stackName}`;
-}
 
 export interface WorkflowFunctionsProps {
   readonly repoRoot: string;
@@ -90,8 +87,6 @@ export class WorkflowFunctions extends Construct {
       environment: {
         JOB_TABLE: props.jobTable.tableName,
         TASK_JOBS: String(props.taskJobs),
-        METRICS_NAMESPACE: metricsNamespace(Stack.of(this).stackName),
-        POWERTOOLS_SERVICE_NAME: METRIC_SERVICE,
       },
     });
 
@@ -102,7 +97,6 @@ export class WorkflowFunctions extends Construct {
       timeout: Duration.seconds(50),
       environment: {
         JOB_TABLE: props.jobTable.tableName,
-        METRICS_NAMESPACE: metricsNamespace(Stack.of(this).stackName),
       },
     });
 

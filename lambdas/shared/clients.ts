@@ -1,5 +1,6 @@
 import { RDSClient } from '@aws-sdk/client-rds';
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import { tracer } from './observability.ts';
 
 /**
  * Settings shared by the SDK clients of every function. The region comes from the Lambda runtime
@@ -12,9 +13,9 @@ export function awsClientConfig(): { region?: string; maxAttempts: number } {
 
 /** Create at module scope, once per execution environment, so connections are reused across invocations. */
 export function createSecretsClient(): SecretsManagerClient {
-  return new SecretsManagerClient(awsClientConfig());
+  return tracer.captureAWSv3Client(new SecretsManagerClient(awsClientConfig()));
 }
 
 export function createRdsClient(): RDSClient {
-  return new RDSClient(awsClientConfig());
+  return tracer.captureAWSv3Client(new RDSClient(awsClientConfig()));
 }

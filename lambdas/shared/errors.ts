@@ -3,20 +3,11 @@ import middy from '@middy/core';
 import type { MiddlewareObj } from '@middy/core';
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import type { Logger } from '@aws-lambda-powertools/logger';
+import { captureLambdaHandler } from '@aws-lambda-powertools/tracer/middleware';
 import type { z } from 'zod';
-import { ConnectionError } from '../../src/connection/errors.ts';
 import { redact } from '../../src/connection/redact.ts';
-
-/**
- * An error whose `name` is what Step Functions matches (`Catch` / `Retry` `ErrorEquals`): the Node.js
- * runtime reports `name` as the error type.
- */
-export class NamedError extends Error {
-  constructor(name: string, message: string) {
-    super(message);
-    this.name = name;
-  }
-}
+import { NamedError, toSafeError } from '../../src/errors/safe-error.ts';
+import { publishMetrics, tracer } from './observability.ts';
 
 /** The event does not have the shape the function expects; the message names the field. */
 export class InvalidEvent extends NamedError {
@@ -47,25 +38,6 @@ function invalid(problems: string[]): never {
   throw new InvalidEvent(`The event is not valid: ${problems.join('; ')}; pass the fields the function's event schema lists.`);
 }
 
-/** pg's server errors carry name 'error'; a name Step Functions can match is more useful. */
-function errorName(error: Error): string {
-  if (error instanceof ConnectionError) return 'ConnectionFailed';
-  if (!error.name || error.name === 'error') return 'DatabaseError';
-  return error.name;
-}
-
-/**
- * The error a function throws, reduced to a name and one redacted sentence: no cause chain, no
- * driver fields (a pg error's `detail` can quote row data), and the stack masked like the message.
- */
-export function toSafeError(error: unknown): NamedError {
-  if (!(error instanceof Error)) return new NamedError('Error', redact(String(error)));
-  const message = error instanceof ConnectionError ? `${error.message} ${error.remedy}` : error.message;
-  const safe = new NamedError(errorName(error), redact(message));
-  if (error.stack) safe.stack = redact(`${safe.name}: ${safe.message}\n${error.stack.split('\n').filter((line) => /^\s+at /.test(line)).join('\n')}`);
-  return safe;
-}
-
 /** Middy middleware: logs the failure and replaces the error by its safe form before the runtime reports it. */
 export function safeErrors(logger: Logger): MiddlewareObj {
   return {
@@ -78,11 +50,15 @@ export function safeErrors(logger: Logger): MiddlewareObj {
 }
 
 /**
- * Wraps one function's logic as a Lambda handler: Powertools context (request id, cold start) on
- * every log line, keys appended during an invocation reset after it, errors made safe and named.
+ * Wraps one function's logic as a Lambda handler: an X-Ray segment per invocation, Powertools context
+ * (request id, cold start) on every log line, keys appended during an invocation reset after it,
+ * metrics written at the end, errors made safe and named. Middy runs onError hooks last-registered
+ * first, so the tracer and the metrics see the error already made safe.
  */
 export function lambdaHandler<R>(logger: Logger, fn: (event: unknown, context: Context) => Promise<R>) {
   return middy<unknown, R, Error, Context>()
+    .use(captureLambdaHandler(tracer))
+    .use(publishMetrics())
     .use(injectLambdaContext(logger, { resetKeys: true }))
     .use(safeErrors(logger))
     .handler(fn);

@@ -1,33 +1,12 @@
 import { z } from 'zod';
+import { endpointSchema, secretArnSchema } from '../../src/inputs/schemas.ts';
+import { filtersSchema } from '../../src/inputs/task-plan.ts';
 
 // Pieces of the events the functions take. Events carry identifiers and secret ARNs only.
 
 export const jobIdSchema = z.string().regex(/^[A-Za-z0-9_-]{1,80}$/, 'must be 1 to 80 letters, digits, _ or -');
 
-/** A full secret ARN: a value (a URL, a password) in its place is refused without being echoed. */
-export const secretArnSchema = z.string().regex(/^arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:\d{12}:secret:[A-Za-z0-9/_+=.@!-]+$/, 'must be a Secrets Manager secret ARN (arn:aws:secretsmanager:<region>:<account>:secret:<name>)');
 
-/** The replication plan's filters, the same strings the CLI flags take. */
-export const filtersSchema = z
-  .object({
-    includeDatabases: z.array(z.string().min(1)).optional(),
-    excludeDatabases: z.array(z.string().min(1)).optional(),
-    includeTables: z.array(z.string().min(1)).optional(),
-    excludeTables: z.array(z.string().min(1)).optional(),
-    schemaOnlyTables: z.array(z.string().min(1)).optional(),
-    timeFilters: z.array(z.string().min(1)).optional(),
-    tableFilters: z.array(z.string().min(1)).optional(),
-  })
-  .strict();
-
-/** host or host:port, for a secret that holds only a user name and password (an RDS-managed master user secret). */
-export const endpointSchema = z
-  .string()
-  .regex(/^[A-Za-z0-9.-]+(:\d{1,5})?$/, 'must be a host name, optionally with :port')
-  .transform((text) => {
-    const [host, port] = text.split(':');
-    return port === undefined ? { host: host! } : { host: host!, port: Number(port) };
-  });
 
 export const databasesSchema = z.array(z.string().min(1).max(63)).min(1);
 

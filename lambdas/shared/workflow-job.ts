@@ -1,6 +1,6 @@
 import { z } from 'zod';
-import { replicationObjectName } from '../../src/snapshot/prepare.ts';
-import { planSchema } from '../../src/task/config.ts';
+import { replicationObjectName, WORKFLOW_JOB_ID } from '../../src/jobs/naming.ts';
+import { FILTER_KEYS, MAX_PLAN_CHARS, planSchema } from '../../src/inputs/task-plan.ts';
 import { engineJobId } from '../../src/task/scope.ts';
 import type { checkGrantsEvent } from '../check-grants.ts';
 import type { checkRdsParameterGroupEvent } from '../check-rds-parameter-group.ts';
@@ -9,7 +9,8 @@ import type { checkTargetReachesSourceEvent } from '../check-target-reaches-sour
 import type { estimateSizeEvent } from '../estimate-size.ts';
 import type { monitorReplicationEvent } from '../monitor-replication.ts';
 import { InvalidEvent, parseEvent } from './errors.ts';
-import { databasesSchema, secretArnSchema } from './events.ts';
+import { DB_INSTANCE_ID, hostPortSchema, secretArnSchema } from '../../src/inputs/schemas.ts';
+import { databasesSchema } from './events.ts';
 
 // The replicate workflow's execution input, and the job built from it that every later state reads
 // its payload from (statemachines/replicate.asl.json). Identifiers and secret ARNs only.
@@ -20,8 +21,6 @@ const HISTORY_BUDGET = 18_000;
 /** Events one round of the wait loop adds at most: Lambda task (5), Choice (2), Pass (2), Choice (2, when broken), Wait (2). */
 export const EVENTS_PER_POLL = 13;
 export const MAX_POLLS = 720;
-/** PLAN travels as an ECS container override, whose overrides are limited to 8 KiB in all. */
-export const MAX_PLAN_CHARS = 4096;
 /** ECS counts the overrides as JSON (8192 characters, formatting included). */
 export const MAX_CONTAINER_OVERRIDE_CHARS = 8192;
 /**
@@ -31,22 +30,20 @@ export const MAX_CONTAINER_OVERRIDE_CHARS = 8192;
  */
 export const MAX_PLAN_ESCAPED_CHARS = 5632;
 
-const FILTER_KEYS = ['includeDatabases', 'excludeDatabases', 'includeTables', 'excludeTables', 'schemaOnlyTables', 'timeFilters', 'tableFilters'] as const;
-const hostPort = z.string().regex(/^[A-Za-z0-9.-]+(:\d{1,5})?$/, 'must be a host name, optionally with :port');
 
 export const workflowInputSchema = z.strictObject({
   // The store's and the functions' job ids, short enough for the schedule name verify-<jobId> (64).
-  jobId: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_-]{0,56}$/, 'must be 1 to 57 letters, digits, _ or -, starting with a letter or digit'),
+  jobId: z.string().regex(WORKFLOW_JOB_ID, 'must be 1 to 57 letters, digits, _ or -, starting with a letter or digit'),
   sourceSecretArn: secretArnSchema,
   targetSecretArn: secretArnSchema,
   source: z
     .strictObject({
-      instanceIdentifier: z.string().regex(/^[A-Za-z][A-Za-z0-9-]{0,62}$/, 'must be a DB instance or cluster identifier').optional(),
-      endpoint: hostPort.optional(),
+      instanceIdentifier: z.string().regex(DB_INSTANCE_ID, 'must be a DB instance or cluster identifier').optional(),
+      endpoint: hostPortSchema.optional(),
     })
     .refine((s) => s.instanceIdentifier !== undefined || s.endpoint !== undefined, 'give instanceIdentifier or endpoint, or leave source out for a source outside RDS')
     .optional(),
-  target: z.strictObject({ endpoint: hostPort.optional() }).optional(),
+  target: z.strictObject({ endpoint: hostPortSchema.optional() }).optional(),
   databases: databasesSchema.max(MAX_DATABASES, `at most ${MAX_DATABASES} databases per job: split bigger jobs`).refine((d) => new Set(d).size === d.length, 'must not list a database twice'),
   // The target database of each source database, in the order of `databases` (the task's TARGET_DATABASE);
   // left out, each keeps its name. A list rather than a map: the verify, cleanup and cutover definitions

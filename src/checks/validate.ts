@@ -8,7 +8,7 @@ import type { Logger } from '../log/logger.ts';
 import { silentLogger } from '../log/logger.ts';
 import { findPostgresBinDir } from '../pgtools/binaries.ts';
 import type { FilterOptions } from '../plan/plan.ts';
-import { planJob } from '../snapshot/prepare.ts';
+import { planJob } from '../plan/job-plan.ts';
 import { checkFullIdentityComparable, checkGeneratedColumns, checkLargeObjects, checkMaterializedViews, checkPartitionedTables, checkSequences, checkUnloggedTables } from './caveats.ts';
 import { checkReplicationCapacity, checkReplicationPrivilege, checkSourceWalLevel } from './replication.ts';
 import { checkDistinctDatabases, checkLocalPgDump, checkServerVersions } from './servers.ts';

@@ -1,3 +1,4 @@
+import { formatConninfo } from './conninfo.ts';
 import { inheritedPasswordFallback } from './password-fallback.ts';
 import type { TlsPolicy } from './tls.ts';
 import type { ConnectionSpec } from './url.ts';
@@ -31,11 +32,6 @@ export function libpqEnvironment(spec: ConnectionSpec, policy: TlsPolicy, parent
   return env;
 }
 
-/** libpq's conninfo quoting: single quotes, with ' and \ escaped by a backslash. */
-function conninfoValue(value: string): string {
-  return `'${value.replace(/\\/g, '\\\\').replace(/'/g, "\\'")}'`;
-}
-
 /**
  * A conninfo string for `--dbname=` carrying what has no environment variable: TCP keepalives, so a
  * long dump over a NAT gateway is not cut. It never holds the password (libpq reads PGPASSWORD).
@@ -47,5 +43,5 @@ export function libpqConninfo(spec: ConnectionSpec): string {
   if (!spec.host.startsWith('/')) {
     parts.push(['keepalives', '1'], ['keepalives_idle', '30'], ['keepalives_interval', '10'], ['keepalives_count', '6']);
   }
-  return parts.map(([key, value]) => `${key}=${conninfoValue(value)}`).join(' ');
+  return formatConninfo(parts);
 }

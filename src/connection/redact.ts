@@ -1,7 +1,8 @@
 // The one place that masks secrets. Every error and log path runs its text through `redact`, so a
 // password echoed by a driver, a child tool or our own message never reaches a terminal or a file.
 
-const MASK = '***';
+import { MASK, PASSWORD_PATTERNS } from './password-patterns.ts';
+
 // Shorter values would mask ordinary words ("pw" inside "pwd", "abc" inside a table name).
 const MIN_SECRET_LENGTH = 4;
 const secrets = new Set<string>();
@@ -21,23 +22,9 @@ export function registerSecret(value: string | undefined): void {
   for (const spelling of spellings(value)) secrets.add(spelling);
 }
 
-// postgres://user:password@host. The password runs to the LAST @ before whitespace or a double quote:
-// an unencoded @ in a password must not leave its tail visible, and over-masking a query that holds
-// an @ is the safe mistake. A double quote ends it so two URLs in one JSON line are masked separately.
-const URL_PASSWORD = /(postgres(?:ql)?:\/\/[^\s:/?#@"]*:)[^\s"]*(?=@)/gi;
-// conninfo: password=secret, password='it\'s' (libpq), 'it''s' (SQL habit) or "double quoted".
-const CONNINFO_PASSWORD = /(\bpassword\s*=\s*)('(?:[^'\\]|\\.|'')*'|"(?:[^"\\]|\\.)*"|[^\s'"]+)/gi;
-// JSON: {"password": "secret"}, the shape of an RDS secret in Secrets Manager.
-const JSON_PASSWORD = /("password"\s*:\s*)"(?:[^"\\]|\\.)*"/gi;
-// Environment dumps: PGPASSWORD=secret, PGPASSWORD='two words'.
-const ENV_PASSWORD = /(\bPGPASSWORD=)('[^']*'|"(?:[^"\\]|\\.)*"|\S+)/g;
-
 export function redact(text: string): string {
-  let out = text
-    .replace(URL_PASSWORD, `$1${MASK}`)
-    .replace(CONNINFO_PASSWORD, `$1${MASK}`)
-    .replace(JSON_PASSWORD, `$1"${MASK}"`)
-    .replace(ENV_PASSWORD, `$1${MASK}`);
+  let out = text;
+  for (const { pattern, mask } of PASSWORD_PATTERNS) out = out.replace(pattern, (_match, before: string) => `${before}${mask}`);
   // Longest first, so a secret that contains another is masked whole.
   for (const secret of [...secrets].sort((a, b) => b.length - a.length)) {
     out = out.split(secret).join(MASK);

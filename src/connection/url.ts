@@ -221,11 +221,11 @@ export function describeEndpoint(spec: ConnectionSpec): string {
 }
 
 /**
- * Builds a URL back from a spec; `parseConnectionUrl` reads it back to an equal spec. The password
- * is masked unless asked for (e.g. to hand to a subscription).
+ * Builds a URL back from a spec, for messages: the password is masked; `parseConnectionUrl` reads it
+ * back to an equal spec but for the password. Nothing connects with it (subscriptions take a conninfo).
  */
-export function formatConnectionUrl(spec: ConnectionSpec, options: { includePassword?: boolean } = {}): string {
-  const password = spec.password === undefined ? '' : `:${options.includePassword ? encodeURIComponent(spec.password) : '***'}`;
+export function formatConnectionUrl(spec: ConnectionSpec): string {
+  const password = spec.password === undefined ? '' : ':***';
   const params = new URLSearchParams();
   if (spec.sslmode !== 'prefer') params.set('sslmode', spec.sslmode);
   if (spec.sslrootcert !== undefined) params.set('sslrootcert', spec.sslrootcert);

@@ -1,8 +1,7 @@
 // The guard every write goes through: a job record never holds a password (DESIGN.md, rules that
 // hold everywhere). Text that was already masked by connection/redact.ts ("***") passes.
+import { isMasked, PASSWORD_PATTERNS } from '../connection/password-patterns.ts';
 import { SecretInRecordError } from './errors.ts';
-
-const MASK = '***';
 
 /** Keys that name a credential: password, dbPassword, PGPASSWORD, pwd, secret, clientSecret, SecretString. */
 const SECRET_KEY = /(password|passwd|passphrase|pwd|secret|secretstring|secretvalue|secretbinary)$/;
@@ -10,24 +9,15 @@ const SECRET_KEY = /(password|passwd|passphrase|pwd|secret|secretstring|secretva
 /** Map keys that are names (of databases), not field names: "secret" is a fine database name. */
 const NAME_MAPS = new Set(['databases']);
 
-// scheme://user:password@host, any scheme (postgres, postgresql, mysql, https, ...).
-const URL_CREDENTIALS = /[a-z][a-z0-9+.-]*:\/\/[^\s:/?#@"']*:([^\s"']*?)@/gi;
-// conninfo and environment dumps: password=secret, PGPASSWORD='two words'.
-const KEY_VALUE_PASSWORD = /password\s*=\s*('(?:[^'\\]|\\.)*'|"(?:[^"\\]|\\.)*"|[^\s'"]+)/gi;
-// JSON text inside a string: {"password": "secret"}.
-const JSON_PASSWORD = /"(?:password|secret|secretstring)"\s*:\s*"((?:[^"\\]|\\.)*)"/gi;
-
-const isMasked = (value: string) => value === '' || value === MASK || value === `'${MASK}'` || value === `"${MASK}"`;
-
 function secretKey(key: string): boolean {
   return SECRET_KEY.test(key.toLowerCase().replace(/[^a-z0-9]/g, ''));
 }
 
 /** Why a string holds a password, or undefined when it does not. */
 export function secretInText(text: string): string | undefined {
-  for (const m of text.matchAll(URL_CREDENTIALS)) if (!isMasked(m[1] ?? '')) return 'holds a URL with a password';
-  for (const m of text.matchAll(KEY_VALUE_PASSWORD)) if (!isMasked(m[1] ?? '')) return 'holds a password=... setting';
-  for (const m of text.matchAll(JSON_PASSWORD)) if (!isMasked(m[1] ?? '')) return 'holds a JSON password';
+  for (const { pattern, reason } of PASSWORD_PATTERNS) {
+    for (const m of text.matchAll(pattern)) if (!isMasked(m[2] ?? '')) return reason;
+  }
   return undefined;
 }
 

@@ -99,11 +99,16 @@ function isDebianWrapper(path: string): boolean {
   }
 }
 
+/** `<tool> --version` printed something without a version number. */
+export class ToolVersionUnreadable extends Error {
+  override name = 'ToolVersionUnreadable';
+}
+
 /** Runs `<tool> --version` and returns e.g. `{ version: '15.18', major: 15 }`. */
 export function toolVersion(path: string): { version: string; major: number } {
   const out = execFileSync(path, ['--version'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
   const match = /(\d+)(?:\.(\d+))?/.exec(out.replace(/^[^)]*\)/, ''));
-  if (!match) throw new Error(`Could not read the version of ${path} from "${out.trim()}".`);
+  if (!match) throw new ToolVersionUnreadable(`Could not read the version of ${path} from "${out.trim()}".`);
   return { version: match[0], major: Number(match[1]) };
 }
 

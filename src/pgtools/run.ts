@@ -9,7 +9,7 @@ export class PgToolError extends Error {
 
 /** A libpq program with its arguments and its environment (which carries the password, never argv). */
 export interface PgToolCall {
-  tool: 'pg_dump' | 'pg_restore' | 'pg_dumpall' | 'psql';
+  tool: 'pg_dump' | 'pg_restore' | 'pg_dumpall';
   args: string[];
   env: Record<string, string>;
 }

@@ -3,14 +3,12 @@
 // secret too); a URL is stored as a secret `{"url": ...}` under the deployment's prefix, named after
 // the job, and only its ARN goes on. Names, descriptions and tags never hold a password.
 import { CreateSecretCommand, DeleteSecretCommand, PutSecretValueCommand, type SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import { SECRET_ARN } from '../inputs/schemas.ts';
 import { parseConnectionUrl, type ConnectionSpec } from '../connection/url.ts';
 import { certificateFiles, RDS_CA_BUNDLE } from '../task/rds-ca-bundle.ts';
 import { awsErrorName, describeAwsError, RemoteFailure, RemoteUsageError } from './errors.ts';
 
 export type Side = 'source' | 'target';
-
-/** RDS-managed secrets are named rds!db-..., hence the "!" (as the task's SECRET_ARN). */
-export const SECRET_ARN = /^arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:\d{12}:secret:[A-Za-z0-9/_+=.@!-]+$/;
 
 export const JOB_TAG = 'database-replicator:job';
 export const ROLE_TAG = 'database-replicator:role';

@@ -1,10 +1,11 @@
 // Where the deployed workflow is: from a CloudFormation stack's outputs (--stack-name), from
 // environment variables, or from the profile `remote configure` saved. Identifiers only, no secrets.
-import { mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { readFileSync, rmSync } from 'node:fs';
 import { homedir } from 'node:os';
-import { dirname, join } from 'node:path';
+import { join } from 'node:path';
 import { DescribeStacksCommand, type CloudFormationClient } from '@aws-sdk/client-cloudformation';
 import { z } from 'zod';
+import { writeJsonAtomic } from '../jobs/local-files.ts';
 import { awsErrorName, describeAwsError, RemoteFailure, RemoteUsageError } from './errors.ts';
 
 /** The secrets prefix the stack may read by default (infra/lib/app-settings.ts DEFAULT_SECRETS_PREFIX). */
@@ -147,10 +148,7 @@ export function readProfile(path: string): Deployment | undefined {
 
 /** Writes the profile atomically (mode 0600, though it holds no secret). */
 export function writeProfile(path: string, deployment: Deployment, now = new Date()): void {
-  mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
-  const temporary = `${path}.${process.pid}.tmp`;
-  writeFileSync(temporary, JSON.stringify({ version: 1, savedAt: now.toISOString(), deployment }, null, 2) + '\n', { mode: 0o600 });
-  renameSync(temporary, path);
+  writeJsonAtomic(path, { version: 1, savedAt: now.toISOString(), deployment });
 }
 
 export function removeProfile(path: string): boolean {

@@ -3,15 +3,11 @@
 import { createHash } from 'node:crypto';
 import { parseConnectionUrl } from '../connection/url.ts';
 import type { FilterOptions } from '../plan/plan.ts';
-import { planSchema, type TaskPlan } from '../task/config.ts';
+import { DB_INSTANCE_ID, HOST_PORT } from '../inputs/schemas.ts';
+import { MAX_PLAN_CHARS, planSchema, type TaskPlan } from '../inputs/task-plan.ts';
+import { WORKFLOW_JOB_ID } from '../jobs/naming.ts';
 import { RemoteUsageError } from './errors.ts';
 
-/** The replicate workflow's job id (lambdas/shared/workflow-job.ts): the verify schedule is named verify-<jobId>. */
-export const WORKFLOW_JOB_ID = /^[A-Za-z0-9][A-Za-z0-9_-]{0,56}$/;
-/** PLAN travels as a container environment variable (lambdas/shared/workflow-job.ts MAX_PLAN_CHARS). */
-const MAX_PLAN_CHARS = 4096;
-const HOST_PORT = /^[A-Za-z0-9.-]+(:\d{1,5})?$/;
-const INSTANCE = /^[A-Za-z][A-Za-z0-9-]{0,62}$/;
 export const SCHEDULE_EXPRESSION = /^(rate\(\d{1,4} (minute|minutes|hour|hours|day|days)\)|cron\([^()]{9,200}\))$/;
 
 export interface SideInput {
@@ -58,7 +54,7 @@ export function checkEndpoint(value: string | undefined, flag: string): string |
 }
 
 export function checkInstance(value: string | undefined): string | undefined {
-  if (value !== undefined && !INSTANCE.test(value)) throw new RemoteUsageError('--source-instance must be an RDS DB instance or cluster identifier (a letter, then letters, digits and hyphens).');
+  if (value !== undefined && !DB_INSTANCE_ID.test(value)) throw new RemoteUsageError('--source-instance must be an RDS DB instance or cluster identifier (a letter, then letters, digits and hyphens).');
   return value;
 }
 

@@ -3,7 +3,7 @@ import { quoteIdent } from '../catalog/ident.ts';
 import { ConnectionError } from '../connection/errors.ts';
 import type { Logger } from '../log/logger.ts';
 import { listUserDatabases } from '../catalog/server.ts';
-import { replicationObjectName, resumeObjectName } from '../snapshot/prepare.ts';
+import { replicationObjectName, resumeObjectName } from '../jobs/naming.ts';
 import type { JobContext } from './job.ts';
 import { readDatabaseIdentity, refuseSameDatabases } from '../catalog/identity.ts';
 

@@ -1,7 +1,7 @@
 import { qualifiedName, quoteIdent } from '../catalog/ident.ts';
 import { assertNotSameDatabase } from '../catalog/identity.ts';
 import type { Logger } from '../log/logger.ts';
-import { readSequenceValues } from '../snapshot/objects.ts';
+import { readSequenceValues } from '../catalog/sequences.ts';
 import { requireJob, withClients, type JobContext } from './job.ts';
 import { refreshMatviews } from './matviews.ts';
 import { readSlotStatus } from './status.ts';

@@ -2,7 +2,7 @@ import type pg from 'pg';
 import { openClient, openClients } from '../connection/client.ts';
 import type { TlsPolicy } from '../connection/tls.ts';
 import { withDatabase, type ConnectionSpec } from '../connection/url.ts';
-import { deriveJobId } from '../snapshot/prepare.ts';
+import { deriveJobId } from '../jobs/naming.ts';
 import { LocalJobStore, type JobState } from '../snapshot/state.ts';
 
 export interface JobContext {

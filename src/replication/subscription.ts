@@ -1,11 +1,8 @@
 import type pg from 'pg';
 import { quoteIdent, quoteLiteral } from '../catalog/ident.ts';
+import { formatConninfo } from '../connection/conninfo.ts';
 import type { TlsPolicy } from '../connection/tls.ts';
 import type { ConnectionSpec } from '../connection/url.ts';
-
-function conninfoValue(value: string): string {
-  return `'${value.replace(/\\/g, '\\\\').replace(/'/g, "\\'")}'`;
-}
 
 /** How the target server checks the source's certificate when its subscription connects. */
 export interface SubscriptionTls {
@@ -36,7 +33,7 @@ export function subscriptionConninfo(spec: ConnectionSpec, tls: TlsPolicy, targe
     ['sslrootcert', rootCert],
     ['application_name', spec.applicationName],
   ];
-  return parts.filter(([, v]) => v !== undefined).map(([k, v]) => `${k}=${conninfoValue(v!)}`).join(' ');
+  return formatConninfo(parts);
 }
 
 /** Whether the subscription checks less than our own connections to the source do (a note for the user). */
@@ -98,6 +95,11 @@ export async function refreshPublication(target: pg.Client, name: string, copyDa
   await target.query(`ALTER SUBSCRIPTION ${quoteIdent(name)} REFRESH PUBLICATION WITH (copy_data = ${copyData})`);
 }
 
+/** The subscription's initial table synchronization did not finish in time. */
+export class TableSyncTimeout extends Error {
+  override name = 'TableSyncTimeout';
+}
+
 /** Waits until every table of the subscription is synchronized ('r'), or throws after `timeoutMs`. */
 export async function waitForTableSync(target: pg.Client, name: string, timeoutMs: number, onWait?: (pending: number) => void): Promise<void> {
   const deadline = Date.now() + timeoutMs;
@@ -109,7 +111,7 @@ export async function waitForTableSync(target: pg.Client, name: string, timeoutM
     const pending = Number(rows[0]?.pending ?? 0);
     if (pending === 0) return;
     onWait?.(pending);
-    if (Date.now() > deadline) throw new Error(`Table synchronization of subscription ${name} did not finish within ${Math.round(timeoutMs / 1000)} s (${pending} table(s) pending); check the target's server log.`);
+    if (Date.now() > deadline) throw new TableSyncTimeout(`Table synchronization of subscription ${name} did not finish within ${Math.round(timeoutMs / 1000)} s (${pending} table(s) pending); check the target's server log.`);
     await new Promise((r) => setTimeout(r, 250));
   }
 }

@@ -3,7 +3,7 @@ import { assertNotSameDatabase } from '../catalog/identity.ts';
 import { withDatabase, type ConnectionSpec } from '../connection/url.ts';
 import type { Logger } from '../log/logger.ts';
 import { createPublication, publicationExists } from '../replication/publication.ts';
-import { replicationObjectName } from '../snapshot/prepare.ts';
+import { replicationObjectName } from '../jobs/naming.ts';
 import type { JobContext } from './job.ts';
 import { withClients } from './job.ts';
 import { readSlotStatus, readSubscriptionStatus } from './status.ts';
@@ -46,7 +46,7 @@ export class SyncError extends Error {
 function describeSubscriptionFailure(error: unknown, database: string): Error {
   const sentence = targetConnectionFailure(error, database);
   if (sentence) return new SyncError(sentence, { cause: error });
-  return error instanceof Error ? error : new Error(String(error));
+  return error instanceof Error ? error : new SyncError(String(error));
 }
 
 /** The CA file the target server checks the source with: given, or that of the URL given for the target's use. */

@@ -40,6 +40,11 @@ function minorGc(): ((options: { type: 'minor' }) => void) | null {
   return collector;
 }
 
+/** The relay was attached to a connection it cannot take over (a pg version that reads its socket differently). */
+export class CopyRelayMisuse extends Error {
+  override name = 'CopyRelayMisuse';
+}
+
 /** pg's Connection, with the one method its type declarations leave out. */
 type PgConnection = Connection & { readonly stream: Duplex; sendCopyFail(message: string): void };
 
@@ -84,7 +89,7 @@ export class CopyOutRelay extends Readable {
     this.connection = connection;
     const stream = connection.stream;
     const listeners = stream.listeners('data') as Array<(chunk: Buffer) => void>;
-    if (listeners.length !== 1) throw new Error("CopyOutRelay expects the connection to have one data listener (pg's own).");
+    if (listeners.length !== 1) throw new CopyRelayMisuse("CopyOutRelay expects the connection to have one data listener (pg's own).");
     this.pgDataHandler = listeners[0]!;
     stream.removeListener('data', this.pgDataHandler);
     // 'data' rather than 'readable' + read(): read() joins whatever has piled up into a new buffer,

@@ -13,12 +13,14 @@ import {
   subscriptionTables,
   waitForSlotConfirmed,
 } from '../replication/hand-off.ts';
-import { createPublication, dropPublication, tableList } from '../replication/publication.ts';
+import { publicationTableList as tableList } from '../catalog/publishable.ts';
+import { createPublication, dropPublication } from '../replication/publication.ts';
 import { createSlotWithSnapshot, dropSlot } from '../replication/slot.ts';
 import { createSubscriptionAtSlot, dropSubscription, subscriptionExists } from '../replication/subscription.ts';
 import { copyTasks } from './copy.ts';
 import { faultPoint } from './fault-points.ts';
-import { copyLargeObjects, readSequenceValues, type SequenceValue } from './objects.ts';
+import { copyLargeObjects } from './objects.ts';
+import { readSequenceValues, type SequenceValue } from '../catalog/sequences.ts';
 import type { DatabaseState, ResumeRecord } from './state.ts';
 import { copyInSnapshot } from './workers.ts';
 

@@ -5,6 +5,11 @@ import type { ConnectionSpec } from '../connection/url.ts';
 import { quoteLiteral } from '../catalog/ident.ts';
 import { copyTask, type CopyResult, type CopyTask } from './copy.ts';
 
+/** One table's copy failed; the message names the table, the cause is the driver's error. */
+export class CopyFailed extends Error {
+  override name = 'CopyFailed';
+}
+
 export interface SnapshotCopyOptions {
   source: ConnectionSpec;
   target: ConnectionSpec;
@@ -74,7 +79,7 @@ export async function copyInSnapshot(options: SnapshotCopyOptions): Promise<void
           options.onTaskDone(task, result);
         } catch (error) {
           stop = true;
-          throw new Error(`Copying ${task.table.schema}.${task.table.name} failed: ${(error as Error).message}`, { cause: error });
+          throw new CopyFailed(`Copying ${task.table.schema}.${task.table.name} failed: ${(error as Error).message}`, { cause: error });
         }
       }
     };

@@ -3,6 +3,8 @@
 // variable and what it must be, never its value: a value may be a secret put there by mistake.
 import { availableParallelism } from 'node:os';
 import { z } from 'zod';
+import { endpointSchema, secretArnRegion, secretArnSchema } from '../inputs/schemas.ts';
+import { FILTER_KEYS, planSchema, type TaskPlan } from '../inputs/task-plan.ts';
 import { findSecret } from '../jobs/secrets.ts';
 import { jobIdSchema } from '../jobs/types.ts';
 import { LOG_LEVELS, type LogLevel } from '../log/logger.ts';
@@ -17,78 +19,7 @@ export class TaskConfigError extends Error {
   override name = 'TaskConfigError';
 }
 
-const names = z.array(z.string().min(1));
-const whole = (min: number) => z.number().int().min(min);
 
-/** The CLI's filters (FilterOptions): the same strings as the flags. */
-const filterKeys = {
-  includeDatabases: names.optional(),
-  excludeDatabases: names.optional(),
-  includeTables: names.optional(),
-  excludeTables: names.optional(),
-  schemaOnlyTables: names.optional(),
-  timeFilters: names.optional(),
-  tableFilters: names.optional(),
-};
-const FILTER_KEYS = Object.keys(filterKeys) as (keyof FilterOptions)[];
-
-/**
- * PLAN: the filters, under `filters` (as the workflow's execution input has them) or at the top level,
- * plus the options of each subcommand.
- */
-export const planSchema = z.strictObject({
-  filters: z.strictObject(filterKeys).optional(),
-  ...filterKeys,
-  /** Parallel copy workers and verify session pairs (JOBS overrides it). */
-  jobs: whole(1).max(64).optional(),
-  /** Tables bigger than this are copied as several page ranges at once (default 1 GiB). */
-  splitTablesLargerThanBytes: whole(0).optional(),
-  /** Drop and recreate a target database that already holds the planned tables (default false). */
-  dropExisting: z.boolean().optional(),
-  /** Copy roles with pg_dumpall --globals-only (default false: parallel tasks would race on them). */
-  copyRoles: z.boolean().optional(),
-  /** Encrypt but accept any server certificate. */
-  allowSelfSignedCerts: z.boolean().optional(),
-  /**
-   * A CA file on the target server (a path there) for the subscription to check the source's
-   * certificate with; without it the subscription encrypts but checks none (sslmode=require).
-   */
-  subscriptionSslRootCert: z.string().min(1).max(1024).regex(/^[^'\\\s]+$/, 'must be a file path without quotes, backslashes or spaces').optional(),
-  /** The size estimate's option (estimate-size Lambda); the task ignores it. */
-  calibrate: z.boolean().optional(),
-  /**
-   * subscribe first applies the source's additive schema changes to the target (sync --apply-ddl): start
-   * the replicate workflow again with it when the replication check reported schema drift.
-   */
-  applyDdl: z.boolean().optional(),
-  cutover: z
-    .strictObject({
-      maxLagBytes: whole(0).optional(),
-      timeoutSeconds: whole(1).optional(),
-      readOnlySource: z.boolean().optional(),
-      sequenceMargin: whole(0).optional(),
-    })
-    .optional(),
-  verify: z
-    .strictObject({
-      maxDiffs: whole(1).optional(),
-      rowsPerChunk: whole(1).optional(),
-      recheckTimeoutSeconds: whole(1).optional(),
-    })
-    .optional(),
-});
-export type TaskPlan = z.infer<typeof planSchema>;
-
-// RDS-managed secrets are named rds!db-..., hence the "!".
-const SECRET_ARN = /^arn:aws[a-z-]*:secretsmanager:([a-z0-9-]+):\d{12}:secret:[A-Za-z0-9/_+=.@!-]+$/;
-const secretArn = z.string().regex(SECRET_ARN, 'must be a Secrets Manager secret ARN (arn:aws:secretsmanager:<region>:<account>:secret:<name>), never a URL or a password');
-const endpoint = z
-  .string()
-  .regex(/^[A-Za-z0-9.-]+(:\d{1,5})?$/, 'must be a host name, optionally with :port')
-  .transform((text) => {
-    const [host, port] = text.split(':');
-    return port === undefined ? { host: host! } : { host: host!, port: Number(port) };
-  });
 const databaseName = z.string().min(1).max(63, 'must be at most 63 bytes (a PostgreSQL database name)');
 
 const JOBS_RANGE = 'must be a whole number from 1 to 64';
@@ -97,10 +28,10 @@ const envSchema = z.object({
   JOB_ID: jobIdSchema,
   DATABASE: databaseName,
   TARGET_DATABASE: databaseName.optional(),
-  SOURCE_SECRET_ARN: secretArn,
-  TARGET_SECRET_ARN: secretArn,
-  SOURCE_ENDPOINT: endpoint.optional(),
-  TARGET_ENDPOINT: endpoint.optional(),
+  SOURCE_SECRET_ARN: secretArnSchema,
+  TARGET_SECRET_ARN: secretArnSchema,
+  SOURCE_ENDPOINT: endpointSchema.optional(),
+  TARGET_ENDPOINT: endpointSchema.optional(),
   PLAN: z.string().optional(),
   JOB_TABLE: z.string().regex(/^[A-Za-z0-9_.-]{3,255}$/, 'must be a DynamoDB table name (3 to 255 letters, digits, _ - .)').optional(),
   STATE_DIR: z.string().optional(),
@@ -218,7 +149,7 @@ export function parseTaskConfig(args: string[], env: NodeJS.ProcessEnv): TaskCon
     store: e.JOB_TABLE !== undefined ? { kind: 'dynamodb', tableName: e.JOB_TABLE } : { kind: 'local', dir: e.STATE_DIR! },
     ...(e.TASK_TOKEN ? { taskToken: e.TASK_TOKEN } : {}),
     // The secret's own region when the environment names none (Fargate sets AWS_REGION).
-    region: e.AWS_REGION ?? e.AWS_DEFAULT_REGION ?? SECRET_ARN.exec(e.SOURCE_SECRET_ARN)![1]!,
+    region: e.AWS_REGION ?? e.AWS_DEFAULT_REGION ?? secretArnRegion(e.SOURCE_SECRET_ARN)!,
     logLevel: e.LOG_LEVEL ?? 'info',
     jobs: e.JOBS ?? plan.jobs ?? Math.max(2, availableParallelism()),
   };

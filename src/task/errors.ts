@@ -1,28 +1,45 @@
-// How a task failure is told: a name Step Functions can match (Catch / Retry) and one redacted line.
-import { ConnectionError } from '../connection/errors.ts';
-import { redact } from '../connection/redact.ts';
+// The task's own failures, each a class whose name Step Functions matches (Catch / Retry) and the
+// console shows as the error type. Everything else is told through errors/safe-error.ts.
+import { NamedError } from '../errors/safe-error.ts';
 
-/** A failure with a name of our choosing (what Step Functions matches in ErrorEquals). */
-export class TaskFailure extends Error {
-  constructor(name: string, message: string) {
-    super(message);
-    this.name = name;
+/** verify, subscribe, cutover or cleanup ran before the snapshot task recorded this database. */
+export class SnapshotMissing extends NamedError {
+  constructor(message: string) {
+    super('SnapshotMissing', message);
   }
 }
 
-export interface SafeError {
-  name: string;
-  /** One line, passwords masked, no driver detail (a pg error's `detail` can quote row data). */
-  message: string;
+/** verify ran to the end and found differences: a verdict, not a crash. */
+export class VerifyDifferences extends NamedError {
+  constructor(message: string) {
+    super('VerifyDifferences', message);
+  }
 }
 
-export function safeError(error: unknown): SafeError {
-  if (!(error instanceof Error)) return { name: 'Error', message: oneLine(String(error)) };
-  const name = error instanceof ConnectionError ? 'ConnectionFailed' : !error.name || error.name === 'error' ? 'DatabaseError' : error.name;
-  const message = error instanceof ConnectionError ? `${error.message} ${error.remedy}` : error.message;
-  return { name, message: oneLine(message) };
+/** cleanup could not drop everything it created. */
+export class CleanupIncomplete extends NamedError {
+  constructor(message: string) {
+    super('CleanupIncomplete', message);
+  }
 }
 
-function oneLine(text: string): string {
-  return redact(text.replace(/\s+/g, ' ').trim()) || 'failed without a message';
+/** ECS stopped the task (SIGTERM) before the subcommand finished. */
+export class TaskStopped extends NamedError {
+  constructor(message: string) {
+    super('TaskStopped', message);
+  }
+}
+
+/** The job already finished, and the subcommand would change its replication. */
+export class JobFinished extends NamedError {
+  constructor(message: string) {
+    super('JobFinished', message);
+  }
+}
+
+/** The task was started in a way that cannot work (a task token without a Step Functions client). */
+export class TaskMisconfigured extends NamedError {
+  constructor(message: string) {
+    super('TaskMisconfigured', message);
+  }
 }

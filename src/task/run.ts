@@ -14,7 +14,8 @@ import type { JobStore } from '../jobs/store.ts';
 import { isTerminal, type DatabaseProgressInput, type JobRecord } from '../jobs/types.ts';
 import { createLogger, type Logger } from '../log/logger.ts';
 import type { Subcommand, TaskConfig } from './config.ts';
-import { safeError, TaskFailure, type SafeError } from './errors.ts';
+import { safeError, type SafeError } from '../errors/safe-error.ts';
+import { JobFinished, TaskStopped } from './errors.ts';
 import { decodeInitState, writeInitStateFile } from './init-state.ts';
 import { DatabaseRecorder } from './recorder.ts';
 import { checkCertificateFiles } from './rds-ca-bundle.ts';
@@ -100,7 +101,7 @@ async function ensureJob(store: JobStore, config: TaskConfig, source: Connection
 
 function whenAborted(signal: AbortSignal | undefined): Promise<never> {
   return new Promise((_, reject) => {
-    const stop = () => reject(new TaskFailure('TaskStopped', 'The task was stopped (SIGTERM) before it finished; run it again: a snapshot resumes where it stopped, the other subcommands start over.'));
+    const stop = () => reject(new TaskStopped('The task was stopped (SIGTERM) before it finished; run it again: a snapshot resumes where it stopped, the other subcommands start over.'));
     if (signal?.aborted) stop();
     signal?.addEventListener('abort', stop, { once: true });
   });
@@ -125,7 +126,7 @@ export async function runTask(config: TaskConfig, deps: TaskDependencies): Promi
     const { source, target } = await resolveEndpoints(config, deps.secrets);
     const job = await ensureJob(store, config, source, target, logger);
     if (refusesFinished(config.subcommand, job)) {
-      throw new TaskFailure('JobFinished', `Job ${config.jobId} has already finished as ${job.state}, and ${config.subcommand} would change its replication; start a new job (verify and cleanup still run on a finished job).`);
+      throw new JobFinished(`Job ${config.jobId} has already finished as ${job.state}, and ${config.subcommand} would change its replication; start a new job (verify and cleanup still run on a finished job).`);
     }
     const entry = job.databases[config.database];
     if (entry?.initState !== undefined) writeInitStateFile(stateDir, decodeInitState(entry.initState));

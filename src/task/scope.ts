@@ -3,7 +3,7 @@
 import { createHash } from 'node:crypto';
 import { parseTableFilter, parseTableSelector, parseTimeFilter, type TableSelector } from '../plan/filters.ts';
 import type { FilterOptions } from '../plan/plan.ts';
-import { replicationObjectName } from '../snapshot/prepare.ts';
+import { replicationObjectName } from '../jobs/naming.ts';
 
 /** A job id the workflow admits (record-job): usable as it is inside a slot name. */
 const NAME_PART = /^[a-z0-9][a-z0-9_]*$/;

@@ -17,11 +17,12 @@ import { loadJob, type JobContext } from '../replication/job.ts';
 import { runSync } from '../replication/sync.ts';
 import { runInit } from '../snapshot/init.ts';
 import { assertPreconditions } from '../checks/preconditions.ts';
-import { replicationObjectName } from '../snapshot/prepare.ts';
+import { replicationObjectName } from '../jobs/naming.ts';
 import type { DatabaseState } from '../snapshot/state.ts';
 import { runVerify, type VerifyReport } from '../verify/verify.ts';
 import type { Subcommand, TaskConfig } from './config.ts';
-import { safeError, TaskFailure } from './errors.ts';
+import { safeError, type NamedError } from '../errors/safe-error.ts';
+import { CleanupIncomplete, SnapshotMissing, VerifyDifferences } from './errors.ts';
 import type { DatabaseRecorder } from './recorder.ts';
 import { scopeFilters } from './scope.ts';
 
@@ -43,7 +44,7 @@ export interface TaskContext {
 export interface SubcommandResult {
   output: Record<string, unknown>;
   /** The work ran, but its verdict is a failure (verify found differences). */
-  failure?: TaskFailure;
+  failure?: NamedError;
 }
 
 export type SubcommandHandler = (ctx: TaskContext) => Promise<SubcommandResult>;
@@ -58,7 +59,7 @@ function engineJob(ctx: TaskContext): JobContext {
 function snapshotState(ctx: TaskContext, job: JobContext, subcommand: Subcommand): DatabaseState {
   const db = job.state?.databases[ctx.config.database];
   if (!db) {
-    throw new TaskFailure('SnapshotMissing', `No snapshot of database ${ctx.config.database} is recorded for job ${ctx.config.jobId}; run the snapshot task for it before ${subcommand}.`);
+    throw new SnapshotMissing(`No snapshot of database ${ctx.config.database} is recorded for job ${ctx.config.jobId}; run the snapshot task for it before ${subcommand}.`);
   }
   return db;
 }
@@ -143,7 +144,7 @@ export const verify: SubcommandHandler = async (ctx) => {
   ]);
   return {
     output,
-    failure: new TaskFailure('VerifyDifferences', `Verify found differences in database ${config.database}: ${tables.different} table(s) differ${differing.length ? ` (${differing.slice(0, 5).join(', ')}${differing.length > 5 ? ', ...' : ''})` : ''} and ${schemaDiffs} schema difference(s); check replication health, then run verify again or the CLI's verify for the keys.`),
+    failure: new VerifyDifferences(`Verify found differences in database ${config.database}: ${tables.different} table(s) differ${differing.length ? ` (${differing.slice(0, 5).join(', ')}${differing.length > 5 ? ', ...' : ''})` : ''} and ${schemaDiffs} schema difference(s); check replication health, then run verify again or the CLI's verify for the keys.`),
   };
 };
 
@@ -163,7 +164,7 @@ export const cleanup: SubcommandHandler = async (ctx) => {
   const job = engineJob(ctx);
   const before = names(ctx, job.state?.databases[ctx.config.database]);
   const result = await runCleanup(job, ctx.logger);
-  if (result.warnings.length) throw new TaskFailure('CleanupIncomplete', `${result.warnings.join(' ')} Dropped so far: ${result.dropped.join(', ') || 'nothing'}.`);
+  if (result.warnings.length) throw new CleanupIncomplete(`${result.warnings.join(' ')} Dropped so far: ${result.dropped.join(', ') || 'nothing'}.`);
   return { output: { slot: before.slot, publication: before.publication, dropped: result.dropped } };
 };
 

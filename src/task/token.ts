@@ -4,6 +4,7 @@ import { SendTaskFailureCommand, SendTaskHeartbeatCommand, SendTaskSuccessComman
 import { clearInterval, setInterval } from 'node:timers';
 import { redact } from '../connection/redact.ts';
 import type { Logger } from '../log/logger.ts';
+import { TaskMisconfigured } from './errors.ts';
 
 /** Step Functions' limits: error name 256 characters, cause 32768, output 256 KiB. */
 const MAX_ERROR = 256;
@@ -24,7 +25,7 @@ export class TaskTokenReporter {
     this.#token = options.taskToken;
     this.#logger = options.logger;
     this.#intervalMs = options.heartbeatMs ?? DEFAULT_HEARTBEAT_MS;
-    if (this.#token !== undefined && this.#sfn === undefined) throw new Error('TASK_TOKEN is set but no Step Functions client was given.');
+    if (this.#token !== undefined && this.#sfn === undefined) throw new TaskMisconfigured('TASK_TOKEN is set but no Step Functions client was given.');
   }
 
   get active(): boolean {

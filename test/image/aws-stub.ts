@@ -1,10 +1,9 @@
 // Local stand-ins for the AWS endpoints a smoke-tested process calls (pointed at by AWS_ENDPOINT_URL_<SERVICE>):
 // Secrets Manager's JSON protocol answering GetSecretValue from a map (and, on the same port, a query-protocol
 // service such as RDS that finds nothing), DynamoDB on dynalite.
-import { createServer, type Server } from 'node:http';
+import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { createRequire } from 'node:module';
-import { CreateTableCommand, DescribeTableCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { startJobTable } from '../support/job-table.ts';
 
 export interface SecretsStub { url: string; calls: string[]; close: () => Promise<void> }
 
@@ -34,21 +33,10 @@ export async function startSecretsStub(secrets: Map<string, string>): Promise<Se
 
 export interface DynamoStub { url: string; close: () => Promise<void> }
 
-/** dynalite with the job table (pk/sk strings, as status-table.ts makes it). */
-export async function startJobTable(tableName: string): Promise<DynamoStub> {
-  const dynalite = createRequire(import.meta.url)('dynalite') as (options: { createTableMs?: number }) => Server;
-  const server = dynalite({ createTableMs: 0 });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-  const client = new DynamoDBClient({ endpoint: url, region: 'eu-west-1', credentials: { accessKeyId: 'x', secretAccessKey: 'x' } });
-  await client.send(new CreateTableCommand({
-    TableName: tableName, BillingMode: 'PAY_PER_REQUEST',
-    KeySchema: [{ AttributeName: 'pk', KeyType: 'HASH' }, { AttributeName: 'sk', KeyType: 'RANGE' }],
-    AttributeDefinitions: [{ AttributeName: 'pk', AttributeType: 'S' }, { AttributeName: 'sk', AttributeType: 'S' }],
-  }));
-  while ((await client.send(new DescribeTableCommand({ TableName: tableName }))).Table?.TableStatus !== 'ACTIVE') await new Promise((r) => setTimeout(r, 5));
-  client.destroy();
-  return { url, close: () => new Promise((r) => server.close(() => r())) };
+/** dynalite with the job table, for a process in another container: only its URL leaves. */
+export async function startJobTableStub(tableName: string): Promise<DynamoStub> {
+  const table = await startJobTable(tableName);
+  return { url: table.endpoint, close: table.close };
 }
 
 /** The environment of a process that must reach only the local stubs (no real AWS, no credentials of the machine). */

@@ -11,11 +11,11 @@ import { build } from 'esbuild';
 import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { LAMBDA_MAIN_FIELDS, LAMBDA_TARGET, NEVER_BUNDLED, REQUIRE_SHIM } from '../../infra/lib/lambda-bundling.ts';
-import { clusterUrl } from '../support/cluster.ts';
+import { clusterUrl } from '../../scripts/support/cluster.ts';
 import { createTestDatabase, dropTestDatabase, withClient } from '../support/db.ts';
 import { repoRoot } from '../infra/cdk-context.ts';
 import { productionDependencies } from './image.ts';
-import { offlineAwsEnvironment, startJobTable, startSecretsStub, type DynamoStub, type SecretsStub } from './aws-stub.ts';
+import { offlineAwsEnvironment, startJobTableStub, startSecretsStub, type DynamoStub, type SecretsStub } from './aws-stub.ts';
 
 const { source, target } = inject('clusters');
 const SOURCE_ARN = 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:database-replicator/bundle-source-AbCdEf';
@@ -68,7 +68,7 @@ beforeAll(async () => {
     [SOURCE_ARN, JSON.stringify({ url: clusterUrl(source, database) })],
     [TARGET_ARN, JSON.stringify({ username: target.user, password: target.password, host: target.host, port: target.port, engine: 'postgres' })],
   ]));
-  dynamo = await startJobTable(TABLE);
+  dynamo = await startJobTableStub(TABLE);
 }, 360_000);
 
 afterAll(async () => {

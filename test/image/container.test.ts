@@ -9,13 +9,13 @@ import { dirname, join } from 'node:path';
 import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { findPostgresBinDir } from '../../src/pgtools/binaries.ts';
-import { replicationObjectName } from '../../src/snapshot/prepare.ts';
-import { clusterUrl } from '../support/cluster.ts';
+import { replicationObjectName } from '../../src/jobs/naming.ts';
+import { clusterUrl } from '../../scripts/support/cluster.ts';
 import { dropReplicationObjects, fingerprintTables, replicationObjectsOnSource } from '../support/compare.ts';
 import { createTestDatabase, withClient } from '../support/db.ts';
 import { repoRoot } from '../infra/cdk-context.ts';
 import { resourcesOf, synth } from '../infra/synth.ts';
-import { offlineAwsEnvironment, startJobTable, startSecretsStub, type DynamoStub, type SecretsStub } from './aws-stub.ts';
+import { offlineAwsEnvironment, startJobTableStub, startSecretsStub, type DynamoStub, type SecretsStub } from './aws-stub.ts';
 import { assembleImageApp, CLIENT_PACKAGE_PROGRAMS, dockerfileCopies } from './image.ts';
 
 const { source, target } = inject('clusters');
@@ -57,7 +57,7 @@ beforeAll(async () => {
   app = await assembleImageApp(repoRoot);
   wrappers = clientProgramWrappers(app.root);
   secrets = await startSecretsStub(secretValues);
-  dynamo = await startJobTable(TABLE);
+  dynamo = await startJobTableStub(TABLE);
   database = (await createTestDatabase(source, 'image_smoke')).name;
   await withClient(source, database, (c) => c.query(`CREATE TABLE items (id int PRIMARY KEY, label text NOT NULL, at timestamptz DEFAULT now());
     CREATE SEQUENCE tickets; INSERT INTO items (id, label) SELECT i, 'item ' || i FROM generate_series(1, 2000) i;`));

@@ -130,7 +130,7 @@ describe('the monitor function and its schedules', () => {
     base.template.hasResourceProperties('AWS::Lambda::Function', {
       Description: Match.stringLikeRegexp('once a minute per job'),
       VpcConfig: Match.objectLike({ SecurityGroupIds: Match.anyValue() }),
-      Environment: { Variables: Match.objectLike({ METRICS_NAMESPACE: NAMESPACE, JOB_TABLE: Match.anyValue(), POWERTOOLS_SERVICE_NAME: 'database-replicator-monitor-replication' }) },
+      Environment: { Variables: Match.objectLike({ POWERTOOLS_METRICS_NAMESPACE: NAMESPACE, JOB_TABLE: Match.anyValue(), POWERTOOLS_SERVICE_NAME: 'database-replicator-monitor-replication' }) },
     });
     expect(base.stack.functions.connecting).toContain(fn);
   });

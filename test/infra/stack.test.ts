@@ -128,17 +128,12 @@ describe('functions', () => {
     }
   });
 
-  it('set the Powertools service name, and record-job knows the table, the metric namespace and the task size', () => {
+  it('set the Powertools service name and the stack\'s metrics namespace on every function, and record-job knows the table and the task size', () => {
     const env = (fn: { function: unknown }) => (base.json.Resources[logicalId(base, fn.function as object)]!.Properties!.Environment as { Variables: Record<string, unknown> }).Variables;
-    expect(env(base.stack.functions.checkGrants)).toEqual({ NODE_OPTIONS: '--enable-source-maps', POWERTOOLS_SERVICE_NAME: 'database-replicator-check-grants', POWERTOOLS_LOG_LEVEL: 'INFO' });
-    expect(env(base.stack.functions.recordJob)).toEqual({
-      NODE_OPTIONS: '--enable-source-maps',
-      POWERTOOLS_SERVICE_NAME: 'database-replicator-record-job',
-      POWERTOOLS_LOG_LEVEL: 'INFO',
-      JOB_TABLE: { Ref: logicalId(base, base.stack.statusTable.table) },
-      TASK_JOBS: '2',
-      METRICS_NAMESPACE: 'DatabaseReplicator/Test',
-    });
+    const powertools = (name: string) => ({ NODE_OPTIONS: '--enable-source-maps', POWERTOOLS_SERVICE_NAME: `database-replicator-${name}`, POWERTOOLS_LOG_LEVEL: 'INFO', POWERTOOLS_METRICS_NAMESPACE: 'DatabaseReplicator/Test' });
+    expect(env(base.stack.functions.checkGrants)).toEqual(powertools('check-grants'));
+    expect(env(base.stack.functions.checkRdsParameterGroup)).toEqual(powertools('check-rds-parameter-group'));
+    expect(env(base.stack.functions.recordJob)).toEqual({ ...powertools('record-job'), JOB_TABLE: { Ref: logicalId(base, base.stack.statusTable.table) }, TASK_JOBS: '2' });
   });
 });
 

@@ -6,7 +6,7 @@ import { createServer, connect, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { clusterUrl, type ClusterInfo } from '../support/cluster.ts';
+import { clusterUrl, type ClusterInfo } from '../../scripts/support/cluster.ts';
 import { endpoints, runCli } from '../support/cli.ts';
 import { dropReplicationObjects, fingerprintTables, replicationObjectsOnSource, schemaObjects } from '../support/compare.ts';
 import { createTestDatabase, createTestRole, edgeCasesSql, runPsqlFile, withClient } from '../support/db.ts';

@@ -3,7 +3,7 @@
 // destructive ones to a person.
 import type pg from 'pg';
 import { describe, expect, inject, it } from 'vitest';
-import { clusterUrl } from '../support/cluster.ts';
+import { clusterUrl } from '../../scripts/support/cluster.ts';
 import { endpoints, runCli, type CliRun } from '../support/cli.ts';
 import { dropReplicationObjects, fingerprintTables } from '../support/compare.ts';
 import { connectAs, createTestDatabase, edgeCasesSql, runPsqlFile, withClient } from '../support/db.ts';

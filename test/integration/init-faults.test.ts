@@ -8,7 +8,7 @@ import { fileURLToPath } from 'node:url';
 import { describe, expect, inject, it } from 'vitest';
 import { LocalFileJobStore } from '../../src/jobs/index.ts';
 import { useScratch } from '../support/scratch.ts';
-import { clusterUrl } from '../support/cluster.ts';
+import { clusterUrl } from '../../scripts/support/cluster.ts';
 import { endpoints, runCli } from '../support/cli.ts';
 import { dropReplicationObjects, replicationObjectsOnSource } from '../support/compare.ts';
 import { connectAs, createTestDatabase, createTestRole, uniqueName, withClient } from '../support/db.ts';

@@ -3,7 +3,7 @@
 // says so before "Proceed?"; a rerun of a finished job refuses, or with --drop-existing refreshes.
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { useScratch } from '../support/scratch.ts';
-import { clusterUrl, startCluster, type ClusterInfo } from '../support/cluster.ts';
+import { clusterUrl, startCluster, type ClusterInfo } from '../../scripts/support/cluster.ts';
 import { endpoints, runCli } from '../support/cli.ts';
 import { dropReplicationObjects, fingerprintTables, replicationObjectsOnSource } from '../support/compare.ts';
 import { connectAs, createTestDatabase, createTestRole, edgeCasesSql, runPsqlFile, uniqueName, withClient } from '../support/db.ts';

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, inject, it } from 'vitest';
 import { parseConnectionUrl } from '../../src/connection/url.ts';
 import { createSubscriptionAtSlot, subscriptionConninfo } from '../../src/replication/subscription.ts';
-import { clusterUrl } from '../support/cluster.ts';
+import { clusterUrl } from '../../scripts/support/cluster.ts';
 import { endpoints, runCli } from '../support/cli.ts';
 import { dropReplicationObjects, expectSameTables, fingerprintTables, replicationObjectsOnSource, schemaObjects, waitForSubscriptionCatchUp } from '../support/compare.ts';
 import { connectAs, createTestDatabase, edgeCasesSql, runPsqlFile, withClient } from '../support/db.ts';

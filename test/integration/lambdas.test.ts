@@ -5,9 +5,9 @@ import { handler as checkGrants, type CheckGrantsResult } from '../../lambdas/ch
 import { handler as checkReplication, type CheckReplicationResult } from '../../lambdas/check-replication.ts';
 import { handler as estimateSize, type EstimateSizeResult } from '../../lambdas/estimate-size.ts';
 import { assertNoSecrets } from '../support/no-secrets.ts';
-import { clusterUrl } from '../support/cluster.ts';
+import { clusterUrl } from '../../scripts/support/cluster.ts';
 import { createTestDatabase, createTestRole, dropTestDatabase, uniqueName, withClient } from '../support/db.ts';
-import { lambdaContext, SOURCE_ARN, TARGET_ARN, withLogs } from '../unit/lambdas/support.ts';
+import { lambdaContext, SOURCE_ARN, TARGET_ARN, withLogs } from '../support/lambda.ts';
 
 // The Lambda handlers as deployed (middy, Powertools logger, module-scope clients) against the
 // harness clusters; only Secrets Manager is mocked, holding the harness credentials.

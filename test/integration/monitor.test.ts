@@ -10,7 +10,7 @@ import { METRIC, publishReport } from '../../src/monitor/metrics.ts';
 import { GUARD_STEP, monitorJob, type MonitoredJob, type MonitorReport, type ReadingHistory } from '../../src/monitor/monitor.ts';
 import { guardCommands } from '../../src/monitor/wal-guard.ts';
 import { LocalJobStore } from '../../src/snapshot/state.ts';
-import { clusterUrl } from '../support/cluster.ts';
+import { clusterUrl } from '../../scripts/support/cluster.ts';
 import { endpoints, runCli } from '../support/cli.ts';
 import { connectAs, createTestDatabase, edgeCasesSql, runPsqlFile, withClient } from '../support/db.ts';
 import { RecordedMetrics } from '../support/metrics.ts';

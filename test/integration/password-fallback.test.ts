@@ -2,7 +2,7 @@ import { chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:f
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import type { ClusterInfo } from '../support/cluster.ts';
+import type { ClusterInfo } from '../../scripts/support/cluster.ts';
 import { endpoints, runCli } from '../support/cli.ts';
 import { createTestDatabase, createTestRole, withClient } from '../support/db.ts';
 import { assertNoSecrets } from '../support/no-secrets.ts';

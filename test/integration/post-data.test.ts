@@ -6,7 +6,7 @@ import { parseConnectionUrl } from '../../src/connection/url.ts';
 import { entriesByTable, parseArchiveList, PostDataScheduler, readArchiveEntries } from '../../src/snapshot/post-data.ts';
 import { copyPreDataSchema, dumpPostDataSchema, type SchemaCopyOptions } from '../../src/snapshot/schema.ts';
 import { restoreMissingEntries } from '../../src/snapshot/post-data-present.ts';
-import { clusterUrl } from '../support/cluster.ts';
+import { clusterUrl } from '../../scripts/support/cluster.ts';
 import { connectAs, createTestDatabase, dropTestDatabase, withClient } from '../support/db.ts';
 
 const { source, target } = inject('clusters');

@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { parseConnectionUrl, withDatabase } from '../../src/connection/url.ts';
 import { probeSourceFromTarget, SourceUnreachableFromTarget } from '../../src/replication/reachability.ts';
 import { subscriptionConninfo } from '../../src/replication/subscription.ts';
-import { clusterUrl, startCluster, type ClusterInfo } from '../support/cluster.ts';
+import { clusterUrl, startCluster, type ClusterInfo } from '../../scripts/support/cluster.ts';
 import { createTestDatabase, withClient } from '../support/db.ts';
 
 const { source, target } = inject('clusters');

@@ -15,14 +15,15 @@ import { estimateSize, estimateSizeEvent } from '../../lambdas/estimate-size.ts'
 import { recordJob, recordJobEvent } from '../../lambdas/record-job.ts';
 import { parseConnectionUrl } from '../../src/connection/url.ts';
 import { abortableSleep } from '../../src/remote/follow.ts';
-import { deriveJobId, replicationObjectName } from '../../src/snapshot/prepare.ts';
+import { deriveJobId, replicationObjectName } from '../../src/jobs/naming.ts';
 import { parseTaskConfig } from '../../src/task/config.ts';
 import { runTask } from '../../src/task/run.ts';
-import { clusterUrl } from '../support/cluster.ts';
+import { clusterUrl } from '../../scripts/support/cluster.ts';
 import { dropReplicationObjects, fingerprintTables, replicationObjectsOnSource } from '../support/compare.ts';
 import { createTestDatabase, withClient } from '../support/db.ts';
 import { LocalExecutions, type TaskHandlers } from '../support/local-executions.ts';
-import { cli, CLEANUP_ARN, deploymentEnv, REGION, REPLICATE_ARN, removeTempDirs, startJobTable, testIo, VERIFY_ARN, type JobTable } from '../unit/remote/support.ts';
+import { cli, CLEANUP_ARN, deploymentEnv, REGION, REPLICATE_ARN, removeTempDirs, testIo, VERIFY_ARN } from '../support/remote.ts';
+import { startJobTable, type JobTable } from '../support/job-table.ts';
 
 const { source, target } = inject('clusters');
 const sm = mockClient(SecretsManagerClient);

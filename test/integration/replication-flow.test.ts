@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type pg from 'pg';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { clusterUrl, restartCluster, startCluster, type ClusterInfo } from '../support/cluster.ts';
+import { clusterUrl, restartCluster, startCluster, type ClusterInfo } from '../../scripts/support/cluster.ts';
 import { endpoints, runCli } from '../support/cli.ts';
 import { fingerprintTables } from '../support/compare.ts';
 import { connectAs, createTestDatabase, withClient } from '../support/db.ts';

@@ -1,5 +1,5 @@
 import { beforeAll, describe, expect, inject, it } from 'vitest';
-import { clusterUrl } from '../support/cluster.ts';
+import { clusterUrl } from '../../scripts/support/cluster.ts';
 import { endpoints, runCli } from '../support/cli.ts';
 import { dropReplicationObjects, fingerprintTables, replicationObjectsOnSource, waitForSubscriptionCatchUp } from '../support/compare.ts';
 import { connectAs, createTestDatabase, dropTestDatabase, withClient } from '../support/db.ts';

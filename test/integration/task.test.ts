@@ -1,37 +1,37 @@
 // The Fargate task's subcommands against the real test clusters: Secrets Manager mocked (secrets hold
 // the clusters' URLs), the job store on dynalite, Step Functions mocked. Each subcommand runs with a
 // fresh temporary state folder, as a new Fargate task would: init's state travels only through the job store.
-import { createServer, type Server } from 'node:http';
+import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { createRequire } from 'node:module';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { CreateTableCommand, DescribeTableCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { SendTaskFailureCommand, SendTaskSuccessCommand, SFNClient } from '@aws-sdk/client-sfn';
-import { DynamoDBDocumentClient, QueryCommand } from '@aws-sdk/lib-dynamodb';
+import type { DynamoDBDocumentClient} from '@aws-sdk/lib-dynamodb';
+import { QueryCommand } from '@aws-sdk/lib-dynamodb';
 import { mockClient } from 'aws-sdk-client-mock';
 import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { DynamoDbJobStore, LocalFileJobStore } from '../../src/jobs/index.ts';
+import type { DynamoDbJobStore} from '../../src/jobs/index.ts';
+import { LocalFileJobStore } from '../../src/jobs/index.ts';
 import { parseTaskConfig, type Subcommand } from '../../src/task/config.ts';
 import { decodeInitState, encodeInitState } from '../../src/task/init-state.ts';
 import { runTask } from '../../src/task/run.ts';
-import { replicationObjectName } from '../../src/snapshot/prepare.ts';
-import { clusterUrl, type ClusterInfo } from '../support/cluster.ts';
+import { replicationObjectName } from '../../src/jobs/naming.ts';
+import { clusterUrl, type ClusterInfo } from '../../scripts/support/cluster.ts';
 import { dropReplicationObjects, fingerprintTables, replicationObjectsOnSource } from '../support/compare.ts';
 import { createTestDatabase, edgeCasesSql, runPsqlFile, withClient } from '../support/db.ts';
+import { startJobTable, type JobTable } from '../support/job-table.ts';
 
-const dynalite = createRequire(import.meta.url)('dynalite') as (options: { createTableMs?: number }) => Server;
 const { source, target } = inject('clusters');
 const ARN = (name: string) => `arn:aws:secretsmanager:eu-west-1:123456789012:secret:${name}-AbCdEf`;
 const sm = mockClient(SecretsManagerClient);
 const sfn = mockClient(SFNClient);
 const passwords = [source.password, target.password];
 
-let dynamo: Server;
+let table: JobTable;
 let doc: DynamoDBDocumentClient;
 let store: DynamoDbJobStore;
 const TABLE = 'replicator-jobs';
@@ -40,24 +40,16 @@ const cleanups: (() => Promise<void>)[] = [];
 const printed: string[] = [];
 
 beforeAll(async () => {
-  dynamo = dynalite({ createTableMs: 0 });
-  await new Promise<void>((resolve) => dynamo.listen(0, '127.0.0.1', resolve));
-  const raw = new DynamoDBClient({ endpoint: `http://127.0.0.1:${(dynamo.address() as AddressInfo).port}`, region: 'eu-west-1', credentials: { accessKeyId: 'x', secretAccessKey: 'x' } });
-  await raw.send(new CreateTableCommand({
-    TableName: TABLE, BillingMode: 'PAY_PER_REQUEST',
-    KeySchema: [{ AttributeName: 'pk', KeyType: 'HASH' }, { AttributeName: 'sk', KeyType: 'RANGE' }],
-    AttributeDefinitions: [{ AttributeName: 'pk', AttributeType: 'S' }, { AttributeName: 'sk', AttributeType: 'S' }],
-  }));
-  while ((await raw.send(new DescribeTableCommand({ TableName: TABLE }))).Table?.TableStatus !== 'ACTIVE') await new Promise((r) => setTimeout(r, 5));
-  doc = DynamoDBDocumentClient.from(raw);
-  store = new DynamoDbJobStore({ client: doc, tableName: TABLE });
+  table = await startJobTable(TABLE);
+  doc = table.doc;
+  store = table.store;
   sfn.on(SendTaskSuccessCommand).resolves({});
 });
 
 afterAll(async () => {
   for (const c of cleanups) await c().catch(() => undefined);
   for (const d of dirs) rmSync(d, { recursive: true, force: true });
-  await new Promise((r) => dynamo?.close(r));
+  await table?.close();
 });
 
 function holdSecret(name: string, cluster: ClusterInfo, database: string): string {

@@ -4,7 +4,7 @@ import { openClient } from '../../src/connection/client.ts';
 import { ConnectionError } from '../../src/connection/errors.ts';
 import { parseConnectionUrl } from '../../src/connection/url.ts';
 import { CopyInRelay, CopyOutRelay } from '../../src/snapshot/copy-relay.ts';
-import { clusterUrl, startCluster, type ClusterInfo } from '../support/cluster.ts';
+import { clusterUrl, startCluster, type ClusterInfo } from '../../scripts/support/cluster.ts';
 
 /**
  * A cluster serving TLS with a self-signed certificate made out to another host name than the one we

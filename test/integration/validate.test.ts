@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import type { CheckResult } from '../../src/checks/types.ts';
-import { clusterUrl } from '../support/cluster.ts';
+import { clusterUrl } from '../../scripts/support/cluster.ts';
 import { endpoints, runCli } from '../support/cli.ts';
 import { createTestDatabase, createTestRole, dropTestDatabase, edgeCasesSql, runPsqlFile, withClient } from '../support/db.ts';
 

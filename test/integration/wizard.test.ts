@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, inject, it } from 'vitest';
-import { clusterUrl } from '../support/cluster.ts';
+import { clusterUrl } from '../../scripts/support/cluster.ts';
 import { endpoints, runCli } from '../support/cli.ts';
 import { fingerprintTables } from '../support/compare.ts';
 import { createTestDatabase, dropTestDatabase, uniqueName, withClient } from '../support/db.ts';

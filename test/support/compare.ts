@@ -1,5 +1,5 @@
 import { expect } from 'vitest';
-import type { ClusterInfo } from './cluster.ts';
+import type { ClusterInfo } from '../../scripts/support/cluster.ts';
 import { withClient } from './db.ts';
 
 export interface TableFingerprint {

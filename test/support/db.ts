@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import pg from 'pg';
-import { clusterUrl, type ClusterInfo } from './cluster.ts';
+import { clusterUrl, type ClusterInfo } from '../../scripts/support/cluster.ts';
 
 const run = promisify(execFile);
 

@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { TestProject } from 'vitest/node';
-import { startCluster, type ClusterInfo } from './cluster.ts';
+import { startCluster, type ClusterInfo } from '../../scripts/support/cluster.ts';
 
 export interface TestClusters {
   /** wal_level=logical: the replication source. */

@@ -6,14 +6,9 @@
 // Secrets Manager and RDS are mocked at the SDK client (aws-sdk-client-mock).
 import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { createRequire } from 'node:module';
-import type { Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
-import { CreateTableCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DescribeDBInstancesCommand, DescribeDBParametersCommand, RDSClient } from '@aws-sdk/client-rds';
 import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { DescribeExecutionCommand, SFNClient } from '@aws-sdk/client-sfn';
-import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { StateMachine, type StateMachineDefinition } from 'aws-local-stepfunctions';
 import { mockClient } from 'aws-sdk-client-mock';
 import type { z } from 'zod';
@@ -26,12 +21,12 @@ import { estimateSize, estimateSizeEvent, handler as estimateSizeHandler } from 
 import { monitorReplication, monitorReplicationEvent, type MonitorReplicationResult } from '../../lambdas/monitor-replication.ts';
 import { handler as recordJobHandler, recordJob, recordJobEvent } from '../../lambdas/record-job.ts';
 import { RecordedMetrics } from './metrics.ts';
-import { NamedError, parseEvent, toSafeError } from '../../lambdas/shared/errors.ts';
-import { DynamoDbJobStore } from '../../src/jobs/index.ts';
+import { parseEvent } from '../../lambdas/shared/errors.ts';
+import { NamedError, toSafeError } from '../../src/errors/safe-error.ts';
+import type { DynamoDbJobStore } from '../../src/jobs/index.ts';
 import { parseTaskConfig, TaskConfigError } from '../../src/task/config.ts';
 import { runTask } from '../../src/task/run.ts';
-
-const dynalite = createRequire(import.meta.url)('dynalite') as (options: { createTableMs?: number }) => Server;
+import { startJobTable, type JobTable } from './job-table.ts';
 
 export type WorkflowName = 'replicate' | 'verify' | 'cleanup' | 'cutover';
 type Json = Parameters<StateMachine['run']>[0];
@@ -150,37 +145,30 @@ export class WorkflowHarness {
   readonly running = new Set<string>();
   /** Every line the replicator tasks printed (stdout and stderr). */
   readonly taskOutput: string[] = [];
-  readonly #server: Server;
+  readonly #table: JobTable;
   readonly #secrets = new SecretsManagerClient({ region: REGION });
   readonly #rds = new RDSClient({ region: REGION });
 
-  private constructor(server: Server, store: DynamoDbJobStore) {
-    this.#server = server;
-    this.store = store;
+  private constructor(table: JobTable) {
+    this.#table = table;
+    this.store = table.store;
     this.sfnMock.on(DescribeExecutionCommand).callsFake((input: { executionArn: string }) => ({ executionArn: input.executionArn, status: this.running.has(input.executionArn) ? 'RUNNING' : 'SUCCEEDED' }));
   }
 
   static readonly TABLE = 'replicator-jobs';
 
   static async start(): Promise<WorkflowHarness> {
-    const server = dynalite({ createTableMs: 0 });
-    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-    const raw = new DynamoDBClient({ endpoint: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, region: REGION, credentials: { accessKeyId: 'x', secretAccessKey: 'x' } });
-    await raw.send(new CreateTableCommand({
-      TableName: WorkflowHarness.TABLE, BillingMode: 'PAY_PER_REQUEST',
-      KeySchema: [{ AttributeName: 'pk', KeyType: 'HASH' }, { AttributeName: 'sk', KeyType: 'RANGE' }],
-      AttributeDefinitions: [{ AttributeName: 'pk', AttributeType: 'S' }, { AttributeName: 'sk', AttributeType: 'S' }],
-    }));
+    const table = await startJobTable(WorkflowHarness.TABLE);
     // record-job's handler builds its own client from the environment, as in Lambda.
-    Object.assign(process.env, { JOB_TABLE: WorkflowHarness.TABLE, AWS_ENDPOINT_URL_DYNAMODB: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, AWS_REGION: REGION, AWS_ACCESS_KEY_ID: 'x', AWS_SECRET_ACCESS_KEY: 'x' });
-    return new WorkflowHarness(server, new DynamoDbJobStore({ client: DynamoDBDocumentClient.from(raw), tableName: WorkflowHarness.TABLE }));
+    Object.assign(process.env, { JOB_TABLE: WorkflowHarness.TABLE, AWS_ENDPOINT_URL_DYNAMODB: table.endpoint, AWS_REGION: REGION, AWS_ACCESS_KEY_ID: 'x', AWS_SECRET_ACCESS_KEY: 'x' });
+    return new WorkflowHarness(table);
   }
 
   async close(): Promise<void> {
     this.sm.restore();
     this.rdsMock.restore();
     this.sfnMock.restore();
-    await new Promise((resolve) => this.#server.close(resolve));
+    await this.#table.close();
   }
 
   /** A secret holding `{ "url": url }`; returns its ARN. */

@@ -3,7 +3,7 @@
 // alarm topic gets one notice however often the loop checks, and a new execution with plan.applyDdl
 // carries the change across and finishes in sync.
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { clusterUrl } from '../support/cluster.ts';
+import { clusterUrl } from '../../scripts/support/cluster.ts';
 import { dropReplicationObjects, fingerprintTables } from '../support/compare.ts';
 import { createTestDatabase, withClient } from '../support/db.ts';
 import { SUBSTITUTIONS, WorkflowHarness, type TaskHandler } from '../support/workflow-runner.ts';

@@ -2,10 +2,10 @@
 // handler logic or task subcommand (test/support/workflow-runner.ts): a configuration error stops it
 // before anything is created, a transient error is retried, a replication that never comes up fails.
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { clusterUrl, startCluster } from '../support/cluster.ts';
+import { clusterUrl, startCluster } from '../../scripts/support/cluster.ts';
 import { dropReplicationObjects, fingerprintTables, replicationObjectsOnSource } from '../support/compare.ts';
 import { createTestDatabase, withClient } from '../support/db.ts';
-import { NamedError } from '../../lambdas/shared/errors.ts';
+import { NamedError } from '../../src/errors/safe-error.ts';
 import { failOnce, WorkflowHarness, type TaskHandler } from '../support/workflow-runner.ts';
 
 const { source, target } = inject('clusters');

@@ -4,10 +4,10 @@
 // (test/support/workflow-runner.ts), against the harness clusters. The tests run in order and share the
 // replicated database.
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { clusterUrl, type ClusterInfo } from '../support/cluster.ts';
+import { clusterUrl, type ClusterInfo } from '../../scripts/support/cluster.ts';
 import { dropReplicationObjects, fingerprintTables, replicationObjectsOnSource } from '../support/compare.ts';
 import { createTestDatabase, edgeCasesSql, runPsqlFile, withClient } from '../support/db.ts';
-import { NamedError } from '../../lambdas/shared/errors.ts';
+import { NamedError } from '../../src/errors/safe-error.ts';
 import { SUBSTITUTIONS, WorkflowHarness, type Execution } from '../support/workflow-runner.ts';
 
 const { source, target } = inject('clusters');

@@ -2,7 +2,7 @@
 // replicate.test.ts: replicate copies and subscribes into the named database, the verify schedule's input
 // carries the name on, and verify, cutover and cleanup work on that database. The tests run in order.
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { clusterUrl } from '../support/cluster.ts';
+import { clusterUrl } from '../../scripts/support/cluster.ts';
 import { dropReplicationObjects, fingerprintTables, replicationObjectsOnSource } from '../support/compare.ts';
 import { createTestDatabase, withClient } from '../support/db.ts';
 import { WorkflowHarness } from '../support/workflow-runner.ts';

@@ -11,7 +11,7 @@ import { assertPreconditions } from '../../checks/preconditions.ts';
 import { addFilterOptions, filterUsageError, resolveFilters, type FilterFlags } from '../filter-options.ts';
 import { addJobOptions, commandRecord, InterruptedError } from '../job-options.ts';
 import { onInterrupt } from '../interrupt.ts';
-import { deriveJobId } from '../../snapshot/prepare.ts';
+import { deriveJobId } from '../../jobs/naming.ts';
 import { LocalJobStore } from '../../snapshot/state.ts';
 import { loggerFor, resolveEndpoints, type GlobalOptions } from '../global-options.ts';
 import { addInteractiveOptions, choosePlanInteractively, wantsWizard, type InteractiveFlags } from '../interactive.ts';

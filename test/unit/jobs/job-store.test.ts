@@ -1,19 +1,15 @@
 // One behaviour suite run against both JobStore implementations: DynamoDbJobStore on dynalite
 // (in-process) and LocalFileJobStore on a temporary folder. Then what only DynamoDB has (TTL, keys).
 import { mkdtempSync, rmSync } from 'node:fs';
-import type { Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
-import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { CreateTableCommand, DescribeTableCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { DynamoDBDocumentClient, GetCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import type { DynamoDBDocumentClient} from '@aws-sdk/lib-dynamodb';
+import { GetCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import {
   DynamoDbJobStore,
   InvalidJobRecordError,
   InvalidTransitionError,
-  JOB_TABLE_SCHEMA,
   JobAlreadyFinishedError,
   JobExistsError,
   JobNotFoundError,
@@ -25,9 +21,7 @@ import {
   type StepRecord,
   type VerifyRunRecord,
 } from '../../../src/jobs/index.ts';
-
-// dynalite ships no type declarations.
-const dynalite = createRequire(import.meta.url)('dynalite') as (options: { createTableMs?: number }) => Server;
+import { startDynalite, type Dynalite } from '../../support/job-table.ts';
 
 const T0 = Date.parse('2025-03-01T10:00:00.000Z');
 let clockMs = T0;
@@ -50,38 +44,21 @@ const step = (o: Partial<StepRecord> = {}): StepRecord => ({ jobId: 'j1', step: 
 const counts = { total: 3, equal: 3, different: 0, unconfirmed: 0, error: 0 };
 const run = (runId: string, startedAt: string): VerifyRunRecord => ({ jobId: 'j1', runId, startedAt, endedAt: startedAt, outcome: 'equal', tables: counts, differences: 0 });
 
-let server: Server;
-let raw: DynamoDBClient;
+let dynamo: Dynalite;
 let doc: DynamoDBDocumentClient;
 let tableCount = 0;
 const folders: string[] = [];
 
 /** A new, empty table named after the test's store. */
-async function newTable(): Promise<string> {
-  const name = `jobs-${++tableCount}`;
-  const { partitionKey, sortKey } = JOB_TABLE_SCHEMA;
-  await raw.send(new CreateTableCommand({
-    TableName: name,
-    KeySchema: [{ AttributeName: partitionKey.name, KeyType: 'HASH' }, { AttributeName: sortKey.name, KeyType: 'RANGE' }],
-    AttributeDefinitions: [{ AttributeName: partitionKey.name, AttributeType: partitionKey.type }, { AttributeName: sortKey.name, AttributeType: sortKey.type }],
-    BillingMode: 'PAY_PER_REQUEST',
-  }));
-  // Even with createTableMs: 0, dynalite makes the table ACTIVE on a later tick.
-  while ((await raw.send(new DescribeTableCommand({ TableName: name }))).Table?.TableStatus !== 'ACTIVE') await new Promise((r) => setTimeout(r, 5));
-  return name;
-}
+const newTable = () => dynamo.createJobTable(`jobs-${++tableCount}`);
 
 beforeAll(async () => {
-  server = dynalite({ createTableMs: 0 });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
-  raw = new DynamoDBClient({ endpoint: `http://127.0.0.1:${port}`, region: 'us-east-1', credentials: { accessKeyId: 'x', secretAccessKey: 'x' } });
-  doc = DynamoDBDocumentClient.from(raw);
+  dynamo = await startDynalite();
+  doc = dynamo.doc;
 });
 
 afterAll(async () => {
-  raw?.destroy();
-  await new Promise<void>((resolve, reject) => server.close((e) => (e ? reject(e) : resolve())));
+  await dynamo.close();
   for (const dir of folders) rmSync(dir, { recursive: true, force: true });
 });
 

@@ -6,7 +6,7 @@ import { parseEvent } from '../../../lambdas/shared/errors.ts';
 import { assertNoSecrets } from '../../support/no-secrets.ts';
 import type { CheckResult } from '../../../src/checks/types.ts';
 import type { ValidationRequest } from '../../../src/checks/validate.ts';
-import { lambdaContext, SOURCE_ARN, TARGET_ARN, withLogs } from './support.ts';
+import { lambdaContext, SOURCE_ARN, TARGET_ARN, withLogs } from '../../support/lambda.ts';
 
 const smMock = mockClient(SecretsManagerClient);
 const secrets = new SecretsManagerClient({ region: 'eu-west-1' });

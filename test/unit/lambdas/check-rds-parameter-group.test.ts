@@ -3,7 +3,7 @@ import { mockClient } from 'aws-sdk-client-mock';
 import { beforeEach, describe, expect, it } from 'vitest';
 import { checkRdsSource, handler } from '../../../lambdas/check-rds-parameter-group.ts';
 import { assertNoSecrets } from '../../support/no-secrets.ts';
-import { lambdaContext, withLogs } from './support.ts';
+import { lambdaContext, withLogs } from '../../support/lambda.ts';
 
 const rdsMock = mockClient(RDSClient);
 

@@ -6,7 +6,7 @@ import { assertNoSecrets } from '../../support/no-secrets.ts';
 import type { ConnectionSpec } from '../../../src/connection/url.ts';
 import { IN_SYNC_BYTES, type SlotStatus, type SubscriptionStatus } from '../../../src/replication/status.ts';
 import type { DriftFinding } from '../../../src/drift/types.ts';
-import { lambdaContext, SOURCE_ARN, TARGET_ARN, withLogs } from './support.ts';
+import { lambdaContext, SOURCE_ARN, TARGET_ARN, withLogs } from '../../support/lambda.ts';
 
 const smMock = mockClient(SecretsManagerClient);
 const secrets = new SecretsManagerClient({ region: 'eu-west-1' });

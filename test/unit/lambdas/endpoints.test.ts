@@ -3,7 +3,7 @@ import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-sec
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterAll, describe, expect, it } from 'vitest';
 import { resolveEndpoints } from '../../../lambdas/shared/endpoints.ts';
-import { SOURCE_ARN, TARGET_ARN } from './support.ts';
+import { SOURCE_ARN, TARGET_ARN } from '../../support/lambda.ts';
 
 const sm = mockClient(SecretsManagerClient);
 afterAll(() => sm.restore());

@@ -6,7 +6,7 @@ import { assertNoSecrets } from '../../support/no-secrets.ts';
 import type { ConnectionSpec } from '../../../src/connection/url.ts';
 import type { DatabasePlan, FilterOptions, TablePlan } from '../../../src/plan/plan.ts';
 import { BENCHMARK_BYTES_PER_SECOND_PER_WORKER } from '../../../src/snapshot/estimate.ts';
-import { lambdaContext, SOURCE_ARN, TARGET_ARN, withLogs } from './support.ts';
+import { lambdaContext, SOURCE_ARN, TARGET_ARN, withLogs } from '../../support/lambda.ts';
 
 const smMock = mockClient(SecretsManagerClient);
 const secrets = new SecretsManagerClient({ region: 'eu-west-1' });

@@ -1,12 +1,12 @@
 import { CloudWatchClient, GetMetricDataCommand } from '@aws-sdk/client-cloudwatch';
+import { Metrics as PowertoolsMetrics, MetricUnit } from '@aws-lambda-powertools/metrics';
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createMetrics, monitorReplicationEvent, readFreeStorage } from '../../../lambdas/monitor-replication.ts';
-import { emfLine } from '../../../lambdas/record-job.ts';
 import { InvalidEvent, parseEvent } from '../../../lambdas/shared/errors.ts';
 import { METRIC, PUBLISHED_METRICS, publishReport } from '../../../src/monitor/metrics.ts';
 import type { MonitorReport } from '../../../src/monitor/monitor.ts';
-import { captureLogs, SOURCE_ARN, TARGET_ARN } from './support.ts';
+import { captureLogs, SOURCE_ARN, TARGET_ARN } from '../../support/lambda.ts';
 
 const cloudwatch = mockClient(CloudWatchClient);
 afterEach(() => cloudwatch.reset());
@@ -48,7 +48,7 @@ describe('monitor-replication', () => {
   });
 
   it('publishes through Powertools Metrics one EMF document per database, under the namespace, with exactly the dimensions the emitter lists', () => {
-    process.env.METRICS_NAMESPACE = 'DatabaseReplicator/Test';
+    process.env.POWERTOOLS_METRICS_NAMESPACE = 'DatabaseReplicator/Test';
     const report: MonitorReport = { jobId: 'shop-1', at: reading.at, databases: [{ database: 'shop', reading, unconsumedGrowthBytes: 1_000_000 }, { database: 'crm', error: 'Could not connect to the source' }] };
     const logs = captureLogs();
     try {
@@ -56,7 +56,7 @@ describe('monitor-replication', () => {
     } finally {
       logs.stop();
     }
-    delete process.env.METRICS_NAMESPACE;
+    delete process.env.POWERTOOLS_METRICS_NAMESPACE;
     const docs = logs.lines().filter((l) => '_aws' in l) as unknown as Emf[];
     expect(docs).toHaveLength(2);
     const [db, job] = docs;
@@ -73,7 +73,10 @@ describe('monitor-replication', () => {
   });
 
   it("lists record-job's VerifyDifferences as record-job publishes it", () => {
-    const doc = JSON.parse(emfLine('DatabaseReplicator/Test', 'database-replicator-record-job', 'VerifyDifferences', 3, new Date())) as Emf;
+    // record-job adds it through Powertools Metrics with its service name as the default dimension.
+    const metrics = new PowertoolsMetrics({ namespace: 'DatabaseReplicator/Test', serviceName: 'database-replicator-record-job' });
+    metrics.addMetric('VerifyDifferences', MetricUnit.Count, 3);
+    const doc = metrics.serializeMetrics() as unknown as Emf;
     const { Dimensions, Metrics } = doc._aws.CloudWatchMetrics[0]!;
     expect({ name: Metrics[0]!.Name, unit: Metrics[0]!.Unit, dimensions: Dimensions[0] }).toEqual({ name: METRIC.verifyDifferences.name, unit: METRIC.verifyDifferences.unit, dimensions: [...METRIC.verifyDifferences.dimensions] });
   });

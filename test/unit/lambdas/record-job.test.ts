@@ -1,18 +1,13 @@
 import { mkdtempSync, rmSync } from 'node:fs';
-import type { Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
-import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { CreateTableCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { emfLine, handler, recordJob, recordJobEvent, type RecordJobEvent } from '../../../lambdas/record-job.ts';
+import { handler, recordJob, recordJobEvent, type RecordJobEvent } from '../../../lambdas/record-job.ts';
 import { describeFailure } from '../../../lambdas/shared/failures.ts';
 import { assertNoSecrets } from '../../support/no-secrets.ts';
 import { LocalFileJobStore, type VerifyRunRecord } from '../../../src/jobs/index.ts';
-import { lambdaContext, SOURCE_ARN, TARGET_ARN, withLogs } from './support.ts';
-
-const dynalite = createRequire(import.meta.url)('dynalite') as (options: { createTableMs?: number }) => Server;
+import { lambdaContext, SOURCE_ARN, TARGET_ARN, withLogs } from '../../support/lambda.ts';
+import { startJobTable, type JobTable } from '../../support/job-table.ts';
 
 const folders: string[] = [];
 afterAll(() => folders.forEach((dir) => rmSync(dir, { recursive: true, force: true })));
@@ -305,33 +300,46 @@ describe('record-job verified and cleaned', () => {
 });
 
 describe('record-job handler', () => {
-  let server: Server;
+  let table: JobTable;
   const saved = { ...process.env };
 
   beforeAll(async () => {
-    server = dynalite({ createTableMs: 0 });
-    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-    const endpoint = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-    Object.assign(process.env, { AWS_ENDPOINT_URL_DYNAMODB: endpoint, AWS_REGION: 'eu-west-1', AWS_ACCESS_KEY_ID: 'x', AWS_SECRET_ACCESS_KEY: 'x', JOB_TABLE: 'jobs', METRICS_NAMESPACE: 'DatabaseReplicator/Test', POWERTOOLS_SERVICE_NAME: 'database-replicator-record-job' });
-    const raw = new DynamoDBClient({ endpoint, region: 'eu-west-1', credentials: { accessKeyId: 'x', secretAccessKey: 'x' } });
-    await raw.send(new CreateTableCommand({ TableName: 'jobs', KeySchema: [{ AttributeName: 'pk', KeyType: 'HASH' }, { AttributeName: 'sk', KeyType: 'RANGE' }], AttributeDefinitions: [{ AttributeName: 'pk', AttributeType: 'S' }, { AttributeName: 'sk', AttributeType: 'S' }], BillingMode: 'PAY_PER_REQUEST' }));
-    await new Promise((r) => setTimeout(r, 50));
-    raw.destroy();
+    table = await startJobTable('jobs');
+    Object.assign(process.env, { AWS_ENDPOINT_URL_DYNAMODB: table.endpoint, AWS_REGION: 'eu-west-1', AWS_ACCESS_KEY_ID: 'x', AWS_SECRET_ACCESS_KEY: 'x', JOB_TABLE: 'jobs', POWERTOOLS_METRICS_NAMESPACE: 'DatabaseReplicator/Test', POWERTOOLS_SERVICE_NAME: 'database-replicator-record-job' });
   });
 
   afterAll(async () => {
     process.env = saved;
-    await new Promise<void>((resolve) => server.close(() => resolve()));
+    await table.close();
   });
 
-  it('records a job in DynamoDB through the store, and emits the differences metric as EMF', async () => {
+  it('records a job in DynamoDB through the store, and Powertools Metrics writes the differences metric as EMF when the invocation ends', async () => {
     const started = await withLogs(() => handler({ action: 'started', input, executionArn: 'arn:aws:states:eu-west-1:123456789012:execution:R:1' }, lambdaContext('record-job')));
     expect(started.error).toBeUndefined();
     expect(started.result).toMatchObject({ jobId: 'shop_2026', databases: [{ database: 'shop' }, { database: 'Crm-Data' }] });
     const verified = await withLogs(() => handler({ action: 'verified', jobId: 'shop_2026', databases: ['shop'], since: '2026-01-01T00:00:00Z' }, lambdaContext('record-job')));
     expect(verified.result).toMatchObject({ outcome: 'missing' });
-    expect(verified.lines.find((l) => '_aws' in l)).toEqual(JSON.parse(emfLine('DatabaseReplicator/Test', 'database-replicator-record-job', 'VerifyDifferences', 0, new Date((verified.lines.find((l) => '_aws' in l)!._aws as { Timestamp: number }).Timestamp))));
+    const emf = verified.lines.filter((l) => '_aws' in l);
+    expect(emf).toEqual([{
+      _aws: { Timestamp: expect.any(Number), CloudWatchMetrics: [{ Namespace: 'DatabaseReplicator/Test', Dimensions: [['service']], Metrics: [{ Name: 'VerifyDifferences', Unit: 'Count' }] }] },
+      service: 'database-replicator-record-job',
+      VerifyDifferences: 0,
+    }]);
+    // An invocation that adds no metric writes no EMF line (and no warning about it).
+    expect(started.lines.filter((l) => '_aws' in l)).toEqual([]);
+    expect(started.logs).not.toMatch(/No application metrics/);
     assertNoSecrets(started.logs + verified.logs);
+  });
+
+  it('reports a function deployed without JOB_TABLE as FunctionMisconfigured, the name Step Functions shows', async () => {
+    delete process.env.JOB_TABLE;
+    try {
+      const { error, lines } = await withLogs(() => handler({ action: 'succeeded', jobId: 'shop_2026' }, lambdaContext('record-job')));
+      expect(error).toMatchObject({ name: 'FunctionMisconfigured', message: expect.stringMatching(/^JOB_TABLE is not set/) });
+      expect(lines.at(-1)).toMatchObject({ level: 'ERROR', errorName: 'FunctionMisconfigured' });
+    } finally {
+      process.env.JOB_TABLE = 'jobs';
+    }
   });
 
   it('refuses an unknown action as InvalidEvent', async () => {

@@ -2,11 +2,12 @@ import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { ConnectionError } from '../../../src/connection/errors.ts';
 import { registerSecret } from '../../../src/connection/redact.ts';
-import { InvalidEvent, lambdaHandler, NamedError, parseEvent, toSafeError } from '../../../lambdas/shared/errors.ts';
+import { InvalidEvent, lambdaHandler, parseEvent } from '../../../lambdas/shared/errors.ts';
+import { NamedError, toSafeError } from '../../../src/errors/safe-error.ts';
 import { effectiveFilters, endpointsEventSchema } from '../../../lambdas/shared/events.ts';
 import { assertNoSecrets, SecretLeak } from '../../support/no-secrets.ts';
 import { createLambdaLogger } from '../../../lambdas/shared/logger.ts';
-import { lambdaContext, SOURCE_ARN, TARGET_ARN, withLogs } from './support.ts';
+import { lambdaContext, SOURCE_ARN, TARGET_ARN, withLogs } from '../../support/lambda.ts';
 
 const SECRET = 'Shared-Unit-Pa55-7';
 registerSecret(SECRET);

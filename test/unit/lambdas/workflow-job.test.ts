@@ -7,10 +7,11 @@ import { checkRdsParameterGroupEvent } from '../../../lambdas/check-rds-paramete
 import { checkReplicationEvent } from '../../../lambdas/check-replication.ts';
 import { estimateSizeEvent } from '../../../lambdas/estimate-size.ts';
 import { assertNoSecrets } from '../../support/no-secrets.ts';
-import { EVENTS_PER_POLL, MAX_CONTAINER_OVERRIDE_CHARS, MAX_PLAN_CHARS, MAX_POLLS, normalizeJob, workflowInputSchema } from '../../../lambdas/shared/workflow-job.ts';
-import { replicationObjectName } from '../../../src/snapshot/prepare.ts';
+import { EVENTS_PER_POLL, MAX_CONTAINER_OVERRIDE_CHARS, MAX_POLLS, normalizeJob, workflowInputSchema } from '../../../lambdas/shared/workflow-job.ts';
+import { MAX_PLAN_CHARS } from '../../../src/inputs/task-plan.ts';
+import { replicationObjectName } from '../../../src/jobs/naming.ts';
 import { engineJobId } from '../../../src/task/scope.ts';
-import { SOURCE_ARN, TARGET_ARN } from './support.ts';
+import { SOURCE_ARN, TARGET_ARN } from '../../support/lambda.ts';
 
 const input = {
   jobId: 'shop_2026',

@@ -3,14 +3,14 @@
 import { CreateSecretCommand, DeleteSecretCommand, PutSecretValueCommand, ResourceExistsException, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { DescribeExecutionCommand, GetExecutionHistoryCommand, SFNClient, StartExecutionCommand } from '@aws-sdk/client-sfn';
 import { mockClient } from 'aws-sdk-client-mock';
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { beforeEach, describe, expect, it } from 'vitest';
 import { parseConnectionUrl } from '../../../src/connection/url.ts';
-import { deriveJobId } from '../../../src/snapshot/prepare.ts';
-import { CLEANUP_ARN, cli, deploymentEnv, executionArn, REPLICATE_ARN, removeTempDirs, SOURCE_SECRET, startJobTable, TARGET_SECRET, testIo, type JobTable } from './support.ts';
+import { deriveJobId } from '../../../src/jobs/naming.ts';
+import { CLEANUP_ARN, cli, deploymentEnv, executionArn, REPLICATE_ARN, SOURCE_SECRET, TARGET_SECRET, testIo, useJobTable } from '../../support/remote.ts';
 
 const sm = mockClient(SecretsManagerClient);
 const sfn = mockClient(SFNClient);
-let table: JobTable;
+const table = useJobTable();
 
 // Distinctive, with characters that change under percent-encoding and JSON escaping.
 const PASSWORD = 'Zq7!unique@Pass"word~91';
@@ -20,13 +20,6 @@ const spellings = (p: string) => [p, encodeURIComponent(p), encodeURIComponent(p
 const jobId = deriveJobId(parseConnectionUrl(SOURCE_URL), parseConnectionUrl(TARGET_URL));
 const secretArn = (name: string) => `arn:aws:secretsmanager:eu-west-1:123456789012:secret:${name}-AbCdEf`;
 
-beforeAll(async () => {
-  table = await startJobTable();
-});
-afterAll(async () => {
-  await table.close();
-  removeTempDirs();
-});
 beforeEach(() => {
   sm.reset();
   sfn.reset();

@@ -4,25 +4,20 @@
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { DescribeExecutionCommand, GetExecutionHistoryCommand, ListExecutionsCommand, SFNClient, StartExecutionCommand, type HistoryEvent } from '@aws-sdk/client-sfn';
 import { mockClient } from 'aws-sdk-client-mock';
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { ACCOUNT, cli, deploymentEnv, executionArn, REGION, removeTempDirs, SOURCE_SECRET, startJobTable, TARGET_SECRET, testIo, type JobTable } from './support.ts';
+import { afterAll, beforeEach, describe, expect, it } from 'vitest';
+import { ACCOUNT, cli, deploymentEnv, executionArn, REGION, SOURCE_SECRET, TARGET_SECRET, testIo, useJobTable } from '../../support/remote.ts';
 
 const CUTOVER_ARN = `arn:aws:states:${REGION}:${ACCOUNT}:stateMachine:Cutover`;
 const sfn = mockClient(SFNClient);
 const sm = mockClient(SecretsManagerClient);
-let table: JobTable;
+const table = useJobTable();
 let env: Record<string, string>;
 let jobCount = 0;
 let jobId: string;
 let arn: string;
 
-beforeAll(async () => {
-  table = await startJobTable();
-});
-afterAll(async () => {
+afterAll(() => {
   sm.restore();
-  await table.close();
-  removeTempDirs();
 });
 beforeEach(() => {
   sfn.reset();

@@ -5,13 +5,13 @@ import { join } from 'node:path';
 import { CloudFormationClient, CloudFormationServiceException, DescribeStacksCommand } from '@aws-sdk/client-cloudformation';
 import { DescribeExecutionCommand, GetExecutionHistoryCommand, ListExecutionsCommand, SFNClient, StartExecutionCommand } from '@aws-sdk/client-sfn';
 import { mockClient } from 'aws-sdk-client-mock';
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { beforeEach, describe, expect, it } from 'vitest';
 import { deploymentFromEnv, deploymentFromStack } from '../../../src/remote/deployment.ts';
-import { cli, removeTempDirs, SOURCE_SECRET, startJobTable, TARGET_SECRET, tempDir, testIo, type JobTable } from './support.ts';
+import { cli, SOURCE_SECRET, TARGET_SECRET, tempDir, testIo, useJobTable } from '../../support/remote.ts';
 
 const cfn = mockClient(CloudFormationClient);
 const sfn = mockClient(SFNClient);
-let table: JobTable;
+const table = useJobTable();
 
 const STACK_REGION = 'us-west-2';
 const machine = (name: string) => `arn:aws:states:${STACK_REGION}:123456789012:stateMachine:${name}`;
@@ -20,13 +20,6 @@ const outputs = (extra: Record<string, string> = {}) =>
     .map(([OutputKey, OutputValue]) => ({ OutputKey, OutputValue }));
 const stack = (name: string, extra?: Record<string, string>) => ({ Stacks: [{ StackName: name, StackId: `arn:aws:cloudformation:${STACK_REGION}:123456789012:stack/${name}/abc`, CreationTime: new Date(), StackStatus: 'CREATE_COMPLETE' as const, Outputs: outputs(extra) }] });
 
-beforeAll(async () => {
-  table = await startJobTable();
-});
-afterAll(async () => {
-  await table.close();
-  removeTempDirs();
-});
 beforeEach(() => {
   cfn.reset();
   sfn.reset();

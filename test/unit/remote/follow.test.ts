@@ -2,23 +2,16 @@
 // client, the job table on dynalite, the workflow's writes to it played by the test between polls.
 import { DescribeExecutionCommand, GetExecutionHistoryCommand, ListExecutionsCommand, SFNClient, StartExecutionCommand, StopExecutionCommand, type HistoryEvent } from '@aws-sdk/client-sfn';
 import { mockClient } from 'aws-sdk-client-mock';
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { cli, CLEANUP_ARN, deploymentEnv, executionArn, REPLICATE_ARN, removeTempDirs, SOURCE_SECRET, startJobTable, TARGET_SECRET, testIo, VERIFY_ARN, type JobTable } from './support.ts';
+import { beforeEach, describe, expect, it } from 'vitest';
+import { cli, CLEANUP_ARN, deploymentEnv, executionArn, REPLICATE_ARN, SOURCE_SECRET, TARGET_SECRET, testIo, VERIFY_ARN, useJobTable } from '../../support/remote.ts';
 
 const sfn = mockClient(SFNClient);
-let table: JobTable;
+const table = useJobTable();
 let env: Record<string, string>;
 let jobCount = 0;
 let jobId: string;
 let arn: string;
 
-beforeAll(async () => {
-  table = await startJobTable();
-});
-afterAll(async () => {
-  await table.close();
-  removeTempDirs();
-});
 beforeEach(() => {
   sfn.reset();
   env = deploymentEnv(table.tableName);

@@ -3,22 +3,15 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { DescribeExecutionCommand, GetExecutionHistoryCommand, ListExecutionsCommand, SFNClient } from '@aws-sdk/client-sfn';
 import { mockClient } from 'aws-sdk-client-mock';
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { beforeEach, describe, expect, it } from 'vitest';
 import { findDeploymentHint } from '../../../src/remote/deployment.ts';
 import { selectMode } from '../../../src/remote/mode.ts';
 import { RemoteUsageError } from '../../../src/remote/errors.ts';
-import { cli, deploymentEnv, REPLICATE_ARN, removeTempDirs, startJobTable, tempDir, testIo, type JobTable } from './support.ts';
+import { cli, deploymentEnv, REPLICATE_ARN, tempDir, testIo, useJobTable } from '../../support/remote.ts';
 
 const sfn = mockClient(SFNClient);
-let table: JobTable;
+const table = useJobTable();
 
-beforeAll(async () => {
-  table = await startJobTable();
-});
-afterAll(async () => {
-  await table.close();
-  removeTempDirs();
-});
 beforeEach(() => {
   sfn.reset();
   sfn.on(ListExecutionsCommand).resolves({ executions: [] });

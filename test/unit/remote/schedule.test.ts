@@ -3,23 +3,16 @@
 import { ConflictException, CreateScheduleCommand, DeleteScheduleCommand, ResourceNotFoundException, SchedulerClient, UpdateScheduleCommand } from '@aws-sdk/client-scheduler';
 import { DescribeExecutionCommand, GetExecutionHistoryCommand, SFNClient, StartExecutionCommand } from '@aws-sdk/client-sfn';
 import { mockClient } from 'aws-sdk-client-mock';
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { cli, CLEANUP_ARN, deploymentEnv, executionArn, removeTempDirs, ROLE_ARN, SOURCE_SECRET, startJobTable, TARGET_SECRET, testIo, VERIFY_ARN, type JobTable } from './support.ts';
+import { beforeEach, describe, expect, it } from 'vitest';
+import { cli, CLEANUP_ARN, deploymentEnv, executionArn, ROLE_ARN, SOURCE_SECRET, TARGET_SECRET, testIo, VERIFY_ARN, useJobTable } from '../../support/remote.ts';
 
 const scheduler = mockClient(SchedulerClient);
 const sfn = mockClient(SFNClient);
-let table: JobTable;
+const table = useJobTable();
 let env: Record<string, string>;
 let n = 0;
 let jobId: string;
 
-beforeAll(async () => {
-  table = await startJobTable();
-});
-afterAll(async () => {
-  await table.close();
-  removeTempDirs();
-});
 beforeEach(async () => {
   scheduler.reset();
   sfn.reset();

@@ -6,12 +6,14 @@ import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-sec
 import { SendTaskFailureCommand, SendTaskHeartbeatCommand, SendTaskSuccessCommand, SFNClient, TaskTimedOut } from '@aws-sdk/client-sfn';
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { formatConnectionUrl } from '../../../src/connection/url.ts';
+import type { ConnectionSpec } from '../../../src/connection/url.ts';
 import { LocalFileJobStore } from '../../../src/jobs/index.ts';
 import type { JobState } from '../../../src/snapshot/state.ts';
 import { parseTaskConfig, type Subcommand } from '../../../src/task/config.ts';
 import { readInitStateFile, writeInitStateFile } from '../../../src/task/init-state.ts';
 import { runTask, type TaskDependencies } from '../../../src/task/run.ts';
+import { TableSyncTimeout } from '../../../src/replication/subscription.ts';
+import { CopyFailed } from '../../../src/snapshot/workers.ts';
 import type { SubcommandHandler } from '../../../src/task/subcommands.ts';
 
 const PASSWORD = 'Unit-Zebra-Pa55word-7731';
@@ -53,6 +55,9 @@ function run(subcommand: Subcommand, handler?: SubcommandHandler, extra: Partial
   };
 }
 
+/** What a careless message would hold: the URL with the password in it. */
+const urlWithPassword = (spec: ConnectionSpec) => `postgresql://${spec.user}:${encodeURIComponent(spec.password!)}@${spec.host}:${spec.port}/${spec.database}`;
+
 /** Every file the store wrote, and everything the task printed or sent to Step Functions. */
 function everythingWritten(): string {
   const files: string[] = [];
@@ -90,7 +95,7 @@ describe('runTask', () => {
   it('heartbeats while working, then sends SendTaskSuccess and records the step and progress; no password anywhere', async () => {
     const handler: SubcommandHandler = async (ctx) => {
       // A careless log line with the connection URL: the logger must mask it.
-      ctx.logger.info(`connecting to ${formatConnectionUrl(ctx.source, { includePassword: true })} as ${ctx.source.password}`);
+      ctx.logger.info(`connecting to ${urlWithPassword(ctx.source)} as ${ctx.source.password}`);
       ctx.recorder.set({ tablesDone: 1, tablesTotal: 2, rowsCopied: 5, bytesCopied: 50 });
       await new Promise((r) => setTimeout(r, 150));
       return { output: { slot: 'dbr_p', tables: 2 } };
@@ -116,7 +121,7 @@ describe('runTask', () => {
   it('saves init state on failure, and the next task finds it again', async () => {
     const failing: SubcommandHandler = async (ctx) => {
       writeInitStateFile(ctx.stateDir, fakeState(ctx.engineJobId));
-      throw new Error(`copy failed on ${formatConnectionUrl(ctx.target, { includePassword: true })}`);
+      throw new Error(`copy failed on ${urlWithPassword(ctx.target)}`);
     };
     const first = run('snapshot', failing);
     expect(await first.code).toBe(1);
@@ -161,6 +166,24 @@ describe('runTask', () => {
     const job = await store.getJob('job-1');
     expect(job!.databases).toEqual({});
     expect(job!.phase).toBe('Verify');
+  });
+
+  it('fails subscribe before any snapshot as SnapshotMissing, the name Step Functions shows', async () => {
+    const { code, store } = run('subscribe');
+    expect(await code).toBe(1);
+    expect(sfn.commandCalls(SendTaskFailureCommand)[0]!.args[0].input).toMatchObject({ error: 'SnapshotMissing', cause: expect.stringMatching(/^No snapshot of database shop is recorded for job job-1; run the snapshot task/) });
+    expect((await store.listSteps('job-1'))[0]).toMatchObject({ state: 'FAILED', detail: expect.stringMatching(/^SnapshotMissing: /) });
+  });
+
+  it.each([
+    ['CopyFailed', () => new CopyFailed('Copying public.orders failed: connection lost')],
+    ['TableSyncTimeout', () => new TableSyncTimeout('Table synchronization of subscription dbr_p did not finish within 60 s')],
+  ])('reports an engine failure by its class name %s', async (name, failure) => {
+    const { code } = run('snapshot', async () => {
+      throw failure();
+    });
+    expect(await code).toBe(1);
+    expect(sfn.commandCalls(SendTaskFailureCommand)[0]!.args[0].input).toMatchObject({ error: name, cause: failure().message });
   });
 
   it('on SIGTERM records TaskStopped, keeps the state, and tells Step Functions', async () => {

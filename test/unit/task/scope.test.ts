@@ -3,7 +3,7 @@ import type { JobState } from '../../../src/snapshot/state.ts';
 import { SecretInRecordError } from '../../../src/jobs/errors.ts';
 import { decodeInitState, encodeInitState, InitStateError } from '../../../src/task/init-state.ts';
 import { engineJobId, scopeFilters } from '../../../src/task/scope.ts';
-import { replicationObjectName } from '../../../src/snapshot/prepare.ts';
+import { replicationObjectName } from '../../../src/jobs/naming.ts';
 
 describe('engineJobId', () => {
   it('is the job id itself when it makes a valid slot name, as the workflow computes the names', () => {

@@ -1,3 +1,5 @@
+// Throwaway PostgreSQL clusters (wal_level=logical) on free ports, for the tests, the demo and the
+// benchmarks alike; not part of the product (nothing under src/ imports it).
 import { execFile, execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { chownSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync, appendFileSync, chmodSync } from 'node:fs';

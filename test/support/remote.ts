@@ -1,25 +1,20 @@
-// Shared by the remote-mode tests: a job table on dynalite, a CLI io that captures output and injects
+// Shared by the remote-mode tests: the job table on dynalite (job-table.ts), a CLI io that captures output and injects
 // AWS clients, and the environment of a deployment.
 import { mkdtempSync, rmSync } from 'node:fs';
-import type { Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
-import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { afterAll, beforeAll } from 'vitest';
 import { CloudFormationClient } from '@aws-sdk/client-cloudformation';
-import { CreateTableCommand, DescribeTableCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { SchedulerClient } from '@aws-sdk/client-scheduler';
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { SFNClient } from '@aws-sdk/client-sfn';
-import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import type { AwsClients, RemoteCliIo, RemoteRuntime } from '../../../src/cli/commands/remote.ts';
-import { runCli } from '../../../src/cli/program.ts';
-import { DynamoDbJobStore, JOB_TABLE_SCHEMA } from '../../../src/jobs/index.ts';
-import { sfnExecutions, type Executions } from '../../../src/remote/executions.ts';
+import type { AwsClients, RemoteCliIo, RemoteRuntime } from '../../src/cli/commands/remote.ts';
+import { runCli } from '../../src/cli/program.ts';
+import { DynamoDbJobStore } from '../../src/jobs/index.ts';
+import { sfnExecutions, type Executions } from '../../src/remote/executions.ts';
+import { startJobTable, TEST_REGION, type JobTable } from './job-table.ts';
 
-const dynalite = createRequire(import.meta.url)('dynalite') as (options: { createTableMs?: number }) => Server;
-
-export const REGION = 'eu-west-1';
+export const REGION = TEST_REGION;
 export const ACCOUNT = '123456789012';
 export const REPLICATE_ARN = `arn:aws:states:${REGION}:${ACCOUNT}:stateMachine:Replicate`;
 export const VERIFY_ARN = `arn:aws:states:${REGION}:${ACCOUNT}:stateMachine:Verify`;
@@ -29,28 +24,20 @@ export const SOURCE_SECRET = `arn:aws:secretsmanager:${REGION}:${ACCOUNT}:secret
 export const TARGET_SECRET = `arn:aws:secretsmanager:${REGION}:${ACCOUNT}:secret:database-replicator/target-GhIjKl`;
 export const executionArn = (machine: string, name: string) => `arn:aws:states:${REGION}:${ACCOUNT}:execution:${machine}:${name}`;
 
-export interface JobTable {
-  tableName: string;
-  doc: DynamoDBDocumentClient;
-  store: DynamoDbJobStore;
-  close: () => Promise<void>;
-}
-
-/** dynalite in-process with the job table's schema. */
-export async function startJobTable(tableName = 'jobs'): Promise<JobTable> {
-  const server = dynalite({ createTableMs: 0 });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const raw = new DynamoDBClient({ endpoint: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, region: REGION, credentials: { accessKeyId: 'x', secretAccessKey: 'x' } });
-  const { partitionKey, sortKey } = JOB_TABLE_SCHEMA;
-  await raw.send(new CreateTableCommand({
-    TableName: tableName,
-    BillingMode: 'PAY_PER_REQUEST',
-    KeySchema: [{ AttributeName: partitionKey.name, KeyType: 'HASH' }, { AttributeName: sortKey.name, KeyType: 'RANGE' }],
-    AttributeDefinitions: [{ AttributeName: partitionKey.name, AttributeType: partitionKey.type }, { AttributeName: sortKey.name, AttributeType: sortKey.type }],
-  }));
-  while ((await raw.send(new DescribeTableCommand({ TableName: tableName }))).Table?.TableStatus !== 'ACTIVE') await new Promise((r) => setTimeout(r, 5));
-  const doc = DynamoDBDocumentClient.from(raw);
-  return { tableName, doc, store: new DynamoDbJobStore({ client: doc, tableName }), close: () => new Promise((r) => server.close(() => r())) };
+/**
+ * The remote-mode test file's job table on dynalite: started before its first test, closed with the
+ * file's temporary folders after its last. The fields are filled in by then.
+ */
+export function useJobTable(): JobTable {
+  const table = {} as JobTable;
+  beforeAll(async () => {
+    Object.assign(table, await startJobTable());
+  });
+  afterAll(async () => {
+    await table.close?.();
+    removeTempDirs();
+  });
+  return table;
 }
 
 /** The environment of a deployment named by variables, with a config folder of its own (no saved profile). */
