@@ -35,7 +35,9 @@ export async function loadDataset(cluster: ClusterInfo, admin: pg.Client, databa
            decode(md5(g::text) || md5((g + 1)::text), 'hex')
       FROM generate_series(1, ${wideRows}) g;
     CREATE INDEX wide_created_at ON wide (created_at);
-    CREATE INDEX wide_tag ON wide ((attrs ->> 'tag'));`], { env, maxBuffer: 64 * 1024 * 1024 });
+    CREATE INDEX wide_tag ON wide ((attrs ->> 'tag'));
+    -- pgbench_history has no key: a source must say how its UPDATEs and DELETEs are replicated before init publishes it.
+    ALTER TABLE pgbench_history REPLICA IDENTITY FULL;`], { env, maxBuffer: 64 * 1024 * 1024 });
   await admin.query(`SELECT 1`);
   await run(join(cluster.bindir, 'vacuumdb'), ['--analyze', '--quiet', '-d', database], { env });
   const { rows } = await admin.query<{ bytes: string }>('SELECT pg_database_size($1)::text AS bytes', [database]);

@@ -95,5 +95,10 @@ export async function dropRetainingSlot(source: pg.Client, target: pg.Client | u
     }
     await new Promise((r) => setTimeout(r, 100));
   }
-  throw new Error(`The slot ${names.slot} stayed in use for 5 s while the WAL-retention guard tried to drop it; drop it with \`SELECT pg_drop_replication_slot('${names.slot}')\` once its consumer is stopped.`);
+  throw new SlotInUseError(`The slot ${names.slot} stayed in use for 5 s while the WAL-retention guard tried to drop it; drop it with \`SELECT pg_drop_replication_slot('${names.slot}')\` once its consumer is stopped.`);
+}
+
+/** The guard could not drop a slot because something kept using it. */
+export class SlotInUseError extends Error {
+  override name = 'SlotInUseError';
 }

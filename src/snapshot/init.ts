@@ -18,6 +18,7 @@ import { copyDatabaseSettings } from './database-settings.ts';
 import { copyTasks } from './copy.ts';
 import { timed, type DatabaseRun } from './database-run.ts';
 import { faultPoint } from './fault-points.ts';
+import { endLeftoverSessions } from './leftover-sessions.ts';
 import { copyFirstTime, type FirstCopy } from './first-copy.ts';
 import { entriesByTable, readArchiveEntries } from './post-data.ts';
 import { restoreMissingEntries } from './post-data-present.ts';
@@ -33,6 +34,11 @@ import { LocalJobStore, type InitStep, type JobState } from './state.ts';
 import { copyInSnapshot } from './workers.ts';
 import { JobFinishedError, JobLockedError, lockJob } from './job-lock.ts';
 import { checkDroppable, dropTargetDatabase, type TargetDrop } from './drop-target.ts';
+
+/** A rerun of an unfinished job asked for other filters than the job was started with. */
+export class JobOptionsChangedError extends Error {
+  override name = 'JobOptionsChangedError';
+}
 
 /** The job's slot is gone: the copy can no longer be finished consistently. */
 export class ResumeImpossibleError extends Error {
@@ -106,7 +112,7 @@ export async function runInit(req: InitRequest): Promise<InitReport> {
     );
   }
   if (previous && !finished && JSON.stringify(previous.filters) !== JSON.stringify(req.filters)) {
-    throw new Error(`Job ${jobId} was started with other filters; run it again with the same options, or pass --job-id to start a separate job.`);
+    throw new JobOptionsChangedError(`Job ${jobId} was started with other filters; run it again with the same options, or pass --job-id to start a separate job.`);
   }
   const refresh = Boolean(previous && finished && req.whenFinished === 'refresh');
   const resumed = Boolean(previous && !finished);
@@ -235,6 +241,15 @@ async function replicateDatabase(run: DatabaseRun): Promise<InitReport['database
   let first: FirstCopy | undefined;
   try {
     await ensureTargetDatabase(run, source);
+    if (db.slotCreated) {
+      const target = await run.openTarget(plan.target);
+      try {
+        const ended = await endLeftoverSessions(target);
+        if (ended) log(`${plan.target}: ended ${ended} session(s) an earlier run of this job left on the target`);
+      } finally {
+        await target.end().catch(() => undefined);
+      }
+    }
     if (!db.slotCreated) {
       first = await copyFirstTime(run, source, schemaOptions, postDataFile);
     } else if (!db.steps.data) {

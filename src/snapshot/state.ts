@@ -1,6 +1,7 @@
-import { mkdirSync, readFileSync, renameSync, writeFileSync, existsSync, rmSync } from 'node:fs';
+import { mkdirSync, readFileSync, existsSync, rmSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
+import { writeJsonAtomic } from '../jobs/local-files.ts';
 import type { FilterOptions, ResolvedTimeFilter } from '../plan/plan.ts';
 
 export const INIT_STEPS = ['roles', 'schema', 'data', 'largeObjects', 'postData', 'sequences', 'analyze'] as const;
@@ -95,11 +96,8 @@ export class LocalJobStore {
   }
 
   save(state: JobState): void {
-    mkdirSync(this.dir, { recursive: true, mode: 0o700 });
     state.updatedAt = new Date().toISOString();
-    const tmp = `${this.path(state.jobId)}.${process.pid}.tmp`;
-    writeFileSync(tmp, JSON.stringify(state, null, 2) + '\n', { mode: 0o600 });
-    renameSync(tmp, this.path(state.jobId));
+    writeJsonAtomic(this.path(state.jobId), state);
   }
 
   remove(jobId: string): void {
