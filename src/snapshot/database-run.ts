@@ -18,6 +18,8 @@ export interface DatabaseRun {
   openTarget: (db: string) => Promise<pg.Client>;
   jobDir: string;
   noSync: boolean;
+  /** Tables whose statistics are current: a resume leaves these out of its ANALYZE. */
+  analyzed: Set<string>;
 }
 
 /** Runs a step unless the record says it is done, then records its time. */

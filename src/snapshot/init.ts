@@ -199,7 +199,7 @@ export async function runInit(req: InitRequest): Promise<InitReport> {
 
     for (const plan of plans) {
       const db = state.databases[plan.source]!;
-      const result = await replicateDatabase({ jobId, req, plan, db, save, log, binary, sourceMajor: sourceFacts.major, targetAdmin, openSource, openTarget, jobDir: store.jobDir(jobId), noSync: state.noSync });
+      const result = await replicateDatabase({ jobId, analyzed: new Set(), req, plan, db, save, log, binary, sourceMajor: sourceFacts.major, targetAdmin, openSource, openTarget, jobDir: store.jobDir(jobId), noSync: state.noSync });
       report.databases.push(result);
     }
     return report;
@@ -265,13 +265,13 @@ async function replicateDatabase(run: DatabaseRun): Promise<InitReport['database
         // subscription has applied everything before the hand-off.
         if (db.resume?.switchedAt && db.subscription) await waitForSlotConfirmed(source, db.slot, db.resume.switchedAt, req.syncTimeoutMs ?? 3_600_000);
         const built = await restoreMissingEntries({ schema: schemaOptions, archive: postDataFile, workDir: run.jobDir, source, target, jobs: req.jobs }, await readArchiveEntries(schemaOptions, postDataFile));
-        log(`${plan.source}: post-data built ${built} missing index(es), constraint(s) and other entries`);
+        log(`${plan.source}: post-data built ${built.length} missing index(es), constraint(s) and other entries`);
       } finally {
         await target.end().catch(() => undefined);
       }
     });
     faultPoint('init:post-data');
-    await timed(db, 'analyze', save, () => analyzeInParallel(run, first?.analyzed ?? new Set()));
+    await timed(db, 'analyze', save, () => analyzeInParallel(run, first?.analyzed ?? run.analyzed));
     faultPoint('init:analyze');
     if (run.noSync) await dropReplicationObjects(run, source);
     db.done = true;
@@ -317,10 +317,10 @@ async function resumeDatabase(run: DatabaseRun, source: pg.Client, schemaOptions
     const byTable = await entriesByTable(source, entries);
     const restore = { schema: schemaOptions, archive: postDataFile, workDir: run.jobDir, source, target, jobs: req.jobs };
     const buildOwnEntries = async (tables: string[]) => {
-      await restoreMissingEntries(restore, tables.flatMap((k) => byTable.own.get(k) ?? []));
+      const built = new Set((await restoreMissingEntries(restore, tables.flatMap((k) => byTable.own.get(k) ?? []))).map((e) => e.dumpId));
+      // A table analyzed before the stop keeps its statistics; one whose indexes are new gets them again.
+      for (const k of tables) if (!(byTable.own.get(k) ?? []).some((e) => built.has(e.dumpId))) run.analyzed.add(k);
     };
-    // The apply worker finds the rows an UPDATE or DELETE changes by their keys.
-    await buildOwnEntries(Object.keys(db.copied));
 
     // Unlogged tables are not published; copy them as they are now.
     const unlogged = unfinishedTables(plan, db).filter((t) => t.unlogged);

@@ -38,6 +38,8 @@ interface NamedObject {
   name: string;
 }
 
+let listCount = 0;
+
 const identity = (o: Omit<NamedObject, 'oid'>) => JSON.stringify([Number(o.catalog), o.schema, o.tbl, o.name]);
 
 /**
@@ -67,12 +69,12 @@ export async function entriesOnTarget(source: pg.Client, target: pg.Client, entr
  * Restores the given archive entries the target does not have yet (pg_restore --use-list), so a
  * rerun after a stop in the middle of post-data builds only what is missing.
  */
-export async function restoreMissingEntries(options: RestoreMissingOptions, entries: ArchiveEntry[]): Promise<number> {
+export async function restoreMissingEntries(options: RestoreMissingOptions, entries: ArchiveEntry[]): Promise<ArchiveEntry[]> {
   const present = await entriesOnTarget(options.source, options.target, entries);
   const missing = entries.filter((e) => !present.has(e.dumpId));
   const restored = missing.filter((e) => !isMatviewData(e));
   if (restored.length) {
-    const list = join(options.workDir, `post-data.${process.pid}.missing.list`);
+    const list = join(options.workDir, `post-data.${process.pid}.missing.${++listCount}.list`);
     writeFileSync(list, restored.map((e) => e.line).join('\n') + '\n', { mode: 0o600 });
     try {
       await restoreArchiveEntries(options.schema, options.archive, list, options.jobs);
@@ -82,7 +84,7 @@ export async function restoreMissingEntries(options: RestoreMissingOptions, entr
   }
   // Materialized views last, filled again (harmless) with the source's search path, not pg_restore's empty one.
   await fillMatviews(options.schema, missing.filter(isMatviewData));
-  return missing.length;
+  return missing;
 }
 
 export interface RestoreMissingOptions {

@@ -90,26 +90,30 @@ export async function resumeWithSecondSlot(run: ResumeRun): Promise<{ recopied: 
     // Before the first step the tables are in the job's publication too: only the record tells them apart.
     const switched = r.leftPublicationAt !== undefined && (await switchDone(source, db.publication, second, keys));
     if (!switched) {
-      // 1. The copied tables stream from the job's slot; the others leave its publication first.
-      if (!(await subscriptionExists(target, main))) {
+      // 1. The copied tables stream from the job's slot; the others leave its publication first. Beside
+      //    it (2.), the unfinished tables are copied under a second slot's snapshot, then indexed.
+      const streamCopied = async () => {
+        if (await subscriptionExists(target, main)) return;
         const members = await publicationMembers(source, db.publication);
         const leaving = r.published.filter((p) => members.has(`${p.schema}.${p.name}`));
         if (leaving.length) await source.query(`ALTER PUBLICATION ${quoteIdent(db.publication)} DROP TABLE ${leaving.map((p) => qualifiedName(p.schema, p.name)).join(', ')}`);
         r.leftPublicationAt = await settledPoint(source, run.timeoutMs);
         save();
         faultPoint('resume:left-publication');
+        // The apply worker finds the rows an UPDATE or DELETE changes by their keys.
+        await run.buildOwnEntries(Object.keys(db.copied).filter((k) => !r.tables.includes(k)));
         await createSubscriptionAtSlot(target, { name: main, conninfo: run.subscriptionConninfo, publication: db.publication, slot: main, consistentPoint: db.consistentPoint!, binary: run.copy.binary });
         db.subscription = main;
         save();
-        log(`${run.plan.source}: the ${Object.keys(db.copied).length} table(s) already copied stream from slot ${main}; copying ${r.tables.length} table(s) again under a new snapshot`);
         faultPoint('resume:main-subscription');
-      }
-
-      // 2. The second slot's snapshot, and the unfinished tables copied under it.
-      if (!r.copyDone) await copyUnderSecondSlot(run, r);
-
-      // 3. Their keys and indexes, then their own stream from the second slot's point.
-      await run.buildOwnEntries(r.tables);
+      };
+      const copyAgain = async () => {
+        if (!r.copyDone) await copyUnderSecondSlot(run, r);
+        await run.buildOwnEntries(r.tables);
+      };
+      log(`${run.plan.source}: the ${Object.keys(db.copied).length} table(s) already copied stream from slot ${main}; copying ${r.tables.length} table(s) again under a new snapshot`);
+      // Both share the two sessions (pg queues their statements); the long work runs on sessions of its own.
+      await Promise.all([streamCopied(), copyAgain()]);
       faultPoint('resume:indexes');
       if (!(await subscriptionExists(target, second))) {
         await createSubscriptionAtSlot(target, { name: second, conninfo: run.subscriptionConninfo, publication: second, slot: second, consistentPoint: r.snapshotPoint!, binary: run.copy.binary });
