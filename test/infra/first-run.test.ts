@@ -95,9 +95,10 @@ describe('step 3: the VPC endpoints an existing VPC needs', () => {
 
   it('lists an endpoint for every AWS service the tasks and the functions in the VPC call, and no other', () => {
     const services = servicesCalledFromTheVpc(custom);
-    expect([...services].sort()).toEqual(['dynamodb', 'ecr', 'logs', 'secretsmanager']);
-    // ECR serves manifests through ecr.api and ecr.dkr, and image layers from S3.
-    const needed = [...services].flatMap((service) => (service === 'ecr' ? ['ecr.api', 'ecr.dkr', 's3'] : [service])).sort();
+    expect([...services].sort()).toEqual(['cloudwatch', 'dynamodb', 'ecr', 'logs', 'secretsmanager']);
+    // ECR serves manifests through ecr.api and ecr.dkr, and image layers from S3; CloudWatch's API endpoint is "monitoring".
+    const endpointsOf = (service: string) => (service === 'ecr' ? ['ecr.api', 'ecr.dkr', 's3'] : service === 'cloudwatch' ? ['monitoring'] : [service]);
+    const needed = [...services].flatMap(endpointsOf).sort();
     const listed = [...step(3).matchAll(/`com\.amazonaws\.<region>\.([a-z0-9.]+)`/g)].map((m) => m[1]!).sort();
     expect(listed).toEqual(needed);
     for (const gateway of ['dynamodb', 's3']) expect(step(3)).toMatch(new RegExp(`\\.${gateway}\` \\| gateway`));

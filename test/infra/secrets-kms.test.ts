@@ -23,7 +23,9 @@ function statementsOf(s: Synthesized, role: IConstruct): Statement[] {
     .filter(([, p]) => (p.Roles as { Ref: string }[]).some((r) => r.Ref === id))
     .flatMap(([, p]) => (p.PolicyDocument as { Statement: Statement[] }).Statement);
 }
-const decrypts = (s: Synthesized, role: IConstruct) => statementsOf(s, role).filter((st) => list(st.Action).includes('kms:Decrypt'));
+// Decrypt through Secrets Manager: the secrets' key. (The replicate workflow also uses the alarm topic's own key, for drift notices.)
+const decrypts = (s: Synthesized, role: IConstruct) =>
+  statementsOf(s, role).filter((st) => list(st.Action).includes('kms:Decrypt') && (JSON.stringify(st.Condition ?? {}).includes('secretsmanager.') || [KEY, MRK].some((k) => JSON.stringify(st.Resource).includes(k))));
 
 const readers = (s: Synthesized) => [s.stack.task.taskDefinition.taskRole, ...s.stack.functions.connecting.map((f) => f.role)];
 const others = (s: Synthesized) => [s.stack.task.taskDefinition.obtainExecutionRole(), s.stack.functions.checkRdsParameterGroup.role, s.stack.functions.recordJob.role, ...s.stack.workflows.all.map((m) => m.stateMachine.role)];
@@ -39,7 +41,8 @@ describe('a customer managed KMS key for the secrets', () => {
         StringEquals: { 'kms:ViaService': { 'Fn::Join': ['', ['secretsmanager.', { Ref: 'AWS::Region' }, '.', { Ref: 'AWS::URLSuffix' }]] } },
       });
     }
-    expect(readers(withKey)).toHaveLength(5);
+    // The task and the five functions that connect: the four checks and the monitor.
+    expect(readers(withKey)).toHaveLength(6);
   });
 
   it('is granted to no role that reads no secret, and without the setting to none at all', () => {
