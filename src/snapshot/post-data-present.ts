@@ -70,6 +70,18 @@ export async function entriesOnTarget(source: pg.Client, target: pg.Client, entr
  * rerun after a stop in the middle of post-data builds only what is missing.
  */
 export async function restoreMissingEntries(options: RestoreMissingOptions, entries: ArchiveEntry[]): Promise<ArchiveEntry[]> {
+  // A foreign key built while a subscription applies changes to its tables can lose a deadlock to the
+  // apply worker; the entries still missing are simply built again.
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await restoreMissingOnce(options, entries);
+    } catch (error) {
+      if (attempt >= 3 || !/deadlock detected/.test((error as Error).message)) throw error;
+    }
+  }
+}
+
+async function restoreMissingOnce(options: RestoreMissingOptions, entries: ArchiveEntry[]): Promise<ArchiveEntry[]> {
   const present = await entriesOnTarget(options.source, options.target, entries);
   const missing = entries.filter((e) => !present.has(e.dumpId));
   const restored = missing.filter((e) => !isMatviewData(e));
