@@ -9,7 +9,7 @@ import { describe, expect, it } from 'vitest';
 import { normalizeJob, workflowInputSchema } from '../../lambdas/shared/workflow-job.ts';
 import { SecretAccess } from '../../infra/lib/secret-access.ts';
 import { repoRoot, testApp } from './cdk-context.ts';
-import { CUSTOM, logicalId, resourcesOf, synth, type Synthesized } from './synth.ts';
+import { asList, CUSTOM, logicalId, resourcesOf, statementsOf, synth, type Synthesized } from './synth.ts';
 
 const base = synth();
 const custom = synth(CUSTOM);
@@ -18,15 +18,8 @@ const guide = readme.slice(readme.indexOf('### First run, step by step'), readme
 const step = (n: number) => guide.slice(guide.indexOf(`#### ${n}.`), guide.indexOf(`#### ${n + 1}.`) === -1 ? undefined : guide.indexOf(`#### ${n + 1}.`));
 
 type Json = Record<string, unknown>;
-interface Statement { Action: string | string[]; Resource: unknown; Condition?: Json }
-const list = <T,>(v: T | T[]): T[] => (Array.isArray(v) ? v : [v]);
+const list = asList;
 
-function statementsOf(s: Synthesized, role: IConstruct): Statement[] {
-  const id = logicalId(s, role);
-  return resourcesOf(s.json, 'AWS::IAM::Policy')
-    .filter(([, p]) => (p.Roles as { Ref: string }[]).some((r) => r.Ref === id))
-    .flatMap(([, p]) => (p.PolicyDocument as { Statement: Statement[] }).Statement);
-}
 
 const definitions = readdirSync(join(repoRoot, 'statemachines')).filter((f) => f.endsWith('.asl.json')).map((f) => JSON.parse(readFileSync(join(repoRoot, 'statemachines', f), 'utf8')) as Json);
 type State = { Type: string; Resource?: string; Parameters?: Json; Branches?: Machine[]; ItemProcessor?: Machine };

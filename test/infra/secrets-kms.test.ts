@@ -7,22 +7,15 @@ import { describe, expect, it } from 'vitest';
 import { readAppSettings } from '../../infra/lib/app-settings.ts';
 import { SecretAccess } from '../../infra/lib/secret-access.ts';
 import { testApp } from './cdk-context.ts';
-import { CUSTOM, logicalId, resourcesOf, synth, type Synthesized } from './synth.ts';
+import { asList, CUSTOM, statementsOf, synth, type Synthesized } from './synth.ts';
 
 const KEY = 'arn:aws:kms:eu-west-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab';
 const MRK = 'arn:aws:kms:eu-west-1:123456789012:key/mrk-1234abcd12ab34cd56ef1234567890ab';
 const base = synth();
 const withKey = synth({ ...CUSTOM, secretsKmsKeyArns: [KEY, MRK] });
 
-interface Statement { Effect: string; Action: string | string[]; Resource: unknown; Condition?: Record<string, unknown> }
-const list = <T,>(v: T | T[]): T[] => (Array.isArray(v) ? v : [v]);
+const list = asList;
 
-function statementsOf(s: Synthesized, role: IConstruct): Statement[] {
-  const id = logicalId(s, role);
-  return resourcesOf(s.json, 'AWS::IAM::Policy')
-    .filter(([, p]) => (p.Roles as { Ref: string }[]).some((r) => r.Ref === id))
-    .flatMap(([, p]) => (p.PolicyDocument as { Statement: Statement[] }).Statement);
-}
 // Decrypt through Secrets Manager: the secrets' key. (The replicate workflow also uses the alarm topic's own key, for drift notices.)
 const decrypts = (s: Synthesized, role: IConstruct) =>
   statementsOf(s, role).filter((st) => list(st.Action).includes('kms:Decrypt') && (JSON.stringify(st.Condition ?? {}).includes('secretsmanager.') || [KEY, MRK].some((k) => JSON.stringify(st.Resource).includes(k))));

@@ -58,3 +58,16 @@ export function logicalId(synthesized: Synthesized, construct: { node: { default
   const child = (construct as { node?: { defaultChild?: unknown } }).node?.defaultChild ?? construct;
   return synthesized.stack.getLogicalId(child as Parameters<ReplicatorStack['getLogicalId']>[0]);
 }
+
+/** One IAM policy statement of the template. */
+export interface PolicyStatement { Effect?: string; Action: string | string[]; Resource: unknown; Condition?: Record<string, unknown> }
+
+export const asList = <T,>(v: T | T[]): T[] => (Array.isArray(v) ? v : [v]);
+
+/** Every statement of the policies attached to a role. */
+export function statementsOf(s: Synthesized, role: object): PolicyStatement[] {
+  const id = logicalId(s, role);
+  return resourcesOf(s.json, 'AWS::IAM::Policy')
+    .filter(([, p]) => (p.Roles as { Ref: string }[]).some((r) => r.Ref === id))
+    .flatMap(([, p]) => (p.PolicyDocument as { Statement: PolicyStatement[] }).Statement);
+}
