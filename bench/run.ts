@@ -11,6 +11,7 @@ import pg from 'pg';
 import { clusterUrl, startCluster, type ClusterInfo } from '../scripts/support/cluster.ts';
 import { fingerprint, loadDataset } from './dataset.ts';
 import { commandExists, machineDescription, median, timeCommand } from './measure.ts';
+import { committedWalEnd } from '../src/catalog/wal.ts';
 
 const execFileAsync = promisify(execFile);
 const { values: args } = parseArgs({
@@ -219,7 +220,7 @@ try {
     await timeCommand(process.execPath, [cli, 'init', '--local', '--yes', '--no-roles', '--jobs', String(jobs), '--state-dir', state, '--log-level', 'warn'], env);
     const syncStarted = performance.now();
     await timeCommand(process.execPath, [cli, 'sync', '--local', '--state-dir', state, '--log-level', 'warn'], env);
-    const lsn = await withClient(source, 'bench', async (c) => (await c.query<{ l: string }>('SELECT pg_current_wal_lsn()::text AS l')).rows[0]!.l);
+    const lsn = await withClient(source, 'bench', async (c) => committedWalEnd(c));
     await withClient(source, 'bench', async (c) => {
       for (;;) {
         const { rows } = await c.query<{ done: boolean }>(`SELECT bool_or(confirmed_flush_lsn >= $1::pg_lsn) AS done FROM pg_replication_slots WHERE slot_name LIKE 'dbr\\_%'`, [lsn]);

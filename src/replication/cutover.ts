@@ -2,6 +2,7 @@ import { qualifiedName, quoteIdent } from '../catalog/ident.ts';
 import { assertNotSameDatabase } from '../catalog/identity.ts';
 import type { Logger } from '../log/logger.ts';
 import { readSequenceValues } from '../catalog/sequences.ts';
+import { committedWalEnd } from '../catalog/wal.ts';
 import { requireJob, withClients, type JobContext } from './job.ts';
 import { refreshMatviews } from './matviews.ts';
 import { readSlotStatus } from './status.ts';
@@ -62,8 +63,7 @@ export async function runCutover(req: CutoverRequest): Promise<CutoverResult[]> 
         await source!.query(`SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid() AND backend_type = 'client backend'`);
         req.logger.info(`${db.source}: the source database is now read-only for new sessions`);
       }
-      const { rows } = await source!.query<{ lsn: string }>('SELECT pg_current_wal_lsn()::text AS lsn');
-      const lsn = rows[0]!.lsn;
+      const lsn = await committedWalEnd(source!);
       await waitFor(
         async () => {
           const r = await source!.query<{ done: boolean }>('SELECT confirmed_flush_lsn >= $2::pg_lsn AS done FROM pg_replication_slots WHERE slot_name = $1', [db.slot, lsn]);

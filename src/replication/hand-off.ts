@@ -1,5 +1,6 @@
 import type pg from 'pg';
 import { quoteIdent } from '../catalog/ident.ts';
+import { committedWalEnd } from '../catalog/wal.ts';
 import { subscriptionExists } from './subscription.ts';
 
 /** A resume could not bring its two streams together (in the time it was given). */
@@ -28,7 +29,7 @@ export async function settledPoint(source: pg.Client, timeoutMs: number): Promis
     timeoutMs,
     'the transactions running on the source to finish',
   );
-  return (await source.query<{ lsn: string }>('SELECT pg_current_wal_lsn()::text AS lsn')).rows[0]!.lsn;
+  return committedWalEnd(source);
 }
 
 /** Waits until the slot's subscriber has applied and flushed everything up to `lsn`. */

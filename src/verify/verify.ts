@@ -5,6 +5,7 @@ import type { Logger } from '../log/logger.ts';
 import type { DatabasePlan, FilterOptions, TablePlan } from '../plan/plan.ts';
 import type { JobContext } from '../replication/job.ts';
 import { readSequenceValues } from '../catalog/sequences.ts';
+import { committedWalEnd } from '../catalog/wal.ts';
 import { planJob } from '../plan/job-plan.ts';
 import { chooseRowHashMethod, useCanonicalSession } from './canonical.ts';
 import type { KeyRange } from './chunks.ts';
@@ -100,10 +101,10 @@ async function onPairs<T, R>(pairs: Sides[], items: T[], work: (sides: Sides, it
 
 /** Waits until the target has applied everything the source had written when called (live replication). */
 async function waitForCatchUp(source: pg.Client, slot: string, timeoutMs: number): Promise<boolean> {
-  const { rows } = await source.query<{ lsn: string }>('SELECT pg_current_wal_lsn()::text AS lsn');
+  const lsn = await committedWalEnd(source);
   const deadline = Date.now() + timeoutMs;
   for (;;) {
-    const r = await source.query<{ done: boolean | null }>('SELECT confirmed_flush_lsn >= $2::pg_lsn AS done FROM pg_replication_slots WHERE slot_name = $1', [slot, rows[0]!.lsn]);
+    const r = await source.query<{ done: boolean | null }>('SELECT confirmed_flush_lsn >= $2::pg_lsn AS done FROM pg_replication_slots WHERE slot_name = $1', [slot, lsn]);
     if (r.rows[0]?.done) return true;
     if (Date.now() > deadline) return false;
     await new Promise((res) => setTimeout(res, 200));

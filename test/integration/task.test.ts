@@ -24,6 +24,7 @@ import { clusterUrl, type ClusterInfo } from '../../scripts/support/cluster.ts';
 import { dropReplicationObjects, fingerprintTables, replicationObjectsOnSource } from '../support/compare.ts';
 import { createTestDatabase, edgeCasesSql, runPsqlFile, withClient } from '../support/db.ts';
 import { startJobTable, type JobTable } from '../support/job-table.ts';
+import { committedWalEnd } from '../../src/catalog/wal.ts';
 
 const { source, target } = inject('clusters');
 const ARN = (name: string) => `arn:aws:secretsmanager:eu-west-1:123456789012:secret:${name}-AbCdEf`;
@@ -88,7 +89,7 @@ async function allItemsOf(jobId: string): Promise<string> {
  */
 async function waitForSlotConfirmed(database: string, slot: string): Promise<void> {
   await withClient(source, database, async (c) => {
-    const lsn = (await c.query<{ lsn: string }>('SELECT pg_current_wal_lsn()::text AS lsn')).rows[0]!.lsn;
+    const lsn = await committedWalEnd(c);
     for (let i = 0; i < 600; i++) {
       const { rows } = await c.query<{ done: boolean }>('SELECT confirmed_flush_lsn >= $2::pg_lsn AS done FROM pg_replication_slots WHERE slot_name = $1', [slot, lsn]);
       if (rows[0]?.done) return;

@@ -1,6 +1,7 @@
 import { expect } from 'vitest';
 import type { ClusterInfo } from '../../scripts/support/cluster.ts';
 import { withClient } from './db.ts';
+import { committedWalEnd } from '../../src/catalog/wal.ts';
 
 export interface TableFingerprint {
   rows: number;
@@ -90,7 +91,7 @@ export async function replicationObjectsOnSource(source: ClusterInfo, database: 
 
 /** Waits until the target's subscription has applied everything the source had written when called. */
 export async function waitForSubscriptionCatchUp(source: ClusterInfo, target: ClusterInfo, database: string, targetDb = database): Promise<void> {
-  const lsn = await withClient(source, database, async (c) => (await c.query<{ lsn: string }>('SELECT pg_current_wal_lsn()::text AS lsn')).rows[0]!.lsn);
+  const lsn = await withClient(source, database, async (c) => committedWalEnd(c));
   await withClient(target, targetDb, async (c) => {
     for (let i = 0; i < 240; i++) {
       const { rows } = await c.query<{ ok: boolean }>('SELECT latest_end_lsn >= $1::pg_lsn AS ok FROM pg_stat_subscription WHERE relid IS NULL', [lsn]);
