@@ -62,13 +62,14 @@ export class CommandRecord {
     });
   }
 
-  /** Init's copy progress for one database, written at most every `throttleMs`. */
+  /** Init's copy progress for one database with its tables in flight (status --watch), written at most every `throttleMs`. */
   copyProgress(p: CopyProgress): void {
     const now = Date.now();
     const last = this.lastWrite.get(p.database) ?? 0;
-    if (now - last < (this.o.throttleMs ?? 2000) && p.tablesDone < p.tablesTotal) return;
+    if (now - last < (this.o.throttleMs ?? 1000) && p.tablesDone < p.tablesTotal) return;
     this.lastWrite.set(p.database, now);
-    void this.database(p.database, { state: 'RUNNING', phase: 'Copy data', tablesDone: p.tablesDone, tablesTotal: p.tablesTotal, rowsCopied: p.rowsDone, bytesCopied: p.bytesDone });
+    const copying = p.tablesDone < p.tablesTotal && p.copying?.length ? { copying: p.copying } : {};
+    void this.database(p.database, { state: 'RUNNING', phase: 'Copy data', tablesDone: p.tablesDone, tablesTotal: p.tablesTotal, rowsCopied: p.rowsDone, bytesCopied: p.bytesDone, ...copying });
   }
 
   database(database: string, progress: DatabaseProgressInput): Promise<void> {

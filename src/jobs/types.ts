@@ -35,6 +35,22 @@ export type Endpoint = z.infer<typeof endpointSchema>;
 
 export const databaseNameSchema = z.string().min(1).max(256);
 
+/** Tables in the copy's record at most: the largest in flight, then the ones finished last. */
+export const MAX_RECORDED_TABLE_COPIES = 25;
+
+/** One table of init's copy, as `status --watch` draws its bar: in flight, or finished (`seconds` set). */
+export const tableCopySchema = z.object({
+  table: z.string().min(1).max(300),
+  rows: count,
+  bytesDone: count,
+  /** The planner's size of the table (on disk): the copy's bytes end near it, not exactly on it. */
+  bytesExpected: count,
+  startedAt: iso,
+  /** Set once every range of the table is committed. */
+  seconds: z.number().nonnegative().optional(),
+});
+export type TableCopy = z.infer<typeof tableCopySchema>;
+
 export const databaseProgressSchema = z.object({
   state: jobStateSchema,
   phase: text,
@@ -44,6 +60,8 @@ export const databaseProgressSchema = z.object({
   bytesCopied: count,
   /** Replication lag of this database's subscription, once streaming. */
   lagBytes: count.optional(),
+  /** While init copies: the tables in flight and the last finished (bounded, for the 400 KB item limit). */
+  copying: z.array(tableCopySchema).max(MAX_RECORDED_TABLE_COPIES).optional(),
   /** One sentence: why this database's last step failed (set with state FAILED). */
   error: text.optional(),
   /** Schema drift found by the last replication check, one line per difference with its fix (src/drift). */

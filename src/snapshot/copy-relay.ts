@@ -62,7 +62,10 @@ export class CopyOutRelay extends Readable {
   readonly text: string;
   rowCount: number | null = null;
   payloadBytes = 0;
+  /** CopyData messages read: one per row (binary format: and one for the trailer). */
+  dataMessages = 0;
   private reported = 0;
+  private reportedMessages = 0;
   private lastGc = 0;
   private connection: PgConnection | null = null;
   private pgDataHandler: ((chunk: Buffer) => void) | null = null;
@@ -75,10 +78,10 @@ export class CopyOutRelay extends Readable {
   private remaining = 0;
   private carry: Buffer[] | null = null;
 
-  private readonly onPayload: ((bytes: number) => void) | undefined;
+  private readonly onPayload: ((bytes: number, rows: number) => void) | undefined;
 
-  /** `onPayload` hears how many bytes of data each read carried, for progress. */
-  constructor(text: string, onPayload?: (bytes: number) => void) {
+  /** `onPayload` hears how many bytes of data, and how many rows, each read carried, for progress. */
+  constructor(text: string, onPayload?: (bytes: number, rows: number) => void) {
     super({ highWaterMark: 64 * 1024 });
     this.text = text;
     this.onPayload = onPayload;
@@ -165,6 +168,7 @@ export class CopyOutRelay extends Readable {
         if (code === COPY_DATA) this.carry = [header];
       }
       const body = length - 4;
+      if (code === COPY_DATA) this.dataMessages++;
       if (code !== COPY_DATA) {
         // CopyOutResponse, a notice or a parameter change: not data, cut out of the run.
         if (headerStart >= 0) closeRun(headerStart);
@@ -204,8 +208,9 @@ export class CopyOutRelay extends Readable {
       minorGc()?.({ type: 'minor' });
     }
     if (this.onPayload && this.payloadBytes > this.reported) {
-      this.onPayload(this.payloadBytes - this.reported);
+      this.onPayload(this.payloadBytes - this.reported, this.dataMessages - this.reportedMessages);
       this.reported = this.payloadBytes;
+      this.reportedMessages = this.dataMessages;
     }
     for (const b of out) if (!this.push(b)) this.wanted = false;
   }

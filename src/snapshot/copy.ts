@@ -92,7 +92,7 @@ async function prepareFreeze(target: pg.Client, task: CopyTask): Promise<boolean
  * Streams one task from a source session (already inside the exported snapshot) into the target in
  * its own transaction, so a copy cut short never leaves committed half data behind.
  */
-export async function copyTask(source: pg.Client, target: pg.Client, task: CopyTask, binary: boolean, onBytes?: (n: number) => void): Promise<CopyResult> {
+export async function copyTask(source: pg.Client, target: pg.Client, task: CopyTask, binary: boolean, onBytes?: (n: number, rows: number) => void): Promise<CopyResult> {
   const started = performance.now();
   await target.query('BEGIN');
   try {

@@ -11,6 +11,7 @@ import { applySequenceValues, copyLargeObjects } from './objects.ts';
 import { readSequenceValues, type SequenceValue } from '../catalog/sequences.ts';
 import { entriesByTable, PostDataScheduler, readArchiveEntries } from './post-data.ts';
 import { copyPreDataSchema, dumpPostDataSchema, type SchemaCopyOptions } from './schema.ts';
+import { TableCopies } from './table-copies.ts';
 import { copyInSnapshot } from './workers.ts';
 
 /** A first copy under the job slot's snapshot, with its post-data builds already under way. */
@@ -76,11 +77,14 @@ export async function copyFirstTime(run: DatabaseRun, source: pg.Client, schemaO
     for (const t of tasks) chunksLeft.set(`${t.table.schema}.${t.table.name}`, (chunksLeft.get(`${t.table.schema}.${t.table.name}`) ?? 0) + 1);
     const progress: CopyProgress = { database: plan.source, bytesDone: 0, bytesTotal: tasks.reduce((n, t) => n + t.bytes, 0), tablesDone: 0, tablesTotal: chunksLeft.size, rowsDone: 0 };
     const started = performance.now();
+    const tables = new TableCopies(tasks);
     await timed(db, 'data', save, () =>
       copyInSnapshot({
-        onBytes: (n) => {
+        onTaskStart: (task) => tables.started(task),
+        onBytes: (n, task, rows) => {
           progress.bytesDone += n;
-          req.onProgress?.({ ...progress, finished: undefined });
+          tables.read(task, n, rows);
+          req.onProgress?.({ ...progress, finished: undefined, copying: tables.list() });
         },
         source: sourceSpec, target: targetSpec, tls: req.tls, snapshotName: exported.snapshotName, jobs: req.jobs, tasks, binary: run.binary,
         onSnapshotImported: exported.release,
@@ -114,7 +118,8 @@ export async function copyFirstTime(run: DatabaseRun, source: pg.Client, schemaO
           }
           progress.rowsDone += done.rows;
           if (left === 0) progress.tablesDone++;
-          req.onProgress?.({ ...progress, finished: { table: task.key, ...done } });
+          tables.done(task, done);
+          req.onProgress?.({ ...progress, finished: { table: task.key, ...done }, copying: tables.list() });
           req.logger.debug(`${plan.source}: copied ${task.key} (${done.rows} rows, ${done.bytes} bytes, ${done.seconds.toFixed(2)} s)`);
           faultPoint('init:table-copied');
         },

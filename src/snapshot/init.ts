@@ -26,6 +26,7 @@ import { applySequenceValues, copyLargeObjects } from './objects.ts';
 import { readSequenceValues, type SequenceValue } from '../catalog/sequences.ts';
 import { checkRowFilters, checkTargetEmpty } from '../plan/target-checks.ts';
 import { deriveJobId, replicationObjectName, resumeObjectName } from '../jobs/naming.ts';
+import type { TableCopy } from '../jobs/types.ts';
 import { planJob } from '../plan/job-plan.ts';
 import { resumeWithSecondSlot, unfinishedTables } from './resume.ts';
 import { copyRoles, type RoleCopyResult } from './roles.ts';
@@ -83,6 +84,8 @@ export interface CopyProgress {
   rowsDone: number;
   /** The table just finished, if this event is for one. */
   finished?: { table: string; rows: number; bytes: number; seconds: number };
+  /** The tables in flight (largest first) and the last finished, as of at most a second ago. */
+  copying?: TableCopy[];
 }
 
 export interface InitReport {

@@ -22,7 +22,9 @@ export interface SnapshotCopyOptions {
   /** Called once every worker has imported the snapshot: the exporting connection may close then. */
   onSnapshotImported: () => Promise<void>;
   onTaskDone: (task: CopyTask, result: CopyResult) => void;
-  onBytes?: (n: number) => void;
+  /** Bytes and rows of a task as they stream (rows: CopyData messages, exact once the task is done). */
+  onBytes?: (n: number, task: CopyTask, rows: number) => void;
+  onTaskStart?: (task: CopyTask) => void;
   /** Reads that must see the same snapshot (sequence values, large objects), run on the first worker. */
   inSnapshot?: (source: pg.Client, target: pg.Client) => Promise<void>;
 }
@@ -75,7 +77,9 @@ export async function copyInSnapshot(options: SnapshotCopyOptions): Promise<void
       while (!stop && next < options.tasks.length) {
         const task = options.tasks[next++]!;
         try {
-          const result = await copyTask(sources[index]!, targets[index]!, task, options.binary, options.onBytes);
+          options.onTaskStart?.(task);
+          const onBytes = options.onBytes;
+          const result = await copyTask(sources[index]!, targets[index]!, task, options.binary, onBytes && ((n, rows) => onBytes(n, task, rows)));
           options.onTaskDone(task, result);
         } catch (error) {
           stop = true;

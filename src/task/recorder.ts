@@ -62,9 +62,11 @@ export class DatabaseRecorder {
     this.#progress = next;
   }
 
-  /** Init's copy progress, as the snapshot streams. */
+  /** Init's copy progress, as the snapshot streams, with its tables in flight while some are (status --watch). */
   copyProgress(p: CopyProgress): void {
-    this.set({ tablesDone: p.tablesDone, tablesTotal: p.tablesTotal, rowsCopied: p.rowsDone, bytesCopied: p.bytesDone });
+    const copying = p.tablesDone < p.tablesTotal && p.copying?.length ? p.copying : undefined;
+    const { copying: _previous, ...rest } = this.#progress;
+    this.#progress = { ...rest, tablesDone: p.tablesDone, tablesTotal: p.tablesTotal, rowsCopied: p.rowsDone, bytesCopied: p.bytesDone, ...(copying ? { copying } : {}) };
   }
 
   start(): void {

@@ -11,6 +11,7 @@ import type { JobRecord, StepRecord } from '../../jobs/types.ts';
 import { addJobOptions, jobCommandContext, type JobOptions } from '../job-options.ts';
 import { localJobStore, readJobRecord } from '../job-record.ts';
 import { EXIT_FAILED, EXIT_OK, UsageError, type CliIo } from '../io.ts';
+import { liveViewFrame, type LiveDatabase } from '../live-view.ts';
 import { renderJson } from '../render.ts';
 import { remoteMode } from '../remote-options.ts';
 import { runRemote } from './remote.ts';
@@ -82,6 +83,28 @@ export function renderStatusLine(statuses: DatabaseStatus[], warnings: Map<strin
   return `${at.toISOString()} ${parts.join('; ')}\n`;
 }
 
+/** The live view's databases: what the servers say, with each one's entry in the job record (init's copy). */
+export function liveDatabases(statuses: DatabaseStatus[], warnings: Map<string, string>, job: JobRecord | undefined): LiveDatabase[] {
+  const out: LiveDatabase[] = statuses.map((s) => {
+    const tables = Object.values(s.subscription.tables);
+    const progress = job?.databases[s.database];
+    return {
+      database: s.database, verdict: s.verdict, reason: s.reason,
+      lagBytes: s.slot.exists ? s.slot.lagBytes : null, lagSeconds: s.subscription.lagSeconds,
+      walRetainedBytes: s.slot.exists ? s.slot.retainedBytes : null,
+      tablesReady: tables.filter((t) => t === 'ready').length, tablesTotal: tables.length || (progress?.tablesTotal ?? 0),
+      ...(warnings.has(s.database) ? { warning: warnings.get(s.database)! } : {}),
+      ...(progress ? { progress } : {}),
+    };
+  });
+  // A database the servers could not be read for (init still creating it) is shown from the record.
+  for (const [name, progress] of Object.entries(job?.databases ?? {})) {
+    if (out.some((d) => d.database === name)) continue;
+    out.push({ database: name, verdict: `${progress.state.toLowerCase()} - ${progress.phase}`, lagBytes: progress.lagBytes ?? null, lagSeconds: null, walRetainedBytes: null, tablesReady: null, tablesTotal: progress.tablesTotal, progress });
+  }
+  return out;
+}
+
 /** The resume state is the engine's, large and of no use to a reader. */
 function withoutResumeState(job: JobRecord): JobRecord {
   return { ...job, databases: Object.fromEntries(Object.entries(job.databases).map(([name, { initState: _initState, ...entry }]) => [name, entry])) };
@@ -113,7 +136,7 @@ export function statusCommand(io: CliIo, setExitCode: (code: number) => void): C
         'the source since init, each with the statements that fix it (sync --apply-ddl runs the additive ones).\n' +
         'Exit code 1 when any database is broken.',
     )
-    .option('-w, --watch [seconds]', 'refresh every N seconds (default 2) until interrupted; without a terminal, one line per refresh')
+    .option('-w, --watch [seconds]', 'refresh every N seconds (default 2) until interrupted: on a terminal a live view redrawn in place (during init a bar per table being copied, with rows, MB/s and ETA); without one, one line per refresh')
     .addHelpText('after', '\nExamples:\n  database-replicator status\n  database-replicator status --watch 5\n  database-replicator status --json | jq \'.databases[].verdict\'\n');
   return addJobOptions(command).action(async (options: StatusOptions, cmd: Command) => {
     // Remote mode: the job record in the job table and the job's latest execution (src/remote/status.ts).
@@ -123,19 +146,33 @@ export function statusCommand(io: CliIo, setExitCode: (code: number) => void): C
     if (!Number.isFinite(interval) || interval < 0) throw new UsageError(`--watch takes a number of seconds, not "${String(options.watch)}".`);
     const store = localJobStore(options.stateDir);
     const history: ReadingHistory = new Map();
-    // Without a terminal, the full view once, then one line per refresh.
+    // Without a terminal, the full view once, then one line per refresh; on one, the live view.
     let first = true;
     for (;;) {
-      const [statuses, record] = await Promise.all([collectStatus(job), readJobRecord(store, job.jobId)]);
+      // init may run in another process: its state file moves on (created, slot made, done).
+      if (interval && !first) job.state = job.store.load(job.jobId);
+      let note: string | undefined;
+      const [statuses, record] = await Promise.all([
+        collectStatus(job).catch((error: unknown) => {
+          // While watching, a database init is still creating (or not recorded yet) is no reason to stop.
+          if (!interval || globals.json) throw error;
+          note = `the servers could not be read: ${(error as Error).message}`;
+          return [] as DatabaseStatus[];
+        }),
+        readJobRecord(store, job.jobId),
+      ]);
       const broken = statuses.some((s) => s.verdict === 'broken');
       const warnings = guardWarnings(statuses, job.jobId, history);
-      if (globals.json) {
+      if (interval && io.isTty && !globals.json) {
+        const header = record ? renderJobRecord(record.job, record.steps, statuses).trimEnd().split('\n').slice(0, 1) : [];
+        io.stdout(liveViewFrame({ title: `database-replicator status: job ${job.jobId}`, header, databases: liveDatabases(statuses, warnings, record?.job), ...(note ? { note } : {}), now: new Date(), intervalSeconds: interval, columns: io.columns }, first));
+      } else if (globals.json) {
         const databases = statuses.map((s) => ({ ...s, ...(warnings.has(s.database) ? { warning: warnings.get(s.database) } : {}) }));
         io.stdout(renderJson({ command: 'status', ok: !broken, jobId: job.jobId, at: new Date().toISOString(), job: record ? withoutResumeState(record.job) : null, steps: record?.steps ?? [], databases, drift: statuses.flatMap((s) => s.drift) }));
-      } else if (interval && !io.isTty && !first) {
-        io.stdout(renderStatusLine(statuses, warnings, new Date()));
+      } else if (interval && !first) {
+        io.stdout(note ? `${new Date().toISOString()} ${note}\n` : renderStatusLine(statuses, warnings, new Date()));
       } else {
-        io.stdout(`${interval && io.isTty ? '\u001b[2J\u001b[H' : ''}${record ? renderJobRecord(record.job, record.steps, statuses) : ''}${renderStatus(statuses, warnings)}`);
+        io.stdout(`${note ? `(${note})\n` : ''}${record ? renderJobRecord(record.job, record.steps, statuses) : ''}${renderStatus(statuses, warnings)}`);
       }
       first = false;
       setExitCode(broken ? EXIT_FAILED : EXIT_OK);
