@@ -25,6 +25,11 @@ export class TerminalSession {
     });
   }
 
+  /** All output so far as written, escape codes included. */
+  get output(): string {
+    return this.raw;
+  }
+
   /** All output so far, escape codes removed. */
   get text(): string {
     return stripVTControlCharacters(this.raw);
