@@ -131,7 +131,8 @@ export function remoteRequest(name: RemoteCommand, options: Record<string, unkno
   } else if (name === 'cutover') {
     request.cutover = { maxLagBytes: options.maxLagBytes as number, timeoutSeconds: options.timeout as number, readOnlySource: options.readOnlySource === true, sequenceMargin: options.sequenceMargin as number };
   } else if (name === 'status') {
-    request.status = { watch: options.watch !== undefined && options.watch !== false };
+    const watch = options.watch !== undefined && options.watch !== false;
+    request.status = { watch, live: watch && io.isTty && !globals.json, columns: io.columns };
   }
   return request;
 }

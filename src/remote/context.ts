@@ -54,7 +54,8 @@ export interface RemoteRequest {
   init?: { jobs?: number | undefined; sync: boolean; dropExisting: boolean; copyRoles: boolean; splitBytes?: number | undefined };
   verify?: { jobs?: number | undefined; maxDiffs?: number | undefined; rowsPerChunk?: number | undefined; recheckTimeoutSeconds?: number | undefined; schedule?: string | undefined; unschedule: boolean };
   cutover?: { maxLagBytes: number; timeoutSeconds: number; readOnlySource: boolean; sequenceMargin: number };
-  status?: { watch: boolean };
+  /** `live`: --watch on a terminal, drawn as the live view `columns` wide. */
+  status?: { watch: boolean; live?: boolean; columns?: number };
 }
 
 /** Exit code when the user stopped following (128 + SIGINT), the execution still running. */

@@ -30,6 +30,8 @@ export interface FollowOptions {
   signal: AbortSignal;
   sleep?: (ms: number, signal: AbortSignal) => Promise<void>;
   onUpdate: (snapshot: FollowSnapshot) => void;
+  /** onUpdate on every poll, changed or not (a live view redraws its clock and rates). */
+  everyPoll?: boolean;
   /** The job table could not be read (told once; following goes on without progress). */
   onStoreError?: (error: Error) => void;
   /** Events read per poll; the failure analysis reads up to FAILURE_EVENTS. */
@@ -77,7 +79,7 @@ export async function followExecution(o: FollowOptions): Promise<FollowResult> {
     const job = await readJob();
     const snapshot: FollowSnapshot = { description, ...(currentState(events) ? { state: currentState(events)! } : {}), ...(job ? { job } : {}) };
     const key = snapshotKey(snapshot);
-    if (key !== lastKey) o.onUpdate(snapshot);
+    if (key !== lastKey || o.everyPoll) o.onUpdate(snapshot);
     lastKey = key;
     if (description.status !== 'RUNNING' && description.status !== 'PENDING_REDRIVE') {
       if (description.status === 'SUCCEEDED') return { ...snapshot, detached: false };

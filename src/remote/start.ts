@@ -2,7 +2,7 @@
 import { redact } from '../connection/redact.ts';
 import { EXIT_DETACHED, type RemoteContext } from './context.ts';
 import { executionName, type ExecutionDescription } from './executions.ts';
-import { followExecution, type FollowResult } from './follow.ts';
+import { followExecution, type FollowResult, type FollowSnapshot } from './follow.ts';
 import { renderResult, renderStarted, renderUpdate, resultJson, resumeCommand, type Workflow } from './render.ts';
 
 /** Progress and start lines go to stdout, or to stderr when stdout carries the JSON document. */
@@ -11,7 +11,7 @@ function progress(ctx: RemoteContext): (text: string) => void {
 }
 
 /** Follows an execution, prints each change and the result; returns the exit code. */
-export async function followAndReport(ctx: RemoteContext, o: { command: string; workflow: Workflow; jobId: string; executionArn: string }): Promise<{ code: number; result: FollowResult }> {
+export async function followAndReport(ctx: RemoteContext, o: { command: string; workflow: Workflow; jobId: string; executionArn: string; live?: (snapshot: FollowSnapshot) => void }): Promise<{ code: number; result: FollowResult }> {
   const print = progress(ctx);
   const result = await followExecution({
     executions: ctx.clients.executions,
@@ -21,7 +21,8 @@ export async function followAndReport(ctx: RemoteContext, o: { command: string; 
     pollMs: ctx.pollMs,
     signal: ctx.signal,
     ...(ctx.sleep ? { sleep: ctx.sleep } : {}),
-    onUpdate: (snapshot) => print(renderUpdate(snapshot, ctx.now())),
+    onUpdate: o.live ?? ((snapshot) => print(renderUpdate(snapshot, ctx.now()))),
+    ...(o.live ? { everyPoll: true } : {}),
     onStoreError: (error) => ctx.logger.warn(`the job table cannot be read (${error.name}), so per-database progress is not shown; the execution is followed all the same.`),
   });
   const code = result.detached ? EXIT_DETACHED : result.failure ? 1 : 0;

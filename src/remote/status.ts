@@ -9,6 +9,7 @@ import { RemoteFailure } from './errors.ts';
 import { consoleUrl, namedForJob, type ExecutionDescription, type ExecutionSummary } from './executions.ts';
 import { currentState, executionFailure, type ExecutionFailure } from './history.ts';
 import { remoteJobId } from './inputs.ts';
+import { remoteLiveView } from './live.ts';
 import { readableJob, renderExecution, renderJob, type Workflow } from './render.ts';
 import { followAndReport } from './start.ts';
 
@@ -47,8 +48,9 @@ export async function remoteStatus(request: RemoteRequest, ctx: RemoteContext): 
     throw new RemoteFailure(`There is no job ${jobId} in the job table ${ctx.deployment.jobTableName}, and no execution named after it; check --job-id (init prints it) and the deployment (${ctx.deploymentLabel}).`);
   }
   if (request.status?.watch && execution?.status === 'RUNNING') {
-    if (!ctx.json && job) ctx.stdout(renderJob(job));
-    const { code } = await followAndReport(ctx, { command: 'status', workflow: workflowOf(ctx.deployment, execution.stateMachineArn), jobId, executionArn: execution.executionArn });
+    if (!ctx.json && job && !request.status.live) ctx.stdout(renderJob(job));
+    const live = request.status.live && !ctx.json ? remoteLiveView({ jobId, write: ctx.stdout, now: ctx.now, intervalSeconds: ctx.pollMs / 1000, columns: request.status.columns ?? 120 }) : undefined;
+    const { code } = await followAndReport(ctx, { command: 'status', workflow: workflowOf(ctx.deployment, execution.stateMachineArn), jobId, executionArn: execution.executionArn, ...(live ? { live } : {}) });
     return code;
   }
   let state: string | undefined;

@@ -2,6 +2,7 @@
 // client, the job table on dynalite, the workflow's writes to it played by the test between polls.
 import { DescribeExecutionCommand, GetExecutionHistoryCommand, ListExecutionsCommand, SFNClient, StartExecutionCommand, StopExecutionCommand, type HistoryEvent } from '@aws-sdk/client-sfn';
 import { mockClient } from 'aws-sdk-client-mock';
+import { stripVTControlCharacters } from 'node:util';
 import { beforeEach, describe, expect, it } from 'vitest';
 import { cli, CLEANUP_ARN, deploymentEnv, executionArn, REPLICATE_ARN, SOURCE_SECRET, TARGET_SECRET, testIo, VERIFY_ARN, useJobTable } from '../../support/remote.ts';
 
@@ -193,5 +194,35 @@ describe('sync and status in remote mode', () => {
     expect(out).toContain(`${jobId}-verify-20260301T100000Z-abcd succeeded after 0 s. Verify passed.`);
     expect(sfn.commandCalls(StartExecutionCommand)).toHaveLength(0);
     expect(sfn.commandCalls(ListExecutionsCommand).map((c) => c.args[0].input.stateMachineArn).sort()).toEqual([CLEANUP_ARN, REPLICATE_ARN, VERIFY_ARN].sort());
+  });
+
+  it('status --watch on a terminal draws the live view from the job record: a bar per table the task copies, redrawn in place', async () => {
+    await table.store.createJob({ jobId, state: 'RUNNING', phase: 'Copy snapshot', source: { description: 's' }, target: { description: 't' }, executionArn: arn });
+    const startedAt = new Date(Date.now() - 10_000).toISOString();
+    const copying = (rows: number, bytes: number) => [
+      { table: 'public.orders', rows, bytesDone: bytes, bytesExpected: 100 * 1024 * 1024, startedAt },
+      { table: 'public.items', rows: 10, bytesDone: 1024, bytesExpected: 4 * 1024 * 1024, startedAt },
+      { table: 'public.users', rows: 500, bytesDone: 64 * 1024, bytesExpected: 64 * 1024, startedAt, seconds: 0.5 },
+    ];
+    await table.store.updateDatabaseProgress(jobId, 'shop', { ...progress(1), copying: copying(1000, 10 * 1024 * 1024) });
+    sfn.on(ListExecutionsCommand, { stateMachineArn: REPLICATE_ARN }).resolves({ executions: [{ executionArn: arn, stateMachineArn: REPLICATE_ARN, name: `${jobId}-init-x`, status: 'RUNNING', startDate: t }] });
+    sfn.on(DescribeExecutionCommand).resolvesOnce(described('RUNNING')).resolvesOnce(described('RUNNING')).resolvesOnce(described('RUNNING')).resolves(described('SUCCEEDED', { stopDate: t }));
+    sfn.on(GetExecutionHistoryCommand).resolves({ events: [entered(9, 'TaskStateEntered', 'Copy snapshot')] });
+    const base = testIo(env, { table, runtime: steps(() => table.store.updateDatabaseProgress(jobId, 'shop', { ...progress(1), copying: copying(5000, 50 * 1024 * 1024) })) });
+    const io = { ...base, isTty: true, columns: 160 };
+    expect(await cli(['status', '--remote', '--job-id', jobId, '--watch'], io)).toBe(0);
+    const out = io.out.join('');
+    const frames = out.split('\u001b[H').slice(1);
+    expect(out.startsWith('\u001b[2J\u001b[H')).toBe(true);
+    expect(frames.length).toBeGreaterThanOrEqual(3);
+    const text = frames.map((f) => stripVTControlCharacters(f));
+    expect(text[0]).toContain(`database-replicator status --remote: job ${jobId}`);
+    expect(text[0]).toContain(`Execution ${jobId}-init-x: RUNNING in state Copy snapshot`);
+    expect(text[0]).toContain('shop: RUNNING - Copy data  |  lag -  |  WAL retained -  |  tables 1/5 ready');
+    expect(text[0]).toMatch(/ {4}public\.orders \[#{2}\.{22}\] 10% {2}1,000 rows, 10\.0 MB of ~100\.0 MB, [\d.]+ [kM]?B\/s, ETA \d+ (s|min)/);
+    expect(text[0]).toMatch(/ {4}public\.items {2}\[\.{24}\] {2}0% {2}10 rows, 1\.0 kB of ~4\.0 MB/);
+    expect(text[0]).toContain('    public.users  [########################] done  500 rows, 64.0 kB in 0.5 s');
+    expect(text.at(-1)).toMatch(/public\.orders \[#{12}\.{12}\] 50% {2}5,000 rows, 50\.0 MB of ~100\.0 MB/);
+    expect(out).toContain(`${jobId}-init-x succeeded after 0 s.`);
   });
 });
