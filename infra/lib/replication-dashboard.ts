@@ -46,7 +46,7 @@ Each line is one **job / database**, read once a minute by the job's monitor sch
 * **Replication lag** (bytes and seconds) is how far the target is behind. Spikes during bulk writes are normal; a steady climb means the target cannot keep up.
 * **Tables not ready** is above 0 while tables synchronize (init resume, refresh). **Apply / sync errors** count failures of the target's workers: read the target's server log.
 * **Subscription enabled** at 0 means nothing is applied. **Slot dropped** marks the WAL-retention guard dropping a slot (\`maxRetainedWalGb\`): that database must be cleaned up and replicated again.
-* Below: the workflows' executions, the replicator task's CPU and memory (Container Insights), and the rows verify found different.
+* Below: the workflows' executions, the replicator task's CPU and memory (Container Insights), and the rows verify found different; then the snapshot copy while a task runs it (rows and bytes so far, MB/s: a rate that drops to 0 with tables left means a stuck copy; \`status --remote --watch\` shows each table's bar).
 
 Alarms (to the stack's topic) fire on: WAL retained above ${'${WAL_GB}'} GB; WAL growing for 30 minutes with nothing consuming it; lag above ${'${LAG_S}'} s for 15 minutes; a disabled subscription; a dropped slot; a failed workflow execution (a verify that found differences included).`;
 
@@ -100,7 +100,12 @@ export class ReplicationDashboard extends Construct {
       graph('Replicator task CPU and memory', [task('CpuUtilized', 'CPU units used')], { right: [task('MemoryUtilized', 'memory used (MiB)')] }),
       graph('Rows verify found different', [
         new cloudwatch.Metric({ namespace: ns, metricName: METRIC.verifyDifferences.name, dimensionsMap: { service: props.recordJobService }, statistic: 'Maximum', period: Duration.minutes(5), label: 'differences' }),
+        search(METRIC.verifyDatabaseDifferences, 'Maximum', ''),
       ]),
+    );
+    this.dashboard.addWidgets(
+      graph('Snapshot copy: bytes and rows copied', [search(METRIC.copyBytes, 'Maximum', '')], { right: [search(METRIC.copyRows, 'Maximum', '')], width: 12 }),
+      graph('Snapshot copy rate (MB/s)', [search(METRIC.copyRate, 'Average', '')], { width: 12 }),
     );
 
     for (const rule of alarmRules(props.thresholds)) {

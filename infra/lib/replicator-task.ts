@@ -1,6 +1,6 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { Duration, IgnoreMode, RemovalPolicy, type CfnResource } from 'aws-cdk-lib';
+import { Duration, IgnoreMode, RemovalPolicy, Stack, type CfnResource } from 'aws-cdk-lib';
 import type * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import type * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as ecr from 'aws-cdk-lib/aws-ecr';
@@ -10,6 +10,7 @@ import * as logs from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
 import type { CpuArchitectureName, ImageSettings } from './app-settings.ts';
 import { fargateSizeProblem } from './fargate-sizes.ts';
+import { metricsNamespace } from './replicator-function.ts';
 import { JOB_ITEM_ACTIONS } from './status-table.ts';
 import { ECR_REPOSITORY, IMAGE_TAG, invalid } from './validation.ts';
 
@@ -98,7 +99,8 @@ export class ReplicatorTask extends Construct {
       stopTimeout: Duration.seconds(30),
       // Configuration only: credentials come from Secrets Manager at run time (the workflow passes secret ARNs).
       // Fargate sets AWS_REGION; copy workers default to PLAN.jobs, else the task's vCPUs.
-      environment: { JOB_TABLE: props.jobTable.tableName, LOG_LEVEL: 'info' },
+      // The copy and verify metrics go out as EMF lines on stdout, which the log driver ships (src/task/task-metrics.ts).
+      environment: { JOB_TABLE: props.jobTable.tableName, LOG_LEVEL: 'info', POWERTOOLS_METRICS_NAMESPACE: metricsNamespace(Stack.of(this).stackName), POWERTOOLS_SERVICE_NAME: 'database-replicator-task' },
     });
     // What the job store's writes and reads of one job need (src/jobs/dynamodb-store.ts); no Scan, batch or delete.
     props.jobTable.grant(this.taskDefinition.taskRole, ...JOB_ITEM_ACTIONS);

@@ -4,7 +4,7 @@ import type { MonitorReport } from './monitor.ts';
 // alarms (infra/lib/replication-dashboard.ts) name metrics from PUBLISHED_METRICS only, and a test
 // compares the two, so a renamed metric cannot leave a widget or an alarm watching nothing.
 
-export type MetricUnitName = 'Bytes' | 'Seconds' | 'Count';
+export type MetricUnitName = 'Bytes' | 'Seconds' | 'Count' | 'Megabytes/Second';
 
 export interface PublishedMetric {
   name: string;
@@ -33,6 +33,11 @@ export const METRIC = {
   slotDropped: { name: 'SlotDropped', unit: 'Count', dimensions: JOB_DATABASE, description: 'the WAL-retention guard dropped the slot (maxRetainedWalGb)' },
   sourceFreeStorage: { name: 'SourceFreeStorageBytes', unit: 'Bytes', dimensions: JOB, description: "the RDS source's FreeStorageSpace" },
   verifyDifferences: { name: 'VerifyDifferences', unit: 'Count', dimensions: SERVICE, description: 'rows found different by the latest verify run' },
+  // The Fargate task's (src/task/task-metrics.ts): init's copy while it runs, and each verify run.
+  copyRows: { name: 'CopyRowsCopied', unit: 'Count', dimensions: JOB_DATABASE, description: 'rows the snapshot copy has committed so far' },
+  copyBytes: { name: 'CopyBytesCopied', unit: 'Bytes', dimensions: JOB_DATABASE, description: 'bytes the snapshot copy has streamed so far' },
+  copyRate: { name: 'CopyThroughput', unit: 'Megabytes/Second', dimensions: JOB_DATABASE, description: "the snapshot copy's rate since its previous reading" },
+  verifyDatabaseDifferences: { name: 'VerifyDifferences', unit: 'Count', dimensions: JOB_DATABASE, description: 'rows (or keys) the verify task found different in a database' },
 } as const satisfies Record<string, PublishedMetric>;
 
 export const PUBLISHED_METRICS: readonly PublishedMetric[] = Object.values(METRIC);
@@ -45,6 +50,22 @@ export interface MetricSink {
 }
 
 const flag = (on: boolean) => (on ? 1 : 0);
+
+/** One EMF document of init's copy of a database: rows and bytes so far, and MB/s since the previous one. */
+export function publishCopy(sink: MetricSink, jobId: string, database: string, copy: { rows: number; bytes: number; megabytesPerSecond: number }): void {
+  sink.addDimensions({ JobId: jobId, Database: database });
+  sink.addMetric(METRIC.copyRows.name, METRIC.copyRows.unit, copy.rows);
+  sink.addMetric(METRIC.copyBytes.name, METRIC.copyBytes.unit, copy.bytes);
+  sink.addMetric(METRIC.copyRate.name, METRIC.copyRate.unit, copy.megabytesPerSecond);
+  sink.publishStoredMetrics();
+}
+
+/** One EMF document of a verify run of a database: the differences it found. */
+export function publishVerifyDifferences(sink: MetricSink, jobId: string, database: string, differences: number): void {
+  sink.addDimensions({ JobId: jobId, Database: database });
+  sink.addMetric(METRIC.verifyDatabaseDifferences.name, METRIC.verifyDatabaseDifferences.unit, differences);
+  sink.publishStoredMetrics();
+}
 
 /**
  * Publishes one dimension set per database of the report (one EMF document each), then the job's

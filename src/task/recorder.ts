@@ -26,6 +26,8 @@ export interface RecorderOptions {
   throttleMs?: number;
   /** How often the state file and progress are looked at (default 1 s). */
   tickMs?: number;
+  /** Hears every copy progress event too (the task's copy metrics). */
+  onCopyProgress?: (p: CopyProgress) => void;
 }
 
 /** What must reach the store at once: a task killed right after these must find them on retry. */
@@ -64,6 +66,7 @@ export class DatabaseRecorder {
 
   /** Init's copy progress, as the snapshot streams, with its tables in flight while some are (status --watch). */
   copyProgress(p: CopyProgress): void {
+    this.#o.onCopyProgress?.(p);
     const copying = p.tablesDone < p.tablesTotal && p.copying?.length ? p.copying : undefined;
     const { copying: _previous, ...rest } = this.#progress;
     this.#progress = { ...rest, tablesDone: p.tablesDone, tablesTotal: p.tablesTotal, rowsCopied: p.rowsDone, bytesCopied: p.bytesDone, ...(copying ? { copying } : {}) };

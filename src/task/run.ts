@@ -21,7 +21,9 @@ import { DatabaseRecorder } from './recorder.ts';
 import { checkCertificateFiles } from './rds-ca-bundle.ts';
 import { engineJobId } from './scope.ts';
 import { SUBCOMMAND_HANDLERS, type SubcommandHandler, type SubcommandResult } from './subcommands.ts';
+import { TaskMetrics, taskMetricSink } from './task-metrics.ts';
 import { TaskTokenReporter } from './token.ts';
+import type { MetricSink } from '../monitor/metrics.ts';
 
 export interface TaskDependencies {
   secrets: SecretsManagerClient;
@@ -37,6 +39,8 @@ export interface TaskDependencies {
   progressTickMs?: number;
   /** Parent of the task's temporary state folder (default: the OS temp folder). */
   tmpDir?: string;
+  /** Where the copy and verify metrics go; default: Powertools Metrics when POWERTOOLS_METRICS_NAMESPACE is set, null for none. */
+  metrics?: MetricSink | null;
   /** Replaces subcommands (tests). */
   handlers?: Partial<Record<Subcommand, SubcommandHandler>>;
 }
@@ -118,6 +122,7 @@ export async function runTask(config: TaskConfig, deps: TaskDependencies): Promi
   const phase = PHASES[config.subcommand];
   const step = { jobId: config.jobId, step: config.subcommand, database: config.database, startedAt };
   let recorder: DatabaseRecorder | undefined;
+  const metrics = new TaskMetrics({ sink: deps.metrics === undefined ? taskMetricSink() : (deps.metrics ?? undefined), jobId: config.jobId, database: config.database });
   token.start();
   logger.info(`${config.subcommand}: job ${config.jobId}, database ${config.database} -> ${config.targetDatabase}`);
 
@@ -130,7 +135,7 @@ export async function runTask(config: TaskConfig, deps: TaskDependencies): Promi
     }
     const entry = job.databases[config.database];
     if (entry?.initState !== undefined) writeInitStateFile(stateDir, decodeInitState(entry.initState));
-    recorder = new DatabaseRecorder({ store, jobId: config.jobId, database: config.database, stateDir, engineJobId: engineId, logger, initial: entry, throttleMs: deps.progressThrottleMs, tickMs: deps.progressTickMs });
+    recorder = new DatabaseRecorder({ store, jobId: config.jobId, database: config.database, stateDir, engineJobId: engineId, logger, initial: entry, throttleMs: deps.progressThrottleMs, tickMs: deps.progressTickMs, onCopyProgress: (p) => metrics.copyProgress(p) });
     if (phase.start) {
       recorder.set(phase.start);
       await recorder.flush();
@@ -155,6 +160,8 @@ export async function runTask(config: TaskConfig, deps: TaskDependencies): Promi
   }
   token.stop();
   recorder?.stop();
+  metrics.flush();
+  if (config.subcommand === 'verify' && typeof output?.differences === 'number') metrics.verifyDifferences(output.differences);
   let exitCode = failure ? 1 : 0;
 
   // Progress and init's state, on failure too: a retried snapshot resumes from that state.

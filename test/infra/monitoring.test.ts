@@ -64,6 +64,13 @@ describe('the dashboard', () => {
     expect(body).toContain(JSON.stringify([NAMESPACE, 'VerifyDifferences', 'service', METRIC_SERVICE]).slice(1, -1));
   });
 
+  it("has the replicator task publish its copy and verify metrics under the dashboard's namespace", () => {
+    const [[, taskDefinition]] = resourcesOf(base.json, 'AWS::ECS::TaskDefinition') as [[string, { ContainerDefinitions: { Environment: { Name: string; Value: unknown }[] }[] }]];
+    expect(taskDefinition.ContainerDefinitions[0]!.Environment).toContainEqual({ Name: 'POWERTOOLS_METRICS_NAMESPACE', Value: NAMESPACE });
+    const titles = dashboardBody(base).widgets.map((w) => w.properties.title);
+    expect(titles).toEqual(expect.arrayContaining(['Snapshot copy: bytes and rows copied', 'Snapshot copy rate (MB/s)', 'Rows verify found different']));
+  });
+
   it("graphs the state machines' executions and the replicator task's CPU and memory", () => {
     const rows = dashboardBody(base).widgets.flatMap((w) => w.properties.metrics ?? []);
     for (const machine of base.stack.workflows.all) {

@@ -92,7 +92,12 @@ describe('Fargate task', () => {
       StopTimeout: 30,
       LogConfiguration: { LogDriver: 'awslogs', Options: { 'awslogs-group': { Ref: logicalId(base, base.stack.task.logGroup) }, 'awslogs-stream-prefix': 'replicator' } },
     });
-    expect(container!.Environment).toEqual([{ Name: 'JOB_TABLE', Value: { Ref: logicalId(base, base.stack.statusTable.table) } }, { Name: 'LOG_LEVEL', Value: 'info' }]);
+    expect(container!.Environment).toEqual([
+      { Name: 'JOB_TABLE', Value: { Ref: logicalId(base, base.stack.statusTable.table) } },
+      { Name: 'LOG_LEVEL', Value: 'info' },
+      { Name: 'POWERTOOLS_METRICS_NAMESPACE', Value: 'DatabaseReplicator/Test' },
+      { Name: 'POWERTOOLS_SERVICE_NAME', Value: 'database-replicator-task' },
+    ]);
     expect(container).not.toHaveProperty('Secrets');
     expect(container).not.toHaveProperty('Command');
   });
