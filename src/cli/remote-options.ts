@@ -118,6 +118,7 @@ export function remoteRequest(name: RemoteCommand, options: Record<string, unkno
       dropExisting: options.dropExisting === true,
       copyRoles: options.roles !== false,
       splitBytes: given(command, 'splitTablesLargerThan', options.splitTablesLargerThan as number),
+      maxRetainedWalGb: options.maxRetainedWalGb as number | undefined,
     };
   } else if (name === 'verify') {
     request.verify = {

@@ -88,10 +88,12 @@ export interface ReplicateInput {
   target?: { endpoint?: string };
   databases: string[];
   plan: TaskPlan;
+  /** The monitor's hard limit (lambdas/shared/workflow-job.ts): a slot retaining more WAL is dropped. */
+  maxRetainedWalGb?: number;
 }
 
 /** The replicate workflow's input (statemachines/replicate.asl.json, "Record job started"). */
-export function replicateInput(o: { jobId: string; sourceSecretArn: string; targetSecretArn: string; sourceInstance?: string | undefined; sourceEndpoint?: string | undefined; targetEndpoint?: string | undefined; databases: string[]; plan: TaskPlan }): ReplicateInput {
+export function replicateInput(o: { jobId: string; sourceSecretArn: string; targetSecretArn: string; sourceInstance?: string | undefined; sourceEndpoint?: string | undefined; targetEndpoint?: string | undefined; databases: string[]; plan: TaskPlan; maxRetainedWalGb?: number | undefined }): ReplicateInput {
   const source = { ...(o.sourceInstance ? { instanceIdentifier: o.sourceInstance } : {}), ...(o.sourceEndpoint ? { endpoint: o.sourceEndpoint } : {}) };
   return {
     jobId: o.jobId,
@@ -101,6 +103,7 @@ export function replicateInput(o: { jobId: string; sourceSecretArn: string; targ
     ...(o.targetEndpoint ? { target: { endpoint: o.targetEndpoint } } : {}),
     databases: o.databases,
     plan: o.plan,
+    ...(o.maxRetainedWalGb !== undefined ? { maxRetainedWalGb: o.maxRetainedWalGb } : {}),
   };
 }
 

@@ -112,7 +112,7 @@ async function newReplicateInput(request: RemoteRequest, ctx: RemoteContext, job
   const question = `Start the replicate workflow for job ${jobId} (${databases.join(', ')}) on ${ctx.deploymentLabel}?`;
   if (!request.yes && !(await ctx.confirm(question))) return undefined;
   const arns = await secretArns(ctx, request, jobId, job);
-  return replicateInput({ jobId, ...arns, sourceInstance: checkInstance(request.source.instanceIdentifier), sourceEndpoint, targetEndpoint, databases, plan });
+  return replicateInput({ jobId, ...arns, sourceInstance: checkInstance(request.source.instanceIdentifier), sourceEndpoint, targetEndpoint, databases, plan, maxRetainedWalGb: init.maxRetainedWalGb });
 }
 
 /** init and sync: start (or resume, or keep following) the replicate workflow of the job. */

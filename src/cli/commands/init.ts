@@ -18,7 +18,7 @@ import { addInteractiveOptions, choosePlanInteractively, wantsWizard, type Inter
 import { EXIT_FAILED, EXIT_OK, UsageError, type CliIo } from '../io.ts';
 import { WizardCancelled } from '../wizard/prompts.ts';
 import { createCopyProgress } from '../progress.ts';
-import { wholeNumber } from '../parsers.ts';
+import { positiveNumber, wholeNumber } from '../parsers.ts';
 import { confirm as askYesNo } from '../prompt.ts';
 import { renderJson } from '../render.ts';
 import { remoteMode } from '../remote-options.ts';
@@ -60,6 +60,7 @@ export function initCommand(io: CliIo, setExitCode: (code: number) => void): Com
     .option('--drop-existing', 'drop and recreate target databases that already hold the planned tables', false)
     .option('--no-roles', 'do not copy roles (pg_dumpall --globals-only); owners and grants are then not restored')
     .addOption(new Option('--split-tables-larger-than <size>', 'copy tables bigger than this as several page ranges in parallel').argParser(parseSize).default(parseSize('1GB'), '1GB'))
+    .addOption(new Option('--max-retained-wal-gb <gb>', "remote mode: the monitor drops a slot of this job that retains more WAL than this many GiB, so the source's disk never fills (the target then stops receiving that database's changes; the job record says why). Left out, slots are only alarmed on").argParser(positiveNumber('--max-retained-wal-gb', 1_000_000)))
     .addHelpText(
       'after',
       '\nExamples:\n' +
@@ -70,7 +71,7 @@ export function initCommand(io: CliIo, setExitCode: (code: number) => void): Com
     );
   return addJobOptions(addInteractiveOptions(addFilterOptions(command))).action(async (options: InitOptions, command: Command) => {
       // Remote mode: the replicate workflow does the work (src/remote/run.ts).
-      if (remoteMode(command, io)) return runRemote('init', { ...options }, command, io, setExitCode);
+      if (remoteMode(command, io, ['maxRetainedWalGb'])) return runRemote('init', { ...options }, command, io, setExitCode);
       const globals = command.optsWithGlobals<GlobalOptions>();
       const logger = loggerFor(globals, io);
       const { source, target } = resolveEndpoints(globals, command, logger);

@@ -107,6 +107,20 @@ describe('init in remote mode', () => {
     expect(sfn.commandCalls(DescribeExecutionCommand)).toHaveLength(1);
   });
 
+  it('--max-retained-wal-gb reaches the replicate input (the monitor\'s hard limit); it is checked, and remote only', async () => {
+    sfn.on(DescribeExecutionCommand).resolves(described('SUCCEEDED', { stopDate: t }));
+    sfn.on(GetExecutionHistoryCommand).resolves({ events: [] });
+    expect(await cli([...initArgs(), '--max-retained-wal-gb', '50'], testIo(env, { table }))).toBe(0);
+    expect(JSON.parse(sfn.commandCalls(StartExecutionCommand)[0]!.args[0].input.input!)).toMatchObject({ jobId, maxRetainedWalGb: 50 });
+    const bad = testIo(env, { table });
+    expect(await cli([...initArgs(), '--max-retained-wal-gb', '0'], bad)).toBe(2);
+    expect(bad.err.join('')).toContain('--max-retained-wal-gb takes a number above 0 and at most 1000000, not "0".');
+    const local = testIo({}, { table });
+    expect(await cli(['init', '--local', '--yes', '--max-retained-wal-gb', '5'], local)).toBe(2);
+    expect(local.err.join('')).toContain('--max-retained-wal-gb needs remote mode');
+    expect(sfn.commandCalls(StartExecutionCommand)).toHaveLength(1);
+  });
+
   it('follows the job\'s running execution instead of starting a second one', async () => {
     await table.store.createJob({ jobId, state: 'RUNNING', phase: 'Copy snapshot', source: { description: 's' }, target: { description: 't' }, executionArn: arn });
     sfn.on(DescribeExecutionCommand).resolvesOnce(described('RUNNING')).resolvesOnce(described('RUNNING')).resolves(described('SUCCEEDED', { stopDate: t }));
