@@ -1,5 +1,6 @@
 // npm run bench: init against pg_dump/pg_restore and pgcopydb on the same data in the same run, then
-// verify against the naive md5 method, then catch-up after sync under a steady write load.
+// verify against the naive md5 method, then catch-up after sync under a steady write load, and what a
+// `status --watch` beside init costs it (bench/watch-overhead.ts).
 // Options: --size-gb 1.2  --jobs 2  --rounds 3  --skip-pgcopydb  --out bench/results/latest.md
 import { execFile, spawn } from 'node:child_process';
 import { mkdtempSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -12,6 +13,7 @@ import { clusterUrl, startCluster, type ClusterInfo } from '../scripts/support/c
 import { fingerprint, loadDataset } from './dataset.ts';
 import { commandExists, machineDescription, median, timeCommand } from './measure.ts';
 import { committedWalEnd } from '../src/catalog/wal.ts';
+import { measureWatchOverhead, watchOverheadRows } from './watch-overhead.ts';
 
 const execFileAsync = promisify(execFile);
 const { values: args } = parseArgs({
@@ -235,6 +237,16 @@ try {
     await timeCommand(process.execPath, [cli, 'cleanup', '--local', '--yes', '--state-dir', state, '--log-level', 'warn'], env).catch(() => undefined);
   }
 
+  // status --watch beside init, same dataset, same run: the live view's refresh must not slow the copy.
+  const checkpoint = () => Promise.all([withClient(source, 'postgres', (c) => c.query('CHECKPOINT')), withClient(target, 'postgres', (c) => c.query('CHECKPOINT'))]).then(() => undefined);
+  const watchOverhead = await measureWatchOverhead({
+    cli, jobs, rounds, work, log, sourceUrl: clusterUrl(source, 'bench'), targetUrl: (db) => clusterUrl(target, db), recreate, settle: checkpoint,
+    check: async (db) => {
+      const got = await withClient(target, db, fingerprint);
+      for (const [table, fp] of Object.entries(expected)) if (got[table] !== fp) throw new Error(`init beside status --watch produced a different ${table}; its time does not count.`);
+    },
+  });
+
   const ourMedian = median(times['database-replicator init']!);
   const lines = [
     `Machine: ${machineDescription()}; PostgreSQL ${source.major}; dataset ${(dataset.bytes / 1024 ** 3).toFixed(2)} GB (pgbench scale ${dataset.scale} + wide table of ${dataset.wideRows} rows with two secondary indexes); N = ${jobs}; ${rounds} rounds, order alternated; every result checked equal to the source.`,
@@ -255,6 +267,8 @@ try {
     `| naive md5(string_agg(md5(t::text) ORDER BY pk)), both sides at once | ${median(naiveTimes).toFixed(1)} s | ${naiveTimes.map((t) => t.toFixed(1)).join(', ')} | 1.00 |`,
     '',
     `Catch-up: ${catchUpSeconds.toFixed(1)} s from the start of sync until the target had applied the source's LSN, under a steady 200 tps pgbench load.`,
+    '',
+    ...watchOverheadRows(watchOverhead),
   ];
   const text = lines.join('\n') + '\n';
   process.stdout.write(`\n${text}`);
