@@ -52,4 +52,19 @@ describe('the CLI job record', () => {
     await r.succeeded('Streaming changes');
     expect(lines).toEqual(['warn: the job record in the state folder was not updated (disk full)']);
   });
+
+  it('records the tables in flight with the copy progress, and drops them once every table is copied', async () => {
+    const store = localJobStore(join(dir, 'c'));
+    const init = record(store, 'init', 'j3');
+    await init.begin('Copy snapshot');
+    const copying = [{ table: 'public.orders', rows: 10, bytesDone: 100, bytesExpected: 1000, startedAt: '2026-01-01T00:00:00.000Z' }];
+    init.copyProgress({ database: 'shop', bytesDone: 100, bytesTotal: 1000, tablesDone: 0, tablesTotal: 2, rowsDone: 0, copying });
+    await init.database('other', { state: 'RUNNING', phase: 'x', tablesDone: 0, tablesTotal: 0, rowsCopied: 0, bytesCopied: 0 });
+    expect((await readJobRecord(store, 'j3'))!.job.databases.shop).toMatchObject({ phase: 'Copy data', copying });
+    init.copyProgress({ database: 'shop', bytesDone: 1000, bytesTotal: 1000, tablesDone: 2, tablesTotal: 2, rowsDone: 20, copying: [{ ...copying[0]!, seconds: 1 }] });
+    await init.database('other', { state: 'RUNNING', phase: 'x', tablesDone: 0, tablesTotal: 0, rowsCopied: 0, bytesCopied: 0 });
+    const done = (await readJobRecord(store, 'j3'))!.job.databases.shop!;
+    expect(done).toMatchObject({ tablesDone: 2, rowsCopied: 20 });
+    expect(done.copying).toBeUndefined();
+  });
 });

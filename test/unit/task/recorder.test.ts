@@ -61,4 +61,17 @@ describe('DatabaseRecorder', () => {
     await expect(recorder.flush()).resolves.toBeUndefined();
     expect((await store.getJob('j'))!.databases).toEqual({});
   });
+
+  it('keeps the tables in flight of the copy with its progress, tells the copy metrics, and drops the list when the copy is done', async () => {
+    const heard: number[] = [];
+    const recorder = new DatabaseRecorder({ store, jobId: 'j', database: 'shop', stateDir: dir, engineJobId: 'e1', logger: silentLogger, onCopyProgress: (p) => heard.push(p.bytesDone) });
+    const copying = [{ table: 'public.orders', rows: 10, bytesDone: 100, bytesExpected: 1000, startedAt: '2026-01-01T00:00:00.000Z' }];
+    recorder.copyProgress({ database: 'shop', bytesDone: 100, bytesTotal: 1000, tablesDone: 0, tablesTotal: 2, rowsDone: 0, copying });
+    await recorder.flush();
+    expect((await store.getJob('j'))!.databases.shop).toMatchObject({ bytesCopied: 100, copying });
+    recorder.copyProgress({ database: 'shop', bytesDone: 1000, bytesTotal: 1000, tablesDone: 2, tablesTotal: 2, rowsDone: 20, copying });
+    await recorder.flush();
+    expect((await store.getJob('j'))!.databases.shop!.copying).toBeUndefined();
+    expect(heard).toEqual([100, 1000]);
+  });
 });
