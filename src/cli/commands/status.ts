@@ -1,6 +1,8 @@
 import Table from 'cli-table3';
 import { Command } from 'commander';
+import type pg from 'pg';
 import { collectStatus } from '../../replication/health.ts';
+import type { JobContext } from '../../replication/job.ts';
 import type { DatabaseStatus } from '../../replication/status.ts';
 import type { DriftFinding } from '../../drift/types.ts';
 import { formatBytes } from '../../snapshot/estimate.ts';
@@ -105,6 +107,38 @@ export function liveDatabases(statuses: DatabaseStatus[], warnings: Map<string, 
   return out;
 }
 
+/**
+ * While watching, one session per server and database for every refresh: a new one each second would
+ * cost both servers a backend and an authentication, beside the init it watches. `reset` ends them
+ * (after a failed refresh, so the next one connects again).
+ */
+export function keptSessions(job: JobContext): { job: JobContext; reset: () => void } {
+  const open = new Map<string, Promise<pg.Client>>();
+  const ends: (() => Promise<void>)[] = [];
+  const kept = (key: string, connect: () => Promise<pg.Client>) => {
+    let client = open.get(key);
+    if (!client) {
+      client = connect().then((c) => {
+        const end = c.end.bind(c);
+        ends.push(() => end().catch(() => undefined));
+        // collectStatus ends its sessions after each read; these stay for the next refresh.
+        c.end = (async () => undefined) as unknown as typeof c.end;
+        return c;
+      });
+      client.catch(() => open.delete(key));
+      open.set(key, client);
+    }
+    return client;
+  };
+  return {
+    job: { ...job, openSource: (db) => kept(`source/${db}`, () => job.openSource(db)), openTarget: (db) => kept(`target/${db}`, () => job.openTarget(db)) },
+    reset: () => {
+      open.clear();
+      for (const end of ends.splice(0)) void end();
+    },
+  };
+}
+
 /** The resume state is the engine's, large and of no use to a reader. */
 function withoutResumeState(job: JobRecord): JobRecord {
   return { ...job, databases: Object.fromEntries(Object.entries(job.databases).map(([name, { initState: _initState, ...entry }]) => [name, entry])) };
@@ -141,10 +175,13 @@ export function statusCommand(io: CliIo, setExitCode: (code: number) => void): C
   return addJobOptions(command).action(async (options: StatusOptions, cmd: Command) => {
     // Remote mode: the job record in the job table and the job's latest execution (src/remote/status.ts).
     if (remoteMode(cmd, io)) return runRemote('status', { ...options }, cmd, io, setExitCode);
-    const { globals, job } = jobCommandContext(cmd, options, io);
+    const context = jobCommandContext(cmd, options, io);
+    const { globals } = context;
     const interval = options.watch === undefined ? 0 : options.watch === true ? 2 : Number(options.watch);
     if (!Number.isFinite(interval) || interval < 0) throw new UsageError(`--watch takes a number of seconds, not "${String(options.watch)}".`);
     const store = localJobStore(options.stateDir);
+    const sessions = interval ? keptSessions(context.job) : undefined;
+    const job = sessions?.job ?? context.job;
     const history: ReadingHistory = new Map();
     // Without a terminal, the full view once, then one line per refresh; on one, the live view.
     let first = true;
@@ -154,6 +191,7 @@ export function statusCommand(io: CliIo, setExitCode: (code: number) => void): C
       let note: string | undefined;
       const [statuses, record] = await Promise.all([
         collectStatus(job).catch((error: unknown) => {
+          sessions?.reset();
           // While watching, a database init is still creating (or not recorded yet) is no reason to stop.
           if (!interval || globals.json) throw error;
           note = `the servers could not be read: ${(error as Error).message}`;
