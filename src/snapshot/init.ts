@@ -154,27 +154,7 @@ export async function runInit(req: InitRequest): Promise<InitReport> {
       return report;
     }
     if (!previous) {
-      const drops: TargetDrop[] = [];
-      for (const plan of plans) {
-        if (!req.dropExisting) await checkTargetEmpty(targetAdmin, openTarget, plan);
-        else if ((await targetAdmin.query('SELECT 1 FROM pg_database WHERE datname = $1', [plan.target])).rowCount) {
-          const targetDb = await openTarget(plan.target);
-          try {
-            drops.push(await checkDroppable(targetAdmin, targetDb, plan.target));
-          } finally {
-            await targetDb.end().catch(() => undefined);
-          }
-        }
-        const client = await openSource(plan.source);
-        try {
-          const unfiltered = await checkRowFilters(client, plan, (schema, name) => plan.tables.find((t) => t.publishedAs.schema === schema && t.publishedAs.name === name)?.columns[0] ?? 'ctid');
-          for (const table of unfiltered) {
-            req.logger.warn(`${table}: the time window's column is not part of the replica identity, so the publication carries no row filter for it; the copy still holds only the window, and updates to older rows are skipped on the target.`);
-          }
-        } finally {
-          await client.end();
-        }
-      }
+      const drops = await checkNewTargets(req, plans, targetAdmin, openSource, openTarget);
       if (!(await req.confirm(plans, { drops }))) {
         report.cancelled = true;
         return report;
@@ -209,6 +189,35 @@ export async function runInit(req: InitRequest): Promise<InitReport> {
   }
 }
 
+
+/**
+ * Before a first run writes anything: each target is empty, or (--drop-existing) may be dropped; and
+ * the time windows whose column cannot filter the publication are told.
+ */
+async function checkNewTargets(req: InitRequest, plans: DatabasePlan[], targetAdmin: pg.Client, openSource: (db: string) => Promise<pg.Client>, openTarget: (db: string) => Promise<pg.Client>): Promise<TargetDrop[]> {
+  const drops: TargetDrop[] = [];
+  for (const plan of plans) {
+    if (!req.dropExisting) await checkTargetEmpty(targetAdmin, openTarget, plan);
+    else if ((await targetAdmin.query('SELECT 1 FROM pg_database WHERE datname = $1', [plan.target])).rowCount) {
+      const targetDb = await openTarget(plan.target);
+      try {
+        drops.push(await checkDroppable(targetAdmin, targetDb, plan.target));
+      } finally {
+        await targetDb.end().catch(() => undefined);
+      }
+    }
+    const client = await openSource(plan.source);
+    try {
+      const unfiltered = await checkRowFilters(client, plan, (schema, name) => plan.tables.find((t) => t.publishedAs.schema === schema && t.publishedAs.name === name)?.columns[0] ?? 'ctid');
+      for (const table of unfiltered) {
+        req.logger.warn(`${table}: the time window's column is not part of the replica identity, so the publication carries no row filter for it; the copy still holds only the window, and updates to older rows are skipped on the target.`);
+      }
+    } finally {
+      await client.end();
+    }
+  }
+  return drops;
+}
 
 async function ensureTargetDatabase(run: DatabaseRun, source: pg.Client): Promise<void> {
   const { targetAdmin, plan, db, req } = run;
