@@ -45,4 +45,9 @@ export default tseslint.config(
     files: ['src/cli/**/*.ts', 'src/task/**/*.ts', 'src/remote/**/*.ts', 'lambdas/**/*.ts', 'infra/**/*.ts', 'containers/**/*.ts', 'scripts/**/*.ts', 'bench/**/*.ts'],
     rules: { 'import-x/no-restricted-paths': ['error', { zones: [TEST_HELPERS_ZONE] }] },
   },
+  {
+    // Units a reader can hold: no block nested deeper than four levels, no product file over 400 lines.
+    files: ['src/**/*.ts', 'lambdas/**/*.ts', 'infra/**/*.ts', 'containers/**/*.ts'],
+    rules: { 'max-depth': ['error', 4], 'max-lines': ['error', { max: 400 }] },
+  },
 );

@@ -1,7 +1,6 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import type pg from 'pg';
-import { qualifiedName, quoteIdent, quoteLiteral } from '../catalog/ident.ts';
 import { readServerFacts } from '../catalog/server.ts';
 import { readDatabaseIdentity, refuseSameDatabases } from '../catalog/identity.ts';
 import { openClient } from '../connection/client.ts';
@@ -10,40 +9,31 @@ import type { TlsPolicy } from '../connection/tls.ts';
 import { withDatabase, type ConnectionSpec } from '../connection/url.ts';
 import type { Logger } from '../log/logger.ts';
 import type { DatabasePlan, FilterOptions } from '../plan/plan.ts';
-import { settledPoint, waitForSlotConfirmed } from '../replication/hand-off.ts';
-import { dropPublication } from '../replication/publication.ts';
-import { dropSlot, slotExists } from '../replication/slot.ts';
-import { dropSubscription, subscriptionConninfo } from '../replication/subscription.ts';
-import { copyDatabaseSettings } from './database-settings.ts';
-import { copyTasks } from './copy.ts';
+import { waitForSlotConfirmed } from '../replication/hand-off.ts';
+import { slotExists } from '../replication/slot.ts';
 import { timed, type DatabaseRun } from './database-run.ts';
 import { faultPoint } from './fault-points.ts';
 import { endLeftoverSessions } from './leftover-sessions.ts';
 import { copyFirstTime, type FirstCopy } from './first-copy.ts';
-import { entriesByTable, readArchiveEntries } from './post-data.ts';
+import { readArchiveEntries } from './post-data.ts';
 import { restoreMissingEntries } from './post-data-present.ts';
-import { applySequenceValues, copyLargeObjects } from './objects.ts';
-import { readSequenceValues, type SequenceValue } from '../catalog/sequences.ts';
-import { checkRowFilters, checkTargetEmpty } from '../plan/target-checks.ts';
-import { deriveJobId, replicationObjectName, resumeObjectName } from '../jobs/naming.ts';
+import { deriveJobId, replicationObjectName } from '../jobs/naming.ts';
 import type { TableCopy } from '../jobs/types.ts';
 import { planJob } from '../plan/job-plan.ts';
-import { resumeWithSecondSlot, unfinishedTables } from './resume.ts';
 import { copyRoles, type RoleCopyResult } from './roles.ts';
-import { copyPreDataSchema, dumpPostDataSchema, type SchemaCopyOptions } from './schema.ts';
+import { dumpPostDataSchema, type SchemaCopyOptions } from './schema.ts';
 import { LocalJobStore, type InitStep, type JobState } from './state.ts';
-import { copyInSnapshot } from './workers.ts';
 import { JobFinishedError, JobLockedError, lockJob } from './job-lock.ts';
-import { checkDroppable, dropTargetDatabase, type TargetDrop } from './drop-target.ts';
+import { type TargetDrop } from './drop-target.ts';
+import { checkNewTargets, ensureTargetDatabase } from './target-database.ts';
+import { ResumeImpossibleError, resumeDatabase } from './resume-database.ts';
+import { analyzeInParallel, dropReplicationObjects } from './finish.ts';
+
+export { ResumeImpossibleError };
 
 /** A rerun of an unfinished job asked for other filters than the job was started with. */
 export class JobOptionsChangedError extends Error {
   override name = 'JobOptionsChangedError';
-}
-
-/** The job's slot is gone: the copy can no longer be finished consistently. */
-export class ResumeImpossibleError extends Error {
-  override name = 'ResumeImpossibleError';
 }
 
 export interface InitRequest {
@@ -157,27 +147,7 @@ export async function runInit(req: InitRequest): Promise<InitReport> {
       return report;
     }
     if (!previous) {
-      const drops: TargetDrop[] = [];
-      for (const plan of plans) {
-        if (!req.dropExisting) await checkTargetEmpty(targetAdmin, openTarget, plan);
-        else if ((await targetAdmin.query('SELECT 1 FROM pg_database WHERE datname = $1', [plan.target])).rowCount) {
-          const targetDb = await openTarget(plan.target);
-          try {
-            drops.push(await checkDroppable(targetAdmin, targetDb, plan.target));
-          } finally {
-            await targetDb.end().catch(() => undefined);
-          }
-        }
-        const client = await openSource(plan.source);
-        try {
-          const unfiltered = await checkRowFilters(client, plan, (schema, name) => plan.tables.find((t) => t.publishedAs.schema === schema && t.publishedAs.name === name)?.columns[0] ?? 'ctid');
-          for (const table of unfiltered) {
-            req.logger.warn(`${table}: the time window's column is not part of the replica identity, so the publication carries no row filter for it; the copy still holds only the window, and updates to older rows are skipped on the target.`);
-          }
-        } finally {
-          await client.end();
-        }
-      }
+      const drops = await checkNewTargets(req, plans, targetAdmin, openSource, openTarget);
       if (!(await req.confirm(plans, { drops }))) {
         report.cancelled = true;
         return report;
@@ -212,26 +182,6 @@ export async function runInit(req: InitRequest): Promise<InitReport> {
   }
 }
 
-
-async function ensureTargetDatabase(run: DatabaseRun, source: pg.Client): Promise<void> {
-  const { targetAdmin, plan, db, req } = run;
-  const exists = ((await targetAdmin.query('SELECT 1 FROM pg_database WHERE datname = $1', [plan.target])).rowCount ?? 0) > 0;
-  if (exists && req.dropExisting && !db.createdTargetDatabase) {
-    run.log(`dropping target database ${plan.target} (--drop-existing)`);
-    await dropTargetDatabase(source, targetAdmin, () => run.openTarget(plan.target), plan.target);
-  } else if (exists) {
-    return;
-  }
-  const { rows } = await source.query<{ encoding: string; collate: string; ctype: string }>(
-    'SELECT pg_encoding_to_char(encoding) AS encoding, datcollate AS collate, datctype AS ctype FROM pg_database WHERE datname = current_database()',
-  );
-  const r = rows[0]!;
-  await targetAdmin.query(`CREATE DATABASE ${quoteIdent(plan.target)} TEMPLATE template0 ENCODING ${quoteLiteral(r.encoding)} LC_COLLATE ${quoteLiteral(r.collate)} LC_CTYPE ${quoteLiteral(r.ctype)}`);
-  db.createdTargetDatabase = true;
-  run.save();
-  const refused = await copyDatabaseSettings(source, targetAdmin, plan.target);
-  if (refused.length) run.log(`${plan.target}: database settings the target refused, set them there if needed: ${refused.join('; ')}`);
-}
 
 async function replicateDatabase(run: DatabaseRun): Promise<InitReport['databases'][number]> {
   const { req, plan, db, save, log } = run;
@@ -290,98 +240,4 @@ async function replicateDatabase(run: DatabaseRun): Promise<InitReport['database
   } finally {
     await source.end().catch(() => undefined);
   }
-}
-
-/** Whether the pre-data restore (one transaction) committed before the process stopped. */
-async function preDataRestored(target: pg.Client, plan: DatabasePlan): Promise<boolean> {
-  const tables = plan.tables.filter((t) => t.mode !== 'excluded');
-  if (tables.length === 0) return false;
-  const { rows } = await target.query<{ found: number }>('SELECT count(to_regclass(t))::int AS found FROM unnest($1::text[]) t', [tables.map((t) => qualifiedName(t.schema, t.name))]);
-  return rows[0]!.found > 0;
-}
-
-async function resumeDatabase(run: DatabaseRun, source: pg.Client, schemaOptions: SchemaCopyOptions, postDataFile: string): Promise<string[]> {
-  const { req, plan, db, save, log } = run;
-  if (!(await slotExists(source, db.slot))) {
-    throw new ResumeImpossibleError(`The slot ${db.slot} of the job for ${plan.source} is gone, so the copy cannot be resumed consistently; run cleanup and start init again.`);
-  }
-  log(`${plan.source}: resuming; ${Object.keys(db.copied).length} table(s) already copied stay as they are`);
-  const target = await run.openTarget(plan.target);
-  const started = performance.now();
-  try {
-    if (!db.steps.schema) {
-      if (!(await preDataRestored(target, plan))) await copyPreDataSchema(schemaOptions);
-      await dumpPostDataSchema(schemaOptions, postDataFile);
-      db.steps.schema = { seconds: 0 };
-      save();
-    }
-    if (!existsSync(postDataFile)) await dumpPostDataSchema(schemaOptions, postDataFile);
-    const entries = await readArchiveEntries(schemaOptions, postDataFile);
-    const byTable = await entriesByTable(source, entries);
-    const restore = { schema: schemaOptions, archive: postDataFile, workDir: run.jobDir, source, target, jobs: req.jobs };
-    const buildOwnEntries = async (tables: string[]) => {
-      const built = new Set((await restoreMissingEntries(restore, tables.flatMap((k) => byTable.own.get(k) ?? []))).map((e) => e.dumpId));
-      // A table analyzed before the stop keeps its statistics; one whose indexes are new gets them again.
-      for (const k of tables) if (!(byTable.own.get(k) ?? []).some((e) => built.has(e.dumpId))) run.analyzed.add(k);
-    };
-
-    // Unlogged tables are not published; copy them as they are now.
-    const unlogged = unfinishedTables(plan, db).filter((t) => t.unlogged);
-    if (unlogged.length) {
-      await target.query(`TRUNCATE ${unlogged.map((t) => qualifiedName(t.schema, t.name)).join(', ')}`);
-      await copyInSnapshot({ source: withDatabase(req.source, plan.source), target: withDatabase(req.target, plan.target), tls: req.tls, snapshotName: null, jobs: req.jobs, tasks: copyTasks(unlogged, 0), binary: run.binary, onSnapshotImported: async () => undefined, onTaskDone: (task) => (db.copied[task.key] = { rows: 0, bytes: 0, seconds: 0 }) });
-      save();
-    }
-    let sequences: SequenceValue[] | undefined;
-    const { recopied } = await resumeWithSecondSlot({
-      source, target, plan, db, save, log, buildOwnEntries, timeoutMs: req.syncTimeoutMs ?? 3_600_000,
-      copy: { source: withDatabase(req.source, plan.source), target: withDatabase(req.target, plan.target), tls: req.tls, jobs: req.jobs, binary: run.binary, splitBytes: req.splitBytes, sourceMajor: run.sourceMajor },
-      subscriptionConninfo: subscriptionConninfo(withDatabase(req.source, plan.source), req.tls), secondName: resumeObjectName(run.jobId, plan.source),
-      onSequences: (values) => (sequences = values),
-    });
-    // Values read now are never behind the ones the copied rows used.
-    await applySequenceValues(target, sequences ?? (await readSequenceValues(source)));
-    if (!db.steps.largeObjects && !sequences) await copyLargeObjects(source, target);
-    db.steps.data = { seconds: (performance.now() - started) / 1000 };
-    db.steps.largeObjects ??= { seconds: 0 };
-    db.steps.sequences ??= { seconds: 0 };
-    save();
-    return recopied;
-  } finally {
-    await target.end().catch(() => undefined);
-  }
-}
-
-/** --no-sync: a snapshot-only copy keeps no slot (it would retain WAL), no publication, no subscription. */
-async function dropReplicationObjects(run: DatabaseRun, source: pg.Client): Promise<void> {
-  const { db } = run;
-  if (db.subscription) {
-    // A resumed copy is consistent once its subscription has caught up with the source.
-    await waitForSlotConfirmed(source, db.slot, await settledPoint(source, run.req.syncTimeoutMs ?? 3_600_000), run.req.syncTimeoutMs ?? 3_600_000);
-    const target = await run.openTarget(run.plan.target);
-    try {
-      await dropSubscription(target, db.subscription);
-    } finally {
-      await target.end();
-    }
-  }
-  await dropSlot(source, db.slot);
-  await dropPublication(source, db.publication);
-}
-
-
-/** ANALYZE table by table on --jobs connections, biggest first (one ANALYZE uses one core); `done` were analyzed already. */
-async function analyzeInParallel(run: DatabaseRun, done: Set<string>): Promise<void> {
-  const tables = run.plan.tables.filter((t) => !done.has(`${t.schema}.${t.name}`)).sort((a, b) => b.bytes - a.bytes);
-  const parents = new Map(run.plan.publication.map((p) => [`${p.schema}.${p.name}`, p]));
-  const names = [...tables.map((t) => `${quoteIdent(t.schema)}.${quoteIdent(t.name)}`), ...[...parents.values()].filter((p) => !tables.some((t) => t.schema === p.schema && t.name === p.name)).map((p) => `${quoteIdent(p.schema)}.${quoteIdent(p.name)}`)];
-  let next = 0;
-  await Promise.all(Array.from({ length: Math.max(1, Math.min(run.req.jobs, names.length)) }, async () => {
-    const target = await run.openTarget(run.plan.target);
-    try {
-      while (next < names.length) await target.query(`ANALYZE ${names[next++]!}`);
-    } finally {
-      await target.end().catch(() => undefined);
-    }
-  }));
 }

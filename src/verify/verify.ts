@@ -5,16 +5,14 @@ import type { Logger } from '../log/logger.ts';
 import type { DatabasePlan, FilterOptions, TablePlan } from '../plan/plan.ts';
 import type { JobContext } from '../replication/job.ts';
 import { readSequenceValues } from '../catalog/sequences.ts';
-import { committedWalEnd } from '../catalog/wal.ts';
 import { planJob } from '../plan/job-plan.ts';
 import { chooseRowHashMethod, useCanonicalSession } from './canonical.ts';
-import type { KeyRange } from './chunks.ts';
 import { compareSchemas, readSchema } from './schema.ts';
 import { detectDrift } from '../drift/detect.ts';
 import type { DriftFinding } from '../drift/types.ts';
 import { compareMatview, readMatviews, type MatviewResult } from './matviews.ts';
-import { recheckRows } from './recheck.ts';
-import { bisect, chunkRanges, sameSummary, summarizeBoth, type RowDiff, type Sides, type TableToVerify } from './table.ts';
+import { liveRecheck, settleKeyed, settleKeyless, type Working } from './live-recheck.ts';
+import { chunkRanges, sameSummary, summarizeBoth, type RowDiff, type Sides, type TableToVerify } from './table.ts';
 
 export interface VerifyRequest {
   job: JobContext;
@@ -99,18 +97,6 @@ async function onPairs<T, R>(pairs: Sides[], items: T[], work: (sides: Sides, it
   return results;
 }
 
-/** Waits until the target has applied everything the source had written when called (live replication). */
-async function waitForCatchUp(source: pg.Client, slot: string, timeoutMs: number): Promise<boolean> {
-  const lsn = await committedWalEnd(source);
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const r = await source.query<{ done: boolean | null }>('SELECT confirmed_flush_lsn >= $2::pg_lsn AS done FROM pg_replication_slots WHERE slot_name = $1', [slot, lsn]);
-    if (r.rows[0]?.done) return true;
-    if (Date.now() > deadline) return false;
-    await new Promise((res) => setTimeout(res, 200));
-  }
-}
-
 function tableToVerify(table: TablePlan, sourceColumns: Map<string, string> | undefined, targetColumns: Map<string, string> | undefined): TableToVerify {
   const common = [...(sourceColumns?.keys() ?? [])].filter((c) => targetColumns?.has(c));
   return {
@@ -159,7 +145,6 @@ export async function runVerify(req: VerifyRequest): Promise<VerifyReport> {
       const streaming = Boolean(dbState?.subscription) && ((await first.target.query('SELECT 1 FROM pg_subscription WHERE subname = $1 AND subenabled', [dbState!.subscription])).rowCount ?? 0) > 0;
 
       const tables = plan.tables.filter((t) => t.mode !== 'excluded');
-      type Working = TableResult & { mismatched: KeyRange[]; verify: TableToVerify; started: number };
       const results: Working[] = tables.map((table) => {
         const key = `${table.schema}.${table.name}`;
         const verify = tableToVerify(table, sourceSchema.columns.get(key), targetSchema.columns.get(key));
@@ -189,56 +174,13 @@ export async function runVerify(req: VerifyRequest): Promise<VerifyReport> {
 
       // A live replica trails the source. Chunks without a key are re-summarized after the target catches
       // up; keyed chunks are narrowed to suspect rows, which are re-checked row by row.
-      // One wait that runs out means replication is not keeping up: every later re-check would wait as
-      // long again for nothing, so the rest report at once and the database says so.
-      let stalled = false;
-      const catchUp = async () => {
-        if (stalled) return false;
-        stalled = !(await waitForCatchUp(first.source, dbState!.slot, req.recheckTimeoutMs));
-        return !stalled;
-      };
-      const stalledNote = `the target did not catch up with the source within ${req.recheckTimeoutMs / 1000} s: replication looks broken (see status); run verify again once it streams`;
+      const live = liveRecheck(first.source, streaming, dbState?.slot, req);
       const rechecked = streaming && results.some((r) => r.mismatched.length > 0);
       for (const r of results.filter((x) => x.mismatched.length)) {
-        if (!r.verify.primaryKey.length) {
-          for (let attempt = 0; streaming && attempt < 3 && r.mismatched.length; attempt++) {
-            if (!(await catchUp())) break;
-            const [s2, t2] = await summarizeBoth(first, r.verify, null);
-            if (sameSummary(s2, t2)) r.mismatched = [];
-          }
-          if (!r.mismatched.length) r.status = 'ok';
-          else if (streaming) {
-            // Without a key there is no row to re-read at a known position: under steady writes the whole
-            // table never holds still on both sides at once. Say so instead of claiming a difference.
-            r.status = 'unconfirmed';
-            r.note = stalled ? `no primary key; ${stalledNote}` : 'no primary key, and the table changed during every re-check: run verify again when writes pause, or after cutover';
-          } else r.note = 'no primary key: the rows differ as a whole, but cannot be pinpointed';
-          continue;
-        }
-        // While replication streams, in-flight rows look different too: collect more suspects than will be shown.
-        const budget = streaming ? Math.max(req.maxDiffs * 50, 10_000) : req.maxDiffs;
-        let suspects: RowDiff[] = [];
-        for (const range of r.mismatched) {
-          if (suspects.length >= budget) break;
-          suspects.push(...(await bisect(first, r.verify, range, budget - suspects.length)));
-        }
-        let changing: RowDiff[] = [];
-        if (streaming) {
-          const rechecked = await recheckRows(first, r.verify, suspects, 5, catchUp);
-          suspects = rechecked.different;
-          changing = rechecked.changing;
-        }
-        r.diffs = suspects.slice(0, req.maxDiffs);
-        if (changing.length) r.unconfirmedRows = changing.slice(0, req.maxDiffs);
-        if (changing.length && !suspects.length) {
-          r.note = `${changing.length} row(s) kept changing on the source while they were re-checked, so they could be neither confirmed nor called different: run verify again when writes pause, or after cutover`;
-        }
-        if (stalled && suspects.length) r.note = stalledNote;
-        if (suspects.length === 0) {
-          r.status = changing.length ? 'unconfirmed' : 'ok';
-          r.mismatched = [];
-        }
+        if (r.verify.primaryKey.length) await settleKeyed(first, r, live);
+        else await settleKeyless(first, r, live);
       }
+      const stalled = live.stalled();
 
       const [sourceMatviews, targetMatviews] = await Promise.all([readMatviews(first.source), readMatviews(first.target)]);
       const matviewOptions = { database: plan.source, sameMajorAtLeast14: sourceMajor === targetMajor && sourceMajor! >= 14, streaming };
