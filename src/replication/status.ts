@@ -42,6 +42,9 @@ export interface DatabaseStatus {
   diskRisk: boolean;
   /** The job's slot and subscription names in this database. */
   names?: { slot: string; subscription: string };
+  /** init has not finished for this database; `initRunning`: an init of the job is at work on it now. */
+  initUnfinished?: boolean;
+  initRunning?: boolean;
   /** Schema differences between the published tables on both sides, and tables nothing replicates (src/drift). */
   drift: DriftFinding[];
 }

@@ -29,7 +29,9 @@ export function guardWarnings(statuses: DatabaseStatus[], jobId: string, history
     const names = s.names ?? { slot: '?', subscription: '?' };
     const reading = toReading({ database: s.database, targetDatabase: s.target, ...names }, s.slot, s.subscription, now);
     const key = `${jobId}/${s.database}`;
-    const warning = walRetentionWarning(reading, history.get(key), guardCommands(jobId));
+    // An init at work holds its slot's WAL by design; one that stopped resumes with init, not sync.
+    const commands = s.initUnfinished ? { ...guardCommands(jobId), resume: `database-replicator init --job-id ${jobId} (the same options as before)` } : guardCommands(jobId);
+    const warning = s.initRunning ? undefined : walRetentionWarning(reading, history.get(key), commands);
     history.set(key, reading);
     if (warning) warnings.set(s.database, warning);
   }
