@@ -39,6 +39,16 @@ export function remoteJobId(given: string | undefined, source: SideInput, target
 }
 
 /** The databases to replicate: --include-databases, else the one the source URL names. */
+/**
+ * One database copied into a database of another name, as the target URL names it: the rule of local
+ * mode (src/plan/job-plan.ts). Undefined when the target keeps the source's names.
+ */
+export function plannedTargetDatabases(databases: string[], target: SideInput): string[] | undefined {
+  if (databases.length !== 1 || !target.url) return undefined;
+  const spec = parseConnectionUrl(target.url);
+  return spec.databaseGiven && spec.database !== 'postgres' && spec.database !== databases[0] ? [spec.database] : undefined;
+}
+
 export function plannedDatabases(includeDatabases: string[] | undefined, source: SideInput): string[] {
   if (includeDatabases?.length) return [...new Set(includeDatabases)];
   if (source.url) {
@@ -87,13 +97,15 @@ export interface ReplicateInput {
   source?: { instanceIdentifier?: string; endpoint?: string };
   target?: { endpoint?: string };
   databases: string[];
+  /** The target database of each database, where its name differs (the workflows default to the same names). */
+  targetDatabases?: string[];
   plan: TaskPlan;
   /** The monitor's hard limit (lambdas/shared/workflow-job.ts): a slot retaining more WAL is dropped. */
   maxRetainedWalGb?: number;
 }
 
 /** The replicate workflow's input (statemachines/replicate.asl.json, "Record job started"). */
-export function replicateInput(o: { jobId: string; sourceSecretArn: string; targetSecretArn: string; sourceInstance?: string | undefined; sourceEndpoint?: string | undefined; targetEndpoint?: string | undefined; databases: string[]; plan: TaskPlan; maxRetainedWalGb?: number | undefined }): ReplicateInput {
+export function replicateInput(o: { jobId: string; sourceSecretArn: string; targetSecretArn: string; sourceInstance?: string | undefined; sourceEndpoint?: string | undefined; targetEndpoint?: string | undefined; databases: string[]; targetDatabases?: string[] | undefined; plan: TaskPlan; maxRetainedWalGb?: number | undefined }): ReplicateInput {
   const source = { ...(o.sourceInstance ? { instanceIdentifier: o.sourceInstance } : {}), ...(o.sourceEndpoint ? { endpoint: o.sourceEndpoint } : {}) };
   return {
     jobId: o.jobId,
@@ -102,6 +114,7 @@ export function replicateInput(o: { jobId: string; sourceSecretArn: string; targ
     ...(Object.keys(source).length ? { source } : {}),
     ...(o.targetEndpoint ? { target: { endpoint: o.targetEndpoint } } : {}),
     databases: o.databases,
+    ...(o.targetDatabases ? { targetDatabases: o.targetDatabases } : {}),
     plan: o.plan,
     ...(o.maxRetainedWalGb !== undefined ? { maxRetainedWalGb: o.maxRetainedWalGb } : {}),
   };
@@ -110,6 +123,7 @@ export function replicateInput(o: { jobId: string; sourceSecretArn: string; targ
 export interface JobInput {
   jobId: string;
   databases: string[];
+  targetDatabases?: string[];
   sourceSecretArn: string;
   targetSecretArn: string;
   sourceEndpoint?: string;
@@ -118,10 +132,11 @@ export interface JobInput {
 }
 
 /** The verify and clean-up workflows' input (and the verify schedule's): "Set defaults" fills what is left out. */
-export function jobInput(o: { jobId: string; databases: string[]; sourceSecretArn: string; targetSecretArn: string; sourceEndpoint?: string | undefined; targetEndpoint?: string | undefined; plan: TaskPlan }): JobInput {
+export function jobInput(o: { jobId: string; databases: string[]; targetDatabases?: string[] | undefined; sourceSecretArn: string; targetSecretArn: string; sourceEndpoint?: string | undefined; targetEndpoint?: string | undefined; plan: TaskPlan }): JobInput {
   return {
     jobId: o.jobId,
     databases: o.databases,
+    ...(o.targetDatabases ? { targetDatabases: o.targetDatabases } : {}),
     sourceSecretArn: o.sourceSecretArn,
     targetSecretArn: o.targetSecretArn,
     ...(o.sourceEndpoint ? { sourceEndpoint: o.sourceEndpoint } : {}),

@@ -13,7 +13,7 @@ import { ENV } from './deployment.ts';
 import { parseConnectionUrl } from '../connection/url.ts';
 import { deleteStoredSecrets, RECOVERY_DAYS, refuseLocalFiles, secretArnFor, secretName, storedSecretArns, type Side } from './credentials.ts';
 import { RemoteFailure, RemoteUsageError } from './errors.ts';
-import { checkedPlan, checkEndpoint, checkInstance, compactFilters, endpointFromDescription, jobInput, plannedDatabases, remoteJobId, replicateInput, type ReplicateInput } from './inputs.ts';
+import { checkedPlan, checkEndpoint, checkInstance, compactFilters, endpointFromDescription, jobInput, plannedDatabases, plannedTargetDatabases, remoteJobId, replicateInput, type ReplicateInput } from './inputs.ts';
 import { deleteVerifySchedule, putVerifySchedule, type ScheduleResult } from './schedule.ts';
 import { followRunning, runningExecution, startAndFollow } from './start.ts';
 import { remoteStatus } from './status.ts';
@@ -112,7 +112,7 @@ async function newReplicateInput(request: RemoteRequest, ctx: RemoteContext, job
   const question = `Start the replicate workflow for job ${jobId} (${databases.join(', ')}) on ${ctx.deploymentLabel}?`;
   if (!request.yes && !(await ctx.confirm(question))) return undefined;
   const arns = await secretArns(ctx, request, jobId, job);
-  return replicateInput({ jobId, ...arns, sourceInstance: checkInstance(request.source.instanceIdentifier), sourceEndpoint, targetEndpoint, databases, plan, maxRetainedWalGb: init.maxRetainedWalGb });
+  return replicateInput({ jobId, ...arns, sourceInstance: checkInstance(request.source.instanceIdentifier), sourceEndpoint, targetEndpoint, databases, targetDatabases: plannedTargetDatabases(databases, request.target), plan, maxRetainedWalGb: init.maxRetainedWalGb });
 }
 
 /** init and sync: start (or resume, or keep following) the replicate workflow of the job. */
@@ -143,7 +143,11 @@ async function jobWorkflowInput(request: RemoteRequest, ctx: RemoteContext, jobI
   const job = await readJob(ctx, jobId);
   const databases = databasesFor(request, job);
   const arns = await secretArns(ctx, request, jobId, job);
-  return jobInput({ jobId, databases, ...arns, ...endpoints(request, job), plan: checkedPlan({ ...plan, ...selfSigned(request) }) });
+  // The target's names: from the target URL as init had them, else from the job's replicate input.
+  const previous = job && !request.target.url ? await previousInput(ctx, job) : undefined;
+  const sameDatabases = previous?.databases.join('\n') === databases.join('\n');
+  const targetDatabases = plannedTargetDatabases(databases, request.target) ?? (sameDatabases ? previous?.targetDatabases : undefined);
+  return jobInput({ jobId, databases, targetDatabases, ...arns, ...endpoints(request, job), plan: checkedPlan({ ...plan, ...selfSigned(request) }) });
 }
 
 function renderSchedule(ctx: RemoteContext, jobId: string, r: ScheduleResult): number {
