@@ -5,7 +5,7 @@ import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { DescribeExecutionCommand, GetExecutionHistoryCommand, ListExecutionsCommand, SFNClient, StartExecutionCommand, type HistoryEvent } from '@aws-sdk/client-sfn';
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterAll, beforeEach, describe, expect, it } from 'vitest';
-import { ACCOUNT, cli, deploymentEnv, executionArn, REGION, SOURCE_SECRET, TARGET_SECRET, testIo, useJobTable } from '../../support/remote.ts';
+import { ACCOUNT, cli, deploymentEnv, executionArn, REGION, REPLICATE_ARN, SOURCE_SECRET, TARGET_SECRET, testIo, useJobTable } from '../../support/remote.ts';
 
 const CUTOVER_ARN = `arn:aws:states:${REGION}:${ACCOUNT}:stateMachine:Cutover`;
 const sfn = mockClient(SFNClient);
@@ -50,6 +50,9 @@ describe('cutover in remote mode', () => {
   it("starts the cut-over workflow with the job's databases and secret ARNs, and follows it to success", async () => {
     await replicatingJob();
     sfn.on(DescribeExecutionCommand).resolvesOnce(described('RUNNING')).resolvesOnce(described('RUNNING')).resolves(described('SUCCEEDED', { stopDate: new Date(t.getTime() + 42_000) }));
+    // The job's replicate execution, whose input names the target databases (the same names here).
+    const replicateArn = executionArn('Replicate', `${jobId}-init-x`);
+    sfn.on(DescribeExecutionCommand, { executionArn: replicateArn }).resolves({ executionArn: replicateArn, stateMachineArn: REPLICATE_ARN, status: 'SUCCEEDED', startDate: t, input: JSON.stringify({ jobId, databases: ['shop', 'crm'] }) });
     sfn.on(GetExecutionHistoryCommand)
       .resolvesOnce({ events: [entered(4, 'MapStateEntered', 'Cut over each database')] })
       .resolves({ events: [entered(12, 'TaskStateEntered', 'Record job succeeded'), entered(5, 'TaskStateEntered', 'Run cutover')] });
