@@ -49,10 +49,14 @@ async function replicatingJob(): Promise<void> {
 describe('cutover in remote mode', () => {
   it("starts the cut-over workflow with the job's databases and secret ARNs, and follows it to success", async () => {
     await replicatingJob();
-    sfn.on(DescribeExecutionCommand).resolvesOnce(described('RUNNING')).resolvesOnce(described('RUNNING')).resolves(described('SUCCEEDED', { stopDate: new Date(t.getTime() + 42_000) }));
-    // The job's replicate execution, whose input names the target databases (the same names here).
+    // The job's replicate execution, whose input names the target databases (the same names here); the cut-over's runs, then succeeds.
     const replicateArn = executionArn('Replicate', `${jobId}-init-x`);
-    sfn.on(DescribeExecutionCommand, { executionArn: replicateArn }).resolves({ executionArn: replicateArn, stateMachineArn: REPLICATE_ARN, status: 'SUCCEEDED', startDate: t, input: JSON.stringify({ jobId, databases: ['shop', 'crm'] }) });
+    const cutover = [described('RUNNING'), described('RUNNING')];
+    sfn.on(DescribeExecutionCommand).callsFake((input: { executionArn: string }) =>
+      input.executionArn === replicateArn
+        ? { executionArn: replicateArn, stateMachineArn: REPLICATE_ARN, status: 'SUCCEEDED', startDate: t, input: JSON.stringify({ jobId, databases: ['shop', 'crm'] }) }
+        : (cutover.shift() ?? described('SUCCEEDED', { stopDate: new Date(t.getTime() + 42_000) })),
+    );
     sfn.on(GetExecutionHistoryCommand)
       .resolvesOnce({ events: [entered(4, 'MapStateEntered', 'Cut over each database')] })
       .resolves({ events: [entered(12, 'TaskStateEntered', 'Record job succeeded'), entered(5, 'TaskStateEntered', 'Run cutover')] });
