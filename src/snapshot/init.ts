@@ -34,6 +34,7 @@ import { LocalJobStore, type InitStep, type JobState } from './state.ts';
 import { copyInSnapshot } from './workers.ts';
 import { JobFinishedError, JobLockedError, lockJob } from './job-lock.ts';
 import { checkDroppable, dropTargetDatabase, type TargetDrop } from './drop-target.ts';
+import { installDdlCapture } from '../ddl-capture/install.ts';
 
 /** A rerun of an unfinished job asked for other filters than the job was started with. */
 export class JobOptionsChangedError extends Error {
@@ -53,6 +54,8 @@ export interface InitRequest {
   jobId?: string;
   jobs: number;
   noSync: boolean;
+  /** init --track-ddl: record the source's schema changes and apply them on the target in stream order (src/ddl-capture). */
+  trackDdl?: boolean;
   dropExisting: boolean;
   copyRoles: boolean;
   /** Tables bigger than this are copied as several page ranges at once. */
@@ -113,6 +116,9 @@ export async function runInit(req: InitRequest): Promise<InitReport> {
   }
   if (previous && !finished && JSON.stringify(previous.filters) !== JSON.stringify(req.filters)) {
     throw new JobOptionsChangedError(`Job ${jobId} was started with other filters; run it again with the same options, or pass --job-id to start a separate job.`);
+  }
+  if (previous && !finished && req.trackDdl && !previous.trackDdl) {
+    throw new JobOptionsChangedError(`Job ${jobId} was started without --track-ddl, and its slot already exists; run it again without it (sync --apply-ddl carries schema changes), or clean it up and start over with --track-ddl.`);
   }
   const refresh = Boolean(previous && finished && req.whenFinished === 'refresh');
   const resumed = Boolean(previous && !finished);
@@ -183,7 +189,7 @@ export async function runInit(req: InitRequest): Promise<InitReport> {
 
     const state: JobState = previous ?? {
       version: 1, jobId, createdAt: new Date().toISOString(), updatedAt: '', source: `${req.source.host}:${req.source.port}`, target: `${req.target.host}:${req.target.port}`,
-      filters: req.filters, noSync: req.noSync, timeFilters, databases: {},
+      filters: req.filters, noSync: req.noSync, ...(req.trackDdl ? { trackDdl: true } : {}), timeFilters, databases: {},
     };
     for (const plan of plans) {
       const name = replicationObjectName(jobId, plan.source);
@@ -199,7 +205,7 @@ export async function runInit(req: InitRequest): Promise<InitReport> {
 
     for (const plan of plans) {
       const db = state.databases[plan.source]!;
-      const result = await replicateDatabase({ jobId, analyzed: new Set(), req, plan, db, save, log, binary, sourceMajor: sourceFacts.major, targetAdmin, openSource, openTarget, jobDir: store.jobDir(jobId), noSync: state.noSync });
+      const result = await replicateDatabase({ jobId, analyzed: new Set(), req, plan, db, save, log, binary, sourceMajor: sourceFacts.major, targetAdmin, openSource, openTarget, jobDir: store.jobDir(jobId), noSync: state.noSync, trackDdl: Boolean(state.trackDdl) });
       report.databases.push(result);
     }
     return report;
@@ -250,6 +256,7 @@ async function replicateDatabase(run: DatabaseRun): Promise<InitReport['database
         await target.end().catch(() => undefined);
       }
     }
+    if (run.trackDdl) await withTarget(run, (target) => installDdlCapture({ jobId: run.jobId, source, target, publication: db.publication, published: plan.publication, sourceMajor: run.sourceMajor }));
     if (!db.slotCreated) {
       first = await copyFirstTime(run, source, schemaOptions, postDataFile);
     } else if (!db.steps.data) {
@@ -286,6 +293,15 @@ async function replicateDatabase(run: DatabaseRun): Promise<InitReport['database
     throw error;
   } finally {
     await source.end().catch(() => undefined);
+  }
+}
+
+async function withTarget(run: DatabaseRun, fn: (target: pg.Client) => Promise<void>): Promise<void> {
+  const target = await run.openTarget(run.plan.target);
+  try {
+    await fn(target);
+  } finally {
+    await target.end().catch(() => undefined);
   }
 }
 
