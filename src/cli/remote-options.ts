@@ -118,7 +118,10 @@ export function remoteRequest(name: RemoteCommand, options: Record<string, unkno
       dropExisting: options.dropExisting === true,
       copyRoles: options.roles !== false,
       splitBytes: given(command, 'splitTablesLargerThan', options.splitTablesLargerThan as number),
+      trackDdl: options.trackDdl === true,
     };
+  } else if (name === 'sync') {
+    request.sync = { applyDdl: options.applyDdl === true };
   } else if (name === 'verify') {
     request.verify = {
       jobs: given(command, 'jobs', options.jobs as number) ?? planned?.jobs,
