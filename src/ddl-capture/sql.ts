@@ -56,11 +56,12 @@ export function captureSql(schema: string, publication: string): string {
                -- RENAME COLUMN reports the column itself; every other ALTER TABLE reports the table.
                bool_or(cmd.object_type = 'table column') AS renamed
           FROM cmd JOIN pg_catalog.pg_class t ON t.oid = cmd.rel JOIN pg_catalog.pg_namespace n ON n.oid = t.relnamespace
-         WHERE t.relkind IN ('r', 'p') AND n.nspname <> ${quoteLiteral(schema)}
+         -- A partition follows its root, where the target applies the change (ALTER TABLE on a partition alone is refused).
+         WHERE t.relkind IN ('r', 'p') AND NOT t.relispartition AND n.nspname <> ${quoteLiteral(schema)}
            AND EXISTS (SELECT 1 FROM pg_catalog.pg_publication_rel pr JOIN pg_catalog.pg_publication p ON p.oid = pr.prpubid
                         WHERE p.pubname = ${quoteLiteral(publication)}
-                          -- pg_partition_ancestors lists nothing for a table that is no partition.
-                          AND (pr.prrelid = cmd.rel OR pr.prrelid IN (SELECT a.relid FROM pg_partition_ancestors(cmd.rel) a)))
+                          -- A partitioned table is published as itself, or through its leaves (PostgreSQL 12).
+                          AND (pr.prrelid = cmd.rel OR pr.prrelid IN (SELECT p.relid FROM pg_partition_tree(cmd.rel) p)))
          GROUP BY cmd.rel, n.nspname, t.relname
       LOOP
         INSERT INTO ${log(schema)} (command_tag, table_schema, table_name, kind, columns, indexes, statement)

@@ -183,10 +183,20 @@ describe('the edge-case fixture with --track-ddl', () => {
       ALTER TABLE sales.customers ADD COLUMN tier smallint NOT NULL DEFAULT 1;
       ALTER TABLE "Reporting Dept"."Daily Totals" ADD COLUMN "Note" varchar(20) DEFAULT 'n/a';
       CREATE INDEX customers_tier ON sales.customers (tier);
+      ALTER TABLE sales.orders ADD COLUMN channel text DEFAULT 'web';
       UPDATE sales.customers SET tier = 2 WHERE id % 7 = 0;
-      INSERT INTO sales.orders (customer_id, status, total, placed_at) VALUES (1, 'paid', 3, '2025-03-01');`));
+      INSERT INTO sales.orders (customer_id, status, total, placed_at, channel) VALUES (1, 'paid', 3, '2025-03-01', 'shop');`));
     await waitForSubscriptionCatchUp(source, target, db);
     expect(await applyErrors(db)).toBe(0);
+    // The partitioned table changes at its root, once; its partitions follow it on the target.
+    const outcomes = await withClient(target, db, async (c) => (await c.query<{ applied: string[]; skipped: string[] }>(`SELECT applied, skipped FROM "${schema}".ddl_outcome ORDER BY log_id`)).rows);
+    expect(outcomes.flatMap((o) => o.skipped)).toEqual([]);
+    expect(outcomes.flatMap((o) => o.applied)).toEqual([
+      'ALTER TABLE sales.customers ADD COLUMN tier smallint DEFAULT 1 NOT NULL',
+      `ALTER TABLE "Reporting Dept"."Daily Totals" ADD COLUMN "Note" character varying(20) DEFAULT 'n/a'::character varying`,
+      'CREATE INDEX customers_tier ON sales.customers USING btree (tier)',
+      "ALTER TABLE sales.orders ADD COLUMN channel text DEFAULT 'web'::text",
+    ]);
     const s = JSON.parse((await cli(['status', '--json'])).stdout) as { drift: unknown[]; databases: { verdict: string }[] };
     expect(s.drift).toEqual([]);
     const cutover = await cli(['cutover', '--timeout', '120']);
