@@ -172,6 +172,14 @@ describe('init --track-ddl refuses a source user who may not create event trigge
   }, 120_000);
 });
 
+describe('init --track-ddl with --no-sync', () => {
+  it('is a usage error: nothing would carry the changes', async () => {
+    const run = await runCli(['init', '--yes', '--track-ddl', '--no-sync', '--state-dir', scratch.stateDir()], endpoints(clusterUrl(source, 'postgres'), clusterUrl(target, 'postgres')));
+    expect(run.exitCode).toBe(2);
+    expect(run.stderr).toContain('error: --track-ddl carries schema changes through replication, which --no-sync leaves out; pass one of them.');
+  });
+});
+
 describe('the edge-case fixture with --track-ddl', () => {
   it('goes through init, an ADD COLUMN, cutover and cleanup, and compares equal', async () => {
     const { db, schema, cli } = await database('tddl_edge', '');
