@@ -14,10 +14,13 @@ export function canTrackDdl(source: ServerFacts): boolean {
 export interface DdlCaptureSetup {
   jobId: string;
   source: pg.Client;
-  target: pg.Client;
+  /** A session on the target database, ended here. */
+  openTarget: () => Promise<pg.Client>;
   /** The job's publication; created here with `published` when it does not exist yet. */
   publication: string;
   published: PublishedTable[];
+  /** The publication a resume copies unfinished tables through (jobs/naming.ts resumeObjectName). */
+  resumePublication?: string;
   sourceMajor: number;
 }
 
@@ -29,11 +32,16 @@ export interface DdlCaptureSetup {
  * schema. Safe to run again (a resumed init).
  */
 export async function installDdlCapture(setup: DdlCaptureSetup): Promise<void> {
-  const { source, target } = setup;
+  const { source } = setup;
   const schema = ddlCaptureName(setup.jobId);
-  await target.query(applySql(schema));
+  const target = await setup.openTarget();
+  try {
+    await target.query(applySql(schema));
+  } finally {
+    await target.end().catch(() => undefined);
+  }
   await source.query(logTableSql(schema));
-  await source.query(captureSql(schema, setup.publication));
+  await source.query(captureSql(schema, [setup.publication, ...(setup.resumePublication ? [setup.resumePublication] : [])]));
   if (!(await source.query('SELECT 1 FROM pg_event_trigger WHERE evtname = $1', [schema])).rowCount) await source.query(eventTriggerSql(schema, schema));
   if (!(await publicationExists(source, setup.publication))) await createPublication(source, setup.publication, setup.published, setup.sourceMajor);
   const { rowCount } = await source.query(

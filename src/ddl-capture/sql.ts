@@ -38,7 +38,7 @@ export function logTableSql(schema: string): string {
  * fails it (an error is a warning, and the change then shows as drift in status), and it is SECURITY
  * DEFINER so an application role without rights on our schema can still be recorded.
  */
-export function captureSql(schema: string, publication: string): string {
+export function captureSql(schema: string, publications: string[]): string {
   const s = quoteIdent(schema);
   return `
     CREATE OR REPLACE FUNCTION ${s}.capture_ddl() RETURNS event_trigger LANGUAGE plpgsql SECURITY DEFINER SET search_path = '' AS $fn$
@@ -59,7 +59,7 @@ export function captureSql(schema: string, publication: string): string {
          -- A partition follows its root, where the target applies the change (ALTER TABLE on a partition alone is refused).
          WHERE t.relkind IN ('r', 'p') AND NOT t.relispartition AND n.nspname <> ${quoteLiteral(schema)}
            AND EXISTS (SELECT 1 FROM pg_catalog.pg_publication_rel pr JOIN pg_catalog.pg_publication p ON p.oid = pr.prpubid
-                        WHERE p.pubname = ${quoteLiteral(publication)}
+                        WHERE p.pubname IN (${publications.map(quoteLiteral).join(', ')})
                           -- A partitioned table is published as itself, or through its leaves (PostgreSQL 12).
                           AND (pr.prrelid = cmd.rel OR pr.prrelid IN (SELECT p.relid FROM pg_partition_tree(cmd.rel) p)))
          GROUP BY cmd.rel, n.nspname, t.relname

@@ -256,7 +256,7 @@ async function replicateDatabase(run: DatabaseRun): Promise<InitReport['database
         await target.end().catch(() => undefined);
       }
     }
-    if (run.trackDdl) await withTarget(run, (target) => installDdlCapture({ jobId: run.jobId, source, target, publication: db.publication, published: plan.publication, sourceMajor: run.sourceMajor }));
+    if (run.trackDdl) await installDdlCapture({ jobId: run.jobId, source, openTarget: () => run.openTarget(plan.target), publication: db.publication, resumePublication: resumeObjectName(run.jobId, plan.source), published: plan.publication, sourceMajor: run.sourceMajor });
     if (!db.slotCreated) {
       first = await copyFirstTime(run, source, schemaOptions, postDataFile);
     } else if (!db.steps.data) {
@@ -293,15 +293,6 @@ async function replicateDatabase(run: DatabaseRun): Promise<InitReport['database
     throw error;
   } finally {
     await source.end().catch(() => undefined);
-  }
-}
-
-async function withTarget(run: DatabaseRun, fn: (target: pg.Client) => Promise<void>): Promise<void> {
-  const target = await run.openTarget(run.plan.target);
-  try {
-    await fn(target);
-  } finally {
-    await target.end().catch(() => undefined);
   }
 }
 
