@@ -77,7 +77,8 @@ export function captureSql(schema: string, publications: string[]): string {
                   FROM pg_catalog.pg_index i JOIN pg_catalog.pg_class ic ON ic.oid = i.indexrelid
                  WHERE i.indrelid = r.rel
                    AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_constraint k WHERE k.conindid = i.indexrelid AND k.conrelid = i.indrelid)),
-               current_query();
+               -- The whole string the client sent, which may hold other statements: a password in it is masked.
+               regexp_replace(current_query(), $re$(PASSWORD\\s+)('(?:[^']|'')*'|\\$[^$]*\\$)$re$, '\\1***', 'gi');
       END LOOP;
     EXCEPTION WHEN OTHERS THEN
       RAISE WARNING 'database-replicator: this schema change was not recorded for the target (%); status will show it as drift', SQLERRM;

@@ -138,10 +138,14 @@ describe('init --track-ddl under a running writer', () => {
       INSERT INTO places SELECT i, 't' || i FROM generate_series(1, 100) i;`);
     expect((await cli(['init', '--yes', '--track-ddl'])).exitCode).toBe(0);
     expect((await cli(['sync'])).exitCode).toBe(0);
-    await withClient(source, db, (c) => c.query('ALTER TABLE places RENAME COLUMN title TO label'));
+    // One string with two statements, one holding a password: the log keeps the text, never the password.
+    const role = `tddl_${db.slice(-8)}`;
+    scratch.cleanups.push(async () => { await withClient(source, 'postgres', (c) => c.query(`DROP ROLE IF EXISTS "${role}"`)); });
+    await withClient(source, db, (c) => c.query(`CREATE ROLE "${role}" LOGIN PASSWORD 'Logged-Never-Pa55'; ALTER TABLE places RENAME COLUMN title TO label`));
     await waitForSubscriptionCatchUp(source, target, db);
     const skipped = await withClient(target, db, async (c) => (await c.query<{ skipped: string[] }>(`SELECT skipped FROM "${schema}".ddl_outcome`)).rows.flatMap((r) => r.skipped));
-    expect(skipped).toEqual(['a column of public.places was renamed on the source (ALTER TABLE places RENAME COLUMN title TO label): rename it on the target by hand']);
+    expect(skipped).toEqual([`a column of public.places was renamed on the source (CREATE ROLE "${role}" LOGIN PASSWORD ***; ALTER TABLE places RENAME COLUMN title TO label): rename it on the target by hand`]);
+    for (const cluster of [source, target]) expect(await withClient(cluster, db, async (c) => JSON.stringify((await c.query(`SELECT * FROM "${schema}".ddl_log`)).rows))).not.toContain('Logged-Never-Pa55');
     const s = JSON.parse((await cli(['status', '--json'])).stdout) as { drift: { kind: string; statements: { sql: string }[] }[] };
     expect(s.drift).toEqual([expect.objectContaining({ kind: 'column renamed', statements: [{ on: 'target', sql: 'ALTER TABLE "public"."places" RENAME COLUMN "title" TO "label"' }] })]);
     // The log itself is no drift and no table of the user's for verify.
