@@ -14,6 +14,7 @@ import { checkReplicationCapacity, checkReplicationPrivilege, checkSourceWalLeve
 import { checkDistinctDatabases, checkLocalPgDump, checkServerVersions } from './servers.ts';
 import { checkExcludedReferencedTables, checkExtensionsAvailable, checkReplicaIdentity, checkSelectPrivileges, checkTableOwnership } from './tables.ts';
 import { checkTargetPrivileges } from './target.ts';
+import { checkDdlCapturePrivilege } from './ddl-capture.ts';
 import { fail, pass, type Check, type CheckResult, type ValidationFacts } from './types.ts';
 
 /** Every check validate runs, in the order the report lists them. */
@@ -45,6 +46,8 @@ export interface ValidationRequest {
   allowSelfSignedCerts: boolean;
   /** The replication plan's filters, when given: validate checks what init would replicate. */
   filters?: FilterOptions;
+  /** init --track-ddl: the source user must be able to create an event trigger. */
+  trackDdl?: boolean;
 }
 
 export interface ValidationReport {
@@ -174,7 +177,7 @@ export async function runValidation(request: ValidationRequest, dependencies: Pa
     const databaseList: CheckResult = databases.length
       ? pass('source-databases', 'Databases to replicate', databases.map((d) => d.name).join(', '))
       : fail('source-databases', 'Databases to replicate', 'The source has no user database to replicate.', 'Name the database in the source URL, e.g. postgres://user@host:5432/mydb.');
-    return report([...reachability, databaseList, ...VALIDATION_CHECKS.map((check) => check(facts))]);
+    return report([...reachability, databaseList, ...VALIDATION_CHECKS.map((check) => check(facts)), ...(request.trackDdl ? [checkDdlCapturePrivilege(facts)] : [])]);
   } finally {
     await Promise.all(clients.map((c) => c.end().catch(() => undefined)));
   }

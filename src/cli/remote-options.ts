@@ -119,7 +119,10 @@ export function remoteRequest(name: RemoteCommand, options: Record<string, unkno
       copyRoles: options.roles !== false,
       splitBytes: given(command, 'splitTablesLargerThan', options.splitTablesLargerThan as number),
       maxRetainedWalGb: options.maxRetainedWalGb as number | undefined,
+      trackDdl: options.trackDdl === true,
     };
+  } else if (name === 'sync') {
+    request.sync = { applyDdl: options.applyDdl === true };
   } else if (name === 'verify') {
     request.verify = {
       jobs: given(command, 'jobs', options.jobs as number) ?? planned?.jobs,

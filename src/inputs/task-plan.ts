@@ -53,6 +53,11 @@ export const planSchema = z.strictObject({
    * the replicate workflow again with it when the replication check reported schema drift.
    */
   applyDdl: z.boolean().optional(),
+  /**
+   * The snapshot task sets up init --track-ddl: schema changes on the source are recorded by an event
+   * trigger (the source user must be a superuser or rds_superuser) and applied on the target in stream order.
+   */
+  trackDdl: z.boolean().optional(),
   cutover: z
     .strictObject({
       maxLagBytes: whole(0).optional(),

@@ -26,3 +26,16 @@ export function resumeObjectName(jobId: string, database: string): string {
  * schedule's name verify-<jobId> (64 characters).
  */
 export const WORKFLOW_JOB_ID = /^[A-Za-z0-9][A-Za-z0-9_-]{0,56}$/;
+
+/**
+ * The schema (on both sides) and the source's event trigger of init --track-ddl: one per job, so the
+ * cleanup of one job never takes another's. Every schema named like it is the tool's own (see
+ * OWN_SCHEMA_PATTERN): never planned, copied or verified as the user's.
+ */
+export function ddlCaptureName(jobId: string): string {
+  return `dbr_${jobId}_ddl`;
+}
+
+/** The names ddlCaptureName makes, as a POSIX regular expression (SQL ~) and as a pg_dump pattern. */
+export const OWN_SCHEMA_REGEX = '^dbr_.+_ddl$';
+export const OWN_SCHEMA_DUMP_PATTERN = 'dbr_*_ddl';

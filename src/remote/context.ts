@@ -51,7 +51,9 @@ export interface RemoteRequest {
   filters?: FilterOptions | undefined;
   allowSelfSignedCerts: boolean;
   yes: boolean;
-  init?: { jobs?: number | undefined; sync: boolean; dropExisting: boolean; copyRoles: boolean; splitBytes?: number | undefined; maxRetainedWalGb?: number | undefined };
+  init?: { jobs?: number | undefined; sync: boolean; dropExisting: boolean; copyRoles: boolean; splitBytes?: number | undefined; maxRetainedWalGb?: number | undefined; trackDdl?: boolean | undefined };
+  /** sync --apply-ddl: a new replicate execution with plan.applyDdl. */
+  sync?: { applyDdl: boolean };
   verify?: { jobs?: number | undefined; maxDiffs?: number | undefined; rowsPerChunk?: number | undefined; recheckTimeoutSeconds?: number | undefined; schedule?: string | undefined; unschedule: boolean };
   cutover?: { maxLagBytes: number; timeoutSeconds: number; readOnlySource: boolean; sequenceMargin: number };
   /** `live`: --watch on a terminal, drawn as the live view `columns` wide. */

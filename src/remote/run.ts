@@ -106,6 +106,7 @@ async function newReplicateInput(request: RemoteRequest, ctx: RemoteContext, job
     ...(init.splitBytes !== undefined ? { splitTablesLargerThanBytes: init.splitBytes } : {}),
     ...(init.dropExisting ? { dropExisting: true } : {}),
     ...(copyRoles ? { copyRoles: true } : {}),
+    ...(init.trackDdl ? { trackDdl: true } : {}),
     ...selfSigned(request),
   });
   const { sourceEndpoint, targetEndpoint } = endpoints(request, job);
@@ -119,6 +120,7 @@ async function newReplicateInput(request: RemoteRequest, ctx: RemoteContext, job
 async function replicate(request: RemoteRequest, ctx: RemoteContext): Promise<number> {
   const jobId = jobIdOf(request);
   const job = await readJob(ctx, jobId);
+  if (request.sync?.applyDdl) return applyDdl(request, ctx, jobId, job);
   // A FAILED job runs again: the new execution reopens it, and its tasks resume from what they recorded.
   if (job && isTerminal(job.state) && job.state !== 'FAILED') {
     const code = finishedJob(job);
@@ -130,12 +132,39 @@ async function replicate(request: RemoteRequest, ctx: RemoteContext): Promise<nu
   if (request.command === 'sync' && !job) throw new RemoteUsageError(`Job ${jobId} is not in the job table; run init first (in remote mode init also starts replication, so sync is only needed to resume it).`);
   if (job?.state === 'FAILED') ctx.logger.info(`Job ${jobId} failed${job.error ? ` (${job.error})` : ''}; a new execution resumes it: what was copied is kept, and the rest carries on.`);
   const previous = request.command === 'sync' && job ? await previousInput(ctx, job) : undefined;
-  const input = previous ?? (await newReplicateInput(request, ctx, jobId, job));
+  // A plain sync resumes; the schema changes are applied only when asked for (sync --apply-ddl).
+  const input = previous ? { ...previous, plan: Object.fromEntries(Object.entries(previous.plan).filter(([k]) => k !== 'applyDdl')) } : await newReplicateInput(request, ctx, jobId, job);
   if (!input) {
     ctx.stdout('Cancelled; nothing was started.\n');
     return 1;
   }
   return startAndFollow(ctx, { command: request.command, workflow: 'replicate', stateMachineArn: ctx.deployment.replicateStateMachineArn, jobId, input });
+}
+
+/**
+ * sync --apply-ddl: a new replicate execution with the job's last input and plan.applyDdl, whose
+ * subscribe step applies the source's additive schema changes to the target and enables replication
+ * again: for a job whose execution failed (drift stops replication, and the replicate workflow fails
+ * on it), never beside a running execution, which would not apply them.
+ */
+async function applyDdl(request: RemoteRequest, ctx: RemoteContext, jobId: string, job: JobRecord | undefined): Promise<number> {
+  if (!job) throw new RemoteUsageError(`Job ${jobId} is not in the job table; run init first.`);
+  if (isTerminal(job.state) && job.state !== 'FAILED') {
+    throw new RemoteFailure(`Job ${jobId} has ended as ${job.state}${job.phase ? ` (${job.phase})` : ''}, and the workflow does not run a finished job again; run the statements that status lists for its drift on the target by hand.`);
+  }
+  const running = await runningExecution(ctx, job.executionArn);
+  if (running) {
+    throw new RemoteUsageError(`Execution ${running.name} of job ${jobId} is still running and does not apply schema changes; wait for it to end (status shows it), then run sync --apply-ddl again.`);
+  }
+  const previous = await previousInput(ctx, job);
+  const base = previous ?? (await newReplicateInput(request, ctx, jobId, job));
+  if (!base) {
+    ctx.stdout('Cancelled; nothing was started.\n');
+    return 1;
+  }
+  const input: ReplicateInput = { ...base, plan: checkedPlan({ ...base.plan, applyDdl: true }) };
+  (ctx.json ? ctx.stderr : ctx.stdout)(`Starting the replicate workflow for job ${jobId} with plan.applyDdl: it applies the source's additive schema changes to the target, lists the others, and enables replication again.\n`);
+  return startAndFollow(ctx, { command: 'sync', workflow: 'replicate', stateMachineArn: ctx.deployment.replicateStateMachineArn, jobId, input });
 }
 
 /** The verify / clean-up / cut-over input of a job: ARNs, databases and endpoints, from flags or the job record. */

@@ -6,6 +6,7 @@ import { listUserDatabases } from '../catalog/server.ts';
 import { replicationObjectName, resumeObjectName } from '../jobs/naming.ts';
 import type { JobContext } from './job.ts';
 import { readDatabaseIdentity, refuseSameDatabases } from '../catalog/identity.ts';
+import { removeDdlCapture } from '../ddl-capture/install.ts';
 
 export interface CleanupResult {
   dropped: string[];
@@ -14,7 +15,8 @@ export interface CleanupResult {
 
 /**
  * Removes what this tool made for a job: subscriptions on the target, publications and slots on the
- * source, also orphans left by an interrupted run (same name prefix). Idempotent: a second run finds
+ * source, init --track-ddl's event trigger and schema on both sides, also orphans left by an
+ * interrupted run (same name prefix). Idempotent: a second run finds
  * nothing and succeeds.
  */
 export async function runCleanup(job: JobContext, logger: Logger): Promise<CleanupResult> {
@@ -59,18 +61,11 @@ export async function runCleanup(job: JobContext, logger: Logger): Promise<Clean
           [prefix],
         );
         for (const { subname } of rows.filter((r) => subscriptionNames.has(r.subname))) {
-          await target.query(`ALTER SUBSCRIPTION ${quoteIdent(subname)} DISABLE`);
-          if (!sourceReachable) await target.query(`ALTER SUBSCRIPTION ${quoteIdent(subname)} SET (slot_name = NONE)`);
-          try {
-            await target.query(`DROP SUBSCRIPTION ${quoteIdent(subname)}`);
-          } catch (error) {
-            // The target could not reach the source to drop the slot: detach it and drop the rest.
-            logger.warn(`dropping subscription ${subname} could not drop its slot on the source (${(error as Error).message}); detaching it`);
-            await target.query(`ALTER SUBSCRIPTION ${quoteIdent(subname)} SET (slot_name = NONE)`);
-            await target.query(`DROP SUBSCRIPTION ${quoteIdent(subname)}`);
-          }
+          await dropSubscriptionOf(target, subname, sourceReachable, logger);
           result.dropped.push(`subscription ${subname} (target database ${database})`);
         }
+        // init --track-ddl's log, functions and trigger, once nothing applies into them any more.
+        for (const what of await removeDdlCapture(target, job.jobId)) result.dropped.push(`${what} (target database ${database})`);
       } finally {
         await target.end().catch(() => undefined);
       }
@@ -85,6 +80,7 @@ export async function runCleanup(job: JobContext, logger: Logger): Promise<Clean
           await source.query(`DROP PUBLICATION IF EXISTS ${quoteIdent(pubname)}`);
           result.dropped.push(`publication ${pubname} (source database ${database})`);
         }
+        for (const what of await removeDdlCapture(source, job.jobId)) result.dropped.push(`${what} (source database ${database})`);
       } finally {
         if (source !== sourceAdmin) await source.end().catch(() => undefined);
       }
@@ -103,6 +99,20 @@ export async function runCleanup(job: JobContext, logger: Logger): Promise<Clean
     return result;
   } finally {
     await sourceAdmin?.end().catch(() => undefined);
+  }
+}
+
+/** Drops a subscription, and its slot on the source when the target reaches it; detached from the slot otherwise. */
+async function dropSubscriptionOf(target: pg.Client, subname: string, sourceReachable: boolean, logger: Logger): Promise<void> {
+  await target.query(`ALTER SUBSCRIPTION ${quoteIdent(subname)} DISABLE`);
+  if (!sourceReachable) await target.query(`ALTER SUBSCRIPTION ${quoteIdent(subname)} SET (slot_name = NONE)`);
+  try {
+    await target.query(`DROP SUBSCRIPTION ${quoteIdent(subname)}`);
+  } catch (error) {
+    // The target could not reach the source to drop the slot: detach it and drop the rest.
+    logger.warn(`dropping subscription ${subname} could not drop its slot on the source (${(error as Error).message}); detaching it`);
+    await target.query(`ALTER SUBSCRIPTION ${quoteIdent(subname)} SET (slot_name = NONE)`);
+    await target.query(`DROP SUBSCRIPTION ${quoteIdent(subname)}`);
   }
 }
 

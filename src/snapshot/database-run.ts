@@ -18,6 +18,8 @@ export interface DatabaseRun {
   openTarget: (db: string) => Promise<pg.Client>;
   jobDir: string;
   noSync: boolean;
+  /** The job records schema changes on the source and applies them on the target (init --track-ddl). */
+  trackDdl: boolean;
   /** Tables whose statistics are current: a resume leaves these out of its ANALYZE. */
   analyzed: Set<string>;
 }

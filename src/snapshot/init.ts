@@ -17,7 +17,7 @@ import { endLeftoverSessions } from './leftover-sessions.ts';
 import { copyFirstTime, type FirstCopy } from './first-copy.ts';
 import { readArchiveEntries } from './post-data.ts';
 import { restoreMissingEntries } from './post-data-present.ts';
-import { deriveJobId, replicationObjectName } from '../jobs/naming.ts';
+import { deriveJobId, replicationObjectName, resumeObjectName } from '../jobs/naming.ts';
 import type { TableCopy } from '../jobs/types.ts';
 import { planJob } from '../plan/job-plan.ts';
 import { copyRoles, type RoleCopyResult } from './roles.ts';
@@ -28,6 +28,7 @@ import { type TargetDrop } from './drop-target.ts';
 import { checkNewTargets, ensureTargetDatabase } from './target-database.ts';
 import { ResumeImpossibleError, resumeDatabase } from './resume-database.ts';
 import { analyzeInParallel, dropReplicationObjects } from './finish.ts';
+import { installDdlCapture } from '../ddl-capture/install.ts';
 
 export { ResumeImpossibleError };
 
@@ -44,6 +45,8 @@ export interface InitRequest {
   jobId?: string;
   jobs: number;
   noSync: boolean;
+  /** init --track-ddl: record the source's schema changes and apply them on the target in stream order (src/ddl-capture). */
+  trackDdl?: boolean;
   dropExisting: boolean;
   copyRoles: boolean;
   /** Tables bigger than this are copied as several page ranges at once. */
@@ -107,6 +110,9 @@ export async function runInit(req: InitRequest): Promise<InitReport> {
   if (previous && !finished && JSON.stringify(previous.filters) !== JSON.stringify(req.filters)) {
     throw new JobOptionsChangedError(`Job ${jobId} was started with other filters; run it again with the same options, or pass --job-id to start a separate job.`);
   }
+  if (previous && !finished && req.trackDdl && !previous.trackDdl) {
+    throw new JobOptionsChangedError(`Job ${jobId} was started without --track-ddl, and its slot already exists; run it again without it (sync --apply-ddl carries schema changes), or clean it up and start over with --track-ddl.`);
+  }
   const refresh = Boolean(previous && finished && req.whenFinished === 'refresh');
   const resumed = Boolean(previous && !finished);
   if (!(finished && !refresh)) await req.assertPreconditions?.(resumed ? 'resume' : 'init');
@@ -156,7 +162,7 @@ export async function runInit(req: InitRequest): Promise<InitReport> {
 
     const state: JobState = previous ?? {
       version: 1, jobId, createdAt: new Date().toISOString(), updatedAt: '', source: `${req.source.host}:${req.source.port}`, target: `${req.target.host}:${req.target.port}`,
-      filters: req.filters, noSync: req.noSync, timeFilters, databases: {},
+      filters: req.filters, noSync: req.noSync, ...(req.trackDdl ? { trackDdl: true } : {}), timeFilters, databases: {},
     };
     for (const plan of plans) {
       const name = replicationObjectName(jobId, plan.source);
@@ -172,7 +178,7 @@ export async function runInit(req: InitRequest): Promise<InitReport> {
 
     for (const plan of plans) {
       const db = state.databases[plan.source]!;
-      const result = await replicateDatabase({ jobId, analyzed: new Set(), req, plan, db, save, log, binary, sourceMajor: sourceFacts.major, targetAdmin, openSource, openTarget, jobDir: store.jobDir(jobId), noSync: state.noSync });
+      const result = await replicateDatabase({ jobId, analyzed: new Set(), req, plan, db, save, log, binary, sourceMajor: sourceFacts.major, targetAdmin, openSource, openTarget, jobDir: store.jobDir(jobId), noSync: state.noSync, trackDdl: Boolean(state.trackDdl) });
       report.databases.push(result);
     }
     return report;
@@ -203,6 +209,7 @@ async function replicateDatabase(run: DatabaseRun): Promise<InitReport['database
         await target.end().catch(() => undefined);
       }
     }
+    if (run.trackDdl) await installDdlCapture({ jobId: run.jobId, source, openTarget: () => run.openTarget(plan.target), publication: db.publication, resumePublication: resumeObjectName(run.jobId, plan.source), published: plan.publication, sourceMajor: run.sourceMajor });
     if (!db.slotCreated) {
       first = await copyFirstTime(run, source, schemaOptions, postDataFile);
     } else if (!db.steps.data) {

@@ -265,5 +265,8 @@ export class PostDataScheduler {
 }
 
 export async function readArchiveEntries(schema: SchemaCopyOptions, archive: string): Promise<ArchiveEntry[]> {
-  return parseArchiveList(await listArchive(schema, archive));
+  // The event trigger of init --track-ddl belongs to the source alone (pg_dump dumps every event trigger).
+  return parseArchiveList(await listArchive(schema, archive)).filter((e) => !OWN_EVENT_TRIGGER.test(e.line));
 }
+
+const OWN_EVENT_TRIGGER = /^\d+; 3466 \d+ EVENT TRIGGER - dbr_\S+_ddl /;

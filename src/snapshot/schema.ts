@@ -2,6 +2,7 @@ import { libpqConninfo, libpqEnvironment } from '../connection/libpq-env.ts';
 import type { TlsPolicy } from '../connection/tls.ts';
 import type { ConnectionSpec } from '../connection/url.ts';
 import { pipePgTools, runPgTool } from '../pgtools/run.ts';
+import { OWN_SCHEMA_DUMP_PATTERN } from '../jobs/naming.ts';
 
 export interface SchemaCopyOptions {
   source: ConnectionSpec;
@@ -22,6 +23,8 @@ function dumpArgs(options: SchemaCopyOptions, section: 'pre-data' | 'post-data')
     // Our own publication, and any subscription, belong to the source only.
     '--no-publications',
     '--no-subscriptions',
+    // The schema of init --track-ddl: each side gets its own objects from src/ddl-capture.
+    `--exclude-schema=${OWN_SCHEMA_DUMP_PATTERN}`,
     ...(options.keepOwnership ? [] : ['--no-owner', '--no-privileges']),
   ];
 }

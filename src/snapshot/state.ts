@@ -61,6 +61,8 @@ export interface JobState {
   target: string;
   filters: FilterOptions;
   noSync: boolean;
+  /** init --track-ddl: each database has the DDL capture of src/ddl-capture (cleanup finds it by name anyway). */
+  trackDdl?: boolean;
   timeFilters: ResolvedTimeFilter[];
   databases: Record<string, DatabaseState>;
 }

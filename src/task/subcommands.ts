@@ -79,10 +79,10 @@ export const snapshot: SubcommandHandler = async (ctx) => {
   const { config, recorder } = ctx;
   const filters = await scopedFilters(ctx);
   const report = await runInit({
-    source: ctx.source, target: ctx.target, tls: ctx.tls, filters, jobId: ctx.engineJobId, jobs: config.jobs, noSync: false,
+    source: ctx.source, target: ctx.target, tls: ctx.tls, filters, jobId: ctx.engineJobId, jobs: config.jobs, noSync: false, trackDdl: config.plan.trackDdl ?? false,
     dropExisting: config.plan.dropExisting ?? false, copyRoles: config.plan.copyRoles ?? false, splitBytes: config.plan.splitTablesLargerThanBytes ?? GIB,
     stateDir: ctx.stateDir, logger: ctx.logger, whenFinished: 'keep',
-    assertPreconditions: (scope) => assertPreconditions('The snapshot task', scope, { source: ctx.source, target: ctx.target, allowSelfSignedCerts: ctx.tls.allowSelfSignedCerts, filters }),
+    assertPreconditions: (scope) => assertPreconditions('The snapshot task', scope, { source: ctx.source, target: ctx.target, allowSelfSignedCerts: ctx.tls.allowSelfSignedCerts, filters, trackDdl: config.plan.trackDdl ?? false }),
     confirm: async (plans) => {
       for (const plan of plans) {
         const data = plan.tables.filter((t) => t.mode === 'data');

@@ -219,6 +219,25 @@ describe('the Fargate task subcommands', () => {
     expect(await replicationObjectsOnSource(source, db)).toEqual({ slots: [], publications: [] });
   });
 
+  it('PLAN.trackDdl: the snapshot sets up DDL capture, a column added on the source reaches the target by itself, cleanup removes it', async () => {
+    const db = await sourceDatabase('task_ddl');
+    await withClient(source, db, (c) => c.query('CREATE TABLE orders (id int PRIMARY KEY, amount int); INSERT INTO orders SELECT i, i FROM generate_series(1, 200) i;'));
+    const jobId = `ddl_${db.slice(-8)}`;
+    const plan = { trackDdl: true };
+    await task('snapshot', jobId, db, plan);
+    expect(decodeInitState((await store.getJob(jobId))!.databases[db]!.initState!).trackDdl).toBe(true);
+    const sub = await task('subscribe', jobId, db, plan);
+    await withClient(source, db, (c) => c.query('ALTER TABLE orders ADD COLUMN c int DEFAULT 7; INSERT INTO orders VALUES (201, 201, 9)'));
+    await waitForSlotConfirmed(db, String(sub.output.slot));
+    expect(await withClient(target, db, async (c) => (await c.query<{ n: number; s: number }>('SELECT count(*)::int AS n, sum(c)::int AS s FROM orders')).rows[0])).toEqual({ n: 201, s: 200 * 7 + 9 });
+    const ours = (cluster: ClusterInfo) => withClient(cluster, db, async (c) => (await c.query<{ x: string }>("SELECT 'event trigger' AS x FROM pg_event_trigger UNION ALL SELECT 'schema' FROM pg_namespace WHERE nspname ~ '^dbr_.+_ddl$'")).rows.map((r) => r.x).sort());
+    expect(await ours(source)).toEqual(['event trigger', 'schema']);
+    expect(await ours(target)).toEqual(['schema']);
+    await task('cleanup', jobId, db, plan);
+    expect(await ours(source)).toEqual([]);
+    expect(await ours(target)).toEqual([]);
+  });
+
   it('a snapshot retried after a crash resumes from the state in the job store', async () => {
     const db = await sourceDatabase('task_resume');
     await withClient(source, db, (c) => c.query(`

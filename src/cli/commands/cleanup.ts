@@ -13,7 +13,8 @@ export function cleanupCommand(io: CliIo, setExitCode: (code: number) => void): 
     .description(
       'Drops the job\'s subscriptions on the target (disabling them first, and detaching the slot when the source is\n' +
         'unreachable), then its publications and slots on the source, including orphans of an interrupted run, and\n' +
-        'forgets the job. Running it again does nothing. Data on the target is kept.',
+        'forgets the job. The event trigger, functions and schema of init --track-ddl go on both sides. Running it again\n' +
+        'does nothing. Data on the target is kept.',
     )
     .addHelpText('after', '\nExamples:\n  database-replicator cleanup\n  database-replicator cleanup --yes --json\n');
   return addJobOptions(command).action(async (options: JobOptions, cmd: Command) => {

@@ -32,6 +32,7 @@ interface InitOptions extends FilterFlags, InteractiveFlags {
   jobId?: string;
   stateDir: string;
   splitTablesLargerThan: number;
+  trackDdl: boolean;
 }
 
 
@@ -53,12 +54,18 @@ export function initCommand(io: CliIo, setExitCode: (code: number) => void): Com
         'Progress is recorded per table in the state folder; if init is interrupted, run the same command again: finished\n' +
         'tables are kept and the rest are copied again through the slot (see README, "Resuming init").\n\n' +
         'On a terminal without filters (or with --interactive) it asks step by step what to replicate, shows the plan\n' +
-        'with the equivalent command line and TOML, and uses exactly those choices; Esc goes back a step.',
+        'with the equivalent command line and TOML, and uses exactly those choices; Esc goes back a step.\n\n' +
+        '--track-ddl adds an event trigger on the source that records each ALTER TABLE and CREATE INDEX on a replicated\n' +
+        'table into a log that is itself replicated; on the target a trigger applies, in stream order, new columns (with\n' +
+        'constant defaults), widened types, relaxed NOT NULLs, defaults and new indexes, and records what it skipped\n' +
+        '(drops, renames, narrowing changes: status lists them with the statements to run). It runs inside the\n' +
+        'application\'s DDL transactions on the source; cleanup removes it on both sides.',
     )
     .addOption(new Option('-j, --jobs <n>', 'parallel copy workers').argParser(wholeNumber('--jobs', 1, 64)).default(Math.max(2, (globalThis.navigator?.hardwareConcurrency ?? 2)), 'number of CPUs, at least 2'))
     .option('--no-sync', 'snapshot-only copy: drop the slot and publication at the end, so no WAL is retained')
     .option('--drop-existing', 'drop and recreate target databases that already hold the planned tables', false)
     .option('--no-roles', 'do not copy roles (pg_dumpall --globals-only); owners and grants are then not restored')
+    .option('--track-ddl', 'record schema changes of replicated tables on the source (an event trigger: needs a superuser or rds_superuser) and apply the additive ones on the target in stream order, so replication does not stop on them (README, "Schema changes")', false)
     .addOption(new Option('--split-tables-larger-than <size>', 'copy tables bigger than this as several page ranges in parallel').argParser(parseSize).default(parseSize('1GB'), '1GB'))
     .addOption(new Option('--max-retained-wal-gb <gb>', "remote mode: the monitor drops a slot of this job that retains more WAL than this many GiB, so the source's disk never fills (the target then stops receiving that database's changes; the job record says why). Left out, slots are only alarmed on").argParser(positiveNumber('--max-retained-wal-gb', 1_000_000)))
     .addHelpText(
@@ -67,6 +74,7 @@ export function initCommand(io: CliIo, setExitCode: (code: number) => void): Com
         '  database-replicator init --yes\n' +
         '  database-replicator init --include-tables \'shop.public.orders,shop."Order Items"\' --time-filter "shop.events:created_at:6 months"\n' +
         '  database-replicator init --no-sync --jobs 4 --json\n' +
+        '  database-replicator init --track-ddl --yes\n' +
         '  database-replicator init --interactive --save-config replication.toml   (then: init --config replication.toml)\n',
     );
   return addJobOptions(addInteractiveOptions(addFilterOptions(command))).action(async (options: InitOptions, command: Command) => {
@@ -76,6 +84,7 @@ export function initCommand(io: CliIo, setExitCode: (code: number) => void): Com
       const logger = loggerFor(globals, io);
       const { source, target } = resolveEndpoints(globals, command, logger);
       const tls = { allowSelfSignedCerts: globals.allowSelfSignedCerts };
+      if (options.trackDdl && !options.sync) throw new UsageError('--track-ddl carries schema changes through replication, which --no-sync leaves out; pass one of them.');
       const resolved = resolveFilters(options, command);
       const jobs = resolved.jobs ?? options.jobs;
       let filters = resolved.filters;
@@ -132,10 +141,10 @@ export function initCommand(io: CliIo, setExitCode: (code: number) => void): Com
       let report: InitReport;
       try {
         report = await runInit({
-          source, target, tls, filters, jobId, jobs, noSync: !options.sync, dropExisting: options.dropExisting,
+          source, target, tls, filters, jobId, jobs, noSync: !options.sync, trackDdl: options.trackDdl, dropExisting: options.dropExisting,
           copyRoles: options.roles, splitBytes: options.splitTablesLargerThan, stateDir: options.stateDir, logger,
           whenFinished: options.dropExisting ? 'refresh' : 'refuse',
-          assertPreconditions: (scope) => assertPreconditions('init', scope, { source, target, allowSelfSignedCerts: tls.allowSelfSignedCerts, filters }),
+          assertPreconditions: (scope) => assertPreconditions('init', scope, { source, target, allowSelfSignedCerts: tls.allowSelfSignedCerts, filters, trackDdl: options.trackDdl }),
           confirm: async (plans, preview) => {
             const yes = await confirm(plans, preview.drops);
             if (yes) await begin();

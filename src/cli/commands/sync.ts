@@ -35,19 +35,16 @@ export function syncCommand(io: CliIo, setExitCode: (code: number) => void): Com
         '--apply-ddl carries the source\'s additive schema changes since init to the target, in order: new columns (with\n' +
         'their defaults), widened types, relaxed NOT NULLs, new tables (added to the publication, then REFRESH PUBLICATION\n' +
         'copies only them), new indexes; then enables a subscription that stopped. Drops, renames and narrowing type\n' +
-        'changes are never applied: they are listed with the statements to run.',
+        'changes are never applied: they are listed with the statements to run. In remote mode it starts the replicate\n' +
+        'workflow again for the job with "applyDdl": true in its plan, and follows it.',
     )
     .option('--subscription-source-url <url>', 'the source as the target server reaches it (default: --source); or DATABASE_REPLICATOR_SUBSCRIPTION_SOURCE_URL')
     .option('--copy-data', 'without init: let PostgreSQL copy every table itself into existing empty tables on the target', false)
     .option('--apply-ddl', 'first carry the source\'s additive schema changes to the target (new columns with their defaults, widened types, new tables, indexes) and re-enable a stopped subscription; destructive or ambiguous ones are listed with the statements to run', false)
     .addHelpText('after', '\nExamples:\n  database-replicator sync\n  database-replicator sync --apply-ddl\n  DATABASE_REPLICATOR_SUBSCRIPTION_SOURCE_URL=postgres://repl:pw@10.0.1.5/shop database-replicator sync --json\n');
   return addJobOptions(command).action(async (options: SyncOptions, cmd: Command) => {
-    // Remote mode: the replicate workflow resumes the job (src/remote/run.ts).
-    if (remoteMode(cmd, io)) {
-      // The remote sync resumes the workflow with the input it started with: it would drop the flag silently.
-      if (options.applyDdl) throw new UsageError('--apply-ddl runs locally (--local); on AWS start the replicate workflow again with "applyDdl": true in its plan.');
-      return runRemote('sync', { ...options }, cmd, io, setExitCode);
-    }
+    // Remote mode: the replicate workflow resumes the job; with --apply-ddl, a new execution with plan.applyDdl (src/remote/run.ts).
+    if (remoteMode(cmd, io)) return runRemote('sync', { ...options }, cmd, io, setExitCode);
     const { globals, logger, job } = jobCommandContext(cmd, options, io);
     const subscriptionUrl = options.subscriptionSourceUrl ?? io.env.DATABASE_REPLICATOR_SUBSCRIPTION_SOURCE_URL;
     let subscriptionSource;

@@ -48,6 +48,12 @@ describe('parseTaskConfig', () => {
     expect(error.message).not.toContain('Leaky-Pa55');
   });
 
+  it('carries plan.trackDdl and plan.applyDdl to the snapshot and subscribe steps', () => {
+    expect(parseTaskConfig(['snapshot'], { ...base, PLAN: '{"trackDdl": true}' }).plan).toMatchObject({ trackDdl: true });
+    expect(parseTaskConfig(['subscribe'], { ...base, PLAN: '{"applyDdl": true}' }).plan).toMatchObject({ applyDdl: true });
+    expect(configError(['snapshot'], { ...base, PLAN: '{"trackDdl": "yes"}' }).message).toMatch(/trackDdl/);
+  });
+
   it('says PLAN is not JSON without quoting it', () => {
     const error = configError(['snapshot'], { ...base, PLAN: '{"includeTables": [Quoted-Secret-Text' });
     expect(error.message).toMatch(/PLAN is not valid JSON/);
