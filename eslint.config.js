@@ -4,8 +4,16 @@ import tseslint from 'typescript-eslint';
 
 // The front ends: what drives the engine from outside. The engine is src/ without src/cli, src/task and src/remote.
 const FRONT_ENDS = ['./src/cli', './src/task', './src/remote', './lambdas', './infra', './containers'];
-const ENGINE_ZONE = { target: './src', from: FRONT_ENDS, message: 'the engine imports no front end; move what both need into an engine module.' };
-const TEST_HELPERS_ZONE = { target: './', from: './test', message: 'only tests import test helpers; what the demo and bench share with tests lives in scripts/support.' };
+const ENGINE_ZONE = {
+  target: './src',
+  from: FRONT_ENDS,
+  message: 'the engine imports no front end; move what both need into an engine module.',
+};
+const TEST_HELPERS_ZONE = {
+  target: './',
+  from: './test',
+  message: 'only tests import test helpers; what the demo and bench share with tests lives in scripts/support.',
+};
 
 export default tseslint.config(
   { ignores: ['node_modules/', 'cdk.out/', 'dist/', '.tools/', 'coverage/', '.bench/'] },
@@ -13,7 +21,13 @@ export default tseslint.config(
   ...tseslint.configs.recommended,
   {
     languageOptions: {
-      globals: { process: 'readonly', console: 'readonly', URL: 'readonly', setTimeout: 'readonly', clearTimeout: 'readonly' },
+      globals: {
+        process: 'readonly',
+        console: 'readonly',
+        URL: 'readonly',
+        setTimeout: 'readonly',
+        clearTimeout: 'readonly',
+      },
     },
     rules: {
       '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_' }],
@@ -42,7 +56,16 @@ export default tseslint.config(
   },
   {
     // Test helpers are for tests only; what the demo and the benchmarks share with tests lives in scripts/support.
-    files: ['src/cli/**/*.ts', 'src/task/**/*.ts', 'src/remote/**/*.ts', 'lambdas/**/*.ts', 'infra/**/*.ts', 'containers/**/*.ts', 'scripts/**/*.ts', 'bench/**/*.ts'],
+    files: [
+      'src/cli/**/*.ts',
+      'src/task/**/*.ts',
+      'src/remote/**/*.ts',
+      'lambdas/**/*.ts',
+      'infra/**/*.ts',
+      'containers/**/*.ts',
+      'scripts/**/*.ts',
+      'bench/**/*.ts',
+    ],
     rules: { 'import-x/no-restricted-paths': ['error', { zones: [TEST_HELPERS_ZONE] }] },
   },
   {

@@ -11,7 +11,12 @@ export interface Timed {
 }
 
 /** Runs a command to completion and times it; with /usr/bin/time, also its peak RSS. Throws on failure with stderr. */
-export async function timeCommand(command: string, args: string[], env: NodeJS.ProcessEnv, measureMemory = false): Promise<Timed> {
+export async function timeCommand(
+  command: string,
+  args: string[],
+  env: NodeJS.ProcessEnv,
+  measureMemory = false,
+): Promise<Timed> {
   const useTime = measureMemory && existsSync('/usr/bin/time');
   const file = useTime ? '/usr/bin/time' : command;
   const argv = useTime ? ['-f', 'PEAK_KB=%M', command, ...args] : args;
@@ -23,7 +28,8 @@ export async function timeCommand(command: string, args: string[], env: NodeJS.P
     child.on('error', reject);
     child.on('exit', (code) => {
       const seconds = (performance.now() - started) / 1000;
-      if (code !== 0) return reject(new Error(`${command} ${args.join(' ')} exited with ${code}: ${stderr.slice(-2000)}`));
+      if (code !== 0)
+        return reject(new Error(`${command} ${args.join(' ')} exited with ${code}: ${stderr.slice(-2000)}`));
       const peak = /PEAK_KB=(\d+)/.exec(stderr);
       resolve({ seconds, ...(peak ? { peakMb: Number(peak[1]) / 1024 } : {}) });
     });

@@ -29,14 +29,31 @@ const jobs = Number(args.jobs);
 const rounds = Number(args.rounds);
 const cli = fileURLToPath(new URL('../bin/database-replicator.js', import.meta.url));
 const work = mkdtempSync(join(tmpdir(), 'dbr-bench-'));
-const databaseFor = (contender: string) => `bench_${contender.replace(/[^a-z]/gi, '_').toLowerCase().slice(0, 20)}`;
+const databaseFor = (contender: string) =>
+  `bench_${contender
+    .replace(/[^a-z]/gi, '_')
+    .toLowerCase()
+    .slice(0, 20)}`;
 const log = (line: string) => process.stdout.write(`[bench] ${line}\n`);
 
 // The same server settings for every contender; durability off because nothing here is kept.
-const settings = { shared_buffers: "'2GB'", maintenance_work_mem: "'512MB'", max_wal_size: "'8GB'", checkpoint_timeout: "'30min'", work_mem: "'64MB'", max_parallel_maintenance_workers: 2 };
+const settings = {
+  shared_buffers: "'2GB'",
+  maintenance_work_mem: "'512MB'",
+  max_wal_size: "'8GB'",
+  checkpoint_timeout: "'30min'",
+  work_mem: "'64MB'",
+  max_parallel_maintenance_workers: 2,
+};
 
 async function client(cluster: ClusterInfo, database: string): Promise<pg.Client> {
-  const c = new pg.Client({ host: cluster.host, port: cluster.port, user: cluster.user, password: cluster.password, database });
+  const c = new pg.Client({
+    host: cluster.host,
+    port: cluster.port,
+    user: cluster.user,
+    password: cluster.password,
+    database,
+  });
   c.on('error', () => undefined);
   await c.connect();
   return c;
@@ -56,7 +73,11 @@ async function ensurePgcopydb(): Promise<boolean> {
   if (await commandExists('pgcopydb')) return true;
   log('pgcopydb is missing; installing it with apt-get');
   try {
-    await execFileAsync('sh', ['-c', 'apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq pgcopydb'], { maxBuffer: 64 * 1024 * 1024 });
+    await execFileAsync(
+      'sh',
+      ['-c', 'apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq pgcopydb'],
+      { maxBuffer: 64 * 1024 * 1024 },
+    );
     return commandExists('pgcopydb');
   } catch (error) {
     log(`could not install pgcopydb (${(error as Error).message.split('\n')[0]}); it is left out of this run`);
@@ -70,22 +91,53 @@ try {
   const sizeGb = Number(args['size-gb']);
   log(`generating about ${sizeGb} GB on the source`);
   const dataset = await withClient(source, 'postgres', (c) => loadDataset(source, c, 'bench', sizeGb));
-  log(`dataset: ${(dataset.bytes / 1024 ** 3).toFixed(2)} GB (pgbench scale ${dataset.scale}, wide table ${dataset.wideRows} rows)`);
+  log(
+    `dataset: ${(dataset.bytes / 1024 ** 3).toFixed(2)} GB (pgbench scale ${dataset.scale}, wide table ${dataset.wideRows} rows)`,
+  );
   const expected = await withClient(source, 'bench', fingerprint);
-  const pgEnv = (cluster: ClusterInfo) => ({ ...process.env, PGHOST: cluster.host, PGPORT: String(cluster.port), PGUSER: cluster.user, PGPASSWORD: cluster.password });
+  const pgEnv = (cluster: ClusterInfo) => ({
+    ...process.env,
+    PGHOST: cluster.host,
+    PGPORT: String(cluster.port),
+    PGUSER: cluster.user,
+    PGPASSWORD: cluster.password,
+  });
   const bin = (tool: string) => join(source.bindir, tool);
   const hasPgcopydb = await ensurePgcopydb();
 
-  const recreate = (db: string, create: boolean) => withClient(target, 'postgres', async (c) => {
-    await c.query(`DROP DATABASE IF EXISTS ${db} WITH (FORCE)`);
-    if (create) await c.query(`CREATE DATABASE ${db}`);
-  });
+  const recreate = (db: string, create: boolean) =>
+    withClient(target, 'postgres', async (c) => {
+      await c.query(`DROP DATABASE IF EXISTS ${db} WITH (FORCE)`);
+      if (create) await c.query(`CREATE DATABASE ${db}`);
+    });
   const contenders: Record<string, (db: string) => Promise<{ seconds: number; peakMb?: number }>> = {
     'database-replicator init': async (db) => {
       await recreate(db, false);
       const state = join(work, `state-${db}`);
-      const env = { ...process.env, DATABASE_REPLICATOR_SOURCE_URL: clusterUrl(source, 'bench'), DATABASE_REPLICATOR_TARGET_URL: clusterUrl(target, db) };
-      const timed = await timeCommand(process.execPath, [cli, 'init', '--local', '--yes', '--no-sync', '--no-roles', '--jobs', String(jobs), '--state-dir', state, '--log-level', 'warn'], env, true);
+      const env = {
+        ...process.env,
+        DATABASE_REPLICATOR_SOURCE_URL: clusterUrl(source, 'bench'),
+        DATABASE_REPLICATOR_TARGET_URL: clusterUrl(target, db),
+      };
+      const timed = await timeCommand(
+        process.execPath,
+        [
+          cli,
+          'init',
+          '--local',
+          '--yes',
+          '--no-sync',
+          '--no-roles',
+          '--jobs',
+          String(jobs),
+          '--state-dir',
+          state,
+          '--log-level',
+          'warn',
+        ],
+        env,
+        true,
+      );
       rmSync(state, { recursive: true, force: true });
       return timed;
     },
@@ -103,8 +155,16 @@ try {
     contenders.pgcopydb = async (db) => {
       await recreate(db, true);
       const dir = join(work, `pgcopydb-${db}`);
-      const env = { ...process.env, PGCOPYDB_SOURCE_PGURI: clusterUrl(source, 'bench'), PGCOPYDB_TARGET_PGURI: clusterUrl(target, db) };
-      const timed = await timeCommand('pgcopydb', ['clone', '--table-jobs', String(jobs), '--index-jobs', String(jobs), '--dir', dir, '--no-owner', '--no-acl'], env);
+      const env = {
+        ...process.env,
+        PGCOPYDB_SOURCE_PGURI: clusterUrl(source, 'bench'),
+        PGCOPYDB_TARGET_PGURI: clusterUrl(target, db),
+      };
+      const timed = await timeCommand(
+        'pgcopydb',
+        ['clone', '--table-jobs', String(jobs), '--index-jobs', String(jobs), '--dir', dir, '--no-owner', '--no-acl'],
+        env,
+      );
       rmSync(dir, { recursive: true, force: true });
       return timed;
     };
@@ -128,22 +188,41 @@ try {
     for (const name of order) {
       const db = databaseFor(name);
       // Start every measurement from clean shared buffers: no contender inherits another's dirty pages.
-      await Promise.all([withClient(source, 'postgres', (c) => c.query('CHECKPOINT')), withClient(target, 'postgres', (c) => c.query('CHECKPOINT'))]);
+      await Promise.all([
+        withClient(source, 'postgres', (c) => c.query('CHECKPOINT')),
+        withClient(target, 'postgres', (c) => c.query('CHECKPOINT')),
+      ]);
       const result = await contenders[name]!(db);
       const got = await withClient(target, db, fingerprint);
       for (const [table, fp] of Object.entries(expected)) {
-        if (got[table] !== fp) throw new Error(`${name} produced a different ${table} (${got[table]} instead of ${fp}); its time does not count.`);
+        if (got[table] !== fp)
+          throw new Error(
+            `${name} produced a different ${table} (${got[table]} instead of ${fp}); its time does not count.`,
+          );
       }
       times[name]!.push(result.seconds);
       if (result.peakMb) peakMb = Math.max(peakMb, result.peakMb);
-      log(`round ${round + 1}: ${name} ${result.seconds.toFixed(1)} s${result.peakMb ? `, peak ${result.peakMb.toFixed(0)} MB` : ''} (result equals the source)`);
+      log(
+        `round ${round + 1}: ${name} ${result.seconds.toFixed(1)} s${result.peakMb ? `, peak ${result.peakMb.toFixed(0)} MB` : ''} (result equals the source)`,
+      );
       if (!name.startsWith('database-replicator') || round < rounds - 1) await recreate(db, false);
     }
   }
 
   // Kill and resume: init stopped by SIGKILL once a third of the data is committed on the target, then
   // the same command again, timed; the ratio is against the fresh init's median of this run.
-  const tableBytes = await withClient(source, 'bench', async (c) => new Map((await c.query<{ t: string; b: string }>(`SELECT format('%s.%s', schemaname, relname) AS t, pg_table_size(relid)::text AS b FROM pg_stat_user_tables`)).rows.map((r) => [r.t, Number(r.b)])));
+  const tableBytes = await withClient(
+    source,
+    'bench',
+    async (c) =>
+      new Map(
+        (
+          await c.query<{ t: string; b: string }>(
+            `SELECT format('%s.%s', schemaname, relname) AS t, pg_table_size(relid)::text AS b FROM pg_stat_user_tables`,
+          )
+        ).rows.map((r) => [r.t, Number(r.b)]),
+      ),
+  );
   const totalBytes = [...tableBytes.values()].reduce((a, b) => a + b, 0);
   const resumeTimes: number[] = [];
   const killedAt: number[] = [];
@@ -151,9 +230,31 @@ try {
     const db = 'bench_resume';
     await recreate(db, false);
     const state = join(work, `state-resume-${round}`);
-    const env = { ...process.env, DATABASE_REPLICATOR_SOURCE_URL: clusterUrl(source, 'bench'), DATABASE_REPLICATOR_TARGET_URL: clusterUrl(target, db) };
-    const initArgs = [cli, 'init', '--local', '--yes', '--no-sync', '--no-roles', '--jobs', String(jobs), '--job-id', 'bench_resume', '--state-dir', state, '--log-level', 'warn'];
-    await Promise.all([withClient(source, 'postgres', (c) => c.query('CHECKPOINT')), withClient(target, 'postgres', (c) => c.query('CHECKPOINT'))]);
+    const env = {
+      ...process.env,
+      DATABASE_REPLICATOR_SOURCE_URL: clusterUrl(source, 'bench'),
+      DATABASE_REPLICATOR_TARGET_URL: clusterUrl(target, db),
+    };
+    const initArgs = [
+      cli,
+      'init',
+      '--local',
+      '--yes',
+      '--no-sync',
+      '--no-roles',
+      '--jobs',
+      String(jobs),
+      '--job-id',
+      'bench_resume',
+      '--state-dir',
+      state,
+      '--log-level',
+      'warn',
+    ];
+    await Promise.all([
+      withClient(source, 'postgres', (c) => c.query('CHECKPOINT')),
+      withClient(target, 'postgres', (c) => c.query('CHECKPOINT')),
+    ]);
     const child = spawn(process.execPath, initArgs, { env, stdio: 'ignore' });
     const exited = new Promise<void>((resolve) => child.on('exit', () => resolve()));
     let ended = false;
@@ -162,8 +263,11 @@ try {
     for (;;) {
       if (ended) throw new Error('init finished before a third of the data was copied; use a bigger --size-gb');
       try {
-        const job = JSON.parse(readFileSync(join(state, 'jobs', 'bench_resume.json'), 'utf8')) as { databases: Record<string, { copied: Record<string, unknown> }> };
-        fraction = Object.keys(job.databases.bench?.copied ?? {}).reduce((n, t) => n + (tableBytes.get(t) ?? 0), 0) / totalBytes;
+        const job = JSON.parse(readFileSync(join(state, 'jobs', 'bench_resume.json'), 'utf8')) as {
+          databases: Record<string, { copied: Record<string, unknown> }>;
+        };
+        fraction =
+          Object.keys(job.databases.bench?.copied ?? {}).reduce((n, t) => n + (tableBytes.get(t) ?? 0), 0) / totalBytes;
       } catch {
         // Not written yet, or being replaced.
       }
@@ -175,26 +279,44 @@ try {
     const resumed = await timeCommand(process.execPath, initArgs, env);
     const got = await withClient(target, db, fingerprint);
     for (const [table, fp] of Object.entries(expected)) {
-      if (got[table] !== fp) throw new Error(`the resumed init produced a different ${table}; its time does not count.`);
+      if (got[table] !== fp)
+        throw new Error(`the resumed init produced a different ${table}; its time does not count.`);
     }
     resumeTimes.push(resumed.seconds);
     killedAt.push(fraction);
-    log(`round ${round + 1}: resume after a kill with ${(fraction * 100).toFixed(0)}% of the data committed: ${resumed.seconds.toFixed(1)} s (result equals the source)`);
+    log(
+      `round ${round + 1}: resume after a kill with ${(fraction * 100).toFixed(0)}% of the data committed: ${resumed.seconds.toFixed(1)} s (result equals the source)`,
+    );
     await recreate(db, false);
     rmSync(state, { recursive: true, force: true });
   }
 
   // verify against the naive method, on our last copy.
   const ours = databaseFor('database-replicator init');
-  const verifyEnv = { ...process.env, DATABASE_REPLICATOR_SOURCE_URL: clusterUrl(source, 'bench'), DATABASE_REPLICATOR_TARGET_URL: clusterUrl(target, ours) };
+  const verifyEnv = {
+    ...process.env,
+    DATABASE_REPLICATOR_SOURCE_URL: clusterUrl(source, 'bench'),
+    DATABASE_REPLICATOR_TARGET_URL: clusterUrl(target, ours),
+  };
   const verifyTimes: number[] = [];
   const naiveTimes: number[] = [];
-  const tables = await withClient(source, 'bench', async (c) => (await c.query<{ t: string; k: string }>(`
+  const tables = await withClient(
+    source,
+    'bench',
+    async (c) =>
+      (
+        await c.query<{ t: string; k: string }>(`
     SELECT format('%I.%I', n.nspname, c.relname) AS t,
            coalesce((SELECT string_agg(quote_ident(a.attname), ', ') FROM pg_index i JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = ANY (i.indkey) WHERE i.indrelid = c.oid AND i.indisprimary), 'x::text') AS k
-      FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = 'public' AND c.relkind = 'r' ORDER BY 1`)).rows);
+      FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = 'public' AND c.relkind = 'r' ORDER BY 1`)
+      ).rows,
+  );
   for (let round = 0; round < rounds; round++) {
-    const v = await timeCommand(process.execPath, [cli, 'verify', '--local', '--jobs', String(jobs), '--state-dir', join(work, 'none'), '--log-level', 'warn'], verifyEnv);
+    const v = await timeCommand(
+      process.execPath,
+      [cli, 'verify', '--local', '--jobs', String(jobs), '--state-dir', join(work, 'none'), '--log-level', 'warn'],
+      verifyEnv,
+    );
     verifyTimes.push(v.seconds);
     const started = performance.now();
     const [s, t] = await Promise.all([client(source, 'bench'), client(target, ours)]);
@@ -215,17 +337,43 @@ try {
   const catchupDb = 'bench_catchup';
   await recreate(catchupDb, false);
   const state = join(work, 'state-catchup');
-  const env = { ...process.env, DATABASE_REPLICATOR_SOURCE_URL: clusterUrl(source, 'bench'), DATABASE_REPLICATOR_TARGET_URL: clusterUrl(target, catchupDb) };
-  const load = spawn(bin('pgbench'), ['-n', '-c', '2', '-R', '200', '-T', '600', 'bench'], { env: pgEnv(source), stdio: 'ignore' });
+  const env = {
+    ...process.env,
+    DATABASE_REPLICATOR_SOURCE_URL: clusterUrl(source, 'bench'),
+    DATABASE_REPLICATOR_TARGET_URL: clusterUrl(target, catchupDb),
+  };
+  const load = spawn(bin('pgbench'), ['-n', '-c', '2', '-R', '200', '-T', '600', 'bench'], {
+    env: pgEnv(source),
+    stdio: 'ignore',
+  });
   let catchUpSeconds = NaN;
   try {
-    await timeCommand(process.execPath, [cli, 'init', '--local', '--yes', '--no-roles', '--jobs', String(jobs), '--state-dir', state, '--log-level', 'warn'], env);
+    await timeCommand(
+      process.execPath,
+      [
+        cli,
+        'init',
+        '--local',
+        '--yes',
+        '--no-roles',
+        '--jobs',
+        String(jobs),
+        '--state-dir',
+        state,
+        '--log-level',
+        'warn',
+      ],
+      env,
+    );
     const syncStarted = performance.now();
     await timeCommand(process.execPath, [cli, 'sync', '--local', '--state-dir', state, '--log-level', 'warn'], env);
     const lsn = await withClient(source, 'bench', async (c) => committedWalEnd(c));
     await withClient(source, 'bench', async (c) => {
       for (;;) {
-        const { rows } = await c.query<{ done: boolean }>(`SELECT bool_or(confirmed_flush_lsn >= $1::pg_lsn) AS done FROM pg_replication_slots WHERE slot_name LIKE 'dbr\\_%'`, [lsn]);
+        const { rows } = await c.query<{ done: boolean }>(
+          `SELECT bool_or(confirmed_flush_lsn >= $1::pg_lsn) AS done FROM pg_replication_slots WHERE slot_name LIKE 'dbr\\_%'`,
+          [lsn],
+        );
         if (rows[0]?.done) break;
         await new Promise((r) => setTimeout(r, 100));
       }
@@ -234,16 +382,34 @@ try {
     log(`catch-up after sync under a steady 200 tps pgbench load: ${catchUpSeconds.toFixed(1)} s`);
   } finally {
     load.kill('SIGTERM');
-    await timeCommand(process.execPath, [cli, 'cleanup', '--local', '--yes', '--state-dir', state, '--log-level', 'warn'], env).catch(() => undefined);
+    await timeCommand(
+      process.execPath,
+      [cli, 'cleanup', '--local', '--yes', '--state-dir', state, '--log-level', 'warn'],
+      env,
+    ).catch(() => undefined);
   }
 
   // status --watch beside init, same dataset, same run: the live view's refresh must not slow the copy.
-  const checkpoint = () => Promise.all([withClient(source, 'postgres', (c) => c.query('CHECKPOINT')), withClient(target, 'postgres', (c) => c.query('CHECKPOINT'))]).then(() => undefined);
+  const checkpoint = () =>
+    Promise.all([
+      withClient(source, 'postgres', (c) => c.query('CHECKPOINT')),
+      withClient(target, 'postgres', (c) => c.query('CHECKPOINT')),
+    ]).then(() => undefined);
   const watchOverhead = await measureWatchOverhead({
-    cli, jobs, rounds, work, log, sourceUrl: clusterUrl(source, 'bench'), targetUrl: (db) => clusterUrl(target, db), recreate, settle: checkpoint,
+    cli,
+    jobs,
+    rounds,
+    work,
+    log,
+    sourceUrl: clusterUrl(source, 'bench'),
+    targetUrl: (db) => clusterUrl(target, db),
+    recreate,
+    settle: checkpoint,
     check: async (db) => {
       const got = await withClient(target, db, fingerprint);
-      for (const [table, fp] of Object.entries(expected)) if (got[table] !== fp) throw new Error(`init beside status --watch produced a different ${table}; its time does not count.`);
+      for (const [table, fp] of Object.entries(expected))
+        if (got[table] !== fp)
+          throw new Error(`init beside status --watch produced a different ${table}; its time does not count.`);
     },
   });
 
@@ -253,7 +419,10 @@ try {
     '',
     '| contender | median wall time | runs | ours / this |',
     '|---|---|---|---|',
-    ...names.map((n) => `| ${n} | ${median(times[n]!).toFixed(1)} s | ${times[n]!.map((t) => t.toFixed(1)).join(', ')} | ${(ourMedian / median(times[n]!)).toFixed(2)} |`),
+    ...names.map(
+      (n) =>
+        `| ${n} | ${median(times[n]!).toFixed(1)} s | ${times[n]!.map((t) => t.toFixed(1)).join(', ')} | ${(ourMedian / median(times[n]!)).toFixed(2)} |`,
+    ),
     '',
     `Peak resident memory of the CLI during init: ${peakMb.toFixed(0)} MB.`,
     '',

@@ -48,17 +48,42 @@ export async function measureWatchOverhead(o: WatchOverheadOptions): Promise<Wat
       await o.recreate(database, false);
       const state = join(o.work, `state-watch-${round}-${watched}`);
       mkdirSync(state, { recursive: true });
-      const env = { ...process.env, DATABASE_REPLICATOR_SOURCE_URL: o.sourceUrl, DATABASE_REPLICATOR_TARGET_URL: o.targetUrl(database) };
+      const env = {
+        ...process.env,
+        DATABASE_REPLICATOR_SOURCE_URL: o.sourceUrl,
+        DATABASE_REPLICATOR_TARGET_URL: o.targetUrl(database),
+      };
       await o.settle();
       const watcher = watched ? startWatcher(o.cli, state, env, terminal) : undefined;
       try {
-        const timed = await timeCommand(process.execPath, [o.cli, 'init', '--local', '--yes', '--no-sync', '--no-roles', '--jobs', String(o.jobs), '--state-dir', state, '--log-level', 'warn'], env);
+        const timed = await timeCommand(
+          process.execPath,
+          [
+            o.cli,
+            'init',
+            '--local',
+            '--yes',
+            '--no-sync',
+            '--no-roles',
+            '--jobs',
+            String(o.jobs),
+            '--state-dir',
+            state,
+            '--log-level',
+            'warn',
+          ],
+          env,
+        );
         (watched ? result.watched : result.alone).push(timed.seconds);
-        o.log(`round ${round + 1}: init ${watched ? `with status --watch beside it (${terminal ? 'terminal' : 'pipe'})` : 'alone'}: ${timed.seconds.toFixed(1)} s`);
+        o.log(
+          `round ${round + 1}: init ${watched ? `with status --watch beside it (${terminal ? 'terminal' : 'pipe'})` : 'alone'}: ${timed.seconds.toFixed(1)} s`,
+        );
       } finally {
         const output = await watcher?.stop();
         if (output !== undefined) {
-          result.frames += terminal ? output.split(CURSOR_HOME).length - 1 : output.split('\n').filter((l) => /^\d{4}-/.test(l)).length;
+          result.frames += terminal
+            ? output.split(CURSOR_HOME).length - 1
+            : output.split('\n').filter((l) => /^\d{4}-/.test(l)).length;
           result.barLines += output.match(BAR)?.length ?? 0;
         }
       }
@@ -70,12 +95,21 @@ export async function measureWatchOverhead(o: WatchOverheadOptions): Promise<Wat
   return result;
 }
 
-function startWatcher(cli: string, state: string, env: NodeJS.ProcessEnv, terminal: boolean): { stop: () => Promise<string> } {
+function startWatcher(
+  cli: string,
+  state: string,
+  env: NodeJS.ProcessEnv,
+  terminal: boolean,
+): { stop: () => Promise<string> } {
   const argv = [process.execPath, cli, 'status', '--local', '--watch', '1', '--state-dir', state];
   const quoted = argv.map((a) => `'${a.replace(/'/g, `'\\''`)}'`).join(' ');
   // Its own process group, so stopping it stops the CLI under `script` too.
   const child = terminal
-    ? spawn('script', ['-qfec', `stty cols 160 rows 50; exec ${quoted}`, '/dev/null'], { env: { ...env, TERM: 'xterm-256color' }, stdio: ['pipe', 'pipe', 'ignore'], detached: true })
+    ? spawn('script', ['-qfec', `stty cols 160 rows 50; exec ${quoted}`, '/dev/null'], {
+        env: { ...env, TERM: 'xterm-256color' },
+        stdio: ['pipe', 'pipe', 'ignore'],
+        detached: true,
+      })
     : spawn(argv[0]!, argv.slice(1), { env, stdio: ['ignore', 'pipe', 'ignore'], detached: true });
   let output = '';
   child.stdout!.on('data', (d: Buffer) => (output += d.toString()));
@@ -106,7 +140,13 @@ export function watchOverheadRows(r: WatchOverhead): string[] {
 
 // Alone: clusters, the bench dataset at --size-gb, this scenario only.
 if (process.argv[1] === fileURLToPath(import.meta.url)) {
-  const { values: args } = parseArgs({ options: { 'size-gb': { type: 'string', default: '1.2' }, jobs: { type: 'string', default: '2' }, rounds: { type: 'string', default: '3' } } });
+  const { values: args } = parseArgs({
+    options: {
+      'size-gb': { type: 'string', default: '1.2' },
+      jobs: { type: 'string', default: '2' },
+      rounds: { type: 'string', default: '3' },
+    },
+  });
   const { mkdtempSync } = await import('node:fs');
   const { tmpdir } = await import('node:os');
   const pg = (await import('pg')).default;
@@ -129,18 +169,28 @@ if (process.argv[1] === fileURLToPath(import.meta.url)) {
     await query(clusterUrl(source, 'postgres'), (c) => loadDataset(source, c, 'bench', Number(args['size-gb'])));
     const expected = await query(clusterUrl(source, 'bench'), fingerprint);
     const r = await measureWatchOverhead({
-      cli: fileURLToPath(new URL('../bin/database-replicator.js', import.meta.url)), jobs: Number(args.jobs), rounds: Number(args.rounds), work, log,
-      sourceUrl: clusterUrl(source, 'bench'), targetUrl: (db) => clusterUrl(target, db),
-      recreate: (db, create) => query(clusterUrl(target, 'postgres'), async (c) => {
-        await c.query(`DROP DATABASE IF EXISTS ${db} WITH (FORCE)`);
-        if (create) await c.query(`CREATE DATABASE ${db}`);
-      }),
+      cli: fileURLToPath(new URL('../bin/database-replicator.js', import.meta.url)),
+      jobs: Number(args.jobs),
+      rounds: Number(args.rounds),
+      work,
+      log,
+      sourceUrl: clusterUrl(source, 'bench'),
+      targetUrl: (db) => clusterUrl(target, db),
+      recreate: (db, create) =>
+        query(clusterUrl(target, 'postgres'), async (c) => {
+          await c.query(`DROP DATABASE IF EXISTS ${db} WITH (FORCE)`);
+          if (create) await c.query(`CREATE DATABASE ${db}`);
+        }),
       check: async (db) => {
         const got = await query(clusterUrl(target, db), fingerprint);
-        for (const [table, fp] of Object.entries(expected)) if (got[table] !== fp) throw new Error(`init produced a different ${table}; its time does not count.`);
+        for (const [table, fp] of Object.entries(expected))
+          if (got[table] !== fp) throw new Error(`init produced a different ${table}; its time does not count.`);
       },
       settle: async () => {
-        await Promise.all([query(clusterUrl(source, 'postgres'), (c) => c.query('CHECKPOINT')), query(clusterUrl(target, 'postgres'), (c) => c.query('CHECKPOINT'))]);
+        await Promise.all([
+          query(clusterUrl(source, 'postgres'), (c) => c.query('CHECKPOINT')),
+          query(clusterUrl(target, 'postgres'), (c) => c.query('CHECKPOINT')),
+        ]);
       },
     });
     process.stdout.write(`\n${watchOverheadRows(r).join('\n')}\n`);

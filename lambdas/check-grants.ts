@@ -78,26 +78,41 @@ export function rotatingSourceSecret(sourceSecretArn: string): CheckSummary | un
   return {
     id: 'rotating-source-secret',
     status: 'warn',
-    message: 'The source secret is managed by RDS, which rotates its password (every 7 days by default); the subscription keeps the password it was created with, so replication stops at the next rotation.',
-    remedy: 'Replicate as a dedicated replication user whose secret does not rotate (README: "First run, step by step"), or after each rotation run ALTER SUBSCRIPTION <subscription> CONNECTION with the new password on the target.',
+    message:
+      'The source secret is managed by RDS, which rotates its password (every 7 days by default); the subscription keeps the password it was created with, so replication stops at the next rotation.',
+    remedy:
+      'Replicate as a dedicated replication user whose secret does not rotate (README: "First run, step by step"), or after each rotation run ALTER SUBSCRIPTION <subscription> CONNECTION with the new password on the target.',
   };
 }
 
 export async function checkGrants(event: CheckGrantsEvent, deps: CheckGrantsDependencies): Promise<CheckGrantsResult> {
   const { source, target } = await resolveEndpoints(deps.secrets, event);
-  const validate = deps.validate ?? ((request: ValidationRequest) => runValidation(request, { findPgDump: () => ({ error: 'not checked in Lambda' }) }));
+  const validate =
+    deps.validate ??
+    ((request: ValidationRequest) =>
+      runValidation(request, { findPgDump: () => ({ error: 'not checked in Lambda' }) }));
   const request: ValidationRequest = { source, target, allowSelfSignedCerts: event.allowSelfSignedCerts ?? false };
   const filters = effectiveFilters(event.databases, event.filters);
   if (filters) request.filters = filters;
   deps.logger?.info('validating source and target', { jobId: event.jobId });
   const report = await validate(request);
   const rotating = rotatingSourceSecret(event.sourceSecretArn);
-  const checks = [...report.checks.filter((c) => !NOT_CHECKED_HERE.has(c.id)).map(summarize), ...(rotating ? [rotating] : [])];
+  const checks = [
+    ...report.checks.filter((c) => !NOT_CHECKED_HERE.has(c.id)).map(summarize),
+    ...(rotating ? [rotating] : []),
+  ];
   const ok = checks.every((c) => c.status !== 'fail');
-  for (const c of checks.filter((c) => c.status !== 'pass')) deps.logger?.warn(`${c.status}: ${c.id}: ${c.message}`, { jobId: event.jobId, check: c.id });
+  for (const c of checks.filter((c) => c.status !== 'pass'))
+    deps.logger?.warn(`${c.status}: ${c.id}: ${c.message}`, { jobId: event.jobId, check: c.id });
   if (!ok) throw new ValidationFailed(checks);
-  deps.logger?.info('validation passed', { jobId: event.jobId, checks: checks.length, warnings: checks.filter((c) => c.status === 'warn').length });
+  deps.logger?.info('validation passed', {
+    jobId: event.jobId,
+    checks: checks.length,
+    warnings: checks.filter((c) => c.status === 'warn').length,
+  });
   return { jobId: event.jobId, ok, checks };
 }
 
-export const handler = lambdaHandler(logger, (event) => checkGrants(parseEvent(checkGrantsEvent, event), { secrets, logger }));
+export const handler = lambdaHandler(logger, (event) =>
+  checkGrants(parseEvent(checkGrantsEvent, event), { secrets, logger }),
+);

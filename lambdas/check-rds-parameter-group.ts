@@ -17,24 +17,45 @@ export const checkRdsParameterGroupEvent = z.object({
   jobId: jobIdSchema,
   source: z
     .object({
-      instanceIdentifier: z.string().regex(/^[A-Za-z][A-Za-z0-9-]{0,62}$/, 'must be a DB instance or cluster identifier').optional(),
+      instanceIdentifier: z
+        .string()
+        .regex(/^[A-Za-z][A-Za-z0-9-]{0,62}$/, 'must be a DB instance or cluster identifier')
+        .optional(),
       // A host name (optionally :port), never a URL: a URL could carry a password.
-      endpoint: z.string().regex(/^[A-Za-z0-9.-]+(:\d{1,5})?$/, 'must be a host name, optionally with :port').optional(),
+      endpoint: z
+        .string()
+        .regex(/^[A-Za-z0-9.-]+(:\d{1,5})?$/, 'must be a host name, optionally with :port')
+        .optional(),
     })
     .strict()
-    .refine((s) => s.instanceIdentifier !== undefined || s.endpoint !== undefined, 'give instanceIdentifier or endpoint'),
+    .refine(
+      (s) => s.instanceIdentifier !== undefined || s.endpoint !== undefined,
+      'give instanceIdentifier or endpoint',
+    ),
 });
 
 export type CheckRdsParameterGroupEvent = z.infer<typeof checkRdsParameterGroupEvent>;
 export type CheckRdsParameterGroupResult = RdsSourceCheck & { jobId: string };
 
-export async function checkRdsSource(event: CheckRdsParameterGroupEvent, deps: { rds: RDSClient; logger?: LambdaLog }): Promise<CheckRdsParameterGroupResult> {
-  const lookup = event.source.instanceIdentifier !== undefined ? { identifier: event.source.instanceIdentifier } : { endpoint: event.source.endpoint! };
+export async function checkRdsSource(
+  event: CheckRdsParameterGroupEvent,
+  deps: { rds: RDSClient; logger?: LambdaLog },
+): Promise<CheckRdsParameterGroupResult> {
+  const lookup =
+    event.source.instanceIdentifier !== undefined
+      ? { identifier: event.source.instanceIdentifier }
+      : { endpoint: event.source.endpoint! };
   deps.logger?.info('checking the source in the RDS API', { jobId: event.jobId, ...lookup });
   const result = await checkRdsParameterGroup(deps.rds, lookup);
   for (const warning of result.warnings) deps.logger?.warn(warning, { jobId: event.jobId });
-  deps.logger?.info('rds.logical_replication is on', { jobId: event.jobId, instance: result.instanceIdentifier, parameterGroup: result.parameterGroup });
+  deps.logger?.info('rds.logical_replication is on', {
+    jobId: event.jobId,
+    instance: result.instanceIdentifier,
+    parameterGroup: result.parameterGroup,
+  });
   return { jobId: event.jobId, ...result };
 }
 
-export const handler = lambdaHandler(logger, (event) => checkRdsSource(parseEvent(checkRdsParameterGroupEvent, event), { rds, logger }));
+export const handler = lambdaHandler(logger, (event) =>
+  checkRdsSource(parseEvent(checkRdsParameterGroupEvent, event), { rds, logger }),
+);

@@ -9,7 +9,14 @@ import { checkCertificateFiles } from '../src/task/rds-ca-bundle.ts';
 import { createHash } from 'node:crypto';
 import { detectDrift, explainWithDrift } from '../src/drift/detect.ts';
 import { describeFinding, type DriftFinding } from '../src/drift/types.ts';
-import { judge, readSlotStatus, readSubscriptionStatus, type SlotStatus, type SubscriptionStatus, type Verdict } from '../src/replication/status.ts';
+import {
+  judge,
+  readSlotStatus,
+  readSubscriptionStatus,
+  type SlotStatus,
+  type SubscriptionStatus,
+  type Verdict,
+} from '../src/replication/status.ts';
 import { createSecretsClient } from './shared/clients.ts';
 import { lambdaHandler, parseEvent } from './shared/errors.ts';
 import { endpointSchema, secretArnSchema } from '../src/inputs/schemas.ts';
@@ -25,7 +32,12 @@ import { createLambdaLogger, type LambdaLog } from './shared/logger.ts';
 const logger = createLambdaLogger('check-replication');
 const secrets = createSecretsClient();
 
-const objectName = z.string().regex(/^[a-z0-9_]{1,63}$/, 'must be 1 to 63 lower-case letters, digits or _ (a replication slot or subscription name)');
+const objectName = z
+  .string()
+  .regex(
+    /^[a-z0-9_]{1,63}$/,
+    'must be 1 to 63 lower-case letters, digits or _ (a replication slot or subscription name)',
+  );
 
 export const checkReplicationEvent = z.object({
   jobId: jobIdSchema,
@@ -84,14 +96,30 @@ export interface ReplicationSides {
 }
 
 /** Reads the slot on the source database and the subscription on the target database. */
-export async function readReplicationSides(source: ConnectionSpec, target: ConnectionSpec, names: { slot: string; subscription: string }, tls: { allowSelfSignedCerts: boolean }): Promise<ReplicationSides> {
-  return withClients([openClient(source, { role: 'source', ...tls }), openClient(target, { role: 'target', ...tls })], async (sourceClient, targetClient) => {
-    const { major } = await readServerFacts(targetClient!);
-    const [slot, subscription] = await Promise.all([readSlotStatus(sourceClient!, names.slot), readSubscriptionStatus(targetClient!, names.subscription, major)]);
-    // Drift is read from the subscription's own publications: nothing to compare before sync made it.
-    const drift = subscription.exists ? await detectDrift(sourceClient!, targetClient!, { database: source.database, subscription: names.subscription }) : [];
-    return { slot, subscription, drift };
-  });
+export async function readReplicationSides(
+  source: ConnectionSpec,
+  target: ConnectionSpec,
+  names: { slot: string; subscription: string },
+  tls: { allowSelfSignedCerts: boolean },
+): Promise<ReplicationSides> {
+  return withClients(
+    [openClient(source, { role: 'source', ...tls }), openClient(target, { role: 'target', ...tls })],
+    async (sourceClient, targetClient) => {
+      const { major } = await readServerFacts(targetClient!);
+      const [slot, subscription] = await Promise.all([
+        readSlotStatus(sourceClient!, names.slot),
+        readSubscriptionStatus(targetClient!, names.subscription, major),
+      ]);
+      // Drift is read from the subscription's own publications: nothing to compare before sync made it.
+      const drift = subscription.exists
+        ? await detectDrift(sourceClient!, targetClient!, {
+            database: source.database,
+            subscription: names.subscription,
+          })
+        : [];
+      return { slot, subscription, drift };
+    },
+  );
 }
 
 export interface CheckReplicationDependencies {
@@ -100,19 +128,39 @@ export interface CheckReplicationDependencies {
   readSides?: typeof readReplicationSides;
 }
 
-export async function checkReplication(event: CheckReplicationEvent, deps: CheckReplicationDependencies): Promise<CheckReplicationResult> {
+export async function checkReplication(
+  event: CheckReplicationEvent,
+  deps: CheckReplicationDependencies,
+): Promise<CheckReplicationResult> {
   const targetDatabase = event.targetDatabase ?? event.database;
   const cache: SecretCache = new Map();
   const [source, target] = await Promise.all([
-    resolveSecretConnection(deps.secrets, event.sourceSecretArn, { database: event.database, cache, ...(event.sourceEndpoint ? { endpoint: event.sourceEndpoint } : {}) }),
-    resolveSecretConnection(deps.secrets, event.targetSecretArn, { database: targetDatabase, cache, ...(event.targetEndpoint ? { endpoint: event.targetEndpoint } : {}) }),
+    resolveSecretConnection(deps.secrets, event.sourceSecretArn, {
+      database: event.database,
+      cache,
+      ...(event.sourceEndpoint ? { endpoint: event.sourceEndpoint } : {}),
+    }),
+    resolveSecretConnection(deps.secrets, event.targetSecretArn, {
+      database: targetDatabase,
+      cache,
+      ...(event.targetEndpoint ? { endpoint: event.targetEndpoint } : {}),
+    }),
   ]);
   checkCertificateFiles(source, event.sourceSecretArn);
   checkCertificateFiles(target, event.targetSecretArn);
-  const sides = await (deps.readSides ?? readReplicationSides)(source, target, { slot: event.slot, subscription: event.subscription }, { allowSelfSignedCerts: event.allowSelfSignedCerts ?? false });
+  const sides = await (deps.readSides ?? readReplicationSides)(
+    source,
+    target,
+    { slot: event.slot, subscription: event.subscription },
+    { allowSelfSignedCerts: event.allowSelfSignedCerts ?? false },
+  );
   const judged = judge(sides.slot, sides.subscription, event.subscribed ?? true);
   const { verdict, diskRisk } = judged;
-  const reason = explainWithDrift(judged, sides.slot.exists && sides.slot.walStatus !== 'lost' && sides.subscription.exists, sides.drift);
+  const reason = explainWithDrift(
+    judged,
+    sides.slot.exists && sides.slot.walStatus !== 'lost' && sides.subscription.exists,
+    sides.drift,
+  );
   const drift = sides.drift.map((f) => describeFinding(f).slice(0, 1000));
   const result: CheckReplicationResult = {
     jobId: event.jobId,
@@ -139,8 +187,14 @@ export async function checkReplication(event: CheckReplicationEvent, deps: Check
     driftKey: drift.length ? createHash('sha256').update(drift.join('\n')).digest('hex').slice(0, 16) : '',
   };
   const log = verdict === 'broken' ? deps.logger?.warn : deps.logger?.info;
-  log?.call(deps.logger, `replication of ${event.database} is ${verdict}: ${reason}`, { jobId: event.jobId, database: event.database, lagBytes: result.lagBytes });
+  log?.call(deps.logger, `replication of ${event.database} is ${verdict}: ${reason}`, {
+    jobId: event.jobId,
+    database: event.database,
+    lagBytes: result.lagBytes,
+  });
   return result;
 }
 
-export const handler = lambdaHandler(logger, (event) => checkReplication(parseEvent(checkReplicationEvent, event), { secrets, logger }));
+export const handler = lambdaHandler(logger, (event) =>
+  checkReplication(parseEvent(checkReplicationEvent, event), { secrets, logger }),
+);

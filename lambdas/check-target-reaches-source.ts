@@ -38,16 +38,24 @@ export interface CheckTargetReachesSourceDependencies {
 }
 
 /** The target database may not exist before the copy: the probe then runs in the target's postgres database. */
-async function withTarget<T>(target: ConnectionSpec, tls: { allowSelfSignedCerts: boolean }, fn: (client: Parameters<typeof probeSourceFromTarget>[0]) => Promise<T>): Promise<T> {
+async function withTarget<T>(
+  target: ConnectionSpec,
+  tls: { allowSelfSignedCerts: boolean },
+  fn: (client: Parameters<typeof probeSourceFromTarget>[0]) => Promise<T>,
+): Promise<T> {
   try {
     return await withConnection(target, { role: 'target', ...tls }, fn);
   } catch (error) {
-    if (!(error instanceof ConnectionError && error.reason === 'database-missing') || target.database === 'postgres') throw error;
+    if (!(error instanceof ConnectionError && error.reason === 'database-missing') || target.database === 'postgres')
+      throw error;
     return withConnection(withDatabase(target, 'postgres'), { role: 'target', ...tls }, fn);
   }
 }
 
-export async function checkTargetReachesSource(event: CheckTargetReachesSourceEvent, deps: CheckTargetReachesSourceDependencies): Promise<CheckTargetReachesSourceResult> {
+export async function checkTargetReachesSource(
+  event: CheckTargetReachesSourceEvent,
+  deps: CheckTargetReachesSourceDependencies,
+): Promise<CheckTargetReachesSourceResult> {
   // Not narrowed to the databases: the probe runs in whichever target database the secret names.
   const { source, target } = await resolveEndpoints(deps.secrets, { ...event, databases: undefined });
   const tls = { allowSelfSignedCerts: event.allowSelfSignedCerts ?? false };
@@ -56,11 +64,17 @@ export async function checkTargetReachesSource(event: CheckTargetReachesSourceEv
   await withTarget(target, tls, async (client) => {
     for (const database of databases) {
       deps.logger?.info('probing the source from the target', { jobId: event.jobId, database });
-      await probe(client, subscriptionConninfo(withDatabase(source, database), tls, { targetSslRootCert: event.subscriptionSslRootCert }), database);
+      await probe(
+        client,
+        subscriptionConninfo(withDatabase(source, database), tls, { targetSslRootCert: event.subscriptionSslRootCert }),
+        database,
+      );
     }
   });
   deps.logger?.info('the target reaches the source', { jobId: event.jobId, databases: databases.length });
   return { jobId: event.jobId, databases };
 }
 
-export const handler = lambdaHandler(logger, (event) => checkTargetReachesSource(parseEvent(checkTargetReachesSourceEvent, event), { secrets, logger }));
+export const handler = lambdaHandler(logger, (event) =>
+  checkTargetReachesSource(parseEvent(checkTargetReachesSourceEvent, event), { secrets, logger }),
+);

@@ -57,12 +57,24 @@ export interface PlannedSource {
 }
 
 /** Reads the source catalogs into the same plan init would make (and measures the copy rate when asked). */
-export async function planSource(source: ConnectionSpec, target: ConnectionSpec, filters: FilterOptions, options: { allowSelfSignedCerts: boolean; calibrate: boolean }): Promise<PlannedSource> {
-  const open = (spec: ConnectionSpec) => openClient(spec, { role: 'source', allowSelfSignedCerts: options.allowSelfSignedCerts });
-  const plans = await withConnection(source, { role: 'source', allowSelfSignedCerts: options.allowSelfSignedCerts }, async (admin) => {
-    const { major } = await readServerFacts(admin);
-    return (await planJob(admin, (db) => open(withDatabase(source, db)), { source, target }, filters, major, undefined)).databases;
-  });
+export async function planSource(
+  source: ConnectionSpec,
+  target: ConnectionSpec,
+  filters: FilterOptions,
+  options: { allowSelfSignedCerts: boolean; calibrate: boolean },
+): Promise<PlannedSource> {
+  const open = (spec: ConnectionSpec) =>
+    openClient(spec, { role: 'source', allowSelfSignedCerts: options.allowSelfSignedCerts });
+  const plans = await withConnection(
+    source,
+    { role: 'source', allowSelfSignedCerts: options.allowSelfSignedCerts },
+    async (admin) => {
+      const { major } = await readServerFacts(admin);
+      return (
+        await planJob(admin, (db) => open(withDatabase(source, db)), { source, target }, filters, major, undefined)
+      ).databases;
+    },
+  );
   const measuredRates = new Map<string, number>();
   if (options.calibrate) {
     for (const plan of plans) {
@@ -83,14 +95,22 @@ export interface EstimateSizeDependencies {
   plan?: typeof planSource;
 }
 
-export async function estimateSize(event: EstimateSizeEvent, deps: EstimateSizeDependencies): Promise<EstimateSizeResult> {
+export async function estimateSize(
+  event: EstimateSizeEvent,
+  deps: EstimateSizeDependencies,
+): Promise<EstimateSizeResult> {
   const { source, target } = await resolveEndpoints(deps.secrets, event);
   const jobs = event.jobs ?? DEFAULT_JOBS;
   deps.logger?.info('planning the source databases', { jobId: event.jobId });
-  const planned = await (deps.plan ?? planSource)(source, target, effectiveFilters(event.databases, event.filters) ?? {}, {
-    allowSelfSignedCerts: event.allowSelfSignedCerts ?? false,
-    calibrate: event.calibrate ?? false,
-  });
+  const planned = await (deps.plan ?? planSource)(
+    source,
+    target,
+    effectiveFilters(event.databases, event.filters) ?? {},
+    {
+      allowSelfSignedCerts: event.allowSelfSignedCerts ?? false,
+      calibrate: event.calibrate ?? false,
+    },
+  );
   const databases = planned.plans.map((plan): DatabaseEstimateResult => {
     const measured = planned.measuredRates.get(plan.source);
     // A source too small to time (or empty) measures 0 B/s; the benchmark rate is the better guess then.
@@ -119,8 +139,15 @@ export async function estimateSize(event: EstimateSizeEvent, deps: EstimateSizeD
     totalEstimatedSeconds: Math.round(databases.reduce((n, d) => n + d.estimatedSeconds, 0) * 10) / 10,
     databases,
   };
-  deps.logger?.info('estimated the copy', { jobId: event.jobId, databases: databases.length, totalBytes: result.totalBytes, totalEstimatedSeconds: result.totalEstimatedSeconds });
+  deps.logger?.info('estimated the copy', {
+    jobId: event.jobId,
+    databases: databases.length,
+    totalBytes: result.totalBytes,
+    totalEstimatedSeconds: result.totalEstimatedSeconds,
+  });
   return result;
 }
 
-export const handler = lambdaHandler(logger, (event) => estimateSize(parseEvent(estimateSizeEvent, event), { secrets, logger }));
+export const handler = lambdaHandler(logger, (event) =>
+  estimateSize(parseEvent(estimateSizeEvent, event), { secrets, logger }),
+);

@@ -40,7 +40,10 @@ export const monitorReplicationEvent = z.strictObject({
   sourceEndpoint: endpointSchema.optional(),
   targetEndpoint: endpointSchema.optional(),
   /** The RDS instance of the source, for its FreeStorageSpace. */
-  sourceInstanceIdentifier: z.string().regex(/^[A-Za-z][A-Za-z0-9-]{0,62}$/, 'must be a DB instance identifier').optional(),
+  sourceInstanceIdentifier: z
+    .string()
+    .regex(/^[A-Za-z][A-Za-z0-9-]{0,62}$/, 'must be a DB instance identifier')
+    .optional(),
   /** Opt-in hard limit: drop a slot that retains more WAL than this many GiB. */
   maxRetainedWalGb: z.number().positive().max(1_000_000).optional(),
   allowSelfSignedCerts: z.boolean().optional(),
@@ -49,7 +52,14 @@ export type MonitorReplicationEvent = z.infer<typeof monitorReplicationEvent>;
 
 export interface MonitorReplicationResult {
   jobId: string;
-  databases: { database: string; retainedBytes?: number; lagBytes?: number; warning?: string; slotDropped?: string; error?: string }[];
+  databases: {
+    database: string;
+    retainedBytes?: number;
+    lagBytes?: number;
+    warning?: string;
+    slotDropped?: string;
+    error?: string;
+  }[];
   sourceFreeStorageBytes?: number;
 }
 
@@ -64,24 +74,50 @@ export interface MonitorReplicationDependencies {
 }
 
 /** The latest FreeStorageSpace of an RDS instance over the last 15 minutes (RDS publishes it every minute); undefined without data. */
-export async function readFreeStorage(cloudwatch: CloudWatchClient, instanceIdentifier: string, now: Date): Promise<number | undefined> {
+export async function readFreeStorage(
+  cloudwatch: CloudWatchClient,
+  instanceIdentifier: string,
+  now: Date,
+): Promise<number | undefined> {
   const result = await cloudwatch.send(
     new GetMetricDataCommand({
       StartTime: new Date(now.getTime() - 15 * 60_000),
       EndTime: now,
       ScanBy: 'TimestampDescending',
-      MetricDataQueries: [{ Id: 'free', MetricStat: { Metric: { Namespace: 'AWS/RDS', MetricName: 'FreeStorageSpace', Dimensions: [{ Name: 'DBInstanceIdentifier', Value: instanceIdentifier }] }, Period: 60, Stat: 'Minimum' } }],
+      MetricDataQueries: [
+        {
+          Id: 'free',
+          MetricStat: {
+            Metric: {
+              Namespace: 'AWS/RDS',
+              MetricName: 'FreeStorageSpace',
+              Dimensions: [{ Name: 'DBInstanceIdentifier', Value: instanceIdentifier }],
+            },
+            Period: 60,
+            Stat: 'Minimum',
+          },
+        },
+      ],
     }),
   );
   return result.MetricDataResults?.[0]?.Values?.[0];
 }
 
-export async function monitorReplication(event: MonitorReplicationEvent, deps: MonitorReplicationDependencies): Promise<MonitorReplicationResult> {
+export async function monitorReplication(
+  event: MonitorReplicationEvent,
+  deps: MonitorReplicationDependencies,
+): Promise<MonitorReplicationResult> {
   const now = deps.now ?? (() => new Date());
   const cache: SecretCache = new Map();
   const [source, target] = await Promise.all([
-    resolveSecretConnection(deps.secrets, event.sourceSecretArn, { cache, ...(event.sourceEndpoint ? { endpoint: event.sourceEndpoint } : {}) }),
-    resolveSecretConnection(deps.secrets, event.targetSecretArn, { cache, ...(event.targetEndpoint ? { endpoint: event.targetEndpoint } : {}) }),
+    resolveSecretConnection(deps.secrets, event.sourceSecretArn, {
+      cache,
+      ...(event.sourceEndpoint ? { endpoint: event.sourceEndpoint } : {}),
+    }),
+    resolveSecretConnection(deps.secrets, event.targetSecretArn, {
+      cache,
+      ...(event.targetEndpoint ? { endpoint: event.targetEndpoint } : {}),
+    }),
   ]);
   checkCertificateFiles(source, event.sourceSecretArn);
   checkCertificateFiles(target, event.targetSecretArn);
@@ -99,7 +135,11 @@ export async function monitorReplication(event: MonitorReplicationEvent, deps: M
     },
     {
       openSource: (database) => openClient(withDatabase(source, database), { role: 'source', ...tls }),
-      openTarget: (database) => openClient(withDatabase(target, event.targetDatabases?.[event.databases.indexOf(database)] ?? database), { role: 'target', ...tls }),
+      openTarget: (database) =>
+        openClient(withDatabase(target, event.targetDatabases?.[event.databases.indexOf(database)] ?? database), {
+          role: 'target',
+          ...tls,
+        }),
       ...(deps.store ? { store: deps.store } : {}),
       ...(deps.history ? { history: deps.history } : {}),
       now,
@@ -111,7 +151,10 @@ export async function monitorReplication(event: MonitorReplicationEvent, deps: M
       sourceFreeStorageBytes = await readFreeStorage(deps.cloudwatch, event.sourceInstanceIdentifier, now());
     } catch (error) {
       // The readings matter more than the disk graph: publish them anyway.
-      deps.logger?.warn(`could not read FreeStorageSpace of ${event.sourceInstanceIdentifier}: ${(error as Error).message}`, { jobId: event.jobId });
+      deps.logger?.warn(
+        `could not read FreeStorageSpace of ${event.sourceInstanceIdentifier}: ${(error as Error).message}`,
+        { jobId: event.jobId },
+      );
     }
   }
   publishReport(deps.metrics, report, sourceFreeStorageBytes !== undefined ? { sourceFreeStorageBytes } : {});
@@ -137,7 +180,10 @@ export async function monitorReplication(event: MonitorReplicationEvent, deps: M
 
 /** Metrics under the stack's namespace with only the dimensions the emitter names (no `service`), so the dashboard's searches match. */
 export function createMetrics(): Metrics {
-  const metrics = new Metrics({ namespace: process.env.POWERTOOLS_METRICS_NAMESPACE ?? 'DatabaseReplicator', serviceName: process.env.POWERTOOLS_SERVICE_NAME ?? 'database-replicator-monitor-replication' });
+  const metrics = new Metrics({
+    namespace: process.env.POWERTOOLS_METRICS_NAMESPACE ?? 'DatabaseReplicator',
+    serviceName: process.env.POWERTOOLS_SERVICE_NAME ?? 'database-replicator-monitor-replication',
+  });
   metrics.clearDefaultDimensions();
   return metrics;
 }
@@ -150,11 +196,21 @@ let store: JobStore | undefined;
 function jobStore(): JobStore | undefined {
   const tableName = process.env.JOB_TABLE;
   if (!tableName) return undefined;
-  store ??= new DynamoDbJobStore({ client: DynamoDBDocumentClient.from(new DynamoDBClient(awsClientConfig())), tableName });
+  store ??= new DynamoDbJobStore({
+    client: DynamoDBDocumentClient.from(new DynamoDBClient(awsClientConfig())),
+    tableName,
+  });
   return store;
 }
 
 export const handler = lambdaHandler(logger, (event) => {
   const job = jobStore();
-  return monitorReplication(parseEvent(monitorReplicationEvent, event), { secrets, metrics, cloudwatch, history, logger, ...(job ? { store: job } : {}) });
+  return monitorReplication(parseEvent(monitorReplicationEvent, event), {
+    secrets,
+    metrics,
+    cloudwatch,
+    history,
+    logger,
+    ...(job ? { store: job } : {}),
+  });
 });

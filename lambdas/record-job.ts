@@ -42,21 +42,40 @@ export const recordJobEvent = z.discriminatedUnion('action', [
   z.object({ action: z.literal('started'), input: z.unknown(), executionArn: z.string().min(1).max(2048).optional() }),
   z.object({ action: z.literal('succeeded'), jobId: jobIdSchema, phase: z.string().min(1).max(200).optional() }),
   /** `since`: the execution's start; failed steps of the job since then add their detail to the cause. */
-  z.object({ action: z.literal('failed'), input: z.unknown().optional(), jobId: z.string().optional(), since: iso.optional(), error: failureSchema }),
+  z.object({
+    action: z.literal('failed'),
+    input: z.unknown().optional(),
+    jobId: z.string().optional(),
+    since: iso.optional(),
+    error: failureSchema,
+  }),
   z.object({
     action: z.literal('verified'),
     jobId: jobIdSchema,
     databases: databasesSchema,
     since: iso,
     /** The verify Map's outcome per database, with the error name of a failed task (a task that found differences fails too). */
-    tasks: z.array(z.object({ database: z.string(), failed: z.boolean(), error: z.string().max(256).optional() })).optional(),
+    tasks: z
+      .array(z.object({ database: z.string(), failed: z.boolean(), error: z.string().max(256).optional() }))
+      .optional(),
   }),
-  z.object({ action: z.literal('cleaned'), jobId: jobIdSchema, databases: databasesSchema, startedAt: iso, error: failureSchema.optional() }),
+  z.object({
+    action: z.literal('cleaned'),
+    jobId: jobIdSchema,
+    databases: databasesSchema,
+    startedAt: iso,
+    error: failureSchema.optional(),
+  }),
   driftEventSchema,
 ]);
 export type RecordJobEvent = z.infer<typeof recordJobEvent>;
 
-export interface Failure { jobId?: string; recorded: boolean; error: string; cause: string }
+export interface Failure {
+  jobId?: string;
+  recorded: boolean;
+  error: string;
+  cause: string;
+}
 
 export interface RecordJobDependencies {
   store: JobStore;
@@ -73,19 +92,32 @@ export interface RecordJobDependencies {
 /** Another execution of the workflow runs the job: a second one would race it on the same slots and tables. */
 export class JobAlreadyRunning extends NamedError {
   constructor(jobId: string, executionArn: string) {
-    super('JobAlreadyRunning', `Job ${jobId} is being replicated by the execution ${executionArn}, which is still running; follow that one (database-replicator status), or stop it before starting another.`);
+    super(
+      'JobAlreadyRunning',
+      `Job ${jobId} is being replicated by the execution ${executionArn}, which is still running; follow that one (database-replicator status), or stop it before starting another.`,
+    );
   }
 }
 
 const secretName = (arn: string) => arn.slice(arn.indexOf(':secret:') + 8);
 
-export async function recordStarted(event: { input: unknown; executionArn?: string | undefined }, deps: RecordJobDependencies): Promise<WorkflowJob> {
+export async function recordStarted(
+  event: { input: unknown; executionArn?: string | undefined },
+  deps: RecordJobDependencies,
+): Promise<WorkflowJob> {
   const input = parseWorkflowInput(event.input);
   const job = normalizeJob(input, deps.defaultJobs);
   const arn = event.executionArn ? { executionArn: event.executionArn } : {};
   const existing = await deps.store.getJob(input.jobId);
   const other = existing?.executionArn;
-  if (existing && !isTerminal(existing.state) && other && event.executionArn && other !== event.executionArn && (await deps.executionRunning?.(other))) {
+  if (
+    existing &&
+    !isTerminal(existing.state) &&
+    other &&
+    event.executionArn &&
+    other !== event.executionArn &&
+    (await deps.executionRunning?.(other))
+  ) {
     throw new JobAlreadyRunning(input.jobId, other);
   }
   if (existing?.state === 'FAILED' && event.executionArn) {
@@ -94,7 +126,9 @@ export async function recordStarted(event: { input: unknown; executionArn?: stri
   } else if (existing) {
     await deps.store.transition(input.jobId, 'RUNNING', { phase: 'Checks', ...arn });
   } else {
-    const source = input.source?.instanceIdentifier ? `RDS ${input.source.instanceIdentifier}` : (input.source?.endpoint ?? `secret ${secretName(input.sourceSecretArn)}`);
+    const source = input.source?.instanceIdentifier
+      ? `RDS ${input.source.instanceIdentifier}`
+      : (input.source?.endpoint ?? `secret ${secretName(input.sourceSecretArn)}`);
     const target = input.target?.endpoint ?? `secret ${secretName(input.targetSecretArn)}`;
     await deps.store.createJob({
       jobId: input.jobId,
@@ -107,16 +141,31 @@ export async function recordStarted(event: { input: unknown; executionArn?: stri
   }
   // A resumed job keeps the progress (and resume state) its tasks recorded.
   for (const database of input.databases.filter((d) => !existing?.databases[d])) {
-    await deps.store.updateDatabaseProgress(input.jobId, database, { state: 'PENDING', phase: 'Waiting for its snapshot copy', tablesDone: 0, tablesTotal: 0, rowsCopied: 0, bytesCopied: 0 });
+    await deps.store.updateDatabaseProgress(input.jobId, database, {
+      state: 'PENDING',
+      phase: 'Waiting for its snapshot copy',
+      tablesDone: 0,
+      tablesTotal: 0,
+      rowsCopied: 0,
+      bytesCopied: 0,
+    });
   }
-  deps.logger?.info('job started', { jobId: input.jobId, databases: input.databases.length, resumed: existing !== undefined });
+  deps.logger?.info('job started', {
+    jobId: input.jobId,
+    databases: input.databases.length,
+    resumed: existing !== undefined,
+  });
   return job;
 }
 
 export const REPLICATING_PHASE = 'Replicating: every database is in sync';
 export const CLEANED_PHASE = 'Cleaned up before cut-over';
 
-export async function recordSucceeded(jobId: string, deps: RecordJobDependencies, phase = REPLICATING_PHASE): Promise<{ jobId: string; state: 'SUCCEEDED' }> {
+export async function recordSucceeded(
+  jobId: string,
+  deps: RecordJobDependencies,
+  phase = REPLICATING_PHASE,
+): Promise<{ jobId: string; state: 'SUCCEEDED' }> {
   const current = await deps.store.getJob(jobId);
   // A retried invocation whose first attempt was recorded, or a job already replicating (cut-over): nothing left to do.
   if (current?.state !== 'SUCCEEDED') await deps.store.transition(jobId, 'SUCCEEDED', { phase });
@@ -129,7 +178,12 @@ export async function recordSucceeded(jobId: string, deps: RecordJobDependencies
  * recorded its own error on its database's entry (an unfinished job) and in its step. Adds those
  * sentences to the cause: the entries' errors, and the failed steps since `since` of other databases.
  */
-async function withTaskErrors(jobId: string, described: { error: string; cause: string }, store: JobStore, since?: string): Promise<{ error: string; cause: string }> {
+async function withTaskErrors(
+  jobId: string,
+  described: { error: string; cause: string },
+  store: JobStore,
+  since?: string,
+): Promise<{ error: string; cause: string }> {
   if (!described.cause.includes('The replicator task')) return described;
   const job = await store.getJob(jobId);
   const byDatabase = new Map<string, string>();
@@ -140,25 +194,51 @@ async function withTaskErrors(jobId: string, described: { error: string; cause: 
   // A finished job's entries do not change (a cut-over after replicate): its tasks' steps say it. Newest first.
   const steps = since === undefined ? [] : (await store.listSteps(jobId)).reverse();
   for (const step of steps) {
-    if (step.state === 'FAILED' && step.database && step.detail && !byDatabase.has(step.database) && Date.parse(step.startedAt) >= Date.parse(since!)) byDatabase.set(step.database, step.detail);
+    if (
+      step.state === 'FAILED' &&
+      step.database &&
+      step.detail &&
+      !byDatabase.has(step.database) &&
+      Date.parse(step.startedAt) >= Date.parse(since!)
+    )
+      byDatabase.set(step.database, step.detail);
   }
   const errors = [...byDatabase].map(([db, error]) => `${db}: ${error}`);
-  return errors.length ? { ...described, cause: cut(redact(`${described.cause} The task recorded: ${errors.join(' | ')}`), MAX_CAUSE) } : described;
+  return errors.length
+    ? { ...described, cause: cut(redact(`${described.cause} The task recorded: ${errors.join(' | ')}`), MAX_CAUSE) }
+    : described;
 }
 
-export async function recordFailed(event: { input?: unknown; jobId?: string | undefined; since?: string | undefined; error: { Error?: string | undefined; Cause?: string | undefined } }, deps: RecordJobDependencies): Promise<Failure> {
+export async function recordFailed(
+  event: {
+    input?: unknown;
+    jobId?: string | undefined;
+    since?: string | undefined;
+    error: { Error?: string | undefined; Cause?: string | undefined };
+  },
+  deps: RecordJobDependencies,
+): Promise<Failure> {
   let described = describeFailure(event.error);
-  const candidate = event.jobId ?? (event.input && typeof event.input === 'object' ? (event.input as { jobId?: unknown }).jobId : undefined);
+  const candidate =
+    event.jobId ??
+    (event.input && typeof event.input === 'object' ? (event.input as { jobId?: unknown }).jobId : undefined);
   const jobId = typeof candidate === 'string' && jobIdSchema.safeParse(candidate).success ? candidate : undefined;
   if (!jobId) return { recorded: false, ...described };
   described = await withTaskErrors(jobId, described, deps.store, event.since);
-  const store = (error: string) => deps.store.transition(jobId, 'FAILED', { phase: 'Failed', error: cut(error, STORE_TEXT), cause: cut(described.error, STORE_TEXT) });
+  const store = (error: string) =>
+    deps.store.transition(jobId, 'FAILED', {
+      phase: 'Failed',
+      error: cut(error, STORE_TEXT),
+      cause: cut(described.error, STORE_TEXT),
+    });
   try {
     try {
       await store(described.cause);
     } catch (error) {
       if ((error as Error).name !== 'SecretInRecordError') throw error;
-      await store('The failure message was not stored because it looked like it held a credential; see the failed state in the execution history.');
+      await store(
+        'The failure message was not stored because it looked like it held a credential; see the failed state in the execution history.',
+      );
     }
   } catch (error) {
     const name = (error as Error).name;
@@ -173,9 +253,19 @@ export async function recordFailed(event: { input?: unknown; jobId?: string | un
   return { jobId, recorded: true, ...described };
 }
 
-export async function recordCleaned(event: { jobId: string; databases: string[]; startedAt: string; error?: { Error?: string | undefined; Cause?: string | undefined } | undefined }, deps: RecordJobDependencies): Promise<Failure> {
+export async function recordCleaned(
+  event: {
+    jobId: string;
+    databases: string[];
+    startedAt: string;
+    error?: { Error?: string | undefined; Cause?: string | undefined } | undefined;
+  },
+  deps: RecordJobDependencies,
+): Promise<Failure> {
   const described = event.error ? describeFailure(event.error) : undefined;
-  const detail = described ? described.cause : `Removed the subscription, publication and slot of ${event.databases.join(', ')}, and the verify schedule.`;
+  const detail = described
+    ? described.cause
+    : `Removed the subscription, publication and slot of ${event.databases.join(', ')}, and the verify schedule.`;
   await deps.store.putStep({
     jobId: event.jobId,
     step: 'Clean up',
@@ -211,12 +301,18 @@ async function endCleanedJob(jobId: string, deps: RecordJobDependencies): Promis
 
 export async function recordJob(event: RecordJobEvent, deps: RecordJobDependencies): Promise<unknown> {
   switch (event.action) {
-    case 'started': return recordStarted(event, deps);
-    case 'succeeded': return recordSucceeded(event.jobId, deps, event.phase);
-    case 'failed': return recordFailed(event, deps);
-    case 'verified': return recordVerified(event, deps);
-    case 'cleaned': return recordCleaned(event, deps);
-    case 'drift': return recordDrift(event, deps.store);
+    case 'started':
+      return recordStarted(event, deps);
+    case 'succeeded':
+      return recordSucceeded(event.jobId, deps, event.phase);
+    case 'failed':
+      return recordFailed(event, deps);
+    case 'verified':
+      return recordVerified(event, deps);
+    case 'cleaned':
+      return recordCleaned(event, deps);
+    case 'drift':
+      return recordDrift(event, deps.store);
   }
 }
 
@@ -230,8 +326,14 @@ export class FunctionMisconfigured extends NamedError {
 let store: JobStore | undefined;
 function jobStore(): JobStore {
   const tableName = process.env.JOB_TABLE;
-  if (!tableName) throw new FunctionMisconfigured('JOB_TABLE is not set: deploy the function with the job table name in its environment.');
-  store ??= new DynamoDbJobStore({ client: DynamoDBDocumentClient.from(tracer.captureAWSv3Client(new DynamoDBClient(awsClientConfig()))), tableName });
+  if (!tableName)
+    throw new FunctionMisconfigured(
+      'JOB_TABLE is not set: deploy the function with the job table name in its environment.',
+    );
+  store ??= new DynamoDbJobStore({
+    client: DynamoDBDocumentClient.from(tracer.captureAWSv3Client(new DynamoDBClient(awsClientConfig()))),
+    tableName,
+  });
   return store;
 }
 
@@ -249,4 +351,12 @@ const executionRunning = async (executionArn: string): Promise<boolean> => {
   }
 };
 
-export const handler = lambdaHandler(logger, (event) => recordJob(parseEvent(recordJobEvent, event), { store: jobStore(), logger, metric: addCountMetric, executionRunning, ...(defaultJobs ? { defaultJobs } : {}) }));
+export const handler = lambdaHandler(logger, (event) =>
+  recordJob(parseEvent(recordJobEvent, event), {
+    store: jobStore(),
+    logger,
+    metric: addCountMetric,
+    executionRunning,
+    ...(defaultJobs ? { defaultJobs } : {}),
+  }),
+);

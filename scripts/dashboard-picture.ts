@@ -32,15 +32,25 @@ export function dashboardWidgets(): Widget[] {
   new ReplicationDashboard(stack, 'Monitoring', {
     namespace: 'DatabaseReplicator/<stack>',
     recordJobService: 'database-replicator-record-job',
-    stateMachines: ['replicate', 'verify', 'cleanup', 'cutover'].map((name) => ({ name, stateMachine: sfn.StateMachine.fromStateMachineArn(stack, name, arn(name)) })),
+    stateMachines: ['replicate', 'verify', 'cleanup', 'cutover'].map((name) => ({
+      name,
+      stateMachine: sfn.StateMachine.fromStateMachineArn(stack, name, arn(name)),
+    })),
     clusterName: 'replicator',
     taskFamily: 'replicator',
     topic: sns.Topic.fromTopicArn(stack, 'Topic', 'arn:aws:sns:eu-west-1:123456789012:alarms'),
     thresholds: DEFAULT_ALARM_THRESHOLDS,
   });
-  const [dashboard] = Object.values(Template.fromStack(stack).findResources('AWS::CloudWatch::Dashboard')) as { Properties: { DashboardBody: unknown } }[];
+  const [dashboard] = Object.values(Template.fromStack(stack).findResources('AWS::CloudWatch::Dashboard')) as {
+    Properties: { DashboardBody: unknown };
+  }[];
   const body = dashboard!.Properties.DashboardBody;
-  const text = typeof body === 'string' ? body : (body as { 'Fn::Join': [string, unknown[]] })['Fn::Join'][1].map((p) => (typeof p === 'string' ? p : 'token')).join('');
+  const text =
+    typeof body === 'string'
+      ? body
+      : (body as { 'Fn::Join': [string, unknown[]] })['Fn::Join'][1]
+          .map((p) => (typeof p === 'string' ? p : 'token'))
+          .join('');
   return (JSON.parse(text) as { widgets: Widget[] }).widgets;
 }
 
@@ -64,26 +74,66 @@ export function widgetMetrics(w: Widget): string[] {
 
 // 5x7 glyphs, one string of 7 rows of 5 pixels each; lower case is drawn as upper case.
 const GLYPHS: Record<string, string> = {
-  A: '.###.#...##...#######...##...##...#', B: '####.#...##...#####.#...##...#####.', C: '.###.#...##....#....#....#...#.###.',
-  D: '####.#...##...##...##...##...#####.', E: '######....#....####.#....#....#####', F: '######....#....####.#....#....#....',
-  G: '.###.#...##....#.####...##...#.####', H: '#...##...##...#######...##...##...#', I: '.###...#....#....#....#....#...###.',
-  J: '..###...#....#....#....##..#..##...', K: '#...##..#.#.#..##...#.#..#..#.#...#', L: '#....#....#....#....#....#....#####',
-  M: '#...###.###.#.##...##...##...##...#', N: '#...###..##.#.##..###...##...##...#', O: '.###.#...##...##...##...##...#.###.',
-  P: '####.#...##...#####.#....#....#....', Q: '.###.#...##...##...##.#.##..#..##.#', R: '####.#...##...#####.#.#..#..#.#...#',
-  S: '.#####....#.....###.....#....#####.', T: '#####..#....#....#....#....#....#..', U: '#...##...##...##...##...##...#.###.',
-  V: '#...##...##...##...##...#.#.#...#..', W: '#...##...##...##.#.##.#.##.#.#.#.#.', X: '#...##...#.#.#...#...#.#.#...##...#',
-  Y: '#...##...#.#.#...#....#....#....#..', Z: '#####....#...#...#...#...#....#####',
-  '0': '.###.#...##..###.#.###..##...#.###.', '1': '..#...##....#....#....#....#...###.', '2': '.###.#...#....#...#...#...#...#####',
-  '3': '#####...#...#.....#.....##...#.###.', '4': '...#...##..#.#.#..#.#####...#....#.', '5': '######....####.....#....##...#.###.',
-  '6': '..##..#...#....####.#...##...#.###.', '7': '#####....#...#...#...#....#....#...', '8': '.###.#...##...#.###.#...##...#.###.',
-  '9': '.###.#...##...#.####....#...#..##..', ' ': '...................................', '.': '.........................##...##...',
-  ',': '....................##...#...#.....', ':': '.....##...##.........##...##.......', '-': '...............###.................',
-  '(': '...#...#...#....#....#.....#.....#.', ')': '.#.....#.....#....#....#...#...#...', '/': '.........#...#...#...#...#.........',
-  "'": '..#....#...#.......................', '%': '##...##..#...#...#...#...#..##...##', '=': '..........#####.....#####..........',
-  '+': '.......#....#..#####..#....#.......', '*': '.......#..#.#.#.###.#.#.#..#.......', '_': '..............................#####',
-  '<': '...#...#...#...#.....#.....#.....#.', '>': '.#.....#.....#.....#...#...#...#...', '?': '.###.#...#....#...#...#.........#..',
-  '&': '.##..#..#.#.#...#...#.#.##..#..##.#', '"': '.#.#..#.#..........................', '`': '.#.....#..' + '.'.repeat(25),
-  ';': '.....##...##........##....#...#....', '[': '.###..#....#....#....#....#....###.', ']': '.###....#....#....#....#....#..###.', '#': '.#.#.#####.#.#.#####.#.#...........',
+  A: '.###.#...##...#######...##...##...#',
+  B: '####.#...##...#####.#...##...#####.',
+  C: '.###.#...##....#....#....#...#.###.',
+  D: '####.#...##...##...##...##...#####.',
+  E: '######....#....####.#....#....#####',
+  F: '######....#....####.#....#....#....',
+  G: '.###.#...##....#.####...##...#.####',
+  H: '#...##...##...#######...##...##...#',
+  I: '.###...#....#....#....#....#...###.',
+  J: '..###...#....#....#....##..#..##...',
+  K: '#...##..#.#.#..##...#.#..#..#.#...#',
+  L: '#....#....#....#....#....#....#####',
+  M: '#...###.###.#.##...##...##...##...#',
+  N: '#...###..##.#.##..###...##...##...#',
+  O: '.###.#...##...##...##...##...#.###.',
+  P: '####.#...##...#####.#....#....#....',
+  Q: '.###.#...##...##...##.#.##..#..##.#',
+  R: '####.#...##...#####.#.#..#..#.#...#',
+  S: '.#####....#.....###.....#....#####.',
+  T: '#####..#....#....#....#....#....#..',
+  U: '#...##...##...##...##...##...#.###.',
+  V: '#...##...##...##...##...#.#.#...#..',
+  W: '#...##...##...##.#.##.#.##.#.#.#.#.',
+  X: '#...##...#.#.#...#...#.#.#...##...#',
+  Y: '#...##...#.#.#...#....#....#....#..',
+  Z: '#####....#...#...#...#...#....#####',
+  '0': '.###.#...##..###.#.###..##...#.###.',
+  '1': '..#...##....#....#....#....#...###.',
+  '2': '.###.#...#....#...#...#...#...#####',
+  '3': '#####...#...#.....#.....##...#.###.',
+  '4': '...#...##..#.#.#..#.#####...#....#.',
+  '5': '######....####.....#....##...#.###.',
+  '6': '..##..#...#....####.#...##...#.###.',
+  '7': '#####....#...#...#...#....#....#...',
+  '8': '.###.#...##...#.###.#...##...#.###.',
+  '9': '.###.#...##...#.####....#...#..##..',
+  ' ': '...................................',
+  '.': '.........................##...##...',
+  ',': '....................##...#...#.....',
+  ':': '.....##...##.........##...##.......',
+  '-': '...............###.................',
+  '(': '...#...#...#....#....#.....#.....#.',
+  ')': '.#.....#.....#....#....#...#...#...',
+  '/': '.........#...#...#...#...#.........',
+  "'": '..#....#...#.......................',
+  '%': '##...##..#...#...#...#...#..##...##',
+  '=': '..........#####.....#####..........',
+  '+': '.......#....#..#####..#....#.......',
+  '*': '.......#..#.#.#.###.#.#.#..#.......',
+  _: '..............................#####',
+  '<': '...#...#...#...#.....#.....#.....#.',
+  '>': '.#.....#.....#.....#...#...#...#...',
+  '?': '.###.#...#....#...#...#.........#..',
+  '&': '.##..#..#.#.#...#...#.#.##..#..##.#',
+  '"': '.#.#..#.#..........................',
+  '`': '.#.....#..' + '.'.repeat(25),
+  ';': '.....##...##........##....#...#....',
+  '[': '.###..#....#....#....#....#....###.',
+  ']': '.###....#....#....#....#....#..###.',
+  '#': '.#.#.#####.#.#.#####.#.#...........',
 };
 
 type Rgb = [number, number, number];
@@ -116,7 +166,8 @@ class Canvas {
     for (const ch of line) {
       const glyph = GLYPHS[ch.toUpperCase()] ?? GLYPHS['?']!;
       for (let row = 0; row < 7; row++) {
-        for (let col = 0; col < 5; col++) if (glyph[row * 5 + col] === '#') this.fill(cx + col * scale, y + row * scale, scale, scale, c);
+        for (let col = 0; col < 5; col++)
+          if (glyph[row * 5 + col] === '#') this.fill(cx + col * scale, y + row * scale, scale, scale, c);
       }
       cx += 6 * scale;
     }
@@ -125,12 +176,21 @@ class Canvas {
 
   png(): Buffer {
     const raw = Buffer.alloc((this.width * 3 + 1) * this.height);
-    for (let y = 0; y < this.height; y++) Buffer.from(this.pixels.subarray(y * this.width * 3, (y + 1) * this.width * 3)).copy(raw, y * (this.width * 3 + 1) + 1);
+    for (let y = 0; y < this.height; y++)
+      Buffer.from(this.pixels.subarray(y * this.width * 3, (y + 1) * this.width * 3)).copy(
+        raw,
+        y * (this.width * 3 + 1) + 1,
+      );
     const ihdr = Buffer.alloc(13);
     ihdr.writeUInt32BE(this.width, 0);
     ihdr.writeUInt32BE(this.height, 4);
     ihdr.set([8, 2, 0, 0, 0], 8);
-    return Buffer.concat([Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]), chunk('IHDR', ihdr), chunk('IDAT', deflateSync(raw, { level: 9 })), chunk('IEND', Buffer.alloc(0))]);
+    return Buffer.concat([
+      Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]),
+      chunk('IHDR', ihdr),
+      chunk('IDAT', deflateSync(raw, { level: 9 })),
+      chunk('IEND', Buffer.alloc(0)),
+    ]);
   }
 }
 
@@ -187,7 +247,10 @@ export function drawDashboard(widgets: Widget[]): Buffer {
     const perLine = Math.floor((width - 20) / 12);
     if (w.type === 'text') {
       canvas.box(x, y, width, height, [170, 183, 184], [255, 255, 255]);
-      const lines = (w.properties.markdown ?? '').split('\n').filter((l) => l.trim()).map((l) => l.replace(/[*`#]/g, '').trim());
+      const lines = (w.properties.markdown ?? '')
+        .split('\n')
+        .filter((l) => l.trim())
+        .map((l) => l.replace(/[*`#]/g, '').trim());
       let ty = y + 12;
       canvas.text(x + 10, ty, `text: ${lines[0] ?? ''}`, [35, 47, 62]);
       ty += 24;
@@ -209,7 +272,13 @@ export function drawDashboard(widgets: Widget[]): Buffer {
     const plot = { x: x + 14, y: ty + 6, w: width - 28, h: y + height - ty - 18 };
     canvas.fill(plot.x, plot.y, 2, plot.h, [170, 183, 184]);
     canvas.fill(plot.x, plot.y + plot.h - 2, plot.w, 2, [170, 183, 184]);
-    const colours: Rgb[] = [[31, 119, 180], [255, 127, 14], [44, 160, 44], [214, 39, 40], [148, 103, 189]];
+    const colours: Rgb[] = [
+      [31, 119, 180],
+      [255, 127, 14],
+      [44, 160, 44],
+      [214, 39, 40],
+      [148, 103, 189],
+    ];
     widgetMetrics(w).forEach((name, i) => {
       const c = colours[i % colours.length]!;
       const ly = plot.y + 8 + i * 12;
@@ -222,7 +291,9 @@ export function drawDashboard(widgets: Widget[]): Buffer {
 }
 
 if (process.argv[1] === fileURLToPath(import.meta.url)) {
-  const { values } = parseArgs({ options: { out: { type: 'string', default: fileURLToPath(new URL('../docs/dashboard.png', import.meta.url)) } } });
+  const { values } = parseArgs({
+    options: { out: { type: 'string', default: fileURLToPath(new URL('../docs/dashboard.png', import.meta.url)) } },
+  });
   mkdirSync(dirname(values.out!), { recursive: true });
   writeFileSync(values.out!, drawDashboard(dashboardWidgets()));
   process.stdout.write(`wrote ${values.out}\n`);

@@ -29,7 +29,13 @@ function runCli(args: string[], env: Record<string, string>): Promise<number> {
 }
 
 async function connect(cluster: ClusterInfo, database: string): Promise<pg.Client> {
-  const client = new pg.Client({ host: cluster.host, port: cluster.port, user: cluster.user, password: cluster.password, database });
+  const client = new pg.Client({
+    host: cluster.host,
+    port: cluster.port,
+    user: cluster.user,
+    password: cluster.password,
+    database,
+  });
   client.on('error', () => undefined);
   await client.connect();
   return client;
@@ -62,7 +68,13 @@ async function counts(cluster: ClusterInfo): Promise<Record<string, number>> {
   const client = await connect(cluster, 'shop');
   try {
     const out: Record<string, number> = {};
-    for (const table of ['shop.customers', 'shop.orders', 'inventory.products', 'inventory.stock_movements', '"Customer Care"."Support Tickets"']) {
+    for (const table of [
+      'shop.customers',
+      'shop.orders',
+      'inventory.products',
+      'inventory.stock_movements',
+      '"Customer Care"."Support Tickets"',
+    ]) {
       out[table] = Number((await client.query<{ n: string }>(`SELECT count(*) AS n FROM ${table}`)).rows[0]!.n);
     }
     return out;
@@ -72,7 +84,10 @@ async function counts(cluster: ClusterInfo): Promise<Record<string, number>> {
 }
 
 step('Starting two throwaway PostgreSQL clusters (source and target, wal_level=logical)');
-const [source, target] = await Promise.all([startCluster({ name: 'demo-source' }), startCluster({ name: 'demo-target' })]);
+const [source, target] = await Promise.all([
+  startCluster({ name: 'demo-source' }),
+  startCluster({ name: 'demo-target' }),
+]);
 const stateDir = mkdtempSync(join(tmpdir(), 'dbr-demo-state-'));
 let exitCode: number;
 try {
@@ -84,9 +99,14 @@ try {
   const connectArgs = ['-X', '-q', '-h', source.host, '-p', String(source.port), '-U', source.user];
   await run(psql, [...connectArgs, '-d', 'postgres', '-c', 'CREATE DATABASE shop'], { env });
   await run(psql, [...connectArgs, '-d', 'shop', '-v', 'ON_ERROR_STOP=1', '-f', sampleSql], { env });
-  console.log('schemas shop, inventory and "Customer Care": an enum, a domain, identity and generated columns, a partitioned table, jsonb, bytea, ranges, a table without primary key');
+  console.log(
+    'schemas shop, inventory and "Customer Care": an enum, a domain, identity and generated columns, a partitioned table, jsonb, bytea, ranges, a table without primary key',
+  );
 
-  const urls = { DATABASE_REPLICATOR_SOURCE_URL: clusterUrl(source, 'shop'), DATABASE_REPLICATOR_TARGET_URL: clusterUrl(target, 'shop') };
+  const urls = {
+    DATABASE_REPLICATOR_SOURCE_URL: clusterUrl(source, 'shop'),
+    DATABASE_REPLICATOR_TARGET_URL: clusterUrl(target, 'shop'),
+  };
   const flow = async () => {
     step('Validating source and target');
     if ((await runCli(['validate', '--local'], urls)) !== 0) return 1;
@@ -111,14 +131,21 @@ try {
 
     step('Comparing row counts on both sides');
     const [s, t] = await Promise.all([counts(source), counts(target)]);
-    for (const table of Object.keys(s)) console.log(`${table.padEnd(36)} source ${String(s[table]).padStart(6)}   target ${String(t[table]).padStart(6)}   ${s[table] === t[table] ? 'equal' : 'DIFFERENT'}`);
+    for (const table of Object.keys(s))
+      console.log(
+        `${table.padEnd(36)} source ${String(s[table]).padStart(6)}   target ${String(t[table]).padStart(6)}   ${s[table] === t[table] ? 'equal' : 'DIFFERENT'}`,
+      );
     if (Object.keys(s).some((k) => s[k] !== t[k])) return 1;
 
     step('Removing the subscription, publication and slot (cleanup)');
     return runCli(['cleanup', '--local', '--yes', '--state-dir', stateDir], urls);
   };
   exitCode = await flow();
-  console.log(exitCode === 0 ? '\nDemo finished: the target holds the same data as the source.' : `\nDemo stopped with exit code ${exitCode}.`);
+  console.log(
+    exitCode === 0
+      ? '\nDemo finished: the target holds the same data as the source.'
+      : `\nDemo stopped with exit code ${exitCode}.`,
+  );
 } finally {
   step('Removing the clusters');
   await Promise.allSettled([source.stop(), target.stop()]);

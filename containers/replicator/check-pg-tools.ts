@@ -9,7 +9,9 @@ const TOOLS = ['pg_dump', 'pg_restore', 'pg_dumpall'];
 
 try {
   const found = findPostgresBinDir(TOOLS, { minMajor: NEWEST_SUPPORTED_MAJOR });
-  process.stdout.write(`pg_dump ${found.version} (${found.dir}) dumps every supported source, up to PostgreSQL ${NEWEST_SUPPORTED_MAJOR}.\n`);
+  process.stdout.write(
+    `pg_dump ${found.version} (${found.dir}) dumps every supported source, up to PostgreSQL ${NEWEST_SUPPORTED_MAJOR}.\n`,
+  );
 } catch (error) {
   if (!(error instanceof PostgresToolNotFoundError)) throw error;
   process.stderr.write(

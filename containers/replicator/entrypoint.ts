@@ -30,7 +30,10 @@ async function main(): Promise<number> {
   const aws = { region: config.region, maxAttempts: 5 };
   const store: JobStore =
     config.store.kind === 'dynamodb'
-      ? new DynamoDbJobStore({ client: DynamoDBDocumentClient.from(new DynamoDBClient(aws)), tableName: config.store.tableName })
+      ? new DynamoDbJobStore({
+          client: DynamoDBDocumentClient.from(new DynamoDBClient(aws)),
+          tableName: config.store.tableName,
+        })
       : new LocalFileJobStore(config.store.dir);
   // ECS sends SIGTERM, then SIGKILL 30 s later: enough to record the state and tell Step Functions.
   process.once('SIGTERM', () => stop.abort());
@@ -52,7 +55,9 @@ main().then(
     setTimeout(() => process.exit(code), 5_000).unref();
   },
   (error: unknown) => {
-    process.stderr.write(`error: ${redact(error instanceof Error ? `${error.name}: ${error.message}` : String(error)).replace(/\s+/g, ' ')}\n`);
+    process.stderr.write(
+      `error: ${redact(error instanceof Error ? `${error.name}: ${error.message}` : String(error)).replace(/\s+/g, ' ')}\n`,
+    );
     process.exit(1);
   },
 );

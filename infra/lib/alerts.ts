@@ -30,7 +30,9 @@ export class ReplicatorAlerts extends Construct {
   constructor(scope: Construct, id: string, props: ReplicatorAlertsProps) {
     super(scope, id);
     if (props.alarmEmail !== undefined && !Token.isUnresolved(props.alarmEmail) && !EMAIL.test(props.alarmEmail)) {
-      throw new Error(`ReplicatorAlerts: alarmEmail "${props.alarmEmail}" is not an e-mail address; pass one, or leave it out.`);
+      throw new Error(
+        `ReplicatorAlerts: alarmEmail "${props.alarmEmail}" is not an e-mail address; pass one, or leave it out.`,
+      );
     }
     this.key = new kms.Key(this, 'Key', {
       description: 'database-replicator: encrypts the alarm topic',
@@ -57,14 +59,28 @@ export class ReplicatorAlerts extends Construct {
         principals: [new iam.ServicePrincipal('cloudwatch.amazonaws.com')],
         actions: ['sns:Publish'],
         resources: [this.topic.topicArn],
-        conditions: { ArnLike: { 'aws:SourceArn': stack.formatArn({ service: 'cloudwatch', resource: 'alarm', resourceName: '*', arnFormat: ArnFormat.COLON_RESOURCE_NAME }) } },
+        conditions: {
+          ArnLike: {
+            'aws:SourceArn': stack.formatArn({
+              service: 'cloudwatch',
+              resource: 'alarm',
+              resourceName: '*',
+              arnFormat: ArnFormat.COLON_RESOURCE_NAME,
+            }),
+          },
+        },
       }),
     );
     if (props.alarmEmail) this.topic.addSubscription(new subscriptions.EmailSubscription(props.alarmEmail));
   }
 
   /** Alarms when an execution of `stateMachine` fails, times out or is aborted. */
-  public alarmOnFailedExecutions(id: string, stateMachine: sfn.IStateMachine, what: string, detail = ''): cloudwatch.Alarm {
+  public alarmOnFailedExecutions(
+    id: string,
+    stateMachine: sfn.IStateMachine,
+    what: string,
+    detail = '',
+  ): cloudwatch.Alarm {
     const metric = new cloudwatch.MathExpression({
       // A period without executions has no data points: FILL makes it 0 instead of no value.
       expression: 'FILL(failed, 0) + FILL(timedOut, 0) + FILL(aborted, 0)',
@@ -76,13 +92,24 @@ export class ReplicatorAlerts extends Construct {
       label: `${what} executions that did not succeed`,
       period: Duration.minutes(5),
     });
-    return this.addAlarm(id, metric, `An execution of the ${what} workflow failed${detail}: open it in the Step Functions console for the failed state and its cause.`);
+    return this.addAlarm(
+      id,
+      metric,
+      `An execution of the ${what} workflow failed${detail}: open it in the Step Functions console for the failed state and its cause.`,
+    );
   }
 
   /** Alarms while `queue` holds a message: EventBridge Scheduler could not start what a schedule names. */
   public alarmOnDeadLetters(id: string, queue: sqs.IQueue, what: string): cloudwatch.Alarm {
-    const metric = queue.metricApproximateNumberOfMessagesVisible({ period: Duration.minutes(5), statistic: cloudwatch.Stats.MAXIMUM });
-    return this.addAlarm(id, metric, `${what} could not be started: its message in the dead-letter queue says why (often the scheduler role or the target).`);
+    const metric = queue.metricApproximateNumberOfMessagesVisible({
+      period: Duration.minutes(5),
+      statistic: cloudwatch.Stats.MAXIMUM,
+    });
+    return this.addAlarm(
+      id,
+      metric,
+      `${what} could not be started: its message in the dead-letter queue says why (often the scheduler role or the target).`,
+    );
   }
 
   private addAlarm(id: string, metric: cloudwatch.IMetric, description: string): cloudwatch.Alarm {

@@ -4,7 +4,16 @@ import type { Node } from 'constructs';
 import { DEFAULT_TASK_CPU, DEFAULT_TASK_MEMORY, fargateSizeProblem } from './fargate-sizes.ts';
 import { readCaBundle } from './rds-ca-bundle.ts';
 import { FULL_SECRET_ARN } from '../../src/inputs/schemas.ts';
-import { ECR_REPOSITORY, EMAIL, IMAGE_TAG, KMS_KEY_ARN, SECRET_PREFIX, SECURITY_GROUP_ID, SUBNET_ID, VPC_ID } from './validation.ts';
+import {
+  ECR_REPOSITORY,
+  EMAIL,
+  IMAGE_TAG,
+  KMS_KEY_ARN,
+  SECRET_PREFIX,
+  SECURITY_GROUP_ID,
+  SUBNET_ID,
+  VPC_ID,
+} from './validation.ts';
 
 /** An existing VPC to run in: the subnets (private, with a route to the AWS APIs) and the security group used by tasks and functions. */
 export interface NetworkSettings {
@@ -77,7 +86,13 @@ function list(ctx: Context, key: string, format: RegExp, what: string): string[]
       refuse(key, raw, what);
     }
   }
-  if (!Array.isArray(items) || items.length === 0 || !items.every((i) => typeof i === 'string' && format.test(i)) || new Set(items).size !== items.length) refuse(key, raw, what);
+  if (
+    !Array.isArray(items) ||
+    items.length === 0 ||
+    !items.every((i) => typeof i === 'string' && format.test(i)) ||
+    new Set(items).size !== items.length
+  )
+    refuse(key, raw, what);
   return items as string[];
 }
 
@@ -89,22 +104,51 @@ function integer(ctx: Context, key: string, fallback: number, what: string): num
 }
 
 function readNetwork(ctx: Context): NetworkSettings | undefined {
-  const vpcId = text(ctx, 'vpcId', VPC_ID, 'pass -c vpcId=vpc-0123456789abcdef0 (an existing VPC), or leave it out to create one.');
-  const subnetIds = list(ctx, 'subnetIds', SUBNET_ID, 'pass -c subnetIds=subnet-0123456789abcdef0,subnet-... (private subnets of the VPC, each once).');
-  const securityGroupId = text(ctx, 'securityGroupId', SECURITY_GROUP_ID, 'pass -c securityGroupId=sg-0123456789abcdef0 (the group the tasks and functions use).');
+  const vpcId = text(
+    ctx,
+    'vpcId',
+    VPC_ID,
+    'pass -c vpcId=vpc-0123456789abcdef0 (an existing VPC), or leave it out to create one.',
+  );
+  const subnetIds = list(
+    ctx,
+    'subnetIds',
+    SUBNET_ID,
+    'pass -c subnetIds=subnet-0123456789abcdef0,subnet-... (private subnets of the VPC, each once).',
+  );
+  const securityGroupId = text(
+    ctx,
+    'securityGroupId',
+    SECURITY_GROUP_ID,
+    'pass -c securityGroupId=sg-0123456789abcdef0 (the group the tasks and functions use).',
+  );
   const given = [vpcId, subnetIds, securityGroupId].filter((v) => v !== undefined).length;
   if (given === 0) return undefined;
   if (given < 3) {
-    throw new Error('Context vpcId, subnetIds and securityGroupId go together: pass all three to use an existing VPC, or none to let the stack create one.');
+    throw new Error(
+      'Context vpcId, subnetIds and securityGroupId go together: pass all three to use an existing VPC, or none to let the stack create one.',
+    );
   }
   return { vpcId: vpcId!, subnetIds: subnetIds!, securityGroupId: securityGroupId! };
 }
 
 function readSecrets(ctx: Context): SecretAccessSettings {
-  const namePrefix = text(ctx, 'secretsPrefix', SECRET_PREFIX, 'pass -c secretsPrefix=<start of the secret names>, such as database-replicator/ (letters, digits and /_+=.@!-, no wildcard; rds! covers the RDS-managed secrets).');
-  const secretArns = list(ctx, 'secretArns', FULL_SECRET_ARN, 'pass -c secretArns=<full secret ARN>,<full secret ARN> (each with the six characters Secrets Manager appends to the name).');
+  const namePrefix = text(
+    ctx,
+    'secretsPrefix',
+    SECRET_PREFIX,
+    'pass -c secretsPrefix=<start of the secret names>, such as database-replicator/ (letters, digits and /_+=.@!-, no wildcard; rds! covers the RDS-managed secrets).',
+  );
+  const secretArns = list(
+    ctx,
+    'secretArns',
+    FULL_SECRET_ARN,
+    'pass -c secretArns=<full secret ARN>,<full secret ARN> (each with the six characters Secrets Manager appends to the name).',
+  );
   if (namePrefix !== undefined && secretArns !== undefined) {
-    throw new Error('Context secretsPrefix and secretArns exclude each other: pass a name prefix or a list of secret ARNs, not both.');
+    throw new Error(
+      'Context secretsPrefix and secretArns exclude each other: pass a name prefix or a list of secret ARNs, not both.',
+    );
   }
   return secretArns ? { secretArns } : { namePrefix: namePrefix ?? DEFAULT_SECRETS_PREFIX };
 }
@@ -114,15 +158,28 @@ function readTask(ctx: Context): TaskSettings {
   const memoryMiB = integer(ctx, 'taskMemory', DEFAULT_TASK_MEMORY, 'pass -c taskMemory=<MiB>, such as 2048.');
   const problem = fargateSizeProblem(cpu, memoryMiB);
   if (problem) throw new Error(`Context ${problem}`);
-  const architecture = text(ctx, 'taskArchitecture', /^(x86_64|arm64)$/, 'pass -c taskArchitecture=x86_64 or -c taskArchitecture=arm64.') ?? 'x86_64';
+  const architecture =
+    text(
+      ctx,
+      'taskArchitecture',
+      /^(x86_64|arm64)$/,
+      'pass -c taskArchitecture=x86_64 or -c taskArchitecture=arm64.',
+    ) ?? 'x86_64';
   return { cpu, memoryMiB, architecture: architecture as CpuArchitectureName };
 }
 
 function readImage(ctx: Context): ImageSettings | undefined {
-  const repositoryName = text(ctx, 'imageRepository', ECR_REPOSITORY, 'pass -c imageRepository=<ECR repository name in this account and region>, such as database-replicator.');
+  const repositoryName = text(
+    ctx,
+    'imageRepository',
+    ECR_REPOSITORY,
+    'pass -c imageRepository=<ECR repository name in this account and region>, such as database-replicator.',
+  );
   const tag = text(ctx, 'imageTag', IMAGE_TAG, 'pass -c imageTag=<tag> (letters, digits, _ . -) or sha256:<digest>.');
   if ((repositoryName === undefined) !== (tag === undefined)) {
-    throw new Error('Context imageRepository and imageTag go together: pass both to run a prebuilt image, or neither to build containers/replicator at deploy time.');
+    throw new Error(
+      'Context imageRepository and imageTag go together: pass both to run a prebuilt image, or neither to build containers/replicator at deploy time.',
+    );
   }
   return repositoryName && tag ? { repositoryName, tag } : undefined;
 }
@@ -131,7 +188,8 @@ function readImage(ctx: Context): ImageSettings | undefined {
 function readCaBundleFile(ctx: Context): string | undefined {
   const raw = ctx('rdsCaBundle');
   if (raw === undefined) return undefined;
-  if (typeof raw !== 'string' || raw.trim() === '') refuse('rdsCaBundle', raw, 'pass -c rdsCaBundle=<path to the RDS global-bundle.pem>, or leave it out.');
+  if (typeof raw !== 'string' || raw.trim() === '')
+    refuse('rdsCaBundle', raw, 'pass -c rdsCaBundle=<path to the RDS global-bundle.pem>, or leave it out.');
   const file = resolve(raw);
   try {
     readCaBundle(file);
@@ -155,14 +213,31 @@ export function readAppSettings(node: Node): AppSettings {
     );
   }
   const rawRetain: unknown = ctx('retainData') ?? true;
-  const retain = rawRetain === true || rawRetain === 'true' ? true : rawRetain === false || rawRetain === 'false' ? false : undefined;
+  const retain =
+    rawRetain === true || rawRetain === 'true'
+      ? true
+      : rawRetain === false || rawRetain === 'false'
+        ? false
+        : undefined;
   if (retain === undefined) {
-    throw new Error(`Context retainData ${JSON.stringify(rawRetain)} is not valid: pass -c retainData=true (keep the job table on stack deletion) or -c retainData=false.`);
+    throw new Error(
+      `Context retainData ${JSON.stringify(rawRetain)} is not valid: pass -c retainData=true (keep the job table on stack deletion) or -c retainData=false.`,
+    );
   }
   const network = readNetwork(ctx);
-  const alarmEmail = text(ctx, 'alarmEmail', EMAIL, 'pass -c alarmEmail=<address> to get the alarms by e-mail, or leave it out.');
+  const alarmEmail = text(
+    ctx,
+    'alarmEmail',
+    EMAIL,
+    'pass -c alarmEmail=<address> to get the alarms by e-mail, or leave it out.',
+  );
   const image = readImage(ctx);
-  const secretsKmsKeyArns = list(ctx, 'secretsKmsKeyArn', KMS_KEY_ARN, 'pass -c secretsKmsKeyArn=arn:aws:kms:<region>:<account>:key/<key id> (the key the secrets are encrypted with; several comma-separated, each once), or leave it out for the AWS managed key.');
+  const secretsKmsKeyArns = list(
+    ctx,
+    'secretsKmsKeyArn',
+    KMS_KEY_ARN,
+    'pass -c secretsKmsKeyArn=arn:aws:kms:<region>:<account>:key/<key id> (the key the secrets are encrypted with; several comma-separated, each once), or leave it out for the AWS managed key.',
+  );
   const rdsCaBundle = readCaBundleFile(ctx);
   return {
     stackName: rawName,

@@ -42,12 +42,15 @@ export class AslStateMachine extends Construct {
 
   constructor(scope: Construct, id: string, props: AslStateMachineProps) {
     super(scope, id);
-    if (!existsSync(props.definitionFile)) throw new Error(`AslStateMachine: ${props.definitionFile} does not exist; pass a file of statemachines/.`);
+    if (!existsSync(props.definitionFile))
+      throw new Error(`AslStateMachine: ${props.definitionFile} does not exist; pass a file of statemachines/.`);
     const text = readFileSync(props.definitionFile, 'utf8');
     try {
       JSON.parse(text);
     } catch {
-      throw new Error(`AslStateMachine: ${props.definitionFile} is not valid JSON; fix it (npx vitest run test/workflow/asl.test.ts names the problem).`);
+      throw new Error(
+        `AslStateMachine: ${props.definitionFile} is not valid JSON; fix it (npx vitest run test/workflow/asl.test.ts names the problem).`,
+      );
     }
     this.placeholders = placeholdersOf(text);
     const given = Object.keys(props.substitutions);
@@ -60,7 +63,14 @@ export class AslStateMachine extends Construct {
       );
     }
     this.logGroup = new logs.LogGroup(this, 'Logs', {
-      logGroupName: Fn.join('', ['/aws/vendedlogs/states/', Stack.of(this).stackName, '-', id, '-', deploymentSuffix()]),
+      logGroupName: Fn.join('', [
+        '/aws/vendedlogs/states/',
+        Stack.of(this).stackName,
+        '-',
+        id,
+        '-',
+        deploymentSuffix(),
+      ]),
       retention: props.logRetention ?? logs.RetentionDays.THREE_MONTHS,
       removalPolicy: props.removalPolicy ?? RemovalPolicy.RETAIN,
     });

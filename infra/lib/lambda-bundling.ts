@@ -2,7 +2,8 @@
 // kept free of CDK imports so the bundle smoke test (test/image/bundles.test.ts) builds exactly the same.
 
 /** ESM bundles still meet CommonJS dependencies that call require(); this gives them one. */
-export const REQUIRE_SHIM = "import { createRequire as __dbrCreateRequire } from 'node:module'; const require = __dbrCreateRequire(import.meta.url);";
+export const REQUIRE_SHIM =
+  "import { createRequire as __dbrCreateRequire } from 'node:module'; const require = __dbrCreateRequire(import.meta.url);";
 
 /** Optional drivers that pg and its helpers probe for and never use here. */
 export const NEVER_BUNDLED = ['pg-native', 'cloudflare:sockets'];

@@ -30,14 +30,16 @@ function acknowledge(scope: IConstruct, id: string, reason: string): void {
   Validations.of(scope).acknowledge({ id, reason });
 }
 
-const XRAY = "X-Ray's xray:PutTraceSegments and xray:PutTelemetryRecords (active tracing) support no resource-level permissions";
+const XRAY =
+  "X-Ray's xray:PutTraceSegments and xray:PutTelemetryRecords (active tracing) support no resource-level permissions";
 
 /**
  * The AWS Solutions findings this stack accepts, each on the construct it concerns, with the
  * reason, and for IAM5 the one wildcard it is about. Anything else fails the cdk-nag test.
  */
 export function suppressAcceptedFindings(stack: ReplicatorStack): void {
-  const iam5 = (scope: IConstruct, value: unknown, reason: string) => acknowledge(scope, `AwsSolutions-IAM5[Resource::${nagSpelling(stack, value)}]`, reason);
+  const iam5 = (scope: IConstruct, value: unknown, reason: string) =>
+    acknowledge(scope, `AwsSolutions-IAM5[Resource::${nagSpelling(stack, value)}]`, reason);
 
   acknowledge(
     stack.schedule.deadLetterQueue,
@@ -68,21 +70,37 @@ export function suppressAcceptedFindings(stack: ReplicatorStack): void {
 
   for (const fn of stack.functions.all) {
     const inVpc = fn.function.isBoundToVpc;
-    iam5(fn.role, '*', `${XRAY}${inVpc ? '; nor do the network interface actions Lambda needs to run the function in the VPC (ec2:CreateNetworkInterface and its kin)' : ''}.`);
+    iam5(
+      fn.role,
+      '*',
+      `${XRAY}${inVpc ? '; nor do the network interface actions Lambda needs to run the function in the VPC (ec2:CreateNetworkInterface and its kin)' : ''}.`,
+    );
   }
   for (const arn of stack.functions.rdsDescribeArns) {
     iam5(
       stack.functions.checkRdsParameterGroup.role,
       arn,
-      "Read-only Describe calls: the source instance or cluster and its parameter group are named only when an execution starts, so the check may describe any in this account and region.",
+      'Read-only Describe calls: the source instance or cluster and its parameter group are named only when an execution starts, so the check may describe any in this account and region.',
     );
   }
 
   for (const machine of stack.workflows.all) {
     const role = machine.stateMachine.role;
-    iam5(role, '*', `${XRAY}, nor do the CloudWatch Logs delivery actions (logs:CreateLogDelivery and its kin) that send the execution logs to the log group.`);
-    iam5(role, clusterTasks(stack.task), 'ecs:DescribeTasks, ecs:StopTask and ecs:TagResource (on RunTask only) on the tasks of the replicator cluster only: ecs:runTask.sync starts, tags, follows (and on timeout stops) tasks whose ids exist only once they run.');
-    iam5(role, taskDefinitionRevisions(stack.task), "ecs:RunTask on the revisions of the replicator's own task definition family: an execution started before a redeploy runs the revision it started with, which the redeploy keeps.");
+    iam5(
+      role,
+      '*',
+      `${XRAY}, nor do the CloudWatch Logs delivery actions (logs:CreateLogDelivery and its kin) that send the execution logs to the log group.`,
+    );
+    iam5(
+      role,
+      clusterTasks(stack.task),
+      'ecs:DescribeTasks, ecs:StopTask and ecs:TagResource (on RunTask only) on the tasks of the replicator cluster only: ecs:runTask.sync starts, tags, follows (and on timeout stops) tasks whose ids exist only once they run.',
+    );
+    iam5(
+      role,
+      taskDefinitionRevisions(stack.task),
+      "ecs:RunTask on the revisions of the replicator's own task definition family: an execution started before a redeploy runs the revision it started with, which the redeploy keeps.",
+    );
   }
   iam5(
     stack.workflows.recordJobReadsReplicateExecutions,

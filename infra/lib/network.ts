@@ -48,13 +48,17 @@ export class ReplicatorNetwork extends Construct {
       this.subnets = this.vpc.privateSubnets;
       Validations.of(this).acknowledge({
         id: 'Annotation::@aws-cdk/aws-ec2:vpcAttributeIsListTokenavailabilityZones',
-        reason: 'Tasks and functions are placed by explicit subnet ids and nothing here selects subnets by AZ; asking EC2 for the AZs would be a lookup, and synth stays offline.',
+        reason:
+          'Tasks and functions are placed by explicit subnet ids and nothing here selects subnets by AZ; asking EC2 for the AZs would be a lookup, and synth stays offline.',
       });
       Validations.of(this).acknowledge({
         id: 'Annotation::@aws-cdk/aws-ec2:noSubnetRouteTableId',
-        reason: 'Nothing reads the route tables of the given subnets: the stack adds no routes or endpoints to an existing VPC.',
+        reason:
+          'Nothing reads the route tables of the given subnets: the stack adds no routes or endpoints to an existing VPC.',
       });
-      this.securityGroup = ec2.SecurityGroup.fromSecurityGroupId(this, 'SecurityGroup', existing.securityGroupId, { mutable: false });
+      this.securityGroup = ec2.SecurityGroup.fromSecurityGroupId(this, 'SecurityGroup', existing.securityGroupId, {
+        mutable: false,
+      });
     } else {
       this.flowLogGroup = new logs.LogGroup(this, 'FlowLogs', {
         retention: props.logRetention ?? logs.RetentionDays.THREE_MONTHS,
@@ -67,7 +71,12 @@ export class ReplicatorNetwork extends Construct {
           { name: 'public', subnetType: ec2.SubnetType.PUBLIC, cidrMask: 24 },
           { name: 'private', subnetType: ec2.SubnetType.PRIVATE_WITH_EGRESS, cidrMask: 22 },
         ],
-        flowLogs: { all: { destination: ec2.FlowLogDestination.toCloudWatchLogs(this.flowLogGroup), trafficType: ec2.FlowLogTrafficType.ALL } },
+        flowLogs: {
+          all: {
+            destination: ec2.FlowLogDestination.toCloudWatchLogs(this.flowLogGroup),
+            trafficType: ec2.FlowLogTrafficType.ALL,
+          },
+        },
         // DynamoDB (job table) and S3 (ECR image layers) without the NAT gateway, at no cost.
         gatewayEndpoints: {
           DynamoDb: { service: ec2.GatewayVpcEndpointAwsService.DYNAMODB },
@@ -75,12 +84,15 @@ export class ReplicatorNetwork extends Construct {
         },
       });
       this.vpc = vpc;
-      const eip = vpc.publicSubnets.map((s) => s.node.tryFindChild('EIP')).find((c): c is ec2.CfnEIP => c instanceof ec2.CfnEIP);
+      const eip = vpc.publicSubnets
+        .map((s) => s.node.tryFindChild('EIP'))
+        .find((c): c is ec2.CfnEIP => c instanceof ec2.CfnEIP);
       if (eip) this.natPublicIp = eip.attrPublicIp;
       this.subnets = vpc.selectSubnets({ subnetType: ec2.SubnetType.PRIVATE_WITH_EGRESS }).subnets;
       this.securityGroup = new ec2.SecurityGroup(this, 'SecurityGroup', {
         vpc,
-        description: 'database-replicator tasks and functions: out to the databases and the AWS APIs; allow it in on the database port',
+        description:
+          'database-replicator tasks and functions: out to the databases and the AWS APIs; allow it in on the database port',
         allowAllOutbound: true,
       });
     }
@@ -89,7 +101,10 @@ export class ReplicatorNetwork extends Construct {
 
   /** The subnet ids, comma-separated: the state machines split them into the tasks' network configuration. */
   public get subnetIdList(): string {
-    return Fn.join(',', this.subnets.map((s) => s.subnetId));
+    return Fn.join(
+      ',',
+      this.subnets.map((s) => s.subnetId),
+    );
   }
 }
 
@@ -97,8 +112,13 @@ function validate(existing: NetworkSettings): void {
   const problems: string[] = [];
   if (invalid(existing.vpcId, VPC_ID)) problems.push(`vpcId "${existing.vpcId}" is not a VPC id (vpc-...)`);
   if (existing.subnetIds.length === 0) problems.push('subnetIds is empty');
-  for (const subnet of existing.subnetIds) if (invalid(subnet, SUBNET_ID)) problems.push(`"${subnet}" is not a subnet id (subnet-...)`);
+  for (const subnet of existing.subnetIds)
+    if (invalid(subnet, SUBNET_ID)) problems.push(`"${subnet}" is not a subnet id (subnet-...)`);
   if (new Set(existing.subnetIds).size !== existing.subnetIds.length) problems.push('subnetIds lists a subnet twice');
-  if (invalid(existing.securityGroupId, SECURITY_GROUP_ID)) problems.push(`securityGroupId "${existing.securityGroupId}" is not a security group id (sg-...)`);
-  if (problems.length) throw new Error(`ReplicatorNetwork: ${problems.join('; ')}; pass the ids of an existing VPC, its private subnets and a security group.`);
+  if (invalid(existing.securityGroupId, SECURITY_GROUP_ID))
+    problems.push(`securityGroupId "${existing.securityGroupId}" is not a security group id (sg-...)`);
+  if (problems.length)
+    throw new Error(
+      `ReplicatorNetwork: ${problems.join('; ')}; pass the ids of an existing VPC, its private subnets and a security group.`,
+    );
 }

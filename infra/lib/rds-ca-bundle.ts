@@ -11,10 +11,15 @@ const IN_LAYER = RDS_CA_BUNDLE.replace(/^\/opt\//, '');
 
 /** The PEM text of a CA bundle file, or one sentence about what is wrong with it. */
 export function readCaBundle(file: string): string {
-  if (!existsSync(file)) throw new Error(`The RDS CA bundle ${file} does not exist; download the RDS global bundle (global-bundle.pem) and pass its path.`);
+  if (!existsSync(file))
+    throw new Error(
+      `The RDS CA bundle ${file} does not exist; download the RDS global bundle (global-bundle.pem) and pass its path.`,
+    );
   const pem = readFileSync(file, 'utf8');
   if (!/^-----BEGIN CERTIFICATE-----$/m.test(pem) || /PRIVATE KEY/.test(pem)) {
-    throw new Error(`The RDS CA bundle ${file} is not a PEM file of certificates; pass the RDS global bundle (global-bundle.pem).`);
+    throw new Error(
+      `The RDS CA bundle ${file} is not a PEM file of certificates; pass the RDS global bundle (global-bundle.pem).`,
+    );
   }
   return pem;
 }

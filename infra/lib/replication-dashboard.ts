@@ -28,7 +28,12 @@ const COMPARISON: Record<AlarmRule['comparison'], cloudwatch.ComparisonOperator>
 };
 
 /** `{"ns",JobId,Database}` with the metric name: every job's and database's series, whichever exist now. */
-export function searchExpression(namespace: string, metric: PublishedMetric, statistic: string, periodSeconds = 60): string {
+export function searchExpression(
+  namespace: string,
+  metric: PublishedMetric,
+  statistic: string,
+  periodSeconds = 60,
+): string {
   return `SEARCH('{"${namespace}",${metric.dimensions.join(',')}} MetricName="${metric.name}"', '${statistic}', ${periodSeconds})`;
 }
 
@@ -64,28 +69,51 @@ export class ReplicationDashboard extends Construct {
     super(scope, id);
     const ns = props.namespace;
     const search = (metric: PublishedMetric, statistic: string, label: string) =>
-      new cloudwatch.MathExpression({ expression: searchExpression(ns, metric, statistic), label, period: Duration.minutes(1), usingMetrics: {} });
+      new cloudwatch.MathExpression({
+        expression: searchExpression(ns, metric, statistic),
+        label,
+        period: Duration.minutes(1),
+        usingMetrics: {},
+      });
     const graph = (title: string, metrics: cloudwatch.IMetric[], extra: Partial<cloudwatch.GraphWidgetProps> = {}) =>
       new cloudwatch.GraphWidget({ title, left: metrics, width: 8, height: 6, ...extra });
     const GIB = 1024 ** 3;
 
     this.dashboard = new cloudwatch.Dashboard(this, 'Dashboard', { defaultInterval: Duration.hours(3) });
     this.dashboard.addWidgets(
-      new cloudwatch.TextWidget({ markdown: HOW_TO_READ.replace('${WAL_GB}', String(props.thresholds.walRetainedGb)).replace('${LAG_S}', String(props.thresholds.lagSeconds)), width: 24, height: 7 }),
+      new cloudwatch.TextWidget({
+        markdown: HOW_TO_READ.replace('${WAL_GB}', String(props.thresholds.walRetainedGb)).replace(
+          '${LAG_S}',
+          String(props.thresholds.lagSeconds),
+        ),
+        width: 24,
+        height: 7,
+      }),
     );
     this.dashboard.addWidgets(
-      graph('WAL retained by the slot', [search(METRIC.walRetained, 'Maximum', '')], { leftAnnotations: [{ value: props.thresholds.walRetainedGb * GIB, label: 'alarm', color: '#d62728' }] }),
+      graph('WAL retained by the slot', [search(METRIC.walRetained, 'Maximum', '')], {
+        leftAnnotations: [{ value: props.thresholds.walRetainedGb * GIB, label: 'alarm', color: '#d62728' }],
+      }),
       graph('WAL retained with nothing consuming it (growth per minute)', [search(METRIC.unconsumedGrowth, 'Sum', '')]),
       graph('Source free storage (RDS)', [search(METRIC.sourceFreeStorage, 'Minimum', '')]),
     );
     this.dashboard.addWidgets(
       graph('Replication lag (bytes)', [search(METRIC.lagBytes, 'Maximum', '')]),
-      graph('Replication lag (seconds)', [search(METRIC.lagSeconds, 'Maximum', '')], { leftAnnotations: [{ value: props.thresholds.lagSeconds, label: 'alarm', color: '#d62728' }] }),
-      graph('Slot consumed, subscription enabled (1 = yes)', [search(METRIC.slotConsumed, 'Minimum', ''), search(METRIC.subscriptionEnabled, 'Minimum', '')], { leftYAxis: { min: 0, max: 1.2 } }),
+      graph('Replication lag (seconds)', [search(METRIC.lagSeconds, 'Maximum', '')], {
+        leftAnnotations: [{ value: props.thresholds.lagSeconds, label: 'alarm', color: '#d62728' }],
+      }),
+      graph(
+        'Slot consumed, subscription enabled (1 = yes)',
+        [search(METRIC.slotConsumed, 'Minimum', ''), search(METRIC.subscriptionEnabled, 'Minimum', '')],
+        { leftYAxis: { min: 0, max: 1.2 } },
+      ),
     );
     this.dashboard.addWidgets(
       graph('Tables not ready', [search(METRIC.tablesNotReady, 'Maximum', '')]),
-      graph('Apply and sync errors', [search(METRIC.applyErrors, 'Maximum', ''), search(METRIC.syncErrors, 'Maximum', '')]),
+      graph('Apply and sync errors', [
+        search(METRIC.applyErrors, 'Maximum', ''),
+        search(METRIC.syncErrors, 'Maximum', ''),
+      ]),
       graph('Slots dropped by the WAL-retention guard', [search(METRIC.slotDropped, 'Sum', '')]),
     );
     const executions = props.stateMachines.flatMap(({ name, stateMachine }) => [
@@ -94,23 +122,47 @@ export class ReplicationDashboard extends Construct {
       stateMachine.metricFailed({ label: `${name} failed`, period: Duration.minutes(5) }),
     ]);
     const task = (metricName: string, label: string) =>
-      new cloudwatch.Metric({ namespace: 'ECS/ContainerInsights', metricName, dimensionsMap: { ClusterName: props.clusterName, TaskDefinitionFamily: props.taskFamily }, statistic: 'Maximum', period: Duration.minutes(1), label });
+      new cloudwatch.Metric({
+        namespace: 'ECS/ContainerInsights',
+        metricName,
+        dimensionsMap: { ClusterName: props.clusterName, TaskDefinitionFamily: props.taskFamily },
+        statistic: 'Maximum',
+        period: Duration.minutes(1),
+        label,
+      });
     this.dashboard.addWidgets(
       graph('Workflow executions', executions),
-      graph('Replicator task CPU and memory', [task('CpuUtilized', 'CPU units used')], { right: [task('MemoryUtilized', 'memory used (MiB)')] }),
+      graph('Replicator task CPU and memory', [task('CpuUtilized', 'CPU units used')], {
+        right: [task('MemoryUtilized', 'memory used (MiB)')],
+      }),
       graph('Rows verify found different', [
-        new cloudwatch.Metric({ namespace: ns, metricName: METRIC.verifyDifferences.name, dimensionsMap: { service: props.recordJobService }, statistic: 'Maximum', period: Duration.minutes(5), label: 'differences' }),
+        new cloudwatch.Metric({
+          namespace: ns,
+          metricName: METRIC.verifyDifferences.name,
+          dimensionsMap: { service: props.recordJobService },
+          statistic: 'Maximum',
+          period: Duration.minutes(5),
+          label: 'differences',
+        }),
         search(METRIC.verifyDatabaseDifferences, 'Maximum', ''),
       ]),
     );
     this.dashboard.addWidgets(
-      graph('Snapshot copy: bytes and rows copied', [search(METRIC.copyBytes, 'Maximum', '')], { right: [search(METRIC.copyRows, 'Maximum', '')], width: 12 }),
+      graph('Snapshot copy: bytes and rows copied', [search(METRIC.copyBytes, 'Maximum', '')], {
+        right: [search(METRIC.copyRows, 'Maximum', '')],
+        width: 12,
+      }),
       graph('Snapshot copy rate (MB/s)', [search(METRIC.copyRate, 'Average', '')], { width: 12 }),
     );
 
     for (const rule of alarmRules(props.thresholds)) {
       const alarm = new cloudwatch.Alarm(this, rule.id, {
-        metric: new cloudwatch.MathExpression({ expression: insightsQuery(ns, rule), period: Duration.seconds(rule.periodSeconds), usingMetrics: {}, label: rule.metric.name }),
+        metric: new cloudwatch.MathExpression({
+          expression: insightsQuery(ns, rule),
+          period: Duration.seconds(rule.periodSeconds),
+          usingMetrics: {},
+          label: rule.metric.name,
+        }),
         alarmDescription: `database-replicator: ${rule.description}`,
         threshold: rule.threshold,
         comparisonOperator: COMPARISON[rule.comparison],

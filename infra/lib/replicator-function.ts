@@ -69,7 +69,9 @@ export class ReplicatorFunction extends Construct {
     super(scope, id);
     const entry = join(props.repoRoot, 'lambdas', `${props.name}.ts`);
     if (!NAME.test(props.name) || !existsSync(entry)) {
-      throw new Error(`ReplicatorFunction: "${props.name}" names no handler file lambdas/<name>.ts under ${props.repoRoot}; pass the file name without .ts, such as check-grants.`);
+      throw new Error(
+        `ReplicatorFunction: "${props.name}" names no handler file lambdas/<name>.ts under ${props.repoRoot}; pass the file name without .ts, such as check-grants.`,
+      );
     }
     if (props.timeout.toSeconds() < 1 || props.timeout.toSeconds() > 900) {
       throw new Error(`ReplicatorFunction: the timeout of ${props.name} must be from 1 second to 15 minutes.`);
@@ -78,9 +80,18 @@ export class ReplicatorFunction extends Construct {
       retention: props.logRetention ?? logs.RetentionDays.THREE_MONTHS,
       removalPolicy: props.removalPolicy ?? RemovalPolicy.RETAIN,
     });
-    this.role = new iam.Role(this, 'Role', { assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com'), description: `database-replicator: the ${props.name} function` });
-    this.role.addToPrincipalPolicy(new iam.PolicyStatement({ actions: ['logs:CreateLogStream', 'logs:PutLogEvents'], resources: [this.logGroup.logGroupArn] }));
-    if (props.network) this.role.addToPrincipalPolicy(new iam.PolicyStatement({ actions: VPC_ENI_ACTIONS, resources: ['*'] }));
+    this.role = new iam.Role(this, 'Role', {
+      assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com'),
+      description: `database-replicator: the ${props.name} function`,
+    });
+    this.role.addToPrincipalPolicy(
+      new iam.PolicyStatement({
+        actions: ['logs:CreateLogStream', 'logs:PutLogEvents'],
+        resources: [this.logGroup.logGroupArn],
+      }),
+    );
+    if (props.network)
+      this.role.addToPrincipalPolicy(new iam.PolicyStatement({ actions: VPC_ENI_ACTIONS, resources: ['*'] }));
     this.function = new NodejsFunction(this, 'Function', {
       role: this.role,
       entry,

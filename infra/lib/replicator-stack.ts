@@ -5,7 +5,13 @@ import type { Construct } from 'constructs';
 import type { AlarmThresholds } from '../../src/monitor/alarm-rules.ts';
 import { ReplicatorAlerts } from './alerts.ts';
 import { readAlarmThresholds } from './alarm-settings.ts';
-import { DEFAULT_SECRETS_PREFIX, type ImageSettings, type NetworkSettings, type SecretAccessSettings, type TaskSettings } from './app-settings.ts';
+import {
+  DEFAULT_SECRETS_PREFIX,
+  type ImageSettings,
+  type NetworkSettings,
+  type SecretAccessSettings,
+  type TaskSettings,
+} from './app-settings.ts';
 import { DEFAULT_TASK_CPU, DEFAULT_TASK_MEMORY } from './fargate-sizes.ts';
 import { suppressAcceptedFindings } from './nag-suppressions.ts';
 import { ReplicatorNetwork } from './network.ts';
@@ -70,9 +76,17 @@ export class ReplicatorStack extends Stack {
     const kept = { logRetention: logs.RetentionDays.THREE_MONTHS, removalPolicy };
     const cpu = props.task?.cpu ?? DEFAULT_TASK_CPU;
 
-    this.network = new ReplicatorNetwork(this, 'Network', { ...kept, ...(props.network ? { existing: props.network } : {}) });
+    this.network = new ReplicatorNetwork(this, 'Network', {
+      ...kept,
+      ...(props.network ? { existing: props.network } : {}),
+    });
     this.statusTable = new StatusTable(this, 'StatusTable', { removalPolicy });
-    this.secretAccess = new SecretAccess(this, 'SecretAccess', props.secrets ?? { namePrefix: DEFAULT_SECRETS_PREFIX }, props.secretsKmsKeyArns);
+    this.secretAccess = new SecretAccess(
+      this,
+      'SecretAccess',
+      props.secrets ?? { namePrefix: DEFAULT_SECRETS_PREFIX },
+      props.secretsKmsKeyArns,
+    );
     this.task = new ReplicatorTask(this, 'Task', {
       ...kept,
       vpc: this.network.vpc,
@@ -88,7 +102,11 @@ export class ReplicatorStack extends Stack {
     this.functions = new WorkflowFunctions(this, 'Functions', {
       ...kept,
       repoRoot,
-      network: { vpc: this.network.vpc, subnets: this.network.subnetSelection, securityGroup: this.network.securityGroup },
+      network: {
+        vpc: this.network.vpc,
+        subnets: this.network.subnetSelection,
+        securityGroup: this.network.securityGroup,
+      },
       secrets: this.secretAccess,
       jobTable: this.statusTable.table,
       // As the task counts its copy workers when the plan sets none: its vCPUs, at least two.
@@ -111,10 +129,19 @@ export class ReplicatorStack extends Stack {
       alarmTopicKey: this.alerts.key,
     });
     this.alerts.alarmOnFailedExecutions('ReplicateFailedAlarm', this.workflows.replicate.stateMachine, 'replicate');
-    this.alerts.alarmOnFailedExecutions('VerifyFailedAlarm', this.workflows.verify.stateMachine, 'verify', ' (rows differ between source and target, or verify could not run)');
+    this.alerts.alarmOnFailedExecutions(
+      'VerifyFailedAlarm',
+      this.workflows.verify.stateMachine,
+      'verify',
+      ' (rows differ between source and target, or verify could not run)',
+    );
     this.alerts.alarmOnFailedExecutions('CleanupFailedAlarm', this.workflows.cleanup.stateMachine, 'cleanup');
     this.alerts.alarmOnFailedExecutions('CutoverFailedAlarm', this.workflows.cutover.stateMachine, 'cut-over');
-    this.alerts.alarmOnDeadLetters('VerifyScheduleDeadLettersAlarm', this.schedule.deadLetterQueue, 'A scheduled verify or monitor run');
+    this.alerts.alarmOnDeadLetters(
+      'VerifyScheduleDeadLettersAlarm',
+      this.schedule.deadLetterQueue,
+      'A scheduled verify or monitor run',
+    );
     this.monitoring = new ReplicationDashboard(this, 'Monitoring', {
       namespace: metricsNamespace(this.stackName),
       recordJobService: METRIC_SERVICE,
@@ -125,21 +152,76 @@ export class ReplicatorStack extends Stack {
       thresholds: props.alarmThresholds ?? readAlarmThresholds(this.node),
     });
 
-    const output = (name: string, value: string, description: string) => new CfnOutput(this, name, { value, description });
-    output('ReplicateStateMachineArn', this.workflows.replicate.stateMachine.stateMachineArn, 'Start an execution with the job input to replicate');
-    output('VerifyStateMachineArn', this.workflows.verify.stateMachine.stateMachineArn, 'Compares source and target of a job (the verify schedules start it)');
-    output('CleanupStateMachineArn', this.workflows.cleanup.stateMachine.stateMachineArn, "Removes a job's subscription, publication, slot and verify schedule");
-    output('CutoverStateMachineArn', this.workflows.cutover.stateMachine.stateMachineArn, 'Cuts a job over: drains the lag, optionally makes the source read-only, sets the target sequences');
-    output('JobTableName', this.statusTable.table.tableName, 'DynamoDB table holding replication jobs and their status');
-    output('AlarmTopicArn', this.alerts.topic.topicArn, 'SNS topic of the alarms (failed workflows, verify differences, verify runs that could not start) and of schema drift notices: subscribe to it');
+    const output = (name: string, value: string, description: string) =>
+      new CfnOutput(this, name, { value, description });
+    output(
+      'ReplicateStateMachineArn',
+      this.workflows.replicate.stateMachine.stateMachineArn,
+      'Start an execution with the job input to replicate',
+    );
+    output(
+      'VerifyStateMachineArn',
+      this.workflows.verify.stateMachine.stateMachineArn,
+      'Compares source and target of a job (the verify schedules start it)',
+    );
+    output(
+      'CleanupStateMachineArn',
+      this.workflows.cleanup.stateMachine.stateMachineArn,
+      "Removes a job's subscription, publication, slot and verify schedule",
+    );
+    output(
+      'CutoverStateMachineArn',
+      this.workflows.cutover.stateMachine.stateMachineArn,
+      'Cuts a job over: drains the lag, optionally makes the source read-only, sets the target sequences',
+    );
+    output(
+      'JobTableName',
+      this.statusTable.table.tableName,
+      'DynamoDB table holding replication jobs and their status',
+    );
+    output(
+      'AlarmTopicArn',
+      this.alerts.topic.topicArn,
+      'SNS topic of the alarms (failed workflows, verify differences, verify runs that could not start) and of schema drift notices: subscribe to it',
+    );
     output('ClusterName', this.task.cluster.clusterName, 'ECS cluster the replicator tasks run in');
-    output('TaskDefinitionArn', this.task.taskDefinition.taskDefinitionArn, 'Fargate task definition of the replicator');
-    output('ScheduleGroupName', this.schedule.group.scheduleGroupName, 'EventBridge Scheduler group of the per-job verify schedules');
-    output('SchedulerRoleArn', this.schedule.role.roleArn, 'Role a verify schedule runs as: it may start the verify state machine only');
-    output('ScheduleDeadLetterQueueArn', this.schedule.deadLetterQueue.queueArn, 'Where EventBridge Scheduler puts a verify run it could not start (an alarm watches it)');
-    if (this.secretAccess.namePrefix !== undefined) output('SecretsPrefix', this.secretAccess.namePrefix, 'The workflow reads the secrets whose names start with this');
-    output('SecurityGroupId', this.network.securityGroup.securityGroupId, 'Allow this security group in on the database port of source and target');
-    if (this.network.natPublicIp) output('NatPublicIp', this.network.natPublicIp, 'The address tasks and functions reach databases outside the created VPC from: allow it in on their port');
+    output(
+      'TaskDefinitionArn',
+      this.task.taskDefinition.taskDefinitionArn,
+      'Fargate task definition of the replicator',
+    );
+    output(
+      'ScheduleGroupName',
+      this.schedule.group.scheduleGroupName,
+      'EventBridge Scheduler group of the per-job verify schedules',
+    );
+    output(
+      'SchedulerRoleArn',
+      this.schedule.role.roleArn,
+      'Role a verify schedule runs as: it may start the verify state machine only',
+    );
+    output(
+      'ScheduleDeadLetterQueueArn',
+      this.schedule.deadLetterQueue.queueArn,
+      'Where EventBridge Scheduler puts a verify run it could not start (an alarm watches it)',
+    );
+    if (this.secretAccess.namePrefix !== undefined)
+      output(
+        'SecretsPrefix',
+        this.secretAccess.namePrefix,
+        'The workflow reads the secrets whose names start with this',
+      );
+    output(
+      'SecurityGroupId',
+      this.network.securityGroup.securityGroupId,
+      'Allow this security group in on the database port of source and target',
+    );
+    if (this.network.natPublicIp)
+      output(
+        'NatPublicIp',
+        this.network.natPublicIp,
+        'The address tasks and functions reach databases outside the created VPC from: allow it in on their port',
+      );
 
     suppressAcceptedFindings(this);
   }

@@ -24,8 +24,12 @@ export const CONTAINER_NAME = 'replicator';
  */
 export function buildContextExcludes(repoRoot: string): string[] {
   const ignoreFile = join(repoRoot, `${DOCKERFILE}.dockerignore`);
-  if (!existsSync(ignoreFile)) return ['.git', '**/node_modules', '.tools', 'cdk.out', '.scratch', 'coverage', '**/*.log'];
-  return readFileSync(ignoreFile, 'utf8').split('\n').map((line) => line.trim()).filter((line) => line && !line.startsWith('#'));
+  if (!existsSync(ignoreFile))
+    return ['.git', '**/node_modules', '.tools', 'cdk.out', '.scratch', 'coverage', '**/*.log'];
+  return readFileSync(ignoreFile, 'utf8')
+    .split('\n')
+    .map((line) => line.trim())
+    .filter((line) => line && !line.startsWith('#'));
 }
 
 export interface ReplicatorTaskProps {
@@ -61,14 +65,21 @@ export class ReplicatorTask extends Construct {
     const problem = fargateSizeProblem(props.cpu, props.memoryMiB);
     if (problem) throw new Error(`ReplicatorTask: ${problem}`);
     if (props.image && (invalid(props.image.repositoryName, ECR_REPOSITORY) || invalid(props.image.tag, IMAGE_TAG))) {
-      throw new Error(`ReplicatorTask: image ${props.image.repositoryName}:${props.image.tag} is not an ECR repository name and tag; pass a repository of this account and region and a tag or sha256 digest.`);
+      throw new Error(
+        `ReplicatorTask: image ${props.image.repositoryName}:${props.image.tag} is not an ECR repository name and tag; pass a repository of this account and region and a tag or sha256 digest.`,
+      );
     }
     if (!props.image && !existsSync(join(props.repoRoot, DOCKERFILE))) {
-      throw new Error(`ReplicatorTask: ${DOCKERFILE} is missing under ${props.repoRoot}; restore it, or pass -c imageRepository=<ECR repository> -c imageTag=<tag> to run a prebuilt image.`);
+      throw new Error(
+        `ReplicatorTask: ${DOCKERFILE} is missing under ${props.repoRoot}; restore it, or pass -c imageRepository=<ECR repository> -c imageTag=<tag> to run a prebuilt image.`,
+      );
     }
     const arm = props.architecture === 'arm64';
 
-    this.cluster = new ecs.Cluster(this, 'Cluster', { vpc: props.vpc, containerInsightsV2: ecs.ContainerInsights.ENABLED });
+    this.cluster = new ecs.Cluster(this, 'Cluster', {
+      vpc: props.vpc,
+      containerInsightsV2: ecs.ContainerInsights.ENABLED,
+    });
     this.logGroup = new logs.LogGroup(this, 'Logs', {
       retention: props.logRetention ?? logs.RetentionDays.THREE_MONTHS,
       removalPolicy: props.removalPolicy ?? RemovalPolicy.RETAIN,
@@ -82,7 +93,10 @@ export class ReplicatorTask extends Construct {
       },
     });
     const image = props.image
-      ? ecs.ContainerImage.fromEcrRepository(ecr.Repository.fromRepositoryName(this, 'Repository', props.image.repositoryName), props.image.tag)
+      ? ecs.ContainerImage.fromEcrRepository(
+          ecr.Repository.fromRepositoryName(this, 'Repository', props.image.repositoryName),
+          props.image.tag,
+        )
       : ecs.ContainerImage.fromAsset(props.repoRoot, {
           file: DOCKERFILE,
           platform: arm ? Platform.LINUX_ARM64 : Platform.LINUX_AMD64,
@@ -93,14 +107,23 @@ export class ReplicatorTask extends Construct {
       containerName: CONTAINER_NAME,
       image,
       essential: true,
-      logging: ecs.LogDrivers.awsLogs({ logGroup: this.logGroup, streamPrefix: 'replicator', mode: ecs.AwsLogDriverMode.NON_BLOCKING }),
+      logging: ecs.LogDrivers.awsLogs({
+        logGroup: this.logGroup,
+        streamPrefix: 'replicator',
+        mode: ecs.AwsLogDriverMode.NON_BLOCKING,
+      }),
       // Node is not PID 1, so the pg_dump and pg_restore children are reaped; 30 s to record the state on SIGTERM.
       linuxParameters: new ecs.LinuxParameters(this, 'LinuxParameters', { initProcessEnabled: true }),
       stopTimeout: Duration.seconds(30),
       // Configuration only: credentials come from Secrets Manager at run time (the workflow passes secret ARNs).
       // Fargate sets AWS_REGION; copy workers default to PLAN.jobs, else the task's vCPUs.
       // The copy and verify metrics go out as EMF lines on stdout, which the log driver ships (src/task/task-metrics.ts).
-      environment: { JOB_TABLE: props.jobTable.tableName, LOG_LEVEL: 'info', POWERTOOLS_METRICS_NAMESPACE: metricsNamespace(Stack.of(this).stackName), POWERTOOLS_SERVICE_NAME: 'database-replicator-task' },
+      environment: {
+        JOB_TABLE: props.jobTable.tableName,
+        LOG_LEVEL: 'info',
+        POWERTOOLS_METRICS_NAMESPACE: metricsNamespace(Stack.of(this).stackName),
+        POWERTOOLS_SERVICE_NAME: 'database-replicator-task',
+      },
     });
     // What the job store's writes and reads of one job need (src/jobs/dynamodb-store.ts); no Scan, batch or delete.
     props.jobTable.grant(this.taskDefinition.taskRole, ...JOB_ITEM_ACTIONS);

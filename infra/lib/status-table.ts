@@ -10,7 +10,12 @@ export interface StatusTableProps {
 }
 
 /** What the job store (src/jobs/dynamodb-store.ts) does to one job's items: no Scan, batch or delete. */
-export const JOB_ITEM_ACTIONS = ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:Query'] as const;
+export const JOB_ITEM_ACTIONS = [
+  'dynamodb:GetItem',
+  'dynamodb:PutItem',
+  'dynamodb:UpdateItem',
+  'dynamodb:Query',
+] as const;
 
 /** DynamoDB names: 3 to 255 of letters, digits, underscore, hyphen and dot. */
 const TABLE_NAME = /^[A-Za-z0-9_.-]{3,255}$/;

@@ -34,21 +34,34 @@ export class VerifySchedule extends Construct {
 
   constructor(scope: Construct, id: string, props: VerifyScheduleProps = {}) {
     super(scope, id);
-    if (props.scheduleGroupName !== undefined && !Token.isUnresolved(props.scheduleGroupName) && !GROUP_NAME.test(props.scheduleGroupName)) {
-      throw new Error(`VerifySchedule: scheduleGroupName "${props.scheduleGroupName}" is not valid; use 1 to 64 letters, digits, "-", "_" or ".", or leave it out.`);
+    if (
+      props.scheduleGroupName !== undefined &&
+      !Token.isUnresolved(props.scheduleGroupName) &&
+      !GROUP_NAME.test(props.scheduleGroupName)
+    ) {
+      throw new Error(
+        `VerifySchedule: scheduleGroupName "${props.scheduleGroupName}" is not valid; use 1 to 64 letters, digits, "-", "_" or ".", or leave it out.`,
+      );
     }
     const stack = Stack.of(this);
     this.group = new scheduler.ScheduleGroup(this, 'Group', {
       ...(props.scheduleGroupName ? { scheduleGroupName: props.scheduleGroupName } : {}),
       removalPolicy: RemovalPolicy.DESTROY,
     });
-    this.scheduleArns = stack.formatArn({ service: 'scheduler', resource: 'schedule', resourceName: `${this.group.scheduleGroupName}/*`, arnFormat: ArnFormat.SLASH_RESOURCE_NAME });
+    this.scheduleArns = stack.formatArn({
+      service: 'scheduler',
+      resource: 'schedule',
+      resourceName: `${this.group.scheduleGroupName}/*`,
+      arnFormat: ArnFormat.SLASH_RESOURCE_NAME,
+    });
     // EventBridge Scheduler assumes the role on behalf of a schedule and names the schedule's group
     // (arn:...:schedule-group/<group>) as the source, as CDK's aws-scheduler-targets and AWS's guide have it.
     this.role = new iam.Role(this, 'Role', {
       description: 'database-replicator: EventBridge Scheduler starts the verify workflow of a job',
       assumedBy: new iam.ServicePrincipal('scheduler.amazonaws.com', {
-        conditions: { StringEquals: { 'aws:SourceAccount': stack.account, 'aws:SourceArn': this.group.scheduleGroupArn } },
+        conditions: {
+          StringEquals: { 'aws:SourceAccount': stack.account, 'aws:SourceArn': this.group.scheduleGroupArn },
+        },
       }),
     });
     this.deadLetterQueue = new sqs.Queue(this, 'DeadLetterQueue', {
@@ -57,7 +70,9 @@ export class VerifySchedule extends Construct {
       retentionPeriod: Duration.days(14),
       removalPolicy: RemovalPolicy.DESTROY,
     });
-    this.role.addToPrincipalPolicy(new iam.PolicyStatement({ actions: ['sqs:SendMessage'], resources: [this.deadLetterQueue.queueArn] }));
+    this.role.addToPrincipalPolicy(
+      new iam.PolicyStatement({ actions: ['sqs:SendMessage'], resources: [this.deadLetterQueue.queueArn] }),
+    );
   }
 
   /** Lets the schedules start `stateMachine`. */
@@ -67,7 +82,9 @@ export class VerifySchedule extends Construct {
 
   /** Lets the schedules invoke `fn` (the monitor schedules of the jobs), by its unqualified ARN as they name it. */
   public allowInvoking(fn: lambda.IFunction): void {
-    this.role.addToPrincipalPolicy(new iam.PolicyStatement({ actions: ['lambda:InvokeFunction'], resources: [fn.functionArn] }));
+    this.role.addToPrincipalPolicy(
+      new iam.PolicyStatement({ actions: ['lambda:InvokeFunction'], resources: [fn.functionArn] }),
+    );
   }
 
   /** Lets `grantee` create schedules in the group that run as the schedule role. */

@@ -47,7 +47,12 @@ export class WorkflowFunctions extends Construct {
       throw new Error(`WorkflowFunctions: taskJobs ${props.taskJobs} must be a whole number from 1 to 64.`);
     }
     const common = { repoRoot: props.repoRoot, logRetention: props.logRetention, removalPolicy: props.removalPolicy };
-    const inVpc = { ...common, network: props.network, memorySize: 512, ...(props.caBundle ? { layers: [props.caBundle] } : {}) };
+    const inVpc = {
+      ...common,
+      network: props.network,
+      memorySize: 512,
+      ...(props.caBundle ? { layers: [props.caBundle] } : {}),
+    };
 
     this.checkRdsParameterGroup = new ReplicatorFunction(this, 'CheckRdsParameterGroup', {
       ...common,
@@ -76,13 +81,15 @@ export class WorkflowFunctions extends Construct {
     this.checkTargetReachesSource = new ReplicatorFunction(this, 'CheckTargetReachesSource', {
       ...inVpc,
       name: 'check-target-reaches-source',
-      description: 'database-replicator: probes the source from the target server, as its subscription will connect, before the copy',
+      description:
+        'database-replicator: probes the source from the target server, as its subscription will connect, before the copy',
       timeout: Duration.minutes(5),
     });
     this.recordJob = new ReplicatorFunction(this, 'RecordJob', {
       ...common,
       name: 'record-job',
-      description: 'database-replicator: records the job in the job table (started, succeeded, failed, verify result, clean-up)',
+      description:
+        'database-replicator: records the job in the job table (started, succeeded, failed, verify result, clean-up)',
       timeout: Duration.seconds(30),
       environment: {
         JOB_TABLE: props.jobTable.tableName,
@@ -93,7 +100,8 @@ export class WorkflowFunctions extends Construct {
     this.monitorReplication = new ReplicatorFunction(this, 'MonitorReplication', {
       ...inVpc,
       name: 'monitor-replication',
-      description: "database-replicator: once a minute per job, publishes each database's lag, retained WAL, tables and errors, and guards the retained WAL",
+      description:
+        "database-replicator: once a minute per job, publishes each database's lag, retained WAL, tables and errors, and guards the retained WAL",
       timeout: Duration.seconds(50),
       environment: {
         JOB_TABLE: props.jobTable.tableName,
@@ -104,25 +112,48 @@ export class WorkflowFunctions extends Construct {
     // It records a slot the WAL-retention guard dropped in the job record.
     props.jobTable.grant(this.monitorReplication.function, ...JOB_ITEM_ACTIONS);
     // The RDS source's FreeStorageSpace; GetMetricData names no resource.
-    this.monitorReplication.function.addToRolePolicy(new iam.PolicyStatement({ actions: ['cloudwatch:GetMetricData'], resources: ['*'] }));
+    this.monitorReplication.function.addToRolePolicy(
+      new iam.PolicyStatement({ actions: ['cloudwatch:GetMetricData'], resources: ['*'] }),
+    );
     props.jobTable.grant(this.recordJob.function, ...JOB_ITEM_ACTIONS);
     const stack = Stack.of(this);
-    this.rdsDescribeArns = ['db', 'cluster', 'pg', 'cluster-pg'].map((resource) => stack.formatArn({ service: 'rds', resource, resourceName: '*', arnFormat: ArnFormat.COLON_RESOURCE_NAME }));
+    this.rdsDescribeArns = ['db', 'cluster', 'pg', 'cluster-pg'].map((resource) =>
+      stack.formatArn({ service: 'rds', resource, resourceName: '*', arnFormat: ArnFormat.COLON_RESOURCE_NAME }),
+    );
     // The source is named only when an execution starts, so the check may read any of them.
     this.checkRdsParameterGroup.function.addToRolePolicy(
       new iam.PolicyStatement({
-        actions: ['rds:DescribeDBInstances', 'rds:DescribeDBClusters', 'rds:DescribeDBParameters', 'rds:DescribeDBClusterParameters'],
+        actions: [
+          'rds:DescribeDBInstances',
+          'rds:DescribeDBClusters',
+          'rds:DescribeDBParameters',
+          'rds:DescribeDBClusterParameters',
+        ],
         resources: [...this.rdsDescribeArns],
       }),
     );
   }
 
   public get all(): ReplicatorFunction[] {
-    return [this.checkRdsParameterGroup, this.checkGrants, this.estimateSize, this.checkReplication, this.checkTargetReachesSource, this.recordJob, this.monitorReplication];
+    return [
+      this.checkRdsParameterGroup,
+      this.checkGrants,
+      this.estimateSize,
+      this.checkReplication,
+      this.checkTargetReachesSource,
+      this.recordJob,
+      this.monitorReplication,
+    ];
   }
 
   /** The functions that connect to the databases: in the VPC, reading the secrets. */
   public get connecting(): ReplicatorFunction[] {
-    return [this.checkGrants, this.estimateSize, this.checkReplication, this.checkTargetReachesSource, this.monitorReplication];
+    return [
+      this.checkGrants,
+      this.estimateSize,
+      this.checkReplication,
+      this.checkTargetReachesSource,
+      this.monitorReplication,
+    ];
   }
 }

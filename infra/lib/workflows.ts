@@ -92,21 +92,45 @@ export class ReplicatorWorkflows extends Construct {
     });
     // Schema drift found while waiting for catch-up goes to the operators: publish to the one topic, and
     // encrypt with its key (the two key actions SNS needs, named, where grantPublish would add a wildcard).
-    this.replicate.stateMachine.addToRolePolicy(new iam.PolicyStatement({ actions: ['sns:Publish'], resources: [props.alarmTopic.topicArn] }));
-    this.replicate.stateMachine.addToRolePolicy(new iam.PolicyStatement({ actions: ['kms:GenerateDataKey', 'kms:Decrypt'], resources: [props.alarmTopicKey.keyArn] }));
+    this.replicate.stateMachine.addToRolePolicy(
+      new iam.PolicyStatement({ actions: ['sns:Publish'], resources: [props.alarmTopic.topicArn] }),
+    );
+    this.replicate.stateMachine.addToRolePolicy(
+      new iam.PolicyStatement({
+        actions: ['kms:GenerateDataKey', 'kms:Decrypt'],
+        resources: [props.alarmTopicKey.keyArn],
+      }),
+    );
 
     for (const machine of this.all) allowRunTask(machine.stateMachine, task);
     // The definitions invoke the unqualified function ARNs: no version or alias needs a grant.
     const invoke = (machine: AslStateMachine, functions: ReplicatorFunction[]) =>
-      machine.stateMachine.addToRolePolicy(new iam.PolicyStatement({ actions: ['lambda:InvokeFunction'], resources: functions.map((f) => f.function.functionArn) }));
-    invoke(this.replicate, [fns.checkRdsParameterGroup, fns.checkGrants, fns.estimateSize, fns.checkReplication, fns.checkTargetReachesSource, fns.recordJob]);
+      machine.stateMachine.addToRolePolicy(
+        new iam.PolicyStatement({
+          actions: ['lambda:InvokeFunction'],
+          resources: functions.map((f) => f.function.functionArn),
+        }),
+      );
+    invoke(this.replicate, [
+      fns.checkRdsParameterGroup,
+      fns.checkGrants,
+      fns.estimateSize,
+      fns.checkReplication,
+      fns.checkTargetReachesSource,
+      fns.recordJob,
+    ]);
     invoke(this.verify, [fns.recordJob]);
     invoke(this.cleanup, [fns.recordJob]);
     invoke(this.cutover, [fns.recordJob]);
     // A policy of its own: in the role's default policy it would make the function depend on the state machine that invokes it.
     this.recordJobReadsReplicateExecutions = new iam.Policy(this, 'RecordJobReadsReplicateExecutions', {
       roles: [fns.recordJob.role],
-      statements: [new iam.PolicyStatement({ actions: ['states:DescribeExecution'], resources: [replicateExecutions(this.replicate.stateMachine)] })],
+      statements: [
+        new iam.PolicyStatement({
+          actions: ['states:DescribeExecution'],
+          resources: [replicateExecutions(this.replicate.stateMachine)],
+        }),
+      ],
     });
     schedule.grantCreate(this.replicate.stateMachine);
     schedule.grantDelete(this.cleanup.stateMachine);
@@ -121,17 +145,32 @@ export class ReplicatorWorkflows extends Construct {
 
 /** The executions of one state machine. */
 export function replicateExecutions(stateMachine: sfn.StateMachine): string {
-  return Stack.of(stateMachine).formatArn({ service: 'states', resource: 'execution', resourceName: `${stateMachine.stateMachineName}:*`, arnFormat: ArnFormat.COLON_RESOURCE_NAME });
+  return Stack.of(stateMachine).formatArn({
+    service: 'states',
+    resource: 'execution',
+    resourceName: `${stateMachine.stateMachineName}:*`,
+    arnFormat: ArnFormat.COLON_RESOURCE_NAME,
+  });
 }
 
 /** Every revision of the replicator's task definition family. */
 export function taskDefinitionRevisions(task: ReplicatorTask): string {
-  return Stack.of(task).formatArn({ service: 'ecs', resource: 'task-definition', resourceName: `${task.taskDefinition.family}:*`, arnFormat: ArnFormat.SLASH_RESOURCE_NAME });
+  return Stack.of(task).formatArn({
+    service: 'ecs',
+    resource: 'task-definition',
+    resourceName: `${task.taskDefinition.family}:*`,
+    arnFormat: ArnFormat.SLASH_RESOURCE_NAME,
+  });
 }
 
 /** The tasks of the replicator's cluster. */
 export function clusterTasks(task: ReplicatorTask): string {
-  return Stack.of(task).formatArn({ service: 'ecs', resource: 'task', resourceName: `${task.cluster.clusterName}/*`, arnFormat: ArnFormat.SLASH_RESOURCE_NAME });
+  return Stack.of(task).formatArn({
+    service: 'ecs',
+    resource: 'task',
+    resourceName: `${task.cluster.clusterName}/*`,
+    arnFormat: ArnFormat.SLASH_RESOURCE_NAME,
+  });
 }
 
 /**
@@ -149,9 +188,15 @@ function allowRunTask(stateMachine: sfn.StateMachine, task: ReplicatorTask): voi
       conditions: { ArnEquals: { 'ecs:cluster': task.cluster.clusterArn } },
     }),
   );
-  stateMachine.addToRolePolicy(new iam.PolicyStatement({ actions: ['ecs:StopTask', 'ecs:DescribeTasks'], resources: [clusterTasks(task)] }));
   stateMachine.addToRolePolicy(
-    new iam.PolicyStatement({ actions: ['ecs:TagResource'], resources: [clusterTasks(task)], conditions: { StringEquals: { 'ecs:CreateAction': 'RunTask' } } }),
+    new iam.PolicyStatement({ actions: ['ecs:StopTask', 'ecs:DescribeTasks'], resources: [clusterTasks(task)] }),
+  );
+  stateMachine.addToRolePolicy(
+    new iam.PolicyStatement({
+      actions: ['ecs:TagResource'],
+      resources: [clusterTasks(task)],
+      conditions: { StringEquals: { 'ecs:CreateAction': 'RunTask' } },
+    }),
   );
   stateMachine.addToRolePolicy(
     new iam.PolicyStatement({
@@ -163,7 +208,9 @@ function allowRunTask(stateMachine: sfn.StateMachine, task: ReplicatorTask): voi
   stateMachine.addToRolePolicy(
     new iam.PolicyStatement({
       actions: ['events:PutTargets', 'events:PutRule', 'events:DescribeRule'],
-      resources: [stack.formatArn({ service: 'events', resource: 'rule', resourceName: 'StepFunctionsGetEventsForECSTaskRule' })],
+      resources: [
+        stack.formatArn({ service: 'events', resource: 'rule', resourceName: 'StepFunctionsGetEventsForECSTaskRule' }),
+      ],
     }),
   );
 }

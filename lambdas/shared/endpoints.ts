@@ -13,12 +13,25 @@ type Endpoint = { host: string; port?: number };
  */
 export async function resolveEndpoints(
   secrets: SecretsManagerClient,
-  event: { sourceSecretArn: string; targetSecretArn: string; sourceEndpoint?: Endpoint | undefined; targetEndpoint?: Endpoint | undefined; databases?: string[] | undefined; targetDatabase?: string | undefined },
+  event: {
+    sourceSecretArn: string;
+    targetSecretArn: string;
+    sourceEndpoint?: Endpoint | undefined;
+    targetEndpoint?: Endpoint | undefined;
+    databases?: string[] | undefined;
+    targetDatabase?: string | undefined;
+  },
   cache: SecretCache = new Map(),
 ): Promise<{ source: ConnectionSpec; target: ConnectionSpec }> {
   const [source, target] = await Promise.all([
-    resolveSecretConnection(secrets, event.sourceSecretArn, { cache, ...(event.sourceEndpoint ? { endpoint: event.sourceEndpoint } : {}) }),
-    resolveSecretConnection(secrets, event.targetSecretArn, { cache, ...(event.targetEndpoint ? { endpoint: event.targetEndpoint } : {}) }),
+    resolveSecretConnection(secrets, event.sourceSecretArn, {
+      cache,
+      ...(event.sourceEndpoint ? { endpoint: event.sourceEndpoint } : {}),
+    }),
+    resolveSecretConnection(secrets, event.targetSecretArn, {
+      cache,
+      ...(event.targetEndpoint ? { endpoint: event.targetEndpoint } : {}),
+    }),
   ]);
   checkCertificateFiles(source, event.sourceSecretArn);
   checkCertificateFiles(target, event.targetSecretArn);

@@ -25,7 +25,10 @@ export function parseEvent<S extends z.ZodType>(schema: S, event: unknown): z.ou
   if (parsed.success) return parsed.data;
   const problems = parsed.error.issues.slice(0, 5).map((issue) => {
     const path = issue.path.length ? issue.path.join('.') : 'the event';
-    const input = issue.path.reduce<unknown>((value, key) => (value && typeof value === 'object' ? (value as Record<PropertyKey, unknown>)[key] : undefined), event);
+    const input = issue.path.reduce<unknown>(
+      (value, key) => (value && typeof value === 'object' ? (value as Record<PropertyKey, unknown>)[key] : undefined),
+      event,
+    );
     if (issue.code === 'invalid_type' && input === undefined) return `${path} is missing`;
     if (issue.code === 'unrecognized_keys') return `${path} has unknown keys ${issue.keys.join(', ')}`;
     // A custom message (refine) is ours and names no value; zod's own messages for other codes name none either.
@@ -35,7 +38,9 @@ export function parseEvent<S extends z.ZodType>(schema: S, event: unknown): z.ou
 }
 
 function invalid(problems: string[]): never {
-  throw new InvalidEvent(`The event is not valid: ${problems.join('; ')}; pass the fields the function's event schema lists.`);
+  throw new InvalidEvent(
+    `The event is not valid: ${problems.join('; ')}; pass the fields the function's event schema lists.`,
+  );
 }
 
 /** Middy middleware: logs the failure and replaces the error by its safe form before the runtime reports it. */

@@ -6,8 +6,6 @@ import { filtersSchema } from '../../src/inputs/task-plan.ts';
 
 export const jobIdSchema = z.string().regex(/^[A-Za-z0-9_-]{1,80}$/, 'must be 1 to 80 letters, digits, _ or -');
 
-
-
 export const databasesSchema = z.array(z.string().min(1).max(63)).min(1);
 
 /** Source, target, and what to replicate: the common part of check-grants and estimate-size. */

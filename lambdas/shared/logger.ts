@@ -20,7 +20,10 @@ export function redactingReplacer(key: string, value: unknown): unknown {
  * POWERTOOLS_LOG_LEVEL (default INFO). Create it once at module load.
  */
 export function createLambdaLogger(serviceName: string): Logger {
-  return new Logger({ serviceName: process.env.POWERTOOLS_SERVICE_NAME ?? `database-replicator-${serviceName}`, jsonReplacerFn: redactingReplacer });
+  return new Logger({
+    serviceName: process.env.POWERTOOLS_SERVICE_NAME ?? `database-replicator-${serviceName}`,
+    jsonReplacerFn: redactingReplacer,
+  });
 }
 
 /** What the engine-facing logic functions need from a logger; tests pass a recorder. */

@@ -30,46 +30,78 @@ export const MAX_CONTAINER_OVERRIDE_CHARS = 8192;
  */
 export const MAX_PLAN_ESCAPED_CHARS = 5632;
 
-
-export const workflowInputSchema = z.strictObject({
-  // The store's and the functions' job ids, short enough for the schedule name verify-<jobId> (64).
-  jobId: z.string().regex(WORKFLOW_JOB_ID, 'must be 1 to 57 letters, digits, _ or -, starting with a letter or digit'),
-  sourceSecretArn: secretArnSchema,
-  targetSecretArn: secretArnSchema,
-  source: z
-    .strictObject({
-      instanceIdentifier: z.string().regex(DB_INSTANCE_ID, 'must be a DB instance or cluster identifier').optional(),
-      endpoint: hostPortSchema.optional(),
-    })
-    .refine((s) => s.instanceIdentifier !== undefined || s.endpoint !== undefined, 'give instanceIdentifier or endpoint, or leave source out for a source outside RDS')
-    .optional(),
-  target: z.strictObject({ endpoint: hostPortSchema.optional() }).optional(),
-  databases: databasesSchema.max(MAX_DATABASES, `at most ${MAX_DATABASES} databases per job: split bigger jobs`).refine((d) => new Set(d).size === d.length, 'must not list a database twice'),
-  // The target database of each source database, in the order of `databases` (the task's TARGET_DATABASE);
-  // left out, each keeps its name. A list rather than a map: the verify, cleanup and cutover definitions
-  // pick an item by the Map's index, and JSONPath cannot look a key up by a value.
-  targetDatabases: databasesSchema.max(MAX_DATABASES).refine((d) => new Set(d).size === d.length, 'must not name a target database twice').optional(),
-  // The task's own PLAN schema (containers/replicator/README.md), so a bad plan fails before any task starts.
-  plan: planSchema
-    .refine((p) => JSON.stringify(p).length <= MAX_PLAN_CHARS, `must be at most ${MAX_PLAN_CHARS} characters as JSON (it is passed to the task as an environment variable)`)
-    .refine((p) => JSON.stringify(JSON.stringify(p)).length <= MAX_PLAN_ESCAPED_CHARS, `must be at most ${MAX_PLAN_ESCAPED_CHARS} characters as the task's environment carries it (every double quote counts twice): ECS refuses bigger container overrides`)
-    .refine((p) => !(p.filters && FILTER_KEYS.some((k) => p[k] !== undefined)), 'has filters both under "filters" and at the top level: give them in one place')
-    .default({}),
-  verifySchedule: z
-    .string()
-    .regex(/^(rate\(\d{1,4} (minute|minutes|hour|hours|day|days)\)|cron\([^()]{9,200}\))$/, 'must be an EventBridge Scheduler expression such as rate(6 hours) or cron(0 3 * * ? *)')
-    .optional(),
-  /** Opt-in: the monitor drops a slot of this job that retains more WAL than this many GiB (src/monitor/wal-guard.ts). */
-  maxRetainedWalGb: z.number().positive().max(1_000_000).optional(),
-}).refine((i) => i.targetDatabases === undefined || i.targetDatabases.length === i.databases.length, {
-  message: 'must name one target database for each database, in the same order',
-  path: ['targetDatabases'],
-});
+export const workflowInputSchema = z
+  .strictObject({
+    // The store's and the functions' job ids, short enough for the schedule name verify-<jobId> (64).
+    jobId: z
+      .string()
+      .regex(WORKFLOW_JOB_ID, 'must be 1 to 57 letters, digits, _ or -, starting with a letter or digit'),
+    sourceSecretArn: secretArnSchema,
+    targetSecretArn: secretArnSchema,
+    source: z
+      .strictObject({
+        instanceIdentifier: z.string().regex(DB_INSTANCE_ID, 'must be a DB instance or cluster identifier').optional(),
+        endpoint: hostPortSchema.optional(),
+      })
+      .refine(
+        (s) => s.instanceIdentifier !== undefined || s.endpoint !== undefined,
+        'give instanceIdentifier or endpoint, or leave source out for a source outside RDS',
+      )
+      .optional(),
+    target: z.strictObject({ endpoint: hostPortSchema.optional() }).optional(),
+    databases: databasesSchema
+      .max(MAX_DATABASES, `at most ${MAX_DATABASES} databases per job: split bigger jobs`)
+      .refine((d) => new Set(d).size === d.length, 'must not list a database twice'),
+    // The target database of each source database, in the order of `databases` (the task's TARGET_DATABASE);
+    // left out, each keeps its name. A list rather than a map: the verify, cleanup and cutover definitions
+    // pick an item by the Map's index, and JSONPath cannot look a key up by a value.
+    targetDatabases: databasesSchema
+      .max(MAX_DATABASES)
+      .refine((d) => new Set(d).size === d.length, 'must not name a target database twice')
+      .optional(),
+    // The task's own PLAN schema (containers/replicator/README.md), so a bad plan fails before any task starts.
+    plan: planSchema
+      .refine(
+        (p) => JSON.stringify(p).length <= MAX_PLAN_CHARS,
+        `must be at most ${MAX_PLAN_CHARS} characters as JSON (it is passed to the task as an environment variable)`,
+      )
+      .refine(
+        (p) => JSON.stringify(JSON.stringify(p)).length <= MAX_PLAN_ESCAPED_CHARS,
+        `must be at most ${MAX_PLAN_ESCAPED_CHARS} characters as the task's environment carries it (every double quote counts twice): ECS refuses bigger container overrides`,
+      )
+      .refine(
+        (p) => !(p.filters && FILTER_KEYS.some((k) => p[k] !== undefined)),
+        'has filters both under "filters" and at the top level: give them in one place',
+      )
+      .default({}),
+    verifySchedule: z
+      .string()
+      .regex(
+        /^(rate\(\d{1,4} (minute|minutes|hour|hours|day|days)\)|cron\([^()]{9,200}\))$/,
+        'must be an EventBridge Scheduler expression such as rate(6 hours) or cron(0 3 * * ? *)',
+      )
+      .optional(),
+    /** Opt-in: the monitor drops a slot of this job that retains more WAL than this many GiB (src/monitor/wal-guard.ts). */
+    maxRetainedWalGb: z.number().positive().max(1_000_000).optional(),
+  })
+  .refine((i) => i.targetDatabases === undefined || i.targetDatabases.length === i.databases.length, {
+    message: 'must name one target database for each database, in the same order',
+    path: ['targetDatabases'],
+  });
 export type WorkflowInput = z.output<typeof workflowInputSchema>;
 type Plan = WorkflowInput['plan'];
 
 type Payload<S extends z.ZodType> = z.input<S>;
-export interface VerifyInput { jobId: string; databases: string[]; targetDatabases?: string[]; sourceSecretArn: string; targetSecretArn: string; sourceEndpoint?: string; targetEndpoint?: string; plan: Plan }
+export interface VerifyInput {
+  jobId: string;
+  databases: string[];
+  targetDatabases?: string[];
+  sourceSecretArn: string;
+  targetSecretArn: string;
+  sourceEndpoint?: string;
+  targetEndpoint?: string;
+  plan: Plan;
+}
 export interface WorkflowJob {
   jobId: string;
   sourceSecretArn: string;
@@ -86,7 +118,12 @@ export interface WorkflowJob {
   reach: Payload<typeof checkTargetReachesSourceEvent>;
   estimate: Payload<typeof estimateSizeEvent>;
   /** targetDatabase: where the task copies and subscribes (the same name unless the input names another). */
-  databases: { database: string; targetDatabase: string; objectName: string; check: Payload<typeof checkReplicationEvent> }[];
+  databases: {
+    database: string;
+    targetDatabase: string;
+    objectName: string;
+    check: Payload<typeof checkReplicationEvent>;
+  }[];
   verifySchedule?: { name: string; expression: string; input: VerifyInput };
   /** The job's once-a-minute monitor (lambdas/monitor-replication.ts), from before the slot exists until cleanup. */
   monitorSchedule: { name: string; input: Payload<typeof monitorReplicationEvent> };
@@ -118,14 +155,20 @@ export function normalizeJob(input: WorkflowInput, defaultJobs?: number): Workfl
   };
   const targetOf = (index: number) => input.targetDatabases?.[index] ?? input.databases[index]!;
   // With one database the checks connect to its target database (validate's same-database check needs it).
-  const single = input.databases.length === 1 && targetOf(0) !== input.databases[0] ? { targetDatabase: targetOf(0) } : {};
+  const single =
+    input.databases.length === 1 && targetOf(0) !== input.databases[0] ? { targetDatabase: targetOf(0) } : {};
   const checks = { ...shared, databases: input.databases, ...single, ...(filters ? { filters } : {}) };
   const databases = input.databases.map((database, index) => {
     // The names the task gives slot, publication and subscription (src/task/scope.ts).
     const objectName = replicationObjectName(engineJobId(jobId, database), database);
     const targetDatabase = targetOf(index);
     const renamed = targetDatabase !== database ? { targetDatabase } : {};
-    return { database, targetDatabase, objectName, check: { ...shared, database, ...renamed, slot: objectName, subscription: objectName } };
+    return {
+      database,
+      targetDatabase,
+      objectName,
+      check: { ...shared, database, ...renamed, slot: objectName, subscription: objectName },
+    };
   });
   const endpoints = { sourceEndpoint: input.source?.endpoint ?? '', targetEndpoint: input.target?.endpoint ?? '' };
   const job: WorkflowJob = {
@@ -136,8 +179,15 @@ export function normalizeJob(input: WorkflowInput, defaultJobs?: number): Workfl
     plan,
     maxPolls: Math.min(MAX_POLLS, Math.floor(HISTORY_BUDGET / (EVENTS_PER_POLL * databases.length))),
     checks,
-    reach: { ...checks, ...(plan.subscriptionSslRootCert ? { subscriptionSslRootCert: plan.subscriptionSslRootCert } : {}) },
-    estimate: { ...checks, ...(jobs !== undefined ? { jobs } : {}), ...(plan.calibrate !== undefined ? { calibrate: plan.calibrate } : {}) },
+    reach: {
+      ...checks,
+      ...(plan.subscriptionSslRootCert ? { subscriptionSslRootCert: plan.subscriptionSslRootCert } : {}),
+    },
+    estimate: {
+      ...checks,
+      ...(jobs !== undefined ? { jobs } : {}),
+      ...(plan.calibrate !== undefined ? { calibrate: plan.calibrate } : {}),
+    },
     databases,
     monitorSchedule: {
       name: monitorScheduleName(jobId),
@@ -153,7 +203,19 @@ export function normalizeJob(input: WorkflowInput, defaultJobs?: number): Workfl
   if (input.source) job.rdsCheck = { jobId, source: input.source };
   if (input.verifySchedule) {
     const given = Object.fromEntries(Object.entries(endpoints).filter(([, v]) => v !== ''));
-    job.verifySchedule = { name: `verify-${jobId}`, expression: input.verifySchedule, input: { jobId, databases: input.databases, ...(input.targetDatabases ? { targetDatabases: input.targetDatabases } : {}), sourceSecretArn, targetSecretArn, ...given, plan } };
+    job.verifySchedule = {
+      name: `verify-${jobId}`,
+      expression: input.verifySchedule,
+      input: {
+        jobId,
+        databases: input.databases,
+        ...(input.targetDatabases ? { targetDatabases: input.targetDatabases } : {}),
+        sourceSecretArn,
+        targetSecretArn,
+        ...given,
+        plan,
+      },
+    };
   }
   return job;
 }
@@ -164,7 +226,13 @@ export function parseWorkflowInput(input: unknown): WorkflowInput {
     return parseEvent(workflowInputSchema, input);
   } catch (error) {
     if (!(error instanceof InvalidEvent)) throw error;
-    throw new InvalidEvent(error.message.replace('The event is not valid:', 'The execution input is not valid:').replace("pass the fields the function's event schema lists.", 'start the execution with the input statemachines/README.md describes.'));
+    throw new InvalidEvent(
+      error.message
+        .replace('The event is not valid:', 'The execution input is not valid:')
+        .replace(
+          "pass the fields the function's event schema lists.",
+          'start the execution with the input statemachines/README.md describes.',
+        ),
+    );
   }
 }
-

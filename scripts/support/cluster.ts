@@ -2,7 +2,16 @@
 // benchmarks alike; not part of the product (nothing under src/ imports it).
 import { execFile, execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { chownSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync, appendFileSync, chmodSync } from 'node:fs';
+import {
+  chownSync,
+  existsSync,
+  mkdtempSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+  appendFileSync,
+  chmodSync,
+} from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -34,7 +43,12 @@ export interface ClusterOptions {
   settings?: Record<string, string | number>;
 }
 
-export function clusterUrl(cluster: ClusterInfo, database = 'postgres', user = cluster.user, password = cluster.password): string {
+export function clusterUrl(
+  cluster: ClusterInfo,
+  database = 'postgres',
+  user = cluster.user,
+  password = cluster.password,
+): string {
   return `postgresql://${encodeURIComponent(user)}:${encodeURIComponent(password)}@${cluster.host}:${cluster.port}/${encodeURIComponent(database)}`;
 }
 
@@ -46,7 +60,9 @@ function serverOwner(): { uid: number; gid: number } | undefined {
     const gid = Number(execFileSync('id', ['-g', 'postgres'], { encoding: 'utf8' }).trim());
     return { uid, gid };
   } catch {
-    throw new Error('The tests run as root, and PostgreSQL will not run as root, but there is no "postgres" user to run the test clusters; create one (useradd --system postgres) or run the tests as an ordinary user.');
+    throw new Error(
+      'The tests run as root, and PostgreSQL will not run as root, but there is no "postgres" user to run the test clusters; create one (useradd --system postgres) or run the tests as an ordinary user.',
+    );
   }
 }
 
@@ -57,7 +73,9 @@ async function freePort(): Promise<number> {
     server.on('error', reject);
     server.listen(0, '127.0.0.1', () => {
       const address = server.address();
-      server.close(() => (typeof address === 'object' && address ? resolve(address.port) : reject(new Error('no port'))));
+      server.close(() =>
+        typeof address === 'object' && address ? resolve(address.port) : reject(new Error('no port')),
+      );
     });
   });
 }
@@ -92,10 +110,29 @@ export async function startCluster(options: ClusterOptions): Promise<ClusterInfo
   const env = { ...process.env, LC_ALL: 'C.UTF-8', LANG: 'C.UTF-8', HOME: baseDir };
 
   try {
-    await run(join(bin.dir, 'initdb'), ['-D', dataDir, '-U', user, '-E', 'UTF8', '--locale=C.UTF-8', '--auth-local=trust', '--auth-host=scram-sha-256', `--pwfile=${pwFile}`, '--no-sync'], { ...asOwner, cwd: baseDir, env });
+    await run(
+      join(bin.dir, 'initdb'),
+      [
+        '-D',
+        dataDir,
+        '-U',
+        user,
+        '-E',
+        'UTF8',
+        '--locale=C.UTF-8',
+        '--auth-local=trust',
+        '--auth-host=scram-sha-256',
+        `--pwfile=${pwFile}`,
+        '--no-sync',
+      ],
+      { ...asOwner, cwd: baseDir, env },
+    );
   } catch (error) {
     rmSync(baseDir, { recursive: true, force: true });
-    throw new Error(`initdb failed for the ${options.name} test cluster: ${(error as { stderr?: string }).stderr ?? error}`, { cause: error });
+    throw new Error(
+      `initdb failed for the ${options.name} test cluster: ${(error as { stderr?: string }).stderr ?? error}`,
+      { cause: error },
+    );
   }
   rmSync(pwFile);
 
@@ -126,7 +163,28 @@ export async function startCluster(options: ClusterOptions): Promise<ClusterInfo
   if (options.tls) {
     const key = join(dataDir, 'server.key');
     serverCertFile = join(baseDir, 'server.crt');
-    execFileSync('openssl', ['req', '-new', '-x509', '-days', '2', '-nodes', '-newkey', 'rsa:2048', '-subj', `/CN=${options.tls.hostName}`, '-addext', `subjectAltName=DNS:${options.tls.hostName}`, '-keyout', key, '-out', serverCertFile], { stdio: 'ignore' });
+    execFileSync(
+      'openssl',
+      [
+        'req',
+        '-new',
+        '-x509',
+        '-days',
+        '2',
+        '-nodes',
+        '-newkey',
+        'rsa:2048',
+        '-subj',
+        `/CN=${options.tls.hostName}`,
+        '-addext',
+        `subjectAltName=DNS:${options.tls.hostName}`,
+        '-keyout',
+        key,
+        '-out',
+        serverCertFile,
+      ],
+      { stdio: 'ignore' },
+    );
     chmodSync(key, 0o600);
     if (owner) chownSync(key, owner.uid, owner.gid);
     Object.assign(settings, { ssl: 'on', ssl_cert_file: `'${serverCertFile}'`, ssl_key_file: `'${key}'` });
@@ -135,11 +193,28 @@ export async function startCluster(options: ClusterOptions): Promise<ClusterInfo
   let lastError: unknown;
   for (let attempt = 0; attempt < 5; attempt++) {
     const port = await freePort();
-    const conf = Object.entries({ ...settings, port }).map(([k, v]) => `${k} = ${v}`).join('\n');
+    const conf = Object.entries({ ...settings, port })
+      .map(([k, v]) => `${k} = ${v}`)
+      .join('\n');
     appendFileSync(join(dataDir, 'postgresql.auto.conf'), `\n${conf}\n`);
     try {
-      await run(join(bin.dir, 'pg_ctl'), ['-D', dataDir, '-l', join(baseDir, 'server.log'), '-w', '-t', '60', 'start'], { ...asOwner, cwd: baseDir, env });
-      const info: ClusterInfo = { name: options.name, host: '127.0.0.1', port, user, password, walLevel: options.walLevel ?? 'logical', major: bin.major, bindir: bin.dir, baseDir, serverCertFile };
+      await run(
+        join(bin.dir, 'pg_ctl'),
+        ['-D', dataDir, '-l', join(baseDir, 'server.log'), '-w', '-t', '60', 'start'],
+        { ...asOwner, cwd: baseDir, env },
+      );
+      const info: ClusterInfo = {
+        name: options.name,
+        host: '127.0.0.1',
+        port,
+        user,
+        password,
+        walLevel: options.walLevel ?? 'logical',
+        major: bin.major,
+        bindir: bin.dir,
+        baseDir,
+        serverCertFile,
+      };
       registerForExitCleanup(baseDir);
       return { ...info, stop: () => stopCluster(info) };
     } catch (error) {
@@ -147,7 +222,9 @@ export async function startCluster(options: ClusterOptions): Promise<ClusterInfo
       lastError = error;
     }
   }
-  const log = existsSync(join(baseDir, 'server.log')) ? readFileSync(join(baseDir, 'server.log'), 'utf8').slice(-2000) : '';
+  const log = existsSync(join(baseDir, 'server.log'))
+    ? readFileSync(join(baseDir, 'server.log'), 'utf8').slice(-2000)
+    : '';
   rmSync(baseDir, { recursive: true, force: true });
   throw new Error(`The ${options.name} test cluster did not start: ${(lastError as Error)?.message}\n${log}`);
 }
@@ -157,7 +234,10 @@ export async function stopCluster(info: Pick<ClusterInfo, 'baseDir' | 'bindir'>)
   const owner = serverOwner();
   try {
     if (existsSync(join(dataDir, 'postmaster.pid'))) {
-      await run(join(info.bindir, 'pg_ctl'), ['-D', dataDir, '-m', 'immediate', '-w', 'stop'], { ...(owner ?? {}), cwd: info.baseDir });
+      await run(join(info.bindir, 'pg_ctl'), ['-D', dataDir, '-m', 'immediate', '-w', 'stop'], {
+        ...(owner ?? {}),
+        cwd: info.baseDir,
+      });
     }
   } catch {
     killPostmaster(info.baseDir);
@@ -198,5 +278,20 @@ function registerForExitCleanup(baseDir: string): void {
 /** Restarts a cluster (fast shutdown), as a server restart or an RDS reboot would. */
 export async function restartCluster(info: Pick<ClusterInfo, 'baseDir' | 'bindir'>): Promise<void> {
   const owner = serverOwner();
-  await run(join(info.bindir, 'pg_ctl'), ['-D', join(info.baseDir, 'data'), '-l', join(info.baseDir, 'server.log'), '-m', 'fast', '-w', '-t', '60', 'restart'], { ...(owner ?? {}), cwd: info.baseDir });
+  await run(
+    join(info.bindir, 'pg_ctl'),
+    [
+      '-D',
+      join(info.baseDir, 'data'),
+      '-l',
+      join(info.baseDir, 'server.log'),
+      '-m',
+      'fast',
+      '-w',
+      '-t',
+      '60',
+      'restart',
+    ],
+    { ...(owner ?? {}), cwd: info.baseDir },
+  );
 }

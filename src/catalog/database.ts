@@ -63,8 +63,6 @@ export interface DatabaseFacts {
   foreignKeys: ForeignKeyFacts[];
 }
 
-
-
 export async function readDatabaseFacts(client: pg.Client, name: string): Promise<DatabaseFacts> {
   const tables = await client.query<{
     schema: string;
@@ -125,7 +123,13 @@ export async function readDatabaseFacts(client: pg.Client, name: string): Promis
      ORDER BY 1`);
 
   // Partitions carry clones of their root's foreign keys (conparentid set): the root's one is enough.
-  const foreignKeys = await client.query<{ name: string; schema: string; table: string; ref_schema: string; ref_table: string }>(`
+  const foreignKeys = await client.query<{
+    name: string;
+    schema: string;
+    table: string;
+    ref_schema: string;
+    ref_table: string;
+  }>(`
     SELECT k.conname AS name, n.nspname AS schema, c.relname AS table, rn.nspname AS ref_schema, r.relname AS ref_table
       FROM pg_constraint k
       JOIN pg_class c ON c.oid = k.conrelid JOIN pg_namespace n ON n.oid = c.relnamespace

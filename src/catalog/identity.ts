@@ -34,8 +34,12 @@ export async function readDatabaseIdentity(client: pg.Client): Promise<DatabaseI
 }
 
 /** One running server: the same system identifier (where both could read it) and the same postmaster start. */
-export function sameServer(a: Pick<DatabaseIdentity, 'systemIdentifier' | 'postmasterStartedAt'>, b: Pick<DatabaseIdentity, 'systemIdentifier' | 'postmasterStartedAt'>): boolean {
-  if (a.systemIdentifier !== null && b.systemIdentifier !== null && a.systemIdentifier !== b.systemIdentifier) return false;
+export function sameServer(
+  a: Pick<DatabaseIdentity, 'systemIdentifier' | 'postmasterStartedAt'>,
+  b: Pick<DatabaseIdentity, 'systemIdentifier' | 'postmasterStartedAt'>,
+): boolean {
+  if (a.systemIdentifier !== null && b.systemIdentifier !== null && a.systemIdentifier !== b.systemIdentifier)
+    return false;
   return a.postmasterStartedAt === b.postmasterStartedAt;
 }
 
@@ -58,18 +62,26 @@ export class SameDatabaseError extends Error {
  */
 export async function assertNotSameDatabase(source: pg.Client, target: pg.Client, action: string): Promise<void> {
   const [s, t] = await Promise.all([readDatabaseIdentity(source), readDatabaseIdentity(target)]);
-  if (sameDatabase(s, t)) throw sameDatabaseError(`database ${s.databaseName} (OID ${s.databaseOid}) on ${describeServer(s)}`, action);
+  if (sameDatabase(s, t))
+    throw sameDatabaseError(`database ${s.databaseName} (OID ${s.databaseOid}) on ${describeServer(s)}`, action);
 }
 
 function sameDatabaseError(what: string, action: string): SameDatabaseError {
-  return new SameDatabaseError(`The target is the source itself (${what}), so ${action} was refused and nothing was changed; point --target at another database or server.`);
+  return new SameDatabaseError(
+    `The target is the source itself (${what}), so ${action} was refused and nothing was changed; point --target at another database or server.`,
+  );
 }
 
 /**
  * For a job of several databases: `source` and `target` are sessions on each server (in any
  * database); on one server, a source database copied to the database of the same name is itself.
  */
-export function refuseSameDatabases(source: DatabaseIdentity, target: DatabaseIdentity, pairs: { source: string; target: string }[], action: string): void {
+export function refuseSameDatabases(
+  source: DatabaseIdentity,
+  target: DatabaseIdentity,
+  pairs: { source: string; target: string }[],
+  action: string,
+): void {
   if (!sameServer(source, target)) return;
   const same = pairs.find((p) => p.source === p.target);
   if (same) throw sameDatabaseError(`database ${same.source} on ${describeServer(source)}`, action);

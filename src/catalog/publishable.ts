@@ -11,7 +11,9 @@ export interface PublishedTable {
 
 /** The FOR TABLE list of CREATE / ALTER PUBLICATION, with each table's row filter. */
 export function publicationTableList(tables: PublishedTable[]): string {
-  return tables.map((t) => `${qualifiedName(t.schema, t.name)}${t.rowFilter ? ` WHERE (${t.rowFilter})` : ''}`).join(', ');
+  return tables
+    .map((t) => `${qualifiedName(t.schema, t.name)}${t.rowFilter ? ` WHERE (${t.rowFilter})` : ''}`)
+    .join(', ');
 }
 
 /**
@@ -19,7 +21,11 @@ export function publicationTableList(tables: PublishedTable[]): string {
  * identity covers the filter's columns. PostgreSQL checks this when a statement starts, so an
  * UPDATE that touches no row inside a rolled-back transaction tells us before the source app finds out.
  */
-export async function checkPublishable(client: pg.Client, tables: PublishedTable[], anyColumn: (t: PublishedTable) => string): Promise<{ table: PublishedTable; problem: string }[]> {
+export async function checkPublishable(
+  client: pg.Client,
+  tables: PublishedTable[],
+  anyColumn: (t: PublishedTable) => string,
+): Promise<{ table: PublishedTable; problem: string }[]> {
   const problems: { table: PublishedTable; problem: string }[] = [];
   const probe = `dbr_probe_${process.pid}`;
   for (const table of tables) {
@@ -37,4 +43,3 @@ export async function checkPublishable(client: pg.Client, tables: PublishedTable
   }
   return problems;
 }
-

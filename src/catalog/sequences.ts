@@ -19,7 +19,9 @@ export async function readSequenceValues(source: pg.Client): Promise<SequenceVal
      ORDER BY 1, 2`);
   const values: SequenceValue[] = [];
   for (const seq of rows) {
-    const { rows: v } = await source.query<{ last_value: string; is_called: boolean }>(`SELECT last_value::text, is_called FROM ${qualifiedName(seq.schema, seq.name)}`);
+    const { rows: v } = await source.query<{ last_value: string; is_called: boolean }>(
+      `SELECT last_value::text, is_called FROM ${qualifiedName(seq.schema, seq.name)}`,
+    );
     values.push({ ...seq, lastValue: v[0]!.last_value, isCalled: v[0]!.is_called });
   }
   return values;

@@ -27,8 +27,6 @@ export interface CatalogTable {
   replicaIdentity: ReplicaIdentity;
 }
 
-
-
 export async function readCatalogTables(client: pg.Client): Promise<CatalogTable[]> {
   const { rows } = await client.query<{
     oid: number;

@@ -7,48 +7,72 @@ export const checkLargeObjects: Check = ({ databases }) => {
   const title = 'Large objects';
   const withLobs = databases.filter((db) => db.largeObjects > 0);
   if (withLobs.length === 0) return pass('large-objects', title, 'None.');
-  return warn('large-objects', title, `${withLobs.map((db) => `${db.name}: ${db.largeObjects}`).join(', ')} large object(s); logical replication does not carry them.`,
-    'init copies them in the snapshot; changes made after it are not replicated, so re-run the copy of large objects at cut-over or move them into bytea columns.');
+  return warn(
+    'large-objects',
+    title,
+    `${withLobs.map((db) => `${db.name}: ${db.largeObjects}`).join(', ')} large object(s); logical replication does not carry them.`,
+    'init copies them in the snapshot; changes made after it are not replicated, so re-run the copy of large objects at cut-over or move them into bytea columns.',
+  );
 };
 
 export const checkUnloggedTables: Check = ({ databases }) => {
   const title = 'Unlogged tables';
   const unlogged = relationsIn(databases, (db) => db.tables.filter((t) => t.unlogged));
   if (unlogged.length === 0) return pass('unlogged-tables', title, 'None.');
-  return warn('unlogged-tables', title, `${listRelations(unlogged)}: unlogged tables write no WAL, so their changes are not replicated.`,
-    'init copies their rows in the snapshot only; run ALTER TABLE ... SET LOGGED on the source if their later changes must reach the target.');
+  return warn(
+    'unlogged-tables',
+    title,
+    `${listRelations(unlogged)}: unlogged tables write no WAL, so their changes are not replicated.`,
+    'init copies their rows in the snapshot only; run ALTER TABLE ... SET LOGGED on the source if their later changes must reach the target.',
+  );
 };
 
 export const checkSequences: Check = ({ databases }) => {
   const title = 'Sequences';
   const sequences = relationsIn(databases, (db) => db.sequences);
   if (sequences.length === 0) return pass('sequences', title, 'None.');
-  return warn('sequences', title, `${sequences.length} sequence(s), e.g. ${listRelations(sequences, 3)}; logical replication does not advance sequences on the target.`,
-    'cutover copies every sequence value from the source (with --sequence-margin for headroom); run it before writing to the target.');
+  return warn(
+    'sequences',
+    title,
+    `${sequences.length} sequence(s), e.g. ${listRelations(sequences, 3)}; logical replication does not advance sequences on the target.`,
+    'cutover copies every sequence value from the source (with --sequence-margin for headroom); run it before writing to the target.',
+  );
 };
 
 export const checkPartitionedTables: Check = ({ databases }) => {
   const title = 'Partitioned tables';
   const parents = relationsIn(databases, (db) => db.tables.filter((t) => t.kind === 'partitioned'));
   if (parents.length === 0) return pass('partitioned-tables', title, 'None.');
-  return warn('partitioned-tables', title, `${listRelations(parents)}: published through the root (publish_via_partition_root), so the target may partition differently.`,
-    'Keep the same partitions on the target, or at least a default partition; partitions added later on the source must be added on the target too (DDL is not replicated).');
+  return warn(
+    'partitioned-tables',
+    title,
+    `${listRelations(parents)}: published through the root (publish_via_partition_root), so the target may partition differently.`,
+    'Keep the same partitions on the target, or at least a default partition; partitions added later on the source must be added on the target too (DDL is not replicated).',
+  );
 };
 
 export const checkGeneratedColumns: Check = ({ databases }) => {
   const title = 'Generated columns';
   const tables = relationsIn(databases, (db) => db.tables.filter((t) => t.generatedColumns.length > 0));
   if (tables.length === 0) return pass('generated-columns', title, 'None.');
-  return warn('generated-columns', title, `${listRelations(tables)}: generated columns are computed on the target, not copied.`,
-    'Nothing to do if the target keeps the same generation expressions; init leaves them out of the copy.');
+  return warn(
+    'generated-columns',
+    title,
+    `${listRelations(tables)}: generated columns are computed on the target, not copied.`,
+    'Nothing to do if the target keeps the same generation expressions; init leaves them out of the copy.',
+  );
 };
 
 export const checkMaterializedViews: Check = ({ databases }) => {
   const title = 'Materialized views';
   const views = relationsIn(databases, (db) => db.materializedViews);
   if (views.length === 0) return pass('materialized-views', title, 'None.');
-  return warn('materialized-views', title, `${listRelations(views)}: materialized views are not replicated.`,
-    'cutover refreshes them on the target; refresh them yourself if you read them before.');
+  return warn(
+    'materialized-views',
+    title,
+    `${listRelations(views)}: materialized views are not replicated.`,
+    'cutover refreshes them on the target; refresh them yourself if you read them before.',
+  );
 };
 
 /**
@@ -59,10 +83,21 @@ export const checkMaterializedViews: Check = ({ databases }) => {
 export const checkFullIdentityComparable: Check = ({ databases }) => {
   const title = 'Full-row identity comparable';
   const tables = databases.flatMap((db) =>
-    db.tables.filter((t) => t.replicaIdentity === 'full' && t.uncomparableColumns.length > 0).map((t) => ({ database: db.name, relation: t })),
+    db.tables
+      .filter((t) => t.replicaIdentity === 'full' && t.uncomparableColumns.length > 0)
+      .map((t) => ({ database: db.name, relation: t })),
   );
   if (tables.length === 0) return pass('full-identity-comparable', title, 'None affected.');
-  const columns = tables.map(({ database, relation }) => `${database}: ${relation.schema}.${relation.name} (${relation.uncomparableColumns.join(', ')})`).join(', ');
-  return warn('full-identity-comparable', title, `${columns}: REPLICA IDENTITY FULL with columns PostgreSQL cannot compare, so an UPDATE or DELETE on these tables stops replication on the target (inserts are fine).`,
-    'Keep these tables append-only, or give them a primary key (or a unique index with REPLICA IDENTITY USING INDEX), or change json to jsonb.');
+  const columns = tables
+    .map(
+      ({ database, relation }) =>
+        `${database}: ${relation.schema}.${relation.name} (${relation.uncomparableColumns.join(', ')})`,
+    )
+    .join(', ');
+  return warn(
+    'full-identity-comparable',
+    title,
+    `${columns}: REPLICA IDENTITY FULL with columns PostgreSQL cannot compare, so an UPDATE or DELETE on these tables stops replication on the target (inserts are fine).`,
+    'Keep these tables append-only, or give them a primary key (or a unique index with REPLICA IDENTITY USING INDEX), or change json to jsonb.',
+  );
 };

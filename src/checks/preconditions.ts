@@ -11,9 +11,21 @@ import { runValidation, type ValidationDependencies, type ValidationRequest } fr
  */
 export type PreconditionScope = 'init' | 'resume' | 'sync';
 
-const SYNC_CHECKS = new Set(['source-reachable', 'target-reachable', 'distinct-databases', 'server-versions', 'source-wal-level', 'source-replication-privilege', 'target-privileges']);
+const SYNC_CHECKS = new Set([
+  'source-reachable',
+  'target-reachable',
+  'distinct-databases',
+  'server-versions',
+  'source-wal-level',
+  'source-replication-privilege',
+  'target-privileges',
+]);
 
-export function bearsOn(scope: PreconditionScope, check: CheckResult, options: { subscriptionUserDiffers?: boolean } = {}): boolean {
+export function bearsOn(
+  scope: PreconditionScope,
+  check: CheckResult,
+  options: { subscriptionUserDiffers?: boolean } = {},
+): boolean {
   if (scope === 'init') return true;
   if (scope === 'resume') return check.id !== 'source-replication-capacity';
   if (check.id === 'source-replication-privilege' && options.subscriptionUserDiffers) return false;
@@ -26,8 +38,15 @@ export class PreconditionFailed extends Error {
   constructor(command: string, failed: CheckResult[]) {
     // An unreachable server is said as every command says it; nothing else could be checked then.
     const unreachable = failed.filter((c) => c.id.endsWith('-reachable'));
-    const lines = (unreachable.length ? unreachable : failed).map((c) => `${unreachable.length ? '' : `${c.title}: `}${c.detail.replace(/\.?$/, '.')}${c.remedy ? ` ${c.remedy}` : ''}`);
-    super(unreachable.length ? lines.join(' ') : `${command} did not start, and nothing was created: ${lines.join(' Also: ')}`);
+    const lines = (unreachable.length ? unreachable : failed).map(
+      (c) =>
+        `${unreachable.length ? '' : `${c.title}: `}${c.detail.replace(/\.?$/, '.')}${c.remedy ? ` ${c.remedy}` : ''}`,
+    );
+    super(
+      unreachable.length
+        ? lines.join(' ')
+        : `${command} did not start, and nothing was created: ${lines.join(' Also: ')}`,
+    );
     this.checks = failed;
   }
 }

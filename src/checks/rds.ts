@@ -69,14 +69,20 @@ async function call<T>(action: string, fn: () => Promise<T>): Promise<T> {
     return await fn();
   } catch (error) {
     if (isAccessDenied(error)) {
-      throw new MissingPermission(`rds:${action}`, `This role may not call rds:${action} (${(error as Error).name}); grant it rds:${action} in the IAM policy of the role that runs the check.`);
+      throw new MissingPermission(
+        `rds:${action}`,
+        `This role may not call rds:${action} (${(error as Error).name}); grant it rds:${action} in the IAM policy of the role that runs the check.`,
+      );
     }
     throw error;
   }
 }
 
 function normalizeHost(endpoint: string): string {
-  let host = endpoint.trim().toLowerCase().replace(/^[a-z]+:\/\//, '');
+  let host = endpoint
+    .trim()
+    .toLowerCase()
+    .replace(/^[a-z]+:\/\//, '');
   host = host.replace(/^[^@/]*@/, '').replace(/[/?].*$/, '');
   host = host.replace(/:\d+$/, '').replace(/\.$/, '');
   return host;
@@ -86,7 +92,9 @@ const sameHost = (a: string | undefined, host: string) => a !== undefined && nor
 
 async function describeInstance(rds: RDSClient, identifier: string): Promise<DBInstance | undefined> {
   try {
-    const out = await call('DescribeDBInstances', () => rds.send(new DescribeDBInstancesCommand({ DBInstanceIdentifier: identifier })));
+    const out = await call('DescribeDBInstances', () =>
+      rds.send(new DescribeDBInstancesCommand({ DBInstanceIdentifier: identifier })),
+    );
     return out.DBInstances?.[0];
   } catch (error) {
     if ((error as Error).name === 'DBInstanceNotFoundFault') return undefined;
@@ -96,7 +104,9 @@ async function describeInstance(rds: RDSClient, identifier: string): Promise<DBI
 
 async function describeCluster(rds: RDSClient, identifier: string): Promise<DBCluster | undefined> {
   try {
-    const out = await call('DescribeDBClusters', () => rds.send(new DescribeDBClustersCommand({ DBClusterIdentifier: identifier })));
+    const out = await call('DescribeDBClusters', () =>
+      rds.send(new DescribeDBClustersCommand({ DBClusterIdentifier: identifier })),
+    );
     return out.DBClusters?.[0];
   } catch (error) {
     if ((error as Error).name === 'DBClusterNotFoundFault') return undefined;
@@ -113,7 +123,10 @@ interface Located {
 async function writerOf(rds: RDSClient, cluster: DBCluster): Promise<DBInstance> {
   const writer = cluster.DBClusterMembers?.find((m) => m.IsClusterWriter)?.DBInstanceIdentifier;
   const instance = writer === undefined ? undefined : await describeInstance(rds, writer);
-  if (!instance) throw new SourceNotFound(`The DB cluster ${cluster.DBClusterIdentifier} has no writer instance; add or start its writer, then run the check again.`);
+  if (!instance)
+    throw new SourceNotFound(
+      `The DB cluster ${cluster.DBClusterIdentifier} has no writer instance; add or start its writer, then run the check again.`,
+    );
   return instance;
 }
 
@@ -122,7 +135,9 @@ async function locateByIdentifier(rds: RDSClient, identifier: string): Promise<L
   if (instance) return { instance, cluster: undefined, warnings: [] };
   const cluster = await describeCluster(rds, identifier);
   if (cluster) return { instance: await writerOf(rds, cluster), cluster, warnings: [] };
-  throw new SourceNotFound(`No DB instance or DB cluster named ${identifier} exists in this account and region; check the identifier and the region the workflow runs in.`);
+  throw new SourceNotFound(
+    `No DB instance or DB cluster named ${identifier} exists in this account and region; check the identifier and the region the workflow runs in.`,
+  );
 }
 
 async function locateByEndpoint(rds: RDSClient, endpoint: string): Promise<Located> {
@@ -137,20 +152,31 @@ async function locateByEndpoint(rds: RDSClient, endpoint: string): Promise<Locat
   if (instance) return { instance, cluster: undefined, warnings: [] };
   const cluster = await call('DescribeDBClusters', async () => {
     for await (const page of paginateDescribeDBClusters({ client: rds }, {})) {
-      const found = page.DBClusters?.find((c) => sameHost(c.Endpoint, host) || sameHost(c.ReaderEndpoint, host) || c.CustomEndpoints?.some((e) => sameHost(e, host)));
+      const found = page.DBClusters?.find(
+        (c) =>
+          sameHost(c.Endpoint, host) ||
+          sameHost(c.ReaderEndpoint, host) ||
+          c.CustomEndpoints?.some((e) => sameHost(e, host)),
+      );
       if (found) return found;
     }
     return undefined;
   });
   if (!cluster) {
-    throw new SourceNotFound(`No DB instance or DB cluster in this account and region has the endpoint ${host}; check the source host name and the region the workflow runs in.`);
+    throw new SourceNotFound(
+      `No DB instance or DB cluster in this account and region has the endpoint ${host}; check the source host name and the region the workflow runs in.`,
+    );
   }
   if (sameHost(cluster.ReaderEndpoint, host)) {
-    throw new ReadReplicaSource(`${host} is the reader endpoint of the DB cluster ${cluster.DBClusterIdentifier}, which reaches only replicas; use the cluster (writer) endpoint ${cluster.Endpoint} as the source.`);
+    throw new ReadReplicaSource(
+      `${host} is the reader endpoint of the DB cluster ${cluster.DBClusterIdentifier}, which reaches only replicas; use the cluster (writer) endpoint ${cluster.Endpoint} as the source.`,
+    );
   }
   const warnings = sameHost(cluster.Endpoint, host)
     ? []
-    : [`${host} is a custom endpoint of the DB cluster ${cluster.DBClusterIdentifier} and may route to readers; use the cluster (writer) endpoint ${cluster.Endpoint} as the source.`];
+    : [
+        `${host} is a custom endpoint of the DB cluster ${cluster.DBClusterIdentifier} and may route to readers; use the cluster (writer) endpoint ${cluster.Endpoint} as the source.`,
+      ];
   return { instance: await writerOf(rds, cluster), cluster, warnings };
 }
 
@@ -173,14 +199,20 @@ function refuseReplicas(instance: DBInstance, cluster: DBCluster | undefined): v
   const id = instance.DBInstanceIdentifier;
   const primary = instance.ReadReplicaSourceDBInstanceIdentifier ?? instance.ReadReplicaSourceDBClusterIdentifier;
   if (primary) {
-    throw new ReadReplicaSource(`The DB instance ${id} is a read replica of ${primary}; logical replication needs the primary, so use ${primary} (its endpoint) as the source.`);
+    throw new ReadReplicaSource(
+      `The DB instance ${id} is a read replica of ${primary}; logical replication needs the primary, so use ${primary} (its endpoint) as the source.`,
+    );
   }
   if (cluster?.ReplicationSourceIdentifier) {
-    throw new ReadReplicaSource(`The DB cluster ${cluster.DBClusterIdentifier} is a replica of ${cluster.ReplicationSourceIdentifier}; logical replication needs the primary cluster, so use its writer endpoint as the source.`);
+    throw new ReadReplicaSource(
+      `The DB cluster ${cluster.DBClusterIdentifier} is a replica of ${cluster.ReplicationSourceIdentifier}; logical replication needs the primary cluster, so use its writer endpoint as the source.`,
+    );
   }
   const member = cluster?.DBClusterMembers?.find((m) => m.DBInstanceIdentifier === id);
   if (member && !member.IsClusterWriter) {
-    throw new ReadReplicaSource(`The DB instance ${id} is a reader of the DB cluster ${cluster!.DBClusterIdentifier}; use the cluster (writer) endpoint ${cluster!.Endpoint} as the source.`);
+    throw new ReadReplicaSource(
+      `The DB instance ${id} is a reader of the DB cluster ${cluster!.DBClusterIdentifier}; use the cluster (writer) endpoint ${cluster!.Endpoint} as the source.`,
+    );
   }
 }
 
@@ -194,12 +226,17 @@ export async function checkRdsParameterGroup(rds: RDSClient, lookup: RdsSourceLo
   let located: Located;
   if (lookup.identifier) located = await locateByIdentifier(rds, lookup.identifier);
   else if (lookup.endpoint) located = await locateByEndpoint(rds, lookup.endpoint);
-  else throw new SourceNotFound('No source instance identifier or endpoint was given; pass the DB instance identifier or the host name of the source.');
+  else
+    throw new SourceNotFound(
+      'No source instance identifier or endpoint was given; pass the DB instance identifier or the host name of the source.',
+    );
   const { instance, warnings } = located;
   const id = instance.DBInstanceIdentifier ?? '(unnamed)';
   const engine = instance.Engine ?? '';
   if (!POSTGRES_ENGINES.has(engine)) {
-    throw new SourceNotFound(`The DB instance ${id} runs ${engine || 'an unknown engine'}, not PostgreSQL; point the source at a postgres or aurora-postgresql instance.`);
+    throw new SourceNotFound(
+      `The DB instance ${id} runs ${engine || 'an unknown engine'}, not PostgreSQL; point the source at a postgres or aurora-postgresql instance.`,
+    );
   }
   const clusterId = instance.DBClusterIdentifier ?? located.cluster?.DBClusterIdentifier;
   const cluster = located.cluster ?? (clusterId ? await describeCluster(rds, clusterId) : undefined);
@@ -214,22 +251,36 @@ export async function checkRdsParameterGroup(rds: RDSClient, lookup: RdsSourceLo
   let applying: boolean;
   let where: string;
   if (useCluster) {
-    if (!cluster?.DBClusterParameterGroup) throw new SourceNotFound(`The DB cluster ${clusterId} of instance ${id} was not found or has no DB cluster parameter group; check the cluster in the RDS console.`);
+    if (!cluster?.DBClusterParameterGroup)
+      throw new SourceNotFound(
+        `The DB cluster ${clusterId} of instance ${id} was not found or has no DB cluster parameter group; check the cluster in the RDS console.`,
+      );
     parameterGroup = cluster.DBClusterParameterGroup;
     where = `the DB cluster parameter group ${parameterGroup} of cluster ${cluster.DBClusterIdentifier}`;
     parameter = await call('DescribeDBClusterParameters', () =>
-      findParameter(paginateDescribeDBClusterParameters({ client: rds }, { DBClusterParameterGroupName: parameterGroup, Filters: [{ Name: 'parameter-name', Values: [PARAMETER] }] })),
+      findParameter(
+        paginateDescribeDBClusterParameters(
+          { client: rds },
+          { DBClusterParameterGroupName: parameterGroup, Filters: [{ Name: 'parameter-name', Values: [PARAMETER] }] },
+        ),
+      ),
     );
     const member = cluster.DBClusterMembers?.find((m) => m.DBInstanceIdentifier === id);
     pendingReboot = member?.DBClusterParameterGroupStatus === 'pending-reboot';
     applying = member?.DBClusterParameterGroupStatus === 'applying';
   } else {
     const group = instance.DBParameterGroups?.[0];
-    if (!group?.DBParameterGroupName) throw new SourceNotFound(`The DB instance ${id} reports no DB parameter group; check it in the RDS console.`);
+    if (!group?.DBParameterGroupName)
+      throw new SourceNotFound(`The DB instance ${id} reports no DB parameter group; check it in the RDS console.`);
     parameterGroup = group.DBParameterGroupName;
     where = `the DB parameter group ${parameterGroup} of instance ${id}`;
     parameter = await call('DescribeDBParameters', () =>
-      findParameter(paginateDescribeDBParameters({ client: rds }, { DBParameterGroupName: parameterGroup, Filters: [{ Name: 'parameter-name', Values: [PARAMETER] }] })),
+      findParameter(
+        paginateDescribeDBParameters(
+          { client: rds },
+          { DBParameterGroupName: parameterGroup, Filters: [{ Name: 'parameter-name', Values: [PARAMETER] }] },
+        ),
+      ),
     );
     pendingReboot = instance.DBParameterGroups!.some((g) => g.ParameterApplyStatus === 'pending-reboot');
     applying = instance.DBParameterGroups!.some((g) => g.ParameterApplyStatus === 'applying');
@@ -244,9 +295,14 @@ export async function checkRdsParameterGroup(rds: RDSClient, lookup: RdsSourceLo
     throw new LogicalReplicationOff(`${current}; ${todo}.`);
   }
   if (pendingReboot) {
-    throw new RebootPending(`rds.logical_replication = 1 is set in ${where}, but the instance has not been rebooted since the group changed (pending-reboot), so it is not active yet; reboot ${id} and run the check again.`);
+    throw new RebootPending(
+      `rds.logical_replication = 1 is set in ${where}, but the instance has not been rebooted since the group changed (pending-reboot), so it is not active yet; reboot ${id} and run the check again.`,
+    );
   }
-  if (applying) warnings.push(`Changes to ${parameterGroup} are still being applied to ${id}; run the check again once its parameter group status is in-sync.`);
+  if (applying)
+    warnings.push(
+      `Changes to ${parameterGroup} are still being applied to ${id}; run the check again once its parameter group status is in-sync.`,
+    );
 
   const multiAz = instance.MultiAZ === true;
   if (multiAz && !useCluster && Number.isFinite(majorVersion) && majorVersion < SLOTS_SURVIVE_FAILOVER_FROM) {
@@ -255,7 +311,9 @@ export async function checkRdsParameterGroup(rds: RDSClient, lookup: RdsSourceLo
     );
   }
   if (instance.DBInstanceStatus && instance.DBInstanceStatus !== 'available') {
-    warnings.push(`${id} is ${instance.DBInstanceStatus}, not available; replication can start only once it is available.`);
+    warnings.push(
+      `${id} is ${instance.DBInstanceStatus}, not available; replication can start only once it is available.`,
+    );
   }
   return {
     instanceIdentifier: id,

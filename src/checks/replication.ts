@@ -4,14 +4,23 @@ import { type Check, fail, pass } from './types.ts';
 export const checkSourceWalLevel: Check = ({ source }) => {
   const title = 'Source wal_level';
   if (source.rdsLogicalReplication !== null && !['on', '1'].includes(source.rdsLogicalReplication)) {
-    return fail('source-wal-level', title, `rds.logical_replication is ${source.rdsLogicalReplication} (wal_level = ${source.walLevel}).`,
-      'Set rds.logical_replication = 1 in the DB parameter group of the source instance (the DB cluster parameter group for Aurora), then reboot the instance: the parameter is static.');
+    return fail(
+      'source-wal-level',
+      title,
+      `rds.logical_replication is ${source.rdsLogicalReplication} (wal_level = ${source.walLevel}).`,
+      'Set rds.logical_replication = 1 in the DB parameter group of the source instance (the DB cluster parameter group for Aurora), then reboot the instance: the parameter is static.',
+    );
   }
   if (source.walLevel !== 'logical') {
     const remedy = source.isRds
       ? 'Set rds.logical_replication = 1 in the DB parameter group of the source instance (the DB cluster parameter group for Aurora), then reboot the instance: the parameter is static.'
       : "Run ALTER SYSTEM SET wal_level = 'logical' on the source as a superuser (or edit postgresql.conf), then restart PostgreSQL: wal_level takes effect only at start.";
-    return fail('source-wal-level', title, `wal_level is ${source.walLevel}; logical replication needs wal_level = logical.`, remedy);
+    return fail(
+      'source-wal-level',
+      title,
+      `wal_level is ${source.walLevel}; logical replication needs wal_level = logical.`,
+      remedy,
+    );
   }
   const rds = source.rdsLogicalReplication !== null ? ', rds.logical_replication = on' : '';
   return pass('source-wal-level', title, `wal_level = logical${rds}`);
@@ -21,13 +30,20 @@ export const checkReplicationPrivilege: Check = ({ source }) => {
   const title = 'Replication privilege';
   const role = source.role;
   if (role.superuser) return pass('source-replication-privilege', title, `${role.name} is a superuser.`);
-  if (role.replication) return pass('source-replication-privilege', title, `${role.name} has the REPLICATION attribute.`);
-  if (role.memberOf.includes('rds_replication')) return pass('source-replication-privilege', title, `${role.name} is a member of rds_replication.`);
+  if (role.replication)
+    return pass('source-replication-privilege', title, `${role.name} has the REPLICATION attribute.`);
+  if (role.memberOf.includes('rds_replication'))
+    return pass('source-replication-privilege', title, `${role.name} is a member of rds_replication.`);
   const quoted = quoteIdent(role.name);
   const remedy = source.isRds
     ? `Run GRANT rds_replication TO ${quoted}; as the RDS master user.`
     : `Run ALTER ROLE ${quoted} REPLICATION; as a superuser.`;
-  return fail('source-replication-privilege', title, `${role.name} is not a superuser, has no REPLICATION attribute and is not a member of rds_replication, so it cannot create a replication slot.`, remedy);
+  return fail(
+    'source-replication-privilege',
+    title,
+    `${role.name} is not a superuser, has no REPLICATION attribute and is not a member of rds_replication, so it cannot create a replication slot.`,
+    remedy,
+  );
 };
 
 export const checkReplicationCapacity: Check = ({ source, databases }) => {

@@ -31,9 +31,12 @@ export const checkDistinctDatabases: Check = (facts) => {
     const same = plannedPairs(facts).filter((p) => p.source === p.target);
     if (same.length) {
       const server = source.systemIdentifier ?? `started ${source.postmasterStartedAt}`;
-      return fail('distinct-databases', title,
+      return fail(
+        'distinct-databases',
+        title,
         `The target is the source itself: ${describe(s)} and ${describe(t)} reach one server (${server}), and database ${same.map((p) => p.source).join(', ')} would be copied onto itself.`,
-        'Point --target at a different server, or name a different target database in its URL.');
+        'Point --target at a different server, or name a different target database in its URL.',
+      );
     }
     return pass('distinct-databases', title, `${describe(s)} -> ${describe(t)} (one server, different databases)`);
   }
@@ -48,10 +51,20 @@ export const checkServerVersions: Check = ({ source, target }) => {
     target.major < OLDEST_SUPPORTED_MAJOR ? `the target is ${target.version}` : '',
   ].filter(Boolean);
   if (tooOld.length) {
-    return fail('server-versions', title, `${detail}: ${tooOld.join(' and ')}, older than ${OLDEST_SUPPORTED_MAJOR}.`, `Upgrade to PostgreSQL ${OLDEST_SUPPORTED_MAJOR} or newer; logical replication with pgoutput as used here needs it.`);
+    return fail(
+      'server-versions',
+      title,
+      `${detail}: ${tooOld.join(' and ')}, older than ${OLDEST_SUPPORTED_MAJOR}.`,
+      `Upgrade to PostgreSQL ${OLDEST_SUPPORTED_MAJOR} or newer; logical replication with pgoutput as used here needs it.`,
+    );
   }
   if (target.major < source.major) {
-    return warn('server-versions', title, `${detail}: the target major is older than the source's.`, 'Replicating to an older major works only when the schema uses nothing newer; prefer a target of the same or a newer major.');
+    return warn(
+      'server-versions',
+      title,
+      `${detail}: the target major is older than the source's.`,
+      'Replicating to an older major works only when the schema uses nothing newer; prefer a target of the same or a newer major.',
+    );
   }
   return pass('server-versions', title, detail);
 };
@@ -59,10 +72,20 @@ export const checkServerVersions: Check = ({ source, target }) => {
 export const checkLocalPgDump: Check = ({ source, localPgDump }) => {
   const title = 'Local pg_dump version';
   if ('error' in localPgDump) {
-    return fail('local-pg-dump', title, localPgDump.error, `Install the PostgreSQL ${source.major} client programs (Debian/Ubuntu: apt-get install postgresql-client-${source.major}) or set DATABASE_REPLICATOR_PG_BINDIR.`);
+    return fail(
+      'local-pg-dump',
+      title,
+      localPgDump.error,
+      `Install the PostgreSQL ${source.major} client programs (Debian/Ubuntu: apt-get install postgresql-client-${source.major}) or set DATABASE_REPLICATOR_PG_BINDIR.`,
+    );
   }
   if (localPgDump.major < source.major) {
-    return fail('local-pg-dump', title, `pg_dump ${localPgDump.version} (${localPgDump.path}) is older than the source (${source.version}) and cannot dump it.`, `Install the PostgreSQL ${source.major} client programs (Debian/Ubuntu: apt-get install postgresql-client-${source.major}) or set DATABASE_REPLICATOR_PG_BINDIR.`);
+    return fail(
+      'local-pg-dump',
+      title,
+      `pg_dump ${localPgDump.version} (${localPgDump.path}) is older than the source (${source.version}) and cannot dump it.`,
+      `Install the PostgreSQL ${source.major} client programs (Debian/Ubuntu: apt-get install postgresql-client-${source.major}) or set DATABASE_REPLICATOR_PG_BINDIR.`,
+    );
   }
   return pass('local-pg-dump', title, `pg_dump ${localPgDump.version} (${localPgDump.path})`);
 };

@@ -53,6 +53,9 @@ export function listRelations(items: { database: string; relation: RelationName 
   return names.join(', ') + more;
 }
 
-export function relationsIn(databases: DatabaseFacts[], pick: (db: DatabaseFacts) => RelationName[]): { database: string; relation: RelationName }[] {
+export function relationsIn(
+  databases: DatabaseFacts[],
+  pick: (db: DatabaseFacts) => RelationName[],
+): { database: string; relation: RelationName }[] {
   return databases.flatMap((db) => pick(db).map((relation) => ({ database: db.name, relation })));
 }

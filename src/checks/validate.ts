@@ -9,10 +9,24 @@ import { silentLogger } from '../log/logger.ts';
 import { findPostgresBinDir } from '../pgtools/binaries.ts';
 import type { FilterOptions } from '../plan/plan.ts';
 import { planJob } from '../plan/job-plan.ts';
-import { checkFullIdentityComparable, checkGeneratedColumns, checkLargeObjects, checkMaterializedViews, checkPartitionedTables, checkSequences, checkUnloggedTables } from './caveats.ts';
+import {
+  checkFullIdentityComparable,
+  checkGeneratedColumns,
+  checkLargeObjects,
+  checkMaterializedViews,
+  checkPartitionedTables,
+  checkSequences,
+  checkUnloggedTables,
+} from './caveats.ts';
 import { checkReplicationCapacity, checkReplicationPrivilege, checkSourceWalLevel } from './replication.ts';
 import { checkDistinctDatabases, checkLocalPgDump, checkServerVersions } from './servers.ts';
-import { checkExcludedReferencedTables, checkExtensionsAvailable, checkReplicaIdentity, checkSelectPrivileges, checkTableOwnership } from './tables.ts';
+import {
+  checkExcludedReferencedTables,
+  checkExtensionsAvailable,
+  checkReplicaIdentity,
+  checkSelectPrivileges,
+  checkTableOwnership,
+} from './tables.ts';
 import { checkTargetPrivileges } from './target.ts';
 import { checkDdlCapturePrivilege } from './ddl-capture.ts';
 import { fail, pass, type Check, type CheckResult, type ValidationFacts } from './types.ts';
@@ -82,7 +96,12 @@ interface Reached {
  * Connects to one side. A target database that does not exist yet is fine (init creates it): the
  * checks then run against the server's `postgres` database.
  */
-async function reach(role: 'source' | 'target', spec: ConnectionSpec, request: ValidationRequest, deps: ValidationDependencies): Promise<Reached | CheckResult> {
+async function reach(
+  role: 'source' | 'target',
+  spec: ConnectionSpec,
+  request: ValidationRequest,
+  deps: ValidationDependencies,
+): Promise<Reached | CheckResult> {
   const title = role === 'source' ? 'Source reachable' : 'Target reachable';
   const options = { role, allowSelfSignedCerts: request.allowSelfSignedCerts };
   try {
@@ -91,7 +110,13 @@ async function reach(role: 'source' | 'target', spec: ConnectionSpec, request: V
     try {
       client = await deps.openClient(spec, options);
     } catch (error) {
-      if (!(role === 'target' && error instanceof ConnectionError && error.reason === 'database-missing' && spec.database !== 'postgres')) throw error;
+      if (!(
+        role === 'target' &&
+        error instanceof ConnectionError &&
+        error.reason === 'database-missing' &&
+        spec.database !== 'postgres'
+      ))
+        throw error;
       client = await deps.openClient(withDatabase(spec, 'postgres'), options);
       note = `; database ${spec.database} does not exist yet and init will create it`;
     }
@@ -99,7 +124,11 @@ async function reach(role: 'source' | 'target', spec: ConnectionSpec, request: V
       await client.end().catch(() => undefined);
       throw error;
     });
-    return { client, facts, result: pass(`${role}-reachable`, title, `PostgreSQL ${facts.version} at ${describeEndpoint(spec)}${note}`) };
+    return {
+      client,
+      facts,
+      result: pass(`${role}-reachable`, title, `PostgreSQL ${facts.version} at ${describeEndpoint(spec)}${note}`),
+    };
   } catch (error) {
     if (error instanceof ConnectionError) return fail(`${role}-reachable`, title, error.message, error.remedy);
     throw error;
@@ -111,11 +140,31 @@ async function reach(role: 'source' | 'target', spec: ConnectionSpec, request: V
  * their tables the checks look at (the same plan init, sync and verify use); excluded tables are
  * left out, and only tables that copy data are checked for a replica identity.
  */
-async function readSourceDatabases(source: Reached, request: ValidationRequest, deps: ValidationDependencies): Promise<DatabaseFacts[] | CheckResult> {
+async function readSourceDatabases(
+  source: Reached,
+  request: ValidationRequest,
+  deps: ValidationDependencies,
+): Promise<DatabaseFacts[] | CheckResult> {
   const spec = request.source;
-  const open = (name: string) => deps.openClient(withDatabase(spec, name), { role: 'source', allowSelfSignedCerts: request.allowSelfSignedCerts });
-  const plans = request.filters ? (await planJob(source.client, open, { source: spec, target: request.target }, request.filters, source.facts.major, undefined)).databases : undefined;
-  const names = plans ? plans.map((p) => p.source) : spec.databaseGiven && spec.database !== 'postgres' ? [spec.database] : await listUserDatabases(source.client);
+  const open = (name: string) =>
+    deps.openClient(withDatabase(spec, name), { role: 'source', allowSelfSignedCerts: request.allowSelfSignedCerts });
+  const plans = request.filters
+    ? (
+        await planJob(
+          source.client,
+          open,
+          { source: spec, target: request.target },
+          request.filters,
+          source.facts.major,
+          undefined,
+        )
+      ).databases
+    : undefined;
+  const names = plans
+    ? plans.map((p) => p.source)
+    : spec.databaseGiven && spec.database !== 'postgres'
+      ? [spec.database]
+      : await listUserDatabases(source.client);
   const facts: DatabaseFacts[] = [];
   for (const name of names) {
     deps.logger.debug(`reading the catalog of source database ${name}`);
@@ -124,7 +173,8 @@ async function readSourceDatabases(source: Reached, request: ValidationRequest, 
       try {
         client = await open(name);
       } catch (error) {
-        if (error instanceof ConnectionError) return fail('source-databases', 'Databases to replicate', error.message, error.remedy);
+        if (error instanceof ConnectionError)
+          return fail('source-databases', 'Databases to replicate', error.message, error.remedy);
         throw error;
       }
     }
@@ -135,10 +185,18 @@ async function readSourceDatabases(source: Reached, request: ValidationRequest, 
         const mode = new Map(plan.tables.map((t) => [`${t.schema}.${t.name}`, t.mode]));
         const published = new Set(plan.publication.map((t) => `${t.schema}.${t.name}`));
         // A partitioned root copies data through its leaves and is listed in the publication.
-        const copiesData = (t: { schema: string; name: string }) => mode.get(`${t.schema}.${t.name}`) === 'data' || published.has(`${t.schema}.${t.name}`);
-        read.foreignKeys = read.foreignKeys.map((k) => ({ ...k, referencesTableWithoutData: copiesData(k.table) && !copiesData(k.references) }));
+        const copiesData = (t: { schema: string; name: string }) =>
+          mode.get(`${t.schema}.${t.name}`) === 'data' || published.has(`${t.schema}.${t.name}`);
+        read.foreignKeys = read.foreignKeys.map((k) => ({
+          ...k,
+          referencesTableWithoutData: copiesData(k.table) && !copiesData(k.references),
+        }));
         read.tables = read.tables
-          .filter((t) => (mode.get(`${t.schema}.${t.name}`) ?? (published.has(`${t.schema}.${t.name}`) ? 'data' : 'excluded')) !== 'excluded')
+          .filter(
+            (t) =>
+              (mode.get(`${t.schema}.${t.name}`) ?? (published.has(`${t.schema}.${t.name}`) ? 'data' : 'excluded')) !==
+              'excluded',
+          )
           .map((t) => ({ ...t, published: mode.get(`${t.schema}.${t.name}`) !== 'schema-only' }));
       }
       facts.push(read);
@@ -150,10 +208,16 @@ async function readSourceDatabases(source: Reached, request: ValidationRequest, 
 }
 
 /** Runs every check and returns the report; `ok` is false when any check failed (warnings pass). */
-export async function runValidation(request: ValidationRequest, dependencies: Partial<ValidationDependencies> = {}): Promise<ValidationReport> {
+export async function runValidation(
+  request: ValidationRequest,
+  dependencies: Partial<ValidationDependencies> = {},
+): Promise<ValidationReport> {
   const deps = { ...defaults, ...dependencies };
   // Both sides settle before anything is thrown, so a side that connected is ended whatever the other did.
-  const reached = await Promise.allSettled([reach('source', request.source, request, deps), reach('target', request.target, request, deps)]);
+  const reached = await Promise.allSettled([
+    reach('source', request.source, request, deps),
+    reach('target', request.target, request, deps),
+  ]);
   const clients = reached.flatMap((r) => (r.status === 'fulfilled' && 'client' in r.value ? [r.value.client] : []));
   try {
     const [source, target] = reached.map((r) => {
@@ -165,7 +229,12 @@ export async function runValidation(request: ValidationRequest, dependencies: Pa
 
     const databases = await readSourceDatabases(source, request, deps);
     if (!Array.isArray(databases)) return report([...reachability, databases]);
-    const identity = (spec: ConnectionSpec, facts: ServerFacts) => ({ host: spec.host, port: spec.port, database: facts.currentDatabase, user: spec.user });
+    const identity = (spec: ConnectionSpec, facts: ServerFacts) => ({
+      host: spec.host,
+      port: spec.port,
+      database: facts.currentDatabase,
+      user: spec.user,
+    });
     const facts: ValidationFacts = {
       source: source.facts,
       target: target.facts,
@@ -176,8 +245,18 @@ export async function runValidation(request: ValidationRequest, dependencies: Pa
     };
     const databaseList: CheckResult = databases.length
       ? pass('source-databases', 'Databases to replicate', databases.map((d) => d.name).join(', '))
-      : fail('source-databases', 'Databases to replicate', 'The source has no user database to replicate.', 'Name the database in the source URL, e.g. postgres://user@host:5432/mydb.');
-    return report([...reachability, databaseList, ...VALIDATION_CHECKS.map((check) => check(facts)), ...(request.trackDdl ? [checkDdlCapturePrivilege(facts)] : [])]);
+      : fail(
+          'source-databases',
+          'Databases to replicate',
+          'The source has no user database to replicate.',
+          'Name the database in the source URL, e.g. postgres://user@host:5432/mydb.',
+        );
+    return report([
+      ...reachability,
+      databaseList,
+      ...VALIDATION_CHECKS.map((check) => check(facts)),
+      ...(request.trackDdl ? [checkDdlCapturePrivilege(facts)] : []),
+    ]);
   } finally {
     await Promise.all(clients.map((c) => c.end().catch(() => undefined)));
   }

@@ -16,7 +16,12 @@ export interface FilterFlags {
   tableFilter: string[];
 }
 
-const list = (value: string, previous: string[] = []) => [...previous, ...splitOutsideQuotes(value, ',').map((s) => s.trim()).filter(Boolean)];
+const list = (value: string, previous: string[] = []) => [
+  ...previous,
+  ...splitOutsideQuotes(value, ',')
+    .map((s) => s.trim())
+    .filter(Boolean),
+];
 const repeat = (value: string, previous: string[] = []) => [...previous, value];
 
 /** The filters every command that plans (init, verify) takes, with the same meaning everywhere. */
@@ -24,10 +29,25 @@ export function addFilterOptions(command: Command): Command {
   return command
     .option('--include-databases <names>', 'only these source databases (comma-separated, repeatable)', list, [])
     .option('--exclude-databases <names>', 'skip these source databases', list, [])
-    .option('--include-tables <tables>', 'copy data only for these tables: db.table or db.schema.table (quote names: shop."Order Items")', list, [])
-    .option('--exclude-tables <tables>', 'copy no data for these tables (their definitions are still created)', list, [])
+    .option(
+      '--include-tables <tables>',
+      'copy data only for these tables: db.table or db.schema.table (quote names: shop."Order Items")',
+      list,
+      [],
+    )
+    .option(
+      '--exclude-tables <tables>',
+      'copy no data for these tables (their definitions are still created)',
+      list,
+      [],
+    )
     .option('--schema-only-tables <tables>', 'create these tables without data and without replicating them', list, [])
-    .option('--time-filter <rule>', 'copy only recent rows: "table:column:6 months" (second ... year); repeatable', repeat, [])
+    .option(
+      '--time-filter <rule>',
+      'copy only recent rows: "table:column:6 months" (second ... year); repeatable',
+      repeat,
+      [],
+    )
     .option('--table-filter <rule>', 'copy only matching rows: "table:SQL condition"; repeatable', repeat, [])
     .option('--config <file>', 'read filters and defaults (jobs) from a TOML file; flags override it kind by kind');
 }
@@ -47,7 +67,10 @@ export function resolveFilters(flags: FilterFlags, command: Command): { filters:
     throw error;
   }
   const jobsFromCli = command.getOptionValueSource('jobs') === 'cli';
-  return { filters: mergeFilters(loaded.filters, fromFlags), ...(loaded.jobs !== undefined && !jobsFromCli ? { jobs: loaded.jobs } : {}) };
+  return {
+    filters: mergeFilters(loaded.filters, fromFlags),
+    ...(loaded.jobs !== undefined && !jobsFromCli ? { jobs: loaded.jobs } : {}),
+  };
 }
 
 export function filtersFrom(flags: FilterFlags): FilterOptions {
@@ -75,7 +98,10 @@ export function filterUsageError(error: FilterError, flags: Pick<FilterFlags, 'c
     return new UsageError(error.message);
   }
   for (const [text, key] of origins) {
-    if (error.message.includes(`"${text}"`)) return new UsageError(`${flags.config}: ${key}: ${error.message.replace(/^The filter /, 'the table ')} Fix or remove it in the file.`);
+    if (error.message.includes(`"${text}"`))
+      return new UsageError(
+        `${flags.config}: ${key}: ${error.message.replace(/^The filter /, 'the table ')} Fix or remove it in the file.`,
+      );
   }
   return new UsageError(error.message);
 }

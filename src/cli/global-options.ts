@@ -18,13 +18,26 @@ export interface GlobalOptions {
 
 export function addGlobalOptions(program: Command): Command {
   return program
-    .addOption(new Option('--source <url>', `source database URL, postgres://user:password@host:5432/db (or set ${SOURCE_ENV}, which keeps the password out of the process list)`).env(SOURCE_ENV))
+    .addOption(
+      new Option(
+        '--source <url>',
+        `source database URL, postgres://user:password@host:5432/db (or set ${SOURCE_ENV}, which keeps the password out of the process list)`,
+      ).env(SOURCE_ENV),
+    )
     .addOption(new Option('--target <url>', `target database URL (or set ${TARGET_ENV})`).env(TARGET_ENV))
-    .option('--allow-self-signed-certs', 'accept any server certificate (e.g. RDS with sslmode=require and no CA bundle); the connection is encrypted but not authenticated', false)
+    .option(
+      '--allow-self-signed-certs',
+      'accept any server certificate (e.g. RDS with sslmode=require and no CA bundle); the connection is encrypted but not authenticated',
+      false,
+    )
     .option('--json', 'print machine-readable JSON on stdout instead of tables', false)
     .addOption(new Option('--log-level <level>', 'how much to log on stderr').choices(LOG_LEVELS).default('info'))
     .option('-y, --yes', 'answer yes to confirmations (needed when stdin is not a terminal)', false)
-    .option('--local', 'run the work in this process against the given databases (the default when no AWS deployment is configured)', false);
+    .option(
+      '--local',
+      'run the work in this process against the given databases (the default when no AWS deployment is configured)',
+      false,
+    );
 }
 
 export interface Endpoints {
@@ -37,7 +50,8 @@ function parseEndpoint(role: 'source' | 'target', url: string | undefined, envNa
   try {
     return parseConnectionUrl(url);
   } catch (error) {
-    if (error instanceof ConnectionUrlError) throw new UsageError(`The --${role} URL is not valid: ${lowerFirst(error.message)}`);
+    if (error instanceof ConnectionUrlError)
+      throw new UsageError(`The --${role} URL is not valid: ${lowerFirst(error.message)}`);
     throw error;
   }
 }
@@ -53,9 +67,14 @@ function lowerFirst(text: string): string {
 export function resolveEndpoints(options: GlobalOptions, command: Command, logger: Logger): Endpoints {
   const source = parseEndpoint('source', options.source, SOURCE_ENV);
   const target = parseEndpoint('target', options.target, TARGET_ENV);
-  for (const [role, spec, envName] of [['source', source, SOURCE_ENV], ['target', target, TARGET_ENV]] as const) {
+  for (const [role, spec, envName] of [
+    ['source', source, SOURCE_ENV],
+    ['target', target, TARGET_ENV],
+  ] as const) {
     if (spec.password !== undefined && command.getOptionValueSourceWithGlobals(role) === 'cli') {
-      logger.warn(`the ${role} password was given on the command line, where other local users can see it; prefer ${envName} or ~/.pgpass.`);
+      logger.warn(
+        `the ${role} password was given on the command line, where other local users can see it; prefer ${envName} or ~/.pgpass.`,
+      );
     }
   }
   return { source, target };

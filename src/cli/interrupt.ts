@@ -9,9 +9,14 @@ let interrupted = false;
 async function onSigint(): Promise<void> {
   if (interrupted) return;
   interrupted = true;
-  say('\ninterrupted (Ctrl-C): nothing is lost; run the same command again and it carries on from what was recorded.\n');
+  say(
+    '\ninterrupted (Ctrl-C): nothing is lost; run the same command again and it carries on from what was recorded.\n',
+  );
   // The record is written within a few seconds or not at all: a second Ctrl-C is not needed to leave.
-  await Promise.race([Promise.allSettled([...handlers].map((h) => h())), new Promise((r) => setTimeout(r, 3000).unref())]);
+  await Promise.race([
+    Promise.allSettled([...handlers].map((h) => h())),
+    new Promise((r) => setTimeout(r, 3000).unref()),
+  ]);
   process.exit(EXIT_INTERRUPTED);
 }
 

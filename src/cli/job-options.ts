@@ -21,28 +21,53 @@ export function addJobOptions(command: Command): Command {
     .option('--state-dir <dir>', 'where init recorded the job (no passwords)', defaultStateDir())
     .hook('preAction', (cmd) => {
       const { job, jobId } = cmd.opts<{ job?: string; jobId?: string }>();
-      if (job !== undefined && jobId !== undefined && jobId !== job) throw new UsageError(`--job ${job} and --job-id ${jobId} name different jobs; give one.`);
+      if (job !== undefined && jobId !== undefined && jobId !== job)
+        throw new UsageError(`--job ${job} and --job-id ${jobId} name different jobs; give one.`);
       const id = job ?? jobId;
       // The id names files in the state folder: "../x" must not reach outside it.
       if (id !== undefined && !jobIdSchema.safeParse(id).success) {
-        throw new UsageError(`--job-id ${JSON.stringify(id)} is not a job id; use 1 to 128 letters, digits, "_", "-" or "." (not first).`);
+        throw new UsageError(
+          `--job-id ${JSON.stringify(id)} is not a job id; use 1 to 128 letters, digits, "_", "-" or "." (not first).`,
+        );
       }
       if (job !== undefined) cmd.setOptionValue('jobId', job);
     });
 }
 
 /** What every job command starts from: its global options, a logger, and the job init recorded. */
-export function jobCommandContext(command: Command, options: JobOptions, io: CliIo): { globals: GlobalOptions; logger: Logger; job: JobContext } {
+export function jobCommandContext(
+  command: Command,
+  options: JobOptions,
+  io: CliIo,
+): { globals: GlobalOptions; logger: Logger; job: JobContext } {
   const globals = command.optsWithGlobals<GlobalOptions>();
   const logger = loggerFor(globals, io);
   const { source, target } = resolveEndpoints(globals, command, logger);
-  const job = loadJob({ source, target, tls: { allowSelfSignedCerts: globals.allowSelfSignedCerts }, jobId: options.jobId, stateDir: options.stateDir });
+  const job = loadJob({
+    source,
+    target,
+    tls: { allowSelfSignedCerts: globals.allowSelfSignedCerts },
+    jobId: options.jobId,
+    stateDir: options.stateDir,
+  });
   return { globals, logger, job };
 }
 
 /** This command's entry in the job record of the state folder (see job-record.ts). */
-export function commandRecord(command: string, job: { jobId: string; source: JobContext['source']; target: JobContext['target'] }, stateDir: string, logger: Logger): CommandRecord {
-  return new CommandRecord({ store: localJobStore(stateDir), jobId: job.jobId, command, source: job.source, target: job.target, logger });
+export function commandRecord(
+  command: string,
+  job: { jobId: string; source: JobContext['source']; target: JobContext['target'] },
+  stateDir: string,
+  logger: Logger,
+): CommandRecord {
+  return new CommandRecord({
+    store: localJobStore(stateDir),
+    jobId: job.jobId,
+    command,
+    source: job.source,
+    target: job.target,
+    logger,
+  });
 }
 
 /** Runs a command's work between `begin` and, on failure, `failed` (the caller records success). */

@@ -39,7 +39,8 @@ export class CommandRecord {
 
   private attempt(what: () => Promise<unknown>): Promise<void> {
     this.chain = this.chain.then(what).catch((error: unknown) => {
-      if (!this.warned) this.o.logger.warn(`the job record in the state folder was not updated (${(error as Error).message})`);
+      if (!this.warned)
+        this.o.logger.warn(`the job record in the state folder was not updated (${(error as Error).message})`);
       this.warned = true;
     });
     return this.chain.then(() => undefined);
@@ -47,7 +48,14 @@ export class CommandRecord {
 
   private step(state: StepRecord['state'], detail?: string): Promise<unknown> {
     const endedAt = state === 'RUNNING' ? undefined : new Date().toISOString();
-    return this.o.store.putStep({ jobId: this.o.jobId, step: this.o.command, state, startedAt: this.startedAt, ...(endedAt ? { endedAt } : {}), ...(detail ? { detail: detail.slice(0, 4000) } : {}) });
+    return this.o.store.putStep({
+      jobId: this.o.jobId,
+      step: this.o.command,
+      state,
+      startedAt: this.startedAt,
+      ...(endedAt ? { endedAt } : {}),
+      ...(detail ? { detail: detail.slice(0, 4000) } : {}),
+    });
   }
 
   /** Creates the job record on first use, and marks it running with this command's phase. */
@@ -55,7 +63,11 @@ export class CommandRecord {
     return this.attempt(async () => {
       const { store, jobId } = this.o;
       let job = await store.getJob(jobId);
-      job ??= await store.createJob({ jobId, source: { description: describeEndpoint(this.o.source) }, target: { description: describeEndpoint(this.o.target) } });
+      job ??= await store.createJob({
+        jobId,
+        source: { description: describeEndpoint(this.o.source) },
+        target: { description: describeEndpoint(this.o.target) },
+      });
       this.finished = isTerminal(job.state);
       if (!this.finished) await store.transition(jobId, 'RUNNING', { phase });
       await this.step('RUNNING');
@@ -69,7 +81,15 @@ export class CommandRecord {
     if (now - last < (this.o.throttleMs ?? 1000) && p.tablesDone < p.tablesTotal) return;
     this.lastWrite.set(p.database, now);
     const copying = p.tablesDone < p.tablesTotal && p.copying?.length ? { copying: p.copying } : {};
-    void this.database(p.database, { state: 'RUNNING', phase: 'Copy data', tablesDone: p.tablesDone, tablesTotal: p.tablesTotal, rowsCopied: p.rowsDone, bytesCopied: p.bytesDone, ...copying });
+    void this.database(p.database, {
+      state: 'RUNNING',
+      phase: 'Copy data',
+      tablesDone: p.tablesDone,
+      tablesTotal: p.tablesTotal,
+      rowsCopied: p.rowsDone,
+      bytesCopied: p.bytesDone,
+      ...copying,
+    });
   }
 
   database(database: string, progress: DatabaseProgressInput): Promise<void> {
@@ -107,7 +127,8 @@ export class CommandRecord {
     const message = error instanceof Error ? error.message : String(error);
     return this.attempt(async () => {
       await this.step('FAILED', message);
-      if (!this.finished) await this.o.store.updateJob(this.o.jobId, { phase: `${this.o.command} failed: ${message}`.slice(0, 4000) });
+      if (!this.finished)
+        await this.o.store.updateJob(this.o.jobId, { phase: `${this.o.command} failed: ${message}`.slice(0, 4000) });
     });
   }
 
@@ -117,7 +138,10 @@ export class CommandRecord {
 }
 
 /** What `status` shows of the record: the job and its last steps, or nothing when there is no record. */
-export async function readJobRecord(store: JobStore, jobId: string): Promise<{ job: JobRecord; steps: StepRecord[] } | undefined> {
+export async function readJobRecord(
+  store: JobStore,
+  jobId: string,
+): Promise<{ job: JobRecord; steps: StepRecord[] } | undefined> {
   try {
     const job = await store.getJob(jobId);
     if (!job) return undefined;

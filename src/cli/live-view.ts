@@ -70,7 +70,10 @@ export function tableLine(t: TableCopy, at: Date, nameWidth: number): string {
 }
 
 function databaseLines(d: LiveDatabase, now: Date): string[] {
-  const lag = d.lagBytes === null ? '-' : `${formatBytes(d.lagBytes)}${d.lagSeconds !== null && d.lagBytes > 0 ? ` (${d.lagSeconds.toFixed(1)} s)` : ''}`;
+  const lag =
+    d.lagBytes === null
+      ? '-'
+      : `${formatBytes(d.lagBytes)}${d.lagSeconds !== null && d.lagBytes > 0 ? ` (${d.lagSeconds.toFixed(1)} s)` : ''}`;
   const wal = d.walRetainedBytes === null ? '-' : formatBytes(d.walRetainedBytes);
   const tables = d.tablesTotal ? `${d.tablesReady ?? 0}/${d.tablesTotal} ready` : '-';
   const lines = [`${d.database}: ${d.verdict}  |  lag ${lag}  |  WAL retained ${wal}  |  tables ${tables}`];
@@ -81,7 +84,9 @@ function databaseLines(d: LiveDatabase, now: Date): string[] {
     const at = new Date(p.updatedAt);
     const age = now.getTime() - at.getTime();
     const stale = age > STALE_MS ? ` (recorded ${formatSeconds(age / 1000)} ago: is init still running?)` : '';
-    lines.push(`  copy: ${p.tablesDone}/${p.tablesTotal} tables, ${formatCount(p.rowsCopied)} rows, ${formatBytes(p.bytesCopied)}${stale}`);
+    lines.push(
+      `  copy: ${p.tablesDone}/${p.tablesTotal} tables, ${formatCount(p.rowsCopied)} rows, ${formatBytes(p.bytesCopied)}${stale}`,
+    );
     if (copying) {
       const nameWidth = Math.min(40, Math.max(...copying.map((t) => t.table.length)));
       for (const t of copying) lines.push(`    ${tableLine(t, at, nameWidth)}`);
@@ -93,7 +98,11 @@ function databaseLines(d: LiveDatabase, now: Date): string[] {
 
 /** The frame's lines, each cut to the terminal's width so none wraps (a wrapped line would break the redraw). */
 export function liveViewLines(f: LiveFrame): string[] {
-  const lines = [`${f.title}  ${f.now.toISOString().replace(/\.\d+Z$/, 'Z')}  (every ${f.intervalSeconds} s; Ctrl-C to stop)`, ...f.header, ''];
+  const lines = [
+    `${f.title}  ${f.now.toISOString().replace(/\.\d+Z$/, 'Z')}  (every ${f.intervalSeconds} s; Ctrl-C to stop)`,
+    ...f.header,
+    '',
+  ];
   if (f.note) lines.push(`(${f.note})`, '');
   if (!f.databases.length) lines.push('No database recorded yet.');
   for (const d of f.databases) lines.push(...databaseLines(d, f.now), '');
@@ -103,5 +112,7 @@ export function liveViewLines(f: LiveFrame): string[] {
 
 /** What to write for one frame: drawn over the previous one (the first clears the screen). */
 export function liveViewFrame(f: LiveFrame, first: boolean): string {
-  return `${first ? CLEAR_SCREEN : ''}${CURSOR_HOME}${liveViewLines(f).map((l) => `${l}${CLEAR_LINE_END}`).join('\n')}\n${CLEAR_BELOW}`;
+  return `${first ? CLEAR_SCREEN : ''}${CURSOR_HOME}${liveViewLines(f)
+    .map((l) => `${l}${CLEAR_LINE_END}`)
+    .join('\n')}\n${CLEAR_BELOW}`;
 }

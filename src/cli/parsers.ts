@@ -16,7 +16,8 @@ export function wholeNumber(option: string, min: number, max = Number.MAX_SAFE_I
 export function positiveNumber(option: string, max: number): (text: string) => number {
   return (text) => {
     const n = Number(text);
-    if (!/^\d+(\.\d+)?$/.test(text.trim()) || !(n > 0) || n > max) throw new UsageError(`${option} takes a number above 0 and at most ${max}, not "${text}".`);
+    if (!/^\d+(\.\d+)?$/.test(text.trim()) || !(n > 0) || n > max)
+      throw new UsageError(`${option} takes a number above 0 and at most ${max}, not "${text}".`);
     return n;
   };
 }

@@ -39,13 +39,27 @@ export function buildProgram(io: CliIo, setExitCode: (code: number) => void): Co
       '\nExit codes: 0 success, 1 a check or operation failed, 2 usage error.\n' +
       'In remote mode, 130 when Ctrl-C stopped following an execution that keeps running.\n',
   );
-  const commands = [validateCommand, initCommand, syncCommand, statusCommand, verifyCommand, cutoverCommand, cleanupCommand, remoteCommand].map((make) => make(io, setExitCode));
+  const commands = [
+    validateCommand,
+    initCommand,
+    syncCommand,
+    statusCommand,
+    verifyCommand,
+    cutoverCommand,
+    cleanupCommand,
+    remoteCommand,
+  ].map((make) => make(io, setExitCode));
   for (const command of commands.flatMap((c) => [c, ...c.commands])) {
-    command.exitOverride().configureHelp({ showGlobalOptions: true }).configureOutput({ writeOut: (s) => io.stdout(s), writeErr: (s) => io.stderr(redact(s)) }).showHelpAfterError('(run with --help for usage)');
+    command
+      .exitOverride()
+      .configureHelp({ showGlobalOptions: true })
+      .configureOutput({ writeOut: (s) => io.stdout(s), writeErr: (s) => io.stderr(redact(s)) })
+      .showHelpAfterError('(run with --help for usage)');
   }
   for (const command of commands) {
     // Every command with a remote mode explains the modes under its own --help too.
-    if (['init', 'sync', 'status', 'verify', 'cutover', 'cleanup'].includes(command.name())) command.addHelpText('after', MODES_HELP.slice(1));
+    if (['init', 'sync', 'status', 'verify', 'cutover', 'cleanup'].includes(command.name()))
+      command.addHelpText('after', MODES_HELP.slice(1));
     program.addCommand(command);
   }
   return program;
@@ -61,7 +75,10 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
   } catch (error) {
     if (error instanceof CommanderError) {
       // Help and version are "errors" to commander; everything else it raises is a usage error.
-      return ['commander.helpDisplayed', 'commander.version', 'commander.help'].includes(error.code) || error.exitCode === 0 ? EXIT_OK : EXIT_USAGE;
+      return ['commander.helpDisplayed', 'commander.version', 'commander.help'].includes(error.code) ||
+        error.exitCode === 0
+        ? EXIT_OK
+        : EXIT_USAGE;
     }
     if (error instanceof UsageError) {
       io.stderr(`error: ${redact(error.message)}\n`);

@@ -6,7 +6,11 @@ import { formatBytes, formatSeconds } from '../snapshot/estimate.ts';
  * with a line per finished table above it; otherwise a plain line per finished table and a summary
  * every `intervalMs`, so logs stay readable.
  */
-export function createCopyProgress(write: (text: string) => void, isTty: boolean, intervalMs = isTty ? 200 : 10_000): (p: CopyProgress) => void {
+export function createCopyProgress(
+  write: (text: string) => void,
+  isTty: boolean,
+  intervalMs = isTty ? 200 : 10_000,
+): (p: CopyProgress) => void {
   const started = new Map<string, number>();
   let lastDraw = 0;
   let statusShown = false;

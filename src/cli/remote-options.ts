@@ -30,14 +30,35 @@ const GROUP = 'Remote mode (the deployed AWS workflow):';
 export function addRemoteOptions(program: Command): Command {
   const option = (flags: string, description: string) => new Option(flags, description).helpGroup(GROUP);
   return program
-    .addOption(option('--remote', 'run the work on the deployed AWS workflow (Step Functions) and follow it here').default(false))
-    .addOption(option('--stack-name <name>', 'the deployed CloudFormation stack (or DATABASE_REPLICATOR_STACK_NAME, or run "remote configure" once)'))
-    .addOption(option('--region <region>', 'AWS region of the stack (default: AWS_REGION, or the saved profile\'s)'))
-    .addOption(option('--source-secret <arn>', 'Secrets Manager secret ARN of the source (an RDS-managed master user secret works as it is)'))
+    .addOption(
+      option('--remote', 'run the work on the deployed AWS workflow (Step Functions) and follow it here').default(
+        false,
+      ),
+    )
+    .addOption(
+      option(
+        '--stack-name <name>',
+        'the deployed CloudFormation stack (or DATABASE_REPLICATOR_STACK_NAME, or run "remote configure" once)',
+      ),
+    )
+    .addOption(option('--region <region>', "AWS region of the stack (default: AWS_REGION, or the saved profile's)"))
+    .addOption(
+      option(
+        '--source-secret <arn>',
+        'Secrets Manager secret ARN of the source (an RDS-managed master user secret works as it is)',
+      ),
+    )
     .addOption(option('--target-secret <arn>', 'Secrets Manager secret ARN of the target'))
-    .addOption(option('--source-endpoint <host:port>', 'the source address, for a secret that holds no host (RDS-managed)'))
+    .addOption(
+      option('--source-endpoint <host:port>', 'the source address, for a secret that holds no host (RDS-managed)'),
+    )
     .addOption(option('--target-endpoint <host:port>', 'the target address, for a secret that holds no host'))
-    .addOption(option('--source-instance <id>', 'RDS DB instance or cluster identifier of the source: the workflow checks its parameter group'));
+    .addOption(
+      option(
+        '--source-instance <id>',
+        'RDS DB instance or cluster identifier of the source: the workflow checks its parameter group',
+      ),
+    );
 }
 
 export const MODES_HELP =
@@ -69,43 +90,82 @@ const flagOf = (key: string) => `--${key.replace(/[A-Z]/g, (c) => `-${c.toLowerC
 export function remoteMode(command: Command, io: CliIo, commandRemoteOnly: string[] = []): boolean {
   const globals = command.optsWithGlobals<CliGlobals & Record<string, unknown>>();
   // --local never reads the saved profile, so a broken one cannot stand in the way of local work.
-  const choice = usage(() => selectMode({ local: globals.local, remote: globals.remote }, globals.local ? undefined : findDeploymentHint({ stackName: globals.stackName, env: io.env })));
+  const choice = usage(() =>
+    selectMode(
+      { local: globals.local, remote: globals.remote },
+      globals.local ? undefined : findDeploymentHint({ stackName: globals.stackName, env: io.env }),
+    ),
+  );
   if (choice.line) loggerFor(globals, io).info(choice.line);
   if (!choice.remote) {
     const used = [...REMOTE_ONLY, ...commandRemoteOnly].filter((k) => globals[k] !== undefined && globals[k] !== false);
-    if (used.length) throw new UsageError(`${used.map(flagOf).join(', ')} ${used.length > 1 ? 'need' : 'needs'} remote mode: pass --remote with a deployed stack (${HOW_TO_CONFIGURE}).`);
+    if (used.length)
+      throw new UsageError(
+        `${used.map(flagOf).join(', ')} ${used.length > 1 ? 'need' : 'needs'} remote mode: pass --remote with a deployed stack (${HOW_TO_CONFIGURE}).`,
+      );
   }
   return choice.remote;
 }
 
 /** A URL checked here, so a bad one is a usage error naming its flag; warns when its password came on the command line. */
-function checkedUrl(side: 'source' | 'target', url: string | undefined, command: Command, logger: Logger): string | undefined {
+function checkedUrl(
+  side: 'source' | 'target',
+  url: string | undefined,
+  command: Command,
+  logger: Logger,
+): string | undefined {
   if (!url) return undefined;
   let password: string | undefined;
   try {
     password = parseConnectionUrl(url).password;
   } catch (error) {
-    if (error instanceof ConnectionUrlError) throw new UsageError(`The --${side} URL is not valid: ${error.message.charAt(0).toLowerCase()}${error.message.slice(1)}`);
+    if (error instanceof ConnectionUrlError)
+      throw new UsageError(
+        `The --${side} URL is not valid: ${error.message.charAt(0).toLowerCase()}${error.message.slice(1)}`,
+      );
     throw error;
   }
   if (password !== undefined && command.getOptionValueSourceWithGlobals(side) === 'cli') {
-    logger.warn(`the ${side} password was given on the command line, where other local users can see it; prefer ${side === 'source' ? SOURCE_ENV : TARGET_ENV}.`);
+    logger.warn(
+      `the ${side} password was given on the command line, where other local users can see it; prefer ${side === 'source' ? SOURCE_ENV : TARGET_ENV}.`,
+    );
   }
   return url;
 }
 
 /** A value the user gave on the command line (not commander's default). */
-const given = <T>(command: Command, key: string, value: T): T | undefined => (command.getOptionValueSource(key) === 'cli' ? value : undefined);
+const given = <T>(command: Command, key: string, value: T): T | undefined =>
+  command.getOptionValueSource(key) === 'cli' ? value : undefined;
 
 /** The command's flags as src/remote's request: identifiers, URLs and options, nothing commander-specific. */
-export function remoteRequest(name: RemoteCommand, options: Record<string, unknown>, command: Command, globals: CliGlobals, io: CliIo, logger: Logger): RemoteRequest {
-  if (name === 'init' && (options.interactive || options.saveConfig)) throw new UsageError('--interactive and --save-config run with --local only (they read the source\'s catalog); give filters as flags or with --config.');
-  const planned = name === 'init' || name === 'verify' ? resolveFilters(options as unknown as FilterFlags, command) : undefined;
+export function remoteRequest(
+  name: RemoteCommand,
+  options: Record<string, unknown>,
+  command: Command,
+  globals: CliGlobals,
+  io: CliIo,
+  logger: Logger,
+): RemoteRequest {
+  if (name === 'init' && (options.interactive || options.saveConfig))
+    throw new UsageError(
+      "--interactive and --save-config run with --local only (they read the source's catalog); give filters as flags or with --config.",
+    );
+  const planned =
+    name === 'init' || name === 'verify' ? resolveFilters(options as unknown as FilterFlags, command) : undefined;
   const request: RemoteRequest = {
     command: name,
     jobId: options.jobId as string | undefined,
-    source: { url: checkedUrl('source', globals.source ?? io.env[SOURCE_ENV], command, logger), secretArn: globals.sourceSecret, endpoint: globals.sourceEndpoint, instanceIdentifier: globals.sourceInstance },
-    target: { url: checkedUrl('target', globals.target ?? io.env[TARGET_ENV], command, logger), secretArn: globals.targetSecret, endpoint: globals.targetEndpoint },
+    source: {
+      url: checkedUrl('source', globals.source ?? io.env[SOURCE_ENV], command, logger),
+      secretArn: globals.sourceSecret,
+      endpoint: globals.sourceEndpoint,
+      instanceIdentifier: globals.sourceInstance,
+    },
+    target: {
+      url: checkedUrl('target', globals.target ?? io.env[TARGET_ENV], command, logger),
+      secretArn: globals.targetSecret,
+      endpoint: globals.targetEndpoint,
+    },
     databases: planned?.filters.includeDatabases,
     filters: planned?.filters,
     allowSelfSignedCerts: globals.allowSelfSignedCerts,
@@ -133,7 +193,12 @@ export function remoteRequest(name: RemoteCommand, options: Record<string, unkno
       unschedule: options.unschedule === true,
     };
   } else if (name === 'cutover') {
-    request.cutover = { maxLagBytes: options.maxLagBytes as number, timeoutSeconds: options.timeout as number, readOnlySource: options.readOnlySource === true, sequenceMargin: options.sequenceMargin as number };
+    request.cutover = {
+      maxLagBytes: options.maxLagBytes as number,
+      timeoutSeconds: options.timeout as number,
+      readOnlySource: options.readOnlySource === true,
+      sequenceMargin: options.sequenceMargin as number,
+    };
   } else if (name === 'status') {
     const watch = options.watch !== undefined && options.watch !== false;
     request.status = { watch, live: watch && io.isTty && !globals.json, columns: io.columns };

@@ -51,7 +51,13 @@ export function renderChecks(checks: CheckResult[], io: CliIo): string {
     colWidths: [check, status, detail + 2, remedy + 2],
     style: { head: io.isTty ? ['bold'] : [], border: io.isTty ? ['grey'] : [] },
   });
-  for (const c of checks) table.push([wrapText(c.title, check - 2), statusText(c.status, io.isTty), wrapText(c.detail, detail), wrapText(c.remedy ?? '', remedy)]);
+  for (const c of checks)
+    table.push([
+      wrapText(c.title, check - 2),
+      statusText(c.status, io.isTty),
+      wrapText(c.detail, detail),
+      wrapText(c.remedy ?? '', remedy),
+    ]);
   return redact(table.toString()) + '\n';
 }
 

@@ -24,7 +24,12 @@ const DEFAULT_APPLICATION_NAME = 'database-replicator';
 const NO_SESSION_TIMEOUTS = { statement_timeout: '0', idle_in_transaction_session_timeout: '0' };
 
 /** `fallback.used` records where a password missing from the URL was found, once the server asked for one. */
-export function clientConfig(spec: ConnectionSpec, ssl: pg.ClientConfig['ssl'], options: OpenClientOptions, fallback: { used?: FallbackPassword } = {}): pg.ClientConfig {
+export function clientConfig(
+  spec: ConnectionSpec,
+  ssl: pg.ClientConfig['ssl'],
+  options: OpenClientOptions,
+  fallback: { used?: FallbackPassword } = {},
+): pg.ClientConfig {
   const timeout = spec.connectTimeoutSeconds ?? options.defaultConnectTimeoutSeconds ?? 30;
   const config: pg.ClientConfig = {
     host: spec.host,
@@ -43,7 +48,8 @@ export function clientConfig(spec: ConnectionSpec, ssl: pg.ClientConfig['ssl'], 
   // ~/.pgpass reading differs from libpq's (and prints a deprecation warning): pg_dump, which gets the same
   // PGPASSWORD and PGPASSFILE, then reaches the server with the same password as our sessions.
   // (pg's types want a string back; at run time it takes undefined as "no password", as libpq does.)
-  config.password = spec.password ?? ((async () => (fallback.used = fallbackPassword(spec)).password) as () => Promise<string>);
+  config.password =
+    spec.password ?? ((async () => (fallback.used = fallbackPassword(spec)).password) as () => Promise<string>);
   if (options.replication) (config as pg.ClientConfig & { replication: string }).replication = 'database';
   Object.assign(config, NO_SESSION_TIMEOUTS);
   return config;
@@ -55,7 +61,11 @@ function isTlsRefusal(error: unknown): boolean {
 
 function isPlainRejected(error: unknown): boolean {
   // pg_hba "hostssl only" rejections come back as 28000 with "no encryption" in the message.
-  return error instanceof Error && (error as { code?: string }).code === '28000' && /no encryption|SSL off/i.test(error.message);
+  return (
+    error instanceof Error &&
+    (error as { code?: string }).code === '28000' &&
+    /no encryption|SSL off/i.test(error.message)
+  );
 }
 
 /**
@@ -94,11 +104,21 @@ function withFallbackNote(error: ConnectionError, used: FallbackPassword | undef
   const note = used.from ? `the password came from ${used.from}` : used.ignoredFile?.what;
   if (!note) return error;
   const remedy = used.ignoredFile ? `${used.ignoredFile.remedy} ${error.remedy}` : error.remedy;
-  return new ConnectionError(error.reason, error.message.replace(/\.$/, ` (${note}).`), remedy, error.endpoint, error.cause);
+  return new ConnectionError(
+    error.reason,
+    error.message.replace(/\.$/, ` (${note}).`),
+    remedy,
+    error.endpoint,
+    error.cause,
+  );
 }
 
 /** Runs `fn` with a fresh client and always ends it, so no socket keeps Node alive. */
-export async function withConnection<T>(spec: ConnectionSpec, options: OpenClientOptions, fn: (client: pg.Client) => Promise<T>): Promise<T> {
+export async function withConnection<T>(
+  spec: ConnectionSpec,
+  options: OpenClientOptions,
+  fn: (client: pg.Client) => Promise<T>,
+): Promise<T> {
   const client = await openClient(spec, options);
   try {
     return await fn(client);

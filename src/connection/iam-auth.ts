@@ -57,7 +57,10 @@ const TLS_MODES = new Set<SslMode>(['require', 'verify-ca', 'verify-full']);
  * the token is accepted for 15 minutes. For a subscription, use a password secret (see
  * `IAM_SUBSCRIPTION_WARNING`).
  */
-export async function iamAuthConnection(options: IamAuthOptions, now: () => Date = () => new Date()): Promise<ConnectionSpec & { tokenExpiresAt: string }> {
+export async function iamAuthConnection(
+  options: IamAuthOptions,
+  now: () => Date = () => new Date(),
+): Promise<ConnectionSpec & { tokenExpiresAt: string }> {
   const port = options.port ?? 5432;
   const provide = options.tokenProvider ?? signerTokenProvider;
   const request: TokenRequest = { hostname: options.host, port, username: options.user };

@@ -12,7 +12,11 @@ const DEFAULT_APPLICATION_NAME = 'database-replicator';
  * libpq's fallbacks: the caller's PGPASSWORD and PGPASSFILE pass through (and ~/.pgpass is found through
  * HOME), the same ones our own sessions use; no other inherited PG* variable does (see childEnvironment).
  */
-export function libpqEnvironment(spec: ConnectionSpec, policy: TlsPolicy, parent: NodeJS.ProcessEnv = process.env): Record<string, string> {
+export function libpqEnvironment(
+  spec: ConnectionSpec,
+  policy: TlsPolicy,
+  parent: NodeJS.ProcessEnv = process.env,
+): Record<string, string> {
   const env: Record<string, string> = {
     ...inheritedPasswordFallback(spec, parent),
     PGHOST: spec.host,
@@ -23,7 +27,8 @@ export function libpqEnvironment(spec: ConnectionSpec, policy: TlsPolicy, parent
     PGAPPNAME: spec.applicationName ?? DEFAULT_APPLICATION_NAME,
   };
   if (spec.password !== undefined) env.PGPASSWORD = spec.password;
-  if (policy.allowSelfSignedCerts && (spec.sslmode === 'verify-ca' || spec.sslmode === 'verify-full')) env.PGSSLMODE = 'require';
+  if (policy.allowSelfSignedCerts && (spec.sslmode === 'verify-ca' || spec.sslmode === 'verify-full'))
+    env.PGSSLMODE = 'require';
   // libpq checks the chain in every TLS mode once it has a root certificate, so the flag drops it.
   if (spec.sslrootcert !== undefined && !policy.allowSelfSignedCerts) env.PGSSLROOTCERT = spec.sslrootcert;
   if (spec.sslcert !== undefined) env.PGSSLCERT = spec.sslcert;
@@ -41,7 +46,12 @@ export function libpqConninfo(spec: ConnectionSpec): string {
   const parts: Array<[string, string]> = [['dbname', spec.database]];
   // Keepalives are TCP settings; libpq ignores them on a Unix socket, so they are left out there.
   if (!spec.host.startsWith('/')) {
-    parts.push(['keepalives', '1'], ['keepalives_idle', '30'], ['keepalives_interval', '10'], ['keepalives_count', '6']);
+    parts.push(
+      ['keepalives', '1'],
+      ['keepalives_idle', '30'],
+      ['keepalives_interval', '10'],
+      ['keepalives_count', '6'],
+    );
   }
   return formatConninfo(parts);
 }

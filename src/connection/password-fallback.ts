@@ -13,7 +13,10 @@ import type { ConnectionSpec } from './url.ts';
 export const PASSWORD_FALLBACK_VARIABLES = ['PGPASSWORD', 'PGPASSFILE'] as const;
 
 /** The fallback variables of `parent` that a libpq program needs: none when the URL carries the password. */
-export function inheritedPasswordFallback(spec: ConnectionSpec, parent: NodeJS.ProcessEnv = process.env): Record<string, string> {
+export function inheritedPasswordFallback(
+  spec: ConnectionSpec,
+  parent: NodeJS.ProcessEnv = process.env,
+): Record<string, string> {
   if (spec.password !== undefined) return {};
   const inherited: Record<string, string> = {};
   for (const name of PASSWORD_FALLBACK_VARIABLES) {
@@ -63,7 +66,10 @@ function matchField(line: string, at: number, token: string): number {
 const DEFAULT_SOCKET_DIRECTORIES = new Set(['/tmp', '/var/run/postgresql', '/run/postgresql']);
 
 /** The password of the first line of a password file that matches the connection, as libpq reads it. */
-export function findPasswordInFile(text: string, spec: Pick<ConnectionSpec, 'host' | 'port' | 'database' | 'user'>): string | undefined {
+export function findPasswordInFile(
+  text: string,
+  spec: Pick<ConnectionSpec, 'host' | 'port' | 'database' | 'user'>,
+): string | undefined {
   const host = spec.host === '' || DEFAULT_SOCKET_DIRECTORIES.has(spec.host) ? 'localhost' : spec.host;
   for (const rawLine of text.split('\n')) {
     const line = rawLine.endsWith('\r') ? rawLine.slice(0, -1) : rawLine;
@@ -99,9 +105,20 @@ export function fallbackPassword(spec: ConnectionSpec, env: NodeJS.ProcessEnv = 
   let text: string;
   try {
     const stat = statSync(file);
-    if (!stat.isFile()) return { ignoredFile: { what: `the password file ${file} is not a plain file`, remedy: 'Point PGPASSFILE at a plain file.' } };
+    if (!stat.isFile())
+      return {
+        ignoredFile: {
+          what: `the password file ${file} is not a plain file`,
+          remedy: 'Point PGPASSFILE at a plain file.',
+        },
+      };
     if (process.platform !== 'win32' && (stat.mode & 0o077) !== 0) {
-      return { ignoredFile: { what: `the password file ${file} is open to group or others, so it was ignored`, remedy: `Make it private (chmod 600 ${file}), as libpq requires.` } };
+      return {
+        ignoredFile: {
+          what: `the password file ${file} is open to group or others, so it was ignored`,
+          remedy: `Make it private (chmod 600 ${file}), as libpq requires.`,
+        },
+      };
     }
     text = readFileSync(file, 'utf8');
   } catch {

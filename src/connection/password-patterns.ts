@@ -17,11 +17,23 @@ export const PASSWORD_PATTERNS: readonly PasswordPattern[] = [
   // double quote: an unencoded @ in a password must not leave its tail visible, and over-masking a
   // query that holds an @ is the safe mistake. A double quote ends it so two URLs in one JSON line
   // are masked separately.
-  { pattern: /([a-z][a-z0-9+.-]*:\/\/[^\s:/?#@"]*:)([^\s"]*)(?=@)/gi, mask: MASK, reason: 'holds a URL with a password' },
+  {
+    pattern: /([a-z][a-z0-9+.-]*:\/\/[^\s:/?#@"]*:)([^\s"]*)(?=@)/gi,
+    mask: MASK,
+    reason: 'holds a URL with a password',
+  },
   // conninfo: password=secret, password='it\'s' (libpq), 'it''s' (SQL habit) or "double quoted".
-  { pattern: /(\bpassword\s*=\s*)('(?:[^'\\]|\\.|'')*'|"(?:[^"\\]|\\.)*"|[^\s'"]+)/gi, mask: MASK, reason: 'holds a password=... setting' },
+  {
+    pattern: /(\bpassword\s*=\s*)('(?:[^'\\]|\\.|'')*'|"(?:[^"\\]|\\.)*"|[^\s'"]+)/gi,
+    mask: MASK,
+    reason: 'holds a password=... setting',
+  },
   // JSON: {"password": "secret"}, the shape of an RDS secret in Secrets Manager, and a SecretString.
-  { pattern: /("(?:password|secret|secretstring)"\s*:\s*)("(?:[^"\\]|\\.)*")/gi, mask: `"${MASK}"`, reason: 'holds a JSON password' },
+  {
+    pattern: /("(?:password|secret|secretstring)"\s*:\s*)("(?:[^"\\]|\\.)*")/gi,
+    mask: `"${MASK}"`,
+    reason: 'holds a JSON password',
+  },
   // Environment dumps: PGPASSWORD=secret, PGPASSWORD='two words'.
   { pattern: /(\bPGPASSWORD=)('[^']*'|"(?:[^"\\]|\\.)*"|\S+)/gi, mask: MASK, reason: 'holds a password=... setting' },
 ];

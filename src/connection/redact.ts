@@ -24,7 +24,8 @@ export function registerSecret(value: string | undefined): void {
 
 export function redact(text: string): string {
   let out = text;
-  for (const { pattern, mask } of PASSWORD_PATTERNS) out = out.replace(pattern, (_match, before: string) => `${before}${mask}`);
+  for (const { pattern, mask } of PASSWORD_PATTERNS)
+    out = out.replace(pattern, (_match, before: string) => `${before}${mask}`);
   // Longest first, so a secret that contains another is masked whole.
   for (const secret of [...secrets].sort((a, b) => b.length - a.length)) {
     out = out.split(secret).join(MASK);

@@ -1,7 +1,14 @@
 import { GetSecretValueCommand, type SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { z } from 'zod';
 import { registerSecret } from './redact.ts';
-import { ConnectionUrlError, parseConnectionUrl, SSL_MODES, withDatabase, type ConnectionSpec, type SslMode } from './url.ts';
+import {
+  ConnectionUrlError,
+  parseConnectionUrl,
+  SSL_MODES,
+  withDatabase,
+  type ConnectionSpec,
+  type SslMode,
+} from './url.ts';
 
 // Credentials in AWS come from Secrets Manager: the workflow passes secret ARNs between its steps and
 // each function or task reads the value itself. Every message here names the secret and the key,
@@ -22,7 +29,13 @@ export class MissingPermission extends Error {
 }
 
 /** The names AWS services give an authorization failure (RDS's query API, JSON APIs and EC2-style APIs). */
-const ACCESS_DENIED = new Set(['AccessDenied', 'AccessDeniedException', 'UnauthorizedOperation', 'NotAuthorized', 'UnauthorizedException']);
+const ACCESS_DENIED = new Set([
+  'AccessDenied',
+  'AccessDeniedException',
+  'UnauthorizedOperation',
+  'NotAuthorized',
+  'UnauthorizedException',
+]);
 
 export function isAccessDenied(error: unknown): boolean {
   if (!(error instanceof Error)) return false;
@@ -39,9 +52,13 @@ export class SecretMalformed extends Error {
   override name = 'SecretMalformed';
 }
 
-const SHAPES_HINT = 'store either the RDS shape {"username", "password", "host", "port", "dbname"} or {"url": "postgresql://user:password@host:5432/db"}';
+const SHAPES_HINT =
+  'store either the RDS shape {"username", "password", "host", "port", "dbname"} or {"url": "postgresql://user:password@host:5432/db"}';
 
-const portSchema = z.union([z.number().int().min(1).max(65535), z.string().regex(/^\d+$/).transform(Number).pipe(z.number().int().min(1).max(65535))]);
+const portSchema = z.union([
+  z.number().int().min(1).max(65535),
+  z.string().regex(/^\d+$/).transform(Number).pipe(z.number().int().min(1).max(65535)),
+]);
 
 /** The document RDS writes for a managed master user secret (and the console's "Credentials for RDS database"). */
 const rdsSecretSchema = z.object({
@@ -78,11 +95,18 @@ export interface ResolveSecretOptions {
 export type SecretCache = Map<string, Promise<ConnectionSpec>>;
 
 /** One sentence about a schema problem: which key, and what kind of value it must be. Never the value. */
-function describeIssue(secretArn: string, document: Record<string, unknown>, issue: z.ZodError['issues'][number]): string {
+function describeIssue(
+  secretArn: string,
+  document: Record<string, unknown>,
+  issue: z.ZodError['issues'][number],
+): string {
   const key = String(issue.path[0] ?? '');
   if (!key) return `The secret ${secretArn} is not a JSON object; ${SHAPES_HINT}.`;
   if (!(key in document) || document[key] === null) {
-    const managed = key === 'host' && 'username' in document && 'password' in document ? ' (an RDS-managed master user secret holds only the user name and password: give the endpoint with it)' : '';
+    const managed =
+      key === 'host' && 'username' in document && 'password' in document
+        ? ' (an RDS-managed master user secret holds only the user name and password: give the endpoint with it)'
+        : '';
     return `The secret ${secretArn} has no "${key}" key${managed}; ${SHAPES_HINT}.`;
   }
   const expectation: Record<string, string> = {
@@ -97,23 +121,37 @@ function defaultSslMode(host: string): SslMode {
   return /\.amazonaws\.com\.?$/i.test(host) ? 'require' : 'prefer';
 }
 
-function specFromDocument(secretArn: string, document: unknown, endpoint: ResolveSecretOptions['endpoint']): ConnectionSpec {
+function specFromDocument(
+  secretArn: string,
+  document: unknown,
+  endpoint: ResolveSecretOptions['endpoint'],
+): ConnectionSpec {
   if (typeof document !== 'object' || document === null || Array.isArray(document)) {
     throw new SecretMalformed(`The secret ${secretArn} is not a JSON object; ${SHAPES_HINT}.`);
   }
   let record = document as Record<string, unknown>;
   if (endpoint && !('url' in record) && record.host === undefined) {
-    record = { ...record, host: endpoint.host, ...(record.port === undefined && endpoint.port !== undefined ? { port: endpoint.port } : {}) };
+    record = {
+      ...record,
+      host: endpoint.host,
+      ...(record.port === undefined && endpoint.port !== undefined ? { port: endpoint.port } : {}),
+    };
   }
   // Registered before any validation, so no later message or log line can echo it.
   if (typeof record.password === 'string') registerSecret(record.password);
   if ('url' in record) {
     const parsed = urlSecretSchema.safeParse(record);
-    if (!parsed.success) throw new SecretMalformed(`The secret ${secretArn} has a "url" key that is not a non-empty string; ${SHAPES_HINT}.`);
+    if (!parsed.success)
+      throw new SecretMalformed(
+        `The secret ${secretArn} has a "url" key that is not a non-empty string; ${SHAPES_HINT}.`,
+      );
     try {
       return parseConnectionUrl(parsed.data.url);
     } catch (error) {
-      if (error instanceof ConnectionUrlError) throw new SecretMalformed(`The secret ${secretArn} has a "url" key that is not a usable PostgreSQL URL: ${error.message}`);
+      if (error instanceof ConnectionUrlError)
+        throw new SecretMalformed(
+          `The secret ${secretArn} has a "url" key that is not a usable PostgreSQL URL: ${error.message}`,
+        );
       throw error;
     }
   }
@@ -121,7 +159,9 @@ function specFromDocument(secretArn: string, document: unknown, endpoint: Resolv
   if (!parsed.success) throw new SecretMalformed(describeIssue(secretArn, record, parsed.error.issues[0]!));
   const secret = parsed.data;
   if (secret.engine !== undefined && !POSTGRES_ENGINES.has(secret.engine)) {
-    throw new SecretMalformed(`The secret ${secretArn} is for the engine "${secret.engine}", not PostgreSQL; give the secret of a postgres or aurora-postgresql database.`);
+    throw new SecretMalformed(
+      `The secret ${secretArn} is for the engine "${secret.engine}", not PostgreSQL; give the secret of a postgres or aurora-postgresql database.`,
+    );
   }
   const spec: ConnectionSpec = {
     host: secret.host,
@@ -136,24 +176,41 @@ function specFromDocument(secretArn: string, document: unknown, endpoint: Resolv
   return spec;
 }
 
-async function fetchSecret(client: SecretsManagerClient, secretArn: string, endpoint: ResolveSecretOptions['endpoint']): Promise<ConnectionSpec> {
+async function fetchSecret(
+  client: SecretsManagerClient,
+  secretArn: string,
+  endpoint: ResolveSecretOptions['endpoint'],
+): Promise<ConnectionSpec> {
   let text: string | undefined;
   try {
     const output = await client.send(new GetSecretValueCommand({ SecretId: secretArn }));
     text = output.SecretString;
   } catch (error) {
     if (isAccessDenied(error)) {
-      throw new MissingPermission('secretsmanager:GetSecretValue', `This role may not read the secret ${secretArn}; grant it secretsmanager:GetSecretValue on that secret (and kms:Decrypt on its KMS key if it uses a customer managed key).`);
+      throw new MissingPermission(
+        'secretsmanager:GetSecretValue',
+        `This role may not read the secret ${secretArn}; grant it secretsmanager:GetSecretValue on that secret (and kms:Decrypt on its KMS key if it uses a customer managed key).`,
+      );
     }
     const name = (error as Error).name;
     if (name === 'DecryptionFailure') {
-      throw new MissingPermission('kms:Decrypt', `The secret ${secretArn} could not be decrypted; grant this role kms:Decrypt on the secret's KMS key.`);
+      throw new MissingPermission(
+        'kms:Decrypt',
+        `The secret ${secretArn} could not be decrypted; grant this role kms:Decrypt on the secret's KMS key.`,
+      );
     }
-    if (name === 'ResourceNotFoundException') throw new SecretNotFound(`The secret ${secretArn} does not exist (or has no current version); check the ARN and the region.`);
-    if (name === 'InvalidRequestException') throw new SecretNotFound(`The secret ${secretArn} cannot be read (it may be scheduled for deletion); restore it or give another secret.`);
+    if (name === 'ResourceNotFoundException')
+      throw new SecretNotFound(
+        `The secret ${secretArn} does not exist (or has no current version); check the ARN and the region.`,
+      );
+    if (name === 'InvalidRequestException')
+      throw new SecretNotFound(
+        `The secret ${secretArn} cannot be read (it may be scheduled for deletion); restore it or give another secret.`,
+      );
     throw error;
   }
-  if (text === undefined) throw new SecretMalformed(`The secret ${secretArn} holds binary data, not a JSON document; ${SHAPES_HINT}.`);
+  if (text === undefined)
+    throw new SecretMalformed(`The secret ${secretArn} holds binary data, not a JSON document; ${SHAPES_HINT}.`);
   let document: unknown;
   try {
     document = JSON.parse(text);
@@ -170,7 +227,11 @@ async function fetchSecret(client: SecretsManagerClient, secretArn: string, endp
  * The returned spec holds the password: keep it inside the function or task that resolved it,
  * and pass only the ARN on.
  */
-export async function resolveSecretConnection(client: SecretsManagerClient, secretArn: string, options: ResolveSecretOptions = {}): Promise<ConnectionSpec> {
+export async function resolveSecretConnection(
+  client: SecretsManagerClient,
+  secretArn: string,
+  options: ResolveSecretOptions = {},
+): Promise<ConnectionSpec> {
   const key = options.endpoint ? `${secretArn} ${options.endpoint.host}:${options.endpoint.port ?? ''}` : secretArn;
   let pending = options.cache?.get(key);
   if (!pending) {

@@ -38,14 +38,25 @@ function readPem(path: string, what: string, readFile: (path: string) => string)
     return readFile(path);
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code;
-    const problem = code === 'ENOENT' ? 'does not exist' : code === 'EACCES' ? 'cannot be read (permission denied)' : code === 'EISDIR' ? 'is a folder, not a file' : 'cannot be read';
+    const problem =
+      code === 'ENOENT'
+        ? 'does not exist'
+        : code === 'EACCES'
+          ? 'cannot be read (permission denied)'
+          : code === 'EISDIR'
+            ? 'is a folder, not a file'
+            : 'cannot be read';
     throw new ConnectionUrlError(`The ${what} file ${path} ${problem}; fix the path in the URL.`);
   }
 }
 
 /** Whether libpq would check the certificate chain: verify-* always, `require` only when given a root certificate. */
 function verifiesChain(spec: ConnectionSpec): boolean {
-  return spec.sslmode === 'verify-ca' || spec.sslmode === 'verify-full' || (spec.sslmode === 'require' && spec.sslrootcert !== undefined);
+  return (
+    spec.sslmode === 'verify-ca' ||
+    spec.sslmode === 'verify-full' ||
+    (spec.sslmode === 'require' && spec.sslrootcert !== undefined)
+  );
 }
 
 /**
@@ -55,7 +66,11 @@ function verifiesChain(spec: ConnectionSpec): boolean {
  * `prefer` never check: their point is to connect whatever the server offers.
  * With `policy.allowSelfSignedCerts` nothing is checked and no root certificate is read.
  */
-export function tlsOptionsFor(spec: ConnectionSpec, policy: TlsPolicy, readFile: (path: string) => string = (p) => readFileSync(p, 'utf8')): false | ConnectionOptions {
+export function tlsOptionsFor(
+  spec: ConnectionSpec,
+  policy: TlsPolicy,
+  readFile: (path: string) => string = (p) => readFileSync(p, 'utf8'),
+): false | ConnectionOptions {
   if (spec.sslmode === 'disable' || isSocket(spec)) return false;
   const options: ConnectionOptions = {};
   if (spec.sslcert) options.cert = readPem(spec.sslcert, 'sslcert', readFile);
@@ -69,7 +84,8 @@ export function tlsOptionsFor(spec: ConnectionSpec, policy: TlsPolicy, readFile:
   }
   options.rejectUnauthorized = true;
   // Without a root file Node's bundled CA store applies, which is what a public CA chain needs.
-  if (spec.sslrootcert && spec.sslrootcert !== SYSTEM_ROOTS) options.ca = readPem(spec.sslrootcert, 'sslrootcert', readFile);
+  if (spec.sslrootcert && spec.sslrootcert !== SYSTEM_ROOTS)
+    options.ca = readPem(spec.sslrootcert, 'sslrootcert', readFile);
   // verify-ca (and require with a root file) trusts any name the CA signed; Node's default check stays for verify-full.
   if (spec.sslmode !== 'verify-full') options.checkServerIdentity = () => undefined;
   return options;

@@ -32,11 +32,20 @@ export class ConnectionUrlError extends Error {
   }
 }
 
-const SUPPORTED_PARAMETERS = ['sslmode', 'sslrootcert', 'sslcert', 'sslkey', 'connect_timeout', 'application_name', 'host'] as const;
+const SUPPORTED_PARAMETERS = [
+  'sslmode',
+  'sslrootcert',
+  'sslcert',
+  'sslkey',
+  'connect_timeout',
+  'application_name',
+  'host',
+] as const;
 const DEFAULT_PORT = 5432;
 // pg turns connect_timeout into a setTimeout delay, which Node caps at 2^31-1 ms; beyond that it fires at once.
 const MAX_CONNECT_TIMEOUT_SECONDS = Math.floor((2 ** 31 - 1) / 1000);
-const ENCODE_HINT = 'percent-encode special characters in the user and password (@ as %40, : as %3A, / as %2F, ? as %3F, # as %23)';
+const ENCODE_HINT =
+  'percent-encode special characters in the user and password (@ as %40, : as %3A, / as %2F, ? as %3F, # as %23)';
 
 /** Quotes a piece of user input for a message: one line, bounded length. */
 function quote(text: string): string {
@@ -54,7 +63,8 @@ function decode(part: string, what: string): string {
 }
 
 function parsePort(text: string): number {
-  if (text === '') throw new ConnectionUrlError('The URL has a ":" after the host but no port number; remove it or add the port.');
+  if (text === '')
+    throw new ConnectionUrlError('The URL has a ":" after the host but no port number; remove it or add the port.');
   if (!/^\d+$/.test(text) || Number(text) < 1 || Number(text) > 65535) {
     throw new ConnectionUrlError(`The port ${quote(text)} in the URL is not a number from 1 to 65535.`);
   }
@@ -63,27 +73,40 @@ function parsePort(text: string): number {
 
 /** A host as libpq takes it: a socket folder, an IP address or a DNS name; anything else is a typo we should not try to resolve. */
 function checkHost(host: string): string {
-  if (host.includes(',')) throw new ConnectionUrlError('The URL names several hosts, which is not supported; give one host.');
-  if (host === '' || host.startsWith('/') || isIP(host) !== 0 || /^[\p{L}\p{N}_-]+(?:\.[\p{L}\p{N}_-]+)*\.?$/u.test(host)) return host;
-  throw new ConnectionUrlError(`The host ${quote(host)} in the URL is not a host name, an IP address or a socket folder.`);
+  if (host.includes(','))
+    throw new ConnectionUrlError('The URL names several hosts, which is not supported; give one host.');
+  if (
+    host === '' ||
+    host.startsWith('/') ||
+    isIP(host) !== 0 ||
+    /^[\p{L}\p{N}_-]+(?:\.[\p{L}\p{N}_-]+)*\.?$/u.test(host)
+  )
+    return host;
+  throw new ConnectionUrlError(
+    `The host ${quote(host)} in the URL is not a host name, an IP address or a socket folder.`,
+  );
 }
 
 function parseHostAndPort(hostPort: string): { host: string; port: number } {
-  if (hostPort.includes(',')) throw new ConnectionUrlError('The URL names several hosts, which is not supported; give one host.');
+  if (hostPort.includes(','))
+    throw new ConnectionUrlError('The URL names several hosts, which is not supported; give one host.');
   if (hostPort.startsWith('[')) {
     const end = hostPort.indexOf(']');
     if (end < 0) throw new ConnectionUrlError('The URL has an IPv6 host without its closing bracket.');
     const rest = hostPort.slice(end + 1);
-    if (rest !== '' && !rest.startsWith(':')) throw new ConnectionUrlError('The URL has text after the bracketed IPv6 host that is not a :port.');
+    if (rest !== '' && !rest.startsWith(':'))
+      throw new ConnectionUrlError('The URL has text after the bracketed IPv6 host that is not a :port.');
     // Decoded for a zone id: [fe80::1%25eth0].
     const host = decode(hostPort.slice(1, end), 'host');
-    if (isIP(host) !== 6) throw new ConnectionUrlError(`The bracketed host ${quote(host)} in the URL is not an IPv6 address.`);
+    if (isIP(host) !== 6)
+      throw new ConnectionUrlError(`The bracketed host ${quote(host)} in the URL is not an IPv6 address.`);
     return { host, port: rest ? parsePort(rest.slice(1)) : DEFAULT_PORT };
   }
   const colon = hostPort.lastIndexOf(':');
   if (colon >= 0) {
     const host = hostPort.slice(0, colon);
-    if (host.includes(':')) throw new ConnectionUrlError('The URL has an IPv6 host without brackets; write it as [address]:port.');
+    if (host.includes(':'))
+      throw new ConnectionUrlError('The URL has an IPv6 host without brackets; write it as [address]:port.');
     return { host: checkHost(decode(host, 'host')), port: parsePort(hostPort.slice(colon + 1)) };
   }
   return { host: checkHost(decode(hostPort, 'host')), port: DEFAULT_PORT };
@@ -92,7 +115,8 @@ function parseHostAndPort(hostPort: string): { host: string; port: number } {
 function applyParameter(spec: ConnectionSpec, key: string, value: string): void {
   switch (key as (typeof SUPPORTED_PARAMETERS)[number]) {
     case 'sslmode':
-      if (!SSL_MODES.includes(value as SslMode)) throw new ConnectionUrlError(`The sslmode ${quote(value)} is not one of ${SSL_MODES.join(', ')}.`);
+      if (!SSL_MODES.includes(value as SslMode))
+        throw new ConnectionUrlError(`The sslmode ${quote(value)} is not one of ${SSL_MODES.join(', ')}.`);
       spec.sslmode = value as SslMode;
       return;
     case 'sslrootcert':
@@ -106,7 +130,9 @@ function applyParameter(spec: ConnectionSpec, key: string, value: string): void 
       return;
     case 'connect_timeout':
       if (!/^\d+$/.test(value) || Number(value) > MAX_CONNECT_TIMEOUT_SECONDS) {
-        throw new ConnectionUrlError(`The connect_timeout ${quote(value)} is not a whole number of seconds from 0 to ${MAX_CONNECT_TIMEOUT_SECONDS}.`);
+        throw new ConnectionUrlError(
+          `The connect_timeout ${quote(value)} is not a whole number of seconds from 0 to ${MAX_CONNECT_TIMEOUT_SECONDS}.`,
+        );
       }
       spec.connectTimeoutSeconds = Number(value);
       return;
@@ -120,7 +146,9 @@ function applyParameter(spec: ConnectionSpec, key: string, value: string): void 
     default:
       // libpq accepts ?password=; we refuse it, but its value must still never be echoed later.
       if (key === 'password') registerSecret(value);
-      throw new ConnectionUrlError(`The URL parameter ${quote(key)} is not supported; use ${SUPPORTED_PARAMETERS.join(', ')}.`);
+      throw new ConnectionUrlError(
+        `The URL parameter ${quote(key)} is not supported; use ${SUPPORTED_PARAMETERS.join(', ')}.`,
+      );
   }
 }
 
@@ -188,19 +216,31 @@ export function parseConnectionUrl(url: string): ConnectionSpec {
 
   const { host, port } = hostPort ? parseHostAndPort(hostPort) : { host: '', port: DEFAULT_PORT };
   const path = pathPart.replace(/^\//, '');
-  if (path.includes('/')) throw new ConnectionUrlError('The database name in the URL contains a "/"; percent-encode it as %2F.');
+  if (path.includes('/'))
+    throw new ConnectionUrlError('The database name in the URL contains a "/"; percent-encode it as %2F.');
   const database = decode(path, 'database name');
 
-  const spec: ConnectionSpec = { host, port, database: database || 'postgres', databaseGiven: database !== '', user, sslmode: 'prefer' };
+  const spec: ConnectionSpec = {
+    host,
+    port,
+    database: database || 'postgres',
+    databaseGiven: database !== '',
+    user,
+    sslmode: 'prefer',
+  };
   // libpq treats an empty password as none and consults ~/.pgpass, so we do too.
   if (password) spec.password = password;
   for (const pair of queryText.split('&')) {
     if (!pair) continue;
     const eq = pair.indexOf('=');
-    if (eq < 0) throw new ConnectionUrlError(`The URL parameter ${quote(decode(pair, 'parameter'))} has no value; write it as name=value.`);
+    if (eq < 0)
+      throw new ConnectionUrlError(
+        `The URL parameter ${quote(decode(pair, 'parameter'))} has no value; write it as name=value.`,
+      );
     applyParameter(spec, decode(pair.slice(0, eq), 'parameter name'), decode(pair.slice(eq + 1), 'parameter value'));
   }
-  if (!spec.host) throw new ConnectionUrlError('The URL names no host; write it as postgres://user@host:5432/database.');
+  if (!spec.host)
+    throw new ConnectionUrlError('The URL names no host; write it as postgres://user@host:5432/database.');
   return spec;
 }
 

@@ -41,14 +41,21 @@ export async function installDdlCapture(setup: DdlCaptureSetup): Promise<void> {
     await target.end().catch(() => undefined);
   }
   await source.query(logTableSql(schema));
-  await source.query(captureSql(schema, [setup.publication, ...(setup.resumePublication ? [setup.resumePublication] : [])]));
-  if (!(await source.query('SELECT 1 FROM pg_event_trigger WHERE evtname = $1', [schema])).rowCount) await source.query(eventTriggerSql(schema, schema));
-  if (!(await publicationExists(source, setup.publication))) await createPublication(source, setup.publication, setup.published, setup.sourceMajor);
+  await source.query(
+    captureSql(schema, [setup.publication, ...(setup.resumePublication ? [setup.resumePublication] : [])]),
+  );
+  if (!(await source.query('SELECT 1 FROM pg_event_trigger WHERE evtname = $1', [schema])).rowCount)
+    await source.query(eventTriggerSql(schema, schema));
+  if (!(await publicationExists(source, setup.publication)))
+    await createPublication(source, setup.publication, setup.published, setup.sourceMajor);
   const { rowCount } = await source.query(
     `SELECT 1 FROM pg_publication_rel pr JOIN pg_publication p ON p.oid = pr.prpubid WHERE p.pubname = $1 AND pr.prrelid = to_regclass($2)`,
     [setup.publication, qualifiedName(schema, 'ddl_log')],
   );
-  if (!rowCount) await source.query(`ALTER PUBLICATION ${quoteIdent(setup.publication)} ADD TABLE ${qualifiedName(schema, 'ddl_log')}`);
+  if (!rowCount)
+    await source.query(
+      `ALTER PUBLICATION ${quoteIdent(setup.publication)} ADD TABLE ${qualifiedName(schema, 'ddl_log')}`,
+    );
 }
 
 /**

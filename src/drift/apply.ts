@@ -3,7 +3,15 @@ import { quoteIdent } from '../catalog/ident.ts';
 import { describeFinding, type DriftFinding, type DriftKind } from './types.ts';
 
 /** Columns first (the apply worker waits on them), then types and constraints, new tables, and indexes last. */
-const ORDER: DriftKind[] = ['column added', 'type widened', 'nullability', 'default', 'table added', 'index missing', 'primary key'];
+const ORDER: DriftKind[] = [
+  'column added',
+  'type widened',
+  'nullability',
+  'default',
+  'table added',
+  'index missing',
+  'primary key',
+];
 
 export interface DriftApplied {
   /** What was done, one sentence per finding, in the order it was done. */
@@ -19,7 +27,10 @@ export class DriftApplyError extends Error {
 }
 
 async function subscriptionEnabled(target: pg.Client, subscription: string): Promise<boolean> {
-  const { rows } = await target.query<{ enabled: boolean }>('SELECT subenabled AS enabled FROM pg_subscription WHERE subname = $1', [subscription]);
+  const { rows } = await target.query<{ enabled: boolean }>(
+    'SELECT subenabled AS enabled FROM pg_subscription WHERE subname = $1',
+    [subscription],
+  );
   return rows[0]?.enabled ?? false;
 }
 
@@ -30,7 +41,10 @@ async function subscriptionEnabled(target: pg.Client, subscription: string): Pro
  */
 async function resetErrorCount(target: pg.Client, subscription: string): Promise<void> {
   try {
-    await target.query("SELECT pg_stat_reset_subscription_stats(oid) FROM pg_subscription WHERE subname = $1 AND current_setting('server_version_num')::int >= 150000", [subscription]);
+    await target.query(
+      "SELECT pg_stat_reset_subscription_stats(oid) FROM pg_subscription WHERE subname = $1 AND current_setting('server_version_num')::int >= 150000",
+      [subscription],
+    );
   } catch {
     // No EXECUTE on the function (or before 15): nothing else depends on the count.
   }
@@ -42,7 +56,12 @@ async function resetErrorCount(target: pg.Client, subscription: string): Promise
  * to the subscription, and refuses to run on a disabled one). The subscription, disabled by an error
  * or by hand, is enabled again once the target's tables can take the source's rows.
  */
-export async function applyDrift(source: pg.Client, target: pg.Client, subscription: string, findings: DriftFinding[]): Promise<DriftApplied> {
+export async function applyDrift(
+  source: pg.Client,
+  target: pg.Client,
+  subscription: string,
+  findings: DriftFinding[],
+): Promise<DriftApplied> {
   const additive = findings.filter((f) => f.additive).sort((a, b) => ORDER.indexOf(a.kind) - ORDER.indexOf(b.kind));
   const out: DriftApplied = { applied: [], listed: findings.filter((f) => !f.additive), reenabled: false };
   const enable = async () => {

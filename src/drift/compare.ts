@@ -21,14 +21,24 @@ function addColumn(database: string, table: string, sql: string, c: ColumnDefini
   const column = c.notNull && c.default === null && c.generated === null && !c.identity ? { ...c, notNull: false } : c;
   const exact = c.generated !== null || (!c.identity && isConstantDefault(c.default));
   return {
-    database, table, kind: 'column added', column: c.name,
+    database,
+    table,
+    kind: 'column added',
+    column: c.name,
     message: `column ${c.name} was added to ${table} on the source; the target lacks it${exact ? '' : ` (its ${c.identity ? 'identity' : `default ${c.default}`} would give the target's existing rows other values than the source's: add it by hand and copy the values)`}`,
     statements: [target(`ALTER TABLE ${sql} ADD COLUMN ${columnSql(column)}`)],
-    additive: exact, blocksReplication: true,
+    additive: exact,
+    blocksReplication: true,
   };
 }
 
-function compareColumn(database: string, table: string, sql: string, s: ColumnDefinition, t: ColumnDefinition): DriftFinding[] {
+function compareColumn(
+  database: string,
+  table: string,
+  sql: string,
+  s: ColumnDefinition,
+  t: ColumnDefinition,
+): DriftFinding[] {
   const out: DriftFinding[] = [];
   const col = quoteIdent(s.name);
   const base = { database, table, column: s.name };
@@ -36,23 +46,53 @@ function compareColumn(database: string, table: string, sql: string, s: ColumnDe
     const widened = isWidening(t.type, s.type);
     const narrowed = isWidening(s.type, t.type);
     out.push({
-      ...base, kind: widened ? 'type widened' : 'type changed',
+      ...base,
+      kind: widened ? 'type widened' : 'type changed',
       message: `column ${s.name} of ${table} is ${s.type} on the source but ${t.type} on the target (${widened ? 'widened on the source' : narrowed ? 'narrowed on the source: the target still accepts every value' : 'changed on the source: check the conversion'})`,
-      statements: [target(`ALTER TABLE ${sql} ALTER COLUMN ${col} TYPE ${s.type}${widened || narrowed ? '' : ` USING ${col}::${s.type}`}`)],
-      additive: widened, blocksReplication: !narrowed,
+      statements: [
+        target(
+          `ALTER TABLE ${sql} ALTER COLUMN ${col} TYPE ${s.type}${widened || narrowed ? '' : ` USING ${col}::${s.type}`}`,
+        ),
+      ],
+      additive: widened,
+      blocksReplication: !narrowed,
     });
   }
   if (!s.identity && !t.identity && s.notNull !== t.notNull) {
-    out.push(s.notNull
-      ? { ...base, kind: 'nullability', message: `column ${s.name} of ${table} is NOT NULL on the source but nullable on the target`, statements: [target(`ALTER TABLE ${sql} ALTER COLUMN ${col} SET NOT NULL`)], additive: false, blocksReplication: false }
-      : { ...base, kind: 'nullability', message: `column ${s.name} of ${table} became nullable on the source; the target's NOT NULL rejects rows without it`, statements: [target(`ALTER TABLE ${sql} ALTER COLUMN ${col} DROP NOT NULL`)], additive: true, blocksReplication: true });
+    out.push(
+      s.notNull
+        ? {
+            ...base,
+            kind: 'nullability',
+            message: `column ${s.name} of ${table} is NOT NULL on the source but nullable on the target`,
+            statements: [target(`ALTER TABLE ${sql} ALTER COLUMN ${col} SET NOT NULL`)],
+            additive: false,
+            blocksReplication: false,
+          }
+        : {
+            ...base,
+            kind: 'nullability',
+            message: `column ${s.name} of ${table} became nullable on the source; the target's NOT NULL rejects rows without it`,
+            statements: [target(`ALTER TABLE ${sql} ALTER COLUMN ${col} DROP NOT NULL`)],
+            additive: true,
+            blocksReplication: true,
+          },
+    );
   }
   if (!s.identity && !t.identity && s.generated === null && t.generated === null && s.default !== t.default) {
     out.push({
-      ...base, kind: 'default',
+      ...base,
+      kind: 'default',
       message: `column ${s.name} of ${table} defaults to ${s.default ?? 'nothing'} on the source but ${t.default ?? 'nothing'} on the target (it matters after cutover)`,
-      statements: [target(s.default === null ? `ALTER TABLE ${sql} ALTER COLUMN ${col} DROP DEFAULT` : `ALTER TABLE ${sql} ALTER COLUMN ${col} SET DEFAULT ${s.default}`)],
-      additive: true, blocksReplication: false,
+      statements: [
+        target(
+          s.default === null
+            ? `ALTER TABLE ${sql} ALTER COLUMN ${col} DROP DEFAULT`
+            : `ALTER TABLE ${sql} ALTER COLUMN ${col} SET DEFAULT ${s.default}`,
+        ),
+      ],
+      additive: true,
+      blocksReplication: false,
     });
   }
   return out;
@@ -69,10 +109,14 @@ export function compareTable(database: string, s: TableDefinition, t: TableDefin
   if (added.length === 1 && dropped.length === 1 && added[0]!.type === dropped[0]!.type) {
     const [a, d] = [added[0]!, dropped[0]!];
     out.push({
-      database, table, kind: 'column renamed', column: a.name,
+      database,
+      table,
+      kind: 'column renamed',
+      column: a.name,
       message: `column ${d.name} of ${table} was renamed to ${a.name} on the source, or dropped while ${a.name} was added: the target has ${d.name} and lacks ${a.name}`,
       statements: [target(`ALTER TABLE ${sql} RENAME COLUMN ${quoteIdent(d.name)} TO ${quoteIdent(a.name)}`)],
-      additive: false, blocksReplication: true,
+      additive: false,
+      blocksReplication: true,
     });
   } else {
     for (const c of added) out.push(addColumn(database, table, sql, c));
@@ -80,10 +124,17 @@ export function compareTable(database: string, s: TableDefinition, t: TableDefin
       // The source no longer sends the column: a NOT NULL without default on the target rejects each new row.
       const blocks = c.notNull && c.default === null && c.generated === null && !c.identity;
       out.push({
-        database, table, kind: 'column dropped', column: c.name,
+        database,
+        table,
+        kind: 'column dropped',
+        column: c.name,
         message: `column ${c.name} of ${table} was dropped on the source (the target still has it${blocks ? ', NOT NULL without a default, so it rejects every row the source inserts' : ''})`,
-        statements: [...(blocks ? [target(`ALTER TABLE ${sql} ALTER COLUMN ${quoteIdent(c.name)} DROP NOT NULL`)] : []), target(`ALTER TABLE ${sql} DROP COLUMN ${quoteIdent(c.name)}`)],
-        additive: false, blocksReplication: blocks,
+        statements: [
+          ...(blocks ? [target(`ALTER TABLE ${sql} ALTER COLUMN ${quoteIdent(c.name)} DROP NOT NULL`)] : []),
+          target(`ALTER TABLE ${sql} DROP COLUMN ${quoteIdent(c.name)}`),
+        ],
+        additive: false,
+        blocksReplication: blocks,
       });
     }
   }
@@ -95,39 +146,61 @@ export function compareTable(database: string, s: TableDefinition, t: TableDefin
   if (sk !== null && sk !== tk) {
     const keyList = s.primaryKey!.columns.map(quoteIdent).join(', ');
     out.push({
-      database, table, kind: 'primary key',
+      database,
+      table,
+      kind: 'primary key',
       message: `the primary key of ${table} is (${sk}) on the source but ${tk === null ? 'missing' : `(${tk})`} on the target`,
-      statements: [...(t.primaryKey ? [target(`ALTER TABLE ${sql} DROP CONSTRAINT ${quoteIdent(t.primaryKey.name)}`)] : []), target(`ALTER TABLE ${sql} ADD PRIMARY KEY (${keyList})`)],
-      additive: t.primaryKey === null, blocksReplication: false,
+      statements: [
+        ...(t.primaryKey ? [target(`ALTER TABLE ${sql} DROP CONSTRAINT ${quoteIdent(t.primaryKey.name)}`)] : []),
+        target(`ALTER TABLE ${sql} ADD PRIMARY KEY (${keyList})`),
+      ],
+      additive: t.primaryKey === null,
+      blocksReplication: false,
     });
   }
   for (const i of s.indexes) {
     const same = t.indexes.find((x) => x.name === i.name);
     if (same?.definition === i.definition) continue;
     out.push({
-      database, table, kind: 'index missing',
-      message: same ? `index ${i.name} of ${table} is defined differently on the target` : `index ${i.name} was created on ${table} on the source; the target lacks it`,
+      database,
+      table,
+      kind: 'index missing',
+      message: same
+        ? `index ${i.name} of ${table} is defined differently on the target`
+        : `index ${i.name} was created on ${table} on the source; the target lacks it`,
       statements: [...(same ? [target(`DROP INDEX ${qualifiedName(s.schema, i.name)}`)] : []), target(i.definition)],
-      additive: !same, blocksReplication: false,
+      additive: !same,
+      blocksReplication: false,
     });
   }
   return out;
 }
 
 /** A table created on the source after init: created on the target, then added to the publication and the subscription. */
-export function tableAdded(database: string, s: TableDefinition, publication: string, subscription: string): DriftFinding {
+export function tableAdded(
+  database: string,
+  s: TableDefinition,
+  publication: string,
+  subscription: string,
+): DriftFinding {
   const table = tableKey(s);
   const create = createTableStatements(s);
   return {
-    database, table, kind: 'table added',
+    database,
+    table,
+    kind: 'table added',
     message: `table ${table} was created on the source after init; it is not replicated${create ? '' : ' (partitioned: create it and its partitions on the target with pg_dump --schema-only --table, then run the other statements)'}`,
     statements: [
       ...(create ?? []).map(target),
-      { on: 'source', sql: `ALTER PUBLICATION ${quoteIdent(publication)} ADD TABLE ${qualifiedName(s.schema, s.name)}` },
+      {
+        on: 'source',
+        sql: `ALTER PUBLICATION ${quoteIdent(publication)} ADD TABLE ${qualifiedName(s.schema, s.name)}`,
+      },
       // copy_data applies only to tables new to the subscription: the others are not copied again.
       target(`ALTER SUBSCRIPTION ${quoteIdent(subscription)} REFRESH PUBLICATION WITH (copy_data = true)`),
     ],
-    additive: create !== null, blocksReplication: false,
+    additive: create !== null,
+    blocksReplication: false,
   };
 }
 
@@ -135,9 +208,12 @@ export function tableAdded(database: string, s: TableDefinition, publication: st
 export function tableMissing(database: string, s: TableDefinition): DriftFinding {
   const create = createTableStatements(s);
   return {
-    database, table: tableKey(s), kind: 'table missing',
+    database,
+    table: tableKey(s),
+    kind: 'table missing',
     message: `table ${tableKey(s)} is replicated but missing on the target (dropped there?): create it, then copy its rows from the source (cleanup and init again is the safe way)`,
     statements: (create ?? []).map(target),
-    additive: false, blocksReplication: true,
+    additive: false,
+    blocksReplication: true,
   };
 }

@@ -1,7 +1,6 @@
 import { qualifiedName as qualified, quoteIdent } from '../catalog/ident.ts';
 import type { ColumnDefinition, TableDefinition } from './definitions.ts';
 
-
 export function columnSql(c: ColumnDefinition): string {
   const parts = [quoteIdent(c.name), c.type];
   if (c.generated !== null) parts.push(`GENERATED ALWAYS AS (${c.generated}) STORED`);
@@ -22,7 +21,10 @@ export function createTableStatements(t: TableDefinition): string[] | null {
   const table = qualified(t.schema, t.name);
   const sequences = t.ownedSequences.filter((s) => !t.columns.find((c) => c.name === s.column)?.identity);
   const seqSql = (s: { schema: string; name: string }) => qualified(s.schema, s.name);
-  const elements = [...t.columns.map(columnSql), ...t.constraints.map((c) => `CONSTRAINT ${quoteIdent(c.name)} ${c.definition}`)];
+  const elements = [
+    ...t.columns.map(columnSql),
+    ...t.constraints.map((c) => `CONSTRAINT ${quoteIdent(c.name)} ${c.definition}`),
+  ];
   return [
     ...sequences.map((s) => `CREATE SEQUENCE IF NOT EXISTS ${seqSql(s)}`),
     `CREATE TABLE ${table} (${elements.join(', ')})`,

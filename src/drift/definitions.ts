@@ -51,7 +51,10 @@ export async function withQualifiedNames<T>(client: pg.Client, read: () => Promi
 }
 
 /** The definitions of the tables named (those that exist), keyed "schema.table". */
-export async function readTableDefinitions(client: pg.Client, tables: { schema: string; name: string }[]): Promise<Map<string, TableDefinition>> {
+export async function readTableDefinitions(
+  client: pg.Client,
+  tables: { schema: string; name: string }[],
+): Promise<Map<string, TableDefinition>> {
   const out = new Map<string, TableDefinition>();
   if (!tables.length) return out;
   return withQualifiedNames(client, async () => {
@@ -59,10 +62,28 @@ export async function readTableDefinitions(client: pg.Client, tables: { schema: 
     const wanted = `SELECT c.oid, n.nspname, c.relname, c.relkind FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
                      JOIN unnest($1::text[], $2::text[]) w(s, t) ON w.s = n.nspname AND w.t = c.relname WHERE c.relkind IN ('r', 'p')`;
     const rels = await client.query<{ oid: number; nspname: string; relname: string; relkind: string }>(wanted, params);
-    for (const r of rels.rows) out.set(tableKey({ schema: r.nspname, name: r.relname }), { schema: r.nspname, name: r.relname, kind: r.relkind, columns: [], primaryKey: null, indexes: [], constraints: [], ownedSequences: [] });
+    for (const r of rels.rows)
+      out.set(tableKey({ schema: r.nspname, name: r.relname }), {
+        schema: r.nspname,
+        name: r.relname,
+        kind: r.relkind,
+        columns: [],
+        primaryKey: null,
+        indexes: [],
+        constraints: [],
+        ownedSequences: [],
+      });
     const byOid = new Map(rels.rows.map((r) => [r.oid, out.get(tableKey({ schema: r.nspname, name: r.relname }))!]));
     const oids = rels.rows.map((r) => r.oid);
-    const cols = await client.query<{ rel: number; name: string; type: string; notnull: boolean; def: string | null; identity: string; generated: string }>(
+    const cols = await client.query<{
+      rel: number;
+      name: string;
+      type: string;
+      notnull: boolean;
+      def: string | null;
+      identity: string;
+      generated: string;
+    }>(
       `SELECT a.attrelid::int AS rel, a.attname AS name, format_type(a.atttypid, a.atttypmod) AS type, a.attnotnull AS notnull,
               pg_get_expr(d.adbin, d.adrelid) AS def, a.attidentity::text AS identity, a.attgenerated::text AS generated
          FROM pg_attribute a LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum
@@ -71,7 +92,14 @@ export async function readTableDefinitions(client: pg.Client, tables: { schema: 
     );
     for (const c of cols.rows) {
       const generated = c.generated === 's' ? c.def : null;
-      byOid.get(c.rel)!.columns.push({ name: c.name, type: c.type, notNull: c.notnull, default: generated === null ? c.def : null, identity: c.identity, generated });
+      byOid.get(c.rel)!.columns.push({
+        name: c.name,
+        type: c.type,
+        notNull: c.notnull,
+        default: generated === null ? c.def : null,
+        identity: c.identity,
+        generated,
+      });
     }
     const cons = await client.query<{ rel: number; name: string; type: string; def: string; cols: string[] }>(
       `SELECT c.conrelid::int AS rel, c.conname AS name, c.contype::text AS type, pg_get_constraintdef(c.oid) AS def,
@@ -105,8 +133,14 @@ export async function readTableDefinitions(client: pg.Client, tables: { schema: 
 }
 
 /** The tables a publication lists (partitioned roots as themselves when published via the root). */
-export async function readPublishedTables(source: pg.Client, publication: string): Promise<{ schema: string; name: string }[]> {
-  const { rows } = await source.query<{ schema: string; name: string }>('SELECT schemaname AS schema, tablename AS name FROM pg_publication_tables WHERE pubname = $1 ORDER BY 1, 2', [publication]);
+export async function readPublishedTables(
+  source: pg.Client,
+  publication: string,
+): Promise<{ schema: string; name: string }[]> {
+  const { rows } = await source.query<{ schema: string; name: string }>(
+    'SELECT schemaname AS schema, tablename AS name FROM pg_publication_tables WHERE pubname = $1 ORDER BY 1, 2',
+    [publication],
+  );
   return rows;
 }
 
@@ -115,7 +149,10 @@ export async function readPublishedTables(source: pg.Client, publication: string
  * missing on the target were created on the source since init (init restores every table's definition,
  * excluded ones too), and logical replication silently leaves them out.
  */
-export async function readUnpublishedTables(source: pg.Client, publication: string): Promise<{ schema: string; name: string }[]> {
+export async function readUnpublishedTables(
+  source: pg.Client,
+  publication: string,
+): Promise<{ schema: string; name: string }[]> {
   const { rows } = await source.query<{ schema: string; name: string }>(
     `SELECT n.nspname AS schema, c.relname AS name FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
       WHERE c.relkind IN ('r', 'p') AND NOT c.relispartition AND c.relpersistence = 'p'

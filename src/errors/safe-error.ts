@@ -40,6 +40,12 @@ export function safeError(error: unknown): SafeError {
 export function toSafeError(error: unknown): NamedError {
   const { name, message } = safeError(error);
   const safe = new NamedError(name, message);
-  if (error instanceof Error && error.stack) safe.stack = redact(`${name}: ${message}\n${error.stack.split('\n').filter((line) => /^\s+at /.test(line)).join('\n')}`);
+  if (error instanceof Error && error.stack)
+    safe.stack = redact(
+      `${name}: ${message}\n${error.stack
+        .split('\n')
+        .filter((line) => /^\s+at /.test(line))
+        .join('\n')}`,
+    );
   return safe;
 }

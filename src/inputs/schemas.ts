@@ -17,7 +17,8 @@ export function secretArnRegion(arn: string): string | undefined {
   return SECRET_ARN.exec(arn)?.[1];
 }
 
-export const SECRET_ARN_HINT = 'must be a Secrets Manager secret ARN (arn:aws:secretsmanager:<region>:<account>:secret:<name>), never a URL or a password';
+export const SECRET_ARN_HINT =
+  'must be a Secrets Manager secret ARN (arn:aws:secretsmanager:<region>:<account>:secret:<name>), never a URL or a password';
 
 /** An RDS DB instance or cluster identifier. */
 export const DB_INSTANCE_ID = /^[A-Za-z][A-Za-z0-9-]{0,62}$/;
@@ -29,8 +30,7 @@ export const secretArnSchema = z.string().regex(SECRET_ARN, SECRET_ARN_HINT);
 export const HOST_PORT = /^[A-Za-z0-9.-]+(:\d{1,5})?$/;
 export const hostPortSchema = z.string().regex(HOST_PORT, 'must be a host name, optionally with :port');
 /** host:port read into its parts. */
-export const endpointSchema = hostPortSchema
-  .transform((text) => {
-    const [host, port] = text.split(':');
-    return port === undefined ? { host: host! } : { host: host!, port: Number(port) };
-  });
+export const endpointSchema = hostPortSchema.transform((text) => {
+  const [host, port] = text.split(':');
+  return port === undefined ? { host: host! } : { host: host!, port: Number(port) };
+});

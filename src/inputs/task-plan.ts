@@ -45,7 +45,12 @@ export const planSchema = z.strictObject({
    * A CA file on the target server (a path there) for the subscription to check the source's
    * certificate with; without it the subscription encrypts but checks none (sslmode=require).
    */
-  subscriptionSslRootCert: z.string().min(1).max(1024).regex(/^[^'\\\s]+$/, 'must be a file path without quotes, backslashes or spaces').optional(),
+  subscriptionSslRootCert: z
+    .string()
+    .min(1)
+    .max(1024)
+    .regex(/^[^'\\\s]+$/, 'must be a file path without quotes, backslashes or spaces')
+    .optional(),
   /** The size estimate's option (estimate-size Lambda); the task ignores it. */
   calibrate: z.boolean().optional(),
   /**

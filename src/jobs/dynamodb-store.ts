@@ -10,7 +10,14 @@
 // SUCCEEDED job replicates for as long as it is not cleaned up, and is never written again). Step and
 // verify-run items are history: each expires the retention after it was written. The state rule is
 // a ConditionExpression, so a late Lambda retry cannot resurrect a finished job however the writes interleave.
-import { GetCommand, PutCommand, QueryCommand, ScanCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import {
+  GetCommand,
+  PutCommand,
+  QueryCommand,
+  ScanCommand,
+  UpdateCommand,
+  type DynamoDBDocumentClient,
+} from '@aws-sdk/lib-dynamodb';
 import type { z } from 'zod';
 import { InvalidJobRecordError, JobExistsError } from './errors.ts';
 import {
@@ -80,13 +87,16 @@ export interface DynamoDbJobStoreOptions {
 
 const pkOf = (jobId: string) => `JOB#${jobId}`;
 
-const isConditionFailure = (error: unknown) => (error as { name?: string } | undefined)?.name === 'ConditionalCheckFailedException';
+const isConditionFailure = (error: unknown) =>
+  (error as { name?: string } | undefined)?.name === 'ConditionalCheckFailedException';
 
 function fromItem<S extends z.ZodType>(schema: S, item: Record<string, unknown>): z.output<S> {
   const record = Object.fromEntries(Object.entries(item).filter(([key]) => !ITEM_ONLY.includes(key)));
   const result = schema.safeParse(record);
   if (!result.success) {
-    throw new InvalidJobRecordError(`The status table item ${String(item.pk)} / ${String(item.sk)} does not hold a valid record; fix or delete that item.`);
+    throw new InvalidJobRecordError(
+      `The status table item ${String(item.pk)} / ${String(item.sk)} does not hold a valid record; fix or delete that item.`,
+    );
   }
   return result.data;
 }
@@ -121,7 +131,9 @@ export class DynamoDbJobStore implements JobStore {
   constructor(options: DynamoDbJobStoreOptions) {
     const retentionDays = options.retentionDays ?? DEFAULT_RETENTION_DAYS;
     if (!(retentionDays > 0) || !Number.isFinite(retentionDays)) {
-      throw new InvalidJobRecordError(`The retention of ${String(retentionDays)} days is invalid; pass a positive number of days, or leave it out for ${DEFAULT_RETENTION_DAYS}.`);
+      throw new InvalidJobRecordError(
+        `The retention of ${String(retentionDays)} days is invalid; pass a positive number of days, or leave it out for ${DEFAULT_RETENTION_DAYS}.`,
+      );
     }
     this.#client = options.client;
     this.tableName = options.tableName;
@@ -138,11 +150,13 @@ export class DynamoDbJobStore implements JobStore {
     const now = this.#now();
     const record = newJobRecord(validate(newJobSchema, job, 'job'), now.toISOString());
     try {
-      await this.#client.send(new PutCommand({
-        TableName: this.tableName,
-        Item: { pk: pkOf(record.jobId), sk: JOB_SK, ...record },
-        ConditionExpression: 'attribute_not_exists(pk)',
-      }));
+      await this.#client.send(
+        new PutCommand({
+          TableName: this.tableName,
+          Item: { pk: pkOf(record.jobId), sk: JOB_SK, ...record },
+          ConditionExpression: 'attribute_not_exists(pk)',
+        }),
+      );
     } catch (error) {
       if (isConditionFailure(error)) throw new JobExistsError(record.jobId);
       throw error;
@@ -151,7 +165,13 @@ export class DynamoDbJobStore implements JobStore {
   }
 
   async getJob(jobId: string): Promise<JobRecord | undefined> {
-    const { Item } = await this.#client.send(new GetCommand({ TableName: this.tableName, Key: { pk: pkOf(validJobId(jobId)), sk: JOB_SK }, ConsistentRead: true }));
+    const { Item } = await this.#client.send(
+      new GetCommand({
+        TableName: this.tableName,
+        Key: { pk: pkOf(validJobId(jobId)), sk: JOB_SK },
+        ConsistentRead: true,
+      }),
+    );
     return Item ? fromItem(jobRecordSchema, Item) : undefined;
   }
 
@@ -160,12 +180,14 @@ export class DynamoDbJobStore implements JobStore {
     const jobs: JobRecord[] = [];
     let start: Record<string, unknown> | undefined;
     do {
-      const page = await this.#client.send(new ScanCommand({
-        TableName: this.tableName,
-        FilterExpression: 'sk = :job',
-        ExpressionAttributeValues: { ':job': JOB_SK },
-        ExclusiveStartKey: start,
-      }));
+      const page = await this.#client.send(
+        new ScanCommand({
+          TableName: this.tableName,
+          FilterExpression: 'sk = :job',
+          ExpressionAttributeValues: { ':job': JOB_SK },
+          ExclusiveStartKey: start,
+        }),
+      );
       for (const item of page.Items ?? []) jobs.push(fromItem(jobRecordSchema, item));
       start = page.LastEvaluatedKey;
     } while (start);
@@ -189,11 +211,18 @@ export class DynamoDbJobStore implements JobStore {
     validJobId(jobId);
     const now = this.#now();
     const state = validate(jobStateSchema, to, 'job state');
-    const fields = transitionFields(undefined, state, validate(transitionExtraSchema, extra, 'job transition'), now.toISOString());
+    const fields = transitionFields(
+      undefined,
+      state,
+      validate(transitionExtraSchema, extra, 'job transition'),
+      now.toISOString(),
+    );
     // transitionFields cannot see the stored startedAt here: keep the first one.
     // A cancelled job replicates no more: its retention starts. Any other state keeps the item.
     const cancelled = state === 'CANCELLED';
-    const set = setClauses({ ...fields, state, ...(cancelled ? { expiresAt: this.expiresAt(now) } : {}) }, ['startedAt']);
+    const set = setClauses({ ...fields, state, ...(cancelled ? { expiresAt: this.expiresAt(now) } : {}) }, [
+      'startedAt',
+    ]);
     const from = ALLOWED_FROM[state];
     return this.#update(jobId, state, {
       UpdateExpression: `SET ${set.clauses.join(', ')}${cancelled ? '' : ` ${KEEP}`}`,
@@ -208,15 +237,34 @@ export class DynamoDbJobStore implements JobStore {
     const now = this.#now();
     const fields = validate(transitionExtraSchema, { executionArn, phase }, 'job reopen');
     try {
-      const { Attributes } = await this.#client.send(new UpdateCommand({
-        TableName: this.tableName,
-        Key: { pk: pkOf(jobId), sk: JOB_SK },
-        ReturnValues: 'ALL_NEW',
-        UpdateExpression: 'SET #state = :running, #phase = :phase, #executionArn = :arn, #updatedAt = :now REMOVE #error, #cause, #endedAt, #expiresAt',
-        ConditionExpression: 'attribute_exists(pk) AND #state = :failed AND (attribute_not_exists(#executionArn) OR #executionArn <> :arn)',
-        ExpressionAttributeNames: { '#state': 'state', '#phase': 'phase', '#executionArn': 'executionArn', '#updatedAt': 'updatedAt', '#expiresAt': 'expiresAt', '#error': 'error', '#cause': 'cause', '#endedAt': 'endedAt' },
-        ExpressionAttributeValues: { ':running': 'RUNNING', ':failed': 'FAILED', ':phase': fields.phase, ':arn': fields.executionArn, ':now': now.toISOString() },
-      }));
+      const { Attributes } = await this.#client.send(
+        new UpdateCommand({
+          TableName: this.tableName,
+          Key: { pk: pkOf(jobId), sk: JOB_SK },
+          ReturnValues: 'ALL_NEW',
+          UpdateExpression:
+            'SET #state = :running, #phase = :phase, #executionArn = :arn, #updatedAt = :now REMOVE #error, #cause, #endedAt, #expiresAt',
+          ConditionExpression:
+            'attribute_exists(pk) AND #state = :failed AND (attribute_not_exists(#executionArn) OR #executionArn <> :arn)',
+          ExpressionAttributeNames: {
+            '#state': 'state',
+            '#phase': 'phase',
+            '#executionArn': 'executionArn',
+            '#updatedAt': 'updatedAt',
+            '#expiresAt': 'expiresAt',
+            '#error': 'error',
+            '#cause': 'cause',
+            '#endedAt': 'endedAt',
+          },
+          ExpressionAttributeValues: {
+            ':running': 'RUNNING',
+            ':failed': 'FAILED',
+            ':phase': fields.phase,
+            ':arn': fields.executionArn,
+            ':now': now.toISOString(),
+          },
+        }),
+      );
       return fromItem(jobRecordSchema, Attributes ?? {});
     } catch (error) {
       if (!isConditionFailure(error)) throw error;
@@ -232,7 +280,13 @@ export class DynamoDbJobStore implements JobStore {
     return this.#update(jobId, undefined, {
       UpdateExpression: `SET #databases.#database = :progress, #updatedAt = :updatedAt ${KEEP}`,
       ConditionExpression: NOT_FINISHED.expression,
-      ExpressionAttributeNames: { '#databases': 'databases', '#database': database, '#updatedAt': 'updatedAt', '#expiresAt': 'expiresAt', '#state': 'state' },
+      ExpressionAttributeNames: {
+        '#databases': 'databases',
+        '#database': database,
+        '#updatedAt': 'updatedAt',
+        '#expiresAt': 'expiresAt',
+        '#state': 'state',
+      },
       ExpressionAttributeValues: { ':progress': entry, ':updatedAt': entry.updatedAt, ...NOT_FINISHED.values },
     });
   }
@@ -240,14 +294,16 @@ export class DynamoDbJobStore implements JobStore {
   async startRetention(jobId: string): Promise<void> {
     validJobId(jobId);
     try {
-      await this.#client.send(new UpdateCommand({
-        TableName: this.tableName,
-        Key: { pk: pkOf(jobId), sk: JOB_SK },
-        UpdateExpression: 'SET #expiresAt = :expiresAt',
-        ConditionExpression: 'attribute_exists(pk)',
-        ExpressionAttributeNames: { '#expiresAt': 'expiresAt' },
-        ExpressionAttributeValues: { ':expiresAt': this.expiresAt() },
-      }));
+      await this.#client.send(
+        new UpdateCommand({
+          TableName: this.tableName,
+          Key: { pk: pkOf(jobId), sk: JOB_SK },
+          UpdateExpression: 'SET #expiresAt = :expiresAt',
+          ConditionExpression: 'attribute_exists(pk)',
+          ExpressionAttributeNames: { '#expiresAt': 'expiresAt' },
+          ExpressionAttributeValues: { ':expiresAt': this.expiresAt() },
+        }),
+      );
     } catch (error) {
       // No job item (a clean-up of a job never recorded): nothing to expire.
       if (!isConditionFailure(error)) throw error;
@@ -275,17 +331,34 @@ export class DynamoDbJobStore implements JobStore {
   }
 
   async #put(jobId: string, sk: string, record: object): Promise<void> {
-    await this.#client.send(new PutCommand({ TableName: this.tableName, Item: { pk: pkOf(jobId), sk, ...record, expiresAt: this.expiresAt() } }));
+    await this.#client.send(
+      new PutCommand({
+        TableName: this.tableName,
+        Item: { pk: pkOf(jobId), sk, ...record, expiresAt: this.expiresAt() },
+      }),
+    );
   }
 
   /** Runs a conditional update of the job item; a refused condition becomes the matching typed error. */
   async #update(
     jobId: string,
     to: JobState | undefined,
-    input: { UpdateExpression: string; ConditionExpression: string; ExpressionAttributeNames: Record<string, string>; ExpressionAttributeValues: Record<string, unknown> },
+    input: {
+      UpdateExpression: string;
+      ConditionExpression: string;
+      ExpressionAttributeNames: Record<string, string>;
+      ExpressionAttributeValues: Record<string, unknown>;
+    },
   ): Promise<JobRecord> {
     try {
-      const { Attributes } = await this.#client.send(new UpdateCommand({ TableName: this.tableName, Key: { pk: pkOf(jobId), sk: JOB_SK }, ReturnValues: 'ALL_NEW', ...input }));
+      const { Attributes } = await this.#client.send(
+        new UpdateCommand({
+          TableName: this.tableName,
+          Key: { pk: pkOf(jobId), sk: JOB_SK },
+          ReturnValues: 'ALL_NEW',
+          ...input,
+        }),
+      );
       return fromItem(jobRecordSchema, Attributes ?? {});
     } catch (error) {
       if (!isConditionFailure(error)) throw error;
@@ -295,19 +368,27 @@ export class DynamoDbJobStore implements JobStore {
   }
 
   /** Items of one job whose sk starts with `prefix`, in key order (or reversed), at most `limit`. */
-  async #query<S extends z.ZodType>(jobId: string, prefix: string, schema: S, forward: boolean, limit?: number): Promise<z.output<S>[]> {
+  async #query<S extends z.ZodType>(
+    jobId: string,
+    prefix: string,
+    schema: S,
+    forward: boolean,
+    limit?: number,
+  ): Promise<z.output<S>[]> {
     const records: z.output<S>[] = [];
     let start: Record<string, unknown> | undefined;
     do {
-      const page = await this.#client.send(new QueryCommand({
-        TableName: this.tableName,
-        KeyConditionExpression: 'pk = :pk AND begins_with(sk, :prefix)',
-        ExpressionAttributeValues: { ':pk': pkOf(validJobId(jobId)), ':prefix': prefix },
-        ScanIndexForward: forward,
-        ConsistentRead: true,
-        Limit: limit === undefined ? undefined : limit - records.length,
-        ExclusiveStartKey: start,
-      }));
+      const page = await this.#client.send(
+        new QueryCommand({
+          TableName: this.tableName,
+          KeyConditionExpression: 'pk = :pk AND begins_with(sk, :prefix)',
+          ExpressionAttributeValues: { ':pk': pkOf(validJobId(jobId)), ':prefix': prefix },
+          ScanIndexForward: forward,
+          ConsistentRead: true,
+          Limit: limit === undefined ? undefined : limit - records.length,
+          ExclusiveStartKey: start,
+        }),
+      );
       for (const item of page.Items ?? []) records.push(fromItem(schema, item));
       start = page.LastEvaluatedKey;
     } while (start && (limit === undefined || records.length < limit));

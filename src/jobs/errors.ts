@@ -18,7 +18,9 @@ export class JobExistsError extends JobStoreError {
   override name = 'JobExistsError';
   readonly jobId: string;
   constructor(jobId: string) {
-    super(`Job ${jobId} already exists in the job store; pick a new job id, or update the existing job instead of creating it again.`);
+    super(
+      `Job ${jobId} already exists in the job store; pick a new job id, or update the existing job instead of creating it again.`,
+    );
     this.jobId = jobId;
   }
 }
@@ -42,7 +44,9 @@ export class InvalidTransitionError extends JobStoreError {
   readonly from: JobState;
   readonly to: JobState;
   constructor(jobId: string, from: JobState, to: JobState) {
-    super(`Job ${jobId} cannot go from ${from} to ${to}; a job only moves forward, from PENDING to RUNNING to SUCCEEDED, FAILED or CANCELLED.`);
+    super(
+      `Job ${jobId} cannot go from ${from} to ${to}; a job only moves forward, from PENDING to RUNNING to SUCCEEDED, FAILED or CANCELLED.`,
+    );
     this.jobId = jobId;
     this.from = from;
     this.to = to;
@@ -60,7 +64,9 @@ export class SecretInRecordError extends JobStoreError {
   /** Where in the record, e.g. `source.description`; never the value. */
   readonly path: string;
   constructor(what: string, path: string, reason: string) {
-    super(`Refusing to store the ${what} because ${path} ${reason}; record a secret ARN or a redacted host:port/db instead of credentials.`);
+    super(
+      `Refusing to store the ${what} because ${path} ${reason}; record a secret ARN or a redacted host:port/db instead of credentials.`,
+    );
     this.path = path;
   }
 }

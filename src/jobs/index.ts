@@ -1,6 +1,11 @@
 // The job/status store: one interface (JobStore), two implementations behaving the same.
 export type { Clock, JobStore } from './store.ts';
-export { DynamoDbJobStore, JOB_TABLE_SCHEMA, DEFAULT_RETENTION_DAYS, type DynamoDbJobStoreOptions } from './dynamodb-store.ts';
+export {
+  DynamoDbJobStore,
+  JOB_TABLE_SCHEMA,
+  DEFAULT_RETENTION_DAYS,
+  type DynamoDbJobStoreOptions,
+} from './dynamodb-store.ts';
 export { LocalFileJobStore, type LocalFileJobStoreOptions } from './local-store.ts';
 export {
   JobStoreError,

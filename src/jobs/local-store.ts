@@ -56,7 +56,9 @@ export interface LocalFileJobStoreOptions {
 function parseStored<S extends z.ZodType>(schema: S, value: unknown, path: string): z.output<S> {
   const result = schema.safeParse(value);
   if (!result.success) {
-    throw new InvalidJobRecordError(`The job store file ${path} does not hold a valid record; remove it, or restore it from a backup.`);
+    throw new InvalidJobRecordError(
+      `The job store file ${path} does not hold a valid record; remove it, or restore it from a backup.`,
+    );
   }
   return result.data;
 }
@@ -102,7 +104,11 @@ export class LocalFileJobStore implements JobStore {
   }
 
   /** Reads, checks and replaces the job record under the job's lock. */
-  async #change(jobId: string, to: JobState | undefined, change: (current: JobRecord) => JobRecord): Promise<JobRecord> {
+  async #change(
+    jobId: string,
+    to: JobState | undefined,
+    change: (current: JobRecord) => JobRecord,
+  ): Promise<JobRecord> {
     if (this.#read(jobId) === undefined) throw new JobNotFoundError(jobId);
     return withFileLock(join(this.root, jobId, '.lock'), () => {
       const current = this.#read(jobId);
@@ -131,7 +137,9 @@ export class LocalFileJobStore implements JobStore {
     const limit = validLimit(options);
     let names: string[];
     try {
-      names = readdirSync(this.root, { withFileTypes: true }).filter((e) => e.isDirectory()).map((e) => e.name);
+      names = readdirSync(this.root, { withFileTypes: true })
+        .filter((e) => e.isDirectory())
+        .map((e) => e.name);
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code === 'ENOENT') return [];
       throw error;
@@ -154,7 +162,11 @@ export class LocalFileJobStore implements JobStore {
     validJobId(jobId);
     const state = validate(jobStateSchema, to, 'job state');
     const fields = validate(transitionExtraSchema, extra, 'job transition');
-    return this.#change(jobId, state, (current) => ({ ...current, ...transitionFields(current, state, fields, this.#time()), state }));
+    return this.#change(jobId, state, (current) => ({
+      ...current,
+      ...transitionFields(current, state, fields, this.#time()),
+      state,
+    }));
   }
 
   async reopen(jobId: string, executionArn: string, phase: string): Promise<JobRecord> {
@@ -163,9 +175,16 @@ export class LocalFileJobStore implements JobStore {
     if (this.#read(jobId) === undefined) throw new JobNotFoundError(jobId);
     return withFileLock(join(this.root, jobId, '.lock'), () => {
       const current = this.#read(jobId);
-      if (!current || current.state !== 'FAILED' || current.executionArn === fields.executionArn) throw reopenRefusal(jobId, current);
+      if (!current || current.state !== 'FAILED' || current.executionArn === fields.executionArn)
+        throw reopenRefusal(jobId, current);
       const { error: _error, cause: _cause, endedAt: _endedAt, ...rest } = current;
-      const next: JobRecord = { ...rest, state: 'RUNNING', phase: fields.phase!, executionArn: fields.executionArn!, updatedAt: this.#time() };
+      const next: JobRecord = {
+        ...rest,
+        state: 'RUNNING',
+        phase: fields.phase!,
+        executionArn: fields.executionArn!,
+        updatedAt: this.#time(),
+      };
       writeJsonAtomic(this.jobPath(jobId), next);
       return next;
     });
@@ -209,7 +228,12 @@ export class LocalFileJobStore implements JobStore {
   }
 
   /** Every record in one of the job's folders, oldest first by its sort key. */
-  #readAll<S extends z.ZodType>(jobId: string, folder: string, schema: S, sortKey: (record: z.output<S>) => string): z.output<S>[] {
+  #readAll<S extends z.ZodType>(
+    jobId: string,
+    folder: string,
+    schema: S,
+    sortKey: (record: z.output<S>) => string,
+  ): z.output<S>[] {
     const dir = join(this.root, validJobId(jobId), folder);
     const records = jsonFiles(dir).flatMap((name) => {
       const path = join(dir, name);

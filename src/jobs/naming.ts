@@ -11,7 +11,10 @@ export function deriveJobId(source: ConnectionSpec, target: ConnectionSpec): str
 
 /** Slot, publication and subscription share one name per job and database (at most 63 bytes). */
 export function replicationObjectName(jobId: string, database: string): string {
-  const db = database.toLowerCase().replace(/[^a-z0-9_]/g, '_').slice(0, 30);
+  const db = database
+    .toLowerCase()
+    .replace(/[^a-z0-9_]/g, '_')
+    .slice(0, 30);
   const hash = createHash('sha256').update(database).digest('hex').slice(0, 6);
   return `dbr_${jobId}_${db}_${hash}`;
 }

@@ -39,12 +39,17 @@ export function canTransition(from: JobState, to: JobState): boolean {
 export function refusal(jobId: string, current: JobRecord | undefined, to?: JobState): Error | undefined {
   if (!current) return new JobNotFoundError(jobId);
   if (isTerminal(current.state)) return new JobAlreadyFinishedError(jobId, current.state);
-  if (to !== undefined && !canTransition(current.state, to)) return new InvalidTransitionError(jobId, current.state, to);
+  if (to !== undefined && !canTransition(current.state, to))
+    return new InvalidTransitionError(jobId, current.state, to);
   return undefined;
 }
 
 /** Throws the refusal, if any; narrows `current` to a job that exists. */
-export function assertWritable(jobId: string, current: JobRecord | undefined, to?: JobState): asserts current is JobRecord {
+export function assertWritable(
+  jobId: string,
+  current: JobRecord | undefined,
+  to?: JobState,
+): asserts current is JobRecord {
   const error = refusal(jobId, current, to);
   if (error) throw error;
 }
@@ -67,7 +72,10 @@ export function validJobId(jobId: string): string {
 export function validLimit(options: ListOptions | undefined): number | undefined {
   const limit = options?.limit;
   if (limit === undefined) return undefined;
-  if (!Number.isInteger(limit) || limit < 1) throw new InvalidJobRecordError(`The list limit ${String(limit)} is invalid; pass a positive whole number, or leave it out to list everything.`);
+  if (!Number.isInteger(limit) || limit < 1)
+    throw new InvalidJobRecordError(
+      `The list limit ${String(limit)} is invalid; pass a positive whole number, or leave it out to list everything.`,
+    );
   return limit;
 }
 
@@ -93,7 +101,12 @@ export function newJobRecord(input: NewJob, now: string): JobRecord {
 }
 
 /** The fields a transition sets besides `state`: startedAt on the first RUNNING, endedAt on finishing. */
-export function transitionFields(current: Pick<JobRecord, 'startedAt'> | undefined, to: JobState, extra: TransitionExtra, now: string): Partial<JobRecord> {
+export function transitionFields(
+  current: Pick<JobRecord, 'startedAt'> | undefined,
+  to: JobState,
+  extra: TransitionExtra,
+  now: string,
+): Partial<JobRecord> {
   return dropUndefined({
     ...extra,
     updatedAt: now,
@@ -134,7 +147,11 @@ export function byNewest(a: JobRecord, b: JobRecord): number {
 export function dropUndefined<T>(value: T): T {
   if (Array.isArray(value)) return value.map((v) => dropUndefined(v)) as T;
   if (value !== null && typeof value === 'object') {
-    return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined).map(([k, v]) => [k, dropUndefined(v)])) as T;
+    return Object.fromEntries(
+      Object.entries(value)
+        .filter(([, v]) => v !== undefined)
+        .map(([k, v]) => [k, dropUndefined(v)]),
+    ) as T;
   }
   return value;
 }

@@ -14,7 +14,10 @@ export interface Logger {
  * A line-oriented logger for the CLI and the Fargate task. Every line goes through `redact`, so a
  * password that slipped into an error from a driver or a child tool is masked before it is written.
  */
-export function createLogger(level: LogLevel, write: (line: string) => void = (line) => process.stderr.write(line + '\n')): Logger {
+export function createLogger(
+  level: LogLevel,
+  write: (line: string) => void = (line) => process.stderr.write(line + '\n'),
+): Logger {
   const threshold = LOG_LEVELS.indexOf(level);
   const at = (lvl: LogLevel) => (message: string) => {
     if (LOG_LEVELS.indexOf(lvl) <= threshold) write(redact(`${lvl === 'info' ? '' : lvl + ': '}${message}`));
@@ -22,4 +25,9 @@ export function createLogger(level: LogLevel, write: (line: string) => void = (l
   return { error: at('error'), warn: at('warn'), info: at('info'), debug: at('debug') };
 }
 
-export const silentLogger: Logger = { error: () => undefined, warn: () => undefined, info: () => undefined, debug: () => undefined };
+export const silentLogger: Logger = {
+  error: () => undefined,
+  warn: () => undefined,
+  info: () => undefined,
+  debug: () => undefined,
+};

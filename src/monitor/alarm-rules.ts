@@ -104,9 +104,12 @@ export function alarmRules(thresholds: AlarmThresholds = DEFAULT_ALARM_THRESHOLD
 /** Whether one period's value breaches the rule (the alarm fires after `periods` such periods in a row). */
 export function breaches(rule: AlarmRule, value: number): boolean {
   switch (rule.comparison) {
-    case 'GreaterThanThreshold': return value > rule.threshold;
-    case 'GreaterThanOrEqualToThreshold': return value >= rule.threshold;
-    case 'LessThanThreshold': return value < rule.threshold;
+    case 'GreaterThanThreshold':
+      return value > rule.threshold;
+    case 'GreaterThanOrEqualToThreshold':
+      return value >= rule.threshold;
+    case 'LessThanThreshold':
+      return value < rule.threshold;
   }
 }
 

@@ -21,23 +21,103 @@ export const JOB = ['JobId'] as const;
 export const SERVICE = ['service'] as const;
 
 export const METRIC = {
-  lagBytes: { name: 'ReplicationLagBytes', unit: 'Bytes', dimensions: JOB_DATABASE, description: 'WAL written on the source that the target has not confirmed' },
-  lagSeconds: { name: 'ReplicationLagSeconds', unit: 'Seconds', dimensions: JOB_DATABASE, description: "seconds since the target last reported the source's end position" },
-  walRetained: { name: 'WalRetainedBytes', unit: 'Bytes', dimensions: JOB_DATABASE, description: "WAL the slot keeps on the source's disk" },
-  unconsumedGrowth: { name: 'UnconsumedWalGrowthBytes', unit: 'Bytes', dimensions: JOB_DATABASE, description: 'WAL the slot retained since the previous reading while nothing consumed it' },
-  slotConsumed: { name: 'SlotConsumed', unit: 'Count', dimensions: JOB_DATABASE, description: '1 while a subscription streams from the slot, else 0' },
-  tablesNotReady: { name: 'TablesNotReady', unit: 'Count', dimensions: JOB_DATABASE, description: 'tables of the subscription not yet synchronized' },
-  applyErrors: { name: 'ApplyErrors', unit: 'Count', dimensions: JOB_DATABASE, description: "the subscription's apply errors (PostgreSQL 15+)" },
-  syncErrors: { name: 'SyncErrors', unit: 'Count', dimensions: JOB_DATABASE, description: "the subscription's table sync errors (PostgreSQL 15+)" },
-  subscriptionEnabled: { name: 'SubscriptionEnabled', unit: 'Count', dimensions: JOB_DATABASE, description: '1 while the subscription is enabled, 0 while disabled (none published before it exists)' },
-  slotDropped: { name: 'SlotDropped', unit: 'Count', dimensions: JOB_DATABASE, description: 'the WAL-retention guard dropped the slot (maxRetainedWalGb)' },
-  sourceFreeStorage: { name: 'SourceFreeStorageBytes', unit: 'Bytes', dimensions: JOB, description: "the RDS source's FreeStorageSpace" },
-  verifyDifferences: { name: 'VerifyDifferences', unit: 'Count', dimensions: SERVICE, description: 'rows found different by the latest verify run' },
+  lagBytes: {
+    name: 'ReplicationLagBytes',
+    unit: 'Bytes',
+    dimensions: JOB_DATABASE,
+    description: 'WAL written on the source that the target has not confirmed',
+  },
+  lagSeconds: {
+    name: 'ReplicationLagSeconds',
+    unit: 'Seconds',
+    dimensions: JOB_DATABASE,
+    description: "seconds since the target last reported the source's end position",
+  },
+  walRetained: {
+    name: 'WalRetainedBytes',
+    unit: 'Bytes',
+    dimensions: JOB_DATABASE,
+    description: "WAL the slot keeps on the source's disk",
+  },
+  unconsumedGrowth: {
+    name: 'UnconsumedWalGrowthBytes',
+    unit: 'Bytes',
+    dimensions: JOB_DATABASE,
+    description: 'WAL the slot retained since the previous reading while nothing consumed it',
+  },
+  slotConsumed: {
+    name: 'SlotConsumed',
+    unit: 'Count',
+    dimensions: JOB_DATABASE,
+    description: '1 while a subscription streams from the slot, else 0',
+  },
+  tablesNotReady: {
+    name: 'TablesNotReady',
+    unit: 'Count',
+    dimensions: JOB_DATABASE,
+    description: 'tables of the subscription not yet synchronized',
+  },
+  applyErrors: {
+    name: 'ApplyErrors',
+    unit: 'Count',
+    dimensions: JOB_DATABASE,
+    description: "the subscription's apply errors (PostgreSQL 15+)",
+  },
+  syncErrors: {
+    name: 'SyncErrors',
+    unit: 'Count',
+    dimensions: JOB_DATABASE,
+    description: "the subscription's table sync errors (PostgreSQL 15+)",
+  },
+  subscriptionEnabled: {
+    name: 'SubscriptionEnabled',
+    unit: 'Count',
+    dimensions: JOB_DATABASE,
+    description: '1 while the subscription is enabled, 0 while disabled (none published before it exists)',
+  },
+  slotDropped: {
+    name: 'SlotDropped',
+    unit: 'Count',
+    dimensions: JOB_DATABASE,
+    description: 'the WAL-retention guard dropped the slot (maxRetainedWalGb)',
+  },
+  sourceFreeStorage: {
+    name: 'SourceFreeStorageBytes',
+    unit: 'Bytes',
+    dimensions: JOB,
+    description: "the RDS source's FreeStorageSpace",
+  },
+  verifyDifferences: {
+    name: 'VerifyDifferences',
+    unit: 'Count',
+    dimensions: SERVICE,
+    description: 'rows found different by the latest verify run',
+  },
   // The Fargate task's (src/task/task-metrics.ts): init's copy while it runs, and each verify run.
-  copyRows: { name: 'CopyRowsCopied', unit: 'Count', dimensions: JOB_DATABASE, description: 'rows the snapshot copy has committed so far' },
-  copyBytes: { name: 'CopyBytesCopied', unit: 'Bytes', dimensions: JOB_DATABASE, description: 'bytes the snapshot copy has streamed so far' },
-  copyRate: { name: 'CopyThroughput', unit: 'Megabytes/Second', dimensions: JOB_DATABASE, description: "the snapshot copy's rate since its previous reading" },
-  verifyDatabaseDifferences: { name: 'VerifyDifferences', unit: 'Count', dimensions: JOB_DATABASE, description: 'rows (or keys) the verify task found different in a database' },
+  copyRows: {
+    name: 'CopyRowsCopied',
+    unit: 'Count',
+    dimensions: JOB_DATABASE,
+    description: 'rows the snapshot copy has committed so far',
+  },
+  copyBytes: {
+    name: 'CopyBytesCopied',
+    unit: 'Bytes',
+    dimensions: JOB_DATABASE,
+    description: 'bytes the snapshot copy has streamed so far',
+  },
+  copyRate: {
+    name: 'CopyThroughput',
+    unit: 'Megabytes/Second',
+    dimensions: JOB_DATABASE,
+    description: "the snapshot copy's rate since its previous reading",
+  },
+  verifyDatabaseDifferences: {
+    name: 'VerifyDifferences',
+    unit: 'Count',
+    dimensions: JOB_DATABASE,
+    description: 'rows (or keys) the verify task found different in a database',
+  },
 } as const satisfies Record<string, PublishedMetric>;
 
 export const PUBLISHED_METRICS: readonly PublishedMetric[] = Object.values(METRIC);
@@ -52,7 +132,12 @@ export interface MetricSink {
 const flag = (on: boolean) => (on ? 1 : 0);
 
 /** One EMF document of init's copy of a database: rows and bytes so far, and MB/s since the previous one. */
-export function publishCopy(sink: MetricSink, jobId: string, database: string, copy: { rows: number; bytes: number; megabytesPerSecond: number }): void {
+export function publishCopy(
+  sink: MetricSink,
+  jobId: string,
+  database: string,
+  copy: { rows: number; bytes: number; megabytesPerSecond: number },
+): void {
   sink.addDimensions({ JobId: jobId, Database: database });
   sink.addMetric(METRIC.copyRows.name, METRIC.copyRows.unit, copy.rows);
   sink.addMetric(METRIC.copyBytes.name, METRIC.copyBytes.unit, copy.bytes);
@@ -72,7 +157,11 @@ export function publishVerifyDifferences(sink: MetricSink, jobId: string, databa
  * source free storage when given. A database whose source could not be read publishes nothing: a gap
  * in the graph, and the alarms treat missing data as "not breaching" rather than guessing.
  */
-export function publishReport(sink: MetricSink, report: MonitorReport, extra: { sourceFreeStorageBytes?: number } = {}): void {
+export function publishReport(
+  sink: MetricSink,
+  report: MonitorReport,
+  extra: { sourceFreeStorageBytes?: number } = {},
+): void {
   for (const db of report.databases) {
     const r = db.reading;
     if (!r) continue;

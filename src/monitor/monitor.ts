@@ -3,7 +3,15 @@ import { readServerFacts } from '../catalog/server.ts';
 import { isTerminal, type JobStore } from '../jobs/index.ts';
 import { readSlotStatus, readSubscriptionStatus, type SubscriptionStatus } from '../replication/status.ts';
 import { toReading, type ReplicationReading } from './readings.ts';
-import { dropRetainingSlot, overHardLimit, slotDroppedReason, unconsumedGrowth, walRetentionWarning, type GuardCommands, type PreviousReading } from './wal-guard.ts';
+import {
+  dropRetainingSlot,
+  overHardLimit,
+  slotDroppedReason,
+  unconsumedGrowth,
+  walRetentionWarning,
+  type GuardCommands,
+  type PreviousReading,
+} from './wal-guard.ts';
 
 // One round of the monitor over a job: per database, read the slot and the subscription, judge the
 // retained WAL, and (opt-in) drop a slot past the hard limit, recording why in the job record. The
@@ -60,7 +68,19 @@ export interface MonitorReport {
 }
 
 export const GUARD_STEP = 'WAL-retention guard';
-const UNREAD: SubscriptionStatus = { exists: false, enabled: false, workerRunning: false, receivedLsn: null, latestEndLsn: null, lastMessageAt: null, lagSeconds: null, tables: {}, applyErrors: null, syncErrors: null, workerAgeSeconds: null };
+const UNREAD: SubscriptionStatus = {
+  exists: false,
+  enabled: false,
+  workerRunning: false,
+  receivedLsn: null,
+  latestEndLsn: null,
+  lastMessageAt: null,
+  lagSeconds: null,
+  tables: {},
+  applyErrors: null,
+  syncErrors: null,
+  workerAgeSeconds: null,
+};
 
 export async function monitorJob(job: MonitoredJob, deps: MonitorDependencies): Promise<MonitorReport> {
   const now = deps.now ?? (() => new Date());
@@ -70,7 +90,12 @@ export async function monitorJob(job: MonitoredJob, deps: MonitorDependencies): 
   return { jobId: job.jobId, at: at.toISOString(), databases };
 }
 
-async function monitorDatabase(job: MonitoredJob, db: MonitoredDatabase, deps: MonitorDependencies, now: () => Date): Promise<DatabaseReport> {
+async function monitorDatabase(
+  job: MonitoredJob,
+  db: MonitoredDatabase,
+  deps: MonitorDependencies,
+  now: () => Date,
+): Promise<DatabaseReport> {
   const targetDatabase = db.targetDatabase ?? db.database;
   let source: pg.Client;
   try {
@@ -90,12 +115,22 @@ async function monitorDatabase(job: MonitoredJob, db: MonitoredDatabase, deps: M
         targetError = (error as Error).message;
       }
     }
-    const reading = toReading({ database: db.database, targetDatabase, slot: db.slot, subscription: db.subscription }, slot, subscription, now());
+    const reading = toReading(
+      { database: db.database, targetDatabase, slot: db.slot, subscription: db.subscription },
+      slot,
+      subscription,
+      now(),
+    );
     const key = `${job.jobId}/${db.database}`;
     const previous = deps.history?.get(key);
     deps.history?.set(key, reading);
     const growth = unconsumedGrowth(reading, previous);
-    const report: DatabaseReport = { database: db.database, reading, ...(growth !== undefined ? { unconsumedGrowthBytes: growth } : {}), ...(targetError ? { targetError } : {}) };
+    const report: DatabaseReport = {
+      database: db.database,
+      reading,
+      ...(growth !== undefined ? { unconsumedGrowthBytes: growth } : {}),
+      ...(targetError ? { targetError } : {}),
+    };
     // Without the target the guard cannot tell whether a subscription is merely slow: it warns on the slot alone.
     const warning = walRetentionWarning(reading, previous, job.commands);
     if (warning) report.warning = warning;
@@ -117,12 +152,34 @@ async function monitorDatabase(job: MonitoredJob, db: MonitoredDatabase, deps: M
  * A step of the job, whatever its state (a finished job's record still takes steps), and, while the job
  * runs, the database and the job marked FAILED with the reason: nothing replicates that database any more.
  */
-export async function recordDroppedSlot(store: JobStore, jobId: string, database: string, reason: string, startedAt: string, endedAt: Date): Promise<void> {
-  await store.putStep({ jobId, step: GUARD_STEP, database, state: 'FAILED', startedAt, endedAt: endedAt.toISOString(), detail: reason });
+export async function recordDroppedSlot(
+  store: JobStore,
+  jobId: string,
+  database: string,
+  reason: string,
+  startedAt: string,
+  endedAt: Date,
+): Promise<void> {
+  await store.putStep({
+    jobId,
+    step: GUARD_STEP,
+    database,
+    state: 'FAILED',
+    startedAt,
+    endedAt: endedAt.toISOString(),
+    detail: reason,
+  });
   const record = await store.getJob(jobId);
   if (!record || isTerminal(record.state)) return;
-  const { updatedAt: _updatedAt, ...progress } = record.databases[database] ?? { tablesDone: 0, tablesTotal: 0, rowsCopied: 0, bytesCopied: 0, updatedAt: '' };
+  const { updatedAt: _updatedAt, ...progress } = record.databases[database] ?? {
+    tablesDone: 0,
+    tablesTotal: 0,
+    rowsCopied: 0,
+    bytesCopied: 0,
+    updatedAt: '',
+  };
   const phase = `${GUARD_STEP} dropped the slot`;
   await store.updateDatabaseProgress(jobId, database, { ...progress, state: 'FAILED', phase, error: reason });
-  if (record.state === 'RUNNING' || record.state === 'PENDING') await store.transition(jobId, 'FAILED', { phase: `${phase} of ${database}`, error: reason });
+  if (record.state === 'RUNNING' || record.state === 'PENDING')
+    await store.transition(jobId, 'FAILED', { phase: `${phase} of ${database}`, error: reason });
 }

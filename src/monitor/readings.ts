@@ -39,7 +39,12 @@ export interface ReadingNames {
   subscription: string;
 }
 
-export function toReading(names: ReadingNames, slot: SlotStatus, subscription: SubscriptionStatus, at: Date): ReplicationReading {
+export function toReading(
+  names: ReadingNames,
+  slot: SlotStatus,
+  subscription: SubscriptionStatus,
+  at: Date,
+): ReplicationReading {
   const states = Object.values(subscription.tables);
   const ready = states.filter((s) => s === 'ready').length;
   return {

@@ -33,7 +33,10 @@ export interface BinDirSearch {
   debianRoot?: string;
 }
 
-export function candidateBinDirs({ env = process.env, debianRoot = '/usr/lib/postgresql' }: BinDirSearch = {}): string[] {
+export function candidateBinDirs({
+  env = process.env,
+  debianRoot = '/usr/lib/postgresql',
+}: BinDirSearch = {}): string[] {
   const dirs: string[] = [];
   if (env.DATABASE_REPLICATOR_PG_BINDIR) dirs.push(env.DATABASE_REPLICATOR_PG_BINDIR);
   const bindir = pgConfigBindir(env);
@@ -57,7 +60,14 @@ function pgConfigBindir(env: NodeJS.ProcessEnv): string | null {
   const key = env.PATH ?? '';
   if (!pgConfigAnswers.has(key)) {
     try {
-      pgConfigAnswers.set(key, execFileSync('pg_config', ['--bindir'], { encoding: 'utf8', env, stdio: ['ignore', 'pipe', 'ignore'] }).trim() || null);
+      pgConfigAnswers.set(
+        key,
+        execFileSync('pg_config', ['--bindir'], {
+          encoding: 'utf8',
+          env,
+          stdio: ['ignore', 'pipe', 'ignore'],
+        }).trim() || null,
+      );
     } catch {
       // pg_config is optional: Debian ships it only with libpq-dev.
       pgConfigAnswers.set(key, null);
@@ -116,7 +126,10 @@ export function toolVersion(path: string): { version: string; major: number } {
  * Finds a folder that holds every one of `tools`, preferring the newest major. Throws a
  * PostgresToolNotFoundError that says what to install when none has them all.
  */
-export function findPostgresBinDir(tools: string[], options: BinDirSearch & { minMajor?: number } = {}): PostgresBinDir {
+export function findPostgresBinDir(
+  tools: string[],
+  options: BinDirSearch & { minMajor?: number } = {},
+): PostgresBinDir {
   const found: PostgresBinDir[] = [];
   const debianRoot = options.debianRoot ?? '/usr/lib/postgresql';
   for (const dir of candidateBinDirs(options)) {

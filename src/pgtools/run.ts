@@ -22,8 +22,13 @@ const resolved = new Map<string, string>();
  * The password fallbacks a URL without a password needs (PGPASSWORD, PGPASSFILE) come in `env`, from
  * libpqEnvironment, which alone knows whether the URL had one.
  */
-export function childEnvironment(env: Record<string, string>, parent: NodeJS.ProcessEnv = process.env): Record<string, string> {
-  const base = Object.fromEntries(Object.entries(parent).filter(([k, v]) => !k.startsWith('PG') && v !== undefined)) as Record<string, string>;
+export function childEnvironment(
+  env: Record<string, string>,
+  parent: NodeJS.ProcessEnv = process.env,
+): Record<string, string> {
+  const base = Object.fromEntries(
+    Object.entries(parent).filter(([k, v]) => !k.startsWith('PG') && v !== undefined),
+  ) as Record<string, string>;
   return { ...base, ...env };
 }
 
@@ -40,14 +45,27 @@ export function pgToolPath(tool: PgToolCall['tool'], minMajor = 0): string {
 
 function describeFailure(call: PgToolCall, error: unknown): PgToolError {
   const stderr = error instanceof ExecaError ? String(error.stderr ?? '') : '';
-  const lines = stderr.split('\n').map((l) => l.trim()).filter((l) => /error|fatal|could not/i.test(l)).slice(0, 8);
-  const detail = lines.length ? lines.join(' | ') : error instanceof Error ? error.message.split('\n')[0] : String(error);
+  const lines = stderr
+    .split('\n')
+    .map((l) => l.trim())
+    .filter((l) => /error|fatal|could not/i.test(l))
+    .slice(0, 8);
+  const detail = lines.length
+    ? lines.join(' | ')
+    : error instanceof Error
+      ? error.message.split('\n')[0]
+      : String(error);
   return new PgToolError(redact(`${call.tool} failed: ${detail}`), { cause: error });
 }
 
 export async function runPgTool(call: PgToolCall, minMajor = 0): Promise<{ stdout: string; stderr: string }> {
   try {
-    const result = await execa(pgToolPath(call.tool, minMajor), call.args, { env: childEnvironment(call.env), extendEnv: false, stdin: 'ignore', maxBuffer: 256 * 1024 * 1024 });
+    const result = await execa(pgToolPath(call.tool, minMajor), call.args, {
+      env: childEnvironment(call.env),
+      extendEnv: false,
+      stdin: 'ignore',
+      maxBuffer: 256 * 1024 * 1024,
+    });
     return { stdout: String(result.stdout), stderr: String(result.stderr) };
   } catch (error) {
     throw describeFailure(call, error);
@@ -55,10 +73,24 @@ export async function runPgTool(call: PgToolCall, minMajor = 0): Promise<{ stdou
 }
 
 /** Streams one program's stdout into another's stdin (pg_dump | pg_restore), with no file between them. */
-export async function pipePgTools(producer: PgToolCall, consumer: PgToolCall, minMajor = 0): Promise<{ stderr: string }> {
-  const from = execa(pgToolPath(producer.tool, minMajor), producer.args, { env: childEnvironment(producer.env), extendEnv: false, stdin: 'ignore', encoding: 'buffer', maxBuffer: 64 * 1024 * 1024 });
+export async function pipePgTools(
+  producer: PgToolCall,
+  consumer: PgToolCall,
+  minMajor = 0,
+): Promise<{ stderr: string }> {
+  const from = execa(pgToolPath(producer.tool, minMajor), producer.args, {
+    env: childEnvironment(producer.env),
+    extendEnv: false,
+    stdin: 'ignore',
+    encoding: 'buffer',
+    maxBuffer: 64 * 1024 * 1024,
+  });
   try {
-    const result = await from.pipe(pgToolPath(consumer.tool, minMajor), consumer.args, { env: childEnvironment(consumer.env), extendEnv: false, maxBuffer: 64 * 1024 * 1024 });
+    const result = await from.pipe(pgToolPath(consumer.tool, minMajor), consumer.args, {
+      env: childEnvironment(consumer.env),
+      extendEnv: false,
+      maxBuffer: 64 * 1024 * 1024,
+    });
     return { stderr: String(result.stderr) };
   } catch (error) {
     const failed = error instanceof ExecaError && error.command.includes(consumer.tool) ? consumer : producer;

@@ -38,7 +38,8 @@ export function choicesToConfig(choices: ReplicationChoices): ReplicationConfig 
     const section: NonNullable<ReplicationConfig['databases']>[string] = {};
     if (c.excludeTables.length) section.exclude_tables = [...c.excludeTables];
     if (c.schemaOnly.length) section.schema_only = [...c.schemaOnly];
-    if (c.timeFilters.length) section.time_filters = c.timeFilters.map((f) => ({ table: f.table, column: f.column, last: f.last }));
+    if (c.timeFilters.length)
+      section.time_filters = c.timeFilters.map((f) => ({ table: f.table, column: f.column, last: f.last }));
     if (Object.keys(section).length) databases[name] = section;
   }
   return { include_databases: [...choices.databases], ...(Object.keys(databases).length ? { databases } : {}) };

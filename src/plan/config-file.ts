@@ -15,7 +15,9 @@ const databaseSection = z.strictObject({
   include_tables: tableList.optional(),
   exclude_tables: tableList.optional(),
   schema_only: tableList.optional(),
-  table_filters: z.array(z.strictObject({ table: z.string().min(1), where: z.string().min(1, 'the condition cannot be empty') })).optional(),
+  table_filters: z
+    .array(z.strictObject({ table: z.string().min(1), where: z.string().min(1, 'the condition cannot be empty') }))
+    .optional(),
   time_filters: z
     .array(
       z.strictObject({
@@ -51,13 +53,29 @@ export interface LoadedConfig {
   jobs?: number;
 }
 
-const KNOWN_KEYS = ['include_databases', 'exclude_databases', 'jobs', 'databases', 'include_tables', 'exclude_tables', 'schema_only', 'table_filters', 'time_filters', 'table', 'where', 'column', 'last'];
+const KNOWN_KEYS = [
+  'include_databases',
+  'exclude_databases',
+  'jobs',
+  'databases',
+  'include_tables',
+  'exclude_tables',
+  'schema_only',
+  'table_filters',
+  'time_filters',
+  'table',
+  'where',
+  'column',
+  'last',
+];
 
 function closest(key: string): string | undefined {
   const distance = (a: string, b: string) => {
     const d = Array.from({ length: a.length + 1 }, (_, i) => [i, ...Array<number>(b.length).fill(0)]);
     for (let j = 1; j <= b.length; j++) d[0]![j] = j;
-    for (let i = 1; i <= a.length; i++) for (let j = 1; j <= b.length; j++) d[i]![j] = Math.min(d[i - 1]![j]! + 1, d[i]![j - 1]! + 1, d[i - 1]![j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1));
+    for (let i = 1; i <= a.length; i++)
+      for (let j = 1; j <= b.length; j++)
+        d[i]![j] = Math.min(d[i - 1]![j]! + 1, d[i]![j - 1]! + 1, d[i - 1]![j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1));
     return d[a.length]![b.length]!;
   };
   const best = KNOWN_KEYS.map((k) => ({ k, d: distance(key, k) })).sort((a, b) => a.d - b.d)[0];
@@ -65,7 +83,9 @@ function closest(key: string): string | undefined {
 }
 
 function keyPath(path: PropertyKey[]): string {
-  return path.map((p, i) => (typeof p === 'number' ? `[${p}]` : `${i ? '.' : ''}${String(p)}`)).join('') || 'the top level';
+  return (
+    path.map((p, i) => (typeof p === 'number' ? `[${p}]` : `${i ? '.' : ''}${String(p)}`)).join('') || 'the top level'
+  );
 }
 
 /** Quotes a name for a table selector when SQL would need quotes (database names keep their case). */
@@ -75,14 +95,24 @@ function selectorPart(name: string): string {
 
 /** Turns the file's per-database sections into the flags' `db.table` forms, so one planner serves both. */
 export function configToFilters(config: ReplicationConfig): FilterOptions {
-  const filters: Required<FilterOptions> = { includeDatabases: config.include_databases ?? [], excludeDatabases: config.exclude_databases ?? [], includeTables: [], excludeTables: [], schemaOnlyTables: [], timeFilters: [], tableFilters: [] };
+  const filters: Required<FilterOptions> = {
+    includeDatabases: config.include_databases ?? [],
+    excludeDatabases: config.exclude_databases ?? [],
+    includeTables: [],
+    excludeTables: [],
+    schemaOnlyTables: [],
+    timeFilters: [],
+    tableFilters: [],
+  };
   for (const [database, section] of Object.entries(config.databases ?? {})) {
     const qualify = (table: string) => `${selectorPart(database)}.${table}`;
     filters.includeTables.push(...(section.include_tables ?? []).map(qualify));
     filters.excludeTables.push(...(section.exclude_tables ?? []).map(qualify));
     filters.schemaOnlyTables.push(...(section.schema_only ?? []).map(qualify));
     filters.tableFilters.push(...(section.table_filters ?? []).map((f) => `${qualify(f.table)}:${f.where}`));
-    filters.timeFilters.push(...(section.time_filters ?? []).map((f) => `${qualify(f.table)}:${selectorPart(f.column)}:${f.last}`));
+    filters.timeFilters.push(
+      ...(section.time_filters ?? []).map((f) => `${qualify(f.table)}:${selectorPart(f.column)}:${f.last}`),
+    );
   }
   return filters;
 }
@@ -106,12 +136,17 @@ export function configOrigins(config: ReplicationConfig): Map<string, string> {
 }
 
 /** Reads and validates a TOML configuration file; every problem is one sentence naming the file and where. */
-export function loadConfigFile(path: string, readFile: (path: string) => string = (p) => readFileSync(p, 'utf8')): LoadedConfig {
+export function loadConfigFile(
+  path: string,
+  readFile: (path: string) => string = (p) => readFileSync(p, 'utf8'),
+): LoadedConfig {
   let text: string;
   try {
     text = readFile(path);
   } catch (error) {
-    throw new ConfigFileError(`The configuration file ${path} cannot be read (${(error as NodeJS.ErrnoException).code ?? 'error'}); check the path given to --config.`);
+    throw new ConfigFileError(
+      `The configuration file ${path} cannot be read (${(error as NodeJS.ErrnoException).code ?? 'error'}); check the path given to --config.`,
+    );
   }
   let raw: unknown;
   try {
@@ -119,7 +154,9 @@ export function loadConfigFile(path: string, readFile: (path: string) => string 
   } catch (error) {
     if (error instanceof TomlError) {
       const what = error.message.split('\n')[0]!.replace(/^Invalid TOML document: /, '');
-      throw new ConfigFileError(`${path} line ${error.line}, column ${error.column}: ${what}; fix the TOML syntax there.`);
+      throw new ConfigFileError(
+        `${path} line ${error.line}, column ${error.column}: ${what}; fix the TOML syntax there.`,
+      );
     }
     throw error;
   }
@@ -129,11 +166,17 @@ export function loadConfigFile(path: string, readFile: (path: string) => string 
     if (issue.code === 'unrecognized_keys') {
       const key = issue.keys[0]!;
       const hint = closest(key);
-      throw new ConfigFileError(`${path}: unknown key "${key}" in ${keyPath(issue.path)}${hint ? `; did you mean "${hint}"?` : `; the keys are ${KNOWN_KEYS.slice(0, 8).join(', ')}.`}`);
+      throw new ConfigFileError(
+        `${path}: unknown key "${key}" in ${keyPath(issue.path)}${hint ? `; did you mean "${hint}"?` : `; the keys are ${KNOWN_KEYS.slice(0, 8).join(', ')}.`}`,
+      );
     }
     throw new ConfigFileError(`${path}: ${keyPath(issue.path)}: ${issue.message.replace(/^Invalid input: /, '')}.`);
   }
-  return { filters: configToFilters(result.data), origins: configOrigins(result.data), ...(result.data.jobs !== undefined ? { jobs: result.data.jobs } : {}) };
+  return {
+    filters: configToFilters(result.data),
+    origins: configOrigins(result.data),
+    ...(result.data.jobs !== undefined ? { jobs: result.data.jobs } : {}),
+  };
 }
 
 /** Flags override the file, kind by kind: a filter kind given on the command line replaces the file's. */

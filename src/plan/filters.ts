@@ -57,11 +57,14 @@ export function parseIdentifier(text: string, context: string): string {
   const trimmed = text.trim();
   if (!trimmed) throw new FilterError(`${context} has an empty name part.`);
   if (trimmed.startsWith('"')) {
-    if (!trimmed.endsWith('"') || trimmed.length < 3) throw new FilterError(`${context} has a badly quoted name ${trimmed}.`);
+    if (!trimmed.endsWith('"') || trimmed.length < 3)
+      throw new FilterError(`${context} has a badly quoted name ${trimmed}.`);
     return trimmed.slice(1, -1).replace(/""/g, '"');
   }
   if (!/^[A-Za-z_][A-Za-z0-9_$-]*$/.test(trimmed)) {
-    throw new FilterError(`${context}: "${trimmed}" needs double quotes (names with spaces, dots or other characters are written like shop."Order Items").`);
+    throw new FilterError(
+      `${context}: "${trimmed}" needs double quotes (names with spaces, dots or other characters are written like shop."Order Items").`,
+    );
   }
   // Database names are not folded by PostgreSQL, but table names are; callers decide which applies.
   return trimmed;
@@ -83,7 +86,9 @@ export function parseTableSelector(text: string): TableSelector {
     case 3:
       return { database: ident(parts[0]!, false), schema: ident(parts[1]!, true), name: ident(parts[2]!, true), text };
     default:
-      throw new FilterError(`${context} has too many dots; write db.table or db.schema.table, with double quotes around names that contain dots.`);
+      throw new FilterError(
+        `${context} has too many dots; write db.table or db.schema.table, with double quotes around names that contain dots.`,
+      );
   }
 }
 
@@ -94,7 +99,9 @@ export function parseWindow(text: string, context: string): string {
   const match = /^\s*(\d+)\s*([a-z]+?)s?\s*$/i.exec(text);
   const unit = match?.[2]?.toLowerCase();
   if (!match || !UNITS.includes(unit as (typeof UNITS)[number]) || Number(match[1]) <= 0) {
-    throw new FilterError(`${context}: "${text.trim()}" is not a time window; write a positive number and one of ${UNITS.join(', ')} (plurals allowed), e.g. "6 months".`);
+    throw new FilterError(
+      `${context}: "${text.trim()}" is not a time window; write a positive number and one of ${UNITS.join(', ')} (plurals allowed), e.g. "6 months".`,
+    );
   }
   return `${Number(match[1])} ${unit}${Number(match[1]) === 1 ? '' : 's'}`;
 }
@@ -102,18 +109,29 @@ export function parseWindow(text: string, context: string): string {
 /** `table:column:6 months` (the table part may hold quoted names with colons). */
 export function parseTimeFilter(text: string): TimeFilterSpec {
   const parts = splitOutsideQuotes(text, ':');
-  if (parts.length !== 3) throw new FilterError(`The time filter "${text}" must be table:column:window, e.g. shop.events:created_at:6 months.`);
+  if (parts.length !== 3)
+    throw new FilterError(
+      `The time filter "${text}" must be table:column:window, e.g. shop.events:created_at:6 months.`,
+    );
   const [table, column, window] = parts as [string, string, string];
   const context = `The time filter "${text}"`;
   const columnName = parseIdentifier(column, context);
-  return { table: parseTableSelector(table), column: column.trim().startsWith('"') ? columnName : columnName.toLowerCase(), window: parseWindow(window, context) };
+  return {
+    table: parseTableSelector(table),
+    column: column.trim().startsWith('"') ? columnName : columnName.toLowerCase(),
+    window: parseWindow(window, context),
+  };
 }
 
 /** `table:SQL predicate` (split at the first colon outside quotes; the predicate may contain colons). */
 export function parseTableFilter(text: string): TableFilterSpec {
   const parts = splitOutsideQuotes(text, ':', 2);
-  if (parts.length !== 2 || !parts[1]!.trim()) throw new FilterError(`The table filter "${text}" must be table:predicate, e.g. shop.orders:status <> 'cancelled'.`);
+  if (parts.length !== 2 || !parts[1]!.trim())
+    throw new FilterError(
+      `The table filter "${text}" must be table:predicate, e.g. shop.orders:status <> 'cancelled'.`,
+    );
   const predicate = parts[1]!.trim();
-  if (/;/.test(predicate.replace(/'(?:[^']|'')*'/g, ''))) throw new FilterError(`The table filter "${text}" holds a semicolon; give one SQL condition, without statements.`);
+  if (/;/.test(predicate.replace(/'(?:[^']|'')*'/g, '')))
+    throw new FilterError(`The table filter "${text}" holds a semicolon; give one SQL condition, without statements.`);
   return { table: parseTableSelector(parts[0]!), predicate };
 }

@@ -4,7 +4,14 @@ import { listUserDatabases } from '../catalog/server.ts';
 import { readCatalogTables } from '../catalog/tables.ts';
 import type { ConnectionSpec } from '../connection/url.ts';
 import { FilterError } from './filters.ts';
-import { parseFilters, planDatabase, selectDatabases, type DatabasePlan, type FilterOptions, type ResolvedTimeFilter } from './plan.ts';
+import {
+  parseFilters,
+  planDatabase,
+  selectDatabases,
+  type DatabasePlan,
+  type FilterOptions,
+  type ResolvedTimeFilter,
+} from './plan.ts';
 
 /** Computes each time window's start once, on the source clock, as an ISO literal. */
 async function resolveWindows(client: pg.Client, windows: string[]): Promise<Map<string, string>> {
@@ -43,7 +50,10 @@ export async function planJob(
   }
   const databases = selectDatabases(available, urlDatabase, filters);
   const parsed = parseFilters(filters);
-  const windows = await resolveWindows(admin, parsed.time.map((t) => t.window));
+  const windows = await resolveWindows(
+    admin,
+    parsed.time.map((t) => t.window),
+  );
   const singleTarget = databases.length === 1 && spec.target.databaseGiven && spec.target.database !== 'postgres';
   const plans: DatabasePlan[] = [];
   const timeFilters: ResolvedTimeFilter[] = [];
@@ -59,7 +69,8 @@ export async function planJob(
         filters: parsed,
         rowFilters: major >= 15,
         resolveSince: (schema, table, _column, window) =>
-          recorded?.find((r) => r.database === database && r.schema === schema && r.table === table)?.since ?? windows.get(window)!,
+          recorded?.find((r) => r.database === database && r.schema === schema && r.table === table)?.since ??
+          windows.get(window)!,
       });
       plans.push(plan);
       timeFilters.push(...resolved);

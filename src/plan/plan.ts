@@ -69,10 +69,16 @@ export function selectDatabases(available: string[], urlDatabase: string | null,
   const include = options.includeDatabases ?? [];
   const exclude = new Set(options.excludeDatabases ?? []);
   for (const name of [...include, ...exclude]) {
-    if (!available.includes(name)) throw new FilterError(`The database "${name}" does not exist on the source (it has ${available.join(', ') || 'no user databases'}).`);
+    if (!available.includes(name))
+      throw new FilterError(
+        `The database "${name}" does not exist on the source (it has ${available.join(', ') || 'no user databases'}).`,
+      );
   }
   const both = include.filter((d) => exclude.has(d));
-  if (both.length) throw new FilterError(`The database "${both[0]}" is both included and excluded; keep one of --include-databases and --exclude-databases for it.`);
+  if (both.length)
+    throw new FilterError(
+      `The database "${both[0]}" is both included and excluded; keep one of --include-databases and --exclude-databases for it.`,
+    );
   const base = include.length ? include : urlDatabase && urlDatabase !== 'postgres' ? [urlDatabase] : available;
   const selected = base.filter((d) => !exclude.has(d));
   if (selected.length === 0) throw new FilterError('No source database is left to replicate after the filters.');
@@ -103,7 +109,12 @@ const key = (t: { schema: string; name: string }) => `${t.schema}.${t.name}`;
  * Resolves a selector inside one database to a top-level table (partitions resolve to themselves).
  * Returns null when the selector names another database; throws when the table does not exist.
  */
-function resolve(selector: TableSelector, database: string, databases: string[], tables: CatalogTable[]): CatalogTable | null {
+function resolve(
+  selector: TableSelector,
+  database: string,
+  databases: string[],
+  tables: CatalogTable[],
+): CatalogTable | null {
   // With one database planned, `schema.table` and `table` are accepted too.
   let db = selector.database;
   let schema = selector.schema;
@@ -112,19 +123,31 @@ function resolve(selector: TableSelector, database: string, databases: string[],
     db = undefined;
   }
   if (db !== undefined && db !== database) {
-    if (!databases.includes(db)) throw new FilterError(`The filter "${selector.text}" names the database "${db}", which is not replicated (planned: ${databases.join(', ')}).`);
+    if (!databases.includes(db))
+      throw new FilterError(
+        `The filter "${selector.text}" names the database "${db}", which is not replicated (planned: ${databases.join(', ')}).`,
+      );
     return null;
   }
   if (db === undefined && databases.length > 1) {
-    throw new FilterError(`The filter "${selector.text}" must name its database (db.table or db.schema.table) when several databases are replicated.`);
+    throw new FilterError(
+      `The filter "${selector.text}" must name its database (db.table or db.schema.table) when several databases are replicated.`,
+    );
   }
   // Unquoted schema names fold to lower case in SQL; accept either spelling here.
-  const candidates = tables.filter((t) => t.name === selector.name && (schema === undefined || t.schema === schema || t.schema === schema.toLowerCase()));
+  const candidates = tables.filter(
+    (t) =>
+      t.name === selector.name && (schema === undefined || t.schema === schema || t.schema === schema.toLowerCase()),
+  );
   if (candidates.length === 0) {
-    throw new FilterError(`The filter "${selector.text}" names a table that does not exist in database ${database}; check the name (quote mixed-case names, e.g. shop."Order Items").`);
+    throw new FilterError(
+      `The filter "${selector.text}" names a table that does not exist in database ${database}; check the name (quote mixed-case names, e.g. shop."Order Items").`,
+    );
   }
   if (candidates.length > 1) {
-    throw new FilterError(`The filter "${selector.text}" is ambiguous in database ${database}: ${candidates.map(key).join(', ')}; write db.schema.table.`);
+    throw new FilterError(
+      `The filter "${selector.text}" is ambiguous in database ${database}: ${candidates.map(key).join(', ')}; write db.schema.table.`,
+    );
   }
   return candidates[0]!;
 }
@@ -160,7 +183,8 @@ export function planDatabase(input: PlanInput): { plan: DatabasePlan; timeFilter
   const exclude = collect(filters.exclude);
   const schemaOnly = collect(filters.schemaOnly);
   const conflict = (a: Map<string, { text: string }>, b: Map<string, { text: string }>, what: string) => {
-    for (const [k, v] of a) if (b.has(k)) throw new FilterError(`The table ${v.text} is ${what}; keep one rule for it.`);
+    for (const [k, v] of a)
+      if (b.has(k)) throw new FilterError(`The table ${v.text} is ${what}; keep one rule for it.`);
   };
   conflict(include, exclude, 'both included and excluded');
   conflict(schemaOnly, exclude, 'both schema-only and excluded');
@@ -172,8 +196,14 @@ export function planDatabase(input: PlanInput): { plan: DatabasePlan; timeFilter
     if (!table) continue;
     if (windows.has(key(table))) throw new FilterError(`The table ${f.table.text} has two time filters; give one.`);
     const column = table.columns.find((c) => c.name === f.column);
-    if (!column) throw new FilterError(`The time filter on ${f.table.text} names the column "${f.column}", which ${table.schema}.${table.name} does not have.`);
-    if (!/^(timestamp|date)/.test(column.type)) throw new FilterError(`The time filter on ${f.table.text} needs a date or timestamp column, but "${f.column}" is ${column.type}.`);
+    if (!column)
+      throw new FilterError(
+        `The time filter on ${f.table.text} names the column "${f.column}", which ${table.schema}.${table.name} does not have.`,
+      );
+    if (!/^(timestamp|date)/.test(column.type))
+      throw new FilterError(
+        `The time filter on ${f.table.text} needs a date or timestamp column, but "${f.column}" is ${column.type}.`,
+      );
     windows.set(key(table), { column: f.column, window: f.window, text: f.table.text });
   }
   const predicates = new Map<string, string>();
@@ -183,8 +213,16 @@ export function planDatabase(input: PlanInput): { plan: DatabasePlan; timeFilter
     const previous = predicates.get(key(table));
     predicates.set(key(table), previous ? `(${previous}) AND (${f.predicate})` : f.predicate);
   }
-  for (const [k, w] of windows) if (exclude.has(k) || schemaOnly.has(k)) throw new FilterError(`The table ${w.text} has a time filter but copies no data (excluded or schema-only); drop one of the rules.`);
-  for (const k of predicates.keys()) if (exclude.has(k) || schemaOnly.has(k)) throw new FilterError(`The table ${k} has a table filter but copies no data (excluded or schema-only); drop one of the rules.`);
+  for (const [k, w] of windows)
+    if (exclude.has(k) || schemaOnly.has(k))
+      throw new FilterError(
+        `The table ${w.text} has a time filter but copies no data (excluded or schema-only); drop one of the rules.`,
+      );
+  for (const k of predicates.keys())
+    if (exclude.has(k) || schemaOnly.has(k))
+      throw new FilterError(
+        `The table ${k} has a table filter but copies no data (excluded or schema-only); drop one of the rules.`,
+      );
 
   const conditionFor = (table: CatalogTable): string | null => {
     const parts: string[] = [];
@@ -193,7 +231,14 @@ export function planDatabase(input: PlanInput): { plan: DatabasePlan; timeFilter
       const owner = table.root ?? table;
       const since = input.resolveSince(owner.schema, owner.name, w.column, w.window);
       if (!resolvedTime.some((r) => r.schema === owner.schema && r.table === owner.name)) {
-        resolvedTime.push({ database, schema: owner.schema, table: owner.name, column: w.column, window: w.window, since });
+        resolvedTime.push({
+          database,
+          schema: owner.schema,
+          table: owner.name,
+          column: w.column,
+          window: w.window,
+          since,
+        });
       }
       parts.push(`${quoteIdentifier(w.column)} >= '${since}'`);
     }
@@ -215,7 +260,9 @@ export function planDatabase(input: PlanInput): { plan: DatabasePlan; timeFilter
     const root = tables.find((x) => x.schema === t.root!.schema && x.name === t.root!.name);
     const mode = modeFor(t);
     if (root && mode !== 'data' && modeFor(root) === 'data') {
-      throw new FilterError(`The partition ${key(t)} is ${mode} but its partitioned table ${key(root)} replicates, so live changes would still reach it through ${key(root)}; give the rule for ${key(root)} itself, or leave those rows out with --table-filter on ${key(root)}.`);
+      throw new FilterError(
+        `The partition ${key(t)} is ${mode} but its partitioned table ${key(root)} replicates, so live changes would still reach it through ${key(root)}; give the rule for ${key(root)} itself, or leave those rows out with --table-filter on ${key(root)}.`,
+      );
     }
   }
 
@@ -240,7 +287,15 @@ export function planDatabase(input: PlanInput): { plan: DatabasePlan; timeFilter
   // Published: top-level logged tables that copy data. Unlogged tables write no WAL and cannot be published.
   const publication = tables
     .filter((t) => t.kind !== 'partition' && !t.unlogged && modeFor(t) === 'data')
-    .map((t) => ({ schema: t.schema, name: t.name, rowFilter: input.rowFilters ? conditionFor(t) : null, rowFilterRequired: ruleFor(predicates, t) !== undefined }));
+    .map((t) => ({
+      schema: t.schema,
+      name: t.name,
+      rowFilter: input.rowFilters ? conditionFor(t) : null,
+      rowFilterRequired: ruleFor(predicates, t) !== undefined,
+    }));
 
-  return { plan: { source: database, target: input.targetDatabase, tables: planned, publication }, timeFilters: resolvedTime };
+  return {
+    plan: { source: database, target: input.targetDatabase, tables: planned, publication },
+    timeFilters: resolvedTime,
+  };
 }

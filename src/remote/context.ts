@@ -44,17 +44,37 @@ export type RemoteCommand = 'init' | 'sync' | 'verify' | 'cutover' | 'cleanup' |
 export interface RemoteRequest {
   command: RemoteCommand;
   jobId?: string | undefined;
-  source: { url?: string | undefined; secretArn?: string | undefined; endpoint?: string | undefined; instanceIdentifier?: string | undefined };
+  source: {
+    url?: string | undefined;
+    secretArn?: string | undefined;
+    endpoint?: string | undefined;
+    instanceIdentifier?: string | undefined;
+  };
   target: { url?: string | undefined; secretArn?: string | undefined; endpoint?: string | undefined };
   /** --include-databases. */
   databases?: string[] | undefined;
   filters?: FilterOptions | undefined;
   allowSelfSignedCerts: boolean;
   yes: boolean;
-  init?: { jobs?: number | undefined; sync: boolean; dropExisting: boolean; copyRoles: boolean; splitBytes?: number | undefined; maxRetainedWalGb?: number | undefined; trackDdl?: boolean | undefined };
+  init?: {
+    jobs?: number | undefined;
+    sync: boolean;
+    dropExisting: boolean;
+    copyRoles: boolean;
+    splitBytes?: number | undefined;
+    maxRetainedWalGb?: number | undefined;
+    trackDdl?: boolean | undefined;
+  };
   /** sync --apply-ddl: a new replicate execution with plan.applyDdl. */
   sync?: { applyDdl: boolean };
-  verify?: { jobs?: number | undefined; maxDiffs?: number | undefined; rowsPerChunk?: number | undefined; recheckTimeoutSeconds?: number | undefined; schedule?: string | undefined; unschedule: boolean };
+  verify?: {
+    jobs?: number | undefined;
+    maxDiffs?: number | undefined;
+    rowsPerChunk?: number | undefined;
+    recheckTimeoutSeconds?: number | undefined;
+    schedule?: string | undefined;
+    unschedule: boolean;
+  };
   cutover?: { maxLagBytes: number; timeoutSeconds: number; readOnlySource: boolean; sequenceMargin: number };
   /** `live`: --watch on a terminal, drawn as the live view `columns` wide. */
   status?: { watch: boolean; live?: boolean; columns?: number };
@@ -69,6 +89,10 @@ export async function readJob(ctx: RemoteContext, jobId: string): Promise<JobRec
     return await ctx.clients.store.getJob(jobId);
   } catch (error) {
     if ((error as Error).name === 'InvalidJobRecordError') throw error;
-    throw describeAwsError(error, `dynamodb:GetItem on the table ${ctx.deployment.jobTableName}`, `read job ${jobId} from the job table`);
+    throw describeAwsError(
+      error,
+      `dynamodb:GetItem on the table ${ctx.deployment.jobTableName}`,
+      `read job ${jobId} from the job table`,
+    );
   }
 }

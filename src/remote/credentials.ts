@@ -2,7 +2,12 @@
 // An ARN given with --source-secret / --target-secret is used as it is (an RDS-managed master user
 // secret too); a URL is stored as a secret `{"url": ...}` under the deployment's prefix, named after
 // the job, and only its ARN goes on. Names, descriptions and tags never hold a password.
-import { CreateSecretCommand, DeleteSecretCommand, PutSecretValueCommand, type SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import {
+  CreateSecretCommand,
+  DeleteSecretCommand,
+  PutSecretValueCommand,
+  type SecretsManagerClient,
+} from '@aws-sdk/client-secrets-manager';
 import { SECRET_ARN } from '../inputs/schemas.ts';
 import { parseConnectionUrl, type ConnectionSpec } from '../connection/url.ts';
 import { certificateFiles, RDS_CA_BUNDLE } from '../task/rds-ca-bundle.ts';
@@ -32,19 +37,33 @@ export function secretName(prefix: string, jobId: string, side: Side): string {
 }
 
 export function checkSecretArn(arn: string, side: Side): string {
-  if (!SECRET_ARN.test(arn)) throw new RemoteUsageError(`--${side}-secret must be a Secrets Manager secret ARN (arn:aws:secretsmanager:<region>:<account>:secret:<name>), not a name or a URL.`);
+  if (!SECRET_ARN.test(arn))
+    throw new RemoteUsageError(
+      `--${side}-secret must be a Secrets Manager secret ARN (arn:aws:secretsmanager:<region>:<account>:secret:<name>), not a name or a URL.`,
+    );
   return arn;
 }
 
-async function storeUrl(secrets: SecretsManagerClient, name: string, url: string, jobId: string, side: Side): Promise<StoredCredentials> {
+async function storeUrl(
+  secrets: SecretsManagerClient,
+  name: string,
+  url: string,
+  jobId: string,
+  side: Side,
+): Promise<StoredCredentials> {
   const SecretString = JSON.stringify({ url });
   try {
-    const created = await secrets.send(new CreateSecretCommand({
-      Name: name,
-      SecretString,
-      Description: `database-replicator: the ${side} connection of job ${jobId}, stored by the CLI for the remote workflow`,
-      Tags: [{ Key: JOB_TAG, Value: jobId }, { Key: ROLE_TAG, Value: side }],
-    }));
+    const created = await secrets.send(
+      new CreateSecretCommand({
+        Name: name,
+        SecretString,
+        Description: `database-replicator: the ${side} connection of job ${jobId}, stored by the CLI for the remote workflow`,
+        Tags: [
+          { Key: JOB_TAG, Value: jobId },
+          { Key: ROLE_TAG, Value: side },
+        ],
+      }),
+    );
     return { secretArn: created.ARN!, stored: 'created' };
   } catch (error) {
     if (awsErrorName(error) !== 'ResourceExistsException') throw secretError(error, name);
@@ -59,9 +78,16 @@ async function storeUrl(secrets: SecretsManagerClient, name: string, url: string
 
 function secretError(error: unknown, name: string): Error {
   const kind = awsErrorName(error);
-  if (kind === 'InvalidRequestException') return new RemoteFailure(`The secret ${name} cannot be written (it may be scheduled for deletion); restore it (aws secretsmanager restore-secret) or pass another --job-id.`);
+  if (kind === 'InvalidRequestException')
+    return new RemoteFailure(
+      `The secret ${name} cannot be written (it may be scheduled for deletion); restore it (aws secretsmanager restore-secret) or pass another --job-id.`,
+    );
   // The SDK's message never holds the value, but keep ours to the name and the action.
-  return describeAwsError(error, 'secretsmanager:CreateSecret, PutSecretValue and TagResource on the secrets prefix', `store the connection URL as secret ${name}`);
+  return describeAwsError(
+    error,
+    'secretsmanager:CreateSecret, PutSecretValue and TagResource on the secrets prefix',
+    `store the connection URL as secret ${name}`,
+  );
 }
 
 /**
@@ -77,15 +103,26 @@ export function refuseLocalFiles(spec: ConnectionSpec, side: Side): void {
 }
 
 /** The secret ARN for one side: the given ARN, or the URL stored under `<prefix><jobId>/<side>`. */
-export async function secretArnFor(secrets: SecretsManagerClient, options: { side: Side; jobId: string; prefix: string; given: SideCredentials }): Promise<StoredCredentials> {
+export async function secretArnFor(
+  secrets: SecretsManagerClient,
+  options: { side: Side; jobId: string; prefix: string; given: SideCredentials },
+): Promise<StoredCredentials> {
   const { side, given } = options;
   if (given.secretArn) return { secretArn: checkSecretArn(given.secretArn, side) };
   if (!given.url) {
-    throw new RemoteUsageError(`The ${side} is missing: pass --${side}-secret <secret ARN>, or a URL (--${side} or DATABASE_REPLICATOR_${side.toUpperCase()}_URL), which the CLI stores in Secrets Manager for the workflow.`);
+    throw new RemoteUsageError(
+      `The ${side} is missing: pass --${side}-secret <secret ARN>, or a URL (--${side} or DATABASE_REPLICATOR_${side.toUpperCase()}_URL), which the CLI stores in Secrets Manager for the workflow.`,
+    );
   }
   const spec: ConnectionSpec = parseConnectionUrl(given.url);
   refuseLocalFiles(spec, side);
-  const result = await storeUrl(secrets, secretName(options.prefix, options.jobId, side), given.url.trim(), options.jobId, side);
+  const result = await storeUrl(
+    secrets,
+    secretName(options.prefix, options.jobId, side),
+    given.url.trim(),
+    options.jobId,
+    side,
+  );
   return spec.password === undefined ? { ...result, noPassword: true } : result;
 }
 
@@ -95,7 +132,9 @@ export const RECOVERY_DAYS = 7;
 /** Of a job's secret ARNs, those the CLI stored for it (named `<prefix><jobId>/<side>`, plus the six characters Secrets Manager appends). */
 export function storedSecretArns(arns: readonly string[], prefix: string, jobId: string): string[] {
   const names = new Set((['source', 'target'] as const).map((side) => secretName(prefix, jobId, side)));
-  return [...new Set(arns)].filter((arn) => names.has(arn.slice(arn.indexOf(':secret:') + ':secret:'.length).replace(/-[A-Za-z0-9]{6}$/, '')));
+  return [...new Set(arns)].filter((arn) =>
+    names.has(arn.slice(arn.indexOf(':secret:') + ':secret:'.length).replace(/-[A-Za-z0-9]{6}$/, '')),
+  );
 }
 
 /**

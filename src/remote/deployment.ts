@@ -11,7 +11,8 @@ import { awsErrorName, describeAwsError, RemoteFailure, RemoteUsageError } from 
 /** The secrets prefix the stack may read by default (infra/lib/app-settings.ts DEFAULT_SECRETS_PREFIX). */
 export const DEFAULT_SECRETS_PREFIX = 'database-replicator/';
 
-const arn = (service: string) => z.string().regex(new RegExp(`^arn:aws[a-z-]*:${service}:[a-z0-9-]*:\\d{12}:.+$`), `must be an ${service} ARN`);
+const arn = (service: string) =>
+  z.string().regex(new RegExp(`^arn:aws[a-z-]*:${service}:[a-z0-9-]*:\\d{12}:.+$`), `must be an ${service} ARN`);
 
 // Region last: when an ARN is wrong, the region read from it is too, and the ARN is what to report.
 export const deploymentSchema = z.strictObject({
@@ -23,7 +24,10 @@ export const deploymentSchema = z.strictObject({
   cutoverStateMachineArn: arn('states').optional(),
   jobTableName: z.string().regex(/^[A-Za-z0-9_.-]{3,255}$/, 'must be a DynamoDB table name'),
   secretsPrefix: z.string().regex(/^[A-Za-z0-9/_+=.@!-]*$/, 'must be the start of a secret name'),
-  scheduleGroupName: z.string().regex(/^[0-9A-Za-z_.-]{1,64}$/).optional(),
+  scheduleGroupName: z
+    .string()
+    .regex(/^[0-9A-Za-z_.-]{1,64}$/)
+    .optional(),
   schedulerRoleArn: arn('iam').optional(),
   /** Where EventBridge Scheduler puts a verify run it could not start (stack output ScheduleDeadLetterQueueArn). */
   scheduleDeadLetterQueueArn: arn('sqs').optional(),
@@ -47,7 +51,15 @@ export const ENV = {
   configDir: 'DATABASE_REPLICATOR_CONFIG_DIR',
 } as const;
 
-const OPTIONAL_KEYS = ['verifyStateMachineArn', 'cleanupStateMachineArn', 'cutoverStateMachineArn', 'secretsPrefix', 'scheduleGroupName', 'schedulerRoleArn', 'scheduleDeadLetterQueueArn'] as const;
+const OPTIONAL_KEYS = [
+  'verifyStateMachineArn',
+  'cleanupStateMachineArn',
+  'cutoverStateMachineArn',
+  'secretsPrefix',
+  'scheduleGroupName',
+  'schedulerRoleArn',
+  'scheduleDeadLetterQueueArn',
+] as const;
 
 /** Stack output -> deployment field (infra/lib/replicator-stack.ts). The optional ones are read when the stack has them. */
 const OUTPUTS: Record<string, keyof Deployment> = {
@@ -67,7 +79,10 @@ const value = (env: Env, name: string) => (env[name]?.trim() ? env[name]!.trim()
 
 /** `~/.config/database-replicator` (or $XDG_CONFIG_HOME/..., or DATABASE_REPLICATOR_CONFIG_DIR). */
 export function configDir(env: Env): string {
-  return value(env, ENV.configDir) ?? join(value(env, 'XDG_CONFIG_HOME') ?? join(homedir(), '.config'), 'database-replicator');
+  return (
+    value(env, ENV.configDir) ??
+    join(value(env, 'XDG_CONFIG_HOME') ?? join(homedir(), '.config'), 'database-replicator')
+  );
 }
 
 export function profilePath(env: Env): string {
@@ -83,14 +98,18 @@ function validated(candidate: Record<string, unknown>, where: string): Deploymen
   const parsed = deploymentSchema.safeParse(candidate);
   if (!parsed.success) {
     const issue = parsed.error.issues[0]!;
-    throw new RemoteUsageError(`The deployment from ${where} is not usable: ${issue.path.join('.') || 'it'} ${issue.message.replace(/^Invalid input: /, '')}; fix it or run remote configure again.`);
+    throw new RemoteUsageError(
+      `The deployment from ${where} is not usable: ${issue.path.join('.') || 'it'} ${issue.message.replace(/^Invalid input: /, '')}; fix it or run remote configure again.`,
+    );
   }
   return parsed.data;
 }
 
 /** Optional values set in the environment, over what a stack or profile says. */
 function envOverrides(env: Env): Partial<Deployment> {
-  return Object.fromEntries(OPTIONAL_KEYS.flatMap((k) => (value(env, ENV[k]) !== undefined ? [[k, value(env, ENV[k])]] : [])));
+  return Object.fromEntries(
+    OPTIONAL_KEYS.flatMap((k) => (value(env, ENV[k]) !== undefined ? [[k, value(env, ENV[k])]] : [])),
+  );
 }
 
 /** The deployment named by DATABASE_REPLICATOR_STATE_MACHINE_ARN and DATABASE_REPLICATOR_JOB_TABLE, if both are set. */
@@ -98,19 +117,37 @@ export function deploymentFromEnv(env: Env): Deployment | undefined {
   const machine = value(env, ENV.replicateStateMachineArn);
   const table = value(env, ENV.jobTableName);
   if (!machine && !table) return undefined;
-  if (!machine || !table) throw new RemoteUsageError(`Set both ${ENV.replicateStateMachineArn} and ${ENV.jobTableName} (the stack outputs ReplicateStateMachineArn and JobTableName), or pass --stack-name instead.`);
+  if (!machine || !table)
+    throw new RemoteUsageError(
+      `Set both ${ENV.replicateStateMachineArn} and ${ENV.jobTableName} (the stack outputs ReplicateStateMachineArn and JobTableName), or pass --stack-name instead.`,
+    );
   const region = regionOf(machine) ?? value(env, 'AWS_REGION') ?? '';
-  return validated({ region, replicateStateMachineArn: machine, jobTableName: table, secretsPrefix: DEFAULT_SECRETS_PREFIX, ...envOverrides(env) }, 'the environment variables');
+  return validated(
+    {
+      region,
+      replicateStateMachineArn: machine,
+      jobTableName: table,
+      secretsPrefix: DEFAULT_SECRETS_PREFIX,
+      ...envOverrides(env),
+    },
+    'the environment variables',
+  );
 }
 
 /** Reads a stack's outputs (DescribeStacks) into a deployment. */
-export async function deploymentFromStack(cloudFormation: CloudFormationClient, stackName: string, env: Env = {}): Promise<Deployment> {
+export async function deploymentFromStack(
+  cloudFormation: CloudFormationClient,
+  stackName: string,
+  env: Env = {},
+): Promise<Deployment> {
   let stack;
   try {
     stack = (await cloudFormation.send(new DescribeStacksCommand({ StackName: stackName }))).Stacks?.[0];
   } catch (error) {
     if (awsErrorName(error) === 'ValidationError' && /does not exist/i.test((error as Error).message)) {
-      throw new RemoteFailure(`The stack ${stackName} does not exist in this account and region; check --stack-name and --region (or AWS_REGION).`);
+      throw new RemoteFailure(
+        `The stack ${stackName} does not exist in this account and region; check --stack-name and --region (or AWS_REGION).`,
+      );
     }
     throw describeAwsError(error, 'cloudformation:DescribeStacks', `read the outputs of stack ${stackName}`);
   }
@@ -121,7 +158,9 @@ export async function deploymentFromStack(cloudFormation: CloudFormationClient, 
     if (key && output.OutputValue) found[key] = output.OutputValue;
   }
   if (!found.replicateStateMachineArn || !found.jobTableName) {
-    throw new RemoteFailure(`The stack ${stackName} has no ReplicateStateMachineArn or JobTableName output; is it a database-replicator stack, and has its deployment finished?`);
+    throw new RemoteFailure(
+      `The stack ${stackName} has no ReplicateStateMachineArn or JobTableName output; is it a database-replicator stack, and has its deployment finished?`,
+    );
   }
   found.region = regionOf(stack.StackId ?? '') ?? regionOf(String(found.replicateStateMachineArn));
   return validated({ ...found, ...envOverrides(env) }, `stack ${stackName}`);
@@ -135,13 +174,17 @@ export function readProfile(path: string): Deployment | undefined {
     text = readFileSync(path, 'utf8');
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-    throw new RemoteUsageError(`The remote profile ${path} cannot be read (${(error as Error).message}); fix its permissions or delete it.`);
+    throw new RemoteUsageError(
+      `The remote profile ${path} cannot be read (${(error as Error).message}); fix its permissions or delete it.`,
+    );
   }
   let parsed;
   try {
     parsed = profileSchema.parse(JSON.parse(text));
   } catch {
-    throw new RemoteUsageError(`The remote profile ${path} is not valid; run remote configure again or delete the file.`);
+    throw new RemoteUsageError(
+      `The remote profile ${path} is not valid; run remote configure again or delete the file.`,
+    );
   }
   return validated(parsed.deployment as Record<string, unknown>, path);
 }
@@ -170,19 +213,34 @@ export interface DeploymentHint {
 export function findDeploymentHint(options: { stackName?: string | undefined; env: Env }): DeploymentHint | undefined {
   const stackName = options.stackName ?? value(options.env, ENV.stackName);
   if (stackName) return { origin: 'stack', label: `stack ${stackName}` };
-  if (value(options.env, ENV.replicateStateMachineArn) || value(options.env, ENV.jobTableName)) return { origin: 'env', label: ENV.replicateStateMachineArn };
+  if (value(options.env, ENV.replicateStateMachineArn) || value(options.env, ENV.jobTableName))
+    return { origin: 'env', label: ENV.replicateStateMachineArn };
   const path = profilePath(options.env);
   const saved = readProfile(path);
-  if (saved) return { origin: 'profile', label: `${saved.stackName ? `stack ${saved.stackName}` : 'deployment'} saved in ${path}` };
+  if (saved)
+    return {
+      origin: 'profile',
+      label: `${saved.stackName ? `stack ${saved.stackName}` : 'deployment'} saved in ${path}`,
+    };
   return undefined;
 }
 
 /** The deployment to use: --stack-name (or its variable), then the environment, then the saved profile. */
-export async function resolveDeployment(options: { stackName?: string | undefined; env: Env; cloudFormation: () => Promise<CloudFormationClient> }): Promise<{ deployment: Deployment; origin: DeploymentOrigin } | undefined> {
+export async function resolveDeployment(options: {
+  stackName?: string | undefined;
+  env: Env;
+  cloudFormation: () => Promise<CloudFormationClient>;
+}): Promise<{ deployment: Deployment; origin: DeploymentOrigin } | undefined> {
   const stackName = options.stackName ?? value(options.env, ENV.stackName);
-  if (stackName) return { deployment: await deploymentFromStack(await options.cloudFormation(), stackName, options.env), origin: 'stack' };
+  if (stackName)
+    return {
+      deployment: await deploymentFromStack(await options.cloudFormation(), stackName, options.env),
+      origin: 'stack',
+    };
   const fromEnv = deploymentFromEnv(options.env);
   if (fromEnv) return { deployment: fromEnv, origin: 'env' };
   const saved = readProfile(profilePath(options.env));
-  return saved ? { deployment: validated({ ...saved, ...envOverrides(options.env) }, profilePath(options.env)), origin: 'profile' } : undefined;
+  return saved
+    ? { deployment: validated({ ...saved, ...envOverrides(options.env) }, profilePath(options.env)), origin: 'profile' }
+    : undefined;
 }

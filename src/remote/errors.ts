@@ -16,7 +16,13 @@ export function awsErrorName(error: unknown): string {
   return (error as { name?: string } | undefined)?.name ?? '';
 }
 
-const ACCESS_DENIED = new Set(['AccessDenied', 'AccessDeniedException', 'UnauthorizedOperation', 'NotAuthorized', 'UnauthorizedException']);
+const ACCESS_DENIED = new Set([
+  'AccessDenied',
+  'AccessDeniedException',
+  'UnauthorizedOperation',
+  'NotAuthorized',
+  'UnauthorizedException',
+]);
 
 /**
  * An AWS error as one sentence: a permission problem names the action to grant, anything else keeps
@@ -24,12 +30,19 @@ const ACCESS_DENIED = new Set(['AccessDenied', 'AccessDeniedException', 'Unautho
  */
 export function describeAwsError(error: unknown, action: string, what: string): RemoteFailure {
   const name = awsErrorName(error);
-  if (ACCESS_DENIED.has(name)) return new RemoteFailure(`Your AWS identity may not ${what}; grant it ${action} (see the README section "Remote mode" for the full list).`);
+  if (ACCESS_DENIED.has(name))
+    return new RemoteFailure(
+      `Your AWS identity may not ${what}; grant it ${action} (see the README section "Remote mode" for the full list).`,
+    );
   if (name === 'CredentialsProviderError' || /Could not load credentials/i.test((error as Error)?.message ?? '')) {
-    return new RemoteFailure(`No AWS credentials were found to ${what}; sign in (aws sso login, AWS_PROFILE or AWS_ACCESS_KEY_ID) or run the command with --local.`);
+    return new RemoteFailure(
+      `No AWS credentials were found to ${what}; sign in (aws sso login, AWS_PROFILE or AWS_ACCESS_KEY_ID) or run the command with --local.`,
+    );
   }
   if (/Region is missing/i.test((error as Error)?.message ?? '')) {
-    return new RemoteFailure(`No AWS region is set to ${what}; pass --region, set AWS_REGION, or run remote configure again.`);
+    return new RemoteFailure(
+      `No AWS region is set to ${what}; pass --region, set AWS_REGION, or run remote configure again.`,
+    );
   }
   const message = (error as Error)?.message ?? String(error);
   return new RemoteFailure(`Could not ${what} (${name || 'error'}: ${message.replace(/\s+/g, ' ').trim()}).`);

@@ -29,10 +29,17 @@ export interface ExecutionDescription {
   cause?: string;
 }
 
-export type ExecutionSummary = Pick<ExecutionDescription, 'executionArn' | 'stateMachineArn' | 'name' | 'status' | 'startDate' | 'stopDate'>;
+export type ExecutionSummary = Pick<
+  ExecutionDescription,
+  'executionArn' | 'stateMachineArn' | 'name' | 'status' | 'startDate' | 'stopDate'
+>;
 
 export interface Executions {
-  start(request: { stateMachineArn: string; name: string; input: string }): Promise<{ executionArn: string; startDate: Date }>;
+  start(request: {
+    stateMachineArn: string;
+    name: string;
+    input: string;
+  }): Promise<{ executionArn: string; startDate: Date }>;
   describe(executionArn: string): Promise<ExecutionDescription>;
   /** The newest `maxResults` events, newest first. */
   history(executionArn: string, options: { maxResults: number }): Promise<HistoryEvent[]>;
@@ -59,10 +66,16 @@ export function sfnExecutions(sfn: SFNClient): Executions {
       call('DescribeExecution', `describe the execution ${executionArn}`, async () => {
         const d = await sfn.send(new DescribeExecutionCommand({ executionArn }));
         return {
-          executionArn, stateMachineArn: d.stateMachineArn ?? '', name: d.name ?? executionArn.split(':').pop()!, status: (d.status ?? 'RUNNING') as ExecutionStatus,
+          executionArn,
+          stateMachineArn: d.stateMachineArn ?? '',
+          name: d.name ?? executionArn.split(':').pop()!,
+          status: (d.status ?? 'RUNNING') as ExecutionStatus,
           startDate: d.startDate ?? new Date(0),
-          ...(d.stopDate ? { stopDate: d.stopDate } : {}), ...(d.input !== undefined ? { input: d.input } : {}), ...(d.output !== undefined ? { output: d.output } : {}),
-          ...(d.error !== undefined ? { error: d.error } : {}), ...(d.cause !== undefined ? { cause: d.cause } : {}),
+          ...(d.stopDate ? { stopDate: d.stopDate } : {}),
+          ...(d.input !== undefined ? { input: d.input } : {}),
+          ...(d.output !== undefined ? { output: d.output } : {}),
+          ...(d.error !== undefined ? { error: d.error } : {}),
+          ...(d.cause !== undefined ? { cause: d.cause } : {}),
         };
       }),
     history: (executionArn, { maxResults }) =>
@@ -70,7 +83,15 @@ export function sfnExecutions(sfn: SFNClient): Executions {
         const events: HistoryEvent[] = [];
         let nextToken: string | undefined;
         do {
-          const page = await sfn.send(new GetExecutionHistoryCommand({ executionArn, reverseOrder: true, includeExecutionData: true, maxResults: Math.min(1000, maxResults - events.length), nextToken }));
+          const page = await sfn.send(
+            new GetExecutionHistoryCommand({
+              executionArn,
+              reverseOrder: true,
+              includeExecutionData: true,
+              maxResults: Math.min(1000, maxResults - events.length),
+              nextToken,
+            }),
+          );
           events.push(...(page.events ?? []));
           nextToken = page.nextToken;
         } while (nextToken && events.length < maxResults);
@@ -80,8 +101,12 @@ export function sfnExecutions(sfn: SFNClient): Executions {
       call('ListExecutions', `list the executions of ${stateMachineArn}`, async () => {
         const out = await sfn.send(new ListExecutionsCommand({ stateMachineArn, maxResults }));
         return (out.executions ?? []).map((e) => ({
-          executionArn: e.executionArn!, stateMachineArn: e.stateMachineArn ?? stateMachineArn, name: e.name ?? '', status: (e.status ?? 'RUNNING') as ExecutionStatus,
-          startDate: e.startDate ?? new Date(0), ...(e.stopDate ? { stopDate: e.stopDate } : {}),
+          executionArn: e.executionArn!,
+          stateMachineArn: e.stateMachineArn ?? stateMachineArn,
+          name: e.name ?? '',
+          status: (e.status ?? 'RUNNING') as ExecutionStatus,
+          startDate: e.startDate ?? new Date(0),
+          ...(e.stopDate ? { stopDate: e.stopDate } : {}),
         }));
       }),
   };
@@ -99,8 +124,16 @@ const MAX_NAME = 80;
  * `<jobId>-<command>-<UTC time>-<4 hex>`: readable in the console's list, unique per attempt, and
  * found again by its prefix (status --job-id). Step Functions allows 80 characters of [A-Za-z0-9_-].
  */
-export function executionName(jobId: string, command: string, now: Date, random = randomBytes(2).toString('hex')): string {
-  const stamp = now.toISOString().replace(/\.\d+Z$/, 'Z').replace(/[-:]/g, '');
+export function executionName(
+  jobId: string,
+  command: string,
+  now: Date,
+  random = randomBytes(2).toString('hex'),
+): string {
+  const stamp = now
+    .toISOString()
+    .replace(/\.\d+Z$/, 'Z')
+    .replace(/[-:]/g, '');
   const suffix = `-${command}-${stamp}-${random}`;
   return `${jobId.slice(0, MAX_NAME - suffix.length)}${suffix}`;
 }

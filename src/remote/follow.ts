@@ -56,7 +56,9 @@ export function abortableSleep(ms: number, signal: AbortSignal): Promise<void> {
 
 /** What a snapshot shows, so an unchanged poll prints nothing. */
 export function snapshotKey(s: FollowSnapshot): string {
-  const databases = Object.entries(s.job?.databases ?? {}).map(([name, d]) => `${name}:${d.state}:${d.phase}:${d.tablesDone}/${d.tablesTotal}:${d.rowsCopied}`);
+  const databases = Object.entries(s.job?.databases ?? {}).map(
+    ([name, d]) => `${name}:${d.state}:${d.phase}:${d.tablesDone}/${d.tablesTotal}:${d.rowsCopied}`,
+  );
   return [s.description.status, s.state ?? '', s.job?.state ?? '', s.job?.phase ?? '', ...databases].join('|');
 }
 
@@ -77,7 +79,11 @@ export async function followExecution(o: FollowOptions): Promise<FollowResult> {
     const description = await o.executions.describe(o.executionArn);
     const events = await o.executions.history(o.executionArn, { maxResults: o.historyEvents ?? 25 });
     const job = await readJob();
-    const snapshot: FollowSnapshot = { description, ...(currentState(events) ? { state: currentState(events)! } : {}), ...(job ? { job } : {}) };
+    const snapshot: FollowSnapshot = {
+      description,
+      ...(currentState(events) ? { state: currentState(events)! } : {}),
+      ...(job ? { job } : {}),
+    };
     const key = snapshotKey(snapshot);
     if (key !== lastKey || o.everyPoll) o.onUpdate(snapshot);
     lastKey = key;

@@ -54,18 +54,43 @@ function details(event: HistoryEvent, key: keyof HistoryEvent): { error?: string
  * Where and why an execution failed, from its history (any order) and, when the history holds no
  * end event, DescribeExecution's error and cause.
  */
-export function executionFailure(events: HistoryEvent[], described: { error?: string | undefined; cause?: string | undefined; status?: string } = {}): ExecutionFailure {
+export function executionFailure(
+  events: HistoryEvent[],
+  described: { error?: string | undefined; cause?: string | undefined; status?: string } = {},
+): ExecutionFailure {
   const sorted = [...events].sort((a, b) => (a.id ?? 0) - (b.id ?? 0));
   const byId = new Map(sorted.map((e) => [e.id ?? 0, e]));
-  const retried = new Set(sorted.filter((e) => RETRY_EVENTS.has(e.type ?? '') && e.previousEventId !== undefined).map((e) => e.previousEventId!));
+  const retried = new Set(
+    sorted
+      .filter((e) => RETRY_EVENTS.has(e.type ?? '') && e.previousEventId !== undefined)
+      .map((e) => e.previousEventId!),
+  );
   const end = [...sorted].reverse().find((e) => EXECUTION_END[e.type ?? '']);
   const ended = end ? details(end, EXECUTION_END[end.type!]!) : {};
   const lastTaskFailure = [...sorted].reverse().find((e) => FAILURE_DETAILS[e.type ?? ''] && !retried.has(e.id ?? -1));
   const firstFail = sorted.find((e) => e.type === 'FailStateEntered');
   const task = lastTaskFailure ? details(lastTaskFailure, FAILURE_DETAILS[lastTaskFailure.type!]!) : {};
-  const state = lastTaskFailure ? stateOf(lastTaskFailure, byId) : firstFail?.stateEnteredEventDetails?.name ?? [...sorted].reverse().find(isEntered)?.stateEnteredEventDetails?.name;
-  const fallback = described.status === 'TIMED_OUT' ? 'States.Timeout' : described.status === 'ABORTED' ? 'ExecutionAborted' : 'Error';
-  const error = ended.error || described.error || task.error || (end?.type === 'ExecutionTimedOut' ? 'States.Timeout' : end?.type === 'ExecutionAborted' ? 'ExecutionAborted' : fallback);
-  const cause = ended.cause || described.cause || task.cause || (error === 'ExecutionAborted' ? 'The execution was stopped (StopExecution) before it finished.' : 'No cause was recorded; open the execution in the console for the failed state.');
+  const state = lastTaskFailure
+    ? stateOf(lastTaskFailure, byId)
+    : (firstFail?.stateEnteredEventDetails?.name ??
+      [...sorted].reverse().find(isEntered)?.stateEnteredEventDetails?.name);
+  const fallback =
+    described.status === 'TIMED_OUT' ? 'States.Timeout' : described.status === 'ABORTED' ? 'ExecutionAborted' : 'Error';
+  const error =
+    ended.error ||
+    described.error ||
+    task.error ||
+    (end?.type === 'ExecutionTimedOut'
+      ? 'States.Timeout'
+      : end?.type === 'ExecutionAborted'
+        ? 'ExecutionAborted'
+        : fallback);
+  const cause =
+    ended.cause ||
+    described.cause ||
+    task.cause ||
+    (error === 'ExecutionAborted'
+      ? 'The execution was stopped (StopExecution) before it finished.'
+      : 'No cause was recorded; open the execution in the console for the failed state.');
   return { ...(state ? { state } : {}), error, cause };
 }

@@ -29,12 +29,18 @@ function sideKey(side: SideInput): string | undefined {
  */
 export function remoteJobId(given: string | undefined, source: SideInput, target: SideInput): string {
   if (given !== undefined) {
-    if (!WORKFLOW_JOB_ID.test(given)) throw new RemoteUsageError(`--job-id "${given}" cannot name a workflow job: use 1 to 57 letters, digits, "_" or "-", starting with a letter or digit.`);
+    if (!WORKFLOW_JOB_ID.test(given))
+      throw new RemoteUsageError(
+        `--job-id "${given}" cannot name a workflow job: use 1 to 57 letters, digits, "_" or "-", starting with a letter or digit.`,
+      );
     return given;
   }
   const s = sideKey(source);
   const t = sideKey(target);
-  if (!s || !t) throw new RemoteUsageError('Name the job with --job-id, or give the source and target (secret ARNs or URLs) it was started with.');
+  if (!s || !t)
+    throw new RemoteUsageError(
+      'Name the job with --job-id, or give the source and target (secret ARNs or URLs) it was started with.',
+    );
   return createHash('sha256').update(`${s}->${t}`).digest('hex').slice(0, 10);
 }
 
@@ -46,7 +52,9 @@ export function remoteJobId(given: string | undefined, source: SideInput, target
 export function plannedTargetDatabases(databases: string[], target: SideInput): string[] | undefined {
   if (databases.length !== 1 || !target.url) return undefined;
   const spec = parseConnectionUrl(target.url);
-  return spec.databaseGiven && spec.database !== 'postgres' && spec.database !== databases[0] ? [spec.database] : undefined;
+  return spec.databaseGiven && spec.database !== 'postgres' && spec.database !== databases[0]
+    ? [spec.database]
+    : undefined;
 }
 
 export function plannedDatabases(includeDatabases: string[] | undefined, source: SideInput): string[] {
@@ -55,21 +63,32 @@ export function plannedDatabases(includeDatabases: string[] | undefined, source:
     const spec = parseConnectionUrl(source.url);
     if (spec.databaseGiven && spec.database !== 'postgres') return [spec.database];
   }
-  throw new RemoteUsageError('Name the databases to replicate with --include-databases (the workflow does not list them for you), or give a source URL that names one database.');
+  throw new RemoteUsageError(
+    'Name the databases to replicate with --include-databases (the workflow does not list them for you), or give a source URL that names one database.',
+  );
 }
 
 export function checkEndpoint(value: string | undefined, flag: string): string | undefined {
-  if (value !== undefined && !HOST_PORT.test(value)) throw new RemoteUsageError(`${flag} must be host or host:port (e.g. mydb.abc123.eu-west-1.rds.amazonaws.com:5432).`);
+  if (value !== undefined && !HOST_PORT.test(value))
+    throw new RemoteUsageError(
+      `${flag} must be host or host:port (e.g. mydb.abc123.eu-west-1.rds.amazonaws.com:5432).`,
+    );
   return value;
 }
 
 export function checkInstance(value: string | undefined): string | undefined {
-  if (value !== undefined && !DB_INSTANCE_ID.test(value)) throw new RemoteUsageError('--source-instance must be an RDS DB instance or cluster identifier (a letter, then letters, digits and hyphens).');
+  if (value !== undefined && !DB_INSTANCE_ID.test(value))
+    throw new RemoteUsageError(
+      '--source-instance must be an RDS DB instance or cluster identifier (a letter, then letters, digits and hyphens).',
+    );
   return value;
 }
 
 export function checkScheduleExpression(expression: string): string {
-  if (!SCHEDULE_EXPRESSION.test(expression)) throw new RemoteUsageError(`--schedule "${expression}" is not an EventBridge Scheduler expression; write e.g. "rate(6 hours)" or "cron(0 3 * * ? *)".`);
+  if (!SCHEDULE_EXPRESSION.test(expression))
+    throw new RemoteUsageError(
+      `--schedule "${expression}" is not an EventBridge Scheduler expression; write e.g. "rate(6 hours)" or "cron(0 3 * * ? *)".`,
+    );
   return expression;
 }
 
@@ -84,9 +103,14 @@ export function checkedPlan(plan: Record<string, unknown>): TaskPlan {
   const parsed = planSchema.safeParse(plan);
   if (!parsed.success) {
     const issue = parsed.error.issues[0]!;
-    throw new RemoteUsageError(`The plan for the workflow is not valid at ${issue.path.join('.') || 'its top level'}: ${issue.message.replace(/^Invalid input: /, '')}.`);
+    throw new RemoteUsageError(
+      `The plan for the workflow is not valid at ${issue.path.join('.') || 'its top level'}: ${issue.message.replace(/^Invalid input: /, '')}.`,
+    );
   }
-  if (JSON.stringify(parsed.data).length > MAX_PLAN_CHARS) throw new RemoteUsageError(`The plan (filters and options) is longer than ${MAX_PLAN_CHARS} characters as JSON, the most a workflow task accepts; shorten the filters or split the job.`);
+  if (JSON.stringify(parsed.data).length > MAX_PLAN_CHARS)
+    throw new RemoteUsageError(
+      `The plan (filters and options) is longer than ${MAX_PLAN_CHARS} characters as JSON, the most a workflow task accepts; shorten the filters or split the job.`,
+    );
   return parsed.data;
 }
 
@@ -105,8 +129,22 @@ export interface ReplicateInput {
 }
 
 /** The replicate workflow's input (statemachines/replicate.asl.json, "Record job started"). */
-export function replicateInput(o: { jobId: string; sourceSecretArn: string; targetSecretArn: string; sourceInstance?: string | undefined; sourceEndpoint?: string | undefined; targetEndpoint?: string | undefined; databases: string[]; targetDatabases?: string[] | undefined; plan: TaskPlan; maxRetainedWalGb?: number | undefined }): ReplicateInput {
-  const source = { ...(o.sourceInstance ? { instanceIdentifier: o.sourceInstance } : {}), ...(o.sourceEndpoint ? { endpoint: o.sourceEndpoint } : {}) };
+export function replicateInput(o: {
+  jobId: string;
+  sourceSecretArn: string;
+  targetSecretArn: string;
+  sourceInstance?: string | undefined;
+  sourceEndpoint?: string | undefined;
+  targetEndpoint?: string | undefined;
+  databases: string[];
+  targetDatabases?: string[] | undefined;
+  plan: TaskPlan;
+  maxRetainedWalGb?: number | undefined;
+}): ReplicateInput {
+  const source = {
+    ...(o.sourceInstance ? { instanceIdentifier: o.sourceInstance } : {}),
+    ...(o.sourceEndpoint ? { endpoint: o.sourceEndpoint } : {}),
+  };
   return {
     jobId: o.jobId,
     sourceSecretArn: o.sourceSecretArn,
@@ -132,7 +170,16 @@ export interface JobInput {
 }
 
 /** The verify and clean-up workflows' input (and the verify schedule's): "Set defaults" fills what is left out. */
-export function jobInput(o: { jobId: string; databases: string[]; targetDatabases?: string[] | undefined; sourceSecretArn: string; targetSecretArn: string; sourceEndpoint?: string | undefined; targetEndpoint?: string | undefined; plan: TaskPlan }): JobInput {
+export function jobInput(o: {
+  jobId: string;
+  databases: string[];
+  targetDatabases?: string[] | undefined;
+  sourceSecretArn: string;
+  targetSecretArn: string;
+  sourceEndpoint?: string | undefined;
+  targetEndpoint?: string | undefined;
+  plan: TaskPlan;
+}): JobInput {
   return {
     jobId: o.jobId,
     databases: o.databases,

@@ -22,16 +22,35 @@ export function remoteLiveDatabases(job: JobRecord | undefined): LiveDatabase[] 
 }
 
 /** A printer for followExecution: one frame per poll, drawn over the previous one. */
-export function remoteLiveView(o: { jobId: string; write: (text: string) => void; now: () => Date; intervalSeconds: number; columns: number }): (s: FollowSnapshot) => void {
+export function remoteLiveView(o: {
+  jobId: string;
+  write: (text: string) => void;
+  now: () => Date;
+  intervalSeconds: number;
+  columns: number;
+}): (s: FollowSnapshot) => void {
   let first = true;
   return (s) => {
     const now = o.now();
     const seconds = Math.max(0, Math.round((now.getTime() - s.description.startDate.getTime()) / 1000));
     const header = [
-      ...(s.job ? [`Job ${s.job.jobId}: ${s.job.state} - ${s.job.phase || 'no phase yet'}`] : [`Job ${o.jobId} has no record in the job table yet.`]),
+      ...(s.job
+        ? [`Job ${s.job.jobId}: ${s.job.state} - ${s.job.phase || 'no phase yet'}`]
+        : [`Job ${o.jobId} has no record in the job table yet.`]),
       `Execution ${s.description.name}: ${s.description.status}${s.state ? ` in state ${s.state}` : ''} (${seconds} s)`,
     ];
-    const frame = liveViewFrame({ title: `database-replicator status --remote: job ${o.jobId}`, header, databases: remoteLiveDatabases(s.job), note: 'WAL retained and lag in seconds: the deployment\'s CloudWatch dashboard', now, intervalSeconds: o.intervalSeconds, columns: o.columns }, first);
+    const frame = liveViewFrame(
+      {
+        title: `database-replicator status --remote: job ${o.jobId}`,
+        header,
+        databases: remoteLiveDatabases(s.job),
+        note: "WAL retained and lag in seconds: the deployment's CloudWatch dashboard",
+        now,
+        intervalSeconds: o.intervalSeconds,
+        columns: o.columns,
+      },
+      first,
+    );
     first = false;
     o.write(redact(frame));
   };

@@ -13,13 +13,26 @@ export interface ModeChoice {
 
 export const HOW_TO_CONFIGURE = `pass --stack-name <stack>, set ${ENV.replicateStateMachineArn} and ${ENV.jobTableName}, or run "database-replicator remote configure --stack-name <stack>" once`;
 
-export function selectMode(flags: { local?: boolean | undefined; remote?: boolean | undefined }, hint: DeploymentHint | undefined): ModeChoice {
-  if (flags.local && flags.remote) throw new RemoteUsageError('--local and --remote exclude each other; pass one of them (or neither, to run remotely exactly when a deployment is configured).');
+export function selectMode(
+  flags: { local?: boolean | undefined; remote?: boolean | undefined },
+  hint: DeploymentHint | undefined,
+): ModeChoice {
+  if (flags.local && flags.remote)
+    throw new RemoteUsageError(
+      '--local and --remote exclude each other; pass one of them (or neither, to run remotely exactly when a deployment is configured).',
+    );
   if (flags.local) return { remote: false };
   if (flags.remote) {
     if (!hint) throw new RemoteUsageError(`--remote needs a deployed stack: ${HOW_TO_CONFIGURE}.`);
     return { remote: true };
   }
-  if (hint) return { remote: true, line: `Running remotely on the AWS deployment (${hint.label}); pass --local to run in this process instead.` };
-  return { remote: false, line: 'Running locally: no AWS deployment is configured (see "database-replicator remote configure --help"); pass --local to skip this line.' };
+  if (hint)
+    return {
+      remote: true,
+      line: `Running remotely on the AWS deployment (${hint.label}); pass --local to run in this process instead.`,
+    };
+  return {
+    remote: false,
+    line: 'Running locally: no AWS deployment is configured (see "database-replicator remote configure --help"); pass --local to skip this line.',
+  };
 }

@@ -16,7 +16,12 @@ export function resumeCommand(jobId: string, deploymentFlags?: string): string {
 /** The job record without the engine's resume state (large, and of no use to a reader). */
 export function readableJob(job: JobRecord | undefined): JobRecord | null {
   if (!job) return null;
-  return { ...job, databases: Object.fromEntries(Object.entries(job.databases).map(([name, { initState: _initState, ...entry }]) => [name, entry])) };
+  return {
+    ...job,
+    databases: Object.fromEntries(
+      Object.entries(job.databases).map(([name, { initState: _initState, ...entry }]) => [name, entry]),
+    ),
+  };
 }
 
 function duration(from: Date, to: Date): string {
@@ -28,14 +33,24 @@ function duration(from: Date, to: Date): string {
 
 export function databaseLines(job: JobRecord | undefined, indent = '  '): string[] {
   return Object.entries(job?.databases ?? {}).map(([name, d]) => {
-    const tables = d.tablesTotal ? `; ${d.tablesDone}/${d.tablesTotal} tables, ${d.rowsCopied} rows, ${formatBytes(d.bytesCopied)}` : '';
+    const tables = d.tablesTotal
+      ? `; ${d.tablesDone}/${d.tablesTotal} tables, ${d.rowsCopied} rows, ${formatBytes(d.bytesCopied)}`
+      : '';
     const lag = d.lagBytes !== undefined ? `; lag ${formatBytes(d.lagBytes)}` : '';
     return `${indent}${name}: ${d.state} - ${d.phase}${tables}${lag}${d.error ? `; error: ${d.error}` : ''}`;
   });
 }
 
-export function renderStarted(o: { workflow: Workflow; jobId: string; executionArn: string; name: string; reused?: boolean }): string {
-  const verb = o.reused ? `An execution of the ${o.workflow} workflow for job ${o.jobId} is already running; following ${o.name}` : `Started ${o.name} (${o.workflow} workflow, job ${o.jobId})`;
+export function renderStarted(o: {
+  workflow: Workflow;
+  jobId: string;
+  executionArn: string;
+  name: string;
+  reused?: boolean;
+}): string {
+  const verb = o.reused
+    ? `An execution of the ${o.workflow} workflow for job ${o.jobId} is already running; following ${o.name}`
+    : `Started ${o.name} (${o.workflow} workflow, job ${o.jobId})`;
   return redact(`${verb}.\n  console: ${consoleUrl(o.executionArn)}\n`);
 }
 
@@ -46,8 +61,12 @@ export function renderUpdate(s: FollowSnapshot, now: Date): string {
 }
 
 export function renderExecution(d: ExecutionDescription, state: string | undefined, now: Date): string {
-  const when = d.stopDate ? `ended ${d.stopDate.toISOString()} after ${duration(d.startDate, d.stopDate)}` : `running for ${duration(d.startDate, now)}`;
-  return redact(`Execution ${d.name}: ${d.status}${state && d.status === 'RUNNING' ? ` in state ${state}` : ''} (${when})\n  console: ${consoleUrl(d.executionArn)}\n`);
+  const when = d.stopDate
+    ? `ended ${d.stopDate.toISOString()} after ${duration(d.startDate, d.stopDate)}`
+    : `running for ${duration(d.startDate, now)}`;
+  return redact(
+    `Execution ${d.name}: ${d.status}${state && d.status === 'RUNNING' ? ` in state ${state}` : ''} (${when})\n  console: ${consoleUrl(d.executionArn)}\n`,
+  );
 }
 
 export function renderJob(job: JobRecord): string {
@@ -56,24 +75,43 @@ export function renderJob(job: JobRecord): string {
 }
 
 const NEXT: Record<Workflow, string> = {
-  replicate: 'Every database is in sync and streaming. Next: status to watch it, verify to compare, then cutover and cleanup.',
+  replicate:
+    'Every database is in sync and streaming. Next: status to watch it, verify to compare, then cutover and cleanup.',
   verify: 'Verify passed.',
-  cleanup: 'Subscriptions, publications, slots and the verify schedule of the job are gone; the data on the target stays.',
+  cleanup:
+    'Subscriptions, publications, slots and the verify schedule of the job are gone; the data on the target stays.',
   cutover: 'Cut over: point your applications at the target, then run cleanup.',
 };
 
-export function renderResult(workflow: Workflow, jobId: string, r: FollowResult, now: Date, resume = resumeCommand(jobId)): string {
+export function renderResult(
+  workflow: Workflow,
+  jobId: string,
+  r: FollowResult,
+  now: Date,
+  resume = resumeCommand(jobId),
+): string {
   const d = r.description;
   if (r.detached) {
-    return redact(`Stopped following; ${d.name} keeps running in AWS.\n  follow it again: ${resume}\n  console: ${consoleUrl(d.executionArn)}\n`);
+    return redact(
+      `Stopped following; ${d.name} keeps running in AWS.\n  follow it again: ${resume}\n  console: ${consoleUrl(d.executionArn)}\n`,
+    );
   }
-  if (!r.failure) return redact(`${d.name} succeeded after ${duration(d.startDate, d.stopDate ?? now)}. ${NEXT[workflow]}\n`);
+  if (!r.failure)
+    return redact(`${d.name} succeeded after ${duration(d.startDate, d.stopDate ?? now)}. ${NEXT[workflow]}\n`);
   const where = r.failure.state ? ` in state "${r.failure.state}"` : '';
-  return redact(`${d.name} ${d.status}${where}: ${r.failure.error}: ${r.failure.cause}\n  console: ${consoleUrl(d.executionArn)}\n`);
+  return redact(
+    `${d.name} ${d.status}${where}: ${r.failure.error}: ${r.failure.cause}\n  console: ${consoleUrl(d.executionArn)}\n`,
+  );
 }
 
 /** The --json document of a followed execution. */
-export function resultJson(command: string, workflow: Workflow, jobId: string, r: FollowResult, resume = resumeCommand(jobId)): Record<string, unknown> {
+export function resultJson(
+  command: string,
+  workflow: Workflow,
+  jobId: string,
+  r: FollowResult,
+  resume = resumeCommand(jobId),
+): Record<string, unknown> {
   const d = r.description;
   return {
     command,

@@ -10,13 +10,28 @@ import type { JobRecord } from '../jobs/types.ts';
 import { isTerminal } from '../jobs/types.ts';
 import { readJob, type RemoteContext, type RemoteRequest } from './context.ts';
 import { ENV } from './deployment.ts';
-import { parseConnectionUrl } from '../connection/url.ts';
-import { deleteStoredSecrets, RECOVERY_DAYS, refuseLocalFiles, secretArnFor, secretName, storedSecretArns, type Side } from './credentials.ts';
+import { deleteStoredSecrets, RECOVERY_DAYS, storedSecretArns } from './credentials.ts';
 import { RemoteFailure, RemoteUsageError } from './errors.ts';
-import { checkedPlan, checkEndpoint, checkInstance, compactFilters, endpointFromDescription, jobInput, plannedDatabases, plannedTargetDatabases, remoteJobId, replicateInput, type ReplicateInput } from './inputs.ts';
+import {
+  checkedPlan,
+  checkInstance,
+  compactFilters,
+  plannedTargetDatabases,
+  replicateInput,
+  type ReplicateInput,
+} from './inputs.ts';
 import { deleteVerifySchedule, putVerifySchedule, type ScheduleResult } from './schedule.ts';
 import { followRunning, runningExecution, startAndFollow } from './start.ts';
 import { remoteStatus } from './status.ts';
+import {
+  databasesFor,
+  endpoints,
+  jobIdOf,
+  jobWorkflowInput,
+  previousInput,
+  secretArns,
+  selfSigned,
+} from './job-inputs.ts';
 
 export async function runRemoteCommand(request: RemoteRequest, ctx: RemoteContext): Promise<number> {
   switch (request.command) {
@@ -34,72 +49,31 @@ export async function runRemoteCommand(request: RemoteRequest, ctx: RemoteContex
   }
 }
 
-const jobIdOf = (request: RemoteRequest) => remoteJobId(request.jobId, request.source, request.target);
-
-/**
- * The secret ARN of each side: an ARN given is used as it is; a URL is stored under the deployment's
- * prefix (init and sync store a URL given over the recorded secret, so a changed password is used;
- * the other commands prefer the job's recorded secret).
- */
-async function secretArns(ctx: RemoteContext, request: RemoteRequest, jobId: string, job: JobRecord | undefined): Promise<{ sourceSecretArn: string; targetSecretArn: string }> {
-  const storeFirst = request.command === 'init' || request.command === 'sync';
-  const usesRecorded = (side: Side) => !request[side].secretArn && job?.[side].secretArn !== undefined && (!storeFirst || !request[side].url);
-  // Both URLs are checked before either is stored: a file named on this machine means nothing to the workflow.
-  for (const side of ['source', 'target'] as const) {
-    const url = request[side].url;
-    if (url && !request[side].secretArn && !usesRecorded(side)) refuseLocalFiles(parseConnectionUrl(url), side);
-  }
-  const one = async (side: Side): Promise<string> => {
-    const given = request[side];
-    const recorded = job?.[side].secretArn;
-    if (usesRecorded(side) && recorded) return recorded;
-    const result = await secretArnFor(ctx.clients.secrets, { side, jobId, prefix: ctx.deployment.secretsPrefix, given });
-    if (result.stored) ctx.logger.info(`The ${side} URL is ${result.stored === 'created' ? 'stored' : 'updated'} in Secrets Manager as ${secretName(ctx.deployment.secretsPrefix, jobId, side)}; the workflow gets its ARN only.`);
-    if (result.noPassword) ctx.logger.warn(`the ${side} URL has no password, and the workflow has no ~/.pgpass or PGPASSWORD to fall back on: put it in the URL (through DATABASE_REPLICATOR_${side.toUpperCase()}_URL) or pass --${side}-secret.`);
-    return result.secretArn;
-  };
-  return { sourceSecretArn: await one('source'), targetSecretArn: await one('target') };
-}
-
-/** --include-databases, else the databases the job record holds, else the one the source URL names. */
-function databasesFor(request: RemoteRequest, job: JobRecord | undefined): string[] {
-  if (request.databases?.length) return [...new Set(request.databases)];
-  const recorded = Object.keys(job?.databases ?? {});
-  return recorded.length ? recorded : plannedDatabases(undefined, request.source);
-}
-
-function endpoints(request: RemoteRequest, job: JobRecord | undefined): { sourceEndpoint?: string | undefined; targetEndpoint?: string | undefined } {
-  return {
-    sourceEndpoint: checkEndpoint(request.source.endpoint, '--source-endpoint') ?? endpointFromDescription(job?.source.description),
-    targetEndpoint: checkEndpoint(request.target.endpoint, '--target-endpoint') ?? endpointFromDescription(job?.target.description),
-  };
-}
-
-const selfSigned = (request: RemoteRequest) => (request.allowSelfSignedCerts ? { allowSelfSignedCerts: true } : {});
-
 /** A job that ended for good: SUCCEEDED is nothing to do; CANCELLED (cleaned up) cannot run again. */
 function finishedJob(job: JobRecord): number {
   if (job.state === 'SUCCEEDED') return 0;
-  throw new RemoteFailure(`Job ${job.jobId} has ended as ${job.state}${job.phase ? ` (${job.phase})` : ''}; the workflow does not run it again: start a new job with another --job-id.`);
+  throw new RemoteFailure(
+    `Job ${job.jobId} has ended as ${job.state}${job.phase ? ` (${job.phase})` : ''}; the workflow does not run it again: start a new job with another --job-id.`,
+  );
 }
 
-/** The input of the job's last replicate execution, when it can be read back (sync restarts with it). */
-async function previousInput(ctx: RemoteContext, job: JobRecord): Promise<ReplicateInput | undefined> {
-  if (!job.executionArn) return undefined;
-  try {
-    const input = JSON.parse((await ctx.clients.executions.describe(job.executionArn)).input ?? 'null') as ReplicateInput | null;
-    return input?.jobId === job.jobId ? input : undefined;
-  } catch {
-    return undefined;
-  }
-}
-
-async function newReplicateInput(request: RemoteRequest, ctx: RemoteContext, jobId: string, job: JobRecord | undefined): Promise<ReplicateInput | undefined> {
+async function newReplicateInput(
+  request: RemoteRequest,
+  ctx: RemoteContext,
+  jobId: string,
+  job: JobRecord | undefined,
+): Promise<ReplicateInput | undefined> {
   const init = request.init ?? { sync: true, dropExisting: false, copyRoles: false };
-  if (!init.sync) throw new RemoteUsageError('--no-sync runs with --local only: the replicate workflow always hands the snapshot copy off to replication.');
+  if (!init.sync)
+    throw new RemoteUsageError(
+      '--no-sync runs with --local only: the replicate workflow always hands the snapshot copy off to replication.',
+    );
   const databases = databasesFor(request, job);
   const copyRoles = init.copyRoles && databases.length === 1;
-  if (init.copyRoles && databases.length > 1) ctx.logger.info('Roles are not copied: the workflow copies several databases in parallel tasks, which would race on them (copy them once with init --local, or replicate one database per job).');
+  if (init.copyRoles && databases.length > 1)
+    ctx.logger.info(
+      'Roles are not copied: the workflow copies several databases in parallel tasks, which would race on them (copy them once with init --local, or replicate one database per job).',
+    );
   const plan = checkedPlan({
     ...(compactFilters(request.filters) ? { filters: compactFilters(request.filters) } : {}),
     ...(init.jobs !== undefined ? { jobs: init.jobs } : {}),
@@ -113,7 +87,17 @@ async function newReplicateInput(request: RemoteRequest, ctx: RemoteContext, job
   const question = `Start the replicate workflow for job ${jobId} (${databases.join(', ')}) on ${ctx.deploymentLabel}?`;
   if (!request.yes && !(await ctx.confirm(question))) return undefined;
   const arns = await secretArns(ctx, request, jobId, job);
-  return replicateInput({ jobId, ...arns, sourceInstance: checkInstance(request.source.instanceIdentifier), sourceEndpoint, targetEndpoint, databases, targetDatabases: plannedTargetDatabases(databases, request.target), plan, maxRetainedWalGb: init.maxRetainedWalGb });
+  return replicateInput({
+    jobId,
+    ...arns,
+    sourceInstance: checkInstance(request.source.instanceIdentifier),
+    sourceEndpoint,
+    targetEndpoint,
+    databases,
+    targetDatabases: plannedTargetDatabases(databases, request.target),
+    plan,
+    maxRetainedWalGb: init.maxRetainedWalGb,
+  });
 }
 
 /** init and sync: start (or resume, or keep following) the replicate workflow of the job. */
@@ -124,21 +108,46 @@ async function replicate(request: RemoteRequest, ctx: RemoteContext): Promise<nu
   // A FAILED job runs again: the new execution reopens it, and its tasks resume from what they recorded.
   if (job && isTerminal(job.state) && job.state !== 'FAILED') {
     const code = finishedJob(job);
-    ctx.stdout(ctx.json ? JSON.stringify({ command: request.command, mode: 'remote', ok: true, jobId, state: job.state, started: false }) + '\n' : `Job ${jobId} is already replicating (${job.phase}); nothing to start. Watch it with status, compare with verify.\n`);
+    ctx.stdout(
+      ctx.json
+        ? JSON.stringify({
+            command: request.command,
+            mode: 'remote',
+            ok: true,
+            jobId,
+            state: job.state,
+            started: false,
+          }) + '\n'
+        : `Job ${jobId} is already replicating (${job.phase}); nothing to start. Watch it with status, compare with verify.\n`,
+    );
     return code;
   }
   const running = await runningExecution(ctx, job?.executionArn);
   if (running) return followRunning(ctx, { command: request.command, workflow: 'replicate', jobId, running });
-  if (request.command === 'sync' && !job) throw new RemoteUsageError(`Job ${jobId} is not in the job table; run init first (in remote mode init also starts replication, so sync is only needed to resume it).`);
-  if (job?.state === 'FAILED') ctx.logger.info(`Job ${jobId} failed${job.error ? ` (${job.error})` : ''}; a new execution resumes it: what was copied is kept, and the rest carries on.`);
+  if (request.command === 'sync' && !job)
+    throw new RemoteUsageError(
+      `Job ${jobId} is not in the job table; run init first (in remote mode init also starts replication, so sync is only needed to resume it).`,
+    );
+  if (job?.state === 'FAILED')
+    ctx.logger.info(
+      `Job ${jobId} failed${job.error ? ` (${job.error})` : ''}; a new execution resumes it: what was copied is kept, and the rest carries on.`,
+    );
   const previous = request.command === 'sync' && job ? await previousInput(ctx, job) : undefined;
   // A plain sync resumes; the schema changes are applied only when asked for (sync --apply-ddl).
-  const input = previous ? { ...previous, plan: Object.fromEntries(Object.entries(previous.plan).filter(([k]) => k !== 'applyDdl')) } : await newReplicateInput(request, ctx, jobId, job);
+  const input = previous
+    ? { ...previous, plan: Object.fromEntries(Object.entries(previous.plan).filter(([k]) => k !== 'applyDdl')) }
+    : await newReplicateInput(request, ctx, jobId, job);
   if (!input) {
     ctx.stdout('Cancelled; nothing was started.\n');
     return 1;
   }
-  return startAndFollow(ctx, { command: request.command, workflow: 'replicate', stateMachineArn: ctx.deployment.replicateStateMachineArn, jobId, input });
+  return startAndFollow(ctx, {
+    command: request.command,
+    workflow: 'replicate',
+    stateMachineArn: ctx.deployment.replicateStateMachineArn,
+    jobId,
+    input,
+  });
 }
 
 /**
@@ -147,14 +156,23 @@ async function replicate(request: RemoteRequest, ctx: RemoteContext): Promise<nu
  * again: for a job whose execution failed (drift stops replication, and the replicate workflow fails
  * on it), never beside a running execution, which would not apply them.
  */
-async function applyDdl(request: RemoteRequest, ctx: RemoteContext, jobId: string, job: JobRecord | undefined): Promise<number> {
+async function applyDdl(
+  request: RemoteRequest,
+  ctx: RemoteContext,
+  jobId: string,
+  job: JobRecord | undefined,
+): Promise<number> {
   if (!job) throw new RemoteUsageError(`Job ${jobId} is not in the job table; run init first.`);
   if (isTerminal(job.state) && job.state !== 'FAILED') {
-    throw new RemoteFailure(`Job ${jobId} has ended as ${job.state}${job.phase ? ` (${job.phase})` : ''}, and the workflow does not run a finished job again; run the statements that status lists for its drift on the target by hand.`);
+    throw new RemoteFailure(
+      `Job ${jobId} has ended as ${job.state}${job.phase ? ` (${job.phase})` : ''}, and the workflow does not run a finished job again; run the statements that status lists for its drift on the target by hand.`,
+    );
   }
   const running = await runningExecution(ctx, job.executionArn);
   if (running) {
-    throw new RemoteUsageError(`Execution ${running.name} of job ${jobId} is still running and does not apply schema changes; wait for it to end (status shows it), then run sync --apply-ddl again.`);
+    throw new RemoteUsageError(
+      `Execution ${running.name} of job ${jobId} is still running and does not apply schema changes; wait for it to end (status shows it), then run sync --apply-ddl again.`,
+    );
   }
   const previous = await previousInput(ctx, job);
   const base = previous ?? (await newReplicateInput(request, ctx, jobId, job));
@@ -163,29 +181,31 @@ async function applyDdl(request: RemoteRequest, ctx: RemoteContext, jobId: strin
     return 1;
   }
   const input: ReplicateInput = { ...base, plan: checkedPlan({ ...base.plan, applyDdl: true }) };
-  (ctx.json ? ctx.stderr : ctx.stdout)(`Starting the replicate workflow for job ${jobId} with plan.applyDdl: it applies the source's additive schema changes to the target, lists the others, and enables replication again.\n`);
-  return startAndFollow(ctx, { command: 'sync', workflow: 'replicate', stateMachineArn: ctx.deployment.replicateStateMachineArn, jobId, input });
-}
-
-/** The verify / clean-up / cut-over input of a job: ARNs, databases and endpoints, from flags or the job record. */
-async function jobWorkflowInput(request: RemoteRequest, ctx: RemoteContext, jobId: string, plan: Record<string, unknown>) {
-  const job = await readJob(ctx, jobId);
-  const databases = databasesFor(request, job);
-  const arns = await secretArns(ctx, request, jobId, job);
-  // The target's names: from the target URL as init had them, else from the job's replicate input.
-  const previous = job && !request.target.url ? await previousInput(ctx, job) : undefined;
-  const sameDatabases = previous?.databases.join('\n') === databases.join('\n');
-  const targetDatabases = plannedTargetDatabases(databases, request.target) ?? (sameDatabases ? previous?.targetDatabases : undefined);
-  return jobInput({ jobId, databases, targetDatabases, ...arns, ...endpoints(request, job), plan: checkedPlan({ ...plan, ...selfSigned(request) }) });
+  (ctx.json ? ctx.stderr : ctx.stdout)(
+    `Starting the replicate workflow for job ${jobId} with plan.applyDdl: it applies the source's additive schema changes to the target, lists the others, and enables replication again.\n`,
+  );
+  return startAndFollow(ctx, {
+    command: 'sync',
+    workflow: 'replicate',
+    stateMachineArn: ctx.deployment.replicateStateMachineArn,
+    jobId,
+    input,
+  });
 }
 
 function renderSchedule(ctx: RemoteContext, jobId: string, r: ScheduleResult): number {
   if (ctx.json) {
     ctx.stdout(JSON.stringify({ command: 'verify', mode: 'remote', ok: true, jobId, schedule: r }, null, 2) + '\n');
   } else if (r.action === 'created' || r.action === 'updated') {
-    ctx.stdout(`Verify schedule ${r.name} ${r.action} in group ${r.group}: ${r.expression} (UTC); each run starts the verify workflow for job ${jobId}. Remove it with verify --unschedule (cleanup removes it too).\n`);
+    ctx.stdout(
+      `Verify schedule ${r.name} ${r.action} in group ${r.group}: ${r.expression} (UTC); each run starts the verify workflow for job ${jobId}. Remove it with verify --unschedule (cleanup removes it too).\n`,
+    );
   } else {
-    ctx.stdout(r.action === 'deleted' ? `Verify schedule ${r.name} deleted from group ${r.group}.\n` : `Job ${jobId} has no verify schedule (${r.name} in group ${r.group}); nothing to delete.\n`);
+    ctx.stdout(
+      r.action === 'deleted'
+        ? `Verify schedule ${r.name} deleted from group ${r.group}.\n`
+        : `Job ${jobId} has no verify schedule (${r.name} in group ${r.group}); nothing to delete.\n`,
+    );
   }
   return 0;
 }
@@ -193,23 +213,51 @@ function renderSchedule(ctx: RemoteContext, jobId: string, r: ScheduleResult): n
 async function verify(request: RemoteRequest, ctx: RemoteContext): Promise<number> {
   const v = request.verify ?? { unschedule: false };
   const jobId = jobIdOf(request);
-  if (v.schedule !== undefined && v.unschedule) throw new RemoteUsageError('--schedule and --unschedule exclude each other; pass one of them.');
-  if (v.unschedule) return renderSchedule(ctx, jobId, await deleteVerifySchedule(ctx.clients.scheduler, ctx.deployment, jobId));
-  const options = Object.fromEntries(Object.entries({ maxDiffs: v.maxDiffs, rowsPerChunk: v.rowsPerChunk, recheckTimeoutSeconds: v.recheckTimeoutSeconds }).filter(([, x]) => x !== undefined));
+  if (v.schedule !== undefined && v.unschedule)
+    throw new RemoteUsageError('--schedule and --unschedule exclude each other; pass one of them.');
+  if (v.unschedule)
+    return renderSchedule(ctx, jobId, await deleteVerifySchedule(ctx.clients.scheduler, ctx.deployment, jobId));
+  const options = Object.fromEntries(
+    Object.entries({
+      maxDiffs: v.maxDiffs,
+      rowsPerChunk: v.rowsPerChunk,
+      recheckTimeoutSeconds: v.recheckTimeoutSeconds,
+    }).filter(([, x]) => x !== undefined),
+  );
   const filters = compactFilters(request.filters);
-  const input = await jobWorkflowInput(request, ctx, jobId, { ...(filters ? { filters } : {}), ...(v.jobs !== undefined ? { jobs: v.jobs } : {}), ...(Object.keys(options).length ? { verify: options } : {}) });
-  if (v.schedule !== undefined) return renderSchedule(ctx, jobId, await putVerifySchedule(ctx.clients.scheduler, ctx.deployment, { expression: v.schedule, input }));
+  const input = await jobWorkflowInput(request, ctx, jobId, {
+    ...(filters ? { filters } : {}),
+    ...(v.jobs !== undefined ? { jobs: v.jobs } : {}),
+    ...(Object.keys(options).length ? { verify: options } : {}),
+  });
+  if (v.schedule !== undefined)
+    return renderSchedule(
+      ctx,
+      jobId,
+      await putVerifySchedule(ctx.clients.scheduler, ctx.deployment, { expression: v.schedule, input }),
+    );
   const machine = ctx.deployment.verifyStateMachineArn;
-  if (!machine) throw new RemoteUsageError(`The deployment has no verify workflow; set ${ENV.verifyStateMachineArn} (the stack output VerifyStateMachineArn) or run remote configure again.`);
+  if (!machine)
+    throw new RemoteUsageError(
+      `The deployment has no verify workflow; set ${ENV.verifyStateMachineArn} (the stack output VerifyStateMachineArn) or run remote configure again.`,
+    );
   return startAndFollow(ctx, { command: 'verify', workflow: 'verify', stateMachineArn: machine, jobId, input });
 }
 
 async function cleanup(request: RemoteRequest, ctx: RemoteContext): Promise<number> {
   const jobId = jobIdOf(request);
   const machine = ctx.deployment.cleanupStateMachineArn;
-  if (!machine) throw new RemoteUsageError(`The deployment has no clean-up workflow; set ${ENV.cleanupStateMachineArn} (the stack output CleanupStateMachineArn) or run remote configure again.`);
+  if (!machine)
+    throw new RemoteUsageError(
+      `The deployment has no clean-up workflow; set ${ENV.cleanupStateMachineArn} (the stack output CleanupStateMachineArn) or run remote configure again.`,
+    );
   const input = await jobWorkflowInput(request, ctx, jobId, {});
-  if (!request.yes && !(await ctx.confirm(`Drop the subscriptions, publications and slots of job ${jobId} (${input.databases.join(', ')}) and its verify schedule, through the clean-up workflow?`))) {
+  if (
+    !request.yes &&
+    !(await ctx.confirm(
+      `Drop the subscriptions, publications and slots of job ${jobId} (${input.databases.join(', ')}) and its verify schedule, through the clean-up workflow?`,
+    ))
+  ) {
     ctx.stdout('Cancelled; nothing was dropped.\n');
     return 1;
   }
@@ -222,7 +270,13 @@ async function cleanup(request: RemoteRequest, ctx: RemoteContext): Promise<numb
       ctx.logger.warn(`${(error as Error).message} The clean-up workflow deletes the schedule as well.`);
     }
   }
-  const code = await startAndFollow(ctx, { command: 'cleanup', workflow: 'cleanup', stateMachineArn: machine, jobId, input });
+  const code = await startAndFollow(ctx, {
+    command: 'cleanup',
+    workflow: 'cleanup',
+    stateMachineArn: machine,
+    jobId,
+    input,
+  });
   if (code === 0) await deleteJobSecrets(ctx, jobId, [input.sourceSecretArn, input.targetSecretArn]);
   return code;
 }
@@ -233,9 +287,14 @@ async function deleteJobSecrets(ctx: RemoteContext, jobId: string, arns: string[
   if (!stored.length) return;
   try {
     const deleted = await deleteStoredSecrets(ctx.clients.secrets, stored);
-    if (deleted.length) ctx.logger.info(`Deleted the secret(s) the CLI stored for job ${jobId} (${deleted.map((arn) => arn.slice(arn.indexOf(':secret:') + 8)).join(', ')}); they can be restored for ${RECOVERY_DAYS} days.`);
+    if (deleted.length)
+      ctx.logger.info(
+        `Deleted the secret(s) the CLI stored for job ${jobId} (${deleted.map((arn) => arn.slice(arn.indexOf(':secret:') + 8)).join(', ')}); they can be restored for ${RECOVERY_DAYS} days.`,
+      );
   } catch (error) {
-    ctx.logger.warn(`${(error as Error).message} The clean-up itself is done; delete the secrets ${stored.join(', ')} yourself.`);
+    ctx.logger.warn(
+      `${(error as Error).message} The clean-up itself is done; delete the secrets ${stored.join(', ')} yourself.`,
+    );
   }
 }
 
@@ -251,4 +310,3 @@ async function cutover(request: RemoteRequest, ctx: RemoteContext): Promise<numb
   const input = await jobWorkflowInput(request, ctx, jobId, c ? { cutover: c } : {});
   return startAndFollow(ctx, { command: 'cutover', workflow: 'cutover', stateMachineArn: machine, jobId, input });
 }
-

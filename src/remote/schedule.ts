@@ -1,6 +1,12 @@
 // A job's verify schedule in EventBridge Scheduler: `verify-<jobId>` in the stack's schedule group,
 // the same name the replicate workflow gives it and the clean-up workflow deletes.
-import { ConflictException, CreateScheduleCommand, DeleteScheduleCommand, UpdateScheduleCommand, type SchedulerClient } from '@aws-sdk/client-scheduler';
+import {
+  ConflictException,
+  CreateScheduleCommand,
+  DeleteScheduleCommand,
+  UpdateScheduleCommand,
+  type SchedulerClient,
+} from '@aws-sdk/client-scheduler';
 import type { Deployment } from './deployment.ts';
 import { ENV } from './deployment.ts';
 import { awsErrorName, describeAwsError, RemoteUsageError } from './errors.ts';
@@ -19,7 +25,10 @@ export interface ScheduleResult {
 }
 
 function groupOf(deployment: Deployment): string {
-  if (!deployment.scheduleGroupName) throw new RemoteUsageError(`The deployment names no schedule group; set ${ENV.scheduleGroupName} (the stack output ScheduleGroupName).`);
+  if (!deployment.scheduleGroupName)
+    throw new RemoteUsageError(
+      `The deployment names no schedule group; set ${ENV.scheduleGroupName} (the stack output ScheduleGroupName).`,
+    );
   return deployment.scheduleGroupName;
 }
 
@@ -28,12 +37,21 @@ function groupOf(deployment: Deployment): string {
  * starts the verify workflow as the stack's scheduler role, with identifiers and secret ARNs only;
  * two retries, no flexible window.
  */
-export async function putVerifySchedule(scheduler: SchedulerClient, deployment: Deployment, o: { expression: string; input: JobInput }): Promise<ScheduleResult> {
+export async function putVerifySchedule(
+  scheduler: SchedulerClient,
+  deployment: Deployment,
+  o: { expression: string; input: JobInput },
+): Promise<ScheduleResult> {
   const expression = checkScheduleExpression(o.expression);
   const group = groupOf(deployment);
-  if (!deployment.verifyStateMachineArn) throw new RemoteUsageError(`The deployment has no verify workflow; set ${ENV.verifyStateMachineArn} (the stack output VerifyStateMachineArn).`);
+  if (!deployment.verifyStateMachineArn)
+    throw new RemoteUsageError(
+      `The deployment has no verify workflow; set ${ENV.verifyStateMachineArn} (the stack output VerifyStateMachineArn).`,
+    );
   if (!deployment.schedulerRoleArn) {
-    throw new RemoteUsageError(`The deployment names no scheduler role; set ${ENV.schedulerRoleArn} to the ARN of the stack's verify schedule role (VerifySchedule/Role), or add a SchedulerRoleArn output to the stack.`);
+    throw new RemoteUsageError(
+      `The deployment names no scheduler role; set ${ENV.schedulerRoleArn} to the ARN of the stack's verify schedule role (VerifySchedule/Role), or add a SchedulerRoleArn output to the stack.`,
+    );
   }
   const name = scheduleName(o.input.jobId);
   const request = {
@@ -50,25 +68,52 @@ export async function putVerifySchedule(scheduler: SchedulerClient, deployment: 
       Input: JSON.stringify(o.input),
       RetryPolicy: { MaximumRetryAttempts: 2, MaximumEventAgeInSeconds: 3600 },
       // A fire that cannot start verify goes there, where the stack's alarm sees it.
-      ...(deployment.scheduleDeadLetterQueueArn ? { DeadLetterConfig: { Arn: deployment.scheduleDeadLetterQueueArn } } : {}),
+      ...(deployment.scheduleDeadLetterQueueArn
+        ? { DeadLetterConfig: { Arn: deployment.scheduleDeadLetterQueueArn } }
+        : {}),
     },
   };
   try {
     const created = await scheduler.send(new CreateScheduleCommand(request));
-    return { name, group, action: 'created', expression, ...(created.ScheduleArn ? { scheduleArn: created.ScheduleArn } : {}) };
+    return {
+      name,
+      group,
+      action: 'created',
+      expression,
+      ...(created.ScheduleArn ? { scheduleArn: created.ScheduleArn } : {}),
+    };
   } catch (error) {
-    if (!(error instanceof ConflictException) && awsErrorName(error) !== 'ConflictException') throw describeAwsError(error, 'scheduler:CreateSchedule and iam:PassRole on the scheduler role', `create the verify schedule ${name}`);
+    if (!(error instanceof ConflictException) && awsErrorName(error) !== 'ConflictException')
+      throw describeAwsError(
+        error,
+        'scheduler:CreateSchedule and iam:PassRole on the scheduler role',
+        `create the verify schedule ${name}`,
+      );
   }
   try {
     const updated = await scheduler.send(new UpdateScheduleCommand(request));
-    return { name, group, action: 'updated', expression, ...(updated.ScheduleArn ? { scheduleArn: updated.ScheduleArn } : {}) };
+    return {
+      name,
+      group,
+      action: 'updated',
+      expression,
+      ...(updated.ScheduleArn ? { scheduleArn: updated.ScheduleArn } : {}),
+    };
   } catch (error) {
-    throw describeAwsError(error, 'scheduler:UpdateSchedule and iam:PassRole on the scheduler role', `update the verify schedule ${name}`);
+    throw describeAwsError(
+      error,
+      'scheduler:UpdateSchedule and iam:PassRole on the scheduler role',
+      `update the verify schedule ${name}`,
+    );
   }
 }
 
 /** Deletes the job's verify schedule; one that does not exist is fine. */
-export async function deleteVerifySchedule(scheduler: SchedulerClient, deployment: Deployment, jobId: string): Promise<ScheduleResult> {
+export async function deleteVerifySchedule(
+  scheduler: SchedulerClient,
+  deployment: Deployment,
+  jobId: string,
+): Promise<ScheduleResult> {
   const group = groupOf(deployment);
   const name = scheduleName(jobId);
   try {

@@ -11,7 +11,16 @@ function progress(ctx: RemoteContext): (text: string) => void {
 }
 
 /** Follows an execution, prints each change and the result; returns the exit code. */
-export async function followAndReport(ctx: RemoteContext, o: { command: string; workflow: Workflow; jobId: string; executionArn: string; live?: (snapshot: FollowSnapshot) => void }): Promise<{ code: number; result: FollowResult }> {
+export async function followAndReport(
+  ctx: RemoteContext,
+  o: {
+    command: string;
+    workflow: Workflow;
+    jobId: string;
+    executionArn: string;
+    live?: (snapshot: FollowSnapshot) => void;
+  },
+): Promise<{ code: number; result: FollowResult }> {
   const print = progress(ctx);
   const result = await followExecution({
     executions: ctx.clients.executions,
@@ -23,18 +32,25 @@ export async function followAndReport(ctx: RemoteContext, o: { command: string; 
     ...(ctx.sleep ? { sleep: ctx.sleep } : {}),
     onUpdate: o.live ?? ((snapshot) => print(renderUpdate(snapshot, ctx.now()))),
     ...(o.live ? { everyPoll: true } : {}),
-    onStoreError: (error) => ctx.logger.warn(`the job table cannot be read (${error.name}), so per-database progress is not shown; the execution is followed all the same.`),
+    onStoreError: (error) =>
+      ctx.logger.warn(
+        `the job table cannot be read (${error.name}), so per-database progress is not shown; the execution is followed all the same.`,
+      ),
   });
   const code = result.detached ? EXIT_DETACHED : result.failure ? 1 : 0;
   const resume = resumeCommand(o.jobId, ctx.deploymentFlags);
-  if (ctx.json) ctx.stdout(redact(JSON.stringify(resultJson(o.command, o.workflow, o.jobId, result, resume), null, 2)) + '\n');
+  if (ctx.json)
+    ctx.stdout(redact(JSON.stringify(resultJson(o.command, o.workflow, o.jobId, result, resume), null, 2)) + '\n');
   else ctx.stdout(renderResult(o.workflow, o.jobId, result, ctx.now(), resume));
   if (ctx.json && result.detached) ctx.stderr(renderResult(o.workflow, o.jobId, result, ctx.now(), resume));
   return { code, result };
 }
 
 /** Starts an execution of `stateMachineArn` named `<jobId>-<command>-<time>-<hex>`, then follows it. */
-export async function startAndFollow(ctx: RemoteContext, o: { command: string; workflow: Workflow; stateMachineArn: string; jobId: string; input: object }): Promise<number> {
+export async function startAndFollow(
+  ctx: RemoteContext,
+  o: { command: string; workflow: Workflow; stateMachineArn: string; jobId: string; input: object },
+): Promise<number> {
   const name = executionName(o.jobId, o.command, ctx.now());
   const input = JSON.stringify(o.input);
   const { executionArn } = await ctx.clients.executions.start({ stateMachineArn: o.stateMachineArn, name, input });
@@ -43,13 +59,34 @@ export async function startAndFollow(ctx: RemoteContext, o: { command: string; w
 }
 
 /** Follows an execution that is already running instead of starting a second one for the same job. */
-export async function followRunning(ctx: RemoteContext, o: { command: string; workflow: Workflow; jobId: string; running: ExecutionDescription }): Promise<number> {
-  progress(ctx)(renderStarted({ workflow: o.workflow, jobId: o.jobId, executionArn: o.running.executionArn, name: o.running.name, reused: true }));
-  return (await followAndReport(ctx, { command: o.command, workflow: o.workflow, jobId: o.jobId, executionArn: o.running.executionArn })).code;
+export async function followRunning(
+  ctx: RemoteContext,
+  o: { command: string; workflow: Workflow; jobId: string; running: ExecutionDescription },
+): Promise<number> {
+  progress(ctx)(
+    renderStarted({
+      workflow: o.workflow,
+      jobId: o.jobId,
+      executionArn: o.running.executionArn,
+      name: o.running.name,
+      reused: true,
+    }),
+  );
+  return (
+    await followAndReport(ctx, {
+      command: o.command,
+      workflow: o.workflow,
+      jobId: o.jobId,
+      executionArn: o.running.executionArn,
+    })
+  ).code;
 }
 
 /** The job's execution recorded in the job table, when it is still running. */
-export async function runningExecution(ctx: RemoteContext, executionArn: string | undefined): Promise<ExecutionDescription | undefined> {
+export async function runningExecution(
+  ctx: RemoteContext,
+  executionArn: string | undefined,
+): Promise<ExecutionDescription | undefined> {
   if (!executionArn) return undefined;
   try {
     const d = await ctx.clients.executions.describe(executionArn);

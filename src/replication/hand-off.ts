@@ -11,7 +11,10 @@ export class HandOffError extends Error {
 async function poll(check: () => Promise<boolean>, timeoutMs: number, what: string): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (!(await check())) {
-    if (Date.now() > deadline) throw new HandOffError(`Timed out after ${Math.round(timeoutMs / 1000)} s waiting for ${what}; run init again to go on from here (status shows the lag).`);
+    if (Date.now() > deadline)
+      throw new HandOffError(
+        `Timed out after ${Math.round(timeoutMs / 1000)} s waiting for ${what}; run init again to go on from here (status shows the lag).`,
+      );
     await new Promise((resolve) => setTimeout(resolve, 200));
   }
 }
@@ -22,10 +25,18 @@ async function poll(check: () => Promise<boolean>, timeoutMs: number, what: stri
  * creation waits the same way for its consistent point.
  */
 export async function settledPoint(source: pg.Client, timeoutMs: number): Promise<string> {
-  const { rows } = await source.query<{ xmax: string }>('SELECT txid_snapshot_xmax(txid_current_snapshot())::text AS xmax');
+  const { rows } = await source.query<{ xmax: string }>(
+    'SELECT txid_snapshot_xmax(txid_current_snapshot())::text AS xmax',
+  );
   const xmax = rows[0]!.xmax;
   await poll(
-    async () => (await source.query<{ done: boolean }>('SELECT txid_snapshot_xmin(txid_current_snapshot()) >= $1::bigint AS done', [xmax])).rows[0]!.done,
+    async () =>
+      (
+        await source.query<{ done: boolean }>(
+          'SELECT txid_snapshot_xmin(txid_current_snapshot()) >= $1::bigint AS done',
+          [xmax],
+        )
+      ).rows[0]!.done,
     timeoutMs,
     'the transactions running on the source to finish',
   );
@@ -33,9 +44,22 @@ export async function settledPoint(source: pg.Client, timeoutMs: number): Promis
 }
 
 /** Waits until the slot's subscriber has applied and flushed everything up to `lsn`. */
-export async function waitForSlotConfirmed(source: pg.Client, slot: string, lsn: string, timeoutMs: number): Promise<void> {
+export async function waitForSlotConfirmed(
+  source: pg.Client,
+  slot: string,
+  lsn: string,
+  timeoutMs: number,
+): Promise<void> {
   await poll(
-    async () => Boolean((await source.query<{ done: boolean | null }>('SELECT confirmed_flush_lsn >= $2::pg_lsn AS done FROM pg_replication_slots WHERE slot_name = $1', [slot, lsn])).rows[0]?.done),
+    async () =>
+      Boolean(
+        (
+          await source.query<{ done: boolean | null }>(
+            'SELECT confirmed_flush_lsn >= $2::pg_lsn AS done FROM pg_replication_slots WHERE slot_name = $1',
+            [slot, lsn],
+          )
+        ).rows[0]?.done,
+      ),
     timeoutMs,
     `the subscription on slot ${slot} to apply the changes up to ${lsn}`,
   );
@@ -65,7 +89,13 @@ export async function subscriptionTables(target: pg.Client, subscription: string
 export async function stopSubscription(target: pg.Client, subscription: string, timeoutMs: number): Promise<void> {
   await target.query(`ALTER SUBSCRIPTION ${quoteIdent(subscription)} DISABLE`);
   await poll(
-    async () => (await target.query('SELECT 1 FROM pg_stat_subscription s JOIN pg_subscription p ON p.oid = s.subid WHERE p.subname = $1 AND s.pid IS NOT NULL', [subscription])).rowCount === 0,
+    async () =>
+      (
+        await target.query(
+          'SELECT 1 FROM pg_stat_subscription s JOIN pg_subscription p ON p.oid = s.subid WHERE p.subname = $1 AND s.pid IS NOT NULL',
+          [subscription],
+        )
+      ).rowCount === 0,
     timeoutMs,
     `the apply worker of subscription ${subscription} to stop`,
   );
@@ -75,12 +105,28 @@ export async function stopSubscription(target: pg.Client, subscription: string, 
  * Where a stopped subscription's stream goes on: the end of the last transaction it applied, or the
  * slot's confirmed point when that is further (the sender never goes back behind it).
  */
-export async function appliedPoint(source: pg.Client, target: pg.Client, subscription: string, slot: string): Promise<string> {
-  const { rows } = await target.query<{ lsn: string | null }>(`SELECT pg_replication_origin_progress('pg_' || oid, true)::text AS lsn FROM pg_subscription WHERE subname = $1`, [subscription]);
-  const { rows: s } = await source.query<{ lsn: string | null }>('SELECT confirmed_flush_lsn::text AS lsn FROM pg_replication_slots WHERE slot_name = $1', [slot]);
+export async function appliedPoint(
+  source: pg.Client,
+  target: pg.Client,
+  subscription: string,
+  slot: string,
+): Promise<string> {
+  const { rows } = await target.query<{ lsn: string | null }>(
+    `SELECT pg_replication_origin_progress('pg_' || oid, true)::text AS lsn FROM pg_subscription WHERE subname = $1`,
+    [subscription],
+  );
+  const { rows: s } = await source.query<{ lsn: string | null }>(
+    'SELECT confirmed_flush_lsn::text AS lsn FROM pg_replication_slots WHERE slot_name = $1',
+    [slot],
+  );
   const points = [rows[0]?.lsn, s[0]?.lsn].filter((p): p is string => Boolean(p));
-  if (points.length === 0) throw new HandOffError(`Subscription ${subscription} has applied nothing and slot ${slot} is gone; run cleanup and init again.`);
-  const { rows: max } = await source.query<{ lsn: string }>(`SELECT max(p)::text AS lsn FROM unnest($1::pg_lsn[]) p`, [points]);
+  if (points.length === 0)
+    throw new HandOffError(
+      `Subscription ${subscription} has applied nothing and slot ${slot} is gone; run cleanup and init again.`,
+    );
+  const { rows: max } = await source.query<{ lsn: string }>(`SELECT max(p)::text AS lsn FROM unnest($1::pg_lsn[]) p`, [
+    points,
+  ]);
   return max[0]!.lsn;
 }
 

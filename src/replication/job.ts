@@ -21,7 +21,13 @@ export class JobNotFoundError extends Error {
 }
 
 /** Finds the job that init recorded for this source and target (or --job-id) in the state folder. */
-export function loadJob(options: { source: ConnectionSpec; target: ConnectionSpec; tls: TlsPolicy; jobId?: string; stateDir: string }): JobContext {
+export function loadJob(options: {
+  source: ConnectionSpec;
+  target: ConnectionSpec;
+  tls: TlsPolicy;
+  jobId?: string;
+  stateDir: string;
+}): JobContext {
   const jobId = options.jobId ?? deriveJobId(options.source, options.target);
   const store = new LocalJobStore(options.stateDir);
   return {
@@ -38,12 +44,17 @@ export function loadJob(options: { source: ConnectionSpec; target: ConnectionSpe
 
 export function requireJob(job: JobContext, command: string): JobState {
   if (!job.state) {
-    throw new JobNotFoundError(`No init job ${job.jobId} was found in ${job.store.dir} for this source and target; run init first (or pass the same --job-id and --state-dir as init) before ${command}.`);
+    throw new JobNotFoundError(
+      `No init job ${job.jobId} was found in ${job.store.dir} for this source and target; run init first (or pass the same --job-id and --state-dir as init) before ${command}.`,
+    );
   }
   return job.state;
 }
 
-export async function withClients<T>(open: Promise<pg.Client>[], fn: (...clients: pg.Client[]) => Promise<T>): Promise<T> {
+export async function withClients<T>(
+  open: Promise<pg.Client>[],
+  fn: (...clients: pg.Client[]) => Promise<T>,
+): Promise<T> {
   const clients = await openClients(open);
   try {
     return await fn(...clients);

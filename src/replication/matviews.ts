@@ -14,8 +14,12 @@ const key = (m: { schema: string; name: string }) => `${m.schema}.${m.name}`;
  * Reads every user materialized view with the ones it depends on. A view's query is stored as a
  * rewrite rule whose pg_depend rows name the relations it reads; plain views are followed through.
  */
-export async function readMatviewDependencies(client: pg.Client, options: { populatedOnly: boolean }): Promise<MatviewDependencies[]> {
-  const { rows } = await client.query<{ schema: string; name: string; reads_from: string[] }>(`
+export async function readMatviewDependencies(
+  client: pg.Client,
+  options: { populatedOnly: boolean },
+): Promise<MatviewDependencies[]> {
+  const { rows } = await client.query<{ schema: string; name: string; reads_from: string[] }>(
+    `
     WITH RECURSIVE reads(matview, rel) AS (
       SELECT r.ev_class, d.refobjid FROM pg_rewrite r
         JOIN pg_class m ON m.oid = r.ev_class AND m.relkind = 'm'
@@ -33,7 +37,9 @@ export async function readMatviewDependencies(client: pg.Client, options: { popu
                    JOIN pg_namespace dn ON dn.oid = dc.relnamespace WHERE reads.matview = m.oid) AS reads_from
       FROM pg_class m JOIN pg_namespace n ON n.oid = m.relnamespace
      WHERE m.relkind = 'm' AND n.nspname NOT IN ('pg_catalog', 'information_schema') AND (m.relispopulated OR NOT $1)
-     ORDER BY 1, 2`, [options.populatedOnly]);
+     ORDER BY 1, 2`,
+    [options.populatedOnly],
+  );
   return rows.map((r) => ({ schema: r.schema, name: r.name, readsFrom: r.reads_from }));
 }
 
@@ -64,7 +70,9 @@ export function refreshOrder<T extends MatviewDependencies>(matviews: T[]): T[] 
  */
 export async function refreshMatviews(source: pg.Client, target: pg.Client): Promise<string[]> {
   const populated = new Set((await readMatviewDependencies(source, { populatedOnly: true })).map(key));
-  const ordered = refreshOrder(await readMatviewDependencies(target, { populatedOnly: false })).filter((m) => populated.has(key(m)));
+  const ordered = refreshOrder(await readMatviewDependencies(target, { populatedOnly: false })).filter((m) =>
+    populated.has(key(m)),
+  );
   for (const m of ordered) await target.query(`REFRESH MATERIALIZED VIEW ${qualifiedName(m.schema, m.name)}`);
   return ordered.map(key);
 }

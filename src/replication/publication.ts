@@ -11,18 +11,31 @@ export async function publicationExists(client: pg.Client, name: string): Promis
  * Creates the publication for exactly the planned tables. It must exist before the slot: decoding
  * reads publication membership as of each change, so a slot made first would miss changes.
  */
-export async function createPublication(client: pg.Client, name: string, tables: PublishedTable[], major: number): Promise<void> {
+export async function createPublication(
+  client: pg.Client,
+  name: string,
+  tables: PublishedTable[],
+  major: number,
+): Promise<void> {
   const viaRoot = major >= 13 ? ' WITH (publish_via_partition_root = true)' : '';
   const what = tables.length ? ` FOR TABLE ${publicationTableList(tables)}` : '';
   await client.query(`CREATE PUBLICATION ${quoteIdent(name)}${what}${viaRoot}`);
 }
 
 export async function addTablesToPublication(client: pg.Client, name: string, tables: PublishedTable[]): Promise<void> {
-  if (tables.length) await client.query(`ALTER PUBLICATION ${quoteIdent(name)} ADD TABLE ${publicationTableList(tables)}`);
+  if (tables.length)
+    await client.query(`ALTER PUBLICATION ${quoteIdent(name)} ADD TABLE ${publicationTableList(tables)}`);
 }
 
-export async function dropTablesFromPublication(client: pg.Client, name: string, tables: { schema: string; name: string }[]): Promise<void> {
-  if (tables.length) await client.query(`ALTER PUBLICATION ${quoteIdent(name)} DROP TABLE ${tables.map((t) => qualifiedName(t.schema, t.name)).join(', ')}`);
+export async function dropTablesFromPublication(
+  client: pg.Client,
+  name: string,
+  tables: { schema: string; name: string }[],
+): Promise<void> {
+  if (tables.length)
+    await client.query(
+      `ALTER PUBLICATION ${quoteIdent(name)} DROP TABLE ${tables.map((t) => qualifiedName(t.schema, t.name)).join(', ')}`,
+    );
 }
 
 export async function dropPublication(client: pg.Client, name: string): Promise<void> {

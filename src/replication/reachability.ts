@@ -11,7 +11,8 @@ export class SourceUnreachableFromTarget extends Error {
   override name = 'SourceUnreachableFromTarget';
 }
 
-const CONNECTION_FAILURE = /could not connect to the publisher|connection to server|timeout expired|Connection refused|could not translate host name/i;
+const CONNECTION_FAILURE =
+  /could not connect to the publisher|connection to server|timeout expired|Connection refused|could not translate host name/i;
 
 /** Seconds the target waits for the source in the probe (libpq waits for TCP's own timeout otherwise). */
 const PROBE_CONNECT_TIMEOUT = 20;

@@ -18,12 +18,18 @@ export interface SlotWithSnapshot {
  * caller keeps it until every copy worker has imported it. (pg_create_logical_replication_slot()
  * followed by pg_export_snapshot() does not line up and loses changes.)
  */
-export async function createSlotWithSnapshot(spec: ConnectionSpec, options: Omit<OpenClientOptions, 'replication'>, slot: string, major: number): Promise<SlotWithSnapshot> {
+export async function createSlotWithSnapshot(
+  spec: ConnectionSpec,
+  options: Omit<OpenClientOptions, 'replication'>,
+  slot: string,
+  major: number,
+): Promise<SlotWithSnapshot> {
   const client = await openClient(spec, { ...options, replication: true });
   try {
-    const command = major >= 15
-      ? `CREATE_REPLICATION_SLOT ${quoteIdent(slot)} LOGICAL pgoutput (SNAPSHOT 'export')`
-      : `CREATE_REPLICATION_SLOT ${quoteIdent(slot)} LOGICAL pgoutput EXPORT_SNAPSHOT`;
+    const command =
+      major >= 15
+        ? `CREATE_REPLICATION_SLOT ${quoteIdent(slot)} LOGICAL pgoutput (SNAPSHOT 'export')`
+        : `CREATE_REPLICATION_SLOT ${quoteIdent(slot)} LOGICAL pgoutput EXPORT_SNAPSHOT`;
     const result = await client.query<{ consistent_point: string; snapshot_name: string }>(command);
     const row = result.rows[0]!;
     let released = false;
@@ -50,5 +56,8 @@ export async function slotExists(client: pg.Client, slot: string): Promise<boole
 
 /** Drops the slot if it exists and no one is using it (idempotent). */
 export async function dropSlot(client: pg.Client, slot: string): Promise<void> {
-  await client.query('SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE slot_name = $1 AND NOT active', [slot]);
+  await client.query(
+    'SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE slot_name = $1 AND NOT active',
+    [slot],
+  );
 }

@@ -50,7 +50,16 @@ export interface DatabaseStatus {
 }
 
 export async function readSlotStatus(source: pg.Client, slot: string): Promise<SlotStatus> {
-  const { rows } = await source.query<{ current: string; active: boolean | null; wal_status: string | null; safe: string | null; retained: string | null; lag: string | null; confirmed: string | null; found: boolean }>(
+  const { rows } = await source.query<{
+    current: string;
+    active: boolean | null;
+    wal_status: string | null;
+    safe: string | null;
+    retained: string | null;
+    lag: string | null;
+    confirmed: string | null;
+    found: boolean;
+  }>(
     `SELECT pg_current_wal_lsn()::text AS current, s.active, s.wal_status, s.safe_wal_size::text AS safe,
             pg_wal_lsn_diff(pg_current_wal_lsn(), s.restart_lsn)::bigint::text AS retained,
             pg_wal_lsn_diff(pg_current_wal_lsn(), s.confirmed_flush_lsn)::bigint::text AS lag,
@@ -71,8 +80,20 @@ export async function readSlotStatus(source: pg.Client, slot: string): Promise<S
   };
 }
 
-export async function readSubscriptionStatus(target: pg.Client, name: string, major: number): Promise<SubscriptionStatus> {
-  const sub = await target.query<{ enabled: boolean; pid: number | null; received: string | null; latest: string | null; last_msg: string | null; lag_seconds: string | null; worker_age: string | null }>(
+export async function readSubscriptionStatus(
+  target: pg.Client,
+  name: string,
+  major: number,
+): Promise<SubscriptionStatus> {
+  const sub = await target.query<{
+    enabled: boolean;
+    pid: number | null;
+    received: string | null;
+    latest: string | null;
+    last_msg: string | null;
+    lag_seconds: string | null;
+    worker_age: string | null;
+  }>(
     `SELECT s.subenabled AS enabled, st.pid, st.received_lsn::text AS received, st.latest_end_lsn::text AS latest,
             st.last_msg_receipt_time::text AS last_msg,
             EXTRACT(EPOCH FROM now() - st.latest_end_time)::text AS lag_seconds,
@@ -84,18 +105,39 @@ export async function readSubscriptionStatus(target: pg.Client, name: string, ma
     [name],
   );
   if (sub.rowCount === 0) {
-    return { exists: false, enabled: false, workerRunning: false, receivedLsn: null, latestEndLsn: null, lastMessageAt: null, lagSeconds: null, tables: {}, applyErrors: null, syncErrors: null, workerAgeSeconds: null };
+    return {
+      exists: false,
+      enabled: false,
+      workerRunning: false,
+      receivedLsn: null,
+      latestEndLsn: null,
+      lastMessageAt: null,
+      lagSeconds: null,
+      tables: {},
+      applyErrors: null,
+      syncErrors: null,
+      workerAgeSeconds: null,
+    };
   }
   const s = sub.rows[0]!;
   const rels = await target.query<{ rel: string; state: string }>(
     `SELECT r.srrelid::regclass::text AS rel, r.srsubstate AS state FROM pg_subscription_rel r JOIN pg_subscription s ON s.oid = r.srsubid WHERE s.subname = $1 ORDER BY 1`,
     [name],
   );
-  const states: Record<string, string> = { i: 'initializing', d: 'copying', f: 'copied', s: 'synchronized', r: 'ready' };
+  const states: Record<string, string> = {
+    i: 'initializing',
+    d: 'copying',
+    f: 'copied',
+    s: 'synchronized',
+    r: 'ready',
+  };
   let applyErrors: number | null = null;
   let syncErrors: number | null = null;
   if (major >= 15) {
-    const stats = await target.query<{ apply: string; sync: string }>('SELECT apply_error_count::text AS apply, sync_error_count::text AS sync FROM pg_stat_subscription_stats WHERE subname = $1', [name]);
+    const stats = await target.query<{ apply: string; sync: string }>(
+      'SELECT apply_error_count::text AS apply, sync_error_count::text AS sync FROM pg_stat_subscription_stats WHERE subname = $1',
+      [name],
+    );
     applyErrors = Number(stats.rows[0]?.apply ?? 0);
     syncErrors = Number(stats.rows[0]?.sync ?? 0);
   }
@@ -124,24 +166,65 @@ export const FAILING_WORKER_SECONDS = 15;
 export const IN_SYNC_BYTES = 1024 * 1024;
 
 /** The one-line verdict: what an operator needs to know first. */
-export function judge(slot: SlotStatus, subscription: SubscriptionStatus, subscribed: boolean): { verdict: Verdict; reason: string; diskRisk: boolean } {
+export function judge(
+  slot: SlotStatus,
+  subscription: SubscriptionStatus,
+  subscribed: boolean,
+): { verdict: Verdict; reason: string; diskRisk: boolean } {
   const diskRisk = slot.exists && !slot.active;
-  if (!slot.exists) return { verdict: 'broken', reason: 'the replication slot is missing on the source; changes since it was dropped are lost: run cleanup and init again', diskRisk: false };
-  if (slot.walStatus === 'lost') return { verdict: 'broken', reason: 'the slot lost WAL it needed (max_slot_wal_keep_size); run cleanup and init again', diskRisk };
+  if (!slot.exists)
+    return {
+      verdict: 'broken',
+      reason:
+        'the replication slot is missing on the source; changes since it was dropped are lost: run cleanup and init again',
+      diskRisk: false,
+    };
+  if (slot.walStatus === 'lost')
+    return {
+      verdict: 'broken',
+      reason: 'the slot lost WAL it needed (max_slot_wal_keep_size); run cleanup and init again',
+      diskRisk,
+    };
   if (!subscription.exists) {
-    if (subscribed) return { verdict: 'broken', reason: 'the subscription is missing on the target; run sync again', diskRisk };
-    return { verdict: 'initializing', reason: `init is done and the slot waits for sync, retaining ${slot.retainedBytes} bytes of WAL`, diskRisk };
+    if (subscribed)
+      return { verdict: 'broken', reason: 'the subscription is missing on the target; run sync again', diskRisk };
+    return {
+      verdict: 'initializing',
+      reason: `init is done and the slot waits for sync, retaining ${slot.retainedBytes} bytes of WAL`,
+      diskRisk,
+    };
   }
-  if (!subscription.enabled) return { verdict: 'broken', reason: 'the subscription is disabled (ALTER SUBSCRIPTION ... ENABLE, or an error with disable_on_error)', diskRisk };
+  if (!subscription.enabled)
+    return {
+      verdict: 'broken',
+      reason: 'the subscription is disabled (ALTER SUBSCRIPTION ... ENABLE, or an error with disable_on_error)',
+      diskRisk,
+    };
   if (!subscription.workerRunning) {
-    const errors = subscription.applyErrors ? `; ${subscription.applyErrors} apply error(s), see the target's server log` : '';
-    return { verdict: 'broken', reason: `no apply worker is running on the target (it may not reach the source: check the source's security group, public accessibility or peering)${errors}`, diskRisk };
+    const errors = subscription.applyErrors
+      ? `; ${subscription.applyErrors} apply error(s), see the target's server log`
+      : '';
+    return {
+      verdict: 'broken',
+      reason: `no apply worker is running on the target (it may not reach the source: check the source's security group, public accessibility or peering)${errors}`,
+      diskRisk,
+    };
   }
-  if (subscription.applyErrors && subscription.workerAgeSeconds !== null && subscription.workerAgeSeconds < FAILING_WORKER_SECONDS) {
-    return { verdict: 'broken', reason: `the apply worker keeps failing (${subscription.applyErrors} apply error(s), restarted ${Math.round(subscription.workerAgeSeconds)} s ago): see the target's server log for the error`, diskRisk };
+  if (
+    subscription.applyErrors &&
+    subscription.workerAgeSeconds !== null &&
+    subscription.workerAgeSeconds < FAILING_WORKER_SECONDS
+  ) {
+    return {
+      verdict: 'broken',
+      reason: `the apply worker keeps failing (${subscription.applyErrors} apply error(s), restarted ${Math.round(subscription.workerAgeSeconds)} s ago): see the target's server log for the error`,
+      diskRisk,
+    };
   }
   const pending = Object.entries(subscription.tables).filter(([, s]) => s !== 'ready');
-  if (pending.length) return { verdict: 'initializing', reason: `${pending.length} table(s) still synchronizing`, diskRisk };
-  if (slot.lagBytes > IN_SYNC_BYTES) return { verdict: 'catching up', reason: `${slot.lagBytes} bytes behind the source`, diskRisk };
+  if (pending.length)
+    return { verdict: 'initializing', reason: `${pending.length} table(s) still synchronizing`, diskRisk };
+  if (slot.lagBytes > IN_SYNC_BYTES)
+    return { verdict: 'catching up', reason: `${slot.lagBytes} bytes behind the source`, diskRisk };
   return { verdict: 'in sync', reason: `${slot.lagBytes} bytes behind`, diskRisk };
 }

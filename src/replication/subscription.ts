@@ -58,9 +58,19 @@ export interface SubscriptionAtSlot {
  * exactly after the snapshot, so nothing is lost or applied twice.
  */
 export async function createSubscriptionAtSlot(target: pg.Client, s: SubscriptionAtSlot): Promise<void> {
-  const options = [`create_slot = false`, `slot_name = ${quoteLiteral(s.slot)}`, `copy_data = false`, `enabled = false`, ...(s.binary ? ['binary = true'] : []), ...(s.streaming ? [`streaming = ${s.streaming}`] : [])];
+  const options = [
+    `create_slot = false`,
+    `slot_name = ${quoteLiteral(s.slot)}`,
+    `copy_data = false`,
+    `enabled = false`,
+    ...(s.binary ? ['binary = true'] : []),
+    ...(s.streaming ? [`streaming = ${s.streaming}`] : []),
+  ];
   await createSubscription(target, s.name, s.conninfo, s.publication, options);
-  await target.query(`SELECT pg_replication_origin_advance('pg_' || oid, $2::pg_lsn) FROM pg_subscription WHERE subname = $1`, [s.name, s.consistentPoint]);
+  await target.query(
+    `SELECT pg_replication_origin_advance('pg_' || oid, $2::pg_lsn) FROM pg_subscription WHERE subname = $1`,
+    [s.name, s.consistentPoint],
+  );
   await target.query(`ALTER SUBSCRIPTION ${quoteIdent(s.name)} ENABLE`);
 }
 
@@ -70,7 +80,13 @@ export async function createSubscriptionAtSlot(target: pg.Client, s: Subscriptio
  * statements of its errors around it; the error itself (e.g. "could not connect to the publisher")
  * is still logged and returned. Returns false when the target user may not change that setting.
  */
-export async function createSubscription(target: pg.Client, name: string, conninfo: string, publication: string, options: string[]): Promise<boolean> {
+export async function createSubscription(
+  target: pg.Client,
+  name: string,
+  conninfo: string,
+  publication: string,
+  options: string[],
+): Promise<boolean> {
   let quiet = true;
   try {
     await target.query('SET log_min_error_statement = panic');
@@ -79,7 +95,9 @@ export async function createSubscription(target: pg.Client, name: string, connin
     quiet = false;
   }
   try {
-    await target.query(`CREATE SUBSCRIPTION ${quoteIdent(name)} CONNECTION ${quoteLiteral(conninfo)} PUBLICATION ${quoteIdent(publication)}${options.length ? ` WITH (${options.join(', ')})` : ''}`);
+    await target.query(
+      `CREATE SUBSCRIPTION ${quoteIdent(name)} CONNECTION ${quoteLiteral(conninfo)} PUBLICATION ${quoteIdent(publication)}${options.length ? ` WITH (${options.join(', ')})` : ''}`,
+    );
   } finally {
     if (quiet) await target.query('RESET log_min_error_statement').catch(() => undefined);
   }
@@ -101,7 +119,12 @@ export class TableSyncTimeout extends Error {
 }
 
 /** Waits until every table of the subscription is synchronized ('r'), or throws after `timeoutMs`. */
-export async function waitForTableSync(target: pg.Client, name: string, timeoutMs: number, onWait?: (pending: number) => void): Promise<void> {
+export async function waitForTableSync(
+  target: pg.Client,
+  name: string,
+  timeoutMs: number,
+  onWait?: (pending: number) => void,
+): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const { rows } = await target.query<{ pending: string }>(
@@ -111,7 +134,10 @@ export async function waitForTableSync(target: pg.Client, name: string, timeoutM
     const pending = Number(rows[0]?.pending ?? 0);
     if (pending === 0) return;
     onWait?.(pending);
-    if (Date.now() > deadline) throw new TableSyncTimeout(`Table synchronization of subscription ${name} did not finish within ${Math.round(timeoutMs / 1000)} s (${pending} table(s) pending); check the target's server log.`);
+    if (Date.now() > deadline)
+      throw new TableSyncTimeout(
+        `Table synchronization of subscription ${name} did not finish within ${Math.round(timeoutMs / 1000)} s (${pending} table(s) pending); check the target's server log.`,
+      );
     await new Promise((r) => setTimeout(r, 250));
   }
 }

@@ -92,7 +92,8 @@ export class CopyOutRelay extends Readable {
     this.connection = connection;
     const stream = connection.stream;
     const listeners = stream.listeners('data') as Array<(chunk: Buffer) => void>;
-    if (listeners.length !== 1) throw new CopyRelayMisuse("CopyOutRelay expects the connection to have one data listener (pg's own).");
+    if (listeners.length !== 1)
+      throw new CopyRelayMisuse("CopyOutRelay expects the connection to have one data listener (pg's own).");
     this.pgDataHandler = listeners[0]!;
     stream.removeListener('data', this.pgDataHandler);
     // 'data' rather than 'readable' + read(): read() joins whatever has piled up into a new buffer,

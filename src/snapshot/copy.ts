@@ -35,7 +35,12 @@ export function copyTasks(tables: TablePlan[], splitBytes: number): CopyTask[] {
       const step = Math.ceil(pages / chunks);
       for (let i = 0; i < chunks; i++) {
         const last = i === chunks - 1;
-        tasks.push({ key: `${key}#${i}`, table, pages: { from: i * step, to: last ? null : (i + 1) * step }, bytes: Math.min(splitBytes, table.bytes - i * step * PAGE_SIZE) });
+        tasks.push({
+          key: `${key}#${i}`,
+          table,
+          pages: { from: i * step, to: last ? null : (i + 1) * step },
+          bytes: Math.min(splitBytes, table.bytes - i * step * PAGE_SIZE),
+        });
       }
     } else {
       tasks.push({ key, table, bytes: table.bytes });
@@ -57,12 +62,18 @@ function sourceQuery(task: CopyTask, binary: boolean): string {
   const columns = table.columns.map(quoteIdent).join(', ');
   const conditions = [
     ...(table.where ? [table.where] : []),
-    ...(task.pages ? [`ctid >= '(${task.pages.from},0)'::tid`, ...(task.pages.to !== null ? [`ctid < '(${task.pages.to},0)'::tid`] : [])] : []),
+    ...(task.pages
+      ? [
+          `ctid >= '(${task.pages.from},0)'::tid`,
+          ...(task.pages.to !== null ? [`ctid < '(${task.pages.to},0)'::tid`] : []),
+        ]
+      : []),
   ];
   const format = binary ? ' WITH (FORMAT binary)' : '';
   // `SELECT FROM t` (no output column) is valid and yields one empty row per row.
   // COPY table (cols) is cheaper than COPY (SELECT ...), so keep it when nothing filters the rows.
-  if (conditions.length === 0) return `COPY ${qualifiedName(table.schema, table.name)}${columnList(table)} TO STDOUT${format}`;
+  if (conditions.length === 0)
+    return `COPY ${qualifiedName(table.schema, table.name)}${columnList(table)} TO STDOUT${format}`;
   return `COPY (SELECT ${columns} FROM ONLY ${qualifiedName(table.schema, table.name)} WHERE ${conditions.join(' AND ')}) TO STDOUT${format}`;
 }
 
@@ -92,7 +103,13 @@ async function prepareFreeze(target: pg.Client, task: CopyTask): Promise<boolean
  * Streams one task from a source session (already inside the exported snapshot) into the target in
  * its own transaction, so a copy cut short never leaves committed half data behind.
  */
-export async function copyTask(source: pg.Client, target: pg.Client, task: CopyTask, binary: boolean, onBytes?: (n: number, rows: number) => void): Promise<CopyResult> {
+export async function copyTask(
+  source: pg.Client,
+  target: pg.Client,
+  task: CopyTask,
+  binary: boolean,
+  onBytes?: (n: number, rows: number) => void,
+): Promise<CopyResult> {
   const started = performance.now();
   await target.query('BEGIN');
   try {
@@ -101,7 +118,11 @@ export async function copyTask(source: pg.Client, target: pg.Client, task: CopyT
     const writer = target.query(new CopyInRelay(targetQuery(task, binary, freeze)));
     await pipeline(reader, writer);
     await target.query('COMMIT');
-    return { rows: Number(writer.rowCount ?? 0), bytes: reader.payloadBytes, seconds: (performance.now() - started) / 1000 };
+    return {
+      rows: Number(writer.rowCount ?? 0),
+      bytes: reader.payloadBytes,
+      seconds: (performance.now() - started) / 1000,
+    };
   } catch (error) {
     await target.query('ROLLBACK').catch(() => undefined);
     throw error;

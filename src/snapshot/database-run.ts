@@ -25,7 +25,12 @@ export interface DatabaseRun {
 }
 
 /** Runs a step unless the record says it is done, then records its time. */
-export async function timed<T>(state: DatabaseState, step: InitStep, store: () => void, fn: () => Promise<T>): Promise<T | undefined> {
+export async function timed<T>(
+  state: DatabaseState,
+  step: InitStep,
+  store: () => void,
+  fn: () => Promise<T>,
+): Promise<T | undefined> {
   if (state.steps[step]) return undefined;
   const started = performance.now();
   const result = await fn();

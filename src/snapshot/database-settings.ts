@@ -8,7 +8,11 @@ import { quoteIdent } from '../catalog/ident.ts';
  * set_config, which parses it as the catalog stores it (lists like search_path included), and
  * stored with SET ... FROM CURRENT. Returns the settings the target refused, with why.
  */
-export async function copyDatabaseSettings(source: pg.Client, targetAdmin: pg.Client, targetDatabase: string): Promise<string[]> {
+export async function copyDatabaseSettings(
+  source: pg.Client,
+  targetAdmin: pg.Client,
+  targetDatabase: string,
+): Promise<string[]> {
   const { rows } = await source.query<{ setting: string }>(`
     SELECT unnest(s.setconfig) AS setting FROM pg_db_role_setting s JOIN pg_database d ON d.oid = s.setdatabase
      WHERE d.datname = current_database() AND s.setrole = 0`);

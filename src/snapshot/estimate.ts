@@ -21,7 +21,9 @@ export async function measureCopyRate(client: pg.Client, plan: DatabasePlan, bud
   if (!biggest || biggest.bytes === 0) return 0;
   let bytes = 0;
   const started = performance.now();
-  const stream = client.query(copyTo(`COPY ${qualifiedName(biggest.schema, biggest.name)} TO STDOUT WITH (FORMAT binary)`));
+  const stream = client.query(
+    copyTo(`COPY ${qualifiedName(biggest.schema, biggest.name)} TO STDOUT WITH (FORMAT binary)`),
+  );
   const sink = new Writable({
     write(chunk: Buffer, _enc, done) {
       bytes += chunk.length;

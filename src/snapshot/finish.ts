@@ -12,7 +12,12 @@ export async function dropReplicationObjects(run: DatabaseRun, source: pg.Client
   const { db } = run;
   if (db.subscription) {
     // A resumed copy is consistent once its subscription has caught up with the source.
-    await waitForSlotConfirmed(source, db.slot, await settledPoint(source, run.req.syncTimeoutMs ?? 3_600_000), run.req.syncTimeoutMs ?? 3_600_000);
+    await waitForSlotConfirmed(
+      source,
+      db.slot,
+      await settledPoint(source, run.req.syncTimeoutMs ?? 3_600_000),
+      run.req.syncTimeoutMs ?? 3_600_000,
+    );
     const target = await run.openTarget(run.plan.target);
     try {
       await dropSubscription(target, db.subscription);
@@ -24,19 +29,25 @@ export async function dropReplicationObjects(run: DatabaseRun, source: pg.Client
   await dropPublication(source, db.publication);
 }
 
-
 /** ANALYZE table by table on --jobs connections, biggest first (one ANALYZE uses one core); `done` were analyzed already. */
 export async function analyzeInParallel(run: DatabaseRun, done: Set<string>): Promise<void> {
   const tables = run.plan.tables.filter((t) => !done.has(`${t.schema}.${t.name}`)).sort((a, b) => b.bytes - a.bytes);
   const parents = new Map(run.plan.publication.map((p) => [`${p.schema}.${p.name}`, p]));
-  const names = [...tables.map((t) => `${quoteIdent(t.schema)}.${quoteIdent(t.name)}`), ...[...parents.values()].filter((p) => !tables.some((t) => t.schema === p.schema && t.name === p.name)).map((p) => `${quoteIdent(p.schema)}.${quoteIdent(p.name)}`)];
+  const names = [
+    ...tables.map((t) => `${quoteIdent(t.schema)}.${quoteIdent(t.name)}`),
+    ...[...parents.values()]
+      .filter((p) => !tables.some((t) => t.schema === p.schema && t.name === p.name))
+      .map((p) => `${quoteIdent(p.schema)}.${quoteIdent(p.name)}`),
+  ];
   let next = 0;
-  await Promise.all(Array.from({ length: Math.max(1, Math.min(run.req.jobs, names.length)) }, async () => {
-    const target = await run.openTarget(run.plan.target);
-    try {
-      while (next < names.length) await target.query(`ANALYZE ${names[next++]!}`);
-    } finally {
-      await target.end().catch(() => undefined);
-    }
-  }));
+  await Promise.all(
+    Array.from({ length: Math.max(1, Math.min(run.req.jobs, names.length)) }, async () => {
+      const target = await run.openTarget(run.plan.target);
+      try {
+        while (next < names.length) await target.query(`ANALYZE ${names[next++]!}`);
+      } finally {
+        await target.end().catch(() => undefined);
+      }
+    }),
+  );
 }

@@ -29,12 +29,18 @@ export interface FirstCopy {
  * DESIGN.md steps 2 to 5 on a first run: publication, slot with exported snapshot, schema, data,
  * large objects and sequences, each table's indexes built as soon as its copy commits.
  */
-export async function copyFirstTime(run: DatabaseRun, source: pg.Client, schemaOptions: SchemaCopyOptions, postDataFile: string): Promise<FirstCopy> {
+export async function copyFirstTime(
+  run: DatabaseRun,
+  source: pg.Client,
+  schemaOptions: SchemaCopyOptions,
+  postDataFile: string,
+): Promise<FirstCopy> {
   const { req, plan, db, save, log } = run;
   const sourceSpec = withDatabase(req.source, plan.source);
   const targetSpec = withDatabase(req.target, plan.target);
   // Publication first, then the slot: decoding sees publication membership as of each change.
-  if (!(await publicationExists(source, db.publication))) await createPublication(source, db.publication, plan.publication, run.sourceMajor);
+  if (!(await publicationExists(source, db.publication)))
+    await createPublication(source, db.publication, plan.publication, run.sourceMajor);
   faultPoint('init:publication');
   // A slot made by a run stopped before recording it lost its snapshot: nothing was copied under it.
   if (await slotExists(source, db.slot)) await dropSlot(source, db.slot);
@@ -61,12 +67,18 @@ export async function copyFirstTime(run: DatabaseRun, source: pg.Client, schemaO
   try {
     const snapshot = { ...schemaOptions, snapshotName: exported.snapshotName };
     // The post-data dump needs the snapshot too, and nothing from the pre-data restore: run both at once.
-    await timed(db, 'schema', save, () => Promise.all([copyPreDataSchema(snapshot), dumpPostDataSchema(snapshot, postDataFile)]));
+    await timed(db, 'schema', save, () =>
+      Promise.all([copyPreDataSchema(snapshot), dumpPostDataSchema(snapshot, postDataFile)]),
+    );
     faultPoint('init:schema');
     // Each table's own indexes are built as soon as its copy commits (see PostDataScheduler).
     const entries = await readArchiveEntries(snapshot, postDataFile);
     scheduler = new PostDataScheduler({
-      schema: schemaOptions, archive: postDataFile, workDir: run.jobDir, entries, byTable: await entriesByTable(source, entries),
+      schema: schemaOptions,
+      archive: postDataFile,
+      workDir: run.jobDir,
+      entries,
+      byTable: await entriesByTable(source, entries),
       afterTable: (key) => analyzeTable(run, key),
     });
     result.analyzed = scheduler.built;
@@ -74,8 +86,19 @@ export async function copyFirstTime(run: DatabaseRun, source: pg.Client, schemaO
     const tasks = copyTasks(plan.tables, req.splitBytes);
     const chunksLeft = new Map<string, number>();
     const partial = new Map<string, { rows: number; bytes: number; seconds: number }>();
-    for (const t of tasks) chunksLeft.set(`${t.table.schema}.${t.table.name}`, (chunksLeft.get(`${t.table.schema}.${t.table.name}`) ?? 0) + 1);
-    const progress: CopyProgress = { database: plan.source, bytesDone: 0, bytesTotal: tasks.reduce((n, t) => n + t.bytes, 0), tablesDone: 0, tablesTotal: chunksLeft.size, rowsDone: 0 };
+    for (const t of tasks)
+      chunksLeft.set(
+        `${t.table.schema}.${t.table.name}`,
+        (chunksLeft.get(`${t.table.schema}.${t.table.name}`) ?? 0) + 1,
+      );
+    const progress: CopyProgress = {
+      database: plan.source,
+      bytesDone: 0,
+      bytesTotal: tasks.reduce((n, t) => n + t.bytes, 0),
+      tablesDone: 0,
+      tablesTotal: chunksLeft.size,
+      rowsDone: 0,
+    };
     const started = performance.now();
     const tables = new TableCopies(tasks);
     await timed(db, 'data', save, () =>
@@ -86,7 +109,13 @@ export async function copyFirstTime(run: DatabaseRun, source: pg.Client, schemaO
           tables.read(task, n, rows);
           req.onProgress?.({ ...progress, finished: undefined, copying: tables.list() });
         },
-        source: sourceSpec, target: targetSpec, tls: req.tls, snapshotName: exported.snapshotName, jobs: req.jobs, tasks, binary: run.binary,
+        source: sourceSpec,
+        target: targetSpec,
+        tls: req.tls,
+        snapshotName: exported.snapshotName,
+        jobs: req.jobs,
+        tasks,
+        binary: run.binary,
         onSnapshotImported: exported.release,
         inSnapshot: async (s, t) => {
           sequences = await readSequenceValues(s);
@@ -102,7 +131,11 @@ export async function copyFirstTime(run: DatabaseRun, source: pg.Client, schemaO
           const left = chunksLeft.get(key)! - 1;
           chunksLeft.set(key, left);
           const sum = partial.get(key) ?? { rows: 0, bytes: 0, seconds: 0 };
-          partial.set(key, { rows: sum.rows + done.rows, bytes: sum.bytes + done.bytes, seconds: sum.seconds + done.seconds });
+          partial.set(key, {
+            rows: sum.rows + done.rows,
+            bytes: sum.bytes + done.bytes,
+            seconds: sum.seconds + done.seconds,
+          });
           // A split table counts as copied only once all its ranges are committed.
           if (left === 0) db.copied[key] = partial.get(key)!;
           save();
@@ -120,12 +153,15 @@ export async function copyFirstTime(run: DatabaseRun, source: pg.Client, schemaO
           if (left === 0) progress.tablesDone++;
           tables.done(task, done);
           req.onProgress?.({ ...progress, finished: { table: task.key, ...done }, copying: tables.list() });
-          req.logger.debug(`${plan.source}: copied ${task.key} (${done.rows} rows, ${done.bytes} bytes, ${done.seconds.toFixed(2)} s)`);
+          req.logger.debug(
+            `${plan.source}: copied ${task.key} (${done.rows} rows, ${done.bytes} bytes, ${done.seconds.toFixed(2)} s)`,
+          );
           faultPoint('init:table-copied');
         },
       }),
     );
-    if (db.steps.data && db.steps.largeObjects) db.steps.data.seconds = Math.max(0, (performance.now() - started) / 1000 - db.steps.largeObjects.seconds);
+    if (db.steps.data && db.steps.largeObjects)
+      db.steps.data.seconds = Math.max(0, (performance.now() - started) / 1000 - db.steps.largeObjects.seconds);
     faultPoint('init:data');
     await timed(db, 'sequences', save, async () => {
       const target = await run.openTarget(plan.target);

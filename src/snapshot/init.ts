@@ -85,10 +85,21 @@ export interface InitReport {
   jobId: string;
   resumed: boolean;
   cancelled: boolean;
-  databases: { source: string; target: string; slot: string | null; publication: string | null; consistentPoint: string | null; subscription: string | null; tables: number; rows: number; bytes: number; steps: Partial<Record<InitStep, number>>; resynced: string[] }[];
+  databases: {
+    source: string;
+    target: string;
+    slot: string | null;
+    publication: string | null;
+    consistentPoint: string | null;
+    subscription: string | null;
+    tables: number;
+    rows: number;
+    bytes: number;
+    steps: Partial<Record<InitStep, number>>;
+    resynced: string[];
+  }[];
   roles: RoleCopyResult | null;
 }
-
 
 /** DESIGN.md steps 1 to 6 for every planned database: plan, publication, slot with snapshot, schema, data, post-data. */
 export async function runInit(req: InitRequest): Promise<InitReport> {
@@ -104,14 +115,22 @@ export async function runInit(req: InitRequest): Promise<InitReport> {
   const finished = Boolean(previous && Object.values(previous.databases).every((d) => d.done));
   if (previous && finished && req.whenFinished === 'refuse') {
     throw new JobFinishedError(
-      `Job ${jobId} already finished copying into ${Object.values(previous.databases).map((d) => d.target).join(', ')}; pass --drop-existing to refresh the target from the source (a new run of this job), --job-id with another id to start a separate job, or run cleanup to forget this one.`,
+      `Job ${jobId} already finished copying into ${Object.values(previous.databases)
+        .map((d) => d.target)
+        .join(
+          ', ',
+        )}; pass --drop-existing to refresh the target from the source (a new run of this job), --job-id with another id to start a separate job, or run cleanup to forget this one.`,
     );
   }
   if (previous && !finished && JSON.stringify(previous.filters) !== JSON.stringify(req.filters)) {
-    throw new JobOptionsChangedError(`Job ${jobId} was started with other filters; run it again with the same options, or pass --job-id to start a separate job.`);
+    throw new JobOptionsChangedError(
+      `Job ${jobId} was started with other filters; run it again with the same options, or pass --job-id to start a separate job.`,
+    );
   }
   if (previous && !finished && req.trackDdl && !previous.trackDdl) {
-    throw new JobOptionsChangedError(`Job ${jobId} was started without --track-ddl, and its slot already exists; run it again without it (sync --apply-ddl carries schema changes), or clean it up and start over with --track-ddl.`);
+    throw new JobOptionsChangedError(
+      `Job ${jobId} was started without --track-ddl, and its slot already exists; run it again without it (sync --apply-ddl carries schema changes), or clean it up and start over with --track-ddl.`,
+    );
   }
   const refresh = Boolean(previous && finished && req.whenFinished === 'refresh');
   const resumed = Boolean(previous && !finished);
@@ -123,11 +142,14 @@ export async function runInit(req: InitRequest): Promise<InitReport> {
   try {
     await lockJob(sourceAdmin, jobId);
     if (JSON.stringify(store.load(jobId)) !== JSON.stringify(loaded)) {
-      throw new JobLockedError(`Another init of job ${jobId} changed its record while this one started; run the command again.`);
+      throw new JobLockedError(
+        `Another init of job ${jobId} changed its record while this one started; run the command again.`,
+      );
     }
     const sourceFacts = await readServerFacts(sourceAdmin);
     targetAdmin = await openTarget('postgres').catch(async (error: unknown) => {
-      if (error instanceof ConnectionError && error.reason === 'database-missing') return openClient(req.target, connectOptions('target'));
+      if (error instanceof ConnectionError && error.reason === 'database-missing')
+        return openClient(req.target, connectOptions('target'));
       throw error;
     });
     const targetFacts = await readServerFacts(targetAdmin);
@@ -135,19 +157,38 @@ export async function runInit(req: InitRequest): Promise<InitReport> {
     if (refresh) {
       // A refresh starts the job over; a slot of its last run would keep retaining WAL and tie a subscription to data about to be dropped.
       const left = [];
-      for (const db of Object.values(previous!.databases)) if (await slotExists(sourceAdmin, db.slot)) left.push(db.slot);
-      if (left.length) throw new JobFinishedError(`Job ${jobId} still replicates through slot ${left.join(', ')}; run cleanup for it first, then init --drop-existing to refresh the target.`);
+      for (const db of Object.values(previous!.databases))
+        if (await slotExists(sourceAdmin, db.slot)) left.push(db.slot);
+      if (left.length)
+        throw new JobFinishedError(
+          `Job ${jobId} still replicates through slot ${left.join(', ')}; run cleanup for it first, then init --drop-existing to refresh the target.`,
+        );
       log(`job ${jobId} finished before; refreshing: a new run copies the source again (--drop-existing)`);
       previous = undefined;
     }
-    const { databases: plans, timeFilters } = await planJob(sourceAdmin, openSource, req, req.filters, sourceFacts.major, previous?.timeFilters);
+    const { databases: plans, timeFilters } = await planJob(
+      sourceAdmin,
+      openSource,
+      req,
+      req.filters,
+      sourceFacts.major,
+      previous?.timeFilters,
+    );
     // Before anything is written on either side, and on every run, resumed or not.
-    refuseSameDatabases(await readDatabaseIdentity(sourceAdmin), await readDatabaseIdentity(targetAdmin), plans, 'init');
+    refuseSameDatabases(
+      await readDatabaseIdentity(sourceAdmin),
+      await readDatabaseIdentity(targetAdmin),
+      plans,
+      'init',
+    );
 
     if (previous && finished) {
       for (const plan of plans) {
         const { rowCount } = await targetAdmin.query('SELECT 1 FROM pg_database WHERE datname = $1', [plan.target]);
-        if (!rowCount) throw new JobFinishedError(`Job ${jobId} finished, but the target database ${plan.target} is gone; run cleanup for the job, then init again.`);
+        if (!rowCount)
+          throw new JobFinishedError(
+            `Job ${jobId} finished, but the target database ${plan.target} is gone; run cleanup for the job, then init again.`,
+          );
       }
       log(`job ${jobId} already finished; its copy is kept as it is`);
       return report;
@@ -161,12 +202,31 @@ export async function runInit(req: InitRequest): Promise<InitReport> {
     }
 
     const state: JobState = previous ?? {
-      version: 1, jobId, createdAt: new Date().toISOString(), updatedAt: '', source: `${req.source.host}:${req.source.port}`, target: `${req.target.host}:${req.target.port}`,
-      filters: req.filters, noSync: req.noSync, ...(req.trackDdl ? { trackDdl: true } : {}), timeFilters, databases: {},
+      version: 1,
+      jobId,
+      createdAt: new Date().toISOString(),
+      updatedAt: '',
+      source: `${req.source.host}:${req.source.port}`,
+      target: `${req.target.host}:${req.target.port}`,
+      filters: req.filters,
+      noSync: req.noSync,
+      ...(req.trackDdl ? { trackDdl: true } : {}),
+      timeFilters,
+      databases: {},
     };
     for (const plan of plans) {
       const name = replicationObjectName(jobId, plan.source);
-      state.databases[plan.source] ??= { source: plan.source, target: plan.target, createdTargetDatabase: false, publication: name, slot: name, slotCreated: false, steps: {}, copied: {}, done: false };
+      state.databases[plan.source] ??= {
+        source: plan.source,
+        target: plan.target,
+        createdTargetDatabase: false,
+        publication: name,
+        slot: name,
+        slotCreated: false,
+        steps: {},
+        copied: {},
+        done: false,
+      };
     }
     const save = () => store.save(state);
     save();
@@ -178,7 +238,23 @@ export async function runInit(req: InitRequest): Promise<InitReport> {
 
     for (const plan of plans) {
       const db = state.databases[plan.source]!;
-      const result = await replicateDatabase({ jobId, analyzed: new Set(), req, plan, db, save, log, binary, sourceMajor: sourceFacts.major, targetAdmin, openSource, openTarget, jobDir: store.jobDir(jobId), noSync: state.noSync, trackDdl: Boolean(state.trackDdl) });
+      const result = await replicateDatabase({
+        jobId,
+        analyzed: new Set(),
+        req,
+        plan,
+        db,
+        save,
+        log,
+        binary,
+        sourceMajor: sourceFacts.major,
+        targetAdmin,
+        openSource,
+        openTarget,
+        jobDir: store.jobDir(jobId),
+        noSync: state.noSync,
+        trackDdl: Boolean(state.trackDdl),
+      });
       report.databases.push(result);
     }
     return report;
@@ -188,13 +264,19 @@ export async function runInit(req: InitRequest): Promise<InitReport> {
   }
 }
 
-
 async function replicateDatabase(run: DatabaseRun): Promise<InitReport['databases'][number]> {
   const { req, plan, db, save, log } = run;
   const source = await run.openSource(plan.source);
   const sourceSpec = withDatabase(req.source, plan.source);
   const targetSpec = withDatabase(req.target, plan.target);
-  const schemaOptions: SchemaCopyOptions = { source: sourceSpec, target: targetSpec, tls: req.tls, snapshotName: null, sourceMajor: run.sourceMajor, keepOwnership: req.copyRoles };
+  const schemaOptions: SchemaCopyOptions = {
+    source: sourceSpec,
+    target: targetSpec,
+    tls: req.tls,
+    snapshotName: null,
+    sourceMajor: run.sourceMajor,
+    keepOwnership: req.copyRoles,
+  };
   const postDataFile = join(run.jobDir, `${db.slot}.post-data.dump`);
   let recopied: string[] = [];
   let first: FirstCopy | undefined;
@@ -209,7 +291,16 @@ async function replicateDatabase(run: DatabaseRun): Promise<InitReport['database
         await target.end().catch(() => undefined);
       }
     }
-    if (run.trackDdl) await installDdlCapture({ jobId: run.jobId, source, openTarget: () => run.openTarget(plan.target), publication: db.publication, resumePublication: resumeObjectName(run.jobId, plan.source), published: plan.publication, sourceMajor: run.sourceMajor });
+    if (run.trackDdl)
+      await installDdlCapture({
+        jobId: run.jobId,
+        source,
+        openTarget: () => run.openTarget(plan.target),
+        publication: db.publication,
+        resumePublication: resumeObjectName(run.jobId, plan.source),
+        published: plan.publication,
+        sourceMajor: run.sourceMajor,
+      });
     if (!db.slotCreated) {
       first = await copyFirstTime(run, source, schemaOptions, postDataFile);
     } else if (!db.steps.data) {
@@ -223,8 +314,12 @@ async function replicateDatabase(run: DatabaseRun): Promise<InitReport['database
       try {
         // Foreign keys join tables that a resume brought to one WAL position only once the job's
         // subscription has applied everything before the hand-off.
-        if (db.resume?.switchedAt && db.subscription) await waitForSlotConfirmed(source, db.slot, db.resume.switchedAt, req.syncTimeoutMs ?? 3_600_000);
-        const built = await restoreMissingEntries({ schema: schemaOptions, archive: postDataFile, workDir: run.jobDir, source, target, jobs: req.jobs }, await readArchiveEntries(schemaOptions, postDataFile));
+        if (db.resume?.switchedAt && db.subscription)
+          await waitForSlotConfirmed(source, db.slot, db.resume.switchedAt, req.syncTimeoutMs ?? 3_600_000);
+        const built = await restoreMissingEntries(
+          { schema: schemaOptions, archive: postDataFile, workDir: run.jobDir, source, target, jobs: req.jobs },
+          await readArchiveEntries(schemaOptions, postDataFile),
+        );
         log(`${plan.source}: post-data built ${built.length} missing index(es), constraint(s) and other entries`);
       } finally {
         await target.end().catch(() => undefined);
@@ -237,9 +332,17 @@ async function replicateDatabase(run: DatabaseRun): Promise<InitReport['database
     db.done = true;
     save();
     return {
-      source: plan.source, target: plan.target, slot: run.noSync ? null : db.slot, publication: run.noSync ? null : db.publication, consistentPoint: db.consistentPoint ?? null,
-      subscription: run.noSync ? null : db.subscription ?? null, tables: plan.tables.filter((t) => t.mode === 'data').length, rows: first?.rows ?? 0, bytes: first?.bytes ?? 0,
-      steps: Object.fromEntries(Object.entries(db.steps).map(([k, v]) => [k, v.seconds])), resynced: recopied,
+      source: plan.source,
+      target: plan.target,
+      slot: run.noSync ? null : db.slot,
+      publication: run.noSync ? null : db.publication,
+      consistentPoint: db.consistentPoint ?? null,
+      subscription: run.noSync ? null : (db.subscription ?? null),
+      tables: plan.tables.filter((t) => t.mode === 'data').length,
+      rows: first?.rows ?? 0,
+      bytes: first?.bytes ?? 0,
+      steps: Object.fromEntries(Object.entries(db.steps).map(([k, v]) => [k, v.seconds])),
+      resynced: recopied,
     };
   } catch (error) {
     await first?.abandon();

@@ -11,7 +11,10 @@ export async function endLeftoverSessions(target: pg.Client, timeoutMs = 15_000)
     AND application_name = current_setting('application_name')`;
   const { rowCount } = await target.query(`SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE ${leftovers}`);
   const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline && ((await target.query(`SELECT 1 FROM pg_stat_activity WHERE ${leftovers}`)).rowCount ?? 0) > 0) {
+  while (
+    Date.now() < deadline &&
+    ((await target.query(`SELECT 1 FROM pg_stat_activity WHERE ${leftovers}`)).rowCount ?? 0) > 0
+  ) {
     await new Promise((resolve) => setTimeout(resolve, 100));
   }
   return rowCount ?? 0;

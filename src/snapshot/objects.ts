@@ -4,7 +4,10 @@ import type { SequenceValue } from '../catalog/sequences.ts';
 
 export async function applySequenceValues(target: pg.Client, values: SequenceValue[]): Promise<void> {
   for (const v of values) {
-    await target.query(`SELECT setval(${quoteLiteral(qualifiedName(v.schema, v.name))}, $1::bigint, $2)`, [v.lastValue, v.isCalled]);
+    await target.query(`SELECT setval(${quoteLiteral(qualifiedName(v.schema, v.name))}, $1::bigint, $2)`, [
+      v.lastValue,
+      v.isCalled,
+    ]);
   }
 }
 
@@ -13,7 +16,9 @@ export async function applySequenceValues(target: pg.Client, values: SequenceVal
  * pre-data made them empty, with owner and grants; writing at offset 0 keeps those and is idempotent.
  */
 export async function copyLargeObjects(source: pg.Client, target: pg.Client): Promise<number> {
-  const { rows } = await source.query<{ oid: number }>('SELECT oid::int AS oid FROM pg_largeobject_metadata ORDER BY oid');
+  const { rows } = await source.query<{ oid: number }>(
+    'SELECT oid::int AS oid FROM pg_largeobject_metadata ORDER BY oid',
+  );
   if (rows.length === 0) return 0;
   await target.query('BEGIN');
   try {

@@ -47,14 +47,20 @@ const identity = (o: Omit<NamedObject, 'oid'>) => JSON.stringify([Number(o.catal
  * before it was stopped. Restoring the rest makes post-data safe to run again. Entries of other kinds
  * (comments, index attachments, materialized view data) are not listed: running them again is harmless.
  */
-export async function entriesOnTarget(source: pg.Client, target: pg.Client, entries: ArchiveEntry[]): Promise<Set<number>> {
+export async function entriesOnTarget(
+  source: pg.Client,
+  target: pg.Client,
+  entries: ArchiveEntry[],
+): Promise<Set<number>> {
   if (entries.length === 0) return new Set();
-  const { rows: onSource } = await source.query<NamedObject>(`SELECT * FROM (${NAMED_OBJECTS}) o WHERE (catalog, oid) IN (SELECT * FROM unnest($1::int[], $2::int8[]))`, [
-    entries.map((e) => e.catalog),
-    entries.map((e) => e.oid),
-  ]);
+  const { rows: onSource } = await source.query<NamedObject>(
+    `SELECT * FROM (${NAMED_OBJECTS}) o WHERE (catalog, oid) IN (SELECT * FROM unnest($1::int[], $2::int8[]))`,
+    [entries.map((e) => e.catalog), entries.map((e) => e.oid)],
+  );
   if (onSource.length === 0) return new Set();
-  const { rows: onTarget } = await target.query<NamedObject>(`SELECT catalog, schema, tbl, name FROM (${NAMED_OBJECTS}) o`);
+  const { rows: onTarget } = await target.query<NamedObject>(
+    `SELECT catalog, schema, tbl, name FROM (${NAMED_OBJECTS}) o`,
+  );
   const present = new Set(onTarget.map(identity));
   const byKey = new Map(onSource.map((o) => [`${Number(o.catalog)}:${o.oid}`, o]));
   const result = new Set<number>();
@@ -69,7 +75,10 @@ export async function entriesOnTarget(source: pg.Client, target: pg.Client, entr
  * Restores the given archive entries the target does not have yet (pg_restore --use-list), so a
  * rerun after a stop in the middle of post-data builds only what is missing.
  */
-export async function restoreMissingEntries(options: RestoreMissingOptions, entries: ArchiveEntry[]): Promise<ArchiveEntry[]> {
+export async function restoreMissingEntries(
+  options: RestoreMissingOptions,
+  entries: ArchiveEntry[],
+): Promise<ArchiveEntry[]> {
   // A foreign key built while a subscription applies changes to its tables can lose a deadlock to the
   // apply worker; the entries still missing are simply built again.
   for (let attempt = 1; ; attempt++) {

@@ -53,7 +53,13 @@ export interface EntriesByTable {
 export async function entriesByTable(source: pg.Client, entries: ArchiveEntry[]): Promise<EntriesByTable> {
   // weight: a guess at the build's cost (the table's size, more for expressions and non-btree methods),
   // so the longest builds start first and the last ones do not run alone.
-  const { rows } = await source.query<{ catalog: number; oid: number; key: string; ref: string | null; weight: string }>(`
+  const { rows } = await source.query<{
+    catalog: number;
+    oid: number;
+    key: string;
+    ref: string | null;
+    weight: string;
+  }>(`
     SELECT ${PG_CLASS} AS catalog, i.indexrelid::int8 AS oid, format('%s.%s', n.nspname, t.relname) AS key, NULL AS ref,
            (pg_relation_size(t.oid) * (1 + (i.indexprs IS NOT NULL)::int + (a.amname <> 'btree')::int))::text AS weight
       FROM pg_index i JOIN pg_class t ON t.oid = i.indrelid JOIN pg_namespace n ON n.oid = t.relnamespace
@@ -137,8 +143,15 @@ export class PostDataScheduler {
         await this.options.afterTable?.(key);
         this.built.add(key);
         this.building = null;
-        const ready = this.options.byTable.foreignKeys.filter((fk) => !this.claimed.has(fk.entry.dumpId) && fk.tables.every((t) => this.built.has(t)));
-        if (!this.closed && ready.length) await this.restore(ready.map((fk) => fk.entry), 1, BESIDE_THE_COPY);
+        const ready = this.options.byTable.foreignKeys.filter(
+          (fk) => !this.claimed.has(fk.entry.dumpId) && fk.tables.every((t) => this.built.has(t)),
+        );
+        if (!this.closed && ready.length)
+          await this.restore(
+            ready.map((fk) => fk.entry),
+            1,
+            BESIDE_THE_COPY,
+          );
       }
     } catch (error) {
       this.failure = error;
@@ -155,7 +168,11 @@ export class PostDataScheduler {
     faultPoint('post-data:entry');
   }
 
-  private readonly restoreWithPgRestore = async (entries: ArchiveEntry[], jobs: number, settings: Record<string, string>): Promise<void> => {
+  private readonly restoreWithPgRestore = async (
+    entries: ArchiveEntry[],
+    jobs: number,
+    settings: Record<string, string>,
+  ): Promise<void> => {
     const list = join(this.options.workDir, `post-data.${process.pid}.${this.listCount++}.list`);
     writeFileSync(list, entries.map((e) => e.line).join('\n') + '\n', { mode: 0o600 });
     try {
@@ -164,7 +181,6 @@ export class PostDataScheduler {
       rmSync(list, { force: true });
     }
   };
-
 
   /** After a failed copy: no new builds, and the one running (if any) is let finish. */
   async abandon(): Promise<void> {
@@ -185,7 +201,10 @@ export class PostDataScheduler {
     if (this.failure) throw this.failure;
     for (const r of results) if (r.status === 'rejected') throw r.reason;
     const rest = this.options.entries.filter((e) => !this.restored.has(e.dumpId));
-    await this.restore(rest.filter((e) => !isMatviewData(e)), jobs);
+    await this.restore(
+      rest.filter((e) => !isMatviewData(e)),
+      jobs,
+    );
     // Materialized views last, as pg_restore orders them, but not through it (see fillMatviews).
     const matviewData = rest.filter(isMatviewData);
     await (this.options.fillMatviews ?? ((data) => fillMatviews(this.options.schema, data)))(matviewData);
@@ -198,7 +217,12 @@ export class PostDataScheduler {
    * each table's `afterTable` once its entries are in; each foreign key as soon as both its tables
    * are ready, beside the builds still running rather than after all of them.
    */
-  private async finalBuilds(pending: string[], building: string | null, inFlight: Promise<void> | null, jobs: number): Promise<void> {
+  private async finalBuilds(
+    pending: string[],
+    building: string | null,
+    inFlight: Promise<void> | null,
+    jobs: number,
+  ): Promise<void> {
     const own = this.options.byTable.own;
     const left = new Map(pending.map((k) => [k, own.get(k)!.length]));
     const waiting = new Set([...pending, ...(building ? [building] : [])]);

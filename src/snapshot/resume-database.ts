@@ -27,14 +27,24 @@ export class ResumeImpossibleError extends Error {
 async function preDataRestored(target: pg.Client, plan: DatabasePlan): Promise<boolean> {
   const tables = plan.tables.filter((t) => t.mode !== 'excluded');
   if (tables.length === 0) return false;
-  const { rows } = await target.query<{ found: number }>('SELECT count(to_regclass(t))::int AS found FROM unnest($1::text[]) t', [tables.map((t) => qualifiedName(t.schema, t.name))]);
+  const { rows } = await target.query<{ found: number }>(
+    'SELECT count(to_regclass(t))::int AS found FROM unnest($1::text[]) t',
+    [tables.map((t) => qualifiedName(t.schema, t.name))],
+  );
   return rows[0]!.found > 0;
 }
 
-export async function resumeDatabase(run: DatabaseRun, source: pg.Client, schemaOptions: SchemaCopyOptions, postDataFile: string): Promise<string[]> {
+export async function resumeDatabase(
+  run: DatabaseRun,
+  source: pg.Client,
+  schemaOptions: SchemaCopyOptions,
+  postDataFile: string,
+): Promise<string[]> {
   const { req, plan, db, save, log } = run;
   if (!(await slotExists(source, db.slot))) {
-    throw new ResumeImpossibleError(`The slot ${db.slot} of the job for ${plan.source} is gone, so the copy cannot be resumed consistently; run cleanup and start init again.`);
+    throw new ResumeImpossibleError(
+      `The slot ${db.slot} of the job for ${plan.source} is gone, so the copy cannot be resumed consistently; run cleanup and start init again.`,
+    );
   }
   log(`${plan.source}: resuming; ${Object.keys(db.copied).length} table(s) already copied stay as they are`);
   const target = await run.openTarget(plan.target);
@@ -49,9 +59,23 @@ export async function resumeDatabase(run: DatabaseRun, source: pg.Client, schema
     if (!existsSync(postDataFile)) await dumpPostDataSchema(schemaOptions, postDataFile);
     const entries = await readArchiveEntries(schemaOptions, postDataFile);
     const byTable = await entriesByTable(source, entries);
-    const restore = { schema: schemaOptions, archive: postDataFile, workDir: run.jobDir, source, target, jobs: req.jobs };
+    const restore = {
+      schema: schemaOptions,
+      archive: postDataFile,
+      workDir: run.jobDir,
+      source,
+      target,
+      jobs: req.jobs,
+    };
     const buildOwnEntries = async (tables: string[]) => {
-      const built = new Set((await restoreMissingEntries(restore, tables.flatMap((k) => byTable.own.get(k) ?? []))).map((e) => e.dumpId));
+      const built = new Set(
+        (
+          await restoreMissingEntries(
+            restore,
+            tables.flatMap((k) => byTable.own.get(k) ?? []),
+          )
+        ).map((e) => e.dumpId),
+      );
       // A table analyzed before the stop keeps its statistics; one whose indexes are new gets them again.
       for (const k of tables) if (!(byTable.own.get(k) ?? []).some((e) => built.has(e.dumpId))) run.analyzed.add(k);
     };
@@ -60,14 +84,40 @@ export async function resumeDatabase(run: DatabaseRun, source: pg.Client, schema
     const unlogged = unfinishedTables(plan, db).filter((t) => t.unlogged);
     if (unlogged.length) {
       await target.query(`TRUNCATE ${unlogged.map((t) => qualifiedName(t.schema, t.name)).join(', ')}`);
-      await copyInSnapshot({ source: withDatabase(req.source, plan.source), target: withDatabase(req.target, plan.target), tls: req.tls, snapshotName: null, jobs: req.jobs, tasks: copyTasks(unlogged, 0), binary: run.binary, onSnapshotImported: async () => undefined, onTaskDone: (task) => (db.copied[task.key] = { rows: 0, bytes: 0, seconds: 0 }) });
+      await copyInSnapshot({
+        source: withDatabase(req.source, plan.source),
+        target: withDatabase(req.target, plan.target),
+        tls: req.tls,
+        snapshotName: null,
+        jobs: req.jobs,
+        tasks: copyTasks(unlogged, 0),
+        binary: run.binary,
+        onSnapshotImported: async () => undefined,
+        onTaskDone: (task) => (db.copied[task.key] = { rows: 0, bytes: 0, seconds: 0 }),
+      });
       save();
     }
     let sequences: SequenceValue[] | undefined;
     const { recopied } = await resumeWithSecondSlot({
-      source, target, plan, db, save, log, buildOwnEntries, timeoutMs: req.syncTimeoutMs ?? 3_600_000,
-      copy: { source: withDatabase(req.source, plan.source), target: withDatabase(req.target, plan.target), tls: req.tls, jobs: req.jobs, binary: run.binary, splitBytes: req.splitBytes, sourceMajor: run.sourceMajor },
-      subscriptionConninfo: subscriptionConninfo(withDatabase(req.source, plan.source), req.tls), secondName: resumeObjectName(run.jobId, plan.source),
+      source,
+      target,
+      plan,
+      db,
+      save,
+      log,
+      buildOwnEntries,
+      timeoutMs: req.syncTimeoutMs ?? 3_600_000,
+      copy: {
+        source: withDatabase(req.source, plan.source),
+        target: withDatabase(req.target, plan.target),
+        tls: req.tls,
+        jobs: req.jobs,
+        binary: run.binary,
+        splitBytes: req.splitBytes,
+        sourceMajor: run.sourceMajor,
+      },
+      subscriptionConninfo: subscriptionConninfo(withDatabase(req.source, plan.source), req.tls),
+      secondName: resumeObjectName(run.jobId, plan.source),
       onSequences: (values) => (sequences = values),
     });
     // Values read now are never behind the ones the copied rows used.

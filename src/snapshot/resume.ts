@@ -35,7 +35,15 @@ export interface ResumeRun {
   db: DatabaseState;
   save: () => void;
   log: (line: string) => void;
-  copy: { source: ConnectionSpec; target: ConnectionSpec; tls: TlsPolicy; jobs: number; binary: boolean; splitBytes: number; sourceMajor: number };
+  copy: {
+    source: ConnectionSpec;
+    target: ConnectionSpec;
+    tls: TlsPolicy;
+    jobs: number;
+    binary: boolean;
+    splitBytes: number;
+    sourceMajor: number;
+  };
   subscriptionConninfo: string;
   /** The name of the second slot, publication and subscription. */
   secondName: string;
@@ -53,9 +61,17 @@ export function unfinishedTables(plan: DatabasePlan, state: DatabaseState): Tabl
 
 /** The unfinished tables widened to whole published tables: a partitioned table is copied again whole. */
 function resumeRecord(plan: DatabasePlan, db: DatabaseState, name: string): ResumeRecord {
-  const roots = new Set(unfinishedTables(plan, db).filter((t) => !t.unlogged).map((t) => `${t.publishedAs.schema}.${t.publishedAs.name}`));
-  const published = plan.publication.filter((p) => roots.has(`${p.schema}.${p.name}`)).map((p) => ({ schema: p.schema, name: p.name, rowFilter: p.rowFilter }));
-  const tables = plan.tables.filter((t) => t.mode === 'data' && !t.unlogged && roots.has(`${t.publishedAs.schema}.${t.publishedAs.name}`)).map((t) => `${t.schema}.${t.name}`);
+  const roots = new Set(
+    unfinishedTables(plan, db)
+      .filter((t) => !t.unlogged)
+      .map((t) => `${t.publishedAs.schema}.${t.publishedAs.name}`),
+  );
+  const published = plan.publication
+    .filter((p) => roots.has(`${p.schema}.${p.name}`))
+    .map((p) => ({ schema: p.schema, name: p.name, rowFilter: p.rowFilter }));
+  const tables = plan.tables
+    .filter((t) => t.mode === 'data' && !t.unlogged && roots.has(`${t.publishedAs.schema}.${t.publishedAs.name}`))
+    .map((t) => `${t.schema}.${t.name}`);
   return { tables, published, name, copied: {} };
 }
 
@@ -96,13 +112,23 @@ export async function resumeWithSecondSlot(run: ResumeRun): Promise<{ recopied: 
         if (await subscriptionExists(target, main)) return;
         const members = await publicationMembers(source, db.publication);
         const leaving = r.published.filter((p) => members.has(`${p.schema}.${p.name}`));
-        if (leaving.length) await source.query(`ALTER PUBLICATION ${quoteIdent(db.publication)} DROP TABLE ${leaving.map((p) => qualifiedName(p.schema, p.name)).join(', ')}`);
+        if (leaving.length)
+          await source.query(
+            `ALTER PUBLICATION ${quoteIdent(db.publication)} DROP TABLE ${leaving.map((p) => qualifiedName(p.schema, p.name)).join(', ')}`,
+          );
         r.leftPublicationAt = await settledPoint(source, run.timeoutMs);
         save();
         faultPoint('resume:left-publication');
         // The apply worker finds the rows an UPDATE or DELETE changes by their keys.
         await run.buildOwnEntries(Object.keys(db.copied).filter((k) => !r.tables.includes(k)));
-        await createSubscriptionAtSlot(target, { name: main, conninfo: run.subscriptionConninfo, publication: db.publication, slot: main, consistentPoint: db.consistentPoint!, binary: run.copy.binary });
+        await createSubscriptionAtSlot(target, {
+          name: main,
+          conninfo: run.subscriptionConninfo,
+          publication: db.publication,
+          slot: main,
+          consistentPoint: db.consistentPoint!,
+          binary: run.copy.binary,
+        });
         db.subscription = main;
         save();
         faultPoint('resume:main-subscription');
@@ -111,12 +137,21 @@ export async function resumeWithSecondSlot(run: ResumeRun): Promise<{ recopied: 
         if (!r.copyDone) await copyUnderSecondSlot(run, r);
         await run.buildOwnEntries(r.tables);
       };
-      log(`${run.plan.source}: the ${Object.keys(db.copied).length} table(s) already copied stream from slot ${main}; copying ${r.tables.length} table(s) again under a new snapshot`);
+      log(
+        `${run.plan.source}: the ${Object.keys(db.copied).length} table(s) already copied stream from slot ${main}; copying ${r.tables.length} table(s) again under a new snapshot`,
+      );
       // Both share the two sessions (pg queues their statements); the long work runs on sessions of its own.
       await Promise.all([streamCopied(), copyAgain()]);
       faultPoint('resume:indexes');
       if (!(await subscriptionExists(target, second))) {
-        await createSubscriptionAtSlot(target, { name: second, conninfo: run.subscriptionConninfo, publication: second, slot: second, consistentPoint: r.snapshotPoint!, binary: run.copy.binary });
+        await createSubscriptionAtSlot(target, {
+          name: second,
+          conninfo: run.subscriptionConninfo,
+          publication: second,
+          slot: second,
+          consistentPoint: r.snapshotPoint!,
+          binary: run.copy.binary,
+        });
         faultPoint('resume:second-subscription');
       }
 
@@ -129,7 +164,9 @@ export async function resumeWithSecondSlot(run: ResumeRun): Promise<{ recopied: 
       await source.query('BEGIN');
       try {
         await source.query(`ALTER PUBLICATION ${quoteIdent(db.publication)} ADD TABLE ${tableList(r.published)}`);
-        await source.query(`ALTER PUBLICATION ${quoteIdent(second)} DROP TABLE ${r.published.map((p) => qualifiedName(p.schema, p.name)).join(', ')}`);
+        await source.query(
+          `ALTER PUBLICATION ${quoteIdent(second)} DROP TABLE ${r.published.map((p) => qualifiedName(p.schema, p.name)).join(', ')}`,
+        );
         await source.query('COMMIT');
       } catch (error) {
         await source.query('ROLLBACK').catch(() => undefined);
@@ -156,8 +193,18 @@ export async function resumeWithSecondSlot(run: ResumeRun): Promise<{ recopied: 
       await dropSubscriptionKeepSlot(target, main);
       faultPoint('resume:main-dropped');
     }
-    if (!r.handoffAt) throw new HandOffError(`The job's subscription ${main} is gone and the record lacks where it stopped; run cleanup and init again.`);
-    await createSubscriptionAtSlot(target, { name: main, conninfo: run.subscriptionConninfo, publication: db.publication, slot: main, consistentPoint: r.handoffAt, binary: run.copy.binary });
+    if (!r.handoffAt)
+      throw new HandOffError(
+        `The job's subscription ${main} is gone and the record lacks where it stopped; run cleanup and init again.`,
+      );
+    await createSubscriptionAtSlot(target, {
+      name: main,
+      conninfo: run.subscriptionConninfo,
+      publication: db.publication,
+      slot: main,
+      consistentPoint: r.handoffAt,
+      binary: run.copy.binary,
+    });
   }
   r.handedOff = true;
   db.subscription = main;
@@ -173,7 +220,11 @@ async function startAt(target: pg.Client, subscription: string, point: string | 
     [subscription, point ?? '0/0'],
   );
   if (!rows[0] || rows[0].enabled) return;
-  if (point && rows[0].behind) await target.query(`SELECT pg_replication_origin_advance('pg_' || oid, $2::pg_lsn) FROM pg_subscription WHERE subname = $1`, [subscription, point]);
+  if (point && rows[0].behind)
+    await target.query(
+      `SELECT pg_replication_origin_advance('pg_' || oid, $2::pg_lsn) FROM pg_subscription WHERE subname = $1`,
+      [subscription, point],
+    );
   await target.query(`ALTER SUBSCRIPTION ${quoteIdent(subscription)} ENABLE`);
 }
 
@@ -191,7 +242,12 @@ async function copyUnderSecondSlot(run: ResumeRun, r: ResumeRecord): Promise<voi
   await dropPublication(source, r.name);
   // Publication first, then the slot: decoding reads publication membership as of each change.
   await createPublication(source, r.name, r.published, run.copy.sourceMajor);
-  const exported = await createSlotWithSnapshot(run.copy.source, { role: 'source', ...run.copy.tls }, r.name, run.copy.sourceMajor);
+  const exported = await createSlotWithSnapshot(
+    run.copy.source,
+    { role: 'source', ...run.copy.tls },
+    r.name,
+    run.copy.sourceMajor,
+  );
   r.snapshotPoint = exported.consistentPoint;
   r.copied = {};
   save();
@@ -204,8 +260,14 @@ async function copyUnderSecondSlot(run: ResumeRun, r: ResumeRecord): Promise<voi
     const splitBytes = Math.min(run.copy.splitBytes, Math.max(MIN_SPLIT_BYTES, Math.ceil(left / run.copy.jobs)));
     let sequences: SequenceValue[] = [];
     await copyInSnapshot({
-      source: run.copy.source, target: run.copy.target, tls: run.copy.tls, snapshotName: exported.snapshotName, jobs: run.copy.jobs,
-      tasks: copyTasks(leaves, splitBytes), binary: run.copy.binary, onSnapshotImported: exported.release,
+      source: run.copy.source,
+      target: run.copy.target,
+      tls: run.copy.tls,
+      snapshotName: exported.snapshotName,
+      jobs: run.copy.jobs,
+      tasks: copyTasks(leaves, splitBytes),
+      binary: run.copy.binary,
+      onSnapshotImported: exported.release,
       inSnapshot: async (s, t) => {
         sequences = await readSequenceValues(s);
         const count = await copyLargeObjects(s, t);
@@ -213,7 +275,11 @@ async function copyUnderSecondSlot(run: ResumeRun, r: ResumeRecord): Promise<voi
       },
       onTaskDone: (task, result) => {
         const sum = r.copied[task.key] ?? { rows: 0, bytes: 0, seconds: 0 };
-        r.copied[task.key] = { rows: sum.rows + result.rows, bytes: sum.bytes + result.bytes, seconds: sum.seconds + result.seconds };
+        r.copied[task.key] = {
+          rows: sum.rows + result.rows,
+          bytes: sum.bytes + result.bytes,
+          seconds: sum.seconds + result.seconds,
+        };
         save();
         faultPoint('resume:table-copied');
       },
@@ -235,7 +301,12 @@ async function copyUnderSecondSlot(run: ResumeRun, r: ResumeRecord): Promise<voi
  */
 async function emptyTables(target: pg.Client, tables: TablePlan[]): Promise<void> {
   if (tables.length === 0) return;
-  const names = [...new Set([...tables.map((t) => qualifiedName(t.schema, t.name)), ...tables.map((t) => qualifiedName(t.publishedAs.schema, t.publishedAs.name))])];
+  const names = [
+    ...new Set([
+      ...tables.map((t) => qualifiedName(t.schema, t.name)),
+      ...tables.map((t) => qualifiedName(t.publishedAs.schema, t.publishedAs.name)),
+    ]),
+  ];
   const { rows } = await target.query<{ tbl: string; conname: string }>(
     `SELECT conrelid::regclass::text AS tbl, conname FROM pg_constraint WHERE contype = 'f' AND conparentid = 0 AND confrelid = ANY($1::regclass[])`,
     [names],

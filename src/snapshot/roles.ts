@@ -29,18 +29,34 @@ function grantRoles(statement: string): string[] {
  * not grant are skipped, and every skipped statement is reported. Passwords cannot be copied: RDS
  * does not let anyone read them, so copied login roles need a new password on the target.
  */
-export async function copyRoles(source: ConnectionSpec, target: pg.Client, tls: TlsPolicy, sourceMajor: number): Promise<RoleCopyResult> {
+export async function copyRoles(
+  source: ConnectionSpec,
+  target: pg.Client,
+  tls: TlsPolicy,
+  sourceMajor: number,
+): Promise<RoleCopyResult> {
   const { stdout } = await runPgTool(
-    { tool: 'pg_dumpall', args: ['--globals-only', '--no-role-passwords', `--dbname=${libpqConninfo(source)}`], env: libpqEnvironment(source, tls) },
+    {
+      tool: 'pg_dumpall',
+      args: ['--globals-only', '--no-role-passwords', `--dbname=${libpqConninfo(source)}`],
+      env: libpqEnvironment(source, tls),
+    },
     sourceMajor,
   );
-  const { rows } = await target.query<{ me: string; superuser: boolean }>('SELECT current_user AS me, rolsuper AS superuser FROM pg_roles WHERE rolname = current_user');
+  const { rows } = await target.query<{ me: string; superuser: boolean }>(
+    'SELECT current_user AS me, rolsuper AS superuser FROM pg_roles WHERE rolname = current_user',
+  );
   const me = rows[0]!.me;
   const targetIsSuperuser = rows[0]!.superuser;
-  const existing = new Set((await target.query<{ rolname: string }>('SELECT rolname FROM pg_roles')).rows.map((r) => r.rolname));
+  const existing = new Set(
+    (await target.query<{ rolname: string }>('SELECT rolname FROM pg_roles')).rows.map((r) => r.rolname),
+  );
 
   const result: RoleCopyResult = { applied: [], skipped: [] };
-  const statements = stdout.split('\n').map((l) => l.trim()).filter((l) => l && !l.startsWith('--') && !l.startsWith('\\') && !/^SET /.test(l));
+  const statements = stdout
+    .split('\n')
+    .map((l) => l.trim())
+    .filter((l) => l && !l.startsWith('--') && !l.startsWith('\\') && !/^SET /.test(l));
   for (let statement of statements) {
     const role = roleOf(statement);
     const involved = role ? [role] : grantRoles(statement);
@@ -65,7 +81,10 @@ export async function copyRoles(source: ConnectionSpec, target: pg.Client, tls: 
     }
     if (!targetIsSuperuser && role && statement.startsWith('ALTER ROLE') && SUPERUSER_ONLY.test(statement)) {
       const reduced = statement.replace(/\s+(SUPERUSER|REPLICATION|BYPASSRLS)\b/g, '');
-      result.skipped.push({ statement, reason: 'the target user may not grant SUPERUSER, REPLICATION or BYPASSRLS; applied without them' });
+      result.skipped.push({
+        statement,
+        reason: 'the target user may not grant SUPERUSER, REPLICATION or BYPASSRLS; applied without them',
+      });
       statement = reduced;
     }
     try {

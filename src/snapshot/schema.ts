@@ -30,7 +30,11 @@ function dumpArgs(options: SchemaCopyOptions, section: 'pre-data' | 'post-data')
 }
 
 function restoreArgs(options: SchemaCopyOptions, extra: string[]): string[] {
-  return [`--dbname=${libpqConninfo(options.target)}`, ...(options.keepOwnership ? [] : ['--no-owner', '--no-privileges']), ...extra];
+  return [
+    `--dbname=${libpqConninfo(options.target)}`,
+    ...(options.keepOwnership ? [] : ['--no-owner', '--no-privileges']),
+    ...extra,
+  ];
 }
 
 /**
@@ -41,14 +45,25 @@ function restoreArgs(options: SchemaCopyOptions, extra: string[]): string[] {
 export async function copyPreDataSchema(options: SchemaCopyOptions): Promise<void> {
   await pipePgTools(
     { tool: 'pg_dump', args: dumpArgs(options, 'pre-data'), env: libpqEnvironment(options.source, options.tls) },
-    { tool: 'pg_restore', args: restoreArgs(options, ['--single-transaction', '--exit-on-error']), env: libpqEnvironment(options.target, options.tls) },
+    {
+      tool: 'pg_restore',
+      args: restoreArgs(options, ['--single-transaction', '--exit-on-error']),
+      env: libpqEnvironment(options.target, options.tls),
+    },
     options.sourceMajor,
   );
 }
 
 /** Dumps indexes, constraints and triggers to a small archive, restored after the data with pg_restore -j. */
 export async function dumpPostDataSchema(options: SchemaCopyOptions, file: string): Promise<void> {
-  await runPgTool({ tool: 'pg_dump', args: [...dumpArgs(options, 'post-data'), `--file=${file}`], env: libpqEnvironment(options.source, options.tls) }, options.sourceMajor);
+  await runPgTool(
+    {
+      tool: 'pg_dump',
+      args: [...dumpArgs(options, 'post-data'), `--file=${file}`],
+      env: libpqEnvironment(options.source, options.tls),
+    },
+    options.sourceMajor,
+  );
 }
 
 /** The table of contents of a post-data archive (`pg_restore --list`). */
@@ -61,12 +76,24 @@ export async function listArchive(options: SchemaCopyOptions, file: string): Pro
  * Restores only the archive entries named in `listFile` (`pg_restore --use-list`). `settings` are
  * session settings for the target (PGOPTIONS), e.g. no parallel workers for a build beside the copy.
  */
-export async function restoreArchiveEntries(options: SchemaCopyOptions, file: string, listFile: string, jobs: number, settings: Record<string, string> = {}): Promise<void> {
+export async function restoreArchiveEntries(
+  options: SchemaCopyOptions,
+  file: string,
+  listFile: string,
+  jobs: number,
+  settings: Record<string, string> = {},
+): Promise<void> {
   const env = libpqEnvironment(options.target, options.tls);
-  const pgOptions = Object.entries(settings).map(([name, value]) => `-c ${name}=${value}`).join(' ');
+  const pgOptions = Object.entries(settings)
+    .map(([name, value]) => `-c ${name}=${value}`)
+    .join(' ');
   if (pgOptions) env.PGOPTIONS = pgOptions;
   await runPgTool(
-    { tool: 'pg_restore', args: [...restoreArgs(options, [`--jobs=${jobs}`, '--exit-on-error', `--use-list=${listFile}`]), file], env },
+    {
+      tool: 'pg_restore',
+      args: [...restoreArgs(options, [`--jobs=${jobs}`, '--exit-on-error', `--use-list=${listFile}`]), file],
+      env,
+    },
     options.sourceMajor,
   );
 }

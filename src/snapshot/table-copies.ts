@@ -38,7 +38,15 @@ export class TableCopies {
       const key = `${t.table.schema}.${t.table.name}`;
       const c = this.#counters.get(key);
       if (c) c.rangesLeft++;
-      else this.#counters.set(key, { table: key, rows: 0, bytesDone: 0, bytesExpected: t.table.bytes, startedAt: 0, rangesLeft: 1 });
+      else
+        this.#counters.set(key, {
+          table: key,
+          rows: 0,
+          bytesDone: 0,
+          bytesExpected: t.table.bytes,
+          startedAt: 0,
+          rangesLeft: 1,
+        });
     }
   }
 
@@ -88,6 +96,12 @@ export class TableCopies {
   }
 
   #entry(c: Counter): TableCopy {
-    return { table: c.table, rows: c.rows, bytesDone: c.bytesDone, bytesExpected: c.bytesExpected, startedAt: new Date(c.startedAt || this.#now()).toISOString() };
+    return {
+      table: c.table,
+      rows: c.rows,
+      bytesDone: c.bytesDone,
+      bytesExpected: c.bytesExpected,
+      startedAt: new Date(c.startedAt || this.#now()).toISOString(),
+    };
   }
 }

@@ -30,7 +30,11 @@ export interface SnapshotCopyOptions {
 }
 
 /** Opens a source session inside the exported snapshot: every worker sees the slot's consistent point. */
-async function openSnapshotSession(spec: ConnectionSpec, tls: TlsPolicy, snapshotName: string | null): Promise<pg.Client> {
+async function openSnapshotSession(
+  spec: ConnectionSpec,
+  tls: TlsPolicy,
+  snapshotName: string | null,
+): Promise<pg.Client> {
   const client = await openClient(spec, { role: 'source', ...tls });
   try {
     await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY');
@@ -65,7 +69,11 @@ export async function copyInSnapshot(options: SnapshotCopyOptions): Promise<void
   const sources: pg.Client[] = [];
   const targets: pg.Client[] = [];
   try {
-    sources.push(...(await openClients(Array.from({ length: workers }, () => openSnapshotSession(options.source, options.tls, options.snapshotName)))));
+    sources.push(
+      ...(await openClients(
+        Array.from({ length: workers }, () => openSnapshotSession(options.source, options.tls, options.snapshotName)),
+      )),
+    );
     await options.onSnapshotImported();
     targets.push(...(await openClients(sources.map(() => openTargetSession(options.target, options.tls)))));
 
@@ -79,11 +87,19 @@ export async function copyInSnapshot(options: SnapshotCopyOptions): Promise<void
         try {
           options.onTaskStart?.(task);
           const onBytes = options.onBytes;
-          const result = await copyTask(sources[index]!, targets[index]!, task, options.binary, onBytes && ((n, rows) => onBytes(n, task, rows)));
+          const result = await copyTask(
+            sources[index]!,
+            targets[index]!,
+            task,
+            options.binary,
+            onBytes && ((n, rows) => onBytes(n, task, rows)),
+          );
           options.onTaskDone(task, result);
         } catch (error) {
           stop = true;
-          throw new CopyFailed(`Copying ${task.table.schema}.${task.table.name} failed: ${(error as Error).message}`, { cause: error });
+          throw new CopyFailed(`Copying ${task.table.schema}.${task.table.name} failed: ${(error as Error).message}`, {
+            cause: error,
+          });
         }
       }
     };

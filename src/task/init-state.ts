@@ -21,19 +21,26 @@ export function encodeInitState(state: JobState): string {
   assertNoSecrets(json, 'init state');
   const text = json.length > COMPRESS_OVER ? GZIP_PREFIX + gzipSync(json).toString('base64') : json;
   if (text.length > MAX_ENCODED) {
-    throw new InitStateError(`The init state of job ${state.jobId} is ${Math.round(text.length / 1024)} KB packed, more than the job record holds (${MAX_ENCODED / 1000} KB); replicate fewer tables per database, or run the CLI with a local state folder.`);
+    throw new InitStateError(
+      `The init state of job ${state.jobId} is ${Math.round(text.length / 1024)} KB packed, more than the job record holds (${MAX_ENCODED / 1000} KB); replicate fewer tables per database, or run the CLI with a local state folder.`,
+    );
   }
   return text;
 }
 
 export function decodeInitState(text: string): JobState {
   try {
-    const json = text.startsWith(GZIP_PREFIX) ? gunzipSync(Buffer.from(text.slice(GZIP_PREFIX.length), 'base64')).toString('utf8') : text;
+    const json = text.startsWith(GZIP_PREFIX)
+      ? gunzipSync(Buffer.from(text.slice(GZIP_PREFIX.length), 'base64')).toString('utf8')
+      : text;
     const state = JSON.parse(json) as JobState;
-    if (state?.version !== 1 || typeof state.jobId !== 'string' || typeof state.databases !== 'object') throw new Error('unexpected shape');
+    if (state?.version !== 1 || typeof state.jobId !== 'string' || typeof state.databases !== 'object')
+      throw new Error('unexpected shape');
     return state;
   } catch {
-    throw new InitStateError('The init state recorded in the job store cannot be read; run the cleanup task, then the snapshot task again.');
+    throw new InitStateError(
+      'The init state recorded in the job store cannot be read; run the cleanup task, then the snapshot task again.',
+    );
   }
 }
 

@@ -26,11 +26,17 @@ export function certificateFiles(spec: ConnectionSpec): { key: (typeof FILE_KEYS
  * Refuses a connection from a secret whose certificate files this runtime does not have, with what
  * to do: deploy the bundle with the functions, or name the bundle's path in the secret.
  */
-export function checkCertificateFiles(spec: ConnectionSpec, secretArn: string, exists: (path: string) => boolean = existsSync): void {
+export function checkCertificateFiles(
+  spec: ConnectionSpec,
+  secretArn: string,
+  exists: (path: string) => boolean = existsSync,
+): void {
   for (const { key, path } of certificateFiles(spec)) {
     if (exists(path)) continue;
     if (path === RDS_CA_BUNDLE) {
-      throw new SecretMalformed(`The secret ${secretArn} asks for ${key}=${RDS_CA_BUNDLE}, the RDS CA bundle, which this deployment does not carry; deploy the stack with -c rdsCaBundle=<path to the RDS global-bundle.pem> so the functions have it.`);
+      throw new SecretMalformed(
+        `The secret ${secretArn} asks for ${key}=${RDS_CA_BUNDLE}, the RDS CA bundle, which this deployment does not carry; deploy the stack with -c rdsCaBundle=<path to the RDS global-bundle.pem> so the functions have it.`,
+      );
     }
     throw new SecretMalformed(
       `The secret ${secretArn} names ${key}=${path}, a file the workflow does not have; for an RDS server use sslrootcert=${RDS_CA_BUNDLE} (the RDS CA bundle deployed with the workflow), sslrootcert=system for a public CA, or leave it out.`,

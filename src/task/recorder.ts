@@ -33,7 +33,16 @@ export interface RecorderOptions {
 /** What must reach the store at once: a task killed right after these must find them on retry. */
 function milestones(state: JobState | undefined): string {
   if (!state) return 'none';
-  return JSON.stringify(Object.values(state.databases).map((d) => [d.slotCreated, d.consistentPoint, d.createdTargetDatabase, d.subscription, d.done, Object.keys(d.steps).sort()]));
+  return JSON.stringify(
+    Object.values(state.databases).map((d) => [
+      d.slotCreated,
+      d.consistentPoint,
+      d.createdTargetDatabase,
+      d.subscription,
+      d.done,
+      Object.keys(d.steps).sort(),
+    ]),
+  );
 }
 
 export class DatabaseRecorder {
@@ -50,7 +59,15 @@ export class DatabaseRecorder {
   constructor(options: RecorderOptions) {
     this.#o = options;
     const i = options.initial;
-    this.#progress = { state: i?.state ?? 'RUNNING', phase: i?.phase ?? '', tablesDone: i?.tablesDone ?? 0, tablesTotal: i?.tablesTotal ?? 0, rowsCopied: i?.rowsCopied ?? 0, bytesCopied: i?.bytesCopied ?? 0, ...(i?.lagBytes !== undefined ? { lagBytes: i.lagBytes } : {}) };
+    this.#progress = {
+      state: i?.state ?? 'RUNNING',
+      phase: i?.phase ?? '',
+      tablesDone: i?.tablesDone ?? 0,
+      tablesTotal: i?.tablesTotal ?? 0,
+      rowsCopied: i?.rowsCopied ?? 0,
+      bytesCopied: i?.bytesCopied ?? 0,
+      ...(i?.lagBytes !== undefined ? { lagBytes: i.lagBytes } : {}),
+    };
   }
 
   get progress(): Readonly<Progress> {
@@ -69,7 +86,14 @@ export class DatabaseRecorder {
     this.#o.onCopyProgress?.(p);
     const copying = p.tablesDone < p.tablesTotal && p.copying?.length ? p.copying : undefined;
     const { copying: _previous, ...rest } = this.#progress;
-    this.#progress = { ...rest, tablesDone: p.tablesDone, tablesTotal: p.tablesTotal, rowsCopied: p.rowsDone, bytesCopied: p.bytesDone, ...(copying ? { copying } : {}) };
+    this.#progress = {
+      ...rest,
+      tablesDone: p.tablesDone,
+      tablesTotal: p.tablesTotal,
+      rowsCopied: p.rowsDone,
+      bytesCopied: p.bytesDone,
+      ...(copying ? { copying } : {}),
+    };
   }
 
   start(): void {
@@ -100,7 +124,8 @@ export class DatabaseRecorder {
     if (!this.#writable) return;
     const state = readInitStateFile(this.#o.stateDir, this.#o.engineJobId);
     const marks = milestones(state);
-    const due = force || marks !== this.#lastMilestones || Date.now() - this.#lastWriteAt >= (this.#o.throttleMs ?? 5000);
+    const due =
+      force || marks !== this.#lastMilestones || Date.now() - this.#lastWriteAt >= (this.#o.throttleMs ?? 5000);
     if (!due) return;
     const entry: DatabaseProgressInput = { ...this.#progress, ...(state ? { initState: encodeInitState(state) } : {}) };
     const text = JSON.stringify(entry);
@@ -111,7 +136,9 @@ export class DatabaseRecorder {
       if (error instanceof JobAlreadyFinishedError || error instanceof JobNotFoundError) {
         // A finished job never changes again (a scheduled verify, a late clean-up); steps are still recorded.
         this.#writable = false;
-        this.#o.logger.info(`job ${this.#o.jobId} ${error instanceof JobNotFoundError ? 'is not in the job store' : `has finished as ${error.state}`}; the progress of ${this.#o.database} is not recorded on it`);
+        this.#o.logger.info(
+          `job ${this.#o.jobId} ${error instanceof JobNotFoundError ? 'is not in the job store' : `has finished as ${error.state}`}; the progress of ${this.#o.database} is not recorded on it`,
+        );
         return;
       }
       throw error;

@@ -49,10 +49,22 @@ type Fields = Partial<Omit<DatabaseProgressInput, 'initState'>>;
 
 /** Job phase while running, and the database entry's fields at start and on success (verify leaves it alone). */
 const PHASES: Record<Subcommand, { running: string; start?: Fields; done?: Fields }> = {
-  snapshot: { running: 'Copy snapshot', start: { state: 'RUNNING', phase: 'Copy snapshot', error: undefined }, done: { state: 'RUNNING', phase: 'Snapshot copied' } },
-  subscribe: { running: 'Start replication', start: { state: 'RUNNING', phase: 'Start replication', error: undefined }, done: { state: 'RUNNING', phase: 'Replicating' } },
+  snapshot: {
+    running: 'Copy snapshot',
+    start: { state: 'RUNNING', phase: 'Copy snapshot', error: undefined },
+    done: { state: 'RUNNING', phase: 'Snapshot copied' },
+  },
+  subscribe: {
+    running: 'Start replication',
+    start: { state: 'RUNNING', phase: 'Start replication', error: undefined },
+    done: { state: 'RUNNING', phase: 'Replicating' },
+  },
   verify: { running: 'Verify' },
-  cutover: { running: 'Cut over', start: { state: 'RUNNING', phase: 'Cut over', error: undefined }, done: { state: 'SUCCEEDED', phase: 'Cut over' } },
+  cutover: {
+    running: 'Cut over',
+    start: { state: 'RUNNING', phase: 'Cut over', error: undefined },
+    done: { state: 'SUCCEEDED', phase: 'Cut over' },
+  },
   cleanup: { running: 'Clean up', start: { phase: 'Clean up' }, done: { phase: 'Cleaned up' } },
 };
 
@@ -62,13 +74,24 @@ const PHASES: Record<Subcommand, { running: string; start?: Fields; done?: Field
  */
 const CHANGES_REPLICATION: readonly Subcommand[] = ['snapshot', 'subscribe', 'cutover'];
 const refusesFinished = (subcommand: Subcommand, job: JobRecord) =>
-  isTerminal(job.state) && CHANGES_REPLICATION.includes(subcommand) && !(subcommand === 'cutover' && job.state === 'SUCCEEDED');
+  isTerminal(job.state) &&
+  CHANGES_REPLICATION.includes(subcommand) &&
+  !(subcommand === 'cutover' && job.state === 'SUCCEEDED');
 
-async function resolveEndpoints(config: TaskConfig, secrets: SecretsManagerClient): Promise<{ source: ConnectionSpec; target: ConnectionSpec }> {
+async function resolveEndpoints(
+  config: TaskConfig,
+  secrets: SecretsManagerClient,
+): Promise<{ source: ConnectionSpec; target: ConnectionSpec }> {
   const cache: SecretCache = new Map();
   const [source, target] = await Promise.all([
-    resolveSecretConnection(secrets, config.sourceSecretArn, { cache, ...(config.sourceEndpoint ? { endpoint: config.sourceEndpoint } : {}) }),
-    resolveSecretConnection(secrets, config.targetSecretArn, { cache, ...(config.targetEndpoint ? { endpoint: config.targetEndpoint } : {}) }),
+    resolveSecretConnection(secrets, config.sourceSecretArn, {
+      cache,
+      ...(config.sourceEndpoint ? { endpoint: config.sourceEndpoint } : {}),
+    }),
+    resolveSecretConnection(secrets, config.targetSecretArn, {
+      cache,
+      ...(config.targetEndpoint ? { endpoint: config.targetEndpoint } : {}),
+    }),
   ]);
   checkCertificateFiles(source, config.sourceSecretArn);
   checkCertificateFiles(target, config.targetSecretArn);
@@ -76,14 +99,22 @@ async function resolveEndpoints(config: TaskConfig, secrets: SecretsManagerClien
 }
 
 /** The job record, created when the workflow has not (a run on a laptop); moved to RUNNING when unfinished. */
-async function ensureJob(store: JobStore, config: TaskConfig, source: ConnectionSpec, target: ConnectionSpec, logger: Logger): Promise<JobRecord> {
+async function ensureJob(
+  store: JobStore,
+  config: TaskConfig,
+  source: ConnectionSpec,
+  target: ConnectionSpec,
+  logger: Logger,
+): Promise<JobRecord> {
   const { jobId } = config;
   const phase = PHASES[config.subcommand].running;
   let job = await store.getJob(jobId);
   if (!job) {
     try {
       job = await store.createJob({
-        jobId, state: 'RUNNING', phase,
+        jobId,
+        state: 'RUNNING',
+        phase,
         source: { description: describeEndpoint(source), secretArn: config.sourceSecretArn },
         target: { description: describeEndpoint(target), secretArn: config.targetSecretArn },
       });
@@ -105,7 +136,12 @@ async function ensureJob(store: JobStore, config: TaskConfig, source: Connection
 
 function whenAborted(signal: AbortSignal | undefined): Promise<never> {
   return new Promise((_, reject) => {
-    const stop = () => reject(new TaskStopped('The task was stopped (SIGTERM) before it finished; run it again: a snapshot resumes where it stopped, the other subcommands start over.'));
+    const stop = () =>
+      reject(
+        new TaskStopped(
+          'The task was stopped (SIGTERM) before it finished; run it again: a snapshot resumes where it stopped, the other subcommands start over.',
+        ),
+      );
     if (signal?.aborted) stop();
     signal?.addEventListener('abort', stop, { once: true });
   });
@@ -115,14 +151,23 @@ export async function runTask(config: TaskConfig, deps: TaskDependencies): Promi
   const stdout = deps.stdout ?? ((line: string) => process.stdout.write(line + '\n'));
   const logger = createLogger(config.logLevel, deps.stderr ?? ((line: string) => process.stderr.write(line + '\n')));
   const { store } = deps;
-  const token = new TaskTokenReporter({ sfn: deps.sfn, taskToken: config.taskToken, logger, heartbeatMs: deps.heartbeatMs });
+  const token = new TaskTokenReporter({
+    sfn: deps.sfn,
+    taskToken: config.taskToken,
+    logger,
+    heartbeatMs: deps.heartbeatMs,
+  });
   const startedAt = new Date().toISOString();
   const stateDir = mkdtempSync(join(deps.tmpDir ?? tmpdir(), 'dbr-task-'));
   const engineId = engineJobId(config.jobId, config.database);
   const phase = PHASES[config.subcommand];
   const step = { jobId: config.jobId, step: config.subcommand, database: config.database, startedAt };
   let recorder: DatabaseRecorder | undefined;
-  const metrics = new TaskMetrics({ sink: deps.metrics === undefined ? taskMetricSink() : (deps.metrics ?? undefined), jobId: config.jobId, database: config.database });
+  const metrics = new TaskMetrics({
+    sink: deps.metrics === undefined ? taskMetricSink() : (deps.metrics ?? undefined),
+    jobId: config.jobId,
+    database: config.database,
+  });
   token.start();
   logger.info(`${config.subcommand}: job ${config.jobId}, database ${config.database} -> ${config.targetDatabase}`);
 
@@ -131,18 +176,42 @@ export async function runTask(config: TaskConfig, deps: TaskDependencies): Promi
     const { source, target } = await resolveEndpoints(config, deps.secrets);
     const job = await ensureJob(store, config, source, target, logger);
     if (refusesFinished(config.subcommand, job)) {
-      throw new JobFinished(`Job ${config.jobId} has already finished as ${job.state}, and ${config.subcommand} would change its replication; start a new job (verify and cleanup still run on a finished job).`);
+      throw new JobFinished(
+        `Job ${config.jobId} has already finished as ${job.state}, and ${config.subcommand} would change its replication; start a new job (verify and cleanup still run on a finished job).`,
+      );
     }
     const entry = job.databases[config.database];
     if (entry?.initState !== undefined) writeInitStateFile(stateDir, decodeInitState(entry.initState));
-    recorder = new DatabaseRecorder({ store, jobId: config.jobId, database: config.database, stateDir, engineJobId: engineId, logger, initial: entry, throttleMs: deps.progressThrottleMs, tickMs: deps.progressTickMs, onCopyProgress: (p) => metrics.copyProgress(p) });
+    recorder = new DatabaseRecorder({
+      store,
+      jobId: config.jobId,
+      database: config.database,
+      stateDir,
+      engineJobId: engineId,
+      logger,
+      initial: entry,
+      throttleMs: deps.progressThrottleMs,
+      tickMs: deps.progressTickMs,
+      onCopyProgress: (p) => metrics.copyProgress(p),
+    });
     if (phase.start) {
       recorder.set(phase.start);
       await recorder.flush();
       recorder.start();
     }
     const handler = deps.handlers?.[config.subcommand] ?? SUBCOMMAND_HANDLERS[config.subcommand];
-    return handler({ config, source, target, tls: { allowSelfSignedCerts: config.plan.allowSelfSignedCerts ?? false }, engineJobId: engineId, stateDir, store, recorder, logger, startedAt });
+    return handler({
+      config,
+      source,
+      target,
+      tls: { allowSelfSignedCerts: config.plan.allowSelfSignedCerts ?? false },
+      engineJobId: engineId,
+      stateDir,
+      store,
+      recorder,
+      logger,
+      startedAt,
+    });
   };
 
   const running = work();
@@ -161,33 +230,58 @@ export async function runTask(config: TaskConfig, deps: TaskDependencies): Promi
   token.stop();
   recorder?.stop();
   metrics.flush();
-  if (config.subcommand === 'verify' && typeof output?.differences === 'number') metrics.verifyDifferences(output.differences);
+  if (config.subcommand === 'verify' && typeof output?.differences === 'number')
+    metrics.verifyDifferences(output.differences);
   let exitCode = failure ? 1 : 0;
 
   // Progress and init's state, on failure too: a retried snapshot resumes from that state.
   if (recorder && phase.start) {
-    recorder.set(failure ? { state: 'FAILED', error: `${failure.name}: ${failure.message}`.slice(0, 4000) } : { ...phase.done, ...(phase.done?.state ? { error: undefined } : {}) });
+    recorder.set(
+      failure
+        ? { state: 'FAILED', error: `${failure.name}: ${failure.message}`.slice(0, 4000) }
+        : { ...phase.done, ...(phase.done?.state ? { error: undefined } : {}) },
+    );
     try {
       await recorder.flush();
     } catch (error) {
       const e = safeError(error);
       logger.error(`the state of ${config.database} could not be saved in the job store (${e.name}: ${e.message})`);
-      failure ??= { name: 'StateNotSaved', message: `The subcommand finished, but its state could not be saved in the job store (${e.message}); run it again.` };
+      failure ??= {
+        name: 'StateNotSaved',
+        message: `The subcommand finished, but its state could not be saved in the job store (${e.message}); run it again.`,
+      };
       exitCode = 1;
     }
   }
   try {
-    await store.putStep({ ...step, state: failure ? 'FAILED' : 'SUCCEEDED', endedAt: new Date().toISOString(), ...(failure ? { detail: `${failure.name}: ${failure.message}`.slice(0, 4000) } : {}) });
+    await store.putStep({
+      ...step,
+      state: failure ? 'FAILED' : 'SUCCEEDED',
+      endedAt: new Date().toISOString(),
+      ...(failure ? { detail: `${failure.name}: ${failure.message}`.slice(0, 4000) } : {}),
+    });
   } catch (error) {
     logger.warn(`the step record could not be written (${safeError(error).message})`);
   }
 
-  const summary = { ok: !failure, jobId: config.jobId, database: config.database, targetDatabase: config.targetDatabase, subcommand: config.subcommand, ...output, ...(failure ? { error: failure.name, cause: failure.message } : {}) };
+  const summary = {
+    ok: !failure,
+    jobId: config.jobId,
+    database: config.database,
+    targetDatabase: config.targetDatabase,
+    subcommand: config.subcommand,
+    ...output,
+    ...(failure ? { error: failure.name, cause: failure.message } : {}),
+  };
   if (output) stdout(redact(JSON.stringify(summary)));
   if (failure) {
     await token.failure(failure.name, failure.message);
   } else if (!(await token.success(summary))) {
-    failure = { name: 'ResultNotReported', message: 'The work succeeded, but Step Functions did not take the result (the execution may have timed out or stopped); see the log above.' };
+    failure = {
+      name: 'ResultNotReported',
+      message:
+        'The work succeeded, but Step Functions did not take the result (the execution may have timed out or stopped); see the log above.',
+    };
     exitCode = 1;
   }
   // Left in place when stopped: the engine may still be writing there until the process exits.

@@ -37,7 +37,11 @@ function concerns(selector: TableSelector, database: string, sourceDatabases: re
  * it (a single-database plan refuses rules naming other databases). Deterministic, so a retried
  * snapshot passes init the same filters and resumes.
  */
-export function scopeFilters(filters: FilterOptions, database: string, sourceDatabases: readonly string[]): FilterOptions {
+export function scopeFilters(
+  filters: FilterOptions,
+  database: string,
+  sourceDatabases: readonly string[],
+): FilterOptions {
   const keep = (selector: TableSelector) => concerns(selector, database, sourceDatabases);
   return {
     includeDatabases: [database],

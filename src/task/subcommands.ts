@@ -52,21 +52,34 @@ export type SubcommandHandler = (ctx: TaskContext) => Promise<SubcommandResult>;
 const GIB = 1024 ** 3;
 
 function engineJob(ctx: TaskContext): JobContext {
-  return loadJob({ source: ctx.source, target: ctx.target, tls: ctx.tls, jobId: ctx.engineJobId, stateDir: ctx.stateDir });
+  return loadJob({
+    source: ctx.source,
+    target: ctx.target,
+    tls: ctx.tls,
+    jobId: ctx.engineJobId,
+    stateDir: ctx.stateDir,
+  });
 }
 
 /** This database's part of init's state, or the failure that says to run the snapshot first. */
 function snapshotState(ctx: TaskContext, job: JobContext, subcommand: Subcommand): DatabaseState {
   const db = job.state?.databases[ctx.config.database];
   if (!db) {
-    throw new SnapshotMissing(`No snapshot of database ${ctx.config.database} is recorded for job ${ctx.config.jobId}; run the snapshot task for it before ${subcommand}.`);
+    throw new SnapshotMissing(
+      `No snapshot of database ${ctx.config.database} is recorded for job ${ctx.config.jobId}; run the snapshot task for it before ${subcommand}.`,
+    );
   }
   return db;
 }
 
 function names(ctx: TaskContext, db: DatabaseState | undefined) {
   const name = db?.slot ?? replicationObjectName(ctx.engineJobId, ctx.config.database);
-  return { slot: name, publication: db?.publication ?? name, ...(db?.subscription ? { subscription: db.subscription } : {}), ...(db?.consistentPoint ? { consistentPoint: db.consistentPoint } : {}) };
+  return {
+    slot: name,
+    publication: db?.publication ?? name,
+    ...(db?.subscription ? { subscription: db.subscription } : {}),
+    ...(db?.consistentPoint ? { consistentPoint: db.consistentPoint } : {}),
+  };
 }
 
 async function scopedFilters(ctx: TaskContext): Promise<FilterOptions> {
@@ -79,14 +92,34 @@ export const snapshot: SubcommandHandler = async (ctx) => {
   const { config, recorder } = ctx;
   const filters = await scopedFilters(ctx);
   const report = await runInit({
-    source: ctx.source, target: ctx.target, tls: ctx.tls, filters, jobId: ctx.engineJobId, jobs: config.jobs, noSync: false, trackDdl: config.plan.trackDdl ?? false,
-    dropExisting: config.plan.dropExisting ?? false, copyRoles: config.plan.copyRoles ?? false, splitBytes: config.plan.splitTablesLargerThanBytes ?? GIB,
-    stateDir: ctx.stateDir, logger: ctx.logger, whenFinished: 'keep',
-    assertPreconditions: (scope) => assertPreconditions('The snapshot task', scope, { source: ctx.source, target: ctx.target, allowSelfSignedCerts: ctx.tls.allowSelfSignedCerts, filters, trackDdl: config.plan.trackDdl ?? false }),
+    source: ctx.source,
+    target: ctx.target,
+    tls: ctx.tls,
+    filters,
+    jobId: ctx.engineJobId,
+    jobs: config.jobs,
+    noSync: false,
+    trackDdl: config.plan.trackDdl ?? false,
+    dropExisting: config.plan.dropExisting ?? false,
+    copyRoles: config.plan.copyRoles ?? false,
+    splitBytes: config.plan.splitTablesLargerThanBytes ?? GIB,
+    stateDir: ctx.stateDir,
+    logger: ctx.logger,
+    whenFinished: 'keep',
+    assertPreconditions: (scope) =>
+      assertPreconditions('The snapshot task', scope, {
+        source: ctx.source,
+        target: ctx.target,
+        allowSelfSignedCerts: ctx.tls.allowSelfSignedCerts,
+        filters,
+        trackDdl: config.plan.trackDdl ?? false,
+      }),
     confirm: async (plans) => {
       for (const plan of plans) {
         const data = plan.tables.filter((t) => t.mode === 'data');
-        ctx.logger.info(`${plan.source} -> ${plan.target}: ${data.length} table(s) to copy, about ${data.reduce((n, t) => n + t.bytes, 0)} bytes`);
+        ctx.logger.info(
+          `${plan.source} -> ${plan.target}: ${data.length} table(s) to copy, about ${data.reduce((n, t) => n + t.bytes, 0)} bytes`,
+        );
         recorder.set({ tablesDone: 0, tablesTotal: data.length, rowsCopied: 0, bytesCopied: 0 });
       }
       return true;
@@ -97,10 +130,25 @@ export const snapshot: SubcommandHandler = async (ctx) => {
   const copied = Object.values(db.copied);
   const done = report.databases[0];
   const tables = done?.tables ?? copied.length;
-  const totals = { tables, rows: copied.reduce((n, c) => n + c.rows, 0), bytes: copied.reduce((n, c) => n + c.bytes, 0) };
-  recorder.set({ tablesDone: tables, tablesTotal: Math.max(tables, recorder.progress.tablesTotal), rowsCopied: totals.rows, bytesCopied: totals.bytes });
+  const totals = {
+    tables,
+    rows: copied.reduce((n, c) => n + c.rows, 0),
+    bytes: copied.reduce((n, c) => n + c.bytes, 0),
+  };
+  recorder.set({
+    tablesDone: tables,
+    tablesTotal: Math.max(tables, recorder.progress.tablesTotal),
+    rowsCopied: totals.rows,
+    bytesCopied: totals.bytes,
+  });
   return {
-    output: { ...names(ctx, db), ...totals, resumed: report.resumed, resynced: done?.resynced ?? [], steps: Object.fromEntries(Object.entries(db.steps).map(([k, v]) => [k, Math.round(v.seconds * 10) / 10])) },
+    output: {
+      ...names(ctx, db),
+      ...totals,
+      resumed: report.resumed,
+      resynced: done?.resynced ?? [],
+      steps: Object.fromEntries(Object.entries(db.steps).map(([k, v]) => [k, Math.round(v.seconds * 10) / 10])),
+    },
   };
 };
 
@@ -108,13 +156,25 @@ export const snapshot: SubcommandHandler = async (ctx) => {
 export const subscribe: SubcommandHandler = async (ctx) => {
   const job = engineJob(ctx);
   snapshotState(ctx, job, 'subscribe');
-  await assertPreconditions('The subscribe task', 'sync', { source: ctx.source, target: ctx.target, allowSelfSignedCerts: ctx.tls.allowSelfSignedCerts, filters: job.state!.filters });
+  await assertPreconditions('The subscribe task', 'sync', {
+    source: ctx.source,
+    target: ctx.target,
+    allowSelfSignedCerts: ctx.tls.allowSelfSignedCerts,
+    filters: job.state!.filters,
+  });
   const target = ctx.config.plan.subscriptionSslRootCert;
-  const [result] = await runSync({ job, copyData: false, applyDdl: ctx.config.plan.applyDdl ?? false, logger: ctx.logger, ...(target ? { targetSslRootCert: target } : {}) });
+  const [result] = await runSync({
+    job,
+    copyData: false,
+    applyDdl: ctx.config.plan.applyDdl ?? false,
+    logger: ctx.logger,
+    ...(target ? { targetSslRootCert: target } : {}),
+  });
   const db = job.state!.databases[ctx.config.database];
   const ddl = result?.ddl ? { ddlApplied: result.ddl.applied.length, ddlNotApplied: result.ddl.listed.length } : {};
   for (const line of result?.ddl?.applied ?? []) ctx.logger.info(`applied: ${line}`);
-  for (const f of result?.ddl?.listed ?? []) ctx.logger.warn(`not applied (destructive or ambiguous): ${describeFinding(f)}`);
+  for (const f of result?.ddl?.listed ?? [])
+    ctx.logger.warn(`not applied (destructive or ambiguous): ${describeFinding(f)}`);
   return { output: { ...names(ctx, db), action: result?.action ?? 'unchanged', ...ddl } };
 };
 
@@ -128,10 +188,25 @@ export const verify: SubcommandHandler = async (ctx) => {
   try {
     const filters = job.state?.filters ?? (await scopedFilters(ctx));
     const v = config.plan.verify ?? {};
-    report = await runVerify({ job, filters, jobs: config.jobs, maxDiffs: v.maxDiffs ?? 20, rowsPerChunk: v.rowsPerChunk ?? 100_000, recheckTimeoutMs: (v.recheckTimeoutSeconds ?? 120) * 1000, logger: ctx.logger });
+    report = await runVerify({
+      job,
+      filters,
+      jobs: config.jobs,
+      maxDiffs: v.maxDiffs ?? 20,
+      rowsPerChunk: v.rowsPerChunk ?? 100_000,
+      recheckTimeoutMs: (v.recheckTimeoutSeconds ?? 120) * 1000,
+      logger: ctx.logger,
+    });
   } catch (error) {
     const empty = { total: 0, equal: 0, different: 0, unconfirmed: 0, error: 0 };
-    await ctx.store.putVerifyRun({ ...run, endedAt: new Date().toISOString(), outcome: 'error', tables: empty, differences: 0, error: safeError(error).message.slice(0, 4000) });
+    await ctx.store.putVerifyRun({
+      ...run,
+      endedAt: new Date().toISOString(),
+      outcome: 'error',
+      tables: empty,
+      differences: 0,
+      error: safeError(error).message.slice(0, 4000),
+    });
     throw error;
   }
   const { outcome, tables, differences, schemaDiffs } = verifyOutcome(report);
@@ -144,7 +219,9 @@ export const verify: SubcommandHandler = async (ctx) => {
   ]);
   return {
     output,
-    failure: new VerifyDifferences(`Verify found differences in database ${config.database}: ${tables.different} table(s) differ${differing.length ? ` (${differing.slice(0, 5).join(', ')}${differing.length > 5 ? ', ...' : ''})` : ''} and ${schemaDiffs} schema difference(s); check replication health, then run verify again or the CLI's verify for the keys.`),
+    failure: new VerifyDifferences(
+      `Verify found differences in database ${config.database}: ${tables.different} table(s) differ${differing.length ? ` (${differing.slice(0, 5).join(', ')}${differing.length > 5 ? ', ...' : ''})` : ''} and ${schemaDiffs} schema difference(s); check replication health, then run verify again or the CLI's verify for the keys.`,
+    ),
   };
 };
 
@@ -153,9 +230,23 @@ export const cutover: SubcommandHandler = async (ctx) => {
   const job = engineJob(ctx);
   const db = snapshotState(ctx, job, 'cutover');
   const c = ctx.config.plan.cutover ?? {};
-  const [result] = await runCutover({ job, maxLagBytes: c.maxLagBytes ?? 1024 * 1024, timeoutMs: (c.timeoutSeconds ?? 600) * 1000, readOnlySource: c.readOnlySource ?? false, sequenceMargin: c.sequenceMargin ?? 0, logger: ctx.logger });
+  const [result] = await runCutover({
+    job,
+    maxLagBytes: c.maxLagBytes ?? 1024 * 1024,
+    timeoutMs: (c.timeoutSeconds ?? 600) * 1000,
+    readOnlySource: c.readOnlySource ?? false,
+    sequenceMargin: c.sequenceMargin ?? 0,
+    logger: ctx.logger,
+  });
   return {
-    output: { ...names(ctx, db), appliedLsn: result?.appliedLsn, sequences: result?.sequences ?? 0, materializedViews: result?.materializedViews.length ?? 0, sourceReadOnly: result?.sourceReadOnly ?? false, seconds: Math.round((result?.seconds ?? 0) * 10) / 10 },
+    output: {
+      ...names(ctx, db),
+      appliedLsn: result?.appliedLsn,
+      sequences: result?.sequences ?? 0,
+      materializedViews: result?.materializedViews.length ?? 0,
+      sourceReadOnly: result?.sourceReadOnly ?? false,
+      seconds: Math.round((result?.seconds ?? 0) * 10) / 10,
+    },
   };
 };
 
@@ -164,8 +255,17 @@ export const cleanup: SubcommandHandler = async (ctx) => {
   const job = engineJob(ctx);
   const before = names(ctx, job.state?.databases[ctx.config.database]);
   const result = await runCleanup(job, ctx.logger);
-  if (result.warnings.length) throw new CleanupIncomplete(`${result.warnings.join(' ')} Dropped so far: ${result.dropped.join(', ') || 'nothing'}.`);
+  if (result.warnings.length)
+    throw new CleanupIncomplete(
+      `${result.warnings.join(' ')} Dropped so far: ${result.dropped.join(', ') || 'nothing'}.`,
+    );
   return { output: { slot: before.slot, publication: before.publication, dropped: result.dropped } };
 };
 
-export const SUBCOMMAND_HANDLERS: Record<Subcommand, SubcommandHandler> = { snapshot, subscribe, verify, cutover, cleanup };
+export const SUBCOMMAND_HANDLERS: Record<Subcommand, SubcommandHandler> = {
+  snapshot,
+  subscribe,
+  verify,
+  cutover,
+  cleanup,
+};

@@ -28,7 +28,13 @@ export class TaskMetrics {
   #published = true;
 
   /** `everyMs`: CloudWatch keeps one-minute resolution, so more often buys nothing. */
-  constructor(o: { sink: MetricSink | undefined; jobId: string; database: string; everyMs?: number; now?: () => number }) {
+  constructor(o: {
+    sink: MetricSink | undefined;
+    jobId: string;
+    database: string;
+    everyMs?: number;
+    now?: () => number;
+  }) {
     this.#sink = o.sink;
     this.#jobId = o.jobId;
     this.#database = o.database;
@@ -60,7 +66,11 @@ export class TaskMetrics {
     const last = this.#last ?? { at: now, bytes: 0 };
     const seconds = (now - last.at) / 1000;
     const megabytesPerSecond = seconds > 0 ? Math.max(0, p.bytesDone - last.bytes) / MB / seconds : 0;
-    publishCopy(this.#sink!, this.#jobId, this.#database, { rows: p.rowsDone, bytes: p.bytesDone, megabytesPerSecond: Math.round(megabytesPerSecond * 100) / 100 });
+    publishCopy(this.#sink!, this.#jobId, this.#database, {
+      rows: p.rowsDone,
+      bytes: p.bytesDone,
+      megabytesPerSecond: Math.round(megabytesPerSecond * 100) / 100,
+    });
     this.#last = { at: now, bytes: p.bytesDone };
     this.#published = true;
   }

@@ -1,6 +1,11 @@
 // The Step Functions side of a task started with `.waitForTaskToken`: heartbeats while it works, then
 // exactly one SendTaskSuccess or SendTaskFailure. Without a token every method does nothing.
-import { SendTaskFailureCommand, SendTaskHeartbeatCommand, SendTaskSuccessCommand, type SFNClient } from '@aws-sdk/client-sfn';
+import {
+  SendTaskFailureCommand,
+  SendTaskHeartbeatCommand,
+  SendTaskSuccessCommand,
+  type SFNClient,
+} from '@aws-sdk/client-sfn';
 import { clearInterval, setInterval } from 'node:timers';
 import { redact } from '../connection/redact.ts';
 import type { Logger } from '../log/logger.ts';
@@ -20,12 +25,18 @@ export class TaskTokenReporter {
   #timer: ReturnType<typeof setInterval> | undefined;
   #reported = false;
 
-  constructor(options: { sfn: SFNClient | undefined; taskToken: string | undefined; logger: Logger; heartbeatMs?: number }) {
+  constructor(options: {
+    sfn: SFNClient | undefined;
+    taskToken: string | undefined;
+    logger: Logger;
+    heartbeatMs?: number;
+  }) {
     this.#sfn = options.sfn;
     this.#token = options.taskToken;
     this.#logger = options.logger;
     this.#intervalMs = options.heartbeatMs ?? DEFAULT_HEARTBEAT_MS;
-    if (this.#token !== undefined && this.#sfn === undefined) throw new TaskMisconfigured('TASK_TOKEN is set but no Step Functions client was given.');
+    if (this.#token !== undefined && this.#sfn === undefined)
+      throw new TaskMisconfigured('TASK_TOKEN is set but no Step Functions client was given.');
   }
 
   get active(): boolean {
@@ -54,14 +65,24 @@ export class TaskTokenReporter {
     if (!this.#token || this.#reported) return true;
     this.#reported = true;
     this.stop();
-    return this.#send(new SendTaskSuccessCommand({ taskToken: this.#token, output: redact(JSON.stringify(output)) }), 'SendTaskSuccess');
+    return this.#send(
+      new SendTaskSuccessCommand({ taskToken: this.#token, output: redact(JSON.stringify(output)) }),
+      'SendTaskSuccess',
+    );
   }
 
   async failure(error: string, cause: string): Promise<boolean> {
     if (!this.#token || this.#reported) return true;
     this.#reported = true;
     this.stop();
-    return this.#send(new SendTaskFailureCommand({ taskToken: this.#token, error: redact(error).slice(0, MAX_ERROR), cause: redact(cause).slice(0, MAX_CAUSE) }), 'SendTaskFailure');
+    return this.#send(
+      new SendTaskFailureCommand({
+        taskToken: this.#token,
+        error: redact(error).slice(0, MAX_ERROR),
+        cause: redact(cause).slice(0, MAX_CAUSE),
+      }),
+      'SendTaskFailure',
+    );
   }
 
   async #send(command: SendTaskSuccessCommand | SendTaskFailureCommand, what: string): Promise<boolean> {

@@ -39,7 +39,13 @@ export function rowHashExpression(columns: string[], method: RowHashMethod = 'te
  * domain of one) whose hash depends on the value alone: enums hash their OIDs, which differ between
  * databases, and extension types such as citext fold case. Anything else is compared as text.
  */
-export async function chooseRowHashMethod(client: pg.Client, schema: string, table: string, columns: string[], sameMajorAtLeast14: boolean): Promise<RowHashMethod> {
+export async function chooseRowHashMethod(
+  client: pg.Client,
+  schema: string,
+  table: string,
+  columns: string[],
+  sameMajorAtLeast14: boolean,
+): Promise<RowHashMethod> {
   if (!sameMajorAtLeast14) return 'text';
   const { rows } = await client.query<{ ok: boolean }>(
     `SELECT bool_and(bt.typtype = 'b' AND btn.nspname = 'pg_catalog' AND bt.typname NOT IN ('oid', 'xid', 'cid', 'tid') AND bt.typname NOT LIKE 'reg%') AS ok
@@ -53,7 +59,9 @@ export async function chooseRowHashMethod(client: pg.Client, schema: string, tab
   );
   if (!rows[0]?.ok) return 'text';
   try {
-    await client.query(`SELECT ${rowHashExpression(columns, 'record')} FROM ONLY ${qualifiedName(schema, table)} LIMIT 1`);
+    await client.query(
+      `SELECT ${rowHashExpression(columns, 'record')} FROM ONLY ${qualifiedName(schema, table)} LIMIT 1`,
+    );
     return 'record';
   } catch {
     return 'text';
@@ -66,7 +74,15 @@ export interface ChunkSummary {
   hashSum: string;
 }
 
-export async function summarizeRange(client: pg.Client, schema: string, table: string, columns: string[], method: RowHashMethod, where: string | null, params: unknown[] = []): Promise<ChunkSummary> {
+export async function summarizeRange(
+  client: pg.Client,
+  schema: string,
+  table: string,
+  columns: string[],
+  method: RowHashMethod,
+  where: string | null,
+  params: unknown[] = [],
+): Promise<ChunkSummary> {
   // sum(bigint) accumulates in 128 bits and returns numeric: no overflow, no per-row cast.
   const { rows } = await client.query<{ n: string; h: string }>(
     `SELECT count(*)::text AS n, coalesce(sum(${rowHashExpression(columns, method)}), 0)::text AS h FROM ONLY ${qualifiedName(schema, table)}${where ? ` WHERE ${where}` : ''}`,

@@ -9,10 +9,17 @@ export interface KeyRange {
 
 export function keyColumnExpression(column: string, type: string): string {
   // Text keys compare byte-wise on both sides, whatever each database's collation is.
-  return /^(text|character|character varying|citext|name)\b/.test(type) ? `${quoteIdent(column)} COLLATE "C"` : quoteIdent(column);
+  return /^(text|character|character varying|citext|name)\b/.test(type)
+    ? `${quoteIdent(column)} COLLATE "C"`
+    : quoteIdent(column);
 }
 
-export function rangeCondition(column: string, type: string, range: KeyRange, firstParam: number): { sql: string; params: string[] } {
+export function rangeCondition(
+  column: string,
+  type: string,
+  range: KeyRange,
+  firstParam: number,
+): { sql: string; params: string[] } {
   const key = keyColumnExpression(column, type);
   const cast = type.replace(/\(.*\)/, '');
   const parts: string[] = [];
@@ -32,7 +39,14 @@ export function rangeCondition(column: string, type: string, range: KeyRange, fi
  * Splits a table into about `chunks` key ranges of similar row counts, from the planner's histogram
  * of the first key column (fresh after init's ANALYZE); without one, from a sample of the keys.
  */
-export async function planKeyRanges(client: pg.Client, schema: string, table: string, column: string, type: string, chunks: number): Promise<KeyRange[]> {
+export async function planKeyRanges(
+  client: pg.Client,
+  schema: string,
+  table: string,
+  column: string,
+  type: string,
+  chunks: number,
+): Promise<KeyRange[]> {
   if (chunks <= 1) return [{ lower: null, upper: null }];
   const key = keyColumnExpression(column, type);
   let bounds: string[];

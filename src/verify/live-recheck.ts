@@ -23,7 +23,12 @@ export interface LiveRecheck {
  * One wait that runs out means replication is not keeping up: every later re-check would wait as
  * long again for nothing, so the rest report at once and the database says so.
  */
-export function liveRecheck(source: pg.Client, streaming: boolean, slot: string | undefined, req: { maxDiffs: number; recheckTimeoutMs: number }): LiveRecheck {
+export function liveRecheck(
+  source: pg.Client,
+  streaming: boolean,
+  slot: string | undefined,
+  req: { maxDiffs: number; recheckTimeoutMs: number },
+): LiveRecheck {
   let stalled = false;
   return {
     streaming,
@@ -50,7 +55,9 @@ export async function settleKeyless(first: Sides, r: Working, live: LiveRecheck)
     // Without a key there is no row to re-read at a known position: under steady writes the whole
     // table never holds still on both sides at once. Say so instead of claiming a difference.
     r.status = 'unconfirmed';
-    r.note = live.stalled() ? `no primary key; ${live.stalledNote}` : 'no primary key, and the table changed during every re-check: run verify again when writes pause, or after cutover';
+    r.note = live.stalled()
+      ? `no primary key; ${live.stalledNote}`
+      : 'no primary key, and the table changed during every re-check: run verify again when writes pause, or after cutover';
   } else r.note = 'no primary key: the rows differ as a whole, but cannot be pinpointed';
 }
 
@@ -86,7 +93,10 @@ async function waitForCatchUp(source: pg.Client, slot: string, timeoutMs: number
   const lsn = await committedWalEnd(source);
   const deadline = Date.now() + timeoutMs;
   for (;;) {
-    const r = await source.query<{ done: boolean | null }>('SELECT confirmed_flush_lsn >= $2::pg_lsn AS done FROM pg_replication_slots WHERE slot_name = $1', [slot, lsn]);
+    const r = await source.query<{ done: boolean | null }>(
+      'SELECT confirmed_flush_lsn >= $2::pg_lsn AS done FROM pg_replication_slots WHERE slot_name = $1',
+      [slot, lsn],
+    );
     if (r.rows[0]?.done) return true;
     if (Date.now() > deadline) return false;
     await new Promise((res) => setTimeout(res, 200));

@@ -46,27 +46,50 @@ export interface MatviewCompareOptions {
   streaming: boolean;
 }
 
-const STALE = 'materialized views are not replicated, and the source\'s may have been refreshed since init: cutover refreshes the target\'s (or run REFRESH MATERIALIZED VIEW there)';
+const STALE =
+  "materialized views are not replicated, and the source's may have been refreshed since init: cutover refreshes the target's (or run REFRESH MATERIALIZED VIEW there)";
 
 /**
  * Compares one materialized view as a table without a key: row count and the sum of the row hashes,
  * on both sides. One that is populated on neither side is equal; one populated on one side only is not.
  */
-export async function compareMatview(sides: Sides, source: MatviewOnOneSide, target: MatviewOnOneSide | undefined, options: MatviewCompareOptions): Promise<MatviewResult> {
+export async function compareMatview(
+  sides: Sides,
+  source: MatviewOnOneSide,
+  target: MatviewOnOneSide | undefined,
+  options: MatviewCompareOptions,
+): Promise<MatviewResult> {
   const base = { database: options.database, matview: key(source), rows: null };
   // A difference that a refresh of the target's view would settle is not proof of a broken copy while the source moves on.
-  const differs = (note: string): MatviewResult => (options.streaming ? { ...base, status: 'unconfirmed', note: `${note}; ${STALE}` } : { ...base, status: 'different', note });
+  const differs = (note: string): MatviewResult =>
+    options.streaming
+      ? { ...base, status: 'unconfirmed', note: `${note}; ${STALE}` }
+      : { ...base, status: 'different', note };
   if (!target) return { ...base, status: 'different', note: 'missing on the target' };
   if (!source.populated && !target.populated) return { ...base, status: 'ok', note: 'populated on neither side' };
   if (!source.populated) return { ...base, status: 'different', note: 'populated on the target but not on the source' };
   if (!target.populated) return differs('not populated on the target');
   const columns = source.columns.filter((c) => target.columns.includes(c));
-  if (columns.length !== source.columns.length || columns.length !== target.columns.length) return { ...base, status: 'different', note: 'the columns differ' };
-  const method = await chooseRowHashMethod(sides.source, source.schema, source.name, columns, options.sameMajorAtLeast14);
+  if (columns.length !== source.columns.length || columns.length !== target.columns.length)
+    return { ...base, status: 'different', note: 'the columns differ' };
+  const method = await chooseRowHashMethod(
+    sides.source,
+    source.schema,
+    source.name,
+    columns,
+    options.sameMajorAtLeast14,
+  );
   const [s, t] = await Promise.all([
     summarizeRange(sides.source, source.schema, source.name, columns, method, null),
     summarizeRange(sides.target, source.schema, source.name, columns, method, null),
   ]);
   if (sameSummary(s, t)) return { ...base, status: 'ok', rows: s.rows };
-  return { ...differs(s.rows === t.rows ? `the rows differ (${s.rows} on both sides)` : `${s.rows} row(s) on the source, ${t.rows} on the target`), rows: s.rows };
+  return {
+    ...differs(
+      s.rows === t.rows
+        ? `the rows differ (${s.rows} on both sides)`
+        : `${s.rows} row(s) on the source, ${t.rows} on the target`,
+    ),
+    rows: s.rows,
+  };
 }

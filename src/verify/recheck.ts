@@ -17,14 +17,23 @@ function keyText(columns: { name: string }[], key: Record<string, string>): stri
 }
 
 /** Row hashes of specific rows, by primary key, on one side, keyed by keyText. */
-async function rowsByKey(client: pg.Client, table: TableToVerify, keys: Record<string, string>[]): Promise<Map<string, string>> {
+async function rowsByKey(
+  client: pg.Client,
+  table: TableToVerify,
+  keys: Record<string, string>[],
+): Promise<Map<string, string>> {
   if (keys.length === 0) return new Map();
   const cols = table.primaryKey;
   const params: string[] = [];
-  const tuples = keys.map((key) => `(${cols.map((c) => {
-    params.push(key[c.name]!);
-    return `$${params.length}::${c.type.replace(/\(.*\)/, '')}`;
-  }).join(', ')})`);
+  const tuples = keys.map(
+    (key) =>
+      `(${cols
+        .map((c) => {
+          params.push(key[c.name]!);
+          return `$${params.length}::${c.type.replace(/\(.*\)/, '')}`;
+        })
+        .join(', ')})`,
+  );
   const keyJson = `json_build_object(${cols.map((k) => `'${k.name.replace(/'/g, "''")}', ${quoteIdent(k.name)}::text`).join(', ')})::text`;
   const { rows } = await client.query<{ k: string; h: string }>(
     `SELECT ${keyJson} AS k, ${rowHashExpression(table.columns, table.hashMethod)}::text AS h FROM ONLY ${qualifiedName(table.schema, table.name)} WHERE (${cols.map((c) => quoteIdent(c.name)).join(', ')}) IN (${tuples.join(', ')})`,
@@ -45,7 +54,13 @@ function kindOf(source: string | undefined, target: string | undefined): RowDiff
  * during the round (a hot row under steady updates) proves nothing either way: it stays suspect for the
  * next round, and if it is still moving in the last round it is reported as changing, never as different.
  */
-export async function recheckRows(sides: Sides, table: TableToVerify, suspects: RowDiff[], rounds: number, catchUp: () => Promise<boolean>): Promise<RecheckResult> {
+export async function recheckRows(
+  sides: Sides,
+  table: TableToVerify,
+  suspects: RowDiff[],
+  rounds: number,
+  catchUp: () => Promise<boolean>,
+): Promise<RecheckResult> {
   let pending = suspects.map((diff) => ({ diff, changing: false }));
   for (let round = 0; round < rounds && pending.length; round++) {
     const next: typeof pending = [];
@@ -66,5 +81,8 @@ export async function recheckRows(sides: Sides, table: TableToVerify, suspects: 
     }
     pending = next;
   }
-  return { different: pending.filter((p) => !p.changing).map((p) => p.diff), changing: pending.filter((p) => p.changing).map((p) => p.diff) };
+  return {
+    different: pending.filter((p) => !p.changing).map((p) => p.diff),
+    changing: pending.filter((p) => p.changing).map((p) => p.diff),
+  };
 }

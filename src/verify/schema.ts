@@ -34,7 +34,9 @@ async function readSchemaQualified(client: pg.Client): Promise<SchemaSnapshot> {
     if (!columns.has(r.t)) columns.set(r.t, new Map());
     columns.get(r.t)!.set(r.c, r.type);
   }
-  const idx = await client.query<{ x: string }>(`SELECT schemaname || '.' || indexname || ': ' || regexp_replace(indexdef, ' ON (ONLY )?', ' ON ') AS x FROM pg_indexes WHERE schemaname NOT IN ('pg_catalog', 'information_schema')`);
+  const idx = await client.query<{ x: string }>(
+    `SELECT schemaname || '.' || indexname || ': ' || regexp_replace(indexdef, ' ON (ONLY )?', ' ON ') AS x FROM pg_indexes WHERE schemaname NOT IN ('pg_catalog', 'information_schema')`,
+  );
   const con = await client.query<{ x: string }>(`
     SELECT n.nspname || '.' || cl.relname || '.' || c.conname || ': ' || pg_get_constraintdef(c.oid) AS x
       FROM pg_constraint c JOIN pg_class cl ON cl.oid = c.conrelid JOIN pg_namespace n ON n.oid = cl.relnamespace WHERE ${USER}`);
@@ -54,11 +56,15 @@ export function compareSchemas(source: SchemaSnapshot, target: SchemaSnapshot, t
     }
     for (const [column, type] of s) {
       if (!t.has(column)) diffs.push(`column ${table}.${column} is missing on the target`);
-      else if (t.get(column) !== type) diffs.push(`column ${table}.${column} is ${type} on the source but ${t.get(column)} on the target`);
+      else if (t.get(column) !== type)
+        diffs.push(`column ${table}.${column} is ${type} on the source but ${t.get(column)} on the target`);
     }
-    for (const column of t.keys()) if (!s.has(column)) diffs.push(`column ${table}.${column} exists only on the target`);
+    for (const column of t.keys())
+      if (!s.has(column)) diffs.push(`column ${table}.${column} exists only on the target`);
   }
-  for (const i of source.indexes) if (!target.indexes.has(i)) diffs.push(`index ${i.split(':')[0]} is missing or different on the target`);
-  for (const c of source.constraints) if (!target.constraints.has(c)) diffs.push(`constraint ${c.split(':')[0]} is missing or different on the target`);
+  for (const i of source.indexes)
+    if (!target.indexes.has(i)) diffs.push(`index ${i.split(':')[0]} is missing or different on the target`);
+  for (const c of source.constraints)
+    if (!target.constraints.has(c)) diffs.push(`constraint ${c.split(':')[0]} is missing or different on the target`);
   return diffs;
 }

@@ -40,8 +40,15 @@ export function sameSummary(a: ChunkSummary, b: ChunkSummary): boolean {
   return a.rows === b.rows && a.hashSum === b.hashSum;
 }
 
-export async function summarizeBoth(sides: Sides, table: TableToVerify, range: KeyRange | null): Promise<[ChunkSummary, ChunkSummary]> {
-  const cond = range && table.primaryKey.length ? rangeCondition(table.primaryKey[0]!.name, table.primaryKey[0]!.type, range, 1) : { sql: '', params: [] };
+export async function summarizeBoth(
+  sides: Sides,
+  table: TableToVerify,
+  range: KeyRange | null,
+): Promise<[ChunkSummary, ChunkSummary]> {
+  const cond =
+    range && table.primaryKey.length
+      ? rangeCondition(table.primaryKey[0]!.name, table.primaryKey[0]!.type, range, 1)
+      : { sql: '', params: [] };
   const where = combine(table.where, cond.sql || null);
   return Promise.all([
     summarizeRange(sides.source, table.schema, table.name, table.columns, table.hashMethod, where, cond.params),
@@ -49,15 +56,29 @@ export async function summarizeBoth(sides: Sides, table: TableToVerify, range: K
   ]);
 }
 
-export async function chunkRanges(sides: Sides, table: TableToVerify, rowsPerChunk: number, estimatedRows: number): Promise<KeyRange[]> {
+export async function chunkRanges(
+  sides: Sides,
+  table: TableToVerify,
+  rowsPerChunk: number,
+  estimatedRows: number,
+): Promise<KeyRange[]> {
   if (!table.primaryKey.length) return [{ lower: null, upper: null }];
   if (estimatedRows <= 0) {
     // Never analyzed (reltuples unknown): count once rather than compare a big table as one range.
-    const { rows } = await sides.source.query<{ n: string }>(`SELECT count(*) AS n FROM ONLY ${qualifiedName(table.schema, table.name)}`);
+    const { rows } = await sides.source.query<{ n: string }>(
+      `SELECT count(*) AS n FROM ONLY ${qualifiedName(table.schema, table.name)}`,
+    );
     estimatedRows = Number(rows[0]!.n);
   }
   const chunks = Math.min(200, Math.max(1, Math.ceil(estimatedRows / rowsPerChunk)));
-  return planKeyRanges(sides.source, table.schema, table.name, table.primaryKey[0]!.name, table.primaryKey[0]!.type, chunks);
+  return planKeyRanges(
+    sides.source,
+    table.schema,
+    table.name,
+    table.primaryKey[0]!.name,
+    table.primaryKey[0]!.type,
+    chunks,
+  );
 }
 
 /** Row-level comparison of a small range: keys and row hashes from both sides, merged in key order. */
@@ -67,7 +88,10 @@ async function compareRows(sides: Sides, table: TableToVerify, range: KeyRange):
   const where = combine(table.where, cond.sql || null);
   const keyJson = `json_build_object(${table.primaryKey.map((k) => `'${k.name.replace(/'/g, "''")}', ${quoteIdent(k.name)}::text`).join(', ')})::text`;
   const sql = `SELECT ${keyJson} AS k, ${rowHashExpression(table.columns, table.hashMethod)}::text AS h FROM ONLY ${qualifiedName(table.schema, table.name)}${where ? ` WHERE ${where}` : ''}`;
-  const [s, t] = await Promise.all([sides.source.query<{ k: string; h: string }>(sql, cond.params), sides.target.query<{ k: string; h: string }>(sql, cond.params)]);
+  const [s, t] = await Promise.all([
+    sides.source.query<{ k: string; h: string }>(sql, cond.params),
+    sides.target.query<{ k: string; h: string }>(sql, cond.params),
+  ]);
   const source = new Map(s.rows.map((r) => [r.k, r.h]));
   const target = new Map(t.rows.map((r) => [r.k, r.h]));
   const diffs: RowDiff[] = [];
@@ -75,7 +99,8 @@ async function compareRows(sides: Sides, table: TableToVerify, range: KeyRange):
     if (!target.has(k)) diffs.push({ kind: 'missing on target', key: JSON.parse(k) as Record<string, string> });
     else if (target.get(k) !== h) diffs.push({ kind: 'different', key: JSON.parse(k) as Record<string, string> });
   }
-  for (const k of target.keys()) if (!source.has(k)) diffs.push({ kind: 'extra on target', key: JSON.parse(k) as Record<string, string> });
+  for (const k of target.keys())
+    if (!source.has(k)) diffs.push({ kind: 'extra on target', key: JSON.parse(k) as Record<string, string> });
   return diffs;
 }
 
@@ -96,7 +121,12 @@ async function middleKey(sides: Sides, table: TableToVerify, range: KeyRange, ro
  * Narrows a mismatching range down to rows: split at the middle key while the range is big, then
  * compare keys and row hashes. Ranges that match on both sides are dropped on the way.
  */
-export async function bisect(sides: Sides, table: TableToVerify, range: KeyRange, maxDiffs: number): Promise<RowDiff[]> {
+export async function bisect(
+  sides: Sides,
+  table: TableToVerify,
+  range: KeyRange,
+  maxDiffs: number,
+): Promise<RowDiff[]> {
   const [s, t] = await summarizeBoth(sides, table, range);
   if (sameSummary(s, t)) return [];
   const rows = Math.max(s.rows, t.rows);

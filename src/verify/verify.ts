@@ -69,7 +69,10 @@ async function openPairs(job: JobContext, plan: DatabasePlan, count: number): Pr
   try {
     for (let i = 0; i < count; i++) {
       // Both or neither: a source session opened beside an unreachable target would keep the process alive.
-      const [source, target] = (await openClients([job.openSource(plan.source), job.openTarget(plan.target)])) as [pg.Client, pg.Client];
+      const [source, target] = (await openClients([job.openSource(plan.source), job.openTarget(plan.target)])) as [
+        pg.Client,
+        pg.Client,
+      ];
       pairs.push({ source, target });
       await Promise.all([useCanonicalSession(source), useCanonicalSession(target)]);
     }
@@ -81,23 +84,31 @@ async function openPairs(job: JobContext, plan: DatabasePlan, count: number): Pr
 }
 
 async function closePairs(pairs: Sides[]): Promise<void> {
-  await Promise.all(pairs.flatMap((p) => [p.source.end().catch(() => undefined), p.target.end().catch(() => undefined)]));
+  await Promise.all(
+    pairs.flatMap((p) => [p.source.end().catch(() => undefined), p.target.end().catch(() => undefined)]),
+  );
 }
 
 /** Runs `work` over `items` on the session pairs, one item per pair at a time. */
 async function onPairs<T, R>(pairs: Sides[], items: T[], work: (sides: Sides, item: T) => Promise<R>): Promise<R[]> {
   const results: R[] = new Array(items.length);
   let next = 0;
-  await Promise.all(pairs.map(async (sides) => {
-    while (next < items.length) {
-      const index = next++;
-      results[index] = await work(sides, items[index]!);
-    }
-  }));
+  await Promise.all(
+    pairs.map(async (sides) => {
+      while (next < items.length) {
+        const index = next++;
+        results[index] = await work(sides, items[index]!);
+      }
+    }),
+  );
   return results;
 }
 
-function tableToVerify(table: TablePlan, sourceColumns: Map<string, string> | undefined, targetColumns: Map<string, string> | undefined): TableToVerify {
+function tableToVerify(
+  table: TablePlan,
+  sourceColumns: Map<string, string> | undefined,
+  targetColumns: Map<string, string> | undefined,
+): TableToVerify {
   const common = [...(sourceColumns?.keys() ?? [])].filter((c) => targetColumns?.has(c));
   return {
     schema: table.schema,
@@ -111,10 +122,17 @@ function tableToVerify(table: TablePlan, sourceColumns: Map<string, string> | un
 
 /** Whether a drift finding covers one of compareSchemas' sentences (same table and column, table, or index). */
 function explains(f: DriftFinding, diff: string): boolean {
-  if (f.column !== undefined && (diff.includes(`${f.table}.${f.column} `) || (f.kind === 'column renamed' && diff.startsWith(`column ${f.table}.`)))) return true;
+  if (
+    f.column !== undefined &&
+    (diff.includes(`${f.table}.${f.column} `) || (f.kind === 'column renamed' && diff.startsWith(`column ${f.table}.`)))
+  )
+    return true;
   if (f.kind === 'column dropped' && diff.includes(`${f.table}.${f.column} exists only`)) return true;
   if (f.kind === 'table missing' && diff === `table ${f.table} is missing on the target`) return true;
-  if (f.kind === 'index missing') return diff.startsWith(`index ${f.table.split('.')[0]}.${/^CREATE (?:UNIQUE )?INDEX (\S+)/.exec(f.statements.at(-1)!.sql)?.[1] ?? ''}`);
+  if (f.kind === 'index missing')
+    return diff.startsWith(
+      `index ${f.table.split('.')[0]}.${/^CREATE (?:UNIQUE )?INDEX (\S+)/.exec(f.statements.at(-1)!.sql)?.[1] ?? ''}`,
+    );
   return f.kind === 'primary key' && diff.startsWith(`constraint ${f.table}.`) && diff.includes('PRIMARY KEY');
 }
 
@@ -127,7 +145,14 @@ export async function runVerify(req: VerifyRequest): Promise<VerifyReport> {
   let plans: DatabasePlan[];
   try {
     const facts = await readServerFacts(admin);
-    ({ databases: plans } = await planJob(admin, job.openSource, { source: job.source, target: job.target }, filters, facts.major, state?.timeFilters));
+    ({ databases: plans } = await planJob(
+      admin,
+      job.openSource,
+      { source: job.source, target: job.target },
+      filters,
+      facts.major,
+      state?.timeFilters,
+    ));
   } finally {
     await admin.end().catch(() => undefined);
   }
@@ -139,27 +164,69 @@ export async function runVerify(req: VerifyRequest): Promise<VerifyReport> {
       const first = pairs[0]!;
       const [sourceSchema, targetSchema] = await Promise.all([readSchema(first.source), readSchema(first.target)]);
       const planned = new Set(plan.tables.filter((t) => t.mode !== 'excluded').map((t) => `${t.schema}.${t.name}`));
-      const drift = dbState?.done ? await detectDrift(first.source, first.target, { database: plan.source, subscription: dbState.subscription ?? dbState.slot, publication: dbState.publication, tables: plan.publication }) : [];
+      const drift = dbState?.done
+        ? await detectDrift(first.source, first.target, {
+            database: plan.source,
+            subscription: dbState.subscription ?? dbState.slot,
+            publication: dbState.publication,
+            tables: plan.publication,
+          })
+        : [];
       // What drift names with its fix is not repeated among the plain schema differences.
-      const schemaDiffs = compareSchemas(sourceSchema, targetSchema, planned).filter((d) => !drift.some((f) => explains(f, d)));
-      const streaming = Boolean(dbState?.subscription) && ((await first.target.query('SELECT 1 FROM pg_subscription WHERE subname = $1 AND subenabled', [dbState!.subscription])).rowCount ?? 0) > 0;
+      const schemaDiffs = compareSchemas(sourceSchema, targetSchema, planned).filter(
+        (d) => !drift.some((f) => explains(f, d)),
+      );
+      const streaming =
+        Boolean(dbState?.subscription) &&
+        ((
+          await first.target.query('SELECT 1 FROM pg_subscription WHERE subname = $1 AND subenabled', [
+            dbState!.subscription,
+          ])
+        ).rowCount ?? 0) > 0;
 
       const tables = plan.tables.filter((t) => t.mode !== 'excluded');
       const results: Working[] = tables.map((table) => {
         const key = `${table.schema}.${table.name}`;
         const verify = tableToVerify(table, sourceSchema.columns.get(key), targetSchema.columns.get(key));
-        const base: Working = { database: plan.source, table: key, status: 'ok', rows: 0, seconds: 0, chunks: 0, diffs: [], mismatched: [], verify, started: performance.now() };
+        const base: Working = {
+          database: plan.source,
+          table: key,
+          status: 'ok',
+          rows: 0,
+          seconds: 0,
+          chunks: 0,
+          diffs: [],
+          mismatched: [],
+          verify,
+          started: performance.now(),
+        };
         if (table.mode === 'schema-only') return { ...base, status: 'schema only', note: 'existence and columns only' };
         if (!targetSchema.columns.has(key)) return { ...base, status: 'different', note: 'missing on the target' };
         return base;
       });
       // Every chunk of every table is one work item, so big tables spread over all --jobs session pairs.
       const toCompare = results.filter((r) => r.status === 'ok');
-      const [sourceMajor, targetMajor] = await Promise.all([readServerFacts(first.source), readServerFacts(first.target)]).then((f) => f.map((x) => x.major));
+      const [sourceMajor, targetMajor] = await Promise.all([
+        readServerFacts(first.source),
+        readServerFacts(first.target),
+      ]).then((f) => f.map((x) => x.major));
       for (const r of toCompare) {
-        r.verify.hashMethod = await chooseRowHashMethod(first.source, r.verify.schema, r.verify.name, r.verify.columns, sourceMajor === targetMajor && sourceMajor! >= 14);
+        r.verify.hashMethod = await chooseRowHashMethod(
+          first.source,
+          r.verify.schema,
+          r.verify.name,
+          r.verify.columns,
+          sourceMajor === targetMajor && sourceMajor! >= 14,
+        );
       }
-      const rangesPerTable = await onPairs(pairs, toCompare, (sides, r) => chunkRanges(sides, r.verify, req.rowsPerChunk, tables.find((t) => `${t.schema}.${t.name}` === r.table)!.estimatedRows));
+      const rangesPerTable = await onPairs(pairs, toCompare, (sides, r) =>
+        chunkRanges(
+          sides,
+          r.verify,
+          req.rowsPerChunk,
+          tables.find((t) => `${t.schema}.${t.name}` === r.table)!.estimatedRows,
+        ),
+      );
       const items = toCompare.flatMap((r, i) => rangesPerTable[i]!.map((range) => ({ r, range })));
       for (const [i, r] of toCompare.entries()) r.chunks = rangesPerTable[i]!.length;
       await onPairs(pairs, items, async (sides, { r, range }) => {
@@ -182,19 +249,49 @@ export async function runVerify(req: VerifyRequest): Promise<VerifyReport> {
       }
       const stalled = live.stalled();
 
-      const [sourceMatviews, targetMatviews] = await Promise.all([readMatviews(first.source), readMatviews(first.target)]);
-      const matviewOptions = { database: plan.source, sameMajorAtLeast14: sourceMajor === targetMajor && sourceMajor! >= 14, streaming };
-      const materializedViews = await onPairs(pairs, [...sourceMatviews.entries()], (sides, [name, m]) => compareMatview(sides, m, targetMatviews.get(name), matviewOptions));
+      const [sourceMatviews, targetMatviews] = await Promise.all([
+        readMatviews(first.source),
+        readMatviews(first.target),
+      ]);
+      const matviewOptions = {
+        database: plan.source,
+        sameMajorAtLeast14: sourceMajor === targetMajor && sourceMajor! >= 14,
+        streaming,
+      };
+      const materializedViews = await onPairs(pairs, [...sourceMatviews.entries()], (sides, [name, m]) =>
+        compareMatview(sides, m, targetMatviews.get(name), matviewOptions),
+      );
 
       const sequencesBehind: string[] = [];
-      const [sourceSeq, targetSeq] = await Promise.all([readSequenceValues(first.source), readSequenceValues(first.target)]);
+      const [sourceSeq, targetSeq] = await Promise.all([
+        readSequenceValues(first.source),
+        readSequenceValues(first.target),
+      ]);
       for (const s of sourceSeq) {
         const t = targetSeq.find((x) => x.schema === s.schema && x.name === s.name);
-        if (!t || BigInt(t.lastValue) < BigInt(s.lastValue)) sequencesBehind.push(`${s.schema}.${s.name} (source ${s.lastValue}, target ${t?.lastValue ?? 'missing'})`);
+        if (!t || BigInt(t.lastValue) < BigInt(s.lastValue))
+          sequencesBehind.push(`${s.schema}.${s.name} (source ${s.lastValue}, target ${t?.lastValue ?? 'missing'})`);
       }
       const tablesOut: TableResult[] = results.map(({ mismatched: _m, verify: _v, started: _s, ...r }) => r);
-      if (schemaDiffs.length || drift.length || stalled || tablesOut.some((t) => t.status === 'different') || materializedViews.some((m) => m.status === 'different')) report.ok = false;
-      report.databases.push({ database: plan.source, target: plan.target, tables: tablesOut, materializedViews, schemaDiffs, drift, sequencesBehind, rechecked, replicationStalled: stalled });
+      if (
+        schemaDiffs.length ||
+        drift.length ||
+        stalled ||
+        tablesOut.some((t) => t.status === 'different') ||
+        materializedViews.some((m) => m.status === 'different')
+      )
+        report.ok = false;
+      report.databases.push({
+        database: plan.source,
+        target: plan.target,
+        tables: tablesOut,
+        materializedViews,
+        schemaDiffs,
+        drift,
+        sequencesBehind,
+        rechecked,
+        replicationStalled: stalled,
+      });
     } finally {
       await closePairs(pairs);
     }

@@ -5,7 +5,11 @@ import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { startJobTable } from '../support/job-table.ts';
 
-export interface SecretsStub { url: string; calls: string[]; close: () => Promise<void> }
+export interface SecretsStub {
+  url: string;
+  calls: string[];
+  close: () => Promise<void>;
+}
 
 export async function startSecretsStub(secrets: Map<string, string>): Promise<SecretsStub> {
   const calls: string[] = [];
@@ -17,21 +21,36 @@ export async function startSecretsStub(secrets: Map<string, string>): Promise<Se
         // A query-protocol service (RDS): it knows no instance.
         calls.push(String(new URLSearchParams(body).get('Action')));
         res.writeHead(404, { 'content-type': 'text/xml' });
-        res.end('<ErrorResponse><Error><Type>Sender</Type><Code>DBInstanceNotFound</Code><Message>DBInstance smoke-db not found.</Message></Error><RequestId>1</RequestId></ErrorResponse>');
+        res.end(
+          '<ErrorResponse><Error><Type>Sender</Type><Code>DBInstanceNotFound</Code><Message>DBInstance smoke-db not found.</Message></Error><RequestId>1</RequestId></ErrorResponse>',
+        );
         return;
       }
       calls.push(String(req.headers['x-amz-target']));
       const id = (JSON.parse(body || '{}') as { SecretId?: string }).SecretId ?? '';
       const value = secrets.get(id);
       res.writeHead(value ? 200 : 400, { 'content-type': 'application/x-amz-json-1.1' });
-      res.end(JSON.stringify(value ? { ARN: id, Name: id, SecretString: value } : { __type: 'ResourceNotFoundException', message: 'Secrets Manager can\'t find the specified secret.' }));
+      res.end(
+        JSON.stringify(
+          value
+            ? { ARN: id, Name: id, SecretString: value }
+            : { __type: 'ResourceNotFoundException', message: "Secrets Manager can't find the specified secret." },
+        ),
+      );
     });
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, calls, close: () => new Promise((r) => server.close(() => r())) };
+  return {
+    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    calls,
+    close: () => new Promise((r) => server.close(() => r())),
+  };
 }
 
-export interface DynamoStub { url: string; close: () => Promise<void> }
+export interface DynamoStub {
+  url: string;
+  close: () => Promise<void>;
+}
 
 /** dynalite with the job table, for a process in another container: only its URL leaves. */
 export async function startJobTableStub(tableName: string): Promise<DynamoStub> {
@@ -42,8 +61,14 @@ export async function startJobTableStub(tableName: string): Promise<DynamoStub> 
 /** The environment of a process that must reach only the local stubs (no real AWS, no credentials of the machine). */
 export function offlineAwsEnvironment(endpoints: Record<string, string>): Record<string, string | undefined> {
   return {
-    AWS_REGION: 'eu-west-1', AWS_ACCESS_KEY_ID: 'test', AWS_SECRET_ACCESS_KEY: 'test', AWS_SESSION_TOKEN: undefined, AWS_PROFILE: undefined,
-    AWS_CONFIG_FILE: '/nonexistent', AWS_SHARED_CREDENTIALS_FILE: '/nonexistent', AWS_EC2_METADATA_DISABLED: 'true',
+    AWS_REGION: 'eu-west-1',
+    AWS_ACCESS_KEY_ID: 'test',
+    AWS_SECRET_ACCESS_KEY: 'test',
+    AWS_SESSION_TOKEN: undefined,
+    AWS_PROFILE: undefined,
+    AWS_CONFIG_FILE: '/nonexistent',
+    AWS_SHARED_CREDENTIALS_FILE: '/nonexistent',
+    AWS_EC2_METADATA_DISABLED: 'true',
     ...Object.fromEntries(Object.entries(endpoints).map(([service, url]) => [`AWS_ENDPOINT_URL_${service}`, url])),
   };
 }

@@ -15,7 +15,13 @@ import { dropReplicationObjects, fingerprintTables, replicationObjectsOnSource }
 import { createTestDatabase, withClient } from '../support/db.ts';
 import { repoRoot } from '../infra/cdk-context.ts';
 import { resourcesOf, synth } from '../infra/synth.ts';
-import { offlineAwsEnvironment, startJobTableStub, startSecretsStub, type DynamoStub, type SecretsStub } from './aws-stub.ts';
+import {
+  offlineAwsEnvironment,
+  startJobTableStub,
+  startSecretsStub,
+  type DynamoStub,
+  type SecretsStub,
+} from './aws-stub.ts';
 import { assembleImageApp, CLIENT_PACKAGE_PROGRAMS, dockerfileCopies } from './image.ts';
 
 const { source, target } = inject('clusters');
@@ -33,7 +39,9 @@ const secretValues = new Map<string, string>();
 
 /** The task definition's own environment as deployed (JOB_TABLE is a reference to the table: the local one here). */
 function taskDefinitionEnvironment(): Record<string, string> {
-  const [[, taskDefinition]] = resourcesOf(synth().json, 'AWS::ECS::TaskDefinition') as [[string, { ContainerDefinitions: { Environment?: { Name: string; Value: unknown }[] }[] }]];
+  const [[, taskDefinition]] = resourcesOf(synth().json, 'AWS::ECS::TaskDefinition') as [
+    [string, { ContainerDefinitions: { Environment?: { Name: string; Value: unknown }[] }[] }],
+  ];
   const env = taskDefinition.ContainerDefinitions[0]!.Environment ?? [];
   return Object.fromEntries(env.map(({ Name, Value }) => [Name, Name === 'JOB_TABLE' ? TABLE : String(Value)]));
 }
@@ -59,8 +67,10 @@ beforeAll(async () => {
   secrets = await startSecretsStub(secretValues);
   dynamo = await startJobTableStub(TABLE);
   database = (await createTestDatabase(source, 'image_smoke')).name;
-  await withClient(source, database, (c) => c.query(`CREATE TABLE items (id int PRIMARY KEY, label text NOT NULL, at timestamptz DEFAULT now());
-    CREATE SEQUENCE tickets; INSERT INTO items (id, label) SELECT i, 'item ' || i FROM generate_series(1, 2000) i;`));
+  await withClient(source, database, (c) =>
+    c.query(`CREATE TABLE items (id int PRIMARY KEY, label text NOT NULL, at timestamptz DEFAULT now());
+    CREATE SEQUENCE tickets; INSERT INTO items (id, label) SELECT i, 'item ' || i FROM generate_series(1, 2000) i;`),
+  );
 }, 360_000);
 
 afterAll(async () => {
@@ -93,50 +103,100 @@ function runTask(subcommand: string, overrides: Record<string, string>) {
 
 describe('the Fargate image, reproduced without Docker', () => {
   it('holds exactly what the Dockerfile copies: the package files, src/ and containers/replicator/, nothing of the CDK', () => {
-    expect(dockerfileCopies(repoRoot).copies.map((c) => c.from)).toEqual(['package.json', 'package-lock.json', 'src/', 'containers/replicator/']);
-    const installed = JSON.parse(readFileSync(join(app.appDir, 'node_modules', '.package-lock.json'), 'utf8')) as { packages: Record<string, unknown> };
+    expect(dockerfileCopies(repoRoot).copies.map((c) => c.from)).toEqual([
+      'package.json',
+      'package-lock.json',
+      'src/',
+      'containers/replicator/',
+    ]);
+    const installed = JSON.parse(readFileSync(join(app.appDir, 'node_modules', '.package-lock.json'), 'utf8')) as {
+      packages: Record<string, unknown>;
+    };
     const names = Object.keys(installed.packages).map((p) => p.replace(/^.*node_modules\//, ''));
-    for (const devOnly of ['aws-cdk-lib', 'constructs', 'cdk-nag', 'vitest', 'typescript', 'esbuild', 'aws-sdk-client-mock']) expect(names, `${devOnly} must not be in the image`).not.toContain(devOnly);
+    for (const devOnly of [
+      'aws-cdk-lib',
+      'constructs',
+      'cdk-nag',
+      'vitest',
+      'typescript',
+      'esbuild',
+      'aws-sdk-client-mock',
+    ])
+      expect(names, `${devOnly} must not be in the image`).not.toContain(devOnly);
   });
 
-  it('snapshots and subscribes a database from there, with the task definition environment and Secrets Manager on a local stub', { timeout: 240_000 }, async () => {
-    // The source secret in the {url} shape, the target in the RDS shape (the task picks the database itself).
-    secretValues.set(ARN('smoke-source'), JSON.stringify({ url: clusterUrl(source, 'postgres') }));
-    secretValues.set(ARN('smoke-target'), JSON.stringify({ username: target.user, password: target.password, host: target.host, port: target.port, dbname: 'postgres', engine: 'postgres' }));
-    const jobId = `smoke_${database.slice(-8)}`;
-    const overrides = {
-      JOB_ID: jobId, DATABASE: database, SOURCE_SECRET_ARN: ARN('smoke-source'), TARGET_SECRET_ARN: ARN('smoke-target'),
-      SOURCE_ENDPOINT: '', TARGET_ENDPOINT: '', PLAN: JSON.stringify({ jobs: 2 }),
-    };
-    const snapshot = await runTask('snapshot', overrides);
-    const problem = (step: string, r: { exitCode?: number; stderr: unknown }) => {
-      const stderr = String(r.stderr);
-      const missing = /Cannot find (?:package|module) '([^']+)'/.exec(stderr)?.[1];
-      const why = missing
-        ? `the image lacks ${missing}: ${missing.startsWith('/') || missing.startsWith('.') ? 'a file the Dockerfile does not COPY' : 'a package npm ci --omit=dev leaves out (a devDependency, or not in package.json at all)'}`
-        : 'a missing runtime dependency, a file the Dockerfile does not copy, or a program the image lacks?';
-      return `${step} exited ${r.exitCode} in the image folder (${why}):\n${stderr.split('\n').slice(-20).join('\n')}`;
-    };
-    expect(snapshot.exitCode, problem('snapshot', snapshot)).toBe(0);
-    expect(JSON.parse(String(snapshot.stdout))).toMatchObject({ ok: true, jobId, database, subcommand: 'snapshot', tables: 1, rows: 2000 });
+  it(
+    'snapshots and subscribes a database from there, with the task definition environment and Secrets Manager on a local stub',
+    { timeout: 240_000 },
+    async () => {
+      // The source secret in the {url} shape, the target in the RDS shape (the task picks the database itself).
+      secretValues.set(ARN('smoke-source'), JSON.stringify({ url: clusterUrl(source, 'postgres') }));
+      secretValues.set(
+        ARN('smoke-target'),
+        JSON.stringify({
+          username: target.user,
+          password: target.password,
+          host: target.host,
+          port: target.port,
+          dbname: 'postgres',
+          engine: 'postgres',
+        }),
+      );
+      const jobId = `smoke_${database.slice(-8)}`;
+      const overrides = {
+        JOB_ID: jobId,
+        DATABASE: database,
+        SOURCE_SECRET_ARN: ARN('smoke-source'),
+        TARGET_SECRET_ARN: ARN('smoke-target'),
+        SOURCE_ENDPOINT: '',
+        TARGET_ENDPOINT: '',
+        PLAN: JSON.stringify({ jobs: 2 }),
+      };
+      const snapshot = await runTask('snapshot', overrides);
+      const problem = (step: string, r: { exitCode?: number; stderr: unknown }) => {
+        const stderr = String(r.stderr);
+        const missing = /Cannot find (?:package|module) '([^']+)'/.exec(stderr)?.[1];
+        const why = missing
+          ? `the image lacks ${missing}: ${missing.startsWith('/') || missing.startsWith('.') ? 'a file the Dockerfile does not COPY' : 'a package npm ci --omit=dev leaves out (a devDependency, or not in package.json at all)'}`
+          : 'a missing runtime dependency, a file the Dockerfile does not copy, or a program the image lacks?';
+        return `${step} exited ${r.exitCode} in the image folder (${why}):\n${stderr.split('\n').slice(-20).join('\n')}`;
+      };
+      expect(snapshot.exitCode, problem('snapshot', snapshot)).toBe(0);
+      expect(JSON.parse(String(snapshot.stdout))).toMatchObject({
+        ok: true,
+        jobId,
+        database,
+        subcommand: 'snapshot',
+        tables: 1,
+        rows: 2000,
+      });
 
-    const subscribe = await runTask('subscribe', overrides);
-    expect(subscribe.exitCode, problem('subscribe', subscribe)).toBe(0);
-    expect(JSON.parse(String(subscribe.stdout))).toMatchObject({ ok: true, subcommand: 'subscribe', action: 'created', slot: replicationObjectName(jobId, database) });
+      const subscribe = await runTask('subscribe', overrides);
+      expect(subscribe.exitCode, problem('subscribe', subscribe)).toBe(0);
+      expect(JSON.parse(String(subscribe.stdout))).toMatchObject({
+        ok: true,
+        subcommand: 'subscribe',
+        action: 'created',
+        slot: replicationObjectName(jobId, database),
+      });
 
-    // Streaming: a change after the hand-off arrives.
-    await withClient(source, database, (c) => c.query(`INSERT INTO items (id, label) VALUES (2001, 'after subscribe')`));
-    for (let i = 0; i < 300; i++) {
-      const rows = await withClient(target, database, (c) => c.query('SELECT 1 FROM items WHERE id = 2001'));
-      if (rows.rowCount) break;
-      await new Promise((r) => setTimeout(r, 100));
-    }
-    expect(await fingerprintTables(target, database)).toEqual(await fingerprintTables(source, database));
-    expect((await replicationObjectsOnSource(source, database)).slots).toHaveLength(1);
+      // Streaming: a change after the hand-off arrives.
+      await withClient(source, database, (c) =>
+        c.query(`INSERT INTO items (id, label) VALUES (2001, 'after subscribe')`),
+      );
+      for (let i = 0; i < 300; i++) {
+        const rows = await withClient(target, database, (c) => c.query('SELECT 1 FROM items WHERE id = 2001'));
+        if (rows.rowCount) break;
+        await new Promise((r) => setTimeout(r, 100));
+      }
+      expect(await fingerprintTables(target, database)).toEqual(await fingerprintTables(source, database));
+      expect((await replicationObjectsOnSource(source, database)).slots).toHaveLength(1);
 
-    const used = [...new Set(readFileSync(toolLog, 'utf8').split('\n').filter(Boolean))].sort();
-    expect(used).toEqual(expect.arrayContaining(['pg_dump', 'pg_restore']));
-    for (const program of used) expect(CLIENT_PACKAGE_PROGRAMS).toContain(program);
-    for (const password of [source.password, target.password]) expect(`${snapshot.stdout}${snapshot.stderr}${subscribe.stdout}${subscribe.stderr}`).not.toContain(password);
-  });
+      const used = [...new Set(readFileSync(toolLog, 'utf8').split('\n').filter(Boolean))].sort();
+      expect(used).toEqual(expect.arrayContaining(['pg_dump', 'pg_restore']));
+      for (const program of used) expect(CLIENT_PACKAGE_PROGRAMS).toContain(program);
+      for (const password of [source.password, target.password])
+        expect(`${snapshot.stdout}${snapshot.stderr}${subscribe.stdout}${subscribe.stderr}`).not.toContain(password);
+    },
+  );
 });

@@ -44,14 +44,18 @@ function fromImage(args: string): string {
 
 /** The shell commands of a RUN (split on && ; || |), each trimmed. */
 function commands(args: string): string[] {
-  return args.split(/&&|\|\||;|\|/).map((c) => c.trim()).filter(Boolean);
+  return args
+    .split(/&&|\|\||;|\|/)
+    .map((c) => c.trim())
+    .filter(Boolean);
 }
 
 /** Runs the rules over a Dockerfile's text; an empty list means it passes. */
 export function lintDockerfile(text: string): Finding[] {
   const instructions = parseDockerfile(text);
   const findings: Finding[] = [];
-  const find = (rule: string, at: Instruction | undefined, message: string) => findings.push({ rule, line: at?.line ?? 0, message });
+  const find = (rule: string, at: Instruction | undefined, message: string) =>
+    findings.push({ rule, line: at?.line ?? 0, message });
   const stages = new Set<string>();
 
   for (const ins of instructions) {
@@ -64,33 +68,45 @@ export function lintDockerfile(text: string): Finding[] {
         const tag = /:([^/:]+)$/.exec(name!)?.[1];
         if (!tag && !digest) find('DL3006', ins, `FROM ${image} has no tag: pin the image by tag (and digest).`);
         if (tag === 'latest') find('DL3007', ins, `FROM ${image} uses the latest tag: pin a release.`);
-        if (digest !== undefined && !/^sha256:[0-9a-f]{64}$/.test(digest)) find('DL3006', ins, `FROM ${image} has a digest that is not sha256:<64 hex digits> (a placeholder?).`);
+        if (digest !== undefined && !/^sha256:[0-9a-f]{64}$/.test(digest))
+          find('DL3006', ins, `FROM ${image} has a digest that is not sha256:<64 hex digits> (a placeholder?).`);
       }
       if (stage) stages.add(stage);
     }
     if (keyword === 'RUN') {
       const run = commands(args);
       const installs = run.filter((c) => /^(apt-get|apt)\s+(\S+\s+)*install\b/.test(c));
-      if (run.some((c) => /^apt\s/.test(c))) find('DL3027', ins, 'RUN uses apt: use apt-get in scripts (apt has no stable command line).');
+      if (run.some((c) => /^apt\s/.test(c)))
+        find('DL3027', ins, 'RUN uses apt: use apt-get in scripts (apt has no stable command line).');
       for (const install of installs) {
-        if (!/\s-(y|-yes|qq?y|yq)\b|--assume-yes/.test(install)) find('DL3014', ins, `"${install}" does not answer yes (-y): the build would stop at the prompt.`);
-        if (!install.includes('--no-install-recommends')) find('DL3015', ins, `"${install}" installs recommended packages too: add --no-install-recommends.`);
+        if (!/\s-(y|-yes|qq?y|yq)\b|--assume-yes/.test(install))
+          find('DL3014', ins, `"${install}" does not answer yes (-y): the build would stop at the prompt.`);
+        if (!install.includes('--no-install-recommends'))
+          find('DL3015', ins, `"${install}" installs recommended packages too: add --no-install-recommends.`);
       }
-      if (installs.length && !/rm -rf \/var\/lib\/apt\/lists\/\*/.test(args)) find('DL3009', ins, 'RUN installs with apt-get but keeps /var/lib/apt/lists: remove them in the same RUN.');
+      if (installs.length && !/rm -rf \/var\/lib\/apt\/lists\/\*/.test(args))
+        find('DL3009', ins, 'RUN installs with apt-get but keeps /var/lib/apt/lists: remove them in the same RUN.');
       if (run.some((c) => /^sudo\b/.test(c))) find('DL3004', ins, 'RUN uses sudo: the build runs as root until USER.');
       if (run.some((c) => /^cd\s/.test(c))) find('DL3003', ins, 'RUN changes folder with cd: use WORKDIR.');
-      if (/\s\|\s/.test(args) && !/set -[a-z]*o pipefail|set -o pipefail/.test(args)) find('DL4006', ins, 'RUN pipes without set -o pipefail: a failing first command would go unnoticed.');
-      if (run.some((c) => /^npm (install|ci)\b/.test(c)) && !/npm cache clean --force/.test(args)) find('DL3016', ins, 'RUN installs with npm but keeps its cache: add npm cache clean --force.');
+      if (/\s\|\s/.test(args) && !/set -[a-z]*o pipefail|set -o pipefail/.test(args))
+        find('DL4006', ins, 'RUN pipes without set -o pipefail: a failing first command would go unnoticed.');
+      if (run.some((c) => /^npm (install|ci)\b/.test(c)) && !/npm cache clean --force/.test(args))
+        find('DL3016', ins, 'RUN installs with npm but keeps its cache: add npm cache clean --force.');
     }
-    if (keyword === 'ADD' && !/https?:\/\//.test(args) && !/\.(tar|tgz|gz|bz2|xz)\b/.test(args)) find('DL3020', ins, 'ADD copies local files: use COPY.');
-    if (keyword === 'WORKDIR' && !args.startsWith('/') && !args.startsWith('$')) find('DL3000', ins, `WORKDIR ${args} is relative: use an absolute path.`);
-    if ((keyword === 'ENTRYPOINT' || keyword === 'CMD') && !args.startsWith('[')) find('DL3025', ins, `${keyword} in shell form: use the JSON form, so signals reach the program.`);
+    if (keyword === 'ADD' && !/https?:\/\//.test(args) && !/\.(tar|tgz|gz|bz2|xz)\b/.test(args))
+      find('DL3020', ins, 'ADD copies local files: use COPY.');
+    if (keyword === 'WORKDIR' && !args.startsWith('/') && !args.startsWith('$'))
+      find('DL3000', ins, `WORKDIR ${args} is relative: use an absolute path.`);
+    if ((keyword === 'ENTRYPOINT' || keyword === 'CMD') && !args.startsWith('['))
+      find('DL3025', ins, `${keyword} in shell form: use the JSON form, so signals reach the program.`);
   }
 
   const users = instructions.filter((i) => i.keyword === 'USER');
   const lastUser = users.at(-1);
   if (!lastUser) find('DL3002', undefined, 'No USER: the container would run as root; switch to an unprivileged user.');
-  else if (/^(root|0)(:|$)/.test(lastUser.args)) find('DL3002', lastUser, `The last USER is ${lastUser.args}: the container would run as root.`);
-  if (!instructions.some((i) => i.keyword === 'HEALTHCHECK')) find('HEALTHCHECK', undefined, 'No HEALTHCHECK: the image does not say how to tell that it works.');
+  else if (/^(root|0)(:|$)/.test(lastUser.args))
+    find('DL3002', lastUser, `The last USER is ${lastUser.args}: the container would run as root.`);
+  if (!instructions.some((i) => i.keyword === 'HEALTHCHECK'))
+    find('HEALTHCHECK', undefined, 'No HEALTHCHECK: the image does not say how to tell that it works.');
   return findings;
 }

@@ -37,13 +37,30 @@ describe('the Dockerfile rules', () => {
     ].join('\n');
     const found = lintDockerfile(bad).map((f) => `${f.rule}@${f.line}`);
     expect(found.sort()).toEqual(
-      ['DL3006@1', 'DL3007@2', 'DL3006@3', 'DL3015@4', 'DL3009@4', 'DL3014@5', 'DL4006@7', 'DL3003@8', 'DL3016@8', 'DL3020@9', 'DL3000@10', 'DL3025@12', 'DL3002@11', 'HEALTHCHECK@0'].sort(),
+      [
+        'DL3006@1',
+        'DL3007@2',
+        'DL3006@3',
+        'DL3015@4',
+        'DL3009@4',
+        'DL3014@5',
+        'DL4006@7',
+        'DL3003@8',
+        'DL3016@8',
+        'DL3020@9',
+        'DL3000@10',
+        'DL3025@12',
+        'DL3002@11',
+        'HEALTHCHECK@0',
+      ].sort(),
     );
     expect(lintDockerfile('FROM node:24-slim\nRUN true').map((f) => f.rule)).toEqual(['DL3002', 'HEALTHCHECK']);
   });
 
   it('read a base stage by its name as no image to pin', () => {
-    expect(lintDockerfile('FROM node:24.1.0-slim AS build\nFROM build\nUSER node\nHEALTHCHECK CMD ["true"]')).toEqual([]);
+    expect(lintDockerfile('FROM node:24.1.0-slim AS build\nFROM build\nUSER node\nHEALTHCHECK CMD ["true"]')).toEqual(
+      [],
+    );
   });
 });
 
@@ -51,15 +68,21 @@ describe('the task image', () => {
   it('runs as the unprivileged node user, from a base pinned by release tag (with a real digest when one is given)', () => {
     const from = instructions.filter((i) => i.keyword === 'FROM');
     expect(from).toHaveLength(1);
-    expect(from[0]!.args).toMatch(/^public\.ecr\.aws\/docker\/library\/node:\d+\.\d+\.\d+-bookworm-slim(@sha256:[0-9a-f]{64})?$/);
+    expect(from[0]!.args).toMatch(
+      /^public\.ecr\.aws\/docker\/library\/node:\d+\.\d+\.\d+-bookworm-slim(@sha256:[0-9a-f]{64})?$/,
+    );
     expect(instructions.filter((i) => i.keyword === 'USER').at(-1)!.args).toBe('node');
   });
 
   it(`installs the PostgreSQL client of the newest supported source major (${NEWEST_SUPPORTED_MAJOR}) and checks it at build time, after the code it runs is copied`, () => {
     const arg = instructions.find((i) => i.keyword === 'ARG' && i.args.startsWith('PG_MAJOR='));
     expect(Number(arg?.args.split('=')[1])).toBeGreaterThanOrEqual(NEWEST_SUPPORTED_MAJOR);
-    expect(instructions.some((i) => i.keyword === 'RUN' && i.args.includes('"postgresql-client-${PG_MAJOR}"'))).toBe(true);
-    const check = instructions.findIndex((i) => i.keyword === 'RUN' && i.args === 'node containers/replicator/check-pg-tools.ts');
+    expect(instructions.some((i) => i.keyword === 'RUN' && i.args.includes('"postgresql-client-${PG_MAJOR}"'))).toBe(
+      true,
+    );
+    const check = instructions.findIndex(
+      (i) => i.keyword === 'RUN' && i.args === 'node containers/replicator/check-pg-tools.ts',
+    );
     const copies = instructions.map((i, n) => (i.keyword === 'COPY' ? n : -1)).filter((n) => n >= 0);
     expect(check).toBeGreaterThan(Math.max(...copies));
   });
@@ -83,7 +106,11 @@ function fakeClientPrograms(version: string): string {
 }
 
 const checkPgTools = (dir: string) =>
-  execa(process.execPath, ['containers/replicator/check-pg-tools.ts'], { cwd: repoRoot, reject: false, env: { DATABASE_REPLICATOR_PG_BINDIR: dir } });
+  execa(process.execPath, ['containers/replicator/check-pg-tools.ts'], {
+    cwd: repoRoot,
+    reject: false,
+    env: { DATABASE_REPLICATOR_PG_BINDIR: dir },
+  });
 
 describe('the build-time check of the PostgreSQL client (check-pg-tools.ts)', () => {
   it(`passes with client programs of PostgreSQL ${NEWEST_SUPPORTED_MAJOR}`, async () => {
@@ -99,6 +126,8 @@ describe('the build-time check of the PostgreSQL client (check-pg-tools.ts)', ()
     expect(run.exitCode).toBe(1);
     expect(run.stderr).toContain(`cannot dump the newest supported source (PostgreSQL ${NEWEST_SUPPORTED_MAJOR})`);
     expect(run.stderr).toContain(`found version ${older}.4`);
-    expect(run.stderr).toContain(`Set PG_MAJOR in containers/replicator/Dockerfile to ${NEWEST_SUPPORTED_MAJOR} or newer.`);
+    expect(run.stderr).toContain(
+      `Set PG_MAJOR in containers/replicator/Dockerfile to ${NEWEST_SUPPORTED_MAJOR} or newer.`,
+    );
   });
 });

@@ -10,15 +10,38 @@ export const DOCKERFILE = 'containers/replicator/Dockerfile';
 
 /** The programs Debian's postgresql-client-<major> package puts in /usr/lib/postgresql/<major>/bin. */
 export const CLIENT_PACKAGE_PROGRAMS = [
-  'clusterdb', 'createdb', 'createuser', 'dropdb', 'dropuser', 'pg_amcheck', 'pg_basebackup', 'pg_combinebackup', 'pg_dump',
-  'pg_dumpall', 'pg_isready', 'pg_receivewal', 'pg_recvlogical', 'pg_restore', 'pg_verifybackup', 'pgbench', 'psql', 'reindexdb', 'vacuumdb',
+  'clusterdb',
+  'createdb',
+  'createuser',
+  'dropdb',
+  'dropuser',
+  'pg_amcheck',
+  'pg_basebackup',
+  'pg_combinebackup',
+  'pg_dump',
+  'pg_dumpall',
+  'pg_isready',
+  'pg_receivewal',
+  'pg_recvlogical',
+  'pg_restore',
+  'pg_verifybackup',
+  'pgbench',
+  'psql',
+  'reindexdb',
+  'vacuumdb',
 ];
 
-export interface DockerCopy { from: string; to: string }
+export interface DockerCopy {
+  from: string;
+  to: string;
+}
 
 /** The Dockerfile's COPY instructions from the build context (no multi-stage `--from`), with the WORKDIR they land under. */
 export function dockerfileCopies(repoRoot: string): { workdir: string; copies: DockerCopy[] } {
-  const lines = readFileSync(join(repoRoot, DOCKERFILE), 'utf8').replace(/\\\n/g, ' ').split('\n').map((l) => l.trim());
+  const lines = readFileSync(join(repoRoot, DOCKERFILE), 'utf8')
+    .replace(/\\\n/g, ' ')
+    .split('\n')
+    .map((l) => l.trim());
   let workdir = '/';
   const copies: DockerCopy[] = [];
   for (const line of lines) {
@@ -51,10 +74,18 @@ export async function productionDependencies(repoRoot: string): Promise<string> 
   mkdirSync(cacheRoot, { recursive: true });
   const work = mkdtempSync(join(cacheRoot, 'installing-'));
   for (const file of ['package.json', 'package-lock.json']) cpSync(join(repoRoot, file), join(work, file));
-  const npm = await execa('npm', ['ci', '--omit=dev', '--ignore-scripts', '--no-audit', '--no-fund'], { cwd: work, reject: false, all: true, timeout: 300_000, env: { npm_config_update_notifier: 'false' } });
+  const npm = await execa('npm', ['ci', '--omit=dev', '--ignore-scripts', '--no-audit', '--no-fund'], {
+    cwd: work,
+    reject: false,
+    all: true,
+    timeout: 300_000,
+    env: { npm_config_update_notifier: 'false' },
+  });
   if (npm.exitCode !== 0) {
     rmSync(work, { recursive: true, force: true });
-    throw new Error(`npm ci --omit=dev --ignore-scripts, as the Dockerfile runs it, failed (exit ${npm.exitCode}${npm.timedOut ? ', timed out' : ''}); the image smoke test needs the npm registry and package files in sync. npm said:\n${String(npm.all).split('\n').slice(-15).join('\n')}`);
+    throw new Error(
+      `npm ci --omit=dev --ignore-scripts, as the Dockerfile runs it, failed (exit ${npm.exitCode}${npm.timedOut ? ', timed out' : ''}); the image smoke test needs the npm registry and package files in sync. npm said:\n${String(npm.all).split('\n').slice(-15).join('\n')}`,
+    );
   }
   try {
     renameSync(work, done);

@@ -65,7 +65,8 @@ describe('app context', () => {
       vpcId: 'vpc-0123456789abcdef0',
       subnetIds: 'subnet-01234567, subnet-89abcdef',
       securityGroupId: 'sg-01234567',
-      secretArns: 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:a-AbCdEf,arn:aws:secretsmanager:eu-west-1:123456789012:secret:rds!db-1-GhIjKl',
+      secretArns:
+        'arn:aws:secretsmanager:eu-west-1:123456789012:secret:a-AbCdEf,arn:aws:secretsmanager:eu-west-1:123456789012:secret:rds!db-1-GhIjKl',
       taskCpu: '4096',
       taskMemory: '16384',
       taskArchitecture: 'arm64',
@@ -74,56 +75,114 @@ describe('app context', () => {
       imageTag: 'v2',
     });
     expect(fromCli).toMatchObject({
-      network: { vpcId: 'vpc-0123456789abcdef0', subnetIds: ['subnet-01234567', 'subnet-89abcdef'], securityGroupId: 'sg-01234567' },
-      secrets: { secretArns: ['arn:aws:secretsmanager:eu-west-1:123456789012:secret:a-AbCdEf', 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:rds!db-1-GhIjKl'] },
+      network: {
+        vpcId: 'vpc-0123456789abcdef0',
+        subnetIds: ['subnet-01234567', 'subnet-89abcdef'],
+        securityGroupId: 'sg-01234567',
+      },
+      secrets: {
+        secretArns: [
+          'arn:aws:secretsmanager:eu-west-1:123456789012:secret:a-AbCdEf',
+          'arn:aws:secretsmanager:eu-west-1:123456789012:secret:rds!db-1-GhIjKl',
+        ],
+      },
       task: { cpu: 4096, memoryMiB: 16384, architecture: 'arm64' },
       alarmEmail: 'dba@example.com',
       image: { repositoryName: 'team/database-replicator', tag: 'v2' },
     });
     expect(settings({ rdsCaBundle: CA_BUNDLE }).rdsCaBundle).toBe(CA_BUNDLE);
-    const fromJson = settings({ subnetIds: ['subnet-01234567'], vpcId: 'vpc-01234567', securityGroupId: 'sg-01234567', taskCpu: 512, taskMemory: 1024, secretsPrefix: 'rds!' });
-    expect(fromJson).toMatchObject({ network: { subnetIds: ['subnet-01234567'] }, task: { cpu: 512, memoryMiB: 1024 }, secrets: { namePrefix: 'rds!' } });
-    expect(settings({ subnetIds: '["subnet-01234567"]', vpcId: 'vpc-01234567', securityGroupId: 'sg-01234567' }).network?.subnetIds).toEqual(['subnet-01234567']);
+    const fromJson = settings({
+      subnetIds: ['subnet-01234567'],
+      vpcId: 'vpc-01234567',
+      securityGroupId: 'sg-01234567',
+      taskCpu: 512,
+      taskMemory: 1024,
+      secretsPrefix: 'rds!',
+    });
+    expect(fromJson).toMatchObject({
+      network: { subnetIds: ['subnet-01234567'] },
+      task: { cpu: 512, memoryMiB: 1024 },
+      secrets: { namePrefix: 'rds!' },
+    });
+    expect(
+      settings({ subnetIds: '["subnet-01234567"]', vpcId: 'vpc-01234567', securityGroupId: 'sg-01234567' }).network
+        ?.subnetIds,
+    ).toEqual(['subnet-01234567']);
   });
 
   it.each([
-    [{ vpcId: 'vpc-01234567' }, 'Context vpcId, subnetIds and securityGroupId go together: pass all three to use an existing VPC, or none to let the stack create one.'],
-    [{ vpcId: 'vpc-01234567', subnetIds: 'subnet-01234567' }, 'Context vpcId, subnetIds and securityGroupId go together'],
+    [
+      { vpcId: 'vpc-01234567' },
+      'Context vpcId, subnetIds and securityGroupId go together: pass all three to use an existing VPC, or none to let the stack create one.',
+    ],
+    [
+      { vpcId: 'vpc-01234567', subnetIds: 'subnet-01234567' },
+      'Context vpcId, subnetIds and securityGroupId go together',
+    ],
     [{ vpcId: 'my-vpc' }, 'Context vpcId "my-vpc" is not valid: pass -c vpcId=vpc-0123456789abcdef0'],
-    [{ subnetIds: 'subnet-01234567,subnet-01234567' }, 'Context subnetIds "subnet-01234567,subnet-01234567" is not valid'],
+    [
+      { subnetIds: 'subnet-01234567,subnet-01234567' },
+      'Context subnetIds "subnet-01234567,subnet-01234567" is not valid',
+    ],
     [{ subnetIds: '' }, 'Context subnetIds "" is not valid'],
     [{ securityGroupId: 'sg-1' }, 'Context securityGroupId "sg-1" is not valid'],
-    [{ secretsPrefix: 'db/*' }, 'Context secretsPrefix "db/*" is not valid: pass -c secretsPrefix=<start of the secret names>'],
-    [{ secretArns: 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:a' }, 'Context secretArns "arn:aws:secretsmanager:eu-west-1:123456789012:secret:a" is not valid'],
-    [{ secretsPrefix: 'a/', secretArns: 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:a-AbCdEf' }, 'Context secretsPrefix and secretArns exclude each other'],
-    [{ taskCpu: '1000' }, 'Context taskCpu 1000 is not a Fargate CPU value: use one of 256, 512, 1024, 2048, 4096, 8192, 16384.'],
-    [{ taskCpu: 256, taskMemory: 4096 }, 'Context taskMemory 4096 does not go with taskCpu 256: Fargate allows 512, 1024, 2048 MiB for it.'],
+    [
+      { secretsPrefix: 'db/*' },
+      'Context secretsPrefix "db/*" is not valid: pass -c secretsPrefix=<start of the secret names>',
+    ],
+    [
+      { secretArns: 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:a' },
+      'Context secretArns "arn:aws:secretsmanager:eu-west-1:123456789012:secret:a" is not valid',
+    ],
+    [
+      { secretsPrefix: 'a/', secretArns: 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:a-AbCdEf' },
+      'Context secretsPrefix and secretArns exclude each other',
+    ],
+    [
+      { taskCpu: '1000' },
+      'Context taskCpu 1000 is not a Fargate CPU value: use one of 256, 512, 1024, 2048, 4096, 8192, 16384.',
+    ],
+    [
+      { taskCpu: 256, taskMemory: 4096 },
+      'Context taskMemory 4096 does not go with taskCpu 256: Fargate allows 512, 1024, 2048 MiB for it.',
+    ],
     [{ taskMemory: '2GB' }, 'Context taskMemory "2GB" is not valid: pass -c taskMemory=<MiB>, such as 2048.'],
     [{ taskArchitecture: 'arm' }, 'Context taskArchitecture "arm" is not valid'],
     [{ alarmEmail: 'ops' }, 'Context alarmEmail "ops" is not valid: pass -c alarmEmail=<address>'],
     [{ imageTag: 'v1' }, 'Context imageRepository and imageTag go together'],
     [{ imageRepository: 'UPPER', imageTag: 'v1' }, 'Context imageRepository "UPPER" is not valid'],
-    [{ rdsCaBundle: '/nowhere/global-bundle.pem' }, 'Context rdsCaBundle: The RDS CA bundle /nowhere/global-bundle.pem does not exist'],
+    [
+      { rdsCaBundle: '/nowhere/global-bundle.pem' },
+      'Context rdsCaBundle: The RDS CA bundle /nowhere/global-bundle.pem does not exist',
+    ],
     [{ rdsCaBundle: join(repoRoot, 'package.json') }, 'is not a PEM file of certificates'],
   ])('refuses %j with one sentence', (context, message) => {
     expect(() => settings(context)).toThrow(message);
   });
 
   it('takes a stack name and retainData from the command line (strings) or cdk.json (JSON values)', () => {
-    expect(settings({ stackName: 'Replicator-Staging2', retainData: 'false' })).toMatchObject({ stackName: 'Replicator-Staging2', removalPolicy: RemovalPolicy.DESTROY });
+    expect(settings({ stackName: 'Replicator-Staging2', retainData: 'false' })).toMatchObject({
+      stackName: 'Replicator-Staging2',
+      removalPolicy: RemovalPolicy.DESTROY,
+    });
     expect(settings({ retainData: false }).removalPolicy).toBe(RemovalPolicy.DESTROY);
     expect(settings({ retainData: 'true' }).removalPolicy).toBe(RemovalPolicy.RETAIN);
     expect(settings({ stackName: 'A'.repeat(128) }).stackName).toHaveLength(128);
   });
 
-  it.each([['9starts-with-digit'], ['has space'], ['under_score'], [''], ['A'.repeat(129)], [42]])('refuses the stack name %j', (stackName) => {
-    expect(() => settings({ stackName })).toThrow(
-      `Context stackName ${JSON.stringify(stackName)} is not a valid CloudFormation stack name: pass -c stackName=<name> with a letter first, then letters, digits or hyphens, at most 128 characters.`,
-    );
-  });
+  it.each([['9starts-with-digit'], ['has space'], ['under_score'], [''], ['A'.repeat(129)], [42]])(
+    'refuses the stack name %j',
+    (stackName) => {
+      expect(() => settings({ stackName })).toThrow(
+        `Context stackName ${JSON.stringify(stackName)} is not a valid CloudFormation stack name: pass -c stackName=<name> with a letter first, then letters, digits or hyphens, at most 128 characters.`,
+      );
+    },
+  );
 
   it.each([['yes'], [''], [1]])('refuses retainData %j', (retainData) => {
-    expect(() => settings({ retainData })).toThrow(`Context retainData ${JSON.stringify(retainData)} is not valid: pass -c retainData=true`);
+    expect(() => settings({ retainData })).toThrow(
+      `Context retainData ${JSON.stringify(retainData)} is not valid: pass -c retainData=true`,
+    );
   });
 });
 
@@ -132,33 +191,69 @@ describe('the CDK app in cdk.json', () => {
     const run = await synthApp({ stackName: 'ReplicatorTest', rdsCaBundle: CA_BUNDLE });
     expect(run.exitCode, String(run.stderr)).toBe(0);
     const template = JSON.parse(readFileSync(join(outDir, 'ReplicatorTest.template.json'), 'utf8')) as {
-      Resources: Record<string, { Type: string; Properties: { Code?: { S3Key?: string }; Content?: { S3Key?: string }; Description?: string; Layers?: unknown[]; VpcConfig?: unknown } }>;
+      Resources: Record<
+        string,
+        {
+          Type: string;
+          Properties: {
+            Code?: { S3Key?: string };
+            Content?: { S3Key?: string };
+            Description?: string;
+            Layers?: unknown[];
+            VpcConfig?: unknown;
+          };
+        }
+      >;
       Outputs: Record<string, unknown>;
     };
     const types = Object.values(template.Resources).map((r) => r.Type);
-    for (const type of ['AWS::DynamoDB::GlobalTable', 'AWS::ECS::TaskDefinition', 'AWS::StepFunctions::StateMachine', 'AWS::Scheduler::ScheduleGroup', 'AWS::SNS::Topic']) expect(types).toContain(type);
+    for (const type of [
+      'AWS::DynamoDB::GlobalTable',
+      'AWS::ECS::TaskDefinition',
+      'AWS::StepFunctions::StateMachine',
+      'AWS::Scheduler::ScheduleGroup',
+      'AWS::SNS::Topic',
+    ])
+      expect(types).toContain(type);
     expect(template.Outputs).toHaveProperty('ReplicateStateMachineArn');
     // No policy finding: the validation report lists no plugin failure.
-    const report = JSON.parse(readFileSync(join(outDir, 'validation-report.json'), 'utf8')) as { pluginReports: unknown[] };
+    const report = JSON.parse(readFileSync(join(outDir, 'validation-report.json'), 'utf8')) as {
+      pluginReports: unknown[];
+    };
     expect(report.pluginReports).toEqual([]);
     // Each workflow function's asset is an ESM bundle that gives CommonJS dependencies a require().
-    const functions = Object.values(template.Resources).filter((r) => r.Type === 'AWS::Lambda::Function' && r.Properties.Description?.startsWith('database-replicator:'));
+    const functions = Object.values(template.Resources).filter(
+      (r) => r.Type === 'AWS::Lambda::Function' && r.Properties.Description?.startsWith('database-replicator:'),
+    );
     expect(functions).toHaveLength(7);
     // The RDS CA bundle the deployer gave, at /opt/rds-ca/global-bundle.pem in the functions that connect.
-    const [layerId, layer] = Object.entries(template.Resources).find(([, r]) => r.Type === 'AWS::Lambda::LayerVersion')!;
+    const [layerId, layer] = Object.entries(template.Resources).find(
+      ([, r]) => r.Type === 'AWS::Lambda::LayerVersion',
+    )!;
     const layerDir = join(outDir, `asset.${layer.Properties.Content!.S3Key!.replace(/\.zip$/, '')}`);
     expect(readFileSync(join(layerDir, 'rds-ca', 'global-bundle.pem'), 'utf8')).toBe(readFileSync(CA_BUNDLE, 'utf8'));
-    for (const fn of functions) expect(fn.Properties.Layers ?? [], fn.Properties.Description).toEqual(fn.Properties.VpcConfig ? [{ Ref: layerId }] : []);
+    for (const fn of functions)
+      expect(fn.Properties.Layers ?? [], fn.Properties.Description).toEqual(
+        fn.Properties.VpcConfig ? [{ Ref: layerId }] : [],
+      );
     for (const fn of functions) {
       const dir = join(outDir, `asset.${fn.Properties.Code!.S3Key!.replace(/\.zip$/, '')}`);
       expect(readdirSync(dir).sort()).toEqual(['index.mjs', 'index.mjs.map']);
       expect(readFileSync(join(dir, 'index.mjs'), 'utf8').startsWith(REQUIRE_SHIM)).toBe(true);
       // It loads with plain Node, outside the repository (no node_modules to fall back on).
-      const load = await execa(process.execPath, ['--input-type=module', '-e', `const m = await import(${JSON.stringify(join(dir, 'index.mjs'))}); if (typeof m.handler !== 'function') process.exit(3);`], {
-        cwd: tmpdir(),
-        reject: false,
-        env: { AWS_REGION: 'eu-west-1' },
-      });
+      const load = await execa(
+        process.execPath,
+        [
+          '--input-type=module',
+          '-e',
+          `const m = await import(${JSON.stringify(join(dir, 'index.mjs'))}); if (typeof m.handler !== 'function') process.exit(3);`,
+        ],
+        {
+          cwd: tmpdir(),
+          reject: false,
+          env: { AWS_REGION: 'eu-west-1' },
+        },
+      );
       expect(load.exitCode, String(load.stderr)).toBe(0);
     }
     // A whole synth with seven esbuild bundles and cdk-nag: up to three minutes on a busy 2-core machine.

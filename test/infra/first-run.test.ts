@@ -14,33 +14,56 @@ import { asList, CUSTOM, logicalId, resourcesOf, statementsOf, synth, type Synth
 const base = synth();
 const custom = synth(CUSTOM);
 const readme = readFileSync(join(repoRoot, 'README.md'), 'utf8');
-const guide = readme.slice(readme.indexOf('### First run, step by step'), readme.indexOf('\n### ', readme.indexOf('### First run, step by step') + 5));
-const step = (n: number) => guide.slice(guide.indexOf(`#### ${n}.`), guide.indexOf(`#### ${n + 1}.`) === -1 ? undefined : guide.indexOf(`#### ${n + 1}.`));
+const guide = readme.slice(
+  readme.indexOf('### First run, step by step'),
+  readme.indexOf('\n### ', readme.indexOf('### First run, step by step') + 5),
+);
+const step = (n: number) =>
+  guide.slice(
+    guide.indexOf(`#### ${n}.`),
+    guide.indexOf(`#### ${n + 1}.`) === -1 ? undefined : guide.indexOf(`#### ${n + 1}.`),
+  );
 
 type Json = Record<string, unknown>;
 const list = asList;
 
-
-const definitions = readdirSync(join(repoRoot, 'statemachines')).filter((f) => f.endsWith('.asl.json')).map((f) => JSON.parse(readFileSync(join(repoRoot, 'statemachines', f), 'utf8')) as Json);
+const definitions = readdirSync(join(repoRoot, 'statemachines'))
+  .filter((f) => f.endsWith('.asl.json'))
+  .map((f) => JSON.parse(readFileSync(join(repoRoot, 'statemachines', f), 'utf8')) as Json);
 type State = { Type: string; Resource?: string; Parameters?: Json; Branches?: Machine[]; ItemProcessor?: Machine };
 type Machine = { States: Record<string, State> };
-const allStates = (m: Machine): [string, State][] => Object.entries(m.States).flatMap(([n, s]): [string, State][] => [[n, s], ...(s.Branches ?? []).flatMap(allStates), ...(s.ItemProcessor ? allStates(s.ItemProcessor) : [])]);
+const allStates = (m: Machine): [string, State][] =>
+  Object.entries(m.States).flatMap(([n, s]): [string, State][] => [
+    [n, s],
+    ...(s.Branches ?? []).flatMap(allStates),
+    ...(s.ItemProcessor ? allStates(s.ItemProcessor) : []),
+  ]);
 
 describe('step 2: the network of the tasks and the functions that connect', () => {
   it('runs every task without a public IP address, in the subnets and security group of the stack', () => {
-    const runTasks = definitions.flatMap((d) => allStates(d as Machine)).filter(([, s]) => s.Resource?.endsWith(':ecs:runTask.sync'));
+    const runTasks = definitions
+      .flatMap((d) => allStates(d as Machine))
+      .filter(([, s]) => s.Resource?.endsWith(':ecs:runTask.sync'));
     expect(runTasks.length).toBeGreaterThanOrEqual(5);
     for (const [name, s] of runTasks) {
-      expect((s.Parameters!.NetworkConfiguration as Json).AwsvpcConfiguration, name).toEqual({ 'Subnets.$': "States.StringSplit('${SubnetIds}', ',')", SecurityGroups: ['${SecurityGroupId}'], AssignPublicIp: 'DISABLED' });
+      expect((s.Parameters!.NetworkConfiguration as Json).AwsvpcConfiguration, name).toEqual({
+        'Subnets.$': "States.StringSplit('${SubnetIds}', ',')",
+        SecurityGroups: ['${SecurityGroupId}'],
+        AssignPublicIp: 'DISABLED',
+      });
     }
     const machines = resourcesOf(base.json, 'AWS::StepFunctions::StateMachine');
     const privateSubnets = base.stack.network.subnets.map((subnet) => ({ Ref: logicalId(base, subnet) }));
     for (const [, p] of machines) {
       const substitutions = p.DefinitionSubstitutions as Json;
       expect(substitutions.SubnetIds).toEqual({ 'Fn::Join': [',', privateSubnets] });
-      expect(substitutions.SecurityGroupId).toEqual({ 'Fn::GetAtt': [logicalId(base, base.stack.network.securityGroup), 'GroupId'] });
+      expect(substitutions.SecurityGroupId).toEqual({
+        'Fn::GetAtt': [logicalId(base, base.stack.network.securityGroup), 'GroupId'],
+      });
     }
-    const inVpc = resourcesOf(base.json, 'AWS::Lambda::Function').filter(([, p]) => p.VpcConfig).map(([id]) => id);
+    const inVpc = resourcesOf(base.json, 'AWS::Lambda::Function')
+      .filter(([, p]) => p.VpcConfig)
+      .map(([id]) => id);
     expect(inVpc.sort()).toEqual(base.stack.functions.connecting.map((f) => logicalId(base, f.function)).sort());
     expect(step(2)).toContain('`Check grants`, `Estimate size`,\n`Check replication`, `Check target reaches source`');
   });
@@ -59,15 +82,27 @@ describe('step 2: the network of the tasks and the functions that connect', () =
     const routes = resourcesOf(base.json, 'AWS::EC2::Route').map(([, r]) => r);
     const associations = resourcesOf(base.json, 'AWS::EC2::SubnetRouteTableAssociation').map(([, a]) => a);
     for (const subnet of base.stack.network.subnets) {
-      const table = associations.find((a) => JSON.stringify(a.SubnetId) === JSON.stringify({ Ref: logicalId(base, subnet) }))!.RouteTableId;
-      const defaultRoute = routes.find((r) => JSON.stringify(r.RouteTableId) === JSON.stringify(table) && r.DestinationCidrBlock === '0.0.0.0/0');
+      const table = associations.find(
+        (a) => JSON.stringify(a.SubnetId) === JSON.stringify({ Ref: logicalId(base, subnet) }),
+      )!.RouteTableId;
+      const defaultRoute = routes.find(
+        (r) => JSON.stringify(r.RouteTableId) === JSON.stringify(table) && r.DestinationCidrBlock === '0.0.0.0/0',
+      );
       expect(defaultRoute, subnet.node.path).toMatchObject({ NatGatewayId: { Ref: natId } });
     }
   });
 
   it('has no NAT address to offer in an existing VPC, where it creates no network resource', () => {
     expect(custom.json.Outputs).not.toHaveProperty('NatPublicIp');
-    for (const type of ['AWS::EC2::VPC', 'AWS::EC2::Subnet', 'AWS::EC2::Route', 'AWS::EC2::NatGateway', 'AWS::EC2::VPCEndpoint', 'AWS::EC2::SecurityGroup']) expect(resourcesOf(custom.json, type), type).toEqual([]);
+    for (const type of [
+      'AWS::EC2::VPC',
+      'AWS::EC2::Subnet',
+      'AWS::EC2::Route',
+      'AWS::EC2::NatGateway',
+      'AWS::EC2::VPCEndpoint',
+      'AWS::EC2::SecurityGroup',
+    ])
+      expect(resourcesOf(custom.json, type), type).toEqual([]);
   });
 });
 
@@ -77,11 +112,17 @@ describe('step 3: the VPC endpoints an existing VPC needs', () => {
     // Lambda writes the functions' logs and traces and manages their network interfaces itself, from outside the VPC;
     // kms:Decrypt is allowed only through Secrets Manager, which calls KMS itself.
     const byLambdaService = /^(logs|xray|ec2):/;
-    const roles: IConstruct[] = [s.stack.task.taskDefinition.taskRole, s.stack.task.taskDefinition.obtainExecutionRole()];
+    const roles: IConstruct[] = [
+      s.stack.task.taskDefinition.taskRole,
+      s.stack.task.taskDefinition.obtainExecutionRole(),
+    ];
     const functionRoles = s.stack.functions.connecting.map((f) => f.role);
     const actions = [
       ...roles.flatMap((r) => statementsOf(s, r)).flatMap((st) => list(st.Action)),
-      ...functionRoles.flatMap((r) => statementsOf(s, r)).flatMap((st) => list(st.Action)).filter((a) => !byLambdaService.test(a)),
+      ...functionRoles
+        .flatMap((r) => statementsOf(s, r))
+        .flatMap((st) => list(st.Action))
+        .filter((a) => !byLambdaService.test(a)),
     ].filter((a) => !a.startsWith('kms:'));
     return new Set(actions.map((a) => a.split(':')[0]!));
   }
@@ -90,13 +131,17 @@ describe('step 3: the VPC endpoints an existing VPC needs', () => {
     const services = servicesCalledFromTheVpc(custom);
     expect([...services].sort()).toEqual(['cloudwatch', 'dynamodb', 'ecr', 'logs', 'secretsmanager']);
     // ECR serves manifests through ecr.api and ecr.dkr, and image layers from S3; CloudWatch's API endpoint is "monitoring".
-    const endpointsOf = (service: string) => (service === 'ecr' ? ['ecr.api', 'ecr.dkr', 's3'] : service === 'cloudwatch' ? ['monitoring'] : [service]);
+    const endpointsOf = (service: string) =>
+      service === 'ecr' ? ['ecr.api', 'ecr.dkr', 's3'] : service === 'cloudwatch' ? ['monitoring'] : [service];
     const needed = [...services].flatMap(endpointsOf).sort();
     const listed = [...step(3).matchAll(/`com\.amazonaws\.<region>\.([a-z0-9.]+)`/g)].map((m) => m[1]!).sort();
     expect(listed).toEqual(needed);
     for (const gateway of ['dynamodb', 's3']) expect(step(3)).toMatch(new RegExp(`\\.${gateway}\` \\| gateway`));
     // The created VPC has exactly the two gateway endpoints; the interface endpoints are for an existing VPC.
-    expect(resourcesOf(base.json, 'AWS::EC2::VPCEndpoint').map(([, p]) => p.VpcEndpointType)).toEqual(['Gateway', 'Gateway']);
+    expect(resourcesOf(base.json, 'AWS::EC2::VPCEndpoint').map(([, p]) => p.VpcEndpointType)).toEqual([
+      'Gateway',
+      'Gateway',
+    ]);
   });
 });
 
@@ -104,13 +149,31 @@ describe('step 4: the secrets the stack may read', () => {
   it('covers every RDS-managed secret with -c secretsPrefix=rds!, and only those', () => {
     const stack = new Stack(testApp(), 'Secrets');
     const access = new SecretAccess(stack, 'Access', { namePrefix: 'rds!' });
-    expect(stack.resolve(access.secretArns)).toEqual([{ 'Fn::Join': ['', ['arn:', { Ref: 'AWS::Partition' }, ':secretsmanager:', { Ref: 'AWS::Region' }, ':', { Ref: 'AWS::AccountId' }, ':secret:rds!*']] }]);
+    expect(stack.resolve(access.secretArns)).toEqual([
+      {
+        'Fn::Join': [
+          '',
+          [
+            'arn:',
+            { Ref: 'AWS::Partition' },
+            ':secretsmanager:',
+            { Ref: 'AWS::Region' },
+            ':',
+            { Ref: 'AWS::AccountId' },
+            ':secret:rds!*',
+          ],
+        ],
+      },
+    ]);
   });
 
   it('grants the task and the four functions exactly the listed secret ARNs, an RDS-managed one included', () => {
     const arns = 'secretArns' in CUSTOM.secrets! ? CUSTOM.secrets.secretArns : [];
     expect(arns.some((a) => a.includes(':secret:rds!db-'))).toBe(true);
-    for (const role of [custom.stack.task.taskDefinition.taskRole, ...custom.stack.functions.connecting.map((f) => f.role)]) {
+    for (const role of [
+      custom.stack.task.taskDefinition.taskRole,
+      ...custom.stack.functions.connecting.map((f) => f.role),
+    ]) {
       const read = statementsOf(custom, role).filter((st) => list(st.Action).includes('secretsmanager:GetSecretValue'));
       expect(read.flatMap((st) => list(st.Resource)).sort(), role.node.path).toEqual([...arns].sort());
     }
@@ -126,7 +189,11 @@ describe('step 5: the first execution', () => {
     expect(input.sourceSecretArn).toContain(':secret:database-replicator/');
     expect(input.targetSecretArn).toMatch(/:secret:rds!db-[0-9a-f-]+-[A-Za-z0-9]{6}$/);
     const job = normalizeJob(input);
-    expect(job).toMatchObject({ targetEndpoint: 'shop-new.def456.eu-west-1.rds.amazonaws.com:5432', rdsCheck: { source: { instanceIdentifier: 'shop-prod' } }, verifySchedule: { name: 'verify-shop' } });
+    expect(job).toMatchObject({
+      targetEndpoint: 'shop-new.def456.eu-west-1.rds.amazonaws.com:5432',
+      rdsCheck: { source: { instanceIdentifier: 'shop-prod' } },
+      verifySchedule: { name: 'verify-shop' },
+    });
   });
 
   it('shows the key for a target database of another name as the workflow reads it', () => {
@@ -139,16 +206,34 @@ describe('step 5: the first execution', () => {
 describe('step 6: the console, state by state', () => {
   it('names every state of the replicate workflow, and no other', () => {
     const replicate = JSON.parse(readFileSync(join(repoRoot, 'statemachines/replicate.asl.json'), 'utf8')) as Machine;
-    const rows = step(6).split('\n').filter((l) => l.startsWith('| `'));
+    const rows = step(6)
+      .split('\n')
+      .filter((l) => l.startsWith('| `'));
     const named = rows.flatMap((row) => [...row.split('|')[1]!.matchAll(/`([^`]+)`/g)].map((m) => m[1]!));
-    expect(named.sort()).toEqual(allStates(replicate).map(([n]) => n).sort());
+    expect(named.sort()).toEqual(
+      allStates(replicate)
+        .map(([n]) => n)
+        .sort(),
+    );
   });
 });
 
 describe('step 7: reading a failure', () => {
   it('names only errors that the workflow, its functions or its task raise', () => {
-    const code = ['lambdas', 'lambdas/shared', 'src/task', 'src/connection', 'src/checks', 'src/replication', 'statemachines']
-      .flatMap((dir) => readdirSync(join(repoRoot, dir)).filter((f) => /\.(ts|json)$/.test(f)).map((f) => readFileSync(join(repoRoot, dir, f), 'utf8')))
+    const code = [
+      'lambdas',
+      'lambdas/shared',
+      'src/task',
+      'src/connection',
+      'src/checks',
+      'src/replication',
+      'statemachines',
+    ]
+      .flatMap((dir) =>
+        readdirSync(join(repoRoot, dir))
+          .filter((f) => /\.(ts|json)$/.test(f))
+          .map((f) => readFileSync(join(repoRoot, dir, f), 'utf8')),
+      )
       .join('\n');
     const errors = step(7).slice(0, step(7).indexOf('Then look'));
     const names = [...new Set([...errors.matchAll(/`([A-Z][A-Za-z]+(?:\.[A-Z][A-Za-z]+)?)`/g)].map((m) => m[1]!))];
@@ -157,10 +242,15 @@ describe('step 7: reading a failure', () => {
   });
 
   it("finds the task's log stream where it says: replicator/replicator/<task id>", () => {
-    const [[, taskDefinition]] = resourcesOf(base.json, 'AWS::ECS::TaskDefinition') as [[string, { ContainerDefinitions: Json[] }]];
+    const [[, taskDefinition]] = resourcesOf(base.json, 'AWS::ECS::TaskDefinition') as [
+      [string, { ContainerDefinitions: Json[] }],
+    ];
     const container = taskDefinition.ContainerDefinitions[0]!;
     expect(container.Name).toBe('replicator');
-    expect(container.LogConfiguration).toMatchObject({ LogDriver: 'awslogs', Options: { 'awslogs-stream-prefix': 'replicator' } });
+    expect(container.LogConfiguration).toMatchObject({
+      LogDriver: 'awslogs',
+      Options: { 'awslogs-stream-prefix': 'replicator' },
+    });
     expect(step(7)).toContain('`replicator/replicator/<task id>`');
   });
 });
@@ -177,14 +267,21 @@ describe('the partition', () => {
 
 describe('the limits of a first execution', () => {
   it("gives every function state more time than the function's own timeout, so a slow check fails with its own error, not States.Timeout", () => {
-    const functions = new Map(resourcesOf(base.json, 'AWS::Lambda::Function').map(([id, p]) => [id, p.Timeout as number]));
+    const functions = new Map(
+      resourcesOf(base.json, 'AWS::Lambda::Function').map(([id, p]) => [id, p.Timeout as number]),
+    );
     let checked = 0;
     for (const [, machine] of resourcesOf(base.json, 'AWS::StepFunctions::StateMachine')) {
       const substitutions = machine.DefinitionSubstitutions as Record<string, unknown>;
       // The definition whose placeholders are exactly this machine's substitutions.
-      const placeholders = (d: Json) => [...new Set([...JSON.stringify(d).matchAll(/\$\{(\w+)\}/g)].map((m) => m[1]!))].sort();
-      const file = definitions.find((d) => JSON.stringify(placeholders(d)) === JSON.stringify(Object.keys(substitutions).sort()))!;
-      for (const [name, state] of allStates(file as Machine).filter(([, st]) => st.Resource === 'arn:${Partition}:states:::lambda:invoke')) {
+      const placeholders = (d: Json) =>
+        [...new Set([...JSON.stringify(d).matchAll(/\$\{(\w+)\}/g)].map((m) => m[1]!))].sort();
+      const file = definitions.find(
+        (d) => JSON.stringify(placeholders(d)) === JSON.stringify(Object.keys(substitutions).sort()),
+      )!;
+      for (const [name, state] of allStates(file as Machine).filter(
+        ([, st]) => st.Resource === 'arn:${Partition}:states:::lambda:invoke',
+      )) {
         const placeholder = /^\$\{(\w+)\}$/.exec((state.Parameters as { FunctionName: string }).FunctionName)![1]!;
         const functionId = (substitutions[placeholder] as { 'Fn::GetAtt': [string, string] })['Fn::GetAtt'][0];
         expect((state as { TimeoutSeconds?: number }).TimeoutSeconds, name).toBeGreaterThan(functions.get(functionId)!);

@@ -18,9 +18,15 @@ const NAMESPACE = 'DatabaseReplicator/Test';
 const GIB = 1024 ** 3;
 
 /** The dashboard body as the console reads it, with references spelled `<LogicalId>`. */
-function dashboardBody(s: Synthesized): { widgets: { type: string; properties: { markdown?: string; title?: string; metrics?: unknown[][] } }[] } {
-  const [[, props]] = resourcesOf(s.json, 'AWS::CloudWatch::Dashboard') as [[string, { DashboardBody: { 'Fn::Join': [string, unknown[]] } }]];
-  const text = props.DashboardBody['Fn::Join'][1].map((part) => (typeof part === 'string' ? part : `<${JSON.stringify(part).replace(/"/g, "'")}>`)).join('');
+function dashboardBody(s: Synthesized): {
+  widgets: { type: string; properties: { markdown?: string; title?: string; metrics?: unknown[][] } }[];
+} {
+  const [[, props]] = resourcesOf(s.json, 'AWS::CloudWatch::Dashboard') as [
+    [string, { DashboardBody: { 'Fn::Join': [string, unknown[]] } }],
+  ];
+  const text = props.DashboardBody['Fn::Join'][1]
+    .map((part) => (typeof part === 'string' ? part : `<${JSON.stringify(part).replace(/"/g, "'")}>`))
+    .join('');
   return JSON.parse(text) as ReturnType<typeof dashboardBody>;
 }
 
@@ -31,7 +37,9 @@ function graphedMetrics(s: Synthesized, namespace: string): { name: string; dime
     for (const row of widget.properties.metrics ?? []) {
       const first = row[0];
       if (first && typeof first === 'object' && 'expression' in first) {
-        const m = /^SEARCH\('\{"([^"]+)",([^}]*)\} MetricName="([^"]+)"'/.exec((first as { expression: string }).expression);
+        const m = /^SEARCH\('\{"([^"]+)",([^}]*)\} MetricName="([^"]+)"'/.exec(
+          (first as { expression: string }).expression,
+        );
         expect(m, (first as { expression: string }).expression).not.toBeNull();
         if (m![1] === namespace) out.push({ name: m![3]!, dimensions: m![2]!.split(',') });
       } else if (first === namespace) {
@@ -65,20 +73,41 @@ describe('the dashboard', () => {
   });
 
   it("has the replicator task publish its copy and verify metrics under the dashboard's namespace", () => {
-    const [[, taskDefinition]] = resourcesOf(base.json, 'AWS::ECS::TaskDefinition') as [[string, { ContainerDefinitions: { Environment: { Name: string; Value: unknown }[] }[] }]];
-    expect(taskDefinition.ContainerDefinitions[0]!.Environment).toContainEqual({ Name: 'POWERTOOLS_METRICS_NAMESPACE', Value: NAMESPACE });
+    const [[, taskDefinition]] = resourcesOf(base.json, 'AWS::ECS::TaskDefinition') as [
+      [string, { ContainerDefinitions: { Environment: { Name: string; Value: unknown }[] }[] }],
+    ];
+    expect(taskDefinition.ContainerDefinitions[0]!.Environment).toContainEqual({
+      Name: 'POWERTOOLS_METRICS_NAMESPACE',
+      Value: NAMESPACE,
+    });
     const titles = dashboardBody(base).widgets.map((w) => w.properties.title);
-    expect(titles).toEqual(expect.arrayContaining(['Snapshot copy: bytes and rows copied', 'Snapshot copy rate (MB/s)', 'Rows verify found different']));
+    expect(titles).toEqual(
+      expect.arrayContaining([
+        'Snapshot copy: bytes and rows copied',
+        'Snapshot copy rate (MB/s)',
+        'Rows verify found different',
+      ]),
+    );
   });
 
   it("graphs the state machines' executions and the replicator task's CPU and memory", () => {
     const rows = dashboardBody(base).widgets.flatMap((w) => w.properties.metrics ?? []);
     for (const machine of base.stack.workflows.all) {
       for (const name of ['ExecutionsStarted', 'ExecutionsSucceeded', 'ExecutionsFailed']) {
-        expect(rows.some((r) => r[0] === 'AWS/States' && r[1] === name && String(r[3]).includes(logicalId(base, machine.stateMachine))), `${machine.node.id} ${name}`).toBe(true);
+        expect(
+          rows.some(
+            (r) =>
+              r[0] === 'AWS/States' && r[1] === name && String(r[3]).includes(logicalId(base, machine.stateMachine)),
+          ),
+          `${machine.node.id} ${name}`,
+        ).toBe(true);
       }
     }
-    for (const name of ['CpuUtilized', 'MemoryUtilized']) expect(rows.some((r) => r[0] === 'ECS/ContainerInsights' && r[1] === name && r.includes('TaskDefinitionFamily')), name).toBe(true);
+    for (const name of ['CpuUtilized', 'MemoryUtilized'])
+      expect(
+        rows.some((r) => r[0] === 'ECS/ContainerInsights' && r[1] === name && r.includes('TaskDefinitionFamily')),
+        name,
+      ).toBe(true);
   });
 });
 
@@ -96,7 +125,12 @@ describe('the replication alarms', () => {
         DatapointsToAlarm: rule.periods,
         TreatMissingData: 'notBreaching',
         AlarmDescription: `database-replicator: ${rule.description}`,
-        Metrics: [Match.objectLike({ Expression: `SELECT ${{ Maximum: 'MAX', Minimum: 'MIN', Sum: 'SUM' }[rule.statistic]}("${rule.metric.name}") FROM SCHEMA("${NAMESPACE}", ${dims}) GROUP BY ${dims}`, Period: rule.periodSeconds })],
+        Metrics: [
+          Match.objectLike({
+            Expression: `SELECT ${{ Maximum: 'MAX', Minimum: 'MIN', Sum: 'SUM' }[rule.statistic]}("${rule.metric.name}") FROM SCHEMA("${NAMESPACE}", ${dims}) GROUP BY ${dims}`,
+            Period: rule.periodSeconds,
+          }),
+        ],
       });
     }
     // The five of the monitor and the five on failed executions and dead letters.
@@ -108,15 +142,30 @@ describe('the replication alarms', () => {
     expect(byId.WalRetainedAlarm).toMatchObject({ threshold: 20 * GIB, comparison: 'GreaterThanThreshold' });
     expect(byId.WalGrowingUnconsumedAlarm!.periodSeconds * byId.WalGrowingUnconsumedAlarm!.periods).toBe(30 * 60);
     expect(byId.ReplicationLagAlarm!.periodSeconds * byId.ReplicationLagAlarm!.periods).toBe(15 * 60);
-    expect(byId.SubscriptionDisabledAlarm).toMatchObject({ statistic: 'Minimum', comparison: 'LessThanThreshold', threshold: 1 });
-    for (const rule of rules) expect(rule.description, rule.id).toMatch(/database-replicator (status|sync|cleanup) --remote --job-id <JobId>|server log/);
+    expect(byId.SubscriptionDisabledAlarm).toMatchObject({
+      statistic: 'Minimum',
+      comparison: 'LessThanThreshold',
+      threshold: 1,
+    });
+    for (const rule of rules)
+      expect(rule.description, rule.id).toMatch(
+        /database-replicator (status|sync|cleanup) --remote --job-id <JobId>|server log/,
+      );
   });
 
   it('take their thresholds from the context, as numbers or strings', () => {
     const app = testApp(cdkContext({ 'aws:cdk:bundling-stacks': [], walRetainedAlarmGb: '5', lagAlarmSeconds: 120 }));
     const stack = new ReplicatorStack(app, 'Thresholds');
-    const json = app.synth().getStackByName('Thresholds').template as { Resources: Record<string, { Type: string; Properties: { Threshold?: number; Metrics?: { Expression?: string }[] } }> };
-    const threshold = (metric: string) => Object.values(json.Resources).find((r) => r.Type === 'AWS::CloudWatch::Alarm' && r.Properties.Metrics?.[0]?.Expression?.includes(`"${metric}"`))!.Properties.Threshold;
+    const json = app.synth().getStackByName('Thresholds').template as {
+      Resources: Record<
+        string,
+        { Type: string; Properties: { Threshold?: number; Metrics?: { Expression?: string }[] } }
+      >;
+    };
+    const threshold = (metric: string) =>
+      Object.values(json.Resources).find(
+        (r) => r.Type === 'AWS::CloudWatch::Alarm' && r.Properties.Metrics?.[0]?.Expression?.includes(`"${metric}"`),
+      )!.Properties.Threshold;
     expect(threshold('WalRetainedBytes')).toBe(5 * GIB);
     expect(threshold('ReplicationLagSeconds')).toBe(120);
     expect(stack.monitoring.alarms).toHaveLength(5);
@@ -124,7 +173,9 @@ describe('the replication alarms', () => {
 
   it('refuse a threshold that is not a positive number, naming the key', () => {
     const node = (context: Record<string, unknown>) => testApp(cdkContext(context)).node;
-    expect(() => readAlarmThresholds(node({ walRetainedAlarmGb: 'lots' }))).toThrow('Context walRetainedAlarmGb "lots" is not valid: pass -c walRetainedAlarmGb=');
+    expect(() => readAlarmThresholds(node({ walRetainedAlarmGb: 'lots' }))).toThrow(
+      'Context walRetainedAlarmGb "lots" is not valid: pass -c walRetainedAlarmGb=',
+    );
     expect(() => readAlarmThresholds(node({ lagAlarmSeconds: 0 }))).toThrow('Context lagAlarmSeconds 0 is not valid');
     expect(readAlarmThresholds(node({}))).toEqual({ walRetainedGb: 20, lagSeconds: 300 });
   });
@@ -137,23 +188,40 @@ describe('the monitor function and its schedules', () => {
     base.template.hasResourceProperties('AWS::Lambda::Function', {
       Description: Match.stringLikeRegexp('once a minute per job'),
       VpcConfig: Match.objectLike({ SecurityGroupIds: Match.anyValue() }),
-      Environment: { Variables: Match.objectLike({ POWERTOOLS_METRICS_NAMESPACE: NAMESPACE, JOB_TABLE: Match.anyValue(), POWERTOOLS_SERVICE_NAME: 'database-replicator-monitor-replication' }) },
+      Environment: {
+        Variables: Match.objectLike({
+          POWERTOOLS_METRICS_NAMESPACE: NAMESPACE,
+          JOB_TABLE: Match.anyValue(),
+          POWERTOOLS_SERVICE_NAME: 'database-replicator-monitor-replication',
+        }),
+      },
     });
     expect(base.stack.functions.connecting).toContain(fn);
   });
 
   it('is what the replicate workflow schedules, and cleanup deletes the schedule by the same name in the same group', () => {
-    const props = (name: 'replicate' | 'cleanup') => base.json.Resources[logicalId(base, base.stack.workflows[name].stateMachine)]!.Properties as { DefinitionSubstitutions: Record<string, unknown> };
-    expect(props('replicate').DefinitionSubstitutions.MonitorFunctionArn).toEqual({ 'Fn::GetAtt': [logicalId(base, fn.function), 'Arn'] });
-    expect(props('cleanup').DefinitionSubstitutions.ScheduleGroupName).toEqual(props('replicate').DefinitionSubstitutions.ScheduleGroupName);
+    const props = (name: 'replicate' | 'cleanup') =>
+      base.json.Resources[logicalId(base, base.stack.workflows[name].stateMachine)]!.Properties as {
+        DefinitionSubstitutions: Record<string, unknown>;
+      };
+    expect(props('replicate').DefinitionSubstitutions.MonitorFunctionArn).toEqual({
+      'Fn::GetAtt': [logicalId(base, fn.function), 'Arn'],
+    });
+    expect(props('cleanup').DefinitionSubstitutions.ScheduleGroupName).toEqual(
+      props('replicate').DefinitionSubstitutions.ScheduleGroupName,
+    );
     const file = (name: string) => readFileSync(join(REPO_ROOT, 'statemachines', `${name}.asl.json`), 'utf8');
     expect(file('replicate')).toContain('"Name.$": "$.job.monitorSchedule.name"');
     expect(file('cleanup')).toContain(`"Name.$": "States.Format('health-{}', $.jobId)"`);
   });
 
   it('lets the schedules invoke the monitor function', () => {
-    const invoke = resourcesOf(base.json, 'AWS::IAM::Policy').filter(([, p]) => (p.Roles as { Ref: string }[]).some((r) => r.Ref === logicalId(base, base.stack.schedule.role)));
-    const statements = invoke.flatMap(([, p]) => (p.PolicyDocument as { Statement: { Action: string | string[]; Resource: unknown }[] }).Statement);
+    const invoke = resourcesOf(base.json, 'AWS::IAM::Policy').filter(([, p]) =>
+      (p.Roles as { Ref: string }[]).some((r) => r.Ref === logicalId(base, base.stack.schedule.role)),
+    );
+    const statements = invoke.flatMap(
+      ([, p]) => (p.PolicyDocument as { Statement: { Action: string | string[]; Resource: unknown }[] }).Statement,
+    );
     const onMonitor = statements.filter((st) => JSON.stringify(st.Resource).includes(logicalId(base, fn.function)));
     expect(onMonitor.flatMap((st) => [st.Action].flat())).toEqual(['lambda:InvokeFunction']);
   });

@@ -18,10 +18,23 @@ const list = asList;
 
 // Decrypt through Secrets Manager: the secrets' key. (The replicate workflow also uses the alarm topic's own key, for drift notices.)
 const decrypts = (s: Synthesized, role: IConstruct) =>
-  statementsOf(s, role).filter((st) => list(st.Action).includes('kms:Decrypt') && (JSON.stringify(st.Condition ?? {}).includes('secretsmanager.') || [KEY, MRK].some((k) => JSON.stringify(st.Resource).includes(k))));
+  statementsOf(s, role).filter(
+    (st) =>
+      list(st.Action).includes('kms:Decrypt') &&
+      (JSON.stringify(st.Condition ?? {}).includes('secretsmanager.') ||
+        [KEY, MRK].some((k) => JSON.stringify(st.Resource).includes(k))),
+  );
 
-const readers = (s: Synthesized) => [s.stack.task.taskDefinition.taskRole, ...s.stack.functions.connecting.map((f) => f.role)];
-const others = (s: Synthesized) => [s.stack.task.taskDefinition.obtainExecutionRole(), s.stack.functions.checkRdsParameterGroup.role, s.stack.functions.recordJob.role, ...s.stack.workflows.all.map((m) => m.stateMachine.role)];
+const readers = (s: Synthesized) => [
+  s.stack.task.taskDefinition.taskRole,
+  ...s.stack.functions.connecting.map((f) => f.role),
+];
+const others = (s: Synthesized) => [
+  s.stack.task.taskDefinition.obtainExecutionRole(),
+  s.stack.functions.checkRdsParameterGroup.role,
+  s.stack.functions.recordJob.role,
+  ...s.stack.workflows.all.map((m) => m.stateMachine.role),
+];
 
 describe('a customer managed KMS key for the secrets', () => {
   it('is granted kms:Decrypt, through Secrets Manager of the region only, to the task and every function that reads a secret', () => {
@@ -31,7 +44,11 @@ describe('a customer managed KMS key for the secrets', () => {
       expect(list(statements[0]!.Action)).toEqual(['kms:Decrypt']);
       expect(list(statements[0]!.Resource).sort()).toEqual([KEY, MRK].sort());
       expect(statements[0]!.Condition).toEqual({
-        StringEquals: { 'kms:ViaService': { 'Fn::Join': ['', ['secretsmanager.', { Ref: 'AWS::Region' }, '.', { Ref: 'AWS::URLSuffix' }]] } },
+        StringEquals: {
+          'kms:ViaService': {
+            'Fn::Join': ['', ['secretsmanager.', { Ref: 'AWS::Region' }, '.', { Ref: 'AWS::URLSuffix' }]],
+          },
+        },
       });
     }
     // The task and the five functions that connect: the four checks and the monitor.
@@ -61,10 +78,14 @@ describe('a customer managed KMS key for the secrets', () => {
     ['1234abcd-12ab-34cd-56ef-1234567890ab'],
     [`${KEY},${KEY}`],
   ])('refuses %s with one sentence naming the setting', (value) => {
-    expect(() => readAppSettings(testApp({ secretsKmsKeyArn: value }).node)).toThrow(`Context secretsKmsKeyArn ${JSON.stringify(value)} is not valid: pass -c secretsKmsKeyArn=arn:aws:kms:<region>:<account>:key/<key id>`);
+    expect(() => readAppSettings(testApp({ secretsKmsKeyArn: value }).node)).toThrow(
+      `Context secretsKmsKeyArn ${JSON.stringify(value)} is not valid: pass -c secretsKmsKeyArn=arn:aws:kms:<region>:<account>:key/<key id>`,
+    );
   });
 
   it('refuses a construct prop that names no key', () => {
-    expect(() => new SecretAccess(new App(), 'Access', { namePrefix: 'db/' }, ['alias/secrets'])).toThrow('SecretAccess: "alias/secrets" is not a KMS key ARN');
+    expect(() => new SecretAccess(new App(), 'Access', { namePrefix: 'db/' }, ['alias/secrets'])).toThrow(
+      'SecretAccess: "alias/secrets" is not a KMS key ARN',
+    );
   });
 });

@@ -25,7 +25,9 @@ function deployed(s: Synthesized, name: Name) {
 
 /** What CloudFormation does at deploy time, with each value spelled as a readable string. */
 function substitute(s: Synthesized, text: string, substitutions: Record<string, unknown>): string {
-  return text.replace(/\$\{([A-Za-z][A-Za-z0-9_]*)\}/g, (whole, key: string) => (key in substitutions ? nagSpelling(s.stack, substitutions[key]) : whole));
+  return text.replace(/\$\{([A-Za-z][A-Za-z0-9_]*)\}/g, (whole, key: string) =>
+    key in substitutions ? nagSpelling(s.stack, substitutions[key]) : whole,
+  );
 }
 
 const source = (name: Name) => readFileSync(join(REPO_ROOT, 'statemachines', `${name}.asl.json`), 'utf8');
@@ -60,7 +62,10 @@ describe('substitutions', () => {
         SecurityGroupId: getAtt(base, network.securityGroup, 'GroupId'),
         RecordJobFunctionArn: getAtt(base, base.stack.functions.recordJob.function),
       });
-      expect(subs(custom, name)).toMatchObject({ SubnetIds: 'subnet-0123456789abcdef0,subnet-0fedcba9876543210', SecurityGroupId: 'sg-0123456789abcdef0' });
+      expect(subs(custom, name)).toMatchObject({
+        SubnetIds: 'subnet-0123456789abcdef0,subnet-0fedcba9876543210',
+        SecurityGroupId: 'sg-0123456789abcdef0',
+      });
     }
   });
 
@@ -77,24 +82,61 @@ describe('substitutions', () => {
       ScheduleGroupName: base.stack.resolve(schedule.group.scheduleGroupName),
       ScheduleDeadLetterQueueArn: getAtt(base, schedule.deadLetterQueue),
     });
-    expect(subs(base, 'cleanup')).toMatchObject({ ScheduleGroupName: base.stack.resolve(schedule.group.scheduleGroupName) });
+    expect(subs(base, 'cleanup')).toMatchObject({
+      ScheduleGroupName: base.stack.resolve(schedule.group.scheduleGroupName),
+    });
     for (const name of NAMES) expect(subs(base, name), name).toMatchObject({ Partition: { Ref: 'AWS::Partition' } });
   });
 
   it('give cutover the replicator task and record-job only', () => {
-    expect(Object.keys(subs(base, 'cutover')).sort()).toEqual(['ClusterArn', 'ContainerName', 'Partition', 'RecordJobFunctionArn', 'SecurityGroupId', 'SubnetIds', 'TaskDefinitionArn']);
-    const fromTemplate = JSON.parse(substitute(base, deployed(base, 'cutover').text, subs(base, 'cutover'))) as { States: Record<string, { ItemProcessor?: { States: Record<string, { Parameters?: { Cluster?: string; Overrides?: { ContainerOverrides: { Command: string[] }[] } } }> }; Parameters?: { FunctionName?: string } }> };
+    expect(Object.keys(subs(base, 'cutover')).sort()).toEqual([
+      'ClusterArn',
+      'ContainerName',
+      'Partition',
+      'RecordJobFunctionArn',
+      'SecurityGroupId',
+      'SubnetIds',
+      'TaskDefinitionArn',
+    ]);
+    const fromTemplate = JSON.parse(substitute(base, deployed(base, 'cutover').text, subs(base, 'cutover'))) as {
+      States: Record<
+        string,
+        {
+          ItemProcessor?: {
+            States: Record<
+              string,
+              { Parameters?: { Cluster?: string; Overrides?: { ContainerOverrides: { Command: string[] }[] } } }
+            >;
+          };
+          Parameters?: { FunctionName?: string };
+        }
+      >;
+    };
     const run = fromTemplate.States['Cut over each database']!.ItemProcessor!.States['Run cutover']!.Parameters!;
     expect(run.Cluster).toBe(nagSpelling(base.stack, getAtt(base, base.stack.task.cluster)));
     expect(run.Overrides!.ContainerOverrides[0]!.Command).toEqual(['cutover']);
-    for (const state of ['Record job succeeded', 'Record job failed']) expect(fromTemplate.States[state]!.Parameters!.FunctionName).toBe(nagSpelling(base.stack, getAtt(base, base.stack.functions.recordJob.function)));
+    for (const state of ['Record job succeeded', 'Record job failed'])
+      expect(fromTemplate.States[state]!.Parameters!.FunctionName).toBe(
+        nagSpelling(base.stack, getAtt(base, base.stack.functions.recordJob.function)),
+      );
   });
 
   it('give the tasks the subnets as one list the definition splits', () => {
-    const fromTemplate = JSON.parse(substitute(custom, deployed(custom, 'replicate').text, deployed(custom, 'replicate').substitutions)) as { States: Record<string, { ItemProcessor?: { States: Record<string, { Parameters?: { NetworkConfiguration?: unknown } }> } }> };
+    const fromTemplate = JSON.parse(
+      substitute(custom, deployed(custom, 'replicate').text, deployed(custom, 'replicate').substitutions),
+    ) as {
+      States: Record<
+        string,
+        { ItemProcessor?: { States: Record<string, { Parameters?: { NetworkConfiguration?: unknown } }> } }
+      >;
+    };
     const copy = fromTemplate.States['Replicate each database']!.ItemProcessor!.States['Copy snapshot']!.Parameters!;
     expect(copy.NetworkConfiguration).toEqual({
-      AwsvpcConfiguration: { 'Subnets.$': "States.StringSplit('subnet-0123456789abcdef0,subnet-0fedcba9876543210', ',')", SecurityGroups: ['sg-0123456789abcdef0'], AssignPublicIp: 'DISABLED' },
+      AwsvpcConfiguration: {
+        'Subnets.$': "States.StringSplit('subnet-0123456789abcdef0,subnet-0fedcba9876543210', ',')",
+        SecurityGroups: ['sg-0123456789abcdef0'],
+        AssignPublicIp: 'DISABLED',
+      },
     });
   });
 });

@@ -9,7 +9,11 @@ export const STACK = 'Test';
 /** An existing VPC, explicit secret ARNs, a bigger ARM task, a prebuilt image, an alarm e-mail, data deleted with the stack: every option away from its default. */
 export const CUSTOM: ReplicatorStackProps = {
   removalPolicy: RemovalPolicy.DESTROY,
-  network: { vpcId: 'vpc-0123456789abcdef0', subnetIds: ['subnet-0123456789abcdef0', 'subnet-0fedcba9876543210'], securityGroupId: 'sg-0123456789abcdef0' },
+  network: {
+    vpcId: 'vpc-0123456789abcdef0',
+    subnetIds: ['subnet-0123456789abcdef0', 'subnet-0fedcba9876543210'],
+    securityGroupId: 'sg-0123456789abcdef0',
+  },
   secrets: {
     secretArns: [
       'arn:aws:secretsmanager:eu-west-1:123456789012:secret:shop/source-AbCdEf',
@@ -22,7 +26,10 @@ export const CUSTOM: ReplicatorStackProps = {
 };
 
 export interface TemplateJson {
-  Resources: Record<string, { Type: string; Properties?: Record<string, unknown>; DependsOn?: string[]; DeletionPolicy?: string }>;
+  Resources: Record<
+    string,
+    { Type: string; Properties?: Record<string, unknown>; DependsOn?: string[]; DeletionPolicy?: string }
+  >;
   Outputs?: Record<string, { Value: unknown }>;
 }
 
@@ -60,9 +67,14 @@ export function logicalId(synthesized: Synthesized, construct: { node: { default
 }
 
 /** One IAM policy statement of the template. */
-export interface PolicyStatement { Effect?: string; Action: string | string[]; Resource: unknown; Condition?: Record<string, unknown> }
+export interface PolicyStatement {
+  Effect?: string;
+  Action: string | string[];
+  Resource: unknown;
+  Condition?: Record<string, unknown>;
+}
 
-export const asList = <T,>(v: T | T[]): T[] => (Array.isArray(v) ? v : [v]);
+export const asList = <T>(v: T | T[]): T[] => (Array.isArray(v) ? v : [v]);
 
 /** Every statement of the policies attached to a role. */
 export function statementsOf(s: Synthesized, role: object): PolicyStatement[] {

@@ -5,7 +5,10 @@ import { describe, expect, it } from 'vitest';
 import { repoRoot } from './cdk-context.ts';
 
 const CDK_ONLY = ['aws-cdk-lib', 'constructs', 'cdk-nag'];
-const packageJson = JSON.parse(readFileSync(join(repoRoot, 'package.json'), 'utf8')) as { dependencies: Record<string, string>; devDependencies: Record<string, string> };
+const packageJson = JSON.parse(readFileSync(join(repoRoot, 'package.json'), 'utf8')) as {
+  dependencies: Record<string, string>;
+  devDependencies: Record<string, string>;
+};
 const dockerfile = readFileSync(join(repoRoot, 'containers/replicator/Dockerfile'), 'utf8');
 
 function tsFiles(dir: string): string[] {
@@ -26,12 +29,18 @@ describe('the task image', () => {
 
   it('holds nothing that imports them at run time (the engine, the task entry point, the functions)', () => {
     const importsCdk = new RegExp(`(from|import\\(|require\\()\\s*['"](${CDK_ONLY.join('|')})(/[^'"]*)?['"]`);
-    const offenders = ['src', 'containers', 'lambdas'].flatMap((dir) => tsFiles(join(repoRoot, dir))).filter((file) => importsCdk.test(readFileSync(file, 'utf8')));
+    const offenders = ['src', 'containers', 'lambdas']
+      .flatMap((dir) => tsFiles(join(repoRoot, dir)))
+      .filter((file) => importsCdk.test(readFileSync(file, 'utf8')));
     expect(offenders).toEqual([]);
   });
 
   it("starts from Docker's official Node image as the Amazon ECR Public Gallery serves it (no Docker Hub pull limit)", () => {
     const from = dockerfile.split('\n').filter((line) => line.startsWith('FROM '));
-    expect(from).toEqual([expect.stringMatching(/^FROM public\.ecr\.aws\/docker\/library\/node:\d+\.\d+\.\d+-bookworm-slim(@sha256:[0-9a-f]{64})?$/)]);
+    expect(from).toEqual([
+      expect.stringMatching(
+        /^FROM public\.ecr\.aws\/docker\/library\/node:\d+\.\d+\.\d+-bookworm-slim(@sha256:[0-9a-f]{64})?$/,
+      ),
+    ]);
   });
 });

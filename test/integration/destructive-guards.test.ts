@@ -8,7 +8,12 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { clusterUrl, type ClusterInfo } from '../../scripts/support/cluster.ts';
 import { endpoints, runCli } from '../support/cli.ts';
-import { dropReplicationObjects, fingerprintTables, replicationObjectsOnSource, schemaObjects } from '../support/compare.ts';
+import {
+  dropReplicationObjects,
+  fingerprintTables,
+  replicationObjectsOnSource,
+  schemaObjects,
+} from '../support/compare.ts';
 import { createTestDatabase, createTestRole, edgeCasesSql, runPsqlFile, withClient } from '../support/db.ts';
 
 const { source, target } = inject('clusters');
@@ -44,11 +49,29 @@ function stateDir(): string {
 
 /** What must not change on the source: data, schema objects, replication objects, database settings. */
 async function sourceImage(): Promise<unknown> {
-  const settings = await withClient(source, 'postgres', async (c) =>
-    (await c.query<{ s: string[] }>(`SELECT setconfig AS s FROM pg_db_role_setting WHERE setdatabase = (SELECT oid FROM pg_database WHERE datname = $1)`, [db])).rows,
+  const settings = await withClient(
+    source,
+    'postgres',
+    async (c) =>
+      (
+        await c.query<{ s: string[] }>(
+          `SELECT setconfig AS s FROM pg_db_role_setting WHERE setdatabase = (SELECT oid FROM pg_database WHERE datname = $1)`,
+          [db],
+        )
+      ).rows,
   );
-  const oid = await withClient(source, 'postgres', async (c) => (await c.query<{ oid: number }>('SELECT oid FROM pg_database WHERE datname = $1', [db])).rows[0]?.oid);
-  return { oid, tables: [...(await fingerprintTables(source, db))], schema: await schemaObjects(source, db), replication: await replicationObjectsOnSource(source, db), settings };
+  const oid = await withClient(
+    source,
+    'postgres',
+    async (c) => (await c.query<{ oid: number }>('SELECT oid FROM pg_database WHERE datname = $1', [db])).rows[0]?.oid,
+  );
+  return {
+    oid,
+    tables: [...(await fingerprintTables(source, db))],
+    schema: await schemaObjects(source, db),
+    replication: await replicationObjectsOnSource(source, db),
+    settings,
+  };
 }
 
 beforeAll(async () => {
@@ -61,7 +84,10 @@ beforeAll(async () => {
   // asked with the source spelled as its target, and must refuse rather than act on it.
   streamingJob = { jobId: `guard${Date.now().toString(36)}`, stateDir: stateDir() };
   const env = endpoints(clusterUrl(source, db), clusterUrl(target, db));
-  const init = await runCli(['init', '--yes', '--job-id', streamingJob.jobId, '--state-dir', streamingJob.stateDir], env);
+  const init = await runCli(
+    ['init', '--yes', '--job-id', streamingJob.jobId, '--state-dir', streamingJob.stateDir],
+    env,
+  );
   expect(init.exitCode, init.stderr).toBe(0);
   const sync = await runCli(['sync', '--job-id', streamingJob.jobId, '--state-dir', streamingJob.stateDir], env);
   expect(sync.exitCode, sync.stderr).toBe(0);
@@ -79,12 +105,27 @@ afterAll(async () => {
 
 const spellings: { name: string; urls: () => [string, string] }[] = [
   { name: 'the same URL', urls: () => [clusterUrl(source, db), clusterUrl(source, db)] },
-  { name: 'localhost against 127.0.0.1', urls: () => [clusterUrl(source, db), clusterUrl({ ...source, host: 'localhost' }, db)] },
-  { name: 'two different users of the database', urls: () => [clusterUrl(source, db), clusterUrl(source, db, otherUser, otherPassword)] },
-  { name: 'another address of the same server (an alias)', urls: () => [clusterUrl(source, db), clusterUrl({ ...source, port: (alias.address() as { port: number }).port }, db)] },
+  {
+    name: 'localhost against 127.0.0.1',
+    urls: () => [clusterUrl(source, db), clusterUrl({ ...source, host: 'localhost' }, db)],
+  },
+  {
+    name: 'two different users of the database',
+    urls: () => [clusterUrl(source, db), clusterUrl(source, db, otherUser, otherPassword)],
+  },
+  {
+    name: 'another address of the same server (an alias)',
+    urls: () => [
+      clusterUrl(source, db),
+      clusterUrl({ ...source, port: (alias.address() as { port: number }).port }, db),
+    ],
+  },
   {
     name: 'a percent-encoded name with connection parameters',
-    urls: () => [clusterUrl(source, db), `${clusterUrl(source, '').replace(/\/$/, '')}/${[...db].map((ch) => `%${ch.charCodeAt(0).toString(16)}`).join('')}?application_name=other&connect_timeout=10`],
+    urls: () => [
+      clusterUrl(source, db),
+      `${clusterUrl(source, '').replace(/\/$/, '')}/${[...db].map((ch) => `%${ch.charCodeAt(0).toString(16)}`).join('')}?application_name=other&connect_timeout=10`,
+    ],
   },
 ];
 
@@ -106,7 +147,10 @@ describe('destructive guards: the target is the source', () => {
       for (const args of commands) {
         const run = await runCli(args, env);
         expect(run.exitCode, `${args.join(' ')}: ${run.stderr}`).toBe(1);
-        const errors = run.stderr.trim().split('\n').filter((l) => l.startsWith('error:'));
+        const errors = run.stderr
+          .trim()
+          .split('\n')
+          .filter((l) => l.startsWith('error:'));
         expect(errors, `${args.join(' ')}: ${run.stderr}`).toHaveLength(1);
         expect(errors[0], args.join(' ')).toMatch(/the source itself/);
         expect(run.stderr + run.stdout).not.toContain(otherPassword);
@@ -120,11 +164,16 @@ describe('destructive guards: the target is the source', () => {
 describe('init --drop-existing with the source as its target (the command that dropped a source)', () => {
   it('refuses and leaves the source row for row, spelled the same and as localhost', async () => {
     const plain = (await createTestDatabase(source, 'guard_plain')).name;
-    cleanups.push(async () => { await withClient(source, 'postgres', (c) => c.query(`DROP DATABASE IF EXISTS "${plain}" WITH (FORCE)`)); });
+    cleanups.push(async () => {
+      await withClient(source, 'postgres', (c) => c.query(`DROP DATABASE IF EXISTS "${plain}" WITH (FORCE)`));
+    });
     await runPsqlFile(source, plain, edgeCasesSql());
     const before = await fingerprintTables(source, plain);
     for (const targetUrl of [clusterUrl(source, plain), clusterUrl({ ...source, host: 'localhost' }, plain)]) {
-      const run = await runCli(['init', '--local', '--yes', '--no-sync', '--drop-existing', '--state-dir', stateDir()], endpoints(clusterUrl(source, plain), targetUrl));
+      const run = await runCli(
+        ['init', '--local', '--yes', '--no-sync', '--drop-existing', '--state-dir', stateDir()],
+        endpoints(clusterUrl(source, plain), targetUrl),
+      );
       expect(run.exitCode, run.stderr).toBe(1);
       expect(run.stderr).toMatch(/^error: .*The target is the source itself/m);
       expect(run.stdout + run.stderr).not.toMatch(/dropping target database/);

@@ -26,7 +26,8 @@ describe('the whole flow on the edge-case database', () => {
     // events_nopk gets inserts only: its json column cannot be compared, so UPDATE/DELETE there would stop
     // the apply worker (validate warns about exactly that). Changes after the snapshot, on identity, enum, domain, composite, array, jsonb, partitions (incl. default),
     // the table without primary key (duplicates), quoted names, NaN/Infinity, ranges and the deferred self-reference.
-    await withClient(source, db, (c) => c.query(`
+    await withClient(source, db, (c) =>
+      c.query(`
       INSERT INTO sales.customers (email, name, home, tags, prefs) VALUES ('New@Example.com', 'new one', ROW('1 St', 'X', '00001'), '{a,b}', '{"k": [1, 2]}');
       UPDATE sales.customers SET prefs = prefs || '{"changed": true}', tags = tags || '{t9}' WHERE id % 97 = 0;
       DELETE FROM sales.orders WHERE id % 101 = 0;
@@ -35,7 +36,8 @@ describe('the whole flow on the edge-case database', () => {
       INSERT INTO sales.events_nopk SELECT at, kind, payload FROM sales.events_nopk LIMIT 5;
       UPDATE "Reporting Dept"."Daily Totals" SET "Amount" = 'NaN', "Valid" = tstzrange('2025-01-01', '2025-02-01') WHERE "Region" = 'R1' AND "Day" < '2024-02-01';
       INSERT INTO sales.categories VALUES (5, 4, 'forward ref'), (4, 1, 'parent later');
-      INSERT INTO sales.cache VALUES ('after', 'snapshot');`));
+      INSERT INTO sales.cache VALUES ('after', 'snapshot');`),
+    );
     const sync = await cli(['sync']);
     expect(sync.exitCode, sync.stderr).toBe(0);
     const cutover = await cli(['cutover', '--timeout', '120']);

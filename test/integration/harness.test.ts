@@ -6,7 +6,11 @@ describe('test harness clusters', () => {
 
   it('runs a logical source, a logical target and a replica-level source on distinct loopback ports', async () => {
     expect(new Set([source.port, target.port, replica.port]).size).toBe(3);
-    for (const [cluster, walLevel] of [[source, 'logical'], [target, 'logical'], [replica, 'replica']] as const) {
+    for (const [cluster, walLevel] of [
+      [source, 'logical'],
+      [target, 'logical'],
+      [replica, 'replica'],
+    ] as const) {
       const client = await connectAs(cluster);
       try {
         const { rows } = await client.query<{ wal_level: string; slots: string; senders: string; listen: string }>(
@@ -23,6 +27,8 @@ describe('test harness clusters', () => {
   });
 
   it('requires a password over TCP', async () => {
-    await expect(connectAs(source, 'postgres', source.user, 'not-the-password')).rejects.toThrow(/password authentication failed/);
+    await expect(connectAs(source, 'postgres', source.user, 'not-the-password')).rejects.toThrow(
+      /password authentication failed/,
+    );
   });
 });

@@ -28,22 +28,37 @@ async function sourceDatabase(prefix: string, sql: string): Promise<string> {
 
 async function nothingCreated(db: string): Promise<void> {
   expect(await replicationObjectsOnSource(source, db)).toEqual({ slots: [], publications: [] });
-  expect(await withClient(target, 'postgres', async (c) => (await c.query('SELECT 1 FROM pg_database WHERE datname = $1', [db])).rowCount)).toBe(0);
+  expect(
+    await withClient(
+      target,
+      'postgres',
+      async (c) => (await c.query('SELECT 1 FROM pg_database WHERE datname = $1', [db])).rowCount,
+    ),
+  ).toBe(0);
 }
 
-const simple = "CREATE TABLE items (id int PRIMARY KEY, label text); INSERT INTO items SELECT i, 'x' FROM generate_series(1, 20) i;";
+const simple =
+  "CREATE TABLE items (id int PRIMARY KEY, label text); INSERT INTO items SELECT i, 'x' FROM generate_series(1, 20) i;";
 
 describe('init refuses what would break the source or fail half-way', () => {
   it('a table without primary key and REPLICA IDENTITY DEFAULT (its UPDATEs would fail once published), unless it is schema-only', async () => {
-    const db = await sourceDatabase('fault_nopk', `${simple} CREATE TABLE log (at timestamptz, line text); INSERT INTO log VALUES (now(), 'a');`);
+    const db = await sourceDatabase(
+      'fault_nopk',
+      `${simple} CREATE TABLE log (at timestamptz, line text); INSERT INTO log VALUES (now(), 'a');`,
+    );
     const env = endpoints(clusterUrl(source, db), clusterUrl(target, db));
     const run = await runCli(['init', '--yes', '--no-sync', '--state-dir', stateDir()], env);
     expect(run.exitCode).toBe(1);
-    expect(run.stderr).toMatch(/Replica identity: .*public\.log has no primary key, so UPDATE and DELETE on it would fail on the source once published\. .*ALTER TABLE "public"\."log" REPLICA IDENTITY FULL/);
+    expect(run.stderr).toMatch(
+      /Replica identity: .*public\.log has no primary key, so UPDATE and DELETE on it would fail on the source once published\. .*ALTER TABLE "public"\."log" REPLICA IDENTITY FULL/,
+    );
     await nothingCreated(db);
     // The source's own UPDATE still works: nothing was published.
     await withClient(source, db, (c) => c.query("UPDATE log SET line = 'b'"));
-    const schemaOnly = await runCli(['init', '--yes', '--no-sync', '--schema-only-tables', `${db}.log`, '--state-dir', stateDir()], env);
+    const schemaOnly = await runCli(
+      ['init', '--yes', '--no-sync', '--schema-only-tables', `${db}.log`, '--state-dir', stateDir()],
+      env,
+    );
     expect(schemaOnly.exitCode, schemaOnly.stderr).toBe(0);
   });
 
@@ -51,17 +66,29 @@ describe('init refuses what would break the source or fail half-way', () => {
     const db = await sourceDatabase('fault_owner', simple);
     const password = 'Fault-0wner-Pa55';
     const user = await createTestRole(source, password, 'REPLICATION');
-    await withClient(source, db, (c) => c.query(`GRANT SELECT ON items TO "${user}"; GRANT CREATE ON DATABASE "${db}" TO "${user}"`));
-    const run = await runCli(['init', '--yes', '--no-roles', '--state-dir', stateDir()], endpoints(clusterUrl(source, db, user, password), clusterUrl(target, db)));
+    await withClient(source, db, (c) =>
+      c.query(`GRANT SELECT ON items TO "${user}"; GRANT CREATE ON DATABASE "${db}" TO "${user}"`),
+    );
+    const run = await runCli(
+      ['init', '--yes', '--no-roles', '--state-dir', stateDir()],
+      endpoints(clusterUrl(source, db, user, password), clusterUrl(target, db)),
+    );
     expect(run.exitCode).toBe(1);
-    expect(run.stderr).toMatch(new RegExp(`Table ownership: ${user} does not own ${db}: public\\.items, so it cannot add it to a publication\\. Run GRANT "postgres" TO "${user}";`));
+    expect(run.stderr).toMatch(
+      new RegExp(
+        `Table ownership: ${user} does not own ${db}: public\\.items, so it cannot add it to a publication\\. Run GRANT "postgres" TO "${user}";`,
+      ),
+    );
     await nothingCreated(db);
   });
 
   it('a job id that would reach outside the state folder (usage error, exit 2, nothing created)', async () => {
     const db = await sourceDatabase('fault_jobid', simple);
     const dir = stateDir();
-    const run = await runCli(['init', '--yes', '--job-id', '../../escaped', '--state-dir', dir], endpoints(clusterUrl(source, db), clusterUrl(target, db)));
+    const run = await runCli(
+      ['init', '--yes', '--job-id', '../../escaped', '--state-dir', dir],
+      endpoints(clusterUrl(source, db), clusterUrl(target, db)),
+    );
     expect(run.exitCode).toBe(2);
     expect(run.stderr).toContain('--job-id "../../escaped" is not a job id');
     await nothingCreated(db);
@@ -74,7 +101,10 @@ describe('init refuses what would break the source or fail half-way', () => {
     try {
       await holder.query('SELECT pg_advisory_lock(hashtextextended($1, 0))', [`database-replicator init ${jobId}`]);
       const pid = (await holder.query<{ pid: number }>('SELECT pg_backend_pid() AS pid')).rows[0]!.pid;
-      const run = await runCli(['init', '--yes', '--job-id', jobId, '--state-dir', stateDir()], endpoints(clusterUrl(source, db), clusterUrl(target, db)));
+      const run = await runCli(
+        ['init', '--yes', '--job-id', jobId, '--state-dir', stateDir()],
+        endpoints(clusterUrl(source, db), clusterUrl(target, db)),
+      );
       expect(run.exitCode).toBe(1);
       expect(run.stderr).toContain(`Another init of job ${jobId} is running (source session pid ${pid}`);
       await nothingCreated(db);
@@ -84,24 +114,33 @@ describe('init refuses what would break the source or fail half-way', () => {
   });
 });
 
-describe('init leaves the target\'s own roles alone', () => {
+describe("init leaves the target's own roles alone", () => {
   it('never alters a role that existed on the target before (a SUPERUSER stays one), and lists it as skipped', async () => {
     const db = await sourceDatabase('fault_roles', simple);
     const role = uniqueName('shared_role');
     await withClient(source, 'postgres', (c) => c.query(`CREATE ROLE "${role}" NOSUPERUSER NOLOGIN`));
     await withClient(target, 'postgres', (c) => c.query(`CREATE ROLE "${role}" SUPERUSER LOGIN`));
-    const run = await runCli(['init', '--yes', '--no-sync', '--json', '--state-dir', stateDir()], endpoints(clusterUrl(source, db), clusterUrl(target, db)));
+    const run = await runCli(
+      ['init', '--yes', '--no-sync', '--json', '--state-dir', stateDir()],
+      endpoints(clusterUrl(source, db), clusterUrl(target, db)),
+    );
     expect(run.exitCode, run.stderr).toBe(0);
-    const skipped = (JSON.parse(run.stdout) as { roles: { skipped: { statement: string; reason: string }[] } }).roles.skipped.filter((s) => s.statement.includes(role));
+    const skipped = (
+      JSON.parse(run.stdout) as { roles: { skipped: { statement: string; reason: string }[] } }
+    ).roles.skipped.filter((s) => s.statement.includes(role));
     expect(skipped.length).toBeGreaterThanOrEqual(2);
     expect(skipped.every((s) => s.reason === `${role} existed on the target before; left as it is`)).toBe(true);
-    const attributes = await withClient(target, 'postgres', async (c) => (await c.query('SELECT rolsuper, rolcanlogin FROM pg_roles WHERE rolname = $1', [role])).rows[0]);
+    const attributes = await withClient(
+      target,
+      'postgres',
+      async (c) => (await c.query('SELECT rolsuper, rolcanlogin FROM pg_roles WHERE rolname = $1', [role])).rows[0],
+    );
     expect(attributes).toEqual({ rolsuper: true, rolcanlogin: true });
   });
 });
 
 describe('a failing CREATE SUBSCRIPTION', () => {
-  it('leaves no password in the target server\'s log', async () => {
+  it("leaves no password in the target server's log", async () => {
     const db = await sourceDatabase('fault_sublog', simple);
     const dir = stateDir();
     const env = endpoints(clusterUrl(source, db), clusterUrl(target, db));
@@ -130,14 +169,23 @@ describe('Ctrl-C during init', () => {
     await blocker.query('BEGIN; LOCK TABLE items IN SHARE UPDATE EXCLUSIVE MODE');
     try {
       const bin = fileURLToPath(new URL('../../bin/database-replicator.js', import.meta.url));
-      const child = spawn(process.execPath, [bin, 'init', '--yes', '--no-sync', '--job-id', jobId, '--state-dir', dir], {
-        env: { ...process.env, ...endpoints(clusterUrl(source, db), clusterUrl(target, db)), PGPASSWORD: undefined },
-        stdio: ['ignore', 'pipe', 'pipe'],
-      });
+      const child = spawn(
+        process.execPath,
+        [bin, 'init', '--yes', '--no-sync', '--job-id', jobId, '--state-dir', dir],
+        {
+          env: { ...process.env, ...endpoints(clusterUrl(source, db), clusterUrl(target, db)), PGPASSWORD: undefined },
+          stdio: ['ignore', 'pipe', 'pipe'],
+        },
+      );
       let stderr = '';
       child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
       const store = new LocalFileJobStore(dir);
-      for (let i = 0; i < 200 && !(await store.listSteps(jobId).catch(() => [])).some((s) => s.state === 'RUNNING'); i++) await new Promise((r) => setTimeout(r, 100));
+      for (
+        let i = 0;
+        i < 200 && !(await store.listSteps(jobId).catch(() => [])).some((s) => s.state === 'RUNNING');
+        i++
+      )
+        await new Promise((r) => setTimeout(r, 100));
       const started = Date.now();
       child.kill('SIGINT');
       const code = await new Promise<string>((resolve) => child.on('exit', (c, signal) => resolve(`${c ?? signal}`)));

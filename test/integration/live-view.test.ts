@@ -15,23 +15,32 @@ import { TerminalSession } from '../support/terminal.ts';
 const { source, target } = inject('clusters');
 const scratch = useScratch('live-view');
 const bin = fileURLToPath(new URL('../../bin/database-replicator.js', import.meta.url));
-const BAR = /^ {4}(public\.\S+) +\[[#.]{24}\] +(\d+)% {2}([\d,]+) rows, [\d.]+ [kMG]?B of ~[\d.]+ [kMG]?B, [\d.]+ [kMG]?B\/s, ETA (\d+ s|\d+ min \d+ s|finishing|-)$/;
+const BAR =
+  /^ {4}(public\.\S+) +\[[#.]{24}\] +(\d+)% {2}([\d,]+) rows, [\d.]+ [kMG]?B of ~[\d.]+ [kMG]?B, [\d.]+ [kMG]?B\/s, ETA (\d+ s|\d+ min \d+ s|finishing|-)$/;
 
 describe('status --watch on a terminal during init', () => {
   it('redraws a view with a bar per table in flight, from the record of an init running in another process', async () => {
     const db = uniqueName('live');
     scratch.cleanups.push(async () => {
-      for (const cluster of [source, target]) await withClient(cluster, 'postgres', (c) => c.query(`DROP DATABASE IF EXISTS ${db} WITH (FORCE)`));
+      for (const cluster of [source, target])
+        await withClient(cluster, 'postgres', (c) => c.query(`DROP DATABASE IF EXISTS ${db} WITH (FORCE)`));
     });
     // The bench dataset, small: two tables of about 70 MB that two workers copy at the same time.
     await withClient(source, 'postgres', (c) => loadDataset(source, c, db, 0.15));
     const stateDir = scratch.stateDir();
     const env = { ...process.env, PGPASSWORD: undefined, ...endpoints(clusterUrl(source, db), clusterUrl(target, db)) };
     // The view starts first: no job recorded yet, then no slot, then the copy; none of it stops it.
-    const watch = new TerminalSession([process.execPath, bin, 'status', '--watch', '1', '--state-dir', stateDir], env, { columns: 200, rows: 60 });
+    const watch = new TerminalSession([process.execPath, bin, 'status', '--watch', '1', '--state-dir', stateDir], env, {
+      columns: 200,
+      rows: 60,
+    });
     try {
       await watch.waitFor('database-replicator status: job ', 30_000);
-      const init = execa(process.execPath, [bin, 'init', '--yes', '--no-roles', '--no-sync', '--jobs', '2', '--state-dir', stateDir], { env, reject: false, stdin: 'ignore', timeout: 300_000 });
+      const init = execa(
+        process.execPath,
+        [bin, 'init', '--yes', '--no-roles', '--no-sync', '--jobs', '2', '--state-dir', stateDir],
+        { env, reject: false, stdin: 'ignore', timeout: 300_000 },
+      );
       await watch.waitFor(/public\.\S+ +\[[#.]{24}\] +\d+%/, 240_000);
       // A few frames more while the copy goes on.
       await new Promise((r) => setTimeout(r, 2500));
@@ -43,18 +52,32 @@ describe('status --watch on a terminal during init', () => {
       const frames = screen.split(CURSOR_HOME).slice(1);
       expect(frames.length).toBeGreaterThanOrEqual(3);
       // Every line of a frame clears the rest of the old one (the terminal turns \n into \r\n).
-      expect(frames.slice(0, -1).every((f) => f.split(/\r?\n/).slice(0, -1).every((l) => l.endsWith(CLEAR_LINE_END)))).toBe(true);
-      const barsPerFrame = frames.map((f) => stripVTControlCharacters(f).split(/\r?\n/).filter((l) => BAR.test(l)));
+      expect(
+        frames.slice(0, -1).every((f) =>
+          f
+            .split(/\r?\n/)
+            .slice(0, -1)
+            .every((l) => l.endsWith(CLEAR_LINE_END)),
+        ),
+      ).toBe(true);
+      const barsPerFrame = frames.map((f) =>
+        stripVTControlCharacters(f)
+          .split(/\r?\n/)
+          .filter((l) => BAR.test(l)),
+      );
       // Both big tables are copied at once by the two workers: one bar each in the same frame.
       const both = barsPerFrame.find((bars) => new Set(bars.map((l) => BAR.exec(l)![1])).size >= 2);
       expect(both, frames.map(stripVTControlCharacters).join('\n----\n').slice(-6000)).toBeDefined();
       const tables = both!.map((l) => BAR.exec(l)![1]);
       expect(tables).toEqual(expect.arrayContaining(['public.pgbench_accounts', 'public.wide']));
       // Rows grow from frame to frame as the copy streams.
-      const rowsOf = (bars: string[], t: string) => Number(BAR.exec(bars.find((l) => l.includes(`${t} `)) ?? '')?.[3]?.replace(/,/g, '') ?? -1);
+      const rowsOf = (bars: string[], t: string) =>
+        Number(BAR.exec(bars.find((l) => l.includes(`${t} `)) ?? '')?.[3]?.replace(/,/g, '') ?? -1);
       const accounts = barsPerFrame.map((bars) => rowsOf(bars, 'public.pgbench_accounts')).filter((n) => n >= 0);
       expect(Math.max(...accounts)).toBeGreaterThan(Math.min(...accounts));
-      expect(stripVTControlCharacters(screen)).toMatch(new RegExp(`${db}: initializing  \\|  lag .*  \\|  WAL retained .*  \\|  tables`));
+      expect(stripVTControlCharacters(screen)).toMatch(
+        new RegExp(`${db}: initializing  \\|  lag .*  \\|  WAL retained .*  \\|  tables`),
+      );
       expect(stripVTControlCharacters(screen)).toMatch(/ {2}copy: \d+\/\d+ tables, [\d,]+ rows, /);
       // The slot of an init at work holds WAL by design: no retention warning while it copies.
       expect(stripVTControlCharacters(screen)).not.toMatch(/nothing consumes it|WARNING/);

@@ -7,7 +7,13 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { LocalFileJobStore } from '../../src/jobs/index.ts';
 import { aggregate, alarmRules, breaches } from '../../src/monitor/alarm-rules.ts';
 import { METRIC, publishReport } from '../../src/monitor/metrics.ts';
-import { GUARD_STEP, monitorJob, type MonitoredJob, type MonitorReport, type ReadingHistory } from '../../src/monitor/monitor.ts';
+import {
+  GUARD_STEP,
+  monitorJob,
+  type MonitoredJob,
+  type MonitorReport,
+  type ReadingHistory,
+} from '../../src/monitor/monitor.ts';
 import { guardCommands } from '../../src/monitor/wal-guard.ts';
 import { LocalJobStore } from '../../src/snapshot/state.ts';
 import { clusterUrl } from '../../scripts/support/cluster.ts';
@@ -23,8 +29,12 @@ let db: string;
 let stateDir: string;
 let jobId: string;
 let job: MonitoredJob;
-const cli = (args: string[]) => runCli([...args, '--state-dir', stateDir], endpoints(clusterUrl(source, db), clusterUrl(target, db)));
-const deps = () => ({ openSource: (d: string) => connectAs(source, d), openTarget: (d: string) => connectAs(target, d) });
+const cli = (args: string[]) =>
+  runCli([...args, '--state-dir', stateDir], endpoints(clusterUrl(source, db), clusterUrl(target, db)));
+const deps = () => ({
+  openSource: (d: string) => connectAs(source, d),
+  openTarget: (d: string) => connectAs(target, d),
+});
 
 beforeAll(async () => {
   db = (await createTestDatabase(source, 'mon')).name;
@@ -35,7 +45,9 @@ beforeAll(async () => {
   });
   stateDir = scratch.stateDir();
   await runPsqlFile(source, db, edgeCasesSql());
-  await withClient(source, db, (c) => c.query('CREATE TABLE public.mon_writes (id bigserial PRIMARY KEY, payload text NOT NULL)'));
+  await withClient(source, db, (c) =>
+    c.query('CREATE TABLE public.mon_writes (id bigserial PRIMARY KEY, payload text NOT NULL)'),
+  );
   const init = await cli(['init', '--yes', '--no-roles']);
   expect(init.exitCode, init.stderr).toBe(0);
   const sync = await cli(['sync']);
@@ -45,17 +57,29 @@ beforeAll(async () => {
   const state = new LocalJobStore(stateDir).load(jobId)!;
   job = {
     jobId,
-    databases: Object.values(state.databases).map((d) => ({ database: d.source, targetDatabase: d.target, slot: d.slot, subscription: d.subscription ?? d.slot })),
+    databases: Object.values(state.databases).map((d) => ({
+      database: d.source,
+      targetDatabase: d.target,
+      slot: d.slot,
+      subscription: d.subscription ?? d.slot,
+    })),
     commands: guardCommands(jobId),
   };
 }, 180_000);
 
 /** Writes a few hundred KB of WAL on the source per call. */
 async function write(client: pg.Client): Promise<void> {
-  await client.query("INSERT INTO public.mon_writes (payload) SELECT repeat(md5(i::text), 20) FROM generate_series(1, 500) i");
+  await client.query(
+    'INSERT INTO public.mon_writes (payload) SELECT repeat(md5(i::text), 20) FROM generate_series(1, 500) i',
+  );
 }
 
-async function rounds(count: number, history: ReadingHistory, sink: RecordedMetrics, writer: pg.Client): Promise<MonitorReport[]> {
+async function rounds(
+  count: number,
+  history: ReadingHistory,
+  sink: RecordedMetrics,
+  writer: pg.Client,
+): Promise<MonitorReport[]> {
   const reports: MonitorReport[] = [];
   for (let i = 0; i < count; i++) {
     await write(writer);
@@ -94,11 +118,20 @@ describe('the monitor on a replicating job', () => {
     // The first round has no previous reading to compare with: no growth is published for it.
     expect(sink.values(METRIC.unconsumedGrowth.name)).toEqual([0, 0]);
     // status --watch without a terminal: the full view once, then one line per refresh.
-    const watch = await runCli(['status', '--watch', '1', '--state-dir', stateDir], endpoints(clusterUrl(source, db), clusterUrl(target, db)), { timeoutMs: 15_000 });
+    const watch = await runCli(
+      ['status', '--watch', '1', '--state-dir', stateDir],
+      endpoints(clusterUrl(source, db), clusterUrl(target, db)),
+      { timeoutMs: 15_000 },
+    );
     const lines = watch.stdout.split('\n').filter((l) => /^\d{4}-\d\d-\d\dT/.test(l));
     expect(watch.stdout.match(/│ Database/g), watch.stdout).toHaveLength(1);
     expect(lines.length, watch.stdout).toBeGreaterThanOrEqual(2);
-    for (const line of lines) expect(line).toMatch(new RegExp(`^\\S+Z ${db}: in sync, lag [\\d.]+ k?B( \\([\\d.]+ s\\))?, WAL retained [\\d.]+ (k|M)?B, tables \\d+/\\d+ ready$`));
+    for (const line of lines)
+      expect(line).toMatch(
+        new RegExp(
+          `^\\S+Z ${db}: in sync, lag [\\d.]+ k?B( \\([\\d.]+ s\\))?, WAL retained [\\d.]+ (k|M)?B, tables \\d+/\\d+ ready$`,
+        ),
+      );
     const rules = alarmRules();
     for (const rule of rules.filter((r) => r.metric.dimensions.includes('Database'))) {
       const values = sink.values(rule.metric.name);
@@ -128,10 +161,17 @@ describe('the monitor on a replicating job', () => {
     for (const g of growth) expect(g).toBeGreaterThan(0);
 
     // The deployed alarm rules, with the WAL threshold as low as a test can fill: every period of the run breaches.
-    const rules = Object.fromEntries(alarmRules({ walRetainedGb: retained[0]! / 1024 ** 3, lagSeconds: 300 }).map((r) => [r.id, r]));
+    const rules = Object.fromEntries(
+      alarmRules({ walRetainedGb: retained[0]! / 1024 ** 3, lagSeconds: 300 }).map((r) => [r.id, r]),
+    );
     expect(breaches(rules.WalRetainedAlarm!, aggregate(rules.WalRetainedAlarm!, retained.slice(1)))).toBe(true);
     expect(breaches(rules.WalGrowingUnconsumedAlarm!, aggregate(rules.WalGrowingUnconsumedAlarm!, growth))).toBe(true);
-    expect(breaches(rules.SubscriptionDisabledAlarm!, aggregate(rules.SubscriptionDisabledAlarm!, sink.values(METRIC.subscriptionEnabled.name)))).toBe(true);
+    expect(
+      breaches(
+        rules.SubscriptionDisabledAlarm!,
+        aggregate(rules.SubscriptionDisabledAlarm!, sink.values(METRIC.subscriptionEnabled.name)),
+      ),
+    ).toBe(true);
     // At the default 20 GB the retained WAL of this test breaches nothing.
     expect(breaches(alarmRules()[0]!, Math.max(...retained))).toBe(false);
 
@@ -146,40 +186,70 @@ describe('the monitor on a replicating job', () => {
     expect(status.exitCode).toBe(1);
     expect(status.stdout).toContain(`${db}: broken - the subscription is disabled`);
     expect(status.stdout).toContain(`WARNING: the slot ${job.databases[0]!.slot} of ${db} retains`);
-    expect(status.stdout).toContain(`Resume replication with \`database-replicator sync --job-id ${jobId}\`, or remove the slot with \`database-replicator cleanup --job-id ${jobId}\`.`);
-    const watch = await runCli(['status', '--watch', '1', '--state-dir', stateDir], endpoints(clusterUrl(source, db), clusterUrl(target, db)), { timeoutMs: 7000 });
-    expect(watch.stdout.split('\n').find((l) => l.startsWith('20'))).toMatch(new RegExp(`${db}: broken, lag .*, WAL retained .*, tables \\d+/\\d+ ready, WARNING: nothing consumes the slot$`));
+    expect(status.stdout).toContain(
+      `Resume replication with \`database-replicator sync --job-id ${jobId}\`, or remove the slot with \`database-replicator cleanup --job-id ${jobId}\`.`,
+    );
+    const watch = await runCli(
+      ['status', '--watch', '1', '--state-dir', stateDir],
+      endpoints(clusterUrl(source, db), clusterUrl(target, db)),
+      { timeoutMs: 7000 },
+    );
+    expect(watch.stdout.split('\n').find((l) => l.startsWith('20'))).toMatch(
+      new RegExp(`${db}: broken, lag .*, WAL retained .*, tables \\d+/\\d+ ready, WARNING: nothing consumes the slot$`),
+    );
     const json = JSON.parse((await cli(['status', '--json'])).stdout) as { databases: { warning?: string }[] };
     expect(json.databases[0]!.warning).toContain('nothing consumes it');
   });
 
   it('below the hard limit nothing is dropped; past it the slot is dropped, the job record says why, status shows it', async () => {
-    const below = await monitorJob({ ...job, maxRetainedWalGb: 1 }, { ...deps(), store: new LocalFileJobStore(stateDir) });
+    const below = await monitorJob(
+      { ...job, maxRetainedWalGb: 1 },
+      { ...deps(), store: new LocalFileJobStore(stateDir) },
+    );
     expect(below.databases[0]!.slotDropped).toBeUndefined();
     expect(below.databases[0]!.reading!.slotExists).toBe(true);
 
     await write(writer);
     const sink = new RecordedMetrics();
     const limitGb = 0.0001; // about 100 kB: passed by what the writer piled up
-    const report = await monitorJob({ ...job, maxRetainedWalGb: limitGb }, { ...deps(), store: new LocalFileJobStore(stateDir) });
+    const report = await monitorJob(
+      { ...job, maxRetainedWalGb: limitGb },
+      { ...deps(), store: new LocalFileJobStore(stateDir) },
+    );
     publishReport(sink, report);
     const dropped = report.databases[0]!.slotDropped;
-    expect(dropped).toMatch(new RegExp(`^The WAL-retention guard dropped the slot ${job.databases[0]!.slot} of ${db}: it retained [\\d.]+ (kB|MB) of WAL, more than maxRetainedWalGb ${limitGb} GB`));
+    expect(dropped).toMatch(
+      new RegExp(
+        `^The WAL-retention guard dropped the slot ${job.databases[0]!.slot} of ${db}: it retained [\\d.]+ (kB|MB) of WAL, more than maxRetainedWalGb ${limitGb} GB`,
+      ),
+    );
     expect(sink.values(METRIC.slotDropped.name)).toEqual([1]);
     expect(breaches(alarmRules()[4]!, 1)).toBe(true);
-    const slots = await withClient(source, db, async (c) => (await c.query('SELECT slot_name FROM pg_replication_slots WHERE slot_name = $1', [job.databases[0]!.slot])).rowCount);
+    const slots = await withClient(
+      source,
+      db,
+      async (c) =>
+        (await c.query('SELECT slot_name FROM pg_replication_slots WHERE slot_name = $1', [job.databases[0]!.slot]))
+          .rowCount,
+    );
     expect(slots).toBe(0);
 
     const store = new LocalFileJobStore(stateDir);
     const record = await store.getJob(jobId);
-    expect(record).toMatchObject({ state: 'FAILED', error: dropped, databases: { [db]: { state: 'FAILED', error: dropped } } });
+    expect(record).toMatchObject({
+      state: 'FAILED',
+      error: dropped,
+      databases: { [db]: { state: 'FAILED', error: dropped } },
+    });
     const steps = await store.listSteps(jobId);
     expect(steps.at(-1)).toMatchObject({ step: GUARD_STEP, database: db, state: 'FAILED', detail: dropped });
 
     const status = await cli(['status']);
     expect(status.exitCode).toBe(1);
     expect(status.stdout).toContain('the replication slot is missing on the source');
-    expect(status.stdout).toMatch(new RegExp(`last step: ${GUARD_STEP} \\(${db}\\) FAILED in [\\d.]+ s: The WAL-retention guard dropped the slot`));
+    expect(status.stdout).toMatch(
+      new RegExp(`last step: ${GUARD_STEP} \\(${db}\\) FAILED in [\\d.]+ s: The WAL-retention guard dropped the slot`),
+    );
 
     // Gone is gone: the next round reads a missing slot and drops nothing more.
     const again = await monitorJob({ ...job, maxRetainedWalGb: limitGb }, { ...deps(), store });
@@ -189,7 +259,11 @@ describe('the monitor on a replicating job', () => {
     // cleanup still removes what is left (the disabled subscription, the publication).
     const cleanup = await cli(['cleanup', '--yes']);
     expect(cleanup.exitCode, cleanup.stderr + cleanup.stdout).toBe(0);
-    const subs = await withClient(target, db, async (c) => (await c.query("SELECT 1 FROM pg_subscription WHERE subname LIKE 'dbr_%'")).rowCount);
+    const subs = await withClient(
+      target,
+      db,
+      async (c) => (await c.query("SELECT 1 FROM pg_subscription WHERE subname LIKE 'dbr_%'")).rowCount,
+    );
     expect(subs).toBe(0);
   });
 });

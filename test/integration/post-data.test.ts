@@ -3,7 +3,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, inject, it } from 'vitest';
 import { parseConnectionUrl } from '../../src/connection/url.ts';
-import { entriesByTable, parseArchiveList, PostDataScheduler, readArchiveEntries } from '../../src/snapshot/post-data.ts';
+import {
+  entriesByTable,
+  parseArchiveList,
+  PostDataScheduler,
+  readArchiveEntries,
+} from '../../src/snapshot/post-data.ts';
 import { copyPreDataSchema, dumpPostDataSchema, type SchemaCopyOptions } from '../../src/snapshot/schema.ts';
 import { restoreMissingEntries } from '../../src/snapshot/post-data-present.ts';
 import { clusterUrl } from '../../scripts/support/cluster.ts';
@@ -21,8 +26,12 @@ afterAll(async () => {
 async function copySchema(name: string, file: string): Promise<{ options: SchemaCopyOptions; archive: string }> {
   await withClient(target, 'postgres', (c) => c.query(`CREATE DATABASE "${name}"`));
   const options: SchemaCopyOptions = {
-    source: parseConnectionUrl(clusterUrl(source, name)), target: parseConnectionUrl(clusterUrl(target, name)),
-    tls: { allowSelfSignedCerts: false }, snapshotName: null, sourceMajor: 15, keepOwnership: false,
+    source: parseConnectionUrl(clusterUrl(source, name)),
+    target: parseConnectionUrl(clusterUrl(target, name)),
+    tls: { allowSelfSignedCerts: false },
+    snapshotName: null,
+    sourceMajor: 15,
+    keepOwnership: false,
   };
   const archive = join(work, file);
   await copyPreDataSchema(options);
@@ -51,7 +60,8 @@ describe('PostDataScheduler', () => {
     const db = await createTestDatabase(source, 'postdata');
     created.push({ cluster: source, name: db.name });
     created.push({ cluster: target, name: db.name });
-    await withClient(source, db.name, (c) => c.query(`
+    await withClient(source, db.name, (c) =>
+      c.query(`
       CREATE TABLE parent (id int PRIMARY KEY, code text UNIQUE);
       CREATE TABLE "child table" (id int PRIMARY KEY, parent_id int REFERENCES parent (id), note text);
       CREATE INDEX "child note" ON "child table" (note);
@@ -60,13 +70,16 @@ describe('PostDataScheduler', () => {
       COMMENT ON INDEX "child note" IS 'comments wait for the final pass';
       INSERT INTO parent SELECT i, 'c' || i FROM generate_series(1, 50) i;
       INSERT INTO "child table" SELECT i, 1 + i % 50, 'n' || i FROM generate_series(1, 500) i;
-      INSERT INTO late SELECT i, 1 + i % 50, NULLIF(i - 1, 0) FROM generate_series(1, 20) i;`));
+      INSERT INTO late SELECT i, 1 + i % 50, NULLIF(i - 1, 0) FROM generate_series(1, 20) i;`),
+    );
     const { options, archive } = await copySchema(db.name, 'post-data.dump');
     // The rows as a copy would leave them (the scheduler only builds what follows the copy).
-    await withClient(target, db.name, (c) => c.query(`
+    await withClient(target, db.name, (c) =>
+      c.query(`
       INSERT INTO parent SELECT i, 'c' || i FROM generate_series(1, 50) i;
       INSERT INTO "child table" SELECT i, 1 + i % 50, 'n' || i FROM generate_series(1, 500) i;
-      INSERT INTO late SELECT i, 1 + i % 50, NULLIF(i - 1, 0) FROM generate_series(1, 20) i;`));
+      INSERT INTO late SELECT i, 1 + i % 50, NULLIF(i - 1, 0) FROM generate_series(1, 20) i;`),
+    );
     const entries = await readArchiveEntries(options, archive);
     const sourceClient = await connectAs(source, db.name);
     const byTable = await entriesByTable(sourceClient, entries).finally(() => sourceClient.end());
@@ -75,13 +88,45 @@ describe('PostDataScheduler', () => {
     const weight = (name: string) => byTable.own.get('public.child table')!.find((e) => e.line.includes(name))!.weight!;
     expect(weight('child table_pkey')).toBeGreaterThan(0);
     expect(weight('child upper')).toBe(2 * weight('child table_pkey'));
-    expect(byTable.foreignKeys.map((f) => f.tables.sort())).toEqual(expect.arrayContaining([['public.child table', 'public.parent'], ['public.late', 'public.parent'], ['public.late']]));
+    expect(byTable.foreignKeys.map((f) => f.tables.sort())).toEqual(
+      expect.arrayContaining([
+        ['public.child table', 'public.parent'],
+        ['public.late', 'public.parent'],
+        ['public.late'],
+      ]),
+    );
 
     const analyzed: string[] = [];
-    const scheduler = new PostDataScheduler({ schema: options, archive, workDir: work, entries, byTable, afterTable: async (key) => void analyzed.push(key) });
-    const indexes = () => withClient(target, db.name, async (c) => (await c.query<{ i: string }>(`SELECT indexname AS i FROM pg_indexes WHERE schemaname = 'public' ORDER BY 1`)).rows.map((r) => r.i));
-    const foreignKeys = () => withClient(target, db.name, async (c) => (await c.query<{ n: string }>(`SELECT conname AS n FROM pg_constraint WHERE contype = 'f' ORDER BY 1`)).rows.map((r) => r.n));
-    const comments = () => withClient(target, db.name, async (c) => Number((await c.query<{ n: string }>(`SELECT count(*) AS n FROM pg_description d JOIN pg_class k ON k.oid = d.objoid WHERE k.relname = 'child note'`)).rows[0]!.n));
+    const scheduler = new PostDataScheduler({
+      schema: options,
+      archive,
+      workDir: work,
+      entries,
+      byTable,
+      afterTable: async (key) => void analyzed.push(key),
+    });
+    const indexes = () =>
+      withClient(target, db.name, async (c) =>
+        (
+          await c.query<{ i: string }>(`SELECT indexname AS i FROM pg_indexes WHERE schemaname = 'public' ORDER BY 1`)
+        ).rows.map((r) => r.i),
+      );
+    const foreignKeys = () =>
+      withClient(target, db.name, async (c) =>
+        (
+          await c.query<{ n: string }>(`SELECT conname AS n FROM pg_constraint WHERE contype = 'f' ORDER BY 1`)
+        ).rows.map((r) => r.n),
+      );
+    const comments = () =>
+      withClient(target, db.name, async (c) =>
+        Number(
+          (
+            await c.query<{ n: string }>(
+              `SELECT count(*) AS n FROM pg_description d JOIN pg_class k ON k.oid = d.objoid WHERE k.relname = 'child note'`,
+            )
+          ).rows[0]!.n,
+        ),
+      );
 
     scheduler.tableCopied('public.parent');
     await expect.poll(() => scheduler.built.has('public.parent'), { timeout: 20_000 }).toBe(true);
@@ -90,13 +135,26 @@ describe('PostDataScheduler', () => {
 
     scheduler.tableCopied('public.child table');
     await expect.poll(() => foreignKeys(), { timeout: 20_000 }).toEqual(['child table_parent_id_fkey']);
-    expect(await indexes()).toEqual(['child note', 'child table_pkey', 'child upper', 'parent_code_key', 'parent_pkey']);
+    expect(await indexes()).toEqual([
+      'child note',
+      'child table_pkey',
+      'child upper',
+      'parent_code_key',
+      'parent_pkey',
+    ]);
     expect(await comments()).toBe(0);
     expect(analyzed).toEqual(['public.parent', 'public.child table']);
 
     // `late` never reported as copied: its key, its foreign keys and the comment come with the final pass.
     await scheduler.finish(2);
-    expect(await indexes()).toEqual(['child note', 'child table_pkey', 'child upper', 'late_pkey', 'parent_code_key', 'parent_pkey']);
+    expect(await indexes()).toEqual([
+      'child note',
+      'child table_pkey',
+      'child upper',
+      'late_pkey',
+      'parent_code_key',
+      'parent_pkey',
+    ]);
     expect(await foreignKeys()).toEqual(['child table_parent_id_fkey', 'late_parent_id_fkey', 'late_up_fkey']);
     expect(await comments()).toBe(1);
     // The final pass analyzes each of its tables as soon as that table's own entries are in.
@@ -108,21 +166,33 @@ describe('PostDataScheduler', () => {
     const db = await createTestDatabase(source, 'postorder');
     created.push({ cluster: source, name: db.name });
     created.push({ cluster: target, name: db.name });
-    await withClient(source, db.name, (c) => c.query(`
+    await withClient(source, db.name, (c) =>
+      c.query(`
       CREATE TABLE docs (id int PRIMARY KEY, a int, b int, attrs jsonb);
       CREATE INDEX docs_a ON docs (a);
       CREATE INDEX docs_b ON docs (b);
       CREATE INDEX docs_tag ON docs ((attrs ->> 'tag'));
-      INSERT INTO docs SELECT i, i % 7, i % 11, jsonb_build_object('tag', 't' || i % 5) FROM generate_series(1, 2000) i;`));
+      INSERT INTO docs SELECT i, i % 7, i % 11, jsonb_build_object('tag', 't' || i % 5) FROM generate_series(1, 2000) i;`),
+    );
     const { options, archive } = await copySchema(db.name, 'order.dump');
-    await withClient(target, db.name, (c) => c.query(`INSERT INTO docs SELECT i, i % 7, i % 11, jsonb_build_object('tag', 't' || i % 5) FROM generate_series(1, 2000) i`));
+    await withClient(target, db.name, (c) =>
+      c.query(
+        `INSERT INTO docs SELECT i, i % 7, i % 11, jsonb_build_object('tag', 't' || i % 5) FROM generate_series(1, 2000) i`,
+      ),
+    );
     const entries = await readArchiveEntries(options, archive);
     const sourceClient = await connectAs(source, db.name);
     const byTable = await entriesByTable(sourceClient, entries).finally(() => sourceClient.end());
 
     await new PostDataScheduler({ schema: options, archive, workDir: work, entries, byTable }).finish(2);
     // Index oids are handed out as the builds start: two run at once, the others only after one ends.
-    const order = await withClient(target, db.name, async (c) => (await c.query<{ n: string }>(`SELECT relname AS n FROM pg_class WHERE relkind = 'i' AND relname LIKE 'docs%' ORDER BY oid`)).rows.map((r) => r.n));
+    const order = await withClient(target, db.name, async (c) =>
+      (
+        await c.query<{ n: string }>(
+          `SELECT relname AS n FROM pg_class WHERE relkind = 'i' AND relname LIKE 'docs%' ORDER BY oid`,
+        )
+      ).rows.map((r) => r.n),
+    );
     expect(order).toHaveLength(4);
     expect(order.slice(0, 2)).toContain('docs_tag');
     expect(order.slice(2)).toEqual(expect.arrayContaining(['docs_a', 'docs_b']));
@@ -130,12 +200,13 @@ describe('PostDataScheduler', () => {
 });
 
 describe('materialized views of the post-data section', () => {
-  it('are filled under the source database\'s search path, inputs first, by the scheduler and by a resumed restore alike', async () => {
+  it("are filled under the source database's search path, inputs first, by the scheduler and by a resumed restore alike", async () => {
     const db = await createTestDatabase(source, 'postmatview');
     created.push({ cluster: source, name: db.name });
     created.push({ cluster: target, name: db.name });
     // The function names app.sales without its schema; pg_restore's REFRESH runs with an empty search_path.
-    await withClient(source, db.name, (c) => c.query(`
+    await withClient(source, db.name, (c) =>
+      c.query(`
       CREATE SCHEMA app;
       SET search_path = app, public;
       CREATE TABLE app.sales (id int PRIMARY KEY, amount int NOT NULL);
@@ -144,15 +215,23 @@ describe('materialized views of the post-data section', () => {
       CREATE MATERIALIZED VIEW public.totals AS SELECT * FROM public.sales_total();
       CREATE UNIQUE INDEX totals_total ON public.totals (total);
       CREATE MATERIALIZED VIEW public."A doubled" AS SELECT total * 2 AS doubled FROM public.totals;
-      CREATE MATERIALIZED VIEW public.never_filled AS SELECT * FROM public.sales_total() WITH NO DATA;`));
+      CREATE MATERIALIZED VIEW public.never_filled AS SELECT * FROM public.sales_total() WITH NO DATA;`),
+    );
     await withClient(source, 'postgres', (c) => c.query(`ALTER DATABASE "${db.name}" SET search_path = app, public`));
     // The target database has no such setting (this helper creates it bare): only the source's can make it work.
     const { options, archive } = await copySchema(db.name, 'matviews.dump');
-    await withClient(target, db.name, (c) => c.query('INSERT INTO app.sales SELECT g, g FROM generate_series(1, 10) g'));
-    const matviews = () => withClient(target, db.name, async (c) => (await c.query<{ m: string }>(`
+    await withClient(target, db.name, (c) =>
+      c.query('INSERT INTO app.sales SELECT g, g FROM generate_series(1, 10) g'),
+    );
+    const matviews = () =>
+      withClient(target, db.name, async (c) =>
+        (
+          await c.query<{ m: string }>(`
       SELECT matviewname || ':' || CASE WHEN NOT ispopulated THEN 'unpopulated'
              WHEN matviewname = 'totals' THEN (SELECT total::text FROM public.totals) ELSE (SELECT doubled::text FROM public."A doubled") END AS m
-        FROM pg_matviews ORDER BY 1`)).rows.map((r) => r.m));
+        FROM pg_matviews ORDER BY 1`)
+        ).rows.map((r) => r.m),
+      );
 
     const entries = await readArchiveEntries(options, archive);
     const sourceClient = await connectAs(source, db.name);

@@ -1,7 +1,12 @@
 import { beforeAll, describe, expect, inject, it } from 'vitest';
 import { clusterUrl } from '../../scripts/support/cluster.ts';
 import { endpoints, runCli } from '../support/cli.ts';
-import { dropReplicationObjects, fingerprintTables, replicationObjectsOnSource, waitForSubscriptionCatchUp } from '../support/compare.ts';
+import {
+  dropReplicationObjects,
+  fingerprintTables,
+  replicationObjectsOnSource,
+  waitForSubscriptionCatchUp,
+} from '../support/compare.ts';
 import { connectAs, createTestDatabase, dropTestDatabase, withClient } from '../support/db.ts';
 import { useScratch } from '../support/scratch.ts';
 
@@ -55,15 +60,36 @@ async function startWriter(db: string): Promise<() => Promise<number>> {
   };
 }
 
-const FIRST_RUN_POINTS = ['init:publication', 'init:slot', 'init:schema', 'init:table-copied', 'init:data', 'init:sequences', 'post-data:entry', 'init:post-data', 'init:analyze'];
+const FIRST_RUN_POINTS = [
+  'init:publication',
+  'init:slot',
+  'init:schema',
+  'init:table-copied',
+  'init:data',
+  'init:sequences',
+  'post-data:entry',
+  'init:post-data',
+  'init:analyze',
+];
 const RESUME_POINTS = [
-  'resume:left-publication', 'resume:main-subscription', 'resume:second-slot', 'resume:table-copied', 'resume:copied', 'resume:indexes',
-  'resume:second-subscription', 'resume:main-stopped', 'resume:switched', 'resume:second-dropped', 'resume:main-dropped',
+  'resume:left-publication',
+  'resume:main-subscription',
+  'resume:second-slot',
+  'resume:table-copied',
+  'resume:copied',
+  'resume:indexes',
+  'resume:second-subscription',
+  'resume:main-stopped',
+  'resume:switched',
+  'resume:second-dropped',
+  'resume:main-dropped',
 ];
 
 // Each scenario has its own source database (made from one template), job and target: three run at once.
 describe.concurrent('init and its resume stopped at every step boundary', () => {
-  const scenarios = [...FIRST_RUN_POINTS.map((p) => [p]), ...RESUME_POINTS.map((p) => ['init:table-copied', p])].map((points, index) => ({ name: points.join(', then '), points, index }));
+  const scenarios = [...FIRST_RUN_POINTS.map((p) => [p]), ...RESUME_POINTS.map((p) => ['init:table-copied', p])].map(
+    (points, index) => ({ name: points.join(', then '), points, index }),
+  );
   let template = '';
   beforeAll(async () => {
     template = (await createTestDatabase(source, 'fault')).name;
@@ -71,48 +97,79 @@ describe.concurrent('init and its resume stopped at every step boundary', () => 
     await withClient(source, template, (c) => c.query(SCHEMA));
   });
 
-  it.each(scenarios)('stopped at $name, run again, ends equal to the source', async ({ points, index }) => {
-    const db = `${template}_${index}`;
-    await withClient(source, 'postgres', (c) => c.query(`CREATE DATABASE "${db}" TEMPLATE "${template}"`));
-    scratch.cleanups.push(() => dropTestDatabase(source, db));
-    const targetDb = `${db}_copy`;
-    const jobId = `f${index}_${template.slice(-8).replace(/[^a-z0-9]/g, '')}`;
-    scratch.cleanups.push(() => dropTestDatabase(target, targetDb));
-    scratch.cleanups.push(() => dropReplicationObjects(source, target, db, targetDb));
-    const stateDir = scratch.stateDir();
-    const env = endpoints(clusterUrl(source, db), clusterUrl(target, targetDb));
-    const args = ['init', '--yes', '--json', '--jobs', '2', '--split-tables-larger-than', '1MB', '--job-id', jobId, '--state-dir', stateDir];
-    const stopWriter = await startWriter(db);
-    let writes: number;
-    try {
-      for (const point of points) {
-        const killed = await runCli(args, { ...env, DATABASE_REPLICATOR_FAULT_POINT: point });
-        expect(killed.exitCode, `${point}: ${killed.stderr}`).toBe(-1);
+  it.each(scenarios)(
+    'stopped at $name, run again, ends equal to the source',
+    async ({ points, index }) => {
+      const db = `${template}_${index}`;
+      await withClient(source, 'postgres', (c) => c.query(`CREATE DATABASE "${db}" TEMPLATE "${template}"`));
+      scratch.cleanups.push(() => dropTestDatabase(source, db));
+      const targetDb = `${db}_copy`;
+      const jobId = `f${index}_${template.slice(-8).replace(/[^a-z0-9]/g, '')}`;
+      scratch.cleanups.push(() => dropTestDatabase(target, targetDb));
+      scratch.cleanups.push(() => dropReplicationObjects(source, target, db, targetDb));
+      const stateDir = scratch.stateDir();
+      const env = endpoints(clusterUrl(source, db), clusterUrl(target, targetDb));
+      const args = [
+        'init',
+        '--yes',
+        '--json',
+        '--jobs',
+        '2',
+        '--split-tables-larger-than',
+        '1MB',
+        '--job-id',
+        jobId,
+        '--state-dir',
+        stateDir,
+      ];
+      const stopWriter = await startWriter(db);
+      let writes: number;
+      try {
+        for (const point of points) {
+          const killed = await runCli(args, { ...env, DATABASE_REPLICATOR_FAULT_POINT: point });
+          expect(killed.exitCode, `${point}: ${killed.stderr}`).toBe(-1);
+        }
+        const finished = await runCli(args, env);
+        expect(finished.exitCode, finished.stderr).toBe(0);
+        const report = JSON.parse(finished.stdout) as {
+          ok: boolean;
+          resumed: boolean;
+          databases: { slot: string; publication: string; resynced: string[] }[];
+        };
+        expect(report.ok).toBe(true);
+        expect(
+          await replicationObjectsOnSource(source, db).then((o) => ({
+            slots: o.slots.filter((s) => s.includes(jobId)),
+            publications: o.publications.filter((p) => p.includes(jobId)),
+          })),
+        ).toEqual({
+          slots: [report.databases[0]!.slot],
+          publications: [report.databases[0]!.publication],
+        });
+        const sync = await runCli(['sync', '--yes', '--job-id', jobId, '--state-dir', stateDir], env);
+        expect(sync.exitCode, sync.stderr).toBe(0);
+      } finally {
+        writes = await stopWriter();
       }
-      const finished = await runCli(args, env);
-      expect(finished.exitCode, finished.stderr).toBe(0);
-      const report = JSON.parse(finished.stdout) as { ok: boolean; resumed: boolean; databases: { slot: string; publication: string; resynced: string[] }[] };
-      expect(report.ok).toBe(true);
-      expect(await replicationObjectsOnSource(source, db).then((o) => ({ slots: o.slots.filter((s) => s.includes(jobId)), publications: o.publications.filter((p) => p.includes(jobId)) }))).toEqual({
-        slots: [report.databases[0]!.slot],
-        publications: [report.databases[0]!.publication],
-      });
-      const sync = await runCli(['sync', '--yes', '--job-id', jobId, '--state-dir', stateDir], env);
-      expect(sync.exitCode, sync.stderr).toBe(0);
-    } finally {
-      writes = await stopWriter();
-    }
-    expect(writes).toBeGreaterThan(0);
-    await waitForSubscriptionCatchUp(source, target, db, targetDb);
-    const [s, t] = await Promise.all([fingerprintTables(source, db), fingerprintTables(target, targetDb)]);
-    expect([...t.keys()]).toEqual([...s.keys()]);
-    for (const [name, fp] of s) expect(t.get(name), name).toEqual(fp);
-    // Every foreign key and index of the source is on the target, once.
-    const keys = async (cluster: typeof source, database: string) =>
-      withClient(cluster, database, async (c) => (await c.query<{ d: string }>(`SELECT conrelid::regclass || ' ' || pg_get_constraintdef(oid) AS d FROM pg_constraint WHERE connamespace = 'public'::regnamespace ORDER BY 1`)).rows.map((r) => r.d));
-    expect(await keys(target, targetDb)).toEqual(await keys(source, db));
-    const cleanup = await runCli(['cleanup', '--yes', '--job-id', jobId, '--state-dir', stateDir], env);
-    expect(cleanup.exitCode, cleanup.stderr).toBe(0);
-    expect((await replicationObjectsOnSource(source, db)).slots.filter((s) => s.includes(jobId))).toEqual([]);
-  }, 240_000);
+      expect(writes).toBeGreaterThan(0);
+      await waitForSubscriptionCatchUp(source, target, db, targetDb);
+      const [s, t] = await Promise.all([fingerprintTables(source, db), fingerprintTables(target, targetDb)]);
+      expect([...t.keys()]).toEqual([...s.keys()]);
+      for (const [name, fp] of s) expect(t.get(name), name).toEqual(fp);
+      // Every foreign key and index of the source is on the target, once.
+      const keys = async (cluster: typeof source, database: string) =>
+        withClient(cluster, database, async (c) =>
+          (
+            await c.query<{ d: string }>(
+              `SELECT conrelid::regclass || ' ' || pg_get_constraintdef(oid) AS d FROM pg_constraint WHERE connamespace = 'public'::regnamespace ORDER BY 1`,
+            )
+          ).rows.map((r) => r.d),
+        );
+      expect(await keys(target, targetDb)).toEqual(await keys(source, db));
+      const cleanup = await runCli(['cleanup', '--yes', '--job-id', jobId, '--state-dir', stateDir], env);
+      expect(cleanup.exitCode, cleanup.stderr).toBe(0);
+      expect((await replicationObjectsOnSource(source, db)).slots.filter((s) => s.includes(jobId))).toEqual([]);
+    },
+    240_000,
+  );
 });

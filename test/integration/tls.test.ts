@@ -66,7 +66,9 @@ describe('TLS against a server with a self-signed certificate', () => {
   });
 
   it('names a missing sslrootcert file', async () => {
-    await expect(connect('sslmode=verify-ca&sslrootcert=/nonexistent/root.crt')).rejects.toThrow(/\/nonexistent\/root\.crt/);
+    await expect(connect('sslmode=verify-ca&sslrootcert=/nonexistent/root.crt')).rejects.toThrow(
+      /\/nonexistent\/root\.crt/,
+    );
   });
 
   it('relays a binary COPY between two TLS sessions byte for byte', async () => {
@@ -74,10 +76,16 @@ describe('TLS against a server with a self-signed certificate', () => {
     const from = await openClient(spec, { role: 'source', allowSelfSignedCerts: false });
     const to = await openClient(spec, { role: 'target', allowSelfSignedCerts: false });
     try {
-      await from.query(`CREATE TABLE relay_src AS SELECT i AS id, md5(i::text) || repeat('x', i % 500) AS body, jsonb_build_object('i', i) AS doc FROM generate_series(1, 20000) i`);
+      await from.query(
+        `CREATE TABLE relay_src AS SELECT i AS id, md5(i::text) || repeat('x', i % 500) AS body, jsonb_build_object('i', i) AS doc FROM generate_series(1, 20000) i`,
+      );
       await to.query('CREATE TABLE relay_dst (LIKE relay_src)');
-      await pipeline(from.query(new CopyOutRelay('COPY relay_src TO STDOUT WITH (FORMAT binary)')), to.query(new CopyInRelay('COPY relay_dst FROM STDIN WITH (FORMAT binary)')));
-      const digest = (t: string) => `SELECT count(*)::int AS n, md5(string_agg(x::text, '|' ORDER BY id)) AS h FROM ${t} x`;
+      await pipeline(
+        from.query(new CopyOutRelay('COPY relay_src TO STDOUT WITH (FORMAT binary)')),
+        to.query(new CopyInRelay('COPY relay_dst FROM STDIN WITH (FORMAT binary)')),
+      );
+      const digest = (t: string) =>
+        `SELECT count(*)::int AS n, md5(string_agg(x::text, '|' ORDER BY id)) AS h FROM ${t} x`;
       const expected = (await from.query(digest('relay_src'))).rows[0];
       expect(expected.n).toBe(20000);
       expect((await to.query(digest('relay_dst'))).rows[0]).toEqual(expected);

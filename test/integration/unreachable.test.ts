@@ -25,7 +25,11 @@ const PROMPT_EXIT_MS = 10_000;
 
 beforeAll(async () => {
   db = (await createTestDatabase(source, 'unreach')).name;
-  await withClient(source, db, (c) => c.query('CREATE TABLE items (id int PRIMARY KEY, label text); INSERT INTO items SELECT i, md5(i::text) FROM generate_series(1, 100) i'));
+  await withClient(source, db, (c) =>
+    c.query(
+      'CREATE TABLE items (id int PRIMARY KEY, label text); INSERT INTO items SELECT i, md5(i::text) FROM generate_series(1, 100) i',
+    ),
+  );
   const env = endpoints(clusterUrl(source, db), clusterUrl(target, db));
   const init = await runCli(['init', '--local', '--yes', '--no-roles', '--job-id', jobId, '--state-dir', state], env);
   expect(init.exitCode, init.stderr).toBe(0);
@@ -37,8 +41,12 @@ beforeAll(async () => {
 afterAll(async () => {
   if (db) {
     await dropReplicationObjects(source, target, db).catch(() => undefined);
-    await withClient(source, 'postgres', (c) => c.query(`DROP DATABASE IF EXISTS "${db}" WITH (FORCE)`)).catch(() => undefined);
-    await withClient(target, 'postgres', (c) => c.query(`DROP DATABASE IF EXISTS "${db}" WITH (FORCE)`)).catch(() => undefined);
+    await withClient(source, 'postgres', (c) => c.query(`DROP DATABASE IF EXISTS "${db}" WITH (FORCE)`)).catch(
+      () => undefined,
+    );
+    await withClient(target, 'postgres', (c) => c.query(`DROP DATABASE IF EXISTS "${db}" WITH (FORCE)`)).catch(
+      () => undefined,
+    );
   }
   rmSync(state, { recursive: true, force: true });
 });
@@ -60,7 +68,10 @@ describe('every command exits promptly when a server is unreachable', () => {
   for (const [name, args] of Object.entries(commands)) {
     for (const side of ['target', 'source'] as const) {
       it(`${name} with the ${side} unreachable`, async () => {
-        const urls = side === 'source' ? endpoints(nowhere(db), clusterUrl(target, db)) : endpoints(clusterUrl(source, db), nowhere(db));
+        const urls =
+          side === 'source'
+            ? endpoints(nowhere(db), clusterUrl(target, db))
+            : endpoints(clusterUrl(source, db), nowhere(db));
         const started = performance.now();
         const run = await runCli([args[0]!, '--local', ...args.slice(1)], urls, { timeoutMs: 3 * PROMPT_EXIT_MS });
         const seconds = (performance.now() - started) / 1000;
@@ -68,10 +79,20 @@ describe('every command exits promptly when a server is unreachable', () => {
         expect(seconds, `${name} took ${seconds.toFixed(1)} s to exit:\n${output}`).toBeLessThan(PROMPT_EXIT_MS / 1000);
         expect(run.exitCode, output).toBe(1);
         // One sentence naming the side and the address, with what to check.
-        const sentence = name === 'validate' ? (JSON.parse(run.stdout) as { checks: { id: string; detail: string }[] }).checks.find((c) => c.id === `${side}-reachable`)?.detail : output;
-        expect(sentence).toMatch(new RegExp(`Could not connect to the ${side} \\(postgres@127\\.0\\.0\\.1:1/\\w+\\): nothing answered at 127\\.0\\.0\\.1:1 \\(ECONNREFUSED\\)\\.`));
+        const sentence =
+          name === 'validate'
+            ? (JSON.parse(run.stdout) as { checks: { id: string; detail: string }[] }).checks.find(
+                (c) => c.id === `${side}-reachable`,
+              )?.detail
+            : output;
+        expect(sentence).toMatch(
+          new RegExp(
+            `Could not connect to the ${side} \\(postgres@127\\.0\\.0\\.1:1/\\w+\\): nothing answered at 127\\.0\\.0\\.1:1 \\(ECONNREFUSED\\)\\.`,
+          ),
+        );
         // Every command but validate (whose report holds it) ends on that line.
-        if (name !== 'validate') expect(run.stderr.trim().split('\n').at(-1)).toMatch(/^(error|warning): Could not connect to the /);
+        if (name !== 'validate')
+          expect(run.stderr.trim().split('\n').at(-1)).toMatch(/^(error|warning): Could not connect to the /);
       });
     }
   }

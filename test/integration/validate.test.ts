@@ -2,7 +2,14 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import type { CheckResult } from '../../src/checks/types.ts';
 import { clusterUrl } from '../../scripts/support/cluster.ts';
 import { endpoints, runCli } from '../support/cli.ts';
-import { createTestDatabase, createTestRole, dropTestDatabase, edgeCasesSql, runPsqlFile, withClient } from '../support/db.ts';
+import {
+  createTestDatabase,
+  createTestRole,
+  dropTestDatabase,
+  edgeCasesSql,
+  runPsqlFile,
+  withClient,
+} from '../support/db.ts';
 
 interface JsonReport {
   command: string;
@@ -43,7 +50,10 @@ describe('database-replicator validate against the harness clusters', () => {
   });
 
   it('passes every check for a logical source and a target, exit code 0', async () => {
-    const run = await runCli(['validate', '--json'], endpoints(clusterUrl(source, okDatabase), clusterUrl(target, okDatabase)));
+    const run = await runCli(
+      ['validate', '--json'],
+      endpoints(clusterUrl(source, okDatabase), clusterUrl(target, okDatabase)),
+    );
     expect(run.exitCode, run.stderr).toBe(0);
     const report = parseReport(run.stdout);
     expect(report.ok).toBe(true);
@@ -81,7 +91,10 @@ describe('database-replicator validate against the harness clusters', () => {
     const password = 'Plain-User-Pa55';
     const role = await createTestRole(source, password);
     await withClient(source, okDatabase, (c) => c.query(`GRANT SELECT ON ALL TABLES IN SCHEMA public TO "${role}"`));
-    const run = await runCli(['validate', '--json'], endpoints(clusterUrl(source, okDatabase, role, password), clusterUrl(target, okDatabase)));
+    const run = await runCli(
+      ['validate', '--json'],
+      endpoints(clusterUrl(source, okDatabase, role, password), clusterUrl(target, okDatabase)),
+    );
     expect(run.exitCode).toBe(1);
     const result = check(parseReport(run.stdout), 'source-replication-privilege');
     expect(result.status).toBe('fail');
@@ -92,7 +105,10 @@ describe('database-replicator validate against the harness clusters', () => {
   it('names the tables the source user cannot read, with the GRANT to run', async () => {
     const password = 'Repl-User-Pa55';
     const role = await createTestRole(source, password, 'REPLICATION');
-    const run = await runCli(['validate', '--json'], endpoints(clusterUrl(source, okDatabase, role, password), clusterUrl(target, okDatabase)));
+    const run = await runCli(
+      ['validate', '--json'],
+      endpoints(clusterUrl(source, okDatabase, role, password), clusterUrl(target, okDatabase)),
+    );
     expect(run.exitCode).toBe(1);
     const report = parseReport(run.stdout);
     expect(check(report, 'source-replication-privilege').status).toBe('pass');
@@ -113,13 +129,20 @@ describe('database-replicator validate against the harness clusters', () => {
   });
 
   it('checks only what the plan replicates when given the same filters as init', async () => {
-    const name = await sourceDatabase(`${simpleSchema} CREATE TABLE audit_log (at timestamptz, what text); CREATE TABLE staging (v text);`);
+    const name = await sourceDatabase(
+      `${simpleSchema} CREATE TABLE audit_log (at timestamptz, what text); CREATE TABLE staging (v text);`,
+    );
     const env = endpoints(clusterUrl(source, name), clusterUrl(target, name));
-    const filtered = await runCli(['validate', '--json', '--exclude-tables', `${name}.audit_log`, '--schema-only-tables', `${name}.staging`], env);
+    const filtered = await runCli(
+      ['validate', '--json', '--exclude-tables', `${name}.audit_log`, '--schema-only-tables', `${name}.staging`],
+      env,
+    );
     expect(filtered.exitCode, filtered.stdout).toBe(0);
     expect(check(parseReport(filtered.stdout), 'replica-identity').status).toBe('pass');
     const unfiltered = await runCli(['validate', '--json'], env);
-    expect(check(parseReport(unfiltered.stdout), 'replica-identity').detail).toMatch(/audit_log.*staging|staging.*audit_log/);
+    expect(check(parseReport(unfiltered.stdout), 'replica-identity').detail).toMatch(
+      /audit_log.*staging|staging.*audit_log/,
+    );
     const missing = await runCli(['validate', '--exclude-tables', `${name}.nope`], env);
     expect(missing.exitCode).toBe(2);
     expect(missing.stderr).toContain('names a table that does not exist');
@@ -128,8 +151,14 @@ describe('database-replicator validate against the harness clusters', () => {
   it('gives one sentence and exit 1 for a wrong password, which appears nowhere in the output', async () => {
     const distinctive = 'Zq9-Distinctive-Wr0ng-Pa55word';
     const wrongUrl = clusterUrl(source, okDatabase, source.user, distinctive);
-    for (const args of [['validate'], ['validate', '--json'], ['validate', '--source', wrongUrl, '--log-level', 'debug']]) {
-      const env = args.includes('--source') ? { DATABASE_REPLICATOR_TARGET_URL: clusterUrl(target, okDatabase) } : endpoints(wrongUrl, clusterUrl(target, okDatabase));
+    for (const args of [
+      ['validate'],
+      ['validate', '--json'],
+      ['validate', '--source', wrongUrl, '--log-level', 'debug'],
+    ]) {
+      const env = args.includes('--source')
+        ? { DATABASE_REPLICATOR_TARGET_URL: clusterUrl(target, okDatabase) }
+        : endpoints(wrongUrl, clusterUrl(target, okDatabase));
       const run = await runCli(args, env);
       expect(run.exitCode).toBe(1);
       expect(run.stdout + run.stderr).not.toContain(distinctive);
@@ -137,7 +166,9 @@ describe('database-replicator validate against the harness clusters', () => {
       // The table may wrap the sentence; the JSON below holds it whole.
       expect(run.stdout).toContain('authentication failed');
     }
-    const json = parseReport((await runCli(['validate', '--json'], endpoints(wrongUrl, clusterUrl(target, okDatabase)))).stdout);
+    const json = parseReport(
+      (await runCli(['validate', '--json'], endpoints(wrongUrl, clusterUrl(target, okDatabase)))).stdout,
+    );
     const reach = check(json, 'source-reachable');
     expect(reach.status).toBe('fail');
     expect(reach.detail).toMatch(/^[^\n]*password authentication failed[^\n]*\.$/);
@@ -152,7 +183,10 @@ describe('database-replicator validate against the harness clusters', () => {
     expect(reach.status).toBe('fail');
     expect(reach.remedy).toMatch(/security group|listening/);
 
-    const missing = await runCli(['validate', '--json'], endpoints(clusterUrl(source, 'no_such_db'), clusterUrl(target, okDatabase)));
+    const missing = await runCli(
+      ['validate', '--json'],
+      endpoints(clusterUrl(source, 'no_such_db'), clusterUrl(target, okDatabase)),
+    );
     expect(missing.exitCode).toBe(1);
     expect(check(parseReport(missing.stdout), 'source-reachable').detail).toContain('no_such_db');
   });
@@ -174,17 +208,26 @@ describe('database-replicator validate against the harness clusters', () => {
     expect(report.checks.filter((c) => c.status === 'fail')).toEqual([]);
     expect(check(report, 'replica-identity').status).toBe('pass');
     expect(check(report, 'target-extensions').detail).toContain('citext');
-    expect(check(report, 'large-objects')).toMatchObject({ status: 'warn', detail: expect.stringContaining(`${db.name}: 1`) });
+    expect(check(report, 'large-objects')).toMatchObject({
+      status: 'warn',
+      detail: expect.stringContaining(`${db.name}: 1`),
+    });
     expect(check(report, 'unlogged-tables').detail).toContain('sales.cache');
     expect(check(report, 'partitioned-tables').detail).toContain('sales.orders');
     expect(check(report, 'generated-columns').detail).toContain('sales.customers');
     expect(check(report, 'materialized-views').detail).toContain('sales.customer_order_counts');
     expect(check(report, 'sequences').status).toBe('warn');
-    expect(check(report, 'full-identity-comparable')).toMatchObject({ status: 'warn', detail: expect.stringContaining('sales.events_nopk (payload)') });
+    expect(check(report, 'full-identity-comparable')).toMatchObject({
+      status: 'warn',
+      detail: expect.stringContaining('sales.events_nopk (payload)'),
+    });
   });
 
   it('checks every user database when the source URL names none', async () => {
-    const run = await runCli(['validate', '--json'], endpoints(clusterUrl(source, 'postgres'), clusterUrl(target, 'postgres')));
+    const run = await runCli(
+      ['validate', '--json'],
+      endpoints(clusterUrl(source, 'postgres'), clusterUrl(target, 'postgres')),
+    );
     const databases = check(parseReport(run.stdout), 'source-databases');
     expect(databases.detail).toContain(okDatabase);
     expect(databases.detail.split(', ')).not.toContain('postgres');
@@ -208,7 +251,9 @@ describe('database-replicator usage', () => {
 
     const missing = await runCli(['validate']);
     expect(missing.exitCode).toBe(2);
-    expect(missing.stderr).toContain('The source database is missing: pass --source <url> or set DATABASE_REPLICATOR_SOURCE_URL.');
+    expect(missing.stderr).toContain(
+      'The source database is missing: pass --source <url> or set DATABASE_REPLICATOR_SOURCE_URL.',
+    );
 
     const malformed = await runCli(['validate'], endpoints('mysql://u:Secret-Pa55@h/db', 'postgres://u@h/db'));
     expect(malformed.exitCode).toBe(2);

@@ -21,7 +21,8 @@ describe('committedWalEnd', () => {
         await c.query('SET synchronous_commit = off');
         await c.query('INSERT INTO t SELECT generate_series(1, 50)');
         // Where the committed transaction's WAL ends, written or not.
-        const inserted = (await c.query<{ lsn: string }>('SELECT pg_current_wal_insert_lsn()::text AS lsn')).rows[0]!.lsn;
+        const inserted = (await c.query<{ lsn: string }>('SELECT pg_current_wal_insert_lsn()::text AS lsn')).rows[0]!
+          .lsn;
         const end = await committedWalEnd(c);
         const { rows } = await c.query<{ past: boolean }>('SELECT $1::pg_lsn >= $2::pg_lsn AS past', [end, inserted]);
         expect(rows[0]!.past, `${end} is before ${inserted}`).toBe(true);

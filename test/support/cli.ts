@@ -13,12 +13,22 @@ export interface CliRun {
  * Runs the real CLI in a child process, as a user would. URLs go through the environment unless a
  * test passes them as flags on purpose.
  */
-export async function runCli(args: string[], env: Record<string, string | undefined> = {}, options: { timeoutMs?: number } = {}): Promise<CliRun> {
+export async function runCli(
+  args: string[],
+  env: Record<string, string | undefined> = {},
+  options: { timeoutMs?: number } = {},
+): Promise<CliRun> {
   const result = await execa(process.execPath, [bin, ...args], {
     reject: false,
     stdin: 'ignore',
     // The password fallbacks of the test runner's own shell must not decide how a test connects.
-    env: { DATABASE_REPLICATOR_SOURCE_URL: undefined, DATABASE_REPLICATOR_TARGET_URL: undefined, PGPASSWORD: undefined, PGPASSFILE: undefined, ...env },
+    env: {
+      DATABASE_REPLICATOR_SOURCE_URL: undefined,
+      DATABASE_REPLICATOR_TARGET_URL: undefined,
+      PGPASSWORD: undefined,
+      PGPASSFILE: undefined,
+      ...env,
+    },
     extendEnv: true,
     timeout: options.timeoutMs ?? 120_000,
   });

@@ -10,7 +10,12 @@ import { clusterUrl, type ClusterInfo } from '../../scripts/support/cluster.ts';
 const run = promisify(execFile);
 
 /** Opens a client as the cluster's superuser; the caller ends it (or use `withClient`). */
-export async function connectAs(cluster: ClusterInfo, database = 'postgres', user = cluster.user, password = cluster.password): Promise<pg.Client> {
+export async function connectAs(
+  cluster: ClusterInfo,
+  database = 'postgres',
+  user = cluster.user,
+  password = cluster.password,
+): Promise<pg.Client> {
   const client = new pg.Client({ host: cluster.host, port: cluster.port, user, password, database });
   // A server restart or pg_terminate_backend emits 'error' on idle clients; the next query reports it.
   client.on('error', () => undefined);
@@ -18,7 +23,11 @@ export async function connectAs(cluster: ClusterInfo, database = 'postgres', use
   return client;
 }
 
-export async function withClient<T>(cluster: ClusterInfo, database: string, fn: (client: pg.Client) => Promise<T>): Promise<T> {
+export async function withClient<T>(
+  cluster: ClusterInfo,
+  database: string,
+  fn: (client: pg.Client) => Promise<T>,
+): Promise<T> {
   const client = await connectAs(cluster, database);
   try {
     return await fn(client);
@@ -32,7 +41,10 @@ export function uniqueName(prefix: string): string {
 }
 
 /** Creates an empty database with a unique name, so test files can share the clusters. */
-export async function createTestDatabase(cluster: ClusterInfo, prefix = 'test'): Promise<{ name: string; url: string }> {
+export async function createTestDatabase(
+  cluster: ClusterInfo,
+  prefix = 'test',
+): Promise<{ name: string; url: string }> {
   const name = uniqueName(prefix);
   await withClient(cluster, 'postgres', (c) => c.query(`CREATE DATABASE "${name}"`));
   return { name, url: clusterUrl(cluster, name) };
@@ -45,16 +57,37 @@ export async function dropTestDatabase(cluster: ClusterInfo, name: string): Prom
 /** Creates a login role with a password and the given attributes (e.g. 'REPLICATION'); returns its name. */
 export async function createTestRole(cluster: ClusterInfo, password: string, attributes = ''): Promise<string> {
   const name = uniqueName('role');
-  await withClient(cluster, 'postgres', (c) => c.query(`CREATE ROLE "${name}" LOGIN PASSWORD '${password.replace(/'/g, "''")}' ${attributes}`));
+  await withClient(cluster, 'postgres', (c) =>
+    c.query(`CREATE ROLE "${name}" LOGIN PASSWORD '${password.replace(/'/g, "''")}' ${attributes}`),
+  );
   return name;
 }
 
 /** Runs a psql script (ON_ERROR_STOP) against a database, the password passed through the environment. */
 export async function runPsqlFile(cluster: ClusterInfo, database: string, file: string): Promise<void> {
-  await run(join(cluster.bindir, 'psql'), ['-X', '-q', '-v', 'ON_ERROR_STOP=1', '-h', cluster.host, '-p', String(cluster.port), '-U', cluster.user, '-d', database, '-f', file], {
-    env: { ...process.env, PGPASSWORD: cluster.password },
-    maxBuffer: 64 * 1024 * 1024,
-  });
+  await run(
+    join(cluster.bindir, 'psql'),
+    [
+      '-X',
+      '-q',
+      '-v',
+      'ON_ERROR_STOP=1',
+      '-h',
+      cluster.host,
+      '-p',
+      String(cluster.port),
+      '-U',
+      cluster.user,
+      '-d',
+      database,
+      '-f',
+      file,
+    ],
+    {
+      env: { ...process.env, PGPASSWORD: cluster.password },
+      maxBuffer: 64 * 1024 * 1024,
+    },
+  );
 }
 
 /**
@@ -63,9 +96,13 @@ export async function runPsqlFile(cluster: ClusterInfo, database: string, file: 
  * Missing, it fails the test that needs it with this message rather than skipping it.
  */
 export function edgeCasesSql(): string {
-  const path = process.env.DATABASE_REPLICATOR_EDGE_CASES_SQL ?? fileURLToPath(new URL('../../../shared/fixtures/edge-cases.sql', import.meta.url));
+  const path =
+    process.env.DATABASE_REPLICATOR_EDGE_CASES_SQL ??
+    fileURLToPath(new URL('../../../shared/fixtures/edge-cases.sql', import.meta.url));
   if (!existsSync(path)) {
-    throw new Error(`The edge-case fixture ${path} is missing; check out the shared folder beside the repository or set DATABASE_REPLICATOR_EDGE_CASES_SQL to the file.`);
+    throw new Error(
+      `The edge-case fixture ${path} is missing; check out the shared folder beside the repository or set DATABASE_REPLICATOR_EDGE_CASES_SQL to the file.`,
+    );
   }
   return path;
 }

@@ -43,7 +43,11 @@ export default async function setup(project: TestProject): Promise<() => Promise
     await stopAll();
     throw (failure as PromiseRejectedResult).reason;
   }
-  const [source, target, replica] = clusters.map(({ stop: _stop, ...info }) => info) as [ClusterInfo, ClusterInfo, ClusterInfo];
+  const [source, target, replica] = clusters.map(({ stop: _stop, ...info }) => info) as [
+    ClusterInfo,
+    ClusterInfo,
+    ClusterInfo,
+  ];
   project.provide('clusters', { source, target, replica });
   return stopAll;
 }

@@ -26,17 +26,30 @@ export async function startDynalite(): Promise<Dynalite> {
   const server = dynalite({ createTableMs: 0 });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const endpoint = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-  const raw = new DynamoDBClient({ endpoint, region: TEST_REGION, credentials: { accessKeyId: 'x', secretAccessKey: 'x' } });
+  const raw = new DynamoDBClient({
+    endpoint,
+    region: TEST_REGION,
+    credentials: { accessKeyId: 'x', secretAccessKey: 'x' },
+  });
   const { partitionKey, sortKey } = JOB_TABLE_SCHEMA;
   const createJobTable = async (tableName: string) => {
-    await raw.send(new CreateTableCommand({
-      TableName: tableName,
-      BillingMode: 'PAY_PER_REQUEST',
-      KeySchema: [{ AttributeName: partitionKey.name, KeyType: 'HASH' }, { AttributeName: sortKey.name, KeyType: 'RANGE' }],
-      AttributeDefinitions: [{ AttributeName: partitionKey.name, AttributeType: partitionKey.type }, { AttributeName: sortKey.name, AttributeType: sortKey.type }],
-    }));
+    await raw.send(
+      new CreateTableCommand({
+        TableName: tableName,
+        BillingMode: 'PAY_PER_REQUEST',
+        KeySchema: [
+          { AttributeName: partitionKey.name, KeyType: 'HASH' },
+          { AttributeName: sortKey.name, KeyType: 'RANGE' },
+        ],
+        AttributeDefinitions: [
+          { AttributeName: partitionKey.name, AttributeType: partitionKey.type },
+          { AttributeName: sortKey.name, AttributeType: sortKey.type },
+        ],
+      }),
+    );
     // Even with createTableMs: 0, dynalite makes the table ACTIVE on a later tick.
-    while ((await raw.send(new DescribeTableCommand({ TableName: tableName }))).Table?.TableStatus !== 'ACTIVE') await new Promise((r) => setTimeout(r, 5));
+    while ((await raw.send(new DescribeTableCommand({ TableName: tableName }))).Table?.TableStatus !== 'ACTIVE')
+      await new Promise((r) => setTimeout(r, 5));
     return tableName;
   };
   const close = async () => {
@@ -58,5 +71,11 @@ export interface JobTable {
 export async function startJobTable(tableName = 'jobs'): Promise<JobTable> {
   const db = await startDynalite();
   await db.createJobTable(tableName);
-  return { tableName, endpoint: db.endpoint, doc: db.doc, store: new DynamoDbJobStore({ client: db.doc, tableName }), close: db.close };
+  return {
+    tableName,
+    endpoint: db.endpoint,
+    doc: db.doc,
+    store: new DynamoDbJobStore({ client: db.doc, tableName }),
+    close: db.close,
+  };
 }

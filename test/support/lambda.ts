@@ -50,7 +50,9 @@ export function captureLogs(): { text: () => string; lines: () => Record<string,
 }
 
 /** Runs `fn` with the logs captured; returns its outcome and the log text (even when it throws). */
-export async function withLogs<T>(fn: () => Promise<T>): Promise<{ result?: T; error?: Error; logs: string; lines: Record<string, unknown>[] }> {
+export async function withLogs<T>(
+  fn: () => Promise<T>,
+): Promise<{ result?: T; error?: Error; logs: string; lines: Record<string, unknown>[] }> {
   const capture = captureLogs();
   try {
     const result = await fn();

@@ -38,25 +38,55 @@ const text = (value: unknown) => (typeof value === 'string' ? value : JSON.strin
 function historyWriter(events: HistoryEvent[]) {
   const lastOf = new Map<string, number>();
   let id = 0;
-  const push = (type: string, timestamp: number, previousEventId: number | undefined, extra: Partial<HistoryEvent> = {}) => {
-    events.push({ id: ++id, type: type as HistoryEvent['type'], timestamp: new Date(timestamp), ...(previousEventId ? { previousEventId } : {}), ...extra });
+  const push = (
+    type: string,
+    timestamp: number,
+    previousEventId: number | undefined,
+    extra: Partial<HistoryEvent> = {},
+  ) => {
+    events.push({
+      id: ++id,
+      type: type as HistoryEvent['type'],
+      timestamp: new Date(timestamp),
+      ...(previousEventId ? { previousEventId } : {}),
+      ...extra,
+    });
     return id;
   };
   return (e: LibraryEvent) => {
     const key = `${e.state?.name ?? ''}#${e.index ?? ''}`;
     const failure = { error: e.Error ?? 'Error', cause: text(e.Cause ?? '') };
     switch (e.type) {
-      case 'ExecutionStarted': return void push('ExecutionStarted', e.timestamp, undefined);
-      case 'ExecutionSucceeded': return void push('ExecutionSucceeded', e.timestamp, id);
-      case 'ExecutionFailed': return void push('ExecutionFailed', e.timestamp, id, { executionFailedEventDetails: failure });
-      case 'ExecutionAborted': return void push('ExecutionAborted', e.timestamp, id);
-      case 'StateEntered': return void lastOf.set(key, push(`${e.state!.type}StateEntered`, e.timestamp, id, { stateEnteredEventDetails: { name: e.state!.name } }));
-      case 'StateExited': return void push(`${e.state!.type}StateExited`, e.timestamp, lastOf.get(key), { stateExitedEventDetails: { name: e.state!.name } });
+      case 'ExecutionStarted':
+        return void push('ExecutionStarted', e.timestamp, undefined);
+      case 'ExecutionSucceeded':
+        return void push('ExecutionSucceeded', e.timestamp, id);
+      case 'ExecutionFailed':
+        return void push('ExecutionFailed', e.timestamp, id, { executionFailedEventDetails: failure });
+      case 'ExecutionAborted':
+        return void push('ExecutionAborted', e.timestamp, id);
+      case 'StateEntered':
+        return void lastOf.set(
+          key,
+          push(`${e.state!.type}StateEntered`, e.timestamp, id, { stateEnteredEventDetails: { name: e.state!.name } }),
+        );
+      case 'StateExited':
+        return void push(`${e.state!.type}StateExited`, e.timestamp, lastOf.get(key), {
+          stateExitedEventDetails: { name: e.state!.name },
+        });
       case 'StateFailed':
-        if (e.state!.type === 'Task') lastOf.set(key, push('TaskFailed', e.timestamp, lastOf.get(key), { taskFailedEventDetails: { resourceType: 'local', resource: e.state!.name, ...failure } }));
-        else if (e.state!.type === 'Map' || e.state!.type === 'Parallel') push(`${e.state!.type}StateFailed`, e.timestamp, lastOf.get(key));
+        if (e.state!.type === 'Task')
+          lastOf.set(
+            key,
+            push('TaskFailed', e.timestamp, lastOf.get(key), {
+              taskFailedEventDetails: { resourceType: 'local', resource: e.state!.name, ...failure },
+            }),
+          );
+        else if (e.state!.type === 'Map' || e.state!.type === 'Parallel')
+          push(`${e.state!.type}StateFailed`, e.timestamp, lastOf.get(key));
         return;
-      case 'StateRetried': return void lastOf.set(key, push('TaskScheduled', e.timestamp, lastOf.get(key)));
+      case 'StateRetried':
+        return void lastOf.set(key, push('TaskScheduled', e.timestamp, lastOf.get(key)));
       case 'MapIterationStarted':
       case 'MapIterationSucceeded':
       case 'MapIterationFailed': {
@@ -78,18 +108,37 @@ export class LocalExecutions implements Executions {
     this.machines = machines;
   }
 
-  async start(request: { stateMachineArn: string; name: string; input: string }): Promise<{ executionArn: string; startDate: Date }> {
+  async start(request: {
+    stateMachineArn: string;
+    name: string;
+    input: string;
+  }): Promise<{ executionArn: string; startDate: Date }> {
     const machine = this.machines[request.stateMachineArn];
-    if (!machine) throw Object.assign(new Error(`State Machine Does Not Exist: '${request.stateMachineArn}'`), { name: 'StateMachineDoesNotExist' });
+    if (!machine)
+      throw Object.assign(new Error(`State Machine Does Not Exist: '${request.stateMachineArn}'`), {
+        name: 'StateMachineDoesNotExist',
+      });
     const executionArn = `${request.stateMachineArn.replace(':stateMachine:', ':execution:')}:${request.name}`;
-    if (this.runs.has(executionArn)) throw Object.assign(new Error(`Execution Already Exists: '${executionArn}'`), { name: 'ExecutionAlreadyExists' });
+    if (this.runs.has(executionArn))
+      throw Object.assign(new Error(`Execution Already Exists: '${executionArn}'`), { name: 'ExecutionAlreadyExists' });
     const startDate = new Date();
     const execution = new StateMachine(machine.definition).run(JSON.parse(request.input) as Json, {
-      overrides: { taskResourceLocalHandlers: machine.handlers, waitTimeOverrides: machine.waits ?? {}, retryIntervalOverrides: {} },
+      overrides: {
+        taskResourceLocalHandlers: machine.handlers,
+        waitTimeOverrides: machine.waits ?? {},
+        retryIntervalOverrides: {},
+      },
       context: { Execution: { Id: executionArn, Name: request.name, StartTime: startDate.toISOString() } },
     });
     const events: HistoryEvent[] = [];
-    const description: ExecutionDescription = { executionArn, stateMachineArn: request.stateMachineArn, name: request.name, status: 'RUNNING', startDate, input: request.input };
+    const description: ExecutionDescription = {
+      executionArn,
+      stateMachineArn: request.stateMachineArn,
+      name: request.name,
+      status: 'RUNNING',
+      startDate,
+      input: request.input,
+    };
     const write = historyWriter(events);
     const logged = (async () => {
       for await (const event of execution.eventLogs) write(event as LibraryEvent);
@@ -102,7 +151,12 @@ export class LocalExecutions implements Executions {
       async () => {
         await logged;
         const failed = events.find((e) => e.type === 'ExecutionFailed')?.executionFailedEventDetails;
-        Object.assign(description, { status: 'FAILED', stopDate: new Date(), error: failed?.error, cause: failed?.cause });
+        Object.assign(description, {
+          status: 'FAILED',
+          stopDate: new Date(),
+          error: failed?.error,
+          cause: failed?.cause,
+        });
       },
     );
     this.runs.set(executionArn, { description, events, done });
@@ -111,7 +165,8 @@ export class LocalExecutions implements Executions {
 
   async describe(executionArn: string): Promise<ExecutionDescription> {
     const run = this.runs.get(executionArn);
-    if (!run) throw Object.assign(new Error(`Execution Does Not Exist: '${executionArn}'`), { name: 'ExecutionDoesNotExist' });
+    if (!run)
+      throw Object.assign(new Error(`Execution Does Not Exist: '${executionArn}'`), { name: 'ExecutionDoesNotExist' });
     return { ...run.description };
   }
 

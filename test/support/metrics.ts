@@ -2,7 +2,10 @@ import type { MetricSink, MetricUnitName } from '../../src/monitor/metrics.ts';
 
 /** What Powertools Metrics would turn into EMF documents: one per publishStoredMetrics, with its dimensions. */
 export class RecordedMetrics implements MetricSink {
-  readonly published: { dimensions: Record<string, string>; metrics: Record<string, { unit: MetricUnitName; value: number }> }[] = [];
+  readonly published: {
+    dimensions: Record<string, string>;
+    metrics: Record<string, { unit: MetricUnitName; value: number }>;
+  }[] = [];
   #dimensions: Record<string, string> = {};
   #metrics: Record<string, { unit: MetricUnitName; value: number }> = {};
 

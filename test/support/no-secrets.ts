@@ -11,7 +11,7 @@ export class SecretLeak extends Error {
  * result and logs.
  */
 export function assertNoSecrets(value: unknown, also: string[] = []): void {
-  const text = typeof value === 'string' ? value : JSON.stringify(value) ?? '';
+  const text = typeof value === 'string' ? value : (JSON.stringify(value) ?? '');
   const masked = redact(text);
   const extra = also.filter((s) => s.length > 0 && (text.includes(s) || text.includes(encodeURIComponent(s))));
   if (masked !== text || extra.length) {

@@ -22,7 +22,8 @@ export const CLEANUP_ARN = `arn:aws:states:${REGION}:${ACCOUNT}:stateMachine:Cle
 export const ROLE_ARN = `arn:aws:iam::${ACCOUNT}:role/VerifyScheduleRole`;
 export const SOURCE_SECRET = `arn:aws:secretsmanager:${REGION}:${ACCOUNT}:secret:rds!db-1234-AbCdEf`;
 export const TARGET_SECRET = `arn:aws:secretsmanager:${REGION}:${ACCOUNT}:secret:database-replicator/target-GhIjKl`;
-export const executionArn = (machine: string, name: string) => `arn:aws:states:${REGION}:${ACCOUNT}:execution:${machine}:${name}`;
+export const executionArn = (machine: string, name: string) =>
+  `arn:aws:states:${REGION}:${ACCOUNT}:execution:${machine}:${name}`;
 
 /**
  * The remote-mode test file's job table on dynalite: started before its first test, closed with the
@@ -74,7 +75,15 @@ export interface TestIo extends RemoteCliIo {
  * The clients are the SDK's (mocked by the test with aws-sdk-client-mock) except the job table, which
  * is dynalite; `executions` replaces the Step Functions client (the end-to-end test's local runner).
  */
-export function testIo(env: Record<string, string>, o: { table?: JobTable; executions?: Executions; runtime?: Partial<RemoteRuntime>; regions?: (string | undefined)[] } = {}): TestIo {
+export function testIo(
+  env: Record<string, string>,
+  o: {
+    table?: JobTable;
+    executions?: Executions;
+    runtime?: Partial<RemoteRuntime>;
+    regions?: (string | undefined)[];
+  } = {},
+): TestIo {
   const out: string[] = [];
   const err: string[] = [];
   const clients = async (region: string | undefined): Promise<AwsClients> => {
@@ -89,8 +98,14 @@ export function testIo(env: Record<string, string>, o: { table?: JobTable; execu
     };
   };
   return {
-    out, err, text: () => out.join('') + err.join(''),
-    stdout: (t) => out.push(t), stderr: (t) => err.push(t), env, isTty: false, columns: 120,
+    out,
+    err,
+    text: () => out.join('') + err.join(''),
+    stdout: (t) => out.push(t),
+    stderr: (t) => err.push(t),
+    env,
+    isTty: false,
+    columns: 120,
     remote: { clients, pollMs: 0, sleep: async () => undefined, ...o.runtime },
   };
 }

@@ -16,7 +16,11 @@ export class TerminalSession {
 
   constructor(argv: string[], env: NodeJS.ProcessEnv, size = { columns: 160, rows: 50 }) {
     const quoted = argv.map((a) => `'${a.replace(/'/g, `'\\''`)}'`).join(' ');
-    this.child = spawn('script', ['-qfec', `stty cols ${size.columns} rows ${size.rows}; exec ${quoted}`, '/dev/null'], { env: { ...env, TERM: 'xterm-256color' }, stdio: ['pipe', 'pipe', 'pipe'] });
+    this.child = spawn(
+      'script',
+      ['-qfec', `stty cols ${size.columns} rows ${size.rows}; exec ${quoted}`, '/dev/null'],
+      { env: { ...env, TERM: 'xterm-256color' }, stdio: ['pipe', 'pipe', 'pipe'] },
+    );
     this.child.stdout!.on('data', (d: Buffer) => (this.raw += d.toString()));
     this.child.stderr!.on('data', (d: Buffer) => (this.raw += d.toString()));
     this.exited = new Promise((resolve, reject) => {
@@ -45,8 +49,14 @@ export class TerminalSession {
         this.mark = this.raw.length;
         return fresh;
       }
-      if (this.child.exitCode !== null) throw new Error(`the program exited (${this.child.exitCode}) before showing ${pattern}; it showed:\n${this.text.slice(-3000)}`);
-      if (Date.now() - started > timeoutMs) throw new Error(`${pattern} did not appear within ${timeoutMs} ms; the screen showed:\n${this.text.slice(-3000)}`);
+      if (this.child.exitCode !== null)
+        throw new Error(
+          `the program exited (${this.child.exitCode}) before showing ${pattern}; it showed:\n${this.text.slice(-3000)}`,
+        );
+      if (Date.now() - started > timeoutMs)
+        throw new Error(
+          `${pattern} did not appear within ${timeoutMs} ms; the screen showed:\n${this.text.slice(-3000)}`,
+        );
       await new Promise((r) => setTimeout(r, 50));
     }
   }

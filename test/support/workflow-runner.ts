@@ -14,11 +14,27 @@ import { mockClient } from 'aws-sdk-client-mock';
 import type { z } from 'zod';
 import type { Context } from 'aws-lambda';
 import { checkGrants, checkGrantsEvent, handler as checkGrantsHandler } from '../../lambdas/check-grants.ts';
-import { checkRdsParameterGroupEvent, checkRdsSource, handler as checkRdsHandler } from '../../lambdas/check-rds-parameter-group.ts';
-import { checkReplication, checkReplicationEvent, handler as checkReplicationHandler } from '../../lambdas/check-replication.ts';
-import { checkTargetReachesSource, checkTargetReachesSourceEvent, handler as checkTargetReachesSourceHandler } from '../../lambdas/check-target-reaches-source.ts';
+import {
+  checkRdsParameterGroupEvent,
+  checkRdsSource,
+  handler as checkRdsHandler,
+} from '../../lambdas/check-rds-parameter-group.ts';
+import {
+  checkReplication,
+  checkReplicationEvent,
+  handler as checkReplicationHandler,
+} from '../../lambdas/check-replication.ts';
+import {
+  checkTargetReachesSource,
+  checkTargetReachesSourceEvent,
+  handler as checkTargetReachesSourceHandler,
+} from '../../lambdas/check-target-reaches-source.ts';
 import { estimateSize, estimateSizeEvent, handler as estimateSizeHandler } from '../../lambdas/estimate-size.ts';
-import { monitorReplication, monitorReplicationEvent, type MonitorReplicationResult } from '../../lambdas/monitor-replication.ts';
+import {
+  monitorReplication,
+  monitorReplicationEvent,
+  type MonitorReplicationResult,
+} from '../../lambdas/monitor-replication.ts';
 import { handler as recordJobHandler, recordJob, recordJobEvent } from '../../lambdas/record-job.ts';
 import { RecordedMetrics } from './metrics.ts';
 import { parseEvent } from '../../lambdas/shared/errors.ts';
@@ -65,15 +81,27 @@ export function loadDefinition(name: WorkflowName): StateMachineDefinition {
   const text = readFileSync(new URL(`../../statemachines/${name}.asl.json`, import.meta.url), 'utf8');
   const filled = text.replace(/\$\{([A-Za-z][A-Za-z0-9_]*)\}/g, (_, key: string) => {
     const value = SUBSTITUTIONS[key];
-    if (value === undefined) throw new Error(`statemachines/${name}.asl.json uses the placeholder \${${key}}, which the workflow runner has no value for.`);
+    if (value === undefined)
+      throw new Error(
+        `statemachines/${name}.asl.json uses the placeholder \${${key}}, which the workflow runner has no value for.`,
+      );
     return value;
   });
   return JSON.parse(filled) as StateMachineDefinition;
 }
 
-type AnyState = { Type: string; Retry?: unknown[]; Branches?: StateMachineDefinition[]; ItemProcessor?: StateMachineDefinition };
+type AnyState = {
+  Type: string;
+  Retry?: unknown[];
+  Branches?: StateMachineDefinition[];
+  ItemProcessor?: StateMachineDefinition;
+};
 function stateEntries(machine: StateMachineDefinition): [string, AnyState][] {
-  return Object.entries(machine.States as Record<string, AnyState>).flatMap(([n, s]): [string, AnyState][] => [[n, s], ...(s.Branches ?? []).flatMap(stateEntries), ...(s.ItemProcessor ? stateEntries(s.ItemProcessor) : [])]);
+  return Object.entries(machine.States as Record<string, AnyState>).flatMap(([n, s]): [string, AnyState][] => [
+    [n, s],
+    ...(s.Branches ?? []).flatMap(stateEntries),
+    ...(s.ItemProcessor ? stateEntries(s.ItemProcessor) : []),
+  ]);
 }
 
 /** A Step Functions error as the runner passes it on (Error = name, Cause = message). */
@@ -120,13 +148,27 @@ type LambdaHandler = (event: unknown, context: Context) => Promise<unknown>;
 function lambdaContext(functionArn: string): Context {
   const name = functionArn.split(':').pop()!;
   return {
-    functionName: name, functionVersion: '$LATEST', invokedFunctionArn: functionArn, memoryLimitInMB: '512', awsRequestId: randomUUID(),
-    logGroupName: `/aws/lambda/${name}`, logStreamName: '2026/01/01/[$LATEST]0', callbackWaitsForEmptyEventLoop: true,
-    getRemainingTimeInMillis: () => 60_000, done: () => undefined, fail: () => undefined, succeed: () => undefined,
+    functionName: name,
+    functionVersion: '$LATEST',
+    invokedFunctionArn: functionArn,
+    memoryLimitInMB: '512',
+    awsRequestId: randomUUID(),
+    logGroupName: `/aws/lambda/${name}`,
+    logStreamName: '2026/01/01/[$LATEST]0',
+    callbackWaitsForEmptyEventLoop: true,
+    getRemainingTimeInMillis: () => 60_000,
+    done: () => undefined,
+    fail: () => undefined,
+    succeed: () => undefined,
   };
 }
 
-export interface ScheduleStub { Name: string; GroupName: string; ScheduleExpression: string; Target: { Arn: string; RoleArn: string; Input: string; DeadLetterConfig?: { Arn: string } } }
+export interface ScheduleStub {
+  Name: string;
+  GroupName: string;
+  ScheduleExpression: string;
+  Target: { Arn: string; RoleArn: string; Input: string; DeadLetterConfig?: { Arn: string } };
+}
 
 export class WorkflowHarness {
   readonly store: DynamoDbJobStore;
@@ -152,7 +194,10 @@ export class WorkflowHarness {
   private constructor(table: JobTable) {
     this.#table = table;
     this.store = table.store;
-    this.sfnMock.on(DescribeExecutionCommand).callsFake((input: { executionArn: string }) => ({ executionArn: input.executionArn, status: this.running.has(input.executionArn) ? 'RUNNING' : 'SUCCEEDED' }));
+    this.sfnMock.on(DescribeExecutionCommand).callsFake((input: { executionArn: string }) => ({
+      executionArn: input.executionArn,
+      status: this.running.has(input.executionArn) ? 'RUNNING' : 'SUCCEEDED',
+    }));
   }
 
   static readonly TABLE = 'replicator-jobs';
@@ -160,7 +205,13 @@ export class WorkflowHarness {
   static async start(): Promise<WorkflowHarness> {
     const table = await startJobTable(WorkflowHarness.TABLE);
     // record-job's handler builds its own client from the environment, as in Lambda.
-    Object.assign(process.env, { JOB_TABLE: WorkflowHarness.TABLE, AWS_ENDPOINT_URL_DYNAMODB: table.endpoint, AWS_REGION: REGION, AWS_ACCESS_KEY_ID: 'x', AWS_SECRET_ACCESS_KEY: 'x' });
+    Object.assign(process.env, {
+      JOB_TABLE: WorkflowHarness.TABLE,
+      AWS_ENDPOINT_URL_DYNAMODB: table.endpoint,
+      AWS_REGION: REGION,
+      AWS_ACCESS_KEY_ID: 'x',
+      AWS_SECRET_ACCESS_KEY: 'x',
+    });
     return new WorkflowHarness(table);
   }
 
@@ -173,7 +224,9 @@ export class WorkflowHarness {
 
   /** A secret holding `{ "url": url }`; returns its ARN. */
   holdSecret(name: string, url: string): string {
-    this.sm.on(GetSecretValueCommand, { SecretId: secretArn(name) }).resolves({ ARN: secretArn(name), Name: name, SecretString: JSON.stringify({ url }) });
+    this.sm
+      .on(GetSecretValueCommand, { SecretId: secretArn(name) })
+      .resolves({ ARN: secretArn(name), Name: name, SecretString: JSON.stringify({ url }) });
     return secretArn(name);
   }
 
@@ -181,16 +234,32 @@ export class WorkflowHarness {
   rdsInstance(identifier: string, group: string, value: '0' | '1'): void {
     this.rdsMock.reset();
     this.rdsMock.on(DescribeDBInstancesCommand, { DBInstanceIdentifier: identifier }).resolves({
-      DBInstances: [{ DBInstanceIdentifier: identifier, Engine: 'postgres', EngineVersion: '16.4', DBInstanceStatus: 'available', MultiAZ: false, DBParameterGroups: [{ DBParameterGroupName: group, ParameterApplyStatus: 'in-sync' }] }],
+      DBInstances: [
+        {
+          DBInstanceIdentifier: identifier,
+          Engine: 'postgres',
+          EngineVersion: '16.4',
+          DBInstanceStatus: 'available',
+          MultiAZ: false,
+          DBParameterGroups: [{ DBParameterGroupName: group, ParameterApplyStatus: 'in-sync' }],
+        },
+      ],
     });
-    this.rdsMock.on(DescribeDBParametersCommand, { DBParameterGroupName: group }).resolves({ Parameters: [{ ParameterName: 'rds.logical_replication', ParameterValue: value, ApplyType: 'static' }] });
+    this.rdsMock.on(DescribeDBParametersCommand, { DBParameterGroupName: group }).resolves({
+      Parameters: [{ ParameterName: 'rds.logical_replication', ParameterValue: value, ApplyType: 'static' }],
+    });
   }
 
   /** A Lambda task: { FunctionName, Payload } in, { Payload } out; a thrown error arrives as Step Functions reports it. */
-  #lambda<S extends z.ZodType>(functionArn: string, schema: S, logic: (event: z.output<S>) => Promise<unknown>): TaskHandler {
+  #lambda<S extends z.ZodType>(
+    functionArn: string,
+    schema: S,
+    logic: (event: z.output<S>) => Promise<unknown>,
+  ): TaskHandler {
     return async (input) => {
       const { FunctionName, Payload } = input as { FunctionName: string; Payload: unknown };
-      if (FunctionName !== functionArn) throw stepError('WiringError', `invoked ${FunctionName}, expected ${functionArn}`);
+      if (FunctionName !== functionArn)
+        throw stepError('WiringError', `invoked ${FunctionName}, expected ${functionArn}`);
       try {
         return { Payload: JSON.parse(JSON.stringify(await logic(parseEvent(schema, Payload)))) as Json };
       } catch (error) {
@@ -204,10 +273,15 @@ export class WorkflowHarness {
   #handler(functionArn: string, handler: LambdaHandler): TaskHandler {
     return async (input) => {
       const { FunctionName, Payload } = input as { FunctionName: string; Payload: unknown };
-      if (FunctionName !== functionArn) throw stepError('WiringError', `invoked ${FunctionName}, expected ${functionArn}`);
+      if (FunctionName !== functionArn)
+        throw stepError('WiringError', `invoked ${FunctionName}, expected ${functionArn}`);
       try {
         const result = await handler(Payload, lambdaContext(functionArn));
-        return { ExecutedVersion: '$LATEST', StatusCode: 200, Payload: JSON.parse(JSON.stringify(result ?? null)) as Json } as Json;
+        return {
+          ExecutedVersion: '$LATEST',
+          StatusCode: 200,
+          Payload: JSON.parse(JSON.stringify(result ?? null)) as Json,
+        } as Json;
       } catch (error) {
         // The handler's middleware made it safe and named; the runtime reports it so.
         const e = error as Error;
@@ -219,12 +293,21 @@ export class WorkflowHarness {
   #handlerBindings(): Record<string, TaskHandler> {
     const record = this.#handler(SUBSTITUTIONS.RecordJobFunctionArn!, recordJobHandler);
     return {
-      'Record job started': record, 'Record job succeeded': record, 'Record job failed': record, 'Record verify result': record, 'Record clean-up': record, 'Record clean-up failed': record, 'Record drift': record,
+      'Record job started': record,
+      'Record job succeeded': record,
+      'Record job failed': record,
+      'Record verify result': record,
+      'Record clean-up': record,
+      'Record clean-up failed': record,
+      'Record drift': record,
       'Check RDS parameter group': this.#handler(SUBSTITUTIONS.CheckRdsParameterGroupFunctionArn!, checkRdsHandler),
       'Check grants': this.#handler(SUBSTITUTIONS.CheckGrantsFunctionArn!, checkGrantsHandler),
       'Estimate size': this.#handler(SUBSTITUTIONS.EstimateSizeFunctionArn!, estimateSizeHandler),
       'Check replication': this.#handler(SUBSTITUTIONS.CheckReplicationFunctionArn!, checkReplicationHandler),
-      'Check target reaches source': this.#handler(SUBSTITUTIONS.CheckTargetReachesSourceFunctionArn!, checkTargetReachesSourceHandler),
+      'Check target reaches source': this.#handler(
+        SUBSTITUTIONS.CheckTargetReachesSourceFunctionArn!,
+        checkTargetReachesSourceHandler,
+      ),
     };
   }
 
@@ -253,23 +336,52 @@ export class WorkflowHarness {
   /** An ecs:runTask.sync task: the subcommand runs in-process; a non-zero exit fails as States.TaskFailed with the stopped task. */
   #ecsTask(): TaskHandler {
     return async (input) => {
-      const p = input as { Cluster: string; TaskDefinition: string; NetworkConfiguration: { AwsvpcConfiguration: { Subnets: string[] } }; Overrides: { ContainerOverrides: { Name: string; Command: string[]; Environment: { Name: string; Value: string }[] }[] } };
+      const p = input as {
+        Cluster: string;
+        TaskDefinition: string;
+        NetworkConfiguration: { AwsvpcConfiguration: { Subnets: string[] } };
+        Overrides: {
+          ContainerOverrides: { Name: string; Command: string[]; Environment: { Name: string; Value: string }[] }[];
+        };
+      };
       const override = p.Overrides.ContainerOverrides[0];
-      if (!override || p.Cluster !== SUBSTITUTIONS.ClusterArn || p.TaskDefinition !== SUBSTITUTIONS.TaskDefinitionArn || override.Name !== SUBSTITUTIONS.ContainerName || p.NetworkConfiguration.AwsvpcConfiguration.Subnets.join(',') !== SUBSTITUTIONS.SubnetIds) {
+      if (
+        !override ||
+        p.Cluster !== SUBSTITUTIONS.ClusterArn ||
+        p.TaskDefinition !== SUBSTITUTIONS.TaskDefinitionArn ||
+        override.Name !== SUBSTITUTIONS.ContainerName ||
+        p.NetworkConfiguration.AwsvpcConfiguration.Subnets.join(',') !== SUBSTITUTIONS.SubnetIds
+      ) {
         throw stepError('WiringError', `runTask with unexpected parameters: ${JSON.stringify(p)}`);
       }
       // The task definition's own environment (infra/lib/replicator-task.ts) under the override's, as ECS merges them.
-      const env = { JOB_TABLE: WorkflowHarness.TABLE, LOG_LEVEL: 'info', AWS_REGION: REGION, ...Object.fromEntries(override.Environment.map((e) => [e.Name, e.Value])) };
+      const env = {
+        JOB_TABLE: WorkflowHarness.TABLE,
+        LOG_LEVEL: 'info',
+        AWS_REGION: REGION,
+        ...Object.fromEntries(override.Environment.map((e) => [e.Name, e.Value])),
+      };
       let exitCode: number;
       try {
         const config = parseTaskConfig(override.Command, env);
-        exitCode = await runTask(config, { secrets: this.#secrets, store: this.store, stdout: (l) => this.taskOutput.push(l), stderr: (l) => this.taskOutput.push(l) });
+        exitCode = await runTask(config, {
+          secrets: this.#secrets,
+          store: this.store,
+          stdout: (l) => this.taskOutput.push(l),
+          stderr: (l) => this.taskOutput.push(l),
+        });
       } catch (error) {
         if (!(error instanceof TaskConfigError)) throw error;
         this.taskOutput.push(`error: ${error.message}`);
         exitCode = 2;
       }
-      const task = { TaskArn: `arn:aws:ecs:${REGION}:${ACCOUNT}:task/replicator/${randomUUID().replace(/-/g, '')}`, LastStatus: 'STOPPED', StopCode: 'EssentialContainerExited', StoppedReason: 'Essential container in task exited', Containers: [{ Name: override.Name, ExitCode: exitCode, LastStatus: 'STOPPED' }] };
+      const task = {
+        TaskArn: `arn:aws:ecs:${REGION}:${ACCOUNT}:task/replicator/${randomUUID().replace(/-/g, '')}`,
+        LastStatus: 'STOPPED',
+        StopCode: 'EssentialContainerExited',
+        StoppedReason: 'Essential container in task exited',
+        Containers: [{ Name: override.Name, ExitCode: exitCode, LastStatus: 'STOPPED' }],
+      };
       if (exitCode !== 0) throw stepError('States.TaskFailed', JSON.stringify(task));
       return task;
     };
@@ -277,43 +389,78 @@ export class WorkflowHarness {
 
   #bindings(): Record<string, TaskHandler> {
     const secrets = this.#secrets;
-    const record = this.#lambda(SUBSTITUTIONS.RecordJobFunctionArn!, recordJobEvent, (e) => recordJob(e, { store: this.store, metric: (name, value) => this.metrics.push({ name, value }), executionRunning: async (arn) => this.running.has(arn) }));
+    const record = this.#lambda(SUBSTITUTIONS.RecordJobFunctionArn!, recordJobEvent, (e) =>
+      recordJob(e, {
+        store: this.store,
+        metric: (name, value) => this.metrics.push({ name, value }),
+        executionRunning: async (arn) => this.running.has(arn),
+      }),
+    );
     const ecs = this.#ecsTask();
     const deleteSchedule: TaskHandler = async (input) => {
       const { Name } = input as { Name: string };
-      if (!this.schedules.delete(Name)) throw stepError('Scheduler.ResourceNotFoundException', `Schedule ${Name} does not exist.`);
+      if (!this.schedules.delete(Name))
+        throw stepError('Scheduler.ResourceNotFoundException', `Schedule ${Name} does not exist.`);
       return {};
     };
     return {
-      'Record job started': record, 'Record job succeeded': record, 'Record job failed': record, 'Record verify result': record, 'Record clean-up': record, 'Record clean-up failed': record, 'Record drift': record,
-      'Check RDS parameter group': this.#lambda(SUBSTITUTIONS.CheckRdsParameterGroupFunctionArn!, checkRdsParameterGroupEvent, (e) => checkRdsSource(e, { rds: this.#rds })),
-      'Check grants': this.#lambda(SUBSTITUTIONS.CheckGrantsFunctionArn!, checkGrantsEvent, (e) => checkGrants(e, { secrets })),
-      'Estimate size': this.#lambda(SUBSTITUTIONS.EstimateSizeFunctionArn!, estimateSizeEvent, (e) => estimateSize(e, { secrets })),
-      'Check replication': this.#lambda(SUBSTITUTIONS.CheckReplicationFunctionArn!, checkReplicationEvent, (e) => checkReplication(e, { secrets })),
-      'Check target reaches source': this.#lambda(SUBSTITUTIONS.CheckTargetReachesSourceFunctionArn!, checkTargetReachesSourceEvent, (e) => checkTargetReachesSource(e, { secrets })),
-      'Copy snapshot': ecs, 'Create subscription': ecs, 'Run verify': ecs, 'Run cleanup': ecs, 'Run cutover': ecs,
+      'Record job started': record,
+      'Record job succeeded': record,
+      'Record job failed': record,
+      'Record verify result': record,
+      'Record clean-up': record,
+      'Record clean-up failed': record,
+      'Record drift': record,
+      'Check RDS parameter group': this.#lambda(
+        SUBSTITUTIONS.CheckRdsParameterGroupFunctionArn!,
+        checkRdsParameterGroupEvent,
+        (e) => checkRdsSource(e, { rds: this.#rds }),
+      ),
+      'Check grants': this.#lambda(SUBSTITUTIONS.CheckGrantsFunctionArn!, checkGrantsEvent, (e) =>
+        checkGrants(e, { secrets }),
+      ),
+      'Estimate size': this.#lambda(SUBSTITUTIONS.EstimateSizeFunctionArn!, estimateSizeEvent, (e) =>
+        estimateSize(e, { secrets }),
+      ),
+      'Check replication': this.#lambda(SUBSTITUTIONS.CheckReplicationFunctionArn!, checkReplicationEvent, (e) =>
+        checkReplication(e, { secrets }),
+      ),
+      'Check target reaches source': this.#lambda(
+        SUBSTITUTIONS.CheckTargetReachesSourceFunctionArn!,
+        checkTargetReachesSourceEvent,
+        (e) => checkTargetReachesSource(e, { secrets }),
+      ),
+      'Copy snapshot': ecs,
+      'Create subscription': ecs,
+      'Run verify': ecs,
+      'Run cleanup': ecs,
+      'Run cutover': ecs,
       'Create verify schedule': async (input) => {
         const s = input as unknown as ScheduleStub;
-        if (this.schedules.has(s.Name)) throw stepError('Scheduler.ConflictException', `Schedule ${s.Name} already exists.`);
+        if (this.schedules.has(s.Name))
+          throw stepError('Scheduler.ConflictException', `Schedule ${s.Name} already exists.`);
         this.schedules.set(s.Name, s);
         return { ScheduleArn: `arn:aws:scheduler:${REGION}:${ACCOUNT}:schedule/${s.GroupName}/${s.Name}` };
       },
       'Notify drift': async (input) => {
         const message = input as unknown as { TopicArn: string; Subject: string; Message: string };
-        if (message.TopicArn !== SUBSTITUTIONS.AlarmTopicArn) throw stepError('WiringError', `published to ${message.TopicArn}, expected the alarm topic`);
+        if (message.TopicArn !== SUBSTITUTIONS.AlarmTopicArn)
+          throw stepError('WiringError', `published to ${message.TopicArn}, expected the alarm topic`);
         this.published.push(message);
         return { MessageId: randomUUID() };
       },
       'Delete verify schedule': deleteSchedule,
       'Create monitor schedule': async (input) => {
         const s = input as unknown as ScheduleStub;
-        if (this.schedules.has(s.Name)) throw stepError('Scheduler.ConflictException', `Schedule ${s.Name} already exists.`);
+        if (this.schedules.has(s.Name))
+          throw stepError('Scheduler.ConflictException', `Schedule ${s.Name} already exists.`);
         this.schedules.set(s.Name, s);
         return { ScheduleArn: `arn:aws:scheduler:${REGION}:${ACCOUNT}:schedule/${s.GroupName}/${s.Name}` };
       },
       'Update monitor schedule': async (input) => {
         const s = input as unknown as ScheduleStub;
-        if (!this.schedules.has(s.Name)) throw stepError('Scheduler.ResourceNotFoundException', `Schedule ${s.Name} does not exist.`);
+        if (!this.schedules.has(s.Name))
+          throw stepError('Scheduler.ResourceNotFoundException', `Schedule ${s.Name} does not exist.`);
         this.schedules.set(s.Name, s);
         return { ScheduleArn: `arn:aws:scheduler:${REGION}:${ACCOUNT}:schedule/${s.GroupName}/${s.Name}` };
       },
@@ -322,11 +469,19 @@ export class WorkflowHarness {
   }
 
   /** Fires a monitor schedule as EventBridge Scheduler would: its input, as the event of the function it targets. */
-  async fireMonitor(name: string, metrics = new RecordedMetrics()): Promise<{ result: MonitorReplicationResult; metrics: RecordedMetrics }> {
+  async fireMonitor(
+    name: string,
+    metrics = new RecordedMetrics(),
+  ): Promise<{ result: MonitorReplicationResult; metrics: RecordedMetrics }> {
     const schedule = this.schedules.get(name);
     if (!schedule) throw new Error(`No schedule ${name} was created.`);
-    if (schedule.Target.Arn !== SUBSTITUTIONS.MonitorFunctionArn) throw new Error(`Schedule ${name} targets ${schedule.Target.Arn}, not the monitor function.`);
-    const result = await monitorReplication(parseEvent(monitorReplicationEvent, JSON.parse(schedule.Target.Input)), { secrets: this.#secrets, metrics, store: this.store });
+    if (schedule.Target.Arn !== SUBSTITUTIONS.MonitorFunctionArn)
+      throw new Error(`Schedule ${name} targets ${schedule.Target.Arn}, not the monitor function.`);
+    const result = await monitorReplication(parseEvent(monitorReplicationEvent, JSON.parse(schedule.Target.Input)), {
+      secrets: this.#secrets,
+      metrics,
+      store: this.store,
+    });
     return { result, metrics };
   }
 
@@ -340,14 +495,16 @@ export class WorkflowHarness {
     const handlers: Record<string, TaskHandler> = {};
     for (const [state] of states.filter(([, s]) => s.Type === 'Task')) {
       const binding = bound[state];
-      if (!binding) throw new Error(`The workflow runner has no binding for the Task state "${state}" of ${name}.asl.json.`);
+      if (!binding)
+        throw new Error(`The workflow runner has no binding for the Task state "${state}" of ${name}.asl.json.`);
       const wrapped = options.wrap?.[state]?.(binding) ?? binding;
       handlers[state] = (i) => {
         calls[state] = (calls[state] ?? 0) + 1;
         return wrapped(i);
       };
     }
-    for (const state of Object.keys(options.wrap ?? {})) if (!handlers[state]) throw new Error(`${name}.asl.json has no Task state "${state}" to wrap.`);
+    for (const state of Object.keys(options.wrap ?? {}))
+      if (!handlers[state]) throw new Error(`${name}.asl.json has no Task state "${state}" to wrap.`);
     const executionName = randomUUID();
     const executionArn = `arn:aws:states:${REGION}:${ACCOUNT}:execution:replicator-${name}:${executionName}`;
     this.running.add(executionArn);
@@ -358,7 +515,9 @@ export class WorkflowHarness {
         // Retries happen as the definition says, without the seconds of backoff between them.
         retryIntervalOverrides: Object.fromEntries(states.filter(([, s]) => s.Retry).map(([state]) => [state, 0])),
       },
-      context: { Execution: { Id: executionArn, Name: executionName, Input: input, StartTime: new Date().toISOString() } },
+      context: {
+        Execution: { Id: executionArn, Name: executionName, Input: input, StartTime: new Date().toISOString() },
+      },
     });
     const events: EventLog[] = [];
     const logged = (async () => {

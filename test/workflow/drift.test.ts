@@ -18,10 +18,17 @@ beforeAll(async () => {
   harness = await WorkflowHarness.start();
   db = (await createTestDatabase(source, 'wf_drift')).name;
   jobId = `drift-${db.slice(-8)}`;
-  await withClient(source, db, (c) => c.query(`
+  await withClient(source, db, (c) =>
+    c.query(`
     CREATE TABLE public.orders (id bigserial PRIMARY KEY, amount int NOT NULL);
-    INSERT INTO public.orders (amount) SELECT i FROM generate_series(1, 1000) i;`));
-  input = { jobId, sourceSecretArn: harness.holdSecret('drift/source', clusterUrl(source, 'postgres')), targetSecretArn: harness.holdSecret('drift/target', clusterUrl(target, 'postgres')), databases: [db] };
+    INSERT INTO public.orders (amount) SELECT i FROM generate_series(1, 1000) i;`),
+  );
+  input = {
+    jobId,
+    sourceSecretArn: harness.holdSecret('drift/source', clusterUrl(source, 'postgres')),
+    targetSecretArn: harness.holdSecret('drift/target', clusterUrl(target, 'postgres')),
+    databases: [db],
+  };
 });
 
 afterAll(async () => {
@@ -35,10 +42,16 @@ function migrateBeforeFirstCheck(next: TaskHandler): TaskHandler {
   return async (payload) => {
     if (!migrated) {
       migrated = true;
-      await withClient(source, db, (c) => c.query('ALTER TABLE public.orders ADD COLUMN c int DEFAULT 7; INSERT INTO public.orders (amount) VALUES (1001)'));
+      await withClient(source, db, (c) =>
+        c.query(
+          'ALTER TABLE public.orders ADD COLUMN c int DEFAULT 7; INSERT INTO public.orders (amount) VALUES (1001)',
+        ),
+      );
       await withClient(target, db, async (c) => {
         for (let i = 0; i < 100; i++) {
-          const { rows } = await c.query<{ n: string }>('SELECT coalesce(sum(apply_error_count), 0)::text AS n FROM pg_stat_subscription_stats');
+          const { rows } = await c.query<{ n: string }>(
+            'SELECT coalesce(sum(apply_error_count), 0)::text AS n FROM pg_stat_subscription_stats',
+          );
           if (Number(rows[0]!.n) > 0) return;
           await new Promise((r) => setTimeout(r, 200));
         }
@@ -51,19 +64,29 @@ function migrateBeforeFirstCheck(next: TaskHandler): TaskHandler {
 
 describe('schema drift in the replicate workflow', () => {
   it('records the drift in the job, publishes one notice to the alarm topic, and fails naming the drift and its fix', async () => {
-    const execution = await harness.run('replicate', input, { wrap: { 'Check replication': migrateBeforeFirstCheck }, catchUpWaitMs: 200 });
+    const execution = await harness.run('replicate', input, {
+      wrap: { 'Check replication': migrateBeforeFirstCheck },
+      catchUpWaitMs: 200,
+    });
     expect(execution.status).toBe('FAILED');
     expect(execution.error).toBe('ReplicationBroken');
-    expect(execution.cause).toContain('schema drift stops replication: column c was added to public.orders on the source; the target lacks it; run sync --apply-ddl to fix it');
+    expect(execution.cause).toContain(
+      'schema drift stops replication: column c was added to public.orders on the source; the target lacks it; run sync --apply-ddl to fix it',
+    );
     // Three broken checks, one drift: recorded and told once.
     expect(execution.calls['Check replication']).toBeGreaterThanOrEqual(3);
     expect(execution.calls['Record drift']).toBe(1);
     expect(harness.published).toHaveLength(1);
-    expect(harness.published[0]).toMatchObject({ TopicArn: SUBSTITUTIONS.AlarmTopicArn, Subject: `database-replicator: schema drift in job ${jobId}` });
+    expect(harness.published[0]).toMatchObject({
+      TopicArn: SUBSTITUTIONS.AlarmTopicArn,
+      Subject: `database-replicator: schema drift in job ${jobId}`,
+    });
     expect(harness.published[0]!.Message).toContain(`Schema drift in job ${jobId}, database ${db}`);
     expect(harness.published[0]!.Message).toContain('ALTER TABLE "public"."orders" ADD COLUMN "c" integer DEFAULT 7;');
     const job = await harness.store.getJob(jobId);
-    expect(job!.databases[db]!.drift).toEqual(['column c was added to public.orders on the source; the target lacks it - sync --apply-ddl runs: ALTER TABLE "public"."orders" ADD COLUMN "c" integer DEFAULT 7;']);
+    expect(job!.databases[db]!.drift).toEqual([
+      'column c was added to public.orders on the source; the target lacks it - sync --apply-ddl runs: ALTER TABLE "public"."orders" ADD COLUMN "c" integer DEFAULT 7;',
+    ]);
   });
 
   it('a new execution with plan.applyDdl applies the change, catches up, and clears the drift from the job record', async () => {
@@ -76,7 +99,8 @@ describe('schema drift in the replicate workflow', () => {
     expect(job!.databases[db]!.drift ?? []).toEqual([]);
     await withClient(target, db, async (c) => {
       for (let i = 0; i < 100; i++) {
-        if (Number((await c.query<{ n: string }>('SELECT count(*) AS n FROM public.orders')).rows[0]!.n) === 1001) return;
+        if (Number((await c.query<{ n: string }>('SELECT count(*) AS n FROM public.orders')).rows[0]!.n) === 1001)
+          return;
         await new Promise((r) => setTimeout(r, 200));
       }
     });

@@ -22,32 +22,54 @@ beforeAll(async () => {
   db = (await createTestDatabase(source, 'wf_rename')).name;
   renamed = `${db}_copy`;
   jobId = `renamed-${db.slice(-8)}`;
-  await withClient(source, db, (c) => c.query(`
+  await withClient(source, db, (c) =>
+    c.query(`
     CREATE TABLE public.items (id bigserial PRIMARY KEY, label text NOT NULL);
-    INSERT INTO public.items (label) SELECT 'item ' || i FROM generate_series(1, 500) i;`));
+    INSERT INTO public.items (label) SELECT 'item ' || i FROM generate_series(1, 500) i;`),
+  );
 });
 
 afterAll(async () => {
   if (db) await dropReplicationObjects(source, target, db).catch(() => undefined);
-  if (renamed) await withClient(target, 'postgres', (c) => c.query(`DROP DATABASE IF EXISTS "${renamed}" WITH (FORCE)`)).catch(() => undefined);
+  if (renamed)
+    await withClient(target, 'postgres', (c) => c.query(`DROP DATABASE IF EXISTS "${renamed}" WITH (FORCE)`)).catch(
+      () => undefined,
+    );
   await harness?.close();
 });
 
 async function targetDatabases(): Promise<string[]> {
-  return withClient(target, 'postgres', async (c) => (await c.query<{ datname: string }>('SELECT datname FROM pg_database')).rows.map((r) => r.datname));
+  return withClient(target, 'postgres', async (c) =>
+    (await c.query<{ datname: string }>('SELECT datname FROM pg_database')).rows.map((r) => r.datname),
+  );
 }
 
 async function subscriptionsIn(database: string): Promise<string[]> {
   return withClient(target, 'postgres', async (c) =>
-    (await c.query<{ subname: string }>('SELECT s.subname FROM pg_subscription s JOIN pg_database d ON d.oid = s.subdbid WHERE d.datname = $1', [database])).rows.map((r) => r.subname));
+    (
+      await c.query<{ subname: string }>(
+        'SELECT s.subname FROM pg_subscription s JOIN pg_database d ON d.oid = s.subdbid WHERE d.datname = $1',
+        [database],
+      )
+    ).rows.map((r) => r.subname),
+  );
 }
 
 describe('a target database of another name', () => {
   it('replicate copies and subscribes into it, and leaves no database of the source name on the target', async () => {
-    const execution = await harness.run('replicate', { jobId, sourceSecretArn, targetSecretArn, databases: [db], targetDatabases: [renamed], verifySchedule: 'rate(6 hours)' });
+    const execution = await harness.run('replicate', {
+      jobId,
+      sourceSecretArn,
+      targetSecretArn,
+      databases: [db],
+      targetDatabases: [renamed],
+      verifySchedule: 'rate(6 hours)',
+    });
     expect(execution.cause).toBeUndefined();
     expect(execution.status).toBe('SUCCEEDED');
-    expect(execution.entered).toEqual(expect.arrayContaining(['Copy snapshot', 'Create subscription', 'Database in sync', 'Job succeeded']));
+    expect(execution.entered).toEqual(
+      expect.arrayContaining(['Copy snapshot', 'Create subscription', 'Database in sync', 'Job succeeded']),
+    );
 
     expect(await targetDatabases()).toContain(renamed);
     expect(await targetDatabases()).not.toContain(db);
@@ -56,14 +78,23 @@ describe('a target database of another name', () => {
     expect(t).toEqual(s);
     expect(await subscriptionsIn(renamed)).toHaveLength(1);
 
-    await withClient(source, db, (c) => c.query(`INSERT INTO public.items (label) SELECT 'late ' || i FROM generate_series(1, 20) i`));
+    await withClient(source, db, (c) =>
+      c.query(`INSERT INTO public.items (label) SELECT 'late ' || i FROM generate_series(1, 20) i`),
+    );
     for (const end = Date.now() + 20_000; Date.now() < end; await new Promise((r) => setTimeout(r, 200))) {
       if ((await fingerprintTables(target, renamed)).get('public.items')!.rows === 520) break;
     }
     expect((await fingerprintTables(target, renamed)).get('public.items')!.rows).toBe(520);
 
     const schedule = harness.schedules.get(`verify-${jobId}`)!;
-    expect(JSON.parse(schedule.Target.Input)).toEqual({ jobId, databases: [db], targetDatabases: [renamed], sourceSecretArn, targetSecretArn, plan: {} });
+    expect(JSON.parse(schedule.Target.Input)).toEqual({
+      jobId,
+      databases: [db],
+      targetDatabases: [renamed],
+      sourceSecretArn,
+      targetSecretArn,
+      plan: {},
+    });
   });
 
   it('verify, started with the schedule input, compares the source with that database', async () => {
@@ -72,7 +103,9 @@ describe('a target database of another name', () => {
     expect(pass.cause).toBeUndefined();
     expect(pass).toMatchObject({ status: 'SUCCEEDED', output: { result: { outcome: 'equal', differences: 0 } } });
 
-    await withClient(target, renamed, (c) => c.query(`UPDATE public.items SET label = 'changed on the target only' WHERE id = 7`));
+    await withClient(target, renamed, (c) =>
+      c.query(`UPDATE public.items SET label = 'changed on the target only' WHERE id = 7`),
+    );
     const diff = await harness.run('verify', input);
     expect(diff.status).toBe('FAILED');
     expect(diff.cause).toContain(`${db} different`);
@@ -80,16 +113,31 @@ describe('a target database of another name', () => {
   });
 
   it('cutover sets the sequences of that database', async () => {
-    const execution = await harness.run('cutover', { jobId, databases: [db], targetDatabases: [renamed], sourceSecretArn, targetSecretArn, plan: { cutover: { timeoutSeconds: 60 } } });
+    const execution = await harness.run('cutover', {
+      jobId,
+      databases: [db],
+      targetDatabases: [renamed],
+      sourceSecretArn,
+      targetSecretArn,
+      plan: { cutover: { timeoutSeconds: 60 } },
+    });
     expect(execution.cause).toBeUndefined();
     expect(execution.status).toBe('SUCCEEDED');
     const last = (cluster: typeof source, database: string) =>
-      withClient(cluster, database, async (c) => Number((await c.query<{ v: string }>(`SELECT last_value::text AS v FROM public.items_id_seq`)).rows[0]!.v));
+      withClient(cluster, database, async (c) =>
+        Number((await c.query<{ v: string }>(`SELECT last_value::text AS v FROM public.items_id_seq`)).rows[0]!.v),
+      );
     expect(await last(target, renamed)).toBeGreaterThanOrEqual(await last(source, db));
   });
 
   it('cleanup drops the subscription in that database, and the publication and slot on the source', async () => {
-    const execution = await harness.run('cleanup', { jobId, databases: [db], targetDatabases: [renamed], sourceSecretArn, targetSecretArn });
+    const execution = await harness.run('cleanup', {
+      jobId,
+      databases: [db],
+      targetDatabases: [renamed],
+      sourceSecretArn,
+      targetSecretArn,
+    });
     expect(execution.cause).toBeUndefined();
     expect(execution.status).toBe('SUCCEEDED');
     expect(await subscriptionsIn(renamed)).toEqual([]);
@@ -97,7 +145,13 @@ describe('a target database of another name', () => {
   });
 
   it('is refused before anything runs when the list does not name one target per database', async () => {
-    const execution = await harness.run('replicate', { jobId: `${jobId}-bad`, sourceSecretArn, targetSecretArn, databases: [db], targetDatabases: [renamed, 'other'] });
+    const execution = await harness.run('replicate', {
+      jobId: `${jobId}-bad`,
+      sourceSecretArn,
+      targetSecretArn,
+      databases: [db],
+      targetDatabases: [renamed, 'other'],
+    });
     expect(execution.status).toBe('FAILED');
     expect(execution.error).toBe('InvalidEvent');
     expect(execution.cause).toContain('targetDatabases');

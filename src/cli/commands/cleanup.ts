@@ -11,7 +11,7 @@ export function cleanupCommand(io: CliIo, setExitCode: (code: number) => void): 
   const command = new Command('cleanup')
     .summary('drop the subscriptions, publications and slots of a job (idempotent)')
     .description(
-      'Drops the job\'s subscriptions on the target (disabling them first, and detaching the slot when the source is\n' +
+      "Drops the job's subscriptions on the target (disabling them first, and detaching the slot when the source is\n" +
         'unreachable), then its publications and slots on the source, including orphans of an interrupted run, and\n' +
         'forgets the job. The event trigger, functions and schema of init --track-ddl go on both sides. Running it again\n' +
         'does nothing. Data on the target is kept.',
@@ -21,7 +21,10 @@ export function cleanupCommand(io: CliIo, setExitCode: (code: number) => void): 
     // Remote mode: the verify schedule is deleted and the clean-up workflow runs (src/remote/run.ts).
     if (remoteMode(cmd, io)) return runRemote('cleanup', { ...options }, cmd, io, setExitCode);
     const { globals, logger, job } = jobCommandContext(cmd, options, io);
-    if (!globals.yes && !(await confirm(io, 'cleanup', `Drop the subscriptions, publications and slots of job ${job.jobId}?`))) {
+    if (
+      !globals.yes &&
+      !(await confirm(io, 'cleanup', `Drop the subscriptions, publications and slots of job ${job.jobId}?`))
+    ) {
       io.stdout('Cancelled; nothing was dropped.\n');
       setExitCode(EXIT_FAILED);
       return;
@@ -31,9 +34,14 @@ export function cleanupCommand(io: CliIo, setExitCode: (code: number) => void): 
     // Cleaning up a job that never cut over ends it: nothing replicates any more.
     if (result.warnings.length) await record.failed(new Error(result.warnings.join(' ')));
     else await record.succeeded('Cleaned up before cut-over: replication stopped', 'CANCELLED');
-    if (globals.json) io.stdout(renderJson({ command: 'cleanup', ok: result.warnings.length === 0, jobId: job.jobId, ...result }));
+    if (globals.json)
+      io.stdout(renderJson({ command: 'cleanup', ok: result.warnings.length === 0, jobId: job.jobId, ...result }));
     else {
-      io.stdout(result.dropped.length ? result.dropped.map((d) => `dropped ${d}\n`).join('') : `Nothing to clean up for job ${job.jobId}.\n`);
+      io.stdout(
+        result.dropped.length
+          ? result.dropped.map((d) => `dropped ${d}\n`).join('')
+          : `Nothing to clean up for job ${job.jobId}.\n`,
+      );
       for (const w of result.warnings) io.stderr(`warning: ${w}\n`);
     }
     setExitCode(result.warnings.length ? EXIT_FAILED : EXIT_OK);

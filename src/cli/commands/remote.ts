@@ -5,7 +5,16 @@ import type { CloudFormationClient } from '@aws-sdk/client-cloudformation';
 import { ConnectionUrlError } from '../../connection/url.ts';
 import type { JobStore } from '../../jobs/store.ts';
 import type { RemoteClients, RemoteCommand, RemoteContext } from '../../remote/context.ts';
-import { deploymentFromEnv, deploymentFromStack, profilePath, removeProfile, resolveDeployment, writeProfile, type Deployment, type DeploymentOrigin } from '../../remote/deployment.ts';
+import {
+  deploymentFromEnv,
+  deploymentFromStack,
+  profilePath,
+  removeProfile,
+  resolveDeployment,
+  writeProfile,
+  type Deployment,
+  type DeploymentOrigin,
+} from '../../remote/deployment.ts';
 import { RemoteUsageError } from '../../remote/errors.ts';
 import { HOW_TO_CONFIGURE } from '../../remote/mode.ts';
 import { runRemoteCommand } from '../../remote/run.ts';
@@ -35,8 +44,14 @@ export interface RemoteCliIo extends CliIo {
 /** The SDK is loaded only when remote mode runs, so local commands start as fast as before. */
 async function defaultClients(region: string | undefined): Promise<AwsClients> {
   const [cfn, sm, sch, sfn, ddb, lib, jobs, ex] = await Promise.all([
-    import('@aws-sdk/client-cloudformation'), import('@aws-sdk/client-secrets-manager'), import('@aws-sdk/client-scheduler'), import('@aws-sdk/client-sfn'),
-    import('@aws-sdk/client-dynamodb'), import('@aws-sdk/lib-dynamodb'), import('../../jobs/dynamodb-store.ts'), import('../../remote/executions.ts'),
+    import('@aws-sdk/client-cloudformation'),
+    import('@aws-sdk/client-secrets-manager'),
+    import('@aws-sdk/client-scheduler'),
+    import('@aws-sdk/client-sfn'),
+    import('@aws-sdk/client-dynamodb'),
+    import('@aws-sdk/lib-dynamodb'),
+    import('../../jobs/dynamodb-store.ts'),
+    import('../../remote/executions.ts'),
   ]);
   const config = { ...(region ? { region } : {}), maxAttempts: 5 };
   return {
@@ -44,7 +59,8 @@ async function defaultClients(region: string | undefined): Promise<AwsClients> {
     secrets: new sm.SecretsManagerClient(config),
     scheduler: new sch.SchedulerClient(config),
     executions: ex.sfnExecutions(new sfn.SFNClient(config)),
-    store: (tableName) => new jobs.DynamoDbJobStore({ client: lib.DynamoDBDocumentClient.from(new ddb.DynamoDBClient(config)), tableName }),
+    store: (tableName) =>
+      new jobs.DynamoDbJobStore({ client: lib.DynamoDBDocumentClient.from(new ddb.DynamoDBClient(config)), tableName }),
   };
 }
 
@@ -57,26 +73,42 @@ async function translated<T>(run: () => Promise<T>): Promise<T> {
   try {
     return await run();
   } catch (error) {
-    if (error instanceof RemoteUsageError || error instanceof ConnectionUrlError) throw new UsageError(error.message, { cause: error });
+    if (error instanceof RemoteUsageError || error instanceof ConnectionUrlError)
+      throw new UsageError(error.message, { cause: error });
     throw error;
   }
 }
 
 /** The deployment (stack, environment or profile) and the clients in its region. */
-export async function connect(globals: CliGlobals, io: CliIo): Promise<{ deployment: Deployment; origin: DeploymentOrigin; label: string; clients: AwsClients }> {
+export async function connect(
+  globals: CliGlobals,
+  io: CliIo,
+): Promise<{ deployment: Deployment; origin: DeploymentOrigin; label: string; clients: AwsClients }> {
   const factory = runtimeOf(io).clients ?? defaultClients;
   const region = globals.region ?? io.env.AWS_REGION ?? io.env.AWS_DEFAULT_REGION;
   let first: AwsClients | undefined;
-  const resolved = await resolveDeployment({ stackName: globals.stackName, env: io.env, cloudFormation: async () => (first ??= await factory(region)).cloudFormation });
+  const resolved = await resolveDeployment({
+    stackName: globals.stackName,
+    env: io.env,
+    cloudFormation: async () => (first ??= await factory(region)).cloudFormation,
+  });
   if (!resolved) throw new RemoteUsageError(`No AWS deployment is configured: ${HOW_TO_CONFIGURE}.`);
   const { deployment, origin } = resolved;
   const clients = first && region === deployment.region ? first : await factory(deployment.region);
-  const label = deployment.stackName ? `stack ${deployment.stackName} (${deployment.region})` : `the deployment in ${deployment.region}`;
+  const label = deployment.stackName
+    ? `stack ${deployment.stackName} (${deployment.region})`
+    : `the deployment in ${deployment.region}`;
   return { deployment, origin, label, clients };
 }
 
 /** Runs `name` on the deployed workflow; the exit code is 0 done, 1 failed, 130 stopped following (Ctrl-C). */
-export async function runRemote(name: RemoteCommand, options: Record<string, unknown>, command: Command, io: CliIo, setExitCode: (code: number) => void): Promise<void> {
+export async function runRemote(
+  name: RemoteCommand,
+  options: Record<string, unknown>,
+  command: Command,
+  io: CliIo,
+  setExitCode: (code: number) => void,
+): Promise<void> {
   const globals = command.optsWithGlobals<CliGlobals>();
   const logger = loggerFor(globals, io);
   const runtime = runtimeOf(io);
@@ -86,11 +118,14 @@ export async function runRemote(name: RemoteCommand, options: Record<string, unk
     const request = remoteRequest(name, options, command, globals, io, logger);
     const { deployment, origin, label, clients } = await connect(globals, io);
     const watchSeconds = name === 'status' && typeof options.watch === 'string' ? Number(options.watch) : undefined;
-    if (watchSeconds !== undefined && !(watchSeconds > 0)) throw new UsageError(`--watch takes a number of seconds, not "${String(options.watch)}".`);
+    if (watchSeconds !== undefined && !(watchSeconds > 0))
+      throw new UsageError(`--watch takes a number of seconds, not "${String(options.watch)}".`);
     const ctx: RemoteContext = {
       deployment,
       deploymentLabel: label,
-      ...(origin === 'stack' && globals.stackName ? { deploymentFlags: `--stack-name ${deployment.stackName} --region ${deployment.region}` } : {}),
+      ...(origin === 'stack' && globals.stackName
+        ? { deploymentFlags: `--stack-name ${deployment.stackName} --region ${deployment.region}` }
+        : {}),
       clients: { ...clients, store: clients.store(deployment.jobTableName) },
       stdout: io.stdout,
       stderr: io.stderr,
@@ -113,39 +148,63 @@ export async function runRemote(name: RemoteCommand, options: Record<string, unk
 
 function describeDeployment(d: Deployment): string {
   const rows: [string, string | undefined][] = [
-    ['stack', d.stackName], ['region', d.region], ['replicate workflow', d.replicateStateMachineArn], ['verify workflow', d.verifyStateMachineArn],
-    ['clean-up workflow', d.cleanupStateMachineArn], ['cut-over workflow', d.cutoverStateMachineArn ?? 'none (cutover cannot run remotely)'], ['job table', d.jobTableName],
-    ['secrets prefix', d.secretsPrefix], ['schedule group', d.scheduleGroupName], ['scheduler role', d.schedulerRoleArn ?? 'unknown (set DATABASE_REPLICATOR_SCHEDULER_ROLE_ARN for verify --schedule)'],
+    ['stack', d.stackName],
+    ['region', d.region],
+    ['replicate workflow', d.replicateStateMachineArn],
+    ['verify workflow', d.verifyStateMachineArn],
+    ['clean-up workflow', d.cleanupStateMachineArn],
+    ['cut-over workflow', d.cutoverStateMachineArn ?? 'none (cutover cannot run remotely)'],
+    ['job table', d.jobTableName],
+    ['secrets prefix', d.secretsPrefix],
+    ['schedule group', d.scheduleGroupName],
+    [
+      'scheduler role',
+      d.schedulerRoleArn ?? 'unknown (set DATABASE_REPLICATOR_SCHEDULER_ROLE_ARN for verify --schedule)',
+    ],
   ];
-  return rows.filter(([, v]) => v !== undefined).map(([k, v]) => `  ${k.padEnd(19)} ${v}\n`).join('');
+  return rows
+    .filter(([, v]) => v !== undefined)
+    .map(([k, v]) => `  ${k.padEnd(19)} ${v}\n`)
+    .join('');
 }
 
 export function remoteCommand(io: CliIo, setExitCode: (code: number) => void): Command {
   const remote = new Command('remote')
     .summary('choose the deployed AWS workflow that remote mode uses')
-    .description('Remote mode runs init, sync, verify, cleanup and status on the deployed stack (see "database-replicator --help", Modes).');
+    .description(
+      'Remote mode runs init, sync, verify, cleanup and status on the deployed stack (see "database-replicator --help", Modes).',
+    );
   remote
     .command('configure')
     .summary('save the deployment (from --stack-name or the environment variables) as the default')
     .description(
-      'Reads the stack\'s outputs (CloudFormation DescribeStacks) with --stack-name, or takes DATABASE_REPLICATOR_STATE_MACHINE_ARN and ' +
+      "Reads the stack's outputs (CloudFormation DescribeStacks) with --stack-name, or takes DATABASE_REPLICATOR_STATE_MACHINE_ARN and " +
         'DATABASE_REPLICATOR_JOB_TABLE, and saves them in ~/.config/database-replicator/remote.json (no secrets; the folder follows ' +
         'XDG_CONFIG_HOME or DATABASE_REPLICATOR_CONFIG_DIR). Commands then run remotely unless --local.',
     )
-    .addHelpText('after', '\nExamples:\n  database-replicator remote configure --stack-name DatabaseReplicator --region eu-west-1\n  database-replicator remote show\n')
+    .addHelpText(
+      'after',
+      '\nExamples:\n  database-replicator remote configure --stack-name DatabaseReplicator --region eu-west-1\n  database-replicator remote show\n',
+    )
     .action(async (_options: unknown, cmd: Command) => {
       const globals = cmd.optsWithGlobals<CliGlobals>();
       await translated(async () => {
         let deployment = deploymentFromEnv(io.env);
         if (globals.stackName || !deployment) {
-          if (!globals.stackName) throw new RemoteUsageError('Pass --stack-name <stack> (and --region), or set DATABASE_REPLICATOR_STATE_MACHINE_ARN and DATABASE_REPLICATOR_JOB_TABLE, to say which deployment to save.');
-          const clients = await (runtimeOf(io).clients ?? defaultClients)(globals.region ?? io.env.AWS_REGION ?? io.env.AWS_DEFAULT_REGION);
+          if (!globals.stackName)
+            throw new RemoteUsageError(
+              'Pass --stack-name <stack> (and --region), or set DATABASE_REPLICATOR_STATE_MACHINE_ARN and DATABASE_REPLICATOR_JOB_TABLE, to say which deployment to save.',
+            );
+          const clients = await (runtimeOf(io).clients ?? defaultClients)(
+            globals.region ?? io.env.AWS_REGION ?? io.env.AWS_DEFAULT_REGION,
+          );
           deployment = await deploymentFromStack(clients.cloudFormation, globals.stackName, io.env);
         }
         const path = profilePath(io.env);
         writeProfile(path, deployment);
         if (globals.json) io.stdout(renderJson({ command: 'remote configure', ok: true, profile: path, deployment }));
-        else io.stdout(`Saved in ${path}; commands now run remotely unless --local:\n${describeDeployment(deployment)}`);
+        else
+          io.stdout(`Saved in ${path}; commands now run remotely unless --local:\n${describeDeployment(deployment)}`);
         setExitCode(EXIT_OK);
       });
     });
@@ -156,7 +215,11 @@ export function remoteCommand(io: CliIo, setExitCode: (code: number) => void): C
       const globals = cmd.optsWithGlobals<CliGlobals>();
       await translated(async () => {
         const { deployment, origin } = await connect(globals, io);
-        const from = { stack: `the outputs of stack ${deployment.stackName}`, env: 'the DATABASE_REPLICATOR_* environment variables', profile: profilePath(io.env) }[origin];
+        const from = {
+          stack: `the outputs of stack ${deployment.stackName}`,
+          env: 'the DATABASE_REPLICATOR_* environment variables',
+          profile: profilePath(io.env),
+        }[origin];
         if (globals.json) io.stdout(renderJson({ command: 'remote show', ok: true, origin, deployment }));
         else io.stdout(`From ${from}:\n${describeDeployment(deployment)}`);
         setExitCode(EXIT_OK);

@@ -23,14 +23,26 @@ interface StatusOptions extends JobOptions {
 }
 
 /** Each database's reading, for the WAL-retention guard; `history` keeps the previous ones (--watch) so growth shows. */
-export function guardWarnings(statuses: DatabaseStatus[], jobId: string, history: ReadingHistory = new Map(), now = new Date()): Map<string, string> {
+export function guardWarnings(
+  statuses: DatabaseStatus[],
+  jobId: string,
+  history: ReadingHistory = new Map(),
+  now = new Date(),
+): Map<string, string> {
   const warnings = new Map<string, string>();
   for (const s of statuses) {
     const names = s.names ?? { slot: '?', subscription: '?' };
-    const reading = toReading({ database: s.database, targetDatabase: s.target, ...names }, s.slot, s.subscription, now);
+    const reading = toReading(
+      { database: s.database, targetDatabase: s.target, ...names },
+      s.slot,
+      s.subscription,
+      now,
+    );
     const key = `${jobId}/${s.database}`;
     // An init at work holds its slot's WAL by design; one that stopped resumes with init, not sync.
-    const commands = s.initUnfinished ? { ...guardCommands(jobId), resume: `database-replicator init --job-id ${jobId} (the same options as before)` } : guardCommands(jobId);
+    const commands = s.initUnfinished
+      ? { ...guardCommands(jobId), resume: `database-replicator init --job-id ${jobId} (the same options as before)` }
+      : guardCommands(jobId);
     const warning = s.initRunning ? undefined : walRetentionWarning(reading, history.get(key), commands);
     history.set(key, reading);
     if (warning) warnings.set(s.database, warning);
@@ -39,23 +51,36 @@ export function guardWarnings(statuses: DatabaseStatus[], jobId: string, history
 }
 
 export function renderStatus(statuses: DatabaseStatus[], warnings: Map<string, string> = new Map()): string {
-  const table = new Table({ head: ['Database', 'Verdict', 'Slot', 'Retained', 'Lag', 'Subscription', 'Tables', 'Errors'], style: { head: [], border: [] } });
+  const table = new Table({
+    head: ['Database', 'Verdict', 'Slot', 'Retained', 'Lag', 'Subscription', 'Tables', 'Errors'],
+    style: { head: [], border: [] },
+  });
   for (const s of statuses) {
     const tables = Object.values(s.subscription.tables);
     table.push([
       s.database,
       s.verdict,
-      s.slot.exists ? `${s.slot.active ? 'active' : 'inactive'}${s.slot.walStatus ? `, ${s.slot.walStatus}` : ''}` : 'missing',
+      s.slot.exists
+        ? `${s.slot.active ? 'active' : 'inactive'}${s.slot.walStatus ? `, ${s.slot.walStatus}` : ''}`
+        : 'missing',
       formatBytes(s.slot.retainedBytes),
       `${formatBytes(s.slot.lagBytes)}${s.subscription.lagSeconds !== null && s.slot.lagBytes > 0 ? `, ${s.subscription.lagSeconds.toFixed(1)} s` : ''}`,
-      s.subscription.exists ? `${s.subscription.enabled ? 'enabled' : 'disabled'}, worker ${s.subscription.workerRunning ? 'running' : 'stopped'}` : 'none',
+      s.subscription.exists
+        ? `${s.subscription.enabled ? 'enabled' : 'disabled'}, worker ${s.subscription.workerRunning ? 'running' : 'stopped'}`
+        : 'none',
       tables.length ? `${tables.filter((t) => t === 'ready').length}/${tables.length} ready` : '-',
-      s.subscription.applyErrors === null ? '-' : `${s.subscription.applyErrors} apply, ${s.subscription.syncErrors} sync`,
+      s.subscription.applyErrors === null
+        ? '-'
+        : `${s.subscription.applyErrors} apply, ${s.subscription.syncErrors} sync`,
     ]);
   }
   const lines = statuses.map((s) => {
     const warning = warnings.get(s.database);
-    const risk = warning ? ` WARNING: ${warning}` : s.diskRisk ? ` WARNING: the slot retains ${formatBytes(s.slot.retainedBytes)} of WAL and nobody consumes it; it grows until the source's disk fills (run sync, or cleanup).` : '';
+    const risk = warning
+      ? ` WARNING: ${warning}`
+      : s.diskRisk
+        ? ` WARNING: the slot retains ${formatBytes(s.slot.retainedBytes)} of WAL and nobody consumes it; it grows until the source's disk fills (run sync, or cleanup).`
+        : '';
     return `${s.database}: ${s.verdict} - ${s.reason}.${risk}`;
   });
   const drift = statuses.flatMap((s) => s.drift);
@@ -88,15 +113,23 @@ export function renderStatusLine(statuses: DatabaseStatus[], warnings: Map<strin
 }
 
 /** The live view's databases: what the servers say, with each one's entry in the job record (init's copy). */
-export function liveDatabases(statuses: DatabaseStatus[], warnings: Map<string, string>, job: JobRecord | undefined): LiveDatabase[] {
+export function liveDatabases(
+  statuses: DatabaseStatus[],
+  warnings: Map<string, string>,
+  job: JobRecord | undefined,
+): LiveDatabase[] {
   const out: LiveDatabase[] = statuses.map((s) => {
     const tables = Object.values(s.subscription.tables);
     const progress = job?.databases[s.database];
     return {
-      database: s.database, verdict: s.verdict, reason: s.reason,
-      lagBytes: s.slot.exists ? s.slot.lagBytes : null, lagSeconds: s.subscription.lagSeconds,
+      database: s.database,
+      verdict: s.verdict,
+      reason: s.reason,
+      lagBytes: s.slot.exists ? s.slot.lagBytes : null,
+      lagSeconds: s.subscription.lagSeconds,
       walRetainedBytes: s.slot.exists ? s.slot.retainedBytes : null,
-      tablesReady: tables.filter((t) => t === 'ready').length, tablesTotal: tables.length || (progress?.tablesTotal ?? 0),
+      tablesReady: tables.filter((t) => t === 'ready').length,
+      tablesTotal: tables.length || (progress?.tablesTotal ?? 0),
       ...(warnings.has(s.database) ? { warning: warnings.get(s.database)! } : {}),
       ...(progress ? { progress } : {}),
     };
@@ -104,7 +137,16 @@ export function liveDatabases(statuses: DatabaseStatus[], warnings: Map<string, 
   // A database the servers could not be read for (init still creating it) is shown from the record.
   for (const [name, progress] of Object.entries(job?.databases ?? {})) {
     if (out.some((d) => d.database === name)) continue;
-    out.push({ database: name, verdict: `${progress.state.toLowerCase()} - ${progress.phase}`, lagBytes: progress.lagBytes ?? null, lagSeconds: null, walRetainedBytes: null, tablesReady: null, tablesTotal: progress.tablesTotal, progress });
+    out.push({
+      database: name,
+      verdict: `${progress.state.toLowerCase()} - ${progress.phase}`,
+      lagBytes: progress.lagBytes ?? null,
+      lagSeconds: null,
+      walRetainedBytes: null,
+      tablesReady: null,
+      tablesTotal: progress.tablesTotal,
+      progress,
+    });
   }
   return out;
 }
@@ -133,7 +175,11 @@ export function keptSessions(job: JobContext): { job: JobContext; reset: () => v
     return client;
   };
   return {
-    job: { ...job, openSource: (db) => kept(`source/${db}`, () => job.openSource(db)), openTarget: (db) => kept(`target/${db}`, () => job.openTarget(db)) },
+    job: {
+      ...job,
+      openSource: (db) => kept(`source/${db}`, () => job.openSource(db)),
+      openTarget: (db) => kept(`target/${db}`, () => job.openTarget(db)),
+    },
     reset: () => {
       open.clear();
       for (const end of ends.splice(0)) void end();
@@ -143,21 +189,39 @@ export function keptSessions(job: JobContext): { job: JobContext; reset: () => v
 
 /** The resume state is the engine's, large and of no use to a reader. */
 function withoutResumeState(job: JobRecord): JobRecord {
-  return { ...job, databases: Object.fromEntries(Object.entries(job.databases).map(([name, { initState: _initState, ...entry }]) => [name, entry])) };
+  return {
+    ...job,
+    databases: Object.fromEntries(
+      Object.entries(job.databases).map(([name, { initState: _initState, ...entry }]) => [name, entry]),
+    ),
+  };
 }
 
 /** The job record: state and phase, each database's progress, the last steps. */
 export function renderJobRecord(job: JobRecord, steps: StepRecord[], live: DatabaseStatus[] = []): string {
   // A command that failed earlier left its phase; what the servers say now comes first when it is better news.
-  const healed = job.state === 'RUNNING' && / failed: /.test(job.phase) && live.length > 0 && live.every((s) => s.verdict === 'in sync');
-  const phase = healed ? `every database is in sync now (the last command recorded: ${job.phase})` : job.phase || 'no phase yet';
-  const lines = [`Job ${job.jobId}: ${job.state} - ${phase} (started ${job.startedAt ?? job.createdAt}, updated ${job.updatedAt})`];
+  const healed =
+    job.state === 'RUNNING' &&
+    / failed: /.test(job.phase) &&
+    live.length > 0 &&
+    live.every((s) => s.verdict === 'in sync');
+  const phase = healed
+    ? `every database is in sync now (the last command recorded: ${job.phase})`
+    : job.phase || 'no phase yet';
+  const lines = [
+    `Job ${job.jobId}: ${job.state} - ${phase} (started ${job.startedAt ?? job.createdAt}, updated ${job.updatedAt})`,
+  ];
   if (job.error) lines.push(`  error: ${job.error}`);
   for (const [name, d] of Object.entries(job.databases)) {
-    lines.push(`  ${name}: ${d.state} - ${d.phase}; ${d.tablesDone}/${d.tablesTotal} tables, ${d.rowsCopied} rows, ${formatBytes(d.bytesCopied)}${d.error ? `; error: ${d.error}` : ''}`);
+    lines.push(
+      `  ${name}: ${d.state} - ${d.phase}; ${d.tablesDone}/${d.tablesTotal} tables, ${d.rowsCopied} rows, ${formatBytes(d.bytesCopied)}${d.error ? `; error: ${d.error}` : ''}`,
+    );
   }
   const last = steps.at(-1);
-  if (last) lines.push(`  last step: ${last.step}${last.database ? ` (${last.database})` : ''} ${last.state}${last.seconds !== undefined ? ` in ${last.seconds.toFixed(1)} s` : ''}${last.state === 'FAILED' && last.detail ? `: ${last.detail}` : ''}`);
+  if (last)
+    lines.push(
+      `  last step: ${last.step}${last.database ? ` (${last.database})` : ''} ${last.state}${last.seconds !== undefined ? ` in ${last.seconds.toFixed(1)} s` : ''}${last.state === 'FAILED' && last.detail ? `: ${last.detail}` : ''}`,
+    );
   return lines.join('\n') + '\n';
 }
 
@@ -172,15 +236,22 @@ export function statusCommand(io: CliIo, setExitCode: (code: number) => void): C
         'the source since init, each with the statements that fix it (sync --apply-ddl runs the additive ones).\n' +
         'Exit code 1 when any database is broken.',
     )
-    .option('-w, --watch [seconds]', 'refresh every N seconds (default 2) until interrupted: on a terminal a live view redrawn in place (during init a bar per table being copied, with rows, MB/s and ETA); without one, one line per refresh')
-    .addHelpText('after', '\nExamples:\n  database-replicator status\n  database-replicator status --watch 5\n  database-replicator status --json | jq \'.databases[].verdict\'\n');
+    .option(
+      '-w, --watch [seconds]',
+      'refresh every N seconds (default 2) until interrupted: on a terminal a live view redrawn in place (during init a bar per table being copied, with rows, MB/s and ETA); without one, one line per refresh',
+    )
+    .addHelpText(
+      'after',
+      "\nExamples:\n  database-replicator status\n  database-replicator status --watch 5\n  database-replicator status --json | jq '.databases[].verdict'\n",
+    );
   return addJobOptions(command).action(async (options: StatusOptions, cmd: Command) => {
     // Remote mode: the job record in the job table and the job's latest execution (src/remote/status.ts).
     if (remoteMode(cmd, io)) return runRemote('status', { ...options }, cmd, io, setExitCode);
     const context = jobCommandContext(cmd, options, io);
     const { globals } = context;
     const interval = options.watch === undefined ? 0 : options.watch === true ? 2 : Number(options.watch);
-    if (!Number.isFinite(interval) || interval < 0) throw new UsageError(`--watch takes a number of seconds, not "${String(options.watch)}".`);
+    if (!Number.isFinite(interval) || interval < 0)
+      throw new UsageError(`--watch takes a number of seconds, not "${String(options.watch)}".`);
     const store = localJobStore(options.stateDir);
     const sessions = interval ? keptSessions(context.job) : undefined;
     const job = sessions?.job ?? context.job;
@@ -204,15 +275,46 @@ export function statusCommand(io: CliIo, setExitCode: (code: number) => void): C
       const broken = statuses.some((s) => s.verdict === 'broken');
       const warnings = guardWarnings(statuses, job.jobId, history);
       if (interval && io.isTty && !globals.json) {
-        const header = record ? renderJobRecord(record.job, record.steps, statuses).trimEnd().split('\n').slice(0, 1) : [];
-        io.stdout(liveViewFrame({ title: `database-replicator status: job ${job.jobId}`, header, databases: liveDatabases(statuses, warnings, record?.job), ...(note ? { note } : {}), now: new Date(), intervalSeconds: interval, columns: io.columns }, first));
+        const header = record
+          ? renderJobRecord(record.job, record.steps, statuses).trimEnd().split('\n').slice(0, 1)
+          : [];
+        io.stdout(
+          liveViewFrame(
+            {
+              title: `database-replicator status: job ${job.jobId}`,
+              header,
+              databases: liveDatabases(statuses, warnings, record?.job),
+              ...(note ? { note } : {}),
+              now: new Date(),
+              intervalSeconds: interval,
+              columns: io.columns,
+            },
+            first,
+          ),
+        );
       } else if (globals.json) {
-        const databases = statuses.map((s) => ({ ...s, ...(warnings.has(s.database) ? { warning: warnings.get(s.database) } : {}) }));
-        io.stdout(renderJson({ command: 'status', ok: !broken, jobId: job.jobId, at: new Date().toISOString(), job: record ? withoutResumeState(record.job) : null, steps: record?.steps ?? [], databases, drift: statuses.flatMap((s) => s.drift) }));
+        const databases = statuses.map((s) => ({
+          ...s,
+          ...(warnings.has(s.database) ? { warning: warnings.get(s.database) } : {}),
+        }));
+        io.stdout(
+          renderJson({
+            command: 'status',
+            ok: !broken,
+            jobId: job.jobId,
+            at: new Date().toISOString(),
+            job: record ? withoutResumeState(record.job) : null,
+            steps: record?.steps ?? [],
+            databases,
+            drift: statuses.flatMap((s) => s.drift),
+          }),
+        );
       } else if (interval && !first) {
         io.stdout(note ? `${new Date().toISOString()} ${note}\n` : renderStatusLine(statuses, warnings, new Date()));
       } else {
-        io.stdout(`${note ? `(${note})\n` : ''}${record ? renderJobRecord(record.job, record.steps, statuses) : ''}${renderStatus(statuses, warnings)}`);
+        io.stdout(
+          `${note ? `(${note})\n` : ''}${record ? renderJobRecord(record.job, record.steps, statuses) : ''}${renderStatus(statuses, warnings)}`,
+        );
       }
       first = false;
       setExitCode(broken ? EXIT_FAILED : EXIT_OK);

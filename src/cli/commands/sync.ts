@@ -26,22 +26,36 @@ export function syncCommand(io: CliIo, setExitCode: (code: number) => void): Com
   const command = new Command('sync')
     .summary('start continuous replication from the slot init left, with no gap and no overlap')
     .description(
-      'Creates, per database, a subscription on the target attached to init\'s slot (copy_data = false), moves its\n' +
-        'replication origin to the slot\'s consistent point, where the snapshot copy ends, and enables it. Running sync\n' +
+      "Creates, per database, a subscription on the target attached to init's slot (copy_data = false), moves its\n" +
+        "replication origin to the slot's consistent point, where the snapshot copy ends, and enables it. Running sync\n" +
         'again on a healthy subscription changes nothing.\n\n' +
-        'The target server connects to the source itself, and PostgreSQL stores that connection\'s password on the target\n' +
+        "The target server connects to the source itself, and PostgreSQL stores that connection's password on the target\n" +
         '(pg_subscription): use a dedicated replication user, and --subscription-source-url when the target must use\n' +
         'another address (e.g. a private RDS endpoint).\n\n' +
-        '--apply-ddl carries the source\'s additive schema changes since init to the target, in order: new columns (with\n' +
+        "--apply-ddl carries the source's additive schema changes since init to the target, in order: new columns (with\n" +
         'their defaults), widened types, relaxed NOT NULLs, new tables (added to the publication, then REFRESH PUBLICATION\n' +
         'copies only them), new indexes; then enables a subscription that stopped. Drops, renames and narrowing type\n' +
         'changes are never applied: they are listed with the statements to run. In remote mode it starts the replicate\n' +
         'workflow again for the job with "applyDdl": true in its plan, and follows it.',
     )
-    .option('--subscription-source-url <url>', 'the source as the target server reaches it (default: --source); or DATABASE_REPLICATOR_SUBSCRIPTION_SOURCE_URL')
-    .option('--copy-data', 'without init: let PostgreSQL copy every table itself into existing empty tables on the target', false)
-    .option('--apply-ddl', 'first carry the source\'s additive schema changes to the target (new columns with their defaults, widened types, new tables, indexes) and re-enable a stopped subscription; destructive or ambiguous ones are listed with the statements to run', false)
-    .addHelpText('after', '\nExamples:\n  database-replicator sync\n  database-replicator sync --apply-ddl\n  DATABASE_REPLICATOR_SUBSCRIPTION_SOURCE_URL=postgres://repl:pw@10.0.1.5/shop database-replicator sync --json\n');
+    .option(
+      '--subscription-source-url <url>',
+      'the source as the target server reaches it (default: --source); or DATABASE_REPLICATOR_SUBSCRIPTION_SOURCE_URL',
+    )
+    .option(
+      '--copy-data',
+      'without init: let PostgreSQL copy every table itself into existing empty tables on the target',
+      false,
+    )
+    .option(
+      '--apply-ddl',
+      "first carry the source's additive schema changes to the target (new columns with their defaults, widened types, new tables, indexes) and re-enable a stopped subscription; destructive or ambiguous ones are listed with the statements to run",
+      false,
+    )
+    .addHelpText(
+      'after',
+      '\nExamples:\n  database-replicator sync\n  database-replicator sync --apply-ddl\n  DATABASE_REPLICATOR_SUBSCRIPTION_SOURCE_URL=postgres://repl:pw@10.0.1.5/shop database-replicator sync --json\n',
+    );
   return addJobOptions(command).action(async (options: SyncOptions, cmd: Command) => {
     // Remote mode: the replicate workflow resumes the job; with --apply-ddl, a new execution with plan.applyDdl (src/remote/run.ts).
     if (remoteMode(cmd, io)) return runRemote('sync', { ...options }, cmd, io, setExitCode);
@@ -51,19 +65,36 @@ export function syncCommand(io: CliIo, setExitCode: (code: number) => void): Com
     try {
       subscriptionSource = subscriptionUrl ? parseConnectionUrl(subscriptionUrl) : undefined;
     } catch (error) {
-      if (error instanceof ConnectionUrlError) throw new UsageError(`The --subscription-source-url is not valid: ${error.message}`);
+      if (error instanceof ConnectionUrlError)
+        throw new UsageError(`The --subscription-source-url is not valid: ${error.message}`);
       throw error;
     }
     assertSyncable(job, options.copyData);
-    await assertPreconditions('sync', 'sync', { source: job.source, target: job.target, allowSelfSignedCerts: job.tls.allowSelfSignedCerts, ...(job.state ? { filters: job.state.filters } : {}) }, {
-      subscriptionUserDiffers: subscriptionSource !== undefined && subscriptionSource.user !== job.source.user,
-    });
+    await assertPreconditions(
+      'sync',
+      'sync',
+      {
+        source: job.source,
+        target: job.target,
+        allowSelfSignedCerts: job.tls.allowSelfSignedCerts,
+        ...(job.state ? { filters: job.state.filters } : {}),
+      },
+      {
+        subscriptionUserDiffers: subscriptionSource !== undefined && subscriptionSource.user !== job.source.user,
+      },
+    );
     const record = commandRecord('sync', job, options.stateDir, logger);
-    const results = await recorded(record, 'Create subscription', () => runSync({ job, subscriptionSource, copyData: options.copyData, applyDdl: options.applyDdl, logger }));
+    const results = await recorded(record, 'Create subscription', () =>
+      runSync({ job, subscriptionSource, copyData: options.copyData, applyDdl: options.applyDdl, logger }),
+    );
     await record.databasesTo('RUNNING', 'Streaming changes');
     await record.succeeded('Streaming changes');
     if (globals.json) io.stdout(renderJson({ command: 'sync', ok: true, jobId: job.jobId, databases: results }));
-    else for (const r of results) io.stdout(`${r.database}: subscription ${r.subscription} ${r.action}${r.note ? ` (${r.note})` : ''}.\n${r.ddl ? renderAppliedDrift(r.ddl) : ''}`);
+    else
+      for (const r of results)
+        io.stdout(
+          `${r.database}: subscription ${r.subscription} ${r.action}${r.note ? ` (${r.note})` : ''}.\n${r.ddl ? renderAppliedDrift(r.ddl) : ''}`,
+        );
     setExitCode(EXIT_OK);
   });
 }

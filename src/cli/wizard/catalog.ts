@@ -19,9 +19,15 @@ export interface OfferedDatabase {
 }
 
 /** Reads what the wizard shows: every user database with its size, and each one's top-level tables. */
-export async function readOfferedDatabases(admin: pg.Client, open: (database: string) => Promise<pg.Client>): Promise<OfferedDatabase[]> {
+export async function readOfferedDatabases(
+  admin: pg.Client,
+  open: (database: string) => Promise<pg.Client>,
+): Promise<OfferedDatabase[]> {
   const names = await listUserDatabases(admin);
-  const { rows } = await admin.query<{ datname: string; bytes: string }>('SELECT datname, pg_database_size(datname)::text AS bytes FROM pg_database WHERE datname = ANY($1)', [names]);
+  const { rows } = await admin.query<{ datname: string; bytes: string }>(
+    'SELECT datname, pg_database_size(datname)::text AS bytes FROM pg_database WHERE datname = ANY($1)',
+    [names],
+  );
   const sizes = new Map(rows.map((r) => [r.datname, Number(r.bytes)]));
   const offered: OfferedDatabase[] = [];
   for (const name of names) {
@@ -44,14 +50,20 @@ export async function readOfferedDatabases(admin: pg.Client, open: (database: st
 
 function isGone(error: unknown): boolean {
   const text = `${(error as { code?: string }).code ?? ''} ${(error as Error).message ?? ''} ${String((error as { cause?: { code?: string } }).cause?.code ?? '')}`;
-  return /3D000|55000|does not exist|not currently accepting connections|database-missing/.test(text) || (error as { reason?: string }).reason === 'database-missing';
+  return (
+    /3D000|55000|does not exist|not currently accepting connections|database-missing/.test(text) ||
+    (error as { reason?: string }).reason === 'database-missing'
+  );
 }
 
 export function summarizeTables(tables: Awaited<ReturnType<typeof readCatalogTables>>): OfferedTable[] {
   const top = new Map<string, OfferedTable>();
   for (const t of tables.filter((t) => t.kind !== 'partition')) {
     top.set(`${t.schema}.${t.name}`, {
-      schema: t.schema, name: t.name, bytes: t.bytes, estimatedRows: Math.max(0, t.estimatedRows),
+      schema: t.schema,
+      name: t.name,
+      bytes: t.bytes,
+      estimatedRows: Math.max(0, t.estimatedRows),
       timeColumns: t.columns.filter((c) => /^(timestamp|date)/.test(c.type)).map((c) => c.name),
     });
   }

@@ -41,7 +41,8 @@ export function terminalPrompts(stdin: NodeJS.ReadStream = process.stdin): Wizar
     } catch (error) {
       const name = (error as Error).name;
       if (name === 'AbortPromptError') throw new GoBack('back');
-      if (name === 'ExitPromptError') throw new WizardCancelled('The interactive plan was cancelled; nothing was done.');
+      if (name === 'ExitPromptError')
+        throw new WizardCancelled('The interactive plan was cancelled; nothing was done.');
       throw error;
     } finally {
       stdin.off('keypress', onKey);

@@ -1,5 +1,13 @@
 import { parseWindow } from '../../plan/filters.ts';
-import { choicesToConfig, choicesToFilters, commandLineFor, configToToml, tableSelector, type DatabaseChoices, type ReplicationChoices } from '../../plan/choices.ts';
+import {
+  choicesToConfig,
+  choicesToFilters,
+  commandLineFor,
+  configToToml,
+  tableSelector,
+  type DatabaseChoices,
+  type ReplicationChoices,
+} from '../../plan/choices.ts';
 import type { FilterOptions } from '../../plan/plan.ts';
 import { formatBytes } from '../../snapshot/estimate.ts';
 import type { OfferedDatabase, OfferedTable } from './catalog.ts';
@@ -22,7 +30,8 @@ export interface PlanWizardResult {
   commandLine: string;
 }
 
-type Step = { kind: 'databases' } | { kind: 'tables' | 'schema-only' | 'time-filters'; database: string } | { kind: 'review' };
+type Step =
+  { kind: 'databases' } | { kind: 'tables' | 'schema-only' | 'time-filters'; database: string } | { kind: 'review' };
 type Outcome = 'next' | 'skip' | 'repeat' | 'done';
 
 function rows(n: number): string {
@@ -44,10 +53,13 @@ export async function runPlanWizard(options: PlanWizardOptions): Promise<PlanWiz
   const { prompts, print } = options;
   const offered = new Map(options.databases.map((d) => [d.name, d]));
   const choices: ReplicationChoices = { databases: [...options.defaultDatabases], perDatabase: {} };
-  const choiceFor = (db: string): DatabaseChoices => (choices.perDatabase[db] ??= { excludeTables: [], schemaOnly: [], timeFilters: [] });
+  const choiceFor = (db: string): DatabaseChoices =>
+    (choices.perDatabase[db] ??= { excludeTables: [], schemaOnly: [], timeFilters: [] });
   const steps = (): Step[] => [
     { kind: 'databases' },
-    ...choices.databases.flatMap((database) => (['tables', 'schema-only', 'time-filters'] as const).map((kind) => ({ kind, database }))),
+    ...choices.databases.flatMap((database) =>
+      (['tables', 'schema-only', 'time-filters'] as const).map((kind) => ({ kind, database })),
+    ),
     { kind: 'review' },
   ];
 
@@ -56,7 +68,11 @@ export async function runPlanWizard(options: PlanWizardOptions): Promise<PlanWiz
       case 'databases': {
         const picked = await prompts.checkbox({
           message: 'Which source databases should be replicated? (space toggles, enter confirms, esc goes back)',
-          choices: options.databases.map((d) => ({ name: `${d.name}  (${formatBytes(d.bytes)}, ${d.tables.length} tables)`, value: d.name, checked: choices.databases.includes(d.name) })),
+          choices: options.databases.map((d) => ({
+            name: `${d.name}  (${formatBytes(d.bytes)}, ${d.tables.length} tables)`,
+            value: d.name,
+            checked: choices.databases.includes(d.name),
+          })),
           required: true,
         });
         choices.databases = options.databases.map((d) => d.name).filter((n) => picked.includes(n));
@@ -69,7 +85,11 @@ export async function runPlanWizard(options: PlanWizardOptions): Promise<PlanWiz
         if (db.tables.length === 0) return 'skip';
         const keep = await prompts.checkbox({
           message: `${db.name}: copy the data of which tables? (unchecked tables are created empty and not replicated)`,
-          choices: db.tables.map((t) => ({ name: label(t), value: selectorOf(t), checked: !c.excludeTables.includes(selectorOf(t)) })),
+          choices: db.tables.map((t) => ({
+            name: label(t),
+            value: selectorOf(t),
+            checked: !c.excludeTables.includes(selectorOf(t)),
+          })),
         });
         c.excludeTables = db.tables.map(selectorOf).filter((s) => !keep.includes(s));
         c.schemaOnly = c.schemaOnly.filter((s) => keep.includes(s));
@@ -83,7 +103,11 @@ export async function runPlanWizard(options: PlanWizardOptions): Promise<PlanWiz
         if (candidates.length === 0) return 'skip';
         c.schemaOnly = await prompts.checkbox({
           message: `${db.name}: which of these should be schema-only (created without rows, not replicated)? Leave all unchecked for none.`,
-          choices: candidates.map((t) => ({ name: label(t), value: selectorOf(t), checked: c.schemaOnly.includes(selectorOf(t)) })),
+          choices: candidates.map((t) => ({
+            name: label(t),
+            value: selectorOf(t),
+            checked: c.schemaOnly.includes(selectorOf(t)),
+          })),
         });
         c.timeFilters = c.timeFilters.filter((f) => !c.schemaOnly.includes(f.table));
         return 'next';
@@ -91,11 +115,20 @@ export async function runPlanWizard(options: PlanWizardOptions): Promise<PlanWiz
       case 'time-filters': {
         const db = offered.get(step.database)!;
         const c = choiceFor(db.name);
-        const candidates = db.tables.filter((t) => t.timeColumns.length > 0 && !c.excludeTables.includes(selectorOf(t)) && !c.schemaOnly.includes(selectorOf(t)));
+        const candidates = db.tables.filter(
+          (t) =>
+            t.timeColumns.length > 0 &&
+            !c.excludeTables.includes(selectorOf(t)) &&
+            !c.schemaOnly.includes(selectorOf(t)),
+        );
         if (candidates.length === 0) return 'skip';
         const picked = await prompts.checkbox({
           message: `${db.name}: copy only recent rows of which tables (time filter)? Leave all unchecked for none.`,
-          choices: candidates.map((t) => ({ name: `${label(t)}  time columns: ${t.timeColumns.join(', ')}`, value: selectorOf(t), checked: c.timeFilters.some((f) => f.table === selectorOf(t)) })),
+          choices: candidates.map((t) => ({
+            name: `${label(t)}  time columns: ${t.timeColumns.join(', ')}`,
+            value: selectorOf(t),
+            checked: c.timeFilters.some((f) => f.table === selectorOf(t)),
+          })),
         });
         const filters = [];
         try {
@@ -171,24 +204,50 @@ export async function runPlanWizard(options: PlanWizardOptions): Promise<PlanWiz
     index++;
   }
   const filters = choicesToFilters(choices);
-  return { choices, filters, toml: configToToml(choicesToConfig(choices)), commandLine: commandLineFor(options.command, filters) };
+  return {
+    choices,
+    filters,
+    toml: configToToml(choicesToConfig(choices)),
+    commandLine: commandLineFor(options.command, filters),
+  };
 }
 
-export function renderReview(command: string, choices: ReplicationChoices, offered: Map<string, OfferedDatabase>): string {
+export function renderReview(
+  command: string,
+  choices: ReplicationChoices,
+  offered: Map<string, OfferedDatabase>,
+): string {
   const lines = ['', 'The plan:'];
   for (const name of choices.databases) {
     const db = offered.get(name);
     const c = choices.perDatabase[name] ?? { excludeTables: [], schemaOnly: [], timeFilters: [] };
     const tables = db?.tables ?? [];
-    const withData = tables.filter((t) => !c.excludeTables.includes(selectorOf(t)) && !c.schemaOnly.includes(selectorOf(t)));
+    const withData = tables.filter(
+      (t) => !c.excludeTables.includes(selectorOf(t)) && !c.schemaOnly.includes(selectorOf(t)),
+    );
     const bytes = withData.reduce((n, t) => n + t.bytes, 0);
-    lines.push(`  ${name}: ${withData.length} of ${tables.length} tables with data (${formatBytes(bytes)} before time filters)`);
+    lines.push(
+      `  ${name}: ${withData.length} of ${tables.length} tables with data (${formatBytes(bytes)} before time filters)`,
+    );
     if (c.excludeTables.length) lines.push(`    not copied: ${c.excludeTables.join(', ')}`);
     if (c.schemaOnly.length) lines.push(`    schema only: ${c.schemaOnly.join(', ')}`);
-    for (const f of c.timeFilters) lines.push(`    time filter: ${f.table} rows with ${f.column} in the last ${f.last}`);
+    for (const f of c.timeFilters)
+      lines.push(`    time filter: ${f.table} rows with ${f.column} in the last ${f.last}`);
   }
   const filters = choicesToFilters(choices);
-  lines.push('', 'The same plan as a command line:', `  ${commandLineFor(command, filters)}`, '', 'The same plan as TOML (--config file.toml; --save-config writes it):');
-  lines.push(...configToToml(choicesToConfig(choices)).trimEnd().split('\n').map((l) => `  ${l}`), '');
+  lines.push(
+    '',
+    'The same plan as a command line:',
+    `  ${commandLineFor(command, filters)}`,
+    '',
+    'The same plan as TOML (--config file.toml; --save-config writes it):',
+  );
+  lines.push(
+    ...configToToml(choicesToConfig(choices))
+      .trimEnd()
+      .split('\n')
+      .map((l) => `  ${l}`),
+    '',
+  );
   return lines.join('\n') + '\n';
 }

@@ -1,18 +1,39 @@
 import { describe, expect, it } from 'vitest';
-import { checkFullIdentityComparable, checkGeneratedColumns, checkLargeObjects, checkMaterializedViews, checkPartitionedTables, checkSequences, checkUnloggedTables } from '../../../src/checks/caveats.ts';
+import {
+  checkFullIdentityComparable,
+  checkGeneratedColumns,
+  checkLargeObjects,
+  checkMaterializedViews,
+  checkPartitionedTables,
+  checkSequences,
+  checkUnloggedTables,
+} from '../../../src/checks/caveats.ts';
 import { database, facts, table } from './facts.ts';
 
 describe('caveat warnings', () => {
   const clean = facts();
   it('pass when there is nothing to warn about', () => {
-    for (const check of [checkFullIdentityComparable, checkLargeObjects, checkUnloggedTables, checkSequences, checkPartitionedTables, checkGeneratedColumns, checkMaterializedViews]) {
+    for (const check of [
+      checkFullIdentityComparable,
+      checkLargeObjects,
+      checkUnloggedTables,
+      checkSequences,
+      checkPartitionedTables,
+      checkGeneratedColumns,
+      checkMaterializedViews,
+    ]) {
       expect(check(clean).status).toBe('pass');
     }
   });
 
   const db = database({
     largeObjects: 3,
-    tables: [table({ name: 'log', hasPrimaryKey: false, replicaIdentity: 'full', uncomparableColumns: ['payload'] }), table({ name: 'cache', unlogged: true }), table({ name: 'orders', kind: 'partitioned' }), table({ name: 'people', generatedColumns: ['full_name'] })],
+    tables: [
+      table({ name: 'log', hasPrimaryKey: false, replicaIdentity: 'full', uncomparableColumns: ['payload'] }),
+      table({ name: 'cache', unlogged: true }),
+      table({ name: 'orders', kind: 'partitioned' }),
+      table({ name: 'people', generatedColumns: ['full_name'] }),
+    ],
     sequences: [{ schema: 'public', name: 'orders_id_seq', selectable: true }],
     materializedViews: [{ schema: 'public', name: 'order_counts' }],
   });

@@ -21,7 +21,16 @@ export function server(overrides: Partial<ServerFacts> = {}, role: Partial<Serve
     postmasterStartedAt: '2026-01-01T00:00:00.000001Z',
     currentDatabaseOid: 16384,
     ...overrides,
-    role: { name: 'app', superuser: true, replication: false, createdb: false, createrole: false, memberOf: [], canCreateInCurrentDatabase: true, ...role },
+    role: {
+      name: 'app',
+      superuser: true,
+      replication: false,
+      createdb: false,
+      createrole: false,
+      memberOf: [],
+      canCreateInCurrentDatabase: true,
+      ...role,
+    },
   };
 }
 
@@ -46,7 +55,17 @@ export function table(overrides: Partial<TableFacts> = {}): TableFacts {
 }
 
 export function database(overrides: Partial<DatabaseFacts> = {}): DatabaseFacts {
-  return { name: 'shop', tables: [table()], sequences: [], materializedViews: [], extensions: [], largeObjects: 0, schemasWithoutUsage: [], foreignKeys: [], ...overrides };
+  return {
+    name: 'shop',
+    tables: [table()],
+    sequences: [],
+    materializedViews: [],
+    extensions: [],
+    largeObjects: 0,
+    schemasWithoutUsage: [],
+    foreignKeys: [],
+    ...overrides,
+  };
 }
 
 export function facts(overrides: Partial<ValidationFacts> = {}): ValidationFacts {

@@ -1,5 +1,9 @@
 import { describe, expect, it } from 'vitest';
-import { checkReplicationCapacity, checkReplicationPrivilege, checkSourceWalLevel } from '../../../src/checks/replication.ts';
+import {
+  checkReplicationCapacity,
+  checkReplicationPrivilege,
+  checkSourceWalLevel,
+} from '../../../src/checks/replication.ts';
 import { database, facts, server } from './facts.ts';
 
 describe('checkSourceWalLevel', () => {
@@ -13,7 +17,9 @@ describe('checkSourceWalLevel', () => {
     expect(result.remedy).toMatch(/ALTER SYSTEM SET wal_level = 'logical'.*restart/);
   });
   it('on RDS names rds.logical_replication, the parameter group and the reboot', () => {
-    const result = checkSourceWalLevel(facts({ source: server({ walLevel: 'replica', rdsLogicalReplication: 'off', isRds: true }) }));
+    const result = checkSourceWalLevel(
+      facts({ source: server({ walLevel: 'replica', rdsLogicalReplication: 'off', isRds: true }) }),
+    );
     expect(result.status).toBe('fail');
     expect(result.detail).toContain('rds.logical_replication is off');
     expect(result.remedy).toMatch(/parameter group.*reboot/);
@@ -27,8 +33,13 @@ describe('checkSourceWalLevel', () => {
 describe('checkReplicationPrivilege', () => {
   it('passes for a superuser, the REPLICATION attribute, or rds_replication membership', () => {
     expect(checkReplicationPrivilege(facts()).status).toBe('pass');
-    expect(checkReplicationPrivilege(facts({ source: server({}, { superuser: false, replication: true }) })).status).toBe('pass');
-    expect(checkReplicationPrivilege(facts({ source: server({}, { superuser: false, memberOf: ['rds_replication'] }) })).status).toBe('pass');
+    expect(
+      checkReplicationPrivilege(facts({ source: server({}, { superuser: false, replication: true }) })).status,
+    ).toBe('pass');
+    expect(
+      checkReplicationPrivilege(facts({ source: server({}, { superuser: false, memberOf: ['rds_replication'] }) }))
+        .status,
+    ).toBe('pass');
   });
   it('fails otherwise with ALTER ROLE ... REPLICATION, or GRANT rds_replication on RDS', () => {
     const plain = checkReplicationPrivilege(facts({ source: server({}, { name: 'app user', superuser: false }) }));
@@ -42,8 +53,14 @@ describe('checkReplicationPrivilege', () => {
 describe('checkReplicationCapacity', () => {
   it('needs one free slot and WAL sender per database', () => {
     const two = [database({ name: 'a' }), database({ name: 'b' })];
-    expect(checkReplicationCapacity(facts({ databases: two, source: server({ maxReplicationSlots: 3, replicationSlotsUsed: 1 }) })).status).toBe('pass');
-    const result = checkReplicationCapacity(facts({ databases: two, source: server({ maxReplicationSlots: 3, replicationSlotsUsed: 2 }) }));
+    expect(
+      checkReplicationCapacity(
+        facts({ databases: two, source: server({ maxReplicationSlots: 3, replicationSlotsUsed: 1 }) }),
+      ).status,
+    ).toBe('pass');
+    const result = checkReplicationCapacity(
+      facts({ databases: two, source: server({ maxReplicationSlots: 3, replicationSlotsUsed: 2 }) }),
+    );
     expect(result.status).toBe('fail');
     expect(result.remedy).toContain('max_replication_slots to at least 4');
   });

@@ -28,16 +28,25 @@ describe('checkDistinctDatabases', () => {
     expect(checkDistinctDatabases(f).status).toBe('fail');
   });
   it('passes for a copy of the source cluster (same system identifier, another postmaster)', () => {
-    const f = facts({ source: server({ systemIdentifier: '7301' }), target: server({ systemIdentifier: '7301', postmasterStartedAt: 'later' }) });
+    const f = facts({
+      source: server({ systemIdentifier: '7301' }),
+      target: server({ systemIdentifier: '7301', postmasterStartedAt: 'later' }),
+    });
     expect(checkDistinctDatabases(f).status).toBe('pass');
   });
   it('allows another database on the same server', () => {
-    const f = facts({ source: server(oneServer), target: server(oneServer), targetEndpoint: { host: 'source.example.com', port: 5432, database: 'shop_copy', user: 'app' } });
+    const f = facts({
+      source: server(oneServer),
+      target: server(oneServer),
+      targetEndpoint: { host: 'source.example.com', port: 5432, database: 'shop_copy', user: 'app' },
+    });
     expect(checkDistinctDatabases(f).status).toBe('pass');
   });
   it('fails for a whole-server job onto the same server (every database onto itself)', () => {
     const f = facts({
-      source: server(oneServer), target: server(oneServer), databases: [database({ name: 'a' }), database({ name: 'b' })],
+      source: server(oneServer),
+      target: server(oneServer),
+      databases: [database({ name: 'a' }), database({ name: 'b' })],
       targetEndpoint: { host: 'localhost', port: 5432, database: 'postgres', user: 'app' },
     });
     expect(checkDistinctDatabases(f).detail).toContain('a, b');
@@ -47,7 +56,9 @@ describe('checkDistinctDatabases', () => {
 describe('checkServerVersions', () => {
   it('passes for equal majors and for a newer target', () => {
     expect(checkServerVersions(facts()).status).toBe('pass');
-    expect(checkServerVersions(facts({ target: server({ version: '17.2', versionNum: 170002, major: 17 }) })).status).toBe('pass');
+    expect(
+      checkServerVersions(facts({ target: server({ version: '17.2', versionNum: 170002, major: 17 }) })).status,
+    ).toBe('pass');
   });
   it('warns when the target major is older than the source', () => {
     const result = checkServerVersions(facts({ target: server({ version: '14.9', versionNum: 140009, major: 14 }) }));
@@ -64,7 +75,9 @@ describe('checkServerVersions', () => {
 describe('checkLocalPgDump', () => {
   it('passes when pg_dump is the same major or newer', () => {
     expect(checkLocalPgDump(facts()).status).toBe('pass');
-    expect(checkLocalPgDump(facts({ localPgDump: { major: 17, version: '17.1', path: '/x/pg_dump' } })).status).toBe('pass');
+    expect(checkLocalPgDump(facts({ localPgDump: { major: 17, version: '17.1', path: '/x/pg_dump' } })).status).toBe(
+      'pass',
+    );
   });
   it('fails when pg_dump is older than the source, naming the package to install', () => {
     const result = checkLocalPgDump(facts({ source: server({ version: '16.4', versionNum: 160004, major: 16 }) }));

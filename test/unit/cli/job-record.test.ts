@@ -13,7 +13,15 @@ const source = parseConnectionUrl('postgresql://app:Sup3r-Secret-Pw@db.example.c
 const target = parseConnectionUrl('postgresql://admin:0ther-Secret-Pw@10.0.0.12/shop');
 
 function record(store: JobStore, command: string, jobId = 'j1', lines: string[] = []) {
-  return new CommandRecord({ store, jobId, command, source, target, logger: createLogger('info', (l) => lines.push(l)), throttleMs: 0 });
+  return new CommandRecord({
+    store,
+    jobId,
+    command,
+    source,
+    target,
+    logger: createLogger('info', (l) => lines.push(l)),
+    throttleMs: 0,
+  });
 }
 
 describe('the CLI job record', () => {
@@ -21,12 +29,31 @@ describe('the CLI job record', () => {
     const store = localJobStore(join(dir, 'a'));
     const init = record(store, 'init');
     await init.begin('Copy snapshot');
-    init.copyProgress({ database: 'shop', bytesDone: 100, bytesTotal: 1000, tablesDone: 1, tablesTotal: 3, rowsDone: 10 });
+    init.copyProgress({
+      database: 'shop',
+      bytesDone: 100,
+      bytesTotal: 1000,
+      tablesDone: 1,
+      tablesTotal: 3,
+      rowsDone: 10,
+    });
     await init.failed(new Error('Copying public.orders failed: connection lost'));
     let seen = await readJobRecord(store, 'j1');
-    expect(seen!.job).toMatchObject({ state: 'RUNNING', phase: 'init failed: Copying public.orders failed: connection lost', source: { description: 'app@db.example.com:5432/shop' } });
-    expect(seen!.job.databases.shop).toMatchObject({ state: 'RUNNING', tablesDone: 1, tablesTotal: 3, rowsCopied: 10, bytesCopied: 100 });
-    expect(seen!.steps.map((s) => [s.step, s.state, s.detail])).toEqual([['init', 'FAILED', 'Copying public.orders failed: connection lost']]);
+    expect(seen!.job).toMatchObject({
+      state: 'RUNNING',
+      phase: 'init failed: Copying public.orders failed: connection lost',
+      source: { description: 'app@db.example.com:5432/shop' },
+    });
+    expect(seen!.job.databases.shop).toMatchObject({
+      state: 'RUNNING',
+      tablesDone: 1,
+      tablesTotal: 3,
+      rowsCopied: 10,
+      bytesCopied: 100,
+    });
+    expect(seen!.steps.map((s) => [s.step, s.state, s.detail])).toEqual([
+      ['init', 'FAILED', 'Copying public.orders failed: connection lost'],
+    ]);
 
     const again = record(store, 'init');
     await again.begin('Copy snapshot');
@@ -45,7 +72,14 @@ describe('the CLI job record', () => {
   });
 
   it('warns once and goes on when the record cannot be written', async () => {
-    const broken = { getJob: async () => { throw new Error('disk full'); }, putStep: async () => { throw new Error('disk full'); } } as unknown as JobStore;
+    const broken = {
+      getJob: async () => {
+        throw new Error('disk full');
+      },
+      putStep: async () => {
+        throw new Error('disk full');
+      },
+    } as unknown as JobStore;
     const lines: string[] = [];
     const r = record(broken, 'sync', 'j2', lines);
     await r.begin('Create subscription');
@@ -57,12 +91,44 @@ describe('the CLI job record', () => {
     const store = localJobStore(join(dir, 'c'));
     const init = record(store, 'init', 'j3');
     await init.begin('Copy snapshot');
-    const copying = [{ table: 'public.orders', rows: 10, bytesDone: 100, bytesExpected: 1000, startedAt: '2026-01-01T00:00:00.000Z' }];
-    init.copyProgress({ database: 'shop', bytesDone: 100, bytesTotal: 1000, tablesDone: 0, tablesTotal: 2, rowsDone: 0, copying });
-    await init.database('other', { state: 'RUNNING', phase: 'x', tablesDone: 0, tablesTotal: 0, rowsCopied: 0, bytesCopied: 0 });
+    const copying = [
+      { table: 'public.orders', rows: 10, bytesDone: 100, bytesExpected: 1000, startedAt: '2026-01-01T00:00:00.000Z' },
+    ];
+    init.copyProgress({
+      database: 'shop',
+      bytesDone: 100,
+      bytesTotal: 1000,
+      tablesDone: 0,
+      tablesTotal: 2,
+      rowsDone: 0,
+      copying,
+    });
+    await init.database('other', {
+      state: 'RUNNING',
+      phase: 'x',
+      tablesDone: 0,
+      tablesTotal: 0,
+      rowsCopied: 0,
+      bytesCopied: 0,
+    });
     expect((await readJobRecord(store, 'j3'))!.job.databases.shop).toMatchObject({ phase: 'Copy data', copying });
-    init.copyProgress({ database: 'shop', bytesDone: 1000, bytesTotal: 1000, tablesDone: 2, tablesTotal: 2, rowsDone: 20, copying: [{ ...copying[0]!, seconds: 1 }] });
-    await init.database('other', { state: 'RUNNING', phase: 'x', tablesDone: 0, tablesTotal: 0, rowsCopied: 0, bytesCopied: 0 });
+    init.copyProgress({
+      database: 'shop',
+      bytesDone: 1000,
+      bytesTotal: 1000,
+      tablesDone: 2,
+      tablesTotal: 2,
+      rowsDone: 20,
+      copying: [{ ...copying[0]!, seconds: 1 }],
+    });
+    await init.database('other', {
+      state: 'RUNNING',
+      phase: 'x',
+      tablesDone: 0,
+      tablesTotal: 0,
+      rowsCopied: 0,
+      bytesCopied: 0,
+    });
     const done = (await readJobRecord(store, 'j3'))!.job.databases.shop!;
     expect(done).toMatchObject({ tablesDone: 2, rowsCopied: 20 });
     expect(done.copying).toBeUndefined();

@@ -5,7 +5,7 @@ import { describe, expect, it } from 'vitest';
 const bin = fileURLToPath(new URL('../../../bin/database-replicator.js', import.meta.url));
 
 describe('output into a pipe that closes early', () => {
-  it('ends quietly with the command\'s exit code, as `| head` expects', async () => {
+  it("ends quietly with the command's exit code, as `| head` expects", async () => {
     const child = spawn(process.execPath, [bin, 'init', '--help'], { stdio: ['ignore', 'pipe', 'pipe'] });
     let stderr = '';
     child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));

@@ -30,22 +30,43 @@ describe('runCli', () => {
     expect(level.err.join('')).toMatch(/Allowed choices are error, warn, info, debug/);
   });
 
-  it.each(['validate', 'init', 'sync', 'status', 'verify', 'cutover', 'cleanup'])('%s --help explains itself with an example', async (command) => {
-    const help = io();
-    expect(await runCli([command, '--help'], help)).toBe(0);
-    const text = help.out.join('');
-    expect(text).toContain(`Usage: database-replicator ${command}`);
-    expect(text).toMatch(new RegExp(`Examples:[\\s\\S]*\\n  database-replicator ${command}`));
-  });
+  it.each(['validate', 'init', 'sync', 'status', 'verify', 'cutover', 'cleanup'])(
+    '%s --help explains itself with an example',
+    async (command) => {
+      const help = io();
+      expect(await runCli([command, '--help'], help)).toBe(0);
+      const text = help.out.join('');
+      expect(text).toContain(`Usage: database-replicator ${command}`);
+      expect(text).toMatch(new RegExp(`Examples:[\\s\\S]*\\n  database-replicator ${command}`));
+    },
+  );
 
   it('takes --job as --job-id, and refuses the two naming different jobs', async () => {
     const both = io();
-    expect(await runCli(['status', '--local', '--job', 'a', '--job-id', 'b', '--state-dir', '/nonexistent'], both)).toBe(2);
+    expect(
+      await runCli(['status', '--local', '--job', 'a', '--job-id', 'b', '--state-dir', '/nonexistent'], both),
+    ).toBe(2);
     expect(both.err.join('')).toContain('--job a and --job-id b name different jobs; give one.');
     const one = io();
     const state = mkdtempSync(join(tmpdir(), 'dbr-job-alias-'));
     try {
-      expect(await runCli(['sync', '--local', '--source', 'postgresql://u@127.0.0.1:1/db', '--target', 'postgresql://u@127.0.0.1:1/db', '--job', 'shop_7', '--state-dir', state], one)).toBe(1);
+      expect(
+        await runCli(
+          [
+            'sync',
+            '--local',
+            '--source',
+            'postgresql://u@127.0.0.1:1/db',
+            '--target',
+            'postgresql://u@127.0.0.1:1/db',
+            '--job',
+            'shop_7',
+            '--state-dir',
+            state,
+          ],
+          one,
+        ),
+      ).toBe(1);
     } finally {
       rmSync(state, { recursive: true, force: true });
     }
@@ -56,6 +77,15 @@ describe('runCli', () => {
     const help = io();
     expect(await runCli(['validate', '--help'], help)).toBe(0);
     const text = help.out.join('');
-    for (const option of ['--source', '--target', '--allow-self-signed-certs', '--json', '--log-level', '--yes', '--local']) expect(text).toContain(option);
+    for (const option of [
+      '--source',
+      '--target',
+      '--allow-self-signed-certs',
+      '--json',
+      '--log-level',
+      '--yes',
+      '--local',
+    ])
+      expect(text).toContain(option);
   });
 });

@@ -1,7 +1,15 @@
 import { describe, expect, it } from 'vitest';
 import { createCopyProgress } from '../../../src/cli/progress.ts';
 
-const event = (o: object) => ({ database: 'shop', bytesDone: 50 * 1048576, bytesTotal: 100 * 1048576, tablesDone: 1, tablesTotal: 4, rowsDone: 1000, ...o });
+const event = (o: object) => ({
+  database: 'shop',
+  bytesDone: 50 * 1048576,
+  bytesTotal: 100 * 1048576,
+  tablesDone: 1,
+  tablesTotal: 4,
+  rowsDone: 1000,
+  ...o,
+});
 
 describe('createCopyProgress', () => {
   it('off a terminal: a plain line per finished table and a periodic status line with rate and ETA', () => {

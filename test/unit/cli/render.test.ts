@@ -14,12 +14,24 @@ describe('wrapText', () => {
 
 describe('renderChecks', () => {
   const checks: CheckResult[] = [
-    { id: 'a', title: 'Source wal_level', status: 'fail', detail: 'wal_level is replica; logical replication needs wal_level = logical.', remedy: "Run ALTER SYSTEM SET wal_level = 'logical' on the source as a superuser, then restart PostgreSQL." },
+    {
+      id: 'a',
+      title: 'Source wal_level',
+      status: 'fail',
+      detail: 'wal_level is replica; logical replication needs wal_level = logical.',
+      remedy: "Run ALTER SYSTEM SET wal_level = 'logical' on the source as a superuser, then restart PostgreSQL.",
+    },
     { id: 'b', title: 'Sequences', status: 'warn', detail: '2 sequence(s)', remedy: 'cutover copies them' },
     { id: 'c', title: 'Large objects', status: 'pass', detail: 'None.' },
   ];
   it('shows every word of details and remedies within the width, without colour off a terminal', () => {
-    const out = renderChecks(checks, { stdout: () => undefined, stderr: () => undefined, env: {}, isTty: false, columns: 100 });
+    const out = renderChecks(checks, {
+      stdout: () => undefined,
+      stderr: () => undefined,
+      env: {},
+      isTty: false,
+      columns: 100,
+    });
     expect(out.split('\n').every((l) => l.length <= 100)).toBe(true);
     expect(out).not.toContain('\u001b[');
     expect(out).not.toContain('…');

@@ -4,9 +4,36 @@ import type { DatabaseStatus } from '../../../src/replication/status.ts';
 
 // A slot with no subscription yet, as during init and between init and sync.
 const status = (over: Partial<DatabaseStatus> = {}): DatabaseStatus => ({
-  database: 'shop', target: 'shop', verdict: 'initializing', reason: '', diskRisk: true, drift: [], names: { slot: 'dbr_j1_shop_abc123', subscription: 'dbr_j1_shop_abc123' },
-  slot: { exists: true, active: false, walStatus: 'reserved', safeWalSize: null, retainedBytes: 64 * 1024 ** 2, lagBytes: 0, currentLsn: '0/5000000', confirmedFlushLsn: '0/1000000' },
-  subscription: { exists: false, enabled: false, workerRunning: false, receivedLsn: null, latestEndLsn: null, lastMessageAt: null, lagSeconds: null, tables: {}, applyErrors: null, syncErrors: null, workerAgeSeconds: null },
+  database: 'shop',
+  target: 'shop',
+  verdict: 'initializing',
+  reason: '',
+  diskRisk: true,
+  drift: [],
+  names: { slot: 'dbr_j1_shop_abc123', subscription: 'dbr_j1_shop_abc123' },
+  slot: {
+    exists: true,
+    active: false,
+    walStatus: 'reserved',
+    safeWalSize: null,
+    retainedBytes: 64 * 1024 ** 2,
+    lagBytes: 0,
+    currentLsn: '0/5000000',
+    confirmedFlushLsn: '0/1000000',
+  },
+  subscription: {
+    exists: false,
+    enabled: false,
+    workerRunning: false,
+    receivedLsn: null,
+    latestEndLsn: null,
+    lastMessageAt: null,
+    lagSeconds: null,
+    tables: {},
+    applyErrors: null,
+    syncErrors: null,
+    workerAgeSeconds: null,
+  },
   ...over,
 });
 
@@ -18,7 +45,9 @@ describe('the WAL-retention warning of status', () => {
   it('tells an init that stopped to run init again, not sync', () => {
     const warning = guardWarnings([status({ initUnfinished: true, initRunning: false })], 'j1').get('shop')!;
     expect(warning).toContain('nothing consumes it (no subscription exists for it yet)');
-    expect(warning).toContain('Resume replication with `database-replicator init --job-id j1 (the same options as before)`');
+    expect(warning).toContain(
+      'Resume replication with `database-replicator init --job-id j1 (the same options as before)`',
+    );
     expect(warning).not.toContain('sync');
   });
 

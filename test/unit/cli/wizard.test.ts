@@ -39,13 +39,29 @@ function scriptedPrompts(script: Answer[]) {
   return { prompts, asked, left: script };
 }
 
-const table = (name: string, bytes: number, timeColumns: string[] = []) => ({ schema: 'public', name, bytes, estimatedRows: bytes / 100, timeColumns });
+const table = (name: string, bytes: number, timeColumns: string[] = []) => ({
+  schema: 'public',
+  name,
+  bytes,
+  estimatedRows: bytes / 100,
+  timeColumns,
+});
 const databases: OfferedDatabase[] = [
-  { name: 'shop', bytes: 5e6, tables: [table('audit_log', 1e6, ['at']), table('customers', 1e5, ['signed_up']), table('orders', 3e6, ['created_at', 'shipped_at']), table('Order Items', 5e5)] },
+  {
+    name: 'shop',
+    bytes: 5e6,
+    tables: [
+      table('audit_log', 1e6, ['at']),
+      table('customers', 1e5, ['signed_up']),
+      table('orders', 3e6, ['created_at', 'shipped_at']),
+      table('Order Items', 5e5),
+    ],
+  },
   { name: 'crm', bytes: 1e6, tables: [table('contacts', 1e5)] },
 ];
 const values = (pick: string[]) => () => pick;
-const valuesExcept = (drop: string[]) => (choices: Choice<unknown>[]) => choices.map((c) => c.value).filter((v) => !drop.includes(v as string));
+const valuesExcept = (drop: string[]) => (choices: Choice<unknown>[]) =>
+  choices.map((c) => c.value).filter((v) => !drop.includes(v as string));
 
 describe('the interactive plan', () => {
   it('turns the answers into filters, TOML and a command line; Esc goes back with the answers kept', async () => {
@@ -64,18 +80,33 @@ describe('the interactive plan', () => {
       { match: /Go ahead/, answer: () => 'use' },
     ]);
     let printed = '';
-    const result = await runPlanWizard({ databases, defaultDatabases: ['crm', 'shop'], prompts, print: (t) => (printed += t), command: 'init' });
+    const result = await runPlanWizard({
+      databases,
+      defaultDatabases: ['crm', 'shop'],
+      prompts,
+      print: (t) => (printed += t),
+      command: 'init',
+    });
     expect(left).toEqual([]);
     expect(result.filters).toEqual({
-      includeDatabases: ['shop'], excludeDatabases: [], includeTables: [],
-      excludeTables: ['shop.public.audit_log'], schemaOnlyTables: ['shop.public."Order Items"'],
-      timeFilters: ['shop.public.orders:created_at:90 days'], tableFilters: [],
+      includeDatabases: ['shop'],
+      excludeDatabases: [],
+      includeTables: [],
+      excludeTables: ['shop.public.audit_log'],
+      schemaOnlyTables: ['shop.public."Order Items"'],
+      timeFilters: ['shop.public.orders:created_at:90 days'],
+      tableFilters: [],
     });
     // Going back shows the earlier answer as the default.
-    expect(asked.filter((a) => /schema-only/.test(a.message)).map((a) => a.checked)).toEqual([[], ['public."Order Items"']]);
+    expect(asked.filter((a) => /schema-only/.test(a.message)).map((a) => a.checked)).toEqual([
+      [],
+      ['public."Order Items"'],
+    ]);
     // Time filters are offered only for tables that copy data and have a time column.
     expect(asked.find((a) => /time filter/.test(a.message))!.checked).toEqual([]);
-    expect(result.commandLine).toBe(`database-replicator init --include-databases shop --exclude-tables shop.public.audit_log --schema-only-tables 'shop.public."Order Items"' --time-filter 'shop.public.orders:created_at:90 days'`);
+    expect(result.commandLine).toBe(
+      `database-replicator init --include-databases shop --exclude-tables shop.public.audit_log --schema-only-tables 'shop.public."Order Items"' --time-filter 'shop.public.orders:created_at:90 days'`,
+    );
     expect(result.toml).toContain('[[databases.shop.time_filters]]');
     expect(printed).toContain('time filter: public.orders rows with created_at in the last 90 days');
     expect(printed).toContain(result.commandLine);
@@ -92,7 +123,13 @@ describe('the interactive plan', () => {
       // contacts has no time column: the review follows.
       { match: /Go ahead/, answer: () => 'use' },
     ]);
-    const result = await runPlanWizard({ databases, defaultDatabases: ['crm'], prompts, print: () => undefined, command: 'validate' });
+    const result = await runPlanWizard({
+      databases,
+      defaultDatabases: ['crm'],
+      prompts,
+      print: () => undefined,
+      command: 'validate',
+    });
     expect(left).toEqual([]);
     expect(result.filters.includeDatabases).toEqual(['crm']);
     expect(result.filters.excludeTables).toEqual([]);
@@ -107,21 +144,45 @@ describe('the interactive plan', () => {
       { match: /which column/, answer: () => 'signed_up' },
       { match: /last \.\.\./, answer: () => 'six months' },
     ]);
-    await expect(runPlanWizard({ databases, defaultDatabases: ['shop'], prompts: bad.prompts, print: () => undefined, command: 'init' })).rejects.toThrow(/invalid input six months/);
+    await expect(
+      runPlanWizard({
+        databases,
+        defaultDatabases: ['shop'],
+        prompts: bad.prompts,
+        print: () => undefined,
+        command: 'init',
+      }),
+    ).rejects.toThrow(/invalid input six months/);
     const cancel = scriptedPrompts([
       { match: /source databases/, answer: values(['crm']) },
       { match: /crm: copy the data/, answer: values(['public.contacts']) },
       { match: /schema-only/, answer: values([]) },
       { match: /Go ahead/, answer: () => 'cancel' },
     ]);
-    await expect(runPlanWizard({ databases, defaultDatabases: ['crm'], prompts: cancel.prompts, print: () => undefined, command: 'init' })).rejects.toBeInstanceOf(WizardCancelled);
+    await expect(
+      runPlanWizard({
+        databases,
+        defaultDatabases: ['crm'],
+        prompts: cancel.prompts,
+        print: () => undefined,
+        command: 'init',
+      }),
+    ).rejects.toBeInstanceOf(WizardCancelled);
   });
 });
 
 describe('when the wizard runs', () => {
   const io = (isTty: boolean) => ({ isTty }) as CliIo;
   const globals = (over: Partial<GlobalOptions> = {}) => ({ yes: false, json: false, ...over }) as GlobalOptions;
-  const none = { includeDatabases: [], excludeDatabases: [], includeTables: [], excludeTables: [], schemaOnlyTables: [], timeFilter: [], tableFilter: [] };
+  const none = {
+    includeDatabases: [],
+    excludeDatabases: [],
+    includeTables: [],
+    excludeTables: [],
+    schemaOnlyTables: [],
+    timeFilter: [],
+    tableFilter: [],
+  };
 
   it('runs by default on a terminal without filters, --yes or --json', () => {
     expect(wantsWizard(none, globals(), io(true), true)).toBe(true);
@@ -136,7 +197,9 @@ describe('when the wizard runs', () => {
   it('refuses --interactive where it cannot ask, and --save-config where nothing is chosen', () => {
     expect(() => wantsWizard({ ...none, interactive: true }, globals(), io(true), false)).toThrow(/needs a terminal/);
     expect(() => wantsWizard({ ...none, interactive: true }, globals({ yes: true }), io(true), true)).toThrow(/--yes/);
-    expect(() => wantsWizard({ ...none, interactive: true, config: 'x.toml' }, globals(), io(true), true)).toThrow(/drop the filter flags/);
+    expect(() => wantsWizard({ ...none, interactive: true, config: 'x.toml' }, globals(), io(true), true)).toThrow(
+      /drop the filter flags/,
+    );
     expect(() => wantsWizard({ ...none, saveConfig: 'x.toml' }, globals(), io(false), false)).toThrow(/--save-config/);
     expect(wantsWizard({ ...none, interactive: true }, globals(), io(true), true)).toBe(true);
   });

@@ -27,6 +27,8 @@ describe('openClients', () => {
     const a = fakeClient();
     a.end.mockRejectedValue(new Error('socket gone'));
     const refused = new Error('refused');
-    await expect(openClients([Promise.resolve(a), Promise.reject(refused), Promise.reject(new Error('second'))])).rejects.toBe(refused);
+    await expect(
+      openClients([Promise.resolve(a), Promise.reject(refused), Promise.reject(new Error('second'))]),
+    ).rejects.toBe(refused);
   });
 });

@@ -3,7 +3,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { clientConfig } from '../../../src/connection/client.ts';
-import { fallbackPassword, findPasswordInFile, inheritedPasswordFallback, passwordFilePath, type FallbackPassword } from '../../../src/connection/password-fallback.ts';
+import {
+  fallbackPassword,
+  findPasswordInFile,
+  inheritedPasswordFallback,
+  passwordFilePath,
+  type FallbackPassword,
+} from '../../../src/connection/password-fallback.ts';
 import { parseConnectionUrl } from '../../../src/connection/url.ts';
 
 const spec = parseConnectionUrl('postgres://app@db.example.com:6543/shop');
@@ -19,7 +25,12 @@ function passwordFile(text: string, mode = 0o600): string {
 
 describe('findPasswordInFile (libpq password file rules)', () => {
   it('takes the first line whose host, port, database and user match, * matching anything', () => {
-    const text = ['db.example.com:6543:other:app:no', 'db.example.com:*:shop:someone:no', 'db.example.com:6543:*:app:yes', '*:*:*:*:late'].join('\n');
+    const text = [
+      'db.example.com:6543:other:app:no',
+      'db.example.com:*:shop:someone:no',
+      'db.example.com:6543:*:app:yes',
+      '*:*:*:*:late',
+    ].join('\n');
     expect(findPasswordInFile(text, spec)).toBe('yes');
   });
 
@@ -37,12 +48,21 @@ describe('findPasswordInFile (libpq password file rules)', () => {
   });
 
   it('lets "localhost" match the default socket folder, and only it', () => {
-    expect(findPasswordInFile('localhost:5432:shop:app:sock', parseConnectionUrl('postgres://app@%2Fvar%2Frun%2Fpostgresql/shop'))).toBe('sock');
-    expect(findPasswordInFile('localhost:5432:shop:app:sock', parseConnectionUrl('postgres://app@%2Fsrv%2Fpg/shop'))).toBeUndefined();
+    expect(
+      findPasswordInFile(
+        'localhost:5432:shop:app:sock',
+        parseConnectionUrl('postgres://app@%2Fvar%2Frun%2Fpostgresql/shop'),
+      ),
+    ).toBe('sock');
+    expect(
+      findPasswordInFile('localhost:5432:shop:app:sock', parseConnectionUrl('postgres://app@%2Fsrv%2Fpg/shop')),
+    ).toBeUndefined();
   });
 
   it('matches a field whole: neither a prefix nor a longer value', () => {
-    expect(findPasswordInFile('db.example.co:6543:shop:app:no\ndb.example.com:6543:shopping:app:no', spec)).toBeUndefined();
+    expect(
+      findPasswordInFile('db.example.co:6543:shop:app:no\ndb.example.com:6543:shopping:app:no', spec),
+    ).toBeUndefined();
   });
 
   it('stops at the first match even when its password is empty', () => {
@@ -53,9 +73,15 @@ describe('findPasswordInFile (libpq password file rules)', () => {
 describe('fallbackPassword', () => {
   it('prefers a non-empty PGPASSWORD to the password file', () => {
     const file = passwordFile('*:*:*:*:from-file');
-    expect(fallbackPassword(spec, { PGPASSWORD: 'from-env', PGPASSFILE: file })).toEqual({ password: 'from-env', from: 'PGPASSWORD' });
+    expect(fallbackPassword(spec, { PGPASSWORD: 'from-env', PGPASSFILE: file })).toEqual({
+      password: 'from-env',
+      from: 'PGPASSWORD',
+    });
     // An empty PGPASSWORD is no password to libpq: the file is read.
-    expect(fallbackPassword(spec, { PGPASSWORD: '', PGPASSFILE: file })).toEqual({ password: 'from-file', from: `the password file ${file}` });
+    expect(fallbackPassword(spec, { PGPASSWORD: '', PGPASSFILE: file })).toEqual({
+      password: 'from-file',
+      from: `the password file ${file}`,
+    });
   });
 
   it('reads ~/.pgpass when PGPASSFILE is not set', () => {
@@ -67,7 +93,12 @@ describe('fallbackPassword', () => {
 
   it('ignores a file open to group or others, and one that is not a plain file, saying why', () => {
     const open = passwordFile('*:*:*:*:secret', 0o640);
-    expect(fallbackPassword(spec, { PGPASSFILE: open })).toEqual({ ignoredFile: { what: `the password file ${open} is open to group or others, so it was ignored`, remedy: `Make it private (chmod 600 ${open}), as libpq requires.` } });
+    expect(fallbackPassword(spec, { PGPASSFILE: open })).toEqual({
+      ignoredFile: {
+        what: `the password file ${open} is open to group or others, so it was ignored`,
+        remedy: `Make it private (chmod 600 ${open}), as libpq requires.`,
+      },
+    });
     const folder = join(scratch, 'a-folder');
     mkdirSync(folder);
     expect(fallbackPassword(spec, { PGPASSFILE: folder }).ignoredFile?.what).toContain('is not a plain file');
@@ -80,7 +111,13 @@ describe('fallbackPassword', () => {
 });
 
 describe('inheritedPasswordFallback', () => {
-  const parent = { PGPASSWORD: 'pw', PGPASSFILE: '/etc/replicator.pgpass', PGSERVICE: 'prod', PGHOST: 'elsewhere', HOME: '/home/u' };
+  const parent = {
+    PGPASSWORD: 'pw',
+    PGPASSFILE: '/etc/replicator.pgpass',
+    PGSERVICE: 'prod',
+    PGHOST: 'elsewhere',
+    HOME: '/home/u',
+  };
 
   it('passes PGPASSWORD and PGPASSFILE, and no other variable, when the URL has no password', () => {
     expect(inheritedPasswordFallback(spec, parent)).toEqual({ PGPASSWORD: 'pw', PGPASSFILE: '/etc/replicator.pgpass' });
@@ -94,7 +131,12 @@ describe('inheritedPasswordFallback', () => {
 
 describe('clientConfig', () => {
   it('hands pg the URL password as it is', () => {
-    expect(clientConfig(parseConnectionUrl('postgres://app:secret@h/shop'), false, { role: 'source', allowSelfSignedCerts: false }).password).toBe('secret');
+    expect(
+      clientConfig(parseConnectionUrl('postgres://app:secret@h/shop'), false, {
+        role: 'source',
+        allowSelfSignedCerts: false,
+      }).password,
+    ).toBe('secret');
   });
 
   it('hands pg a lookup of the fallbacks otherwise, and records where the password came from', async () => {

@@ -25,7 +25,8 @@ describe('tlsAttempts', () => {
     expect(tlsAttempts(spec('sslmode=disable'))).toEqual(['plain']);
     expect(tlsAttempts(spec('sslmode=allow'))).toEqual(['plain', 'tls']);
     expect(tlsAttempts(spec('sslmode=prefer'))).toEqual(['tls', 'plain']);
-    for (const mode of ['require', 'verify-ca', 'verify-full']) expect(tlsAttempts(spec(`sslmode=${mode}`))).toEqual(['tls']);
+    for (const mode of ['require', 'verify-ca', 'verify-full'])
+      expect(tlsAttempts(spec(`sslmode=${mode}`))).toEqual(['tls']);
   });
 
   it('defaults to prefer: TLS, then plain', () => {
@@ -49,13 +50,19 @@ describe('tlsOptionsFor', () => {
 
   it('require, prefer and allow encrypt without checking the certificate', () => {
     for (const mode of ['require', 'prefer', 'allow']) {
-      expect(tlsOptionsFor(spec(`sslmode=${mode}`), strict, readFile)).toEqual({ rejectUnauthorized: false, servername: 'db.example.com' });
+      expect(tlsOptionsFor(spec(`sslmode=${mode}`), strict, readFile)).toEqual({
+        rejectUnauthorized: false,
+        servername: 'db.example.com',
+      });
     }
   });
 
   it('prefer and allow do not check even with an sslrootcert (they connect to whatever the server offers)', () => {
     for (const mode of ['prefer', 'allow']) {
-      expect(tlsOptionsFor(spec(`sslmode=${mode}&sslrootcert=/ca.pem`), strict, readFile)).toEqual({ rejectUnauthorized: false, servername: 'db.example.com' });
+      expect(tlsOptionsFor(spec(`sslmode=${mode}&sslrootcert=/ca.pem`), strict, readFile)).toEqual({
+        rejectUnauthorized: false,
+        servername: 'db.example.com',
+      });
     }
   });
 
@@ -87,12 +94,19 @@ describe('tlsOptionsFor', () => {
   });
 
   it('verify-full without sslrootcert uses the bundled CAs and checks the host name', () => {
-    expect(tlsOptionsFor(spec('sslmode=verify-full'), strict, readFile)).toEqual({ rejectUnauthorized: true, servername: 'db.example.com' });
+    expect(tlsOptionsFor(spec('sslmode=verify-full'), strict, readFile)).toEqual({
+      rejectUnauthorized: true,
+      servername: 'db.example.com',
+    });
   });
 
   it('sends no SNI server name for an IP address', () => {
-    expect(tlsOptionsFor(spec('sslmode=verify-full', '10.0.0.5'), strict, readFile)).toEqual({ rejectUnauthorized: true });
-    expect(tlsOptionsFor(spec('sslmode=require', '[2001:db8::5]'), strict, readFile)).toEqual({ rejectUnauthorized: false });
+    expect(tlsOptionsFor(spec('sslmode=verify-full', '10.0.0.5'), strict, readFile)).toEqual({
+      rejectUnauthorized: true,
+    });
+    expect(tlsOptionsFor(spec('sslmode=require', '[2001:db8::5]'), strict, readFile)).toEqual({
+      rejectUnauthorized: false,
+    });
   });
 
   it('--allow-self-signed-certs turns verification off in every mode and reads no root certificate', () => {
@@ -105,23 +119,44 @@ describe('tlsOptionsFor', () => {
   });
 
   it('loads client certificates, also under the flag', () => {
-    expect(tlsOptionsFor(spec('sslmode=require&sslcert=/c.pem&sslkey=/k.pem'), strict, readFile)).toMatchObject({ cert: 'CERT PEM', key: 'KEY PEM' });
-    expect(tlsOptionsFor(spec('sslmode=verify-full&sslcert=/c.pem&sslkey=/k.pem'), lenient, readFile)).toMatchObject({ cert: 'CERT PEM', key: 'KEY PEM', rejectUnauthorized: false });
+    expect(tlsOptionsFor(spec('sslmode=require&sslcert=/c.pem&sslkey=/k.pem'), strict, readFile)).toMatchObject({
+      cert: 'CERT PEM',
+      key: 'KEY PEM',
+    });
+    expect(tlsOptionsFor(spec('sslmode=verify-full&sslcert=/c.pem&sslkey=/k.pem'), lenient, readFile)).toMatchObject({
+      cert: 'CERT PEM',
+      key: 'KEY PEM',
+      rejectUnauthorized: false,
+    });
   });
 
   it('names a missing sslrootcert file in one sentence', () => {
-    expect(() => tlsOptionsFor(spec('sslmode=verify-ca&sslrootcert=/missing.pem'), strict, readFile)).toThrow(ConnectionUrlError);
-    expect(() => tlsOptionsFor(spec('sslmode=verify-ca&sslrootcert=/missing.pem'), strict, readFile)).toThrow('The sslrootcert file /missing.pem does not exist; fix the path in the URL.');
+    expect(() => tlsOptionsFor(spec('sslmode=verify-ca&sslrootcert=/missing.pem'), strict, readFile)).toThrow(
+      ConnectionUrlError,
+    );
+    expect(() => tlsOptionsFor(spec('sslmode=verify-ca&sslrootcert=/missing.pem'), strict, readFile)).toThrow(
+      'The sslrootcert file /missing.pem does not exist; fix the path in the URL.',
+    );
   });
 
   it('says why a file cannot be read', () => {
-    expect(() => tlsOptionsFor(spec('sslmode=verify-full&sslrootcert=/locked.pem'), strict, readFile)).toThrow('The sslrootcert file /locked.pem cannot be read (permission denied); fix the path in the URL.');
-    expect(() => tlsOptionsFor(spec('sslmode=require&sslrootcert=/folder'), strict, readFile)).toThrow('The sslrootcert file /folder is a folder, not a file; fix the path in the URL.');
-    expect(() => tlsOptionsFor(spec('sslmode=require&sslcert=/nope.pem'), strict, readFile)).toThrow('The sslcert file /nope.pem does not exist; fix the path in the URL.');
-    expect(() => tlsOptionsFor(spec('sslmode=require&sslcert=/c.pem&sslkey=/nope.pem'), strict, readFile)).toThrow('The sslkey file /nope.pem does not exist; fix the path in the URL.');
+    expect(() => tlsOptionsFor(spec('sslmode=verify-full&sslrootcert=/locked.pem'), strict, readFile)).toThrow(
+      'The sslrootcert file /locked.pem cannot be read (permission denied); fix the path in the URL.',
+    );
+    expect(() => tlsOptionsFor(spec('sslmode=require&sslrootcert=/folder'), strict, readFile)).toThrow(
+      'The sslrootcert file /folder is a folder, not a file; fix the path in the URL.',
+    );
+    expect(() => tlsOptionsFor(spec('sslmode=require&sslcert=/nope.pem'), strict, readFile)).toThrow(
+      'The sslcert file /nope.pem does not exist; fix the path in the URL.',
+    );
+    expect(() => tlsOptionsFor(spec('sslmode=require&sslcert=/c.pem&sslkey=/nope.pem'), strict, readFile)).toThrow(
+      'The sslkey file /nope.pem does not exist; fix the path in the URL.',
+    );
   });
 
   it('reads real files by default', () => {
-    expect(() => tlsOptionsFor(spec('sslmode=verify-ca&sslrootcert=/nonexistent/dir/ca.pem'), strict)).toThrow('The sslrootcert file /nonexistent/dir/ca.pem does not exist; fix the path in the URL.');
+    expect(() => tlsOptionsFor(spec('sslmode=verify-ca&sslrootcert=/nonexistent/dir/ca.pem'), strict)).toThrow(
+      'The sslrootcert file /nonexistent/dir/ca.pem does not exist; fix the path in the URL.',
+    );
   });
 });

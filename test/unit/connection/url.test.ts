@@ -1,6 +1,14 @@
 import { describe, expect, it } from 'vitest';
 import { redact } from '../../../src/connection/redact.ts';
-import { ConnectionUrlError, describeEndpoint, formatConnectionUrl, parseConnectionUrl, SSL_MODES, withDatabase, type ConnectionSpec } from '../../../src/connection/url.ts';
+import {
+  ConnectionUrlError,
+  describeEndpoint,
+  formatConnectionUrl,
+  parseConnectionUrl,
+  SSL_MODES,
+  withDatabase,
+  type ConnectionSpec,
+} from '../../../src/connection/url.ts';
 
 const SECRET = 'Xy7-Url-Secret';
 
@@ -24,7 +32,13 @@ describe('parseConnectionUrl', () => {
   it('reads both schemes with every part', () => {
     for (const scheme of ['postgres', 'postgresql', 'POSTGRESQL']) {
       expect(parseConnectionUrl(`${scheme}://alice:pw@db.example.com:6543/shop`)).toEqual({
-        host: 'db.example.com', port: 6543, database: 'shop', databaseGiven: true, user: 'alice', password: 'pw', sslmode: 'prefer',
+        host: 'db.example.com',
+        port: 6543,
+        database: 'shop',
+        databaseGiven: true,
+        user: 'alice',
+        password: 'pw',
+        sslmode: 'prefer',
       });
     }
   });
@@ -50,9 +64,17 @@ describe('parseConnectionUrl', () => {
   });
 
   it('defaults the port to 5432 and the database to postgres, and says whether one was named', () => {
-    expect(parseConnectionUrl('postgres://u@h')).toMatchObject({ port: 5432, database: 'postgres', databaseGiven: false });
+    expect(parseConnectionUrl('postgres://u@h')).toMatchObject({
+      port: 5432,
+      database: 'postgres',
+      databaseGiven: false,
+    });
     expect(parseConnectionUrl('postgres://u@h/').databaseGiven).toBe(false);
-    expect(parseConnectionUrl('postgres://u@h?sslmode=require')).toMatchObject({ database: 'postgres', databaseGiven: false, sslmode: 'require' });
+    expect(parseConnectionUrl('postgres://u@h?sslmode=require')).toMatchObject({
+      database: 'postgres',
+      databaseGiven: false,
+      sslmode: 'require',
+    });
     expect(parseConnectionUrl('postgres://u@h/postgres').databaseGiven).toBe(true);
   });
 
@@ -77,8 +99,17 @@ describe('parseConnectionUrl', () => {
   });
 
   it('reads sslrootcert, sslcert, sslkey, connect_timeout and application_name', () => {
-    const spec = parseConnectionUrl('postgres://u@h/db?sslmode=verify-full&sslrootcert=%2Fetc%2Fssl%2Frds.pem&sslcert=/c.pem&sslkey=/k.pem&connect_timeout=15&application_name=my%20app');
-    expect(spec).toMatchObject({ sslmode: 'verify-full', sslrootcert: '/etc/ssl/rds.pem', sslcert: '/c.pem', sslkey: '/k.pem', connectTimeoutSeconds: 15, applicationName: 'my app' });
+    const spec = parseConnectionUrl(
+      'postgres://u@h/db?sslmode=verify-full&sslrootcert=%2Fetc%2Fssl%2Frds.pem&sslcert=/c.pem&sslkey=/k.pem&connect_timeout=15&application_name=my%20app',
+    );
+    expect(spec).toMatchObject({
+      sslmode: 'verify-full',
+      sslrootcert: '/etc/ssl/rds.pem',
+      sslcert: '/c.pem',
+      sslkey: '/k.pem',
+      connectTimeoutSeconds: 15,
+      applicationName: 'my app',
+    });
   });
 
   it('accepts connect_timeout=0 (no limit, as in libpq)', () => {
@@ -90,13 +121,19 @@ describe('parseConnectionUrl', () => {
   });
 
   it('ignores empty parameters and a fragment', () => {
-    expect(parseConnectionUrl('postgres://u@h/db?&sslmode=require&#frag')).toMatchObject({ database: 'db', sslmode: 'require' });
+    expect(parseConnectionUrl('postgres://u@h/db?&sslmode=require&#frag')).toMatchObject({
+      database: 'db',
+      sslmode: 'require',
+    });
   });
 
   it('reads a Unix-socket folder as a percent-encoded host or as ?host=', () => {
     expect(parseConnectionUrl('postgres://u@%2Fvar%2Frun%2Fpostgresql/db').host).toBe('/var/run/postgresql');
     expect(parseConnectionUrl('postgres://u@%2Ftmp:5499/db')).toMatchObject({ host: '/tmp', port: 5499 });
-    expect(parseConnectionUrl('postgres://u@/db?host=/var/run/postgresql')).toMatchObject({ host: '/var/run/postgresql', database: 'db' });
+    expect(parseConnectionUrl('postgres://u@/db?host=/var/run/postgresql')).toMatchObject({
+      host: '/var/run/postgresql',
+      database: 'db',
+    });
     expect(parseConnectionUrl('postgres://u@h/db?host=%2Ftmp').host).toBe('/tmp');
   });
 
@@ -135,8 +172,16 @@ describe('parseConnectionUrl', () => {
     ['a lone % in the password', `postgres://u:${SECRET}%@h/db`, /password.*invalid percent-encoding.*%25/],
     ['bad percent-encoding in the user', `postgres://u%zz:${SECRET}@h/db`, /user name.*invalid percent-encoding/],
     ['bad percent-encoding in the host', `postgres://u:${SECRET}@h%zz/db`, /host.*invalid percent-encoding/],
-    ['bad percent-encoding in the database', `postgres://u:${SECRET}@h/d%zzb`, /database name.*invalid percent-encoding/],
-    ['bad percent-encoding in a parameter', `postgres://u:${SECRET}@h/db?application_name=%zz`, /parameter value.*invalid percent-encoding/],
+    [
+      'bad percent-encoding in the database',
+      `postgres://u:${SECRET}@h/d%zzb`,
+      /database name.*invalid percent-encoding/,
+    ],
+    [
+      'bad percent-encoding in a parameter',
+      `postgres://u:${SECRET}@h/db?application_name=%zz`,
+      /parameter value.*invalid percent-encoding/,
+    ],
     ['non-numeric port', `postgres://u:${SECRET}@h:54x2/db`, /port "54x2"/],
     ['negative port', `postgres://u:${SECRET}@h:-1/db`, /port "-1"/],
     ['port zero', `postgres://u:${SECRET}@h:0/db`, /port "0".*1 to 65535/],
@@ -160,13 +205,29 @@ describe('parseConnectionUrl', () => {
     ['unclosed IPv6 bracket', `postgres://u:${SECRET}@[::1/db`, /closing bracket/],
     ['a bracketed non-IPv6 host', `postgres://u:${SECRET}@[db.example.com]/db`, /not an IPv6 address/],
     ['text after the IPv6 bracket', `postgres://u:${SECRET}@[::1]x/db`, /not a :port/],
-    ['unknown sslmode', `postgres://u:${SECRET}@h/db?sslmode=always`, /sslmode "always" is not one of disable, allow, prefer, require, verify-ca, verify-full/],
+    [
+      'unknown sslmode',
+      `postgres://u:${SECRET}@h/db?sslmode=always`,
+      /sslmode "always" is not one of disable, allow, prefer, require, verify-ca, verify-full/,
+    ],
     ['upper-case sslmode', `postgres://u:${SECRET}@h/db?sslmode=REQUIRE`, /sslmode "REQUIRE"/],
     ['non-numeric connect_timeout', `postgres://u:${SECRET}@h/db?connect_timeout=soon`, /connect_timeout "soon"/],
     ['negative connect_timeout', `postgres://u:${SECRET}@h/db?connect_timeout=-1`, /connect_timeout "-1"/],
-    ['fractional connect_timeout', `postgres://u:${SECRET}@h/db?connect_timeout=1.5`, /connect_timeout "1.5".*whole number/],
-    ['huge connect_timeout', `postgres://u:${SECRET}@h/db?connect_timeout=99999999`, /connect_timeout "99999999".*from 0 to 2147483/],
-    ['unknown parameter', `postgres://u:${SECRET}@h/db?target_session_attrs=any`, /parameter "target_session_attrs" is not supported; use sslmode, sslrootcert, sslcert, sslkey, connect_timeout, application_name, host/],
+    [
+      'fractional connect_timeout',
+      `postgres://u:${SECRET}@h/db?connect_timeout=1.5`,
+      /connect_timeout "1.5".*whole number/,
+    ],
+    [
+      'huge connect_timeout',
+      `postgres://u:${SECRET}@h/db?connect_timeout=99999999`,
+      /connect_timeout "99999999".*from 0 to 2147483/,
+    ],
+    [
+      'unknown parameter',
+      `postgres://u:${SECRET}@h/db?target_session_attrs=any`,
+      /parameter "target_session_attrs" is not supported; use sslmode, sslrootcert, sslcert, sslkey, connect_timeout, application_name, host/,
+    ],
     ['a password parameter', `postgres://u@h/db?password=${SECRET}`, /parameter "password" is not supported/],
     ['parameter without value', `postgres://u:${SECRET}@h/db?sslmode`, /"sslmode" has no value/],
     ['slash in the database', `postgres://u:${SECRET}@h/a/b`, /%2F/],
@@ -188,16 +249,22 @@ describe('parseConnectionUrl', () => {
 });
 
 describe('endpoint helpers', () => {
-  const spec = parseConnectionUrl('postgresql://alice:s%40cret-pw@[::1]:5433/shop?sslmode=require&application_name=x%20y');
+  const spec = parseConnectionUrl(
+    'postgresql://alice:s%40cret-pw@[::1]:5433/shop?sslmode=require&application_name=x%20y',
+  );
 
   it('describes an endpoint without the password', () => {
-    expect(describeEndpoint(parseConnectionUrl('postgres://alice:Endpoint-Secret@db.example.com/shop'))).toBe('alice@db.example.com:5432/shop');
+    expect(describeEndpoint(parseConnectionUrl('postgres://alice:Endpoint-Secret@db.example.com/shop'))).toBe(
+      'alice@db.example.com:5432/shop',
+    );
     expect(describeEndpoint(spec)).toBe('alice@[::1]:5433/shop');
     expect(describeEndpoint(spec)).not.toContain('cret');
   });
 
   it('formats a URL that masks the password', () => {
-    expect(formatConnectionUrl(spec)).toBe('postgresql://alice:***@[::1]:5433/shop?sslmode=require&application_name=x%20y');
+    expect(formatConnectionUrl(spec)).toBe(
+      'postgresql://alice:***@[::1]:5433/shop?sslmode=require&application_name=x%20y',
+    );
     expect(formatConnectionUrl(parseConnectionUrl('postgres://u@h/db'))).toBe('postgresql://u@h:5432/db');
   });
 
@@ -212,12 +279,19 @@ describe('endpoint helpers', () => {
   ];
   it.each(roundTrips)('round-trips %s through parseConnectionUrl, but for the masked password', (url) => {
     const parsed: ConnectionSpec = parseConnectionUrl(url);
-    expect(parseConnectionUrl(formatConnectionUrl(parsed))).toEqual(parsed.password === undefined ? parsed : { ...parsed, password: '***' });
+    expect(parseConnectionUrl(formatConnectionUrl(parsed))).toEqual(
+      parsed.password === undefined ? parsed : { ...parsed, password: '***' },
+    );
   });
 
   it('switches the database', () => {
     const original = parseConnectionUrl('postgres://u@h');
-    expect(withDatabase(original, 'other')).toMatchObject({ database: 'other', databaseGiven: true, host: 'h', user: 'u' });
+    expect(withDatabase(original, 'other')).toMatchObject({
+      database: 'other',
+      databaseGiven: true,
+      host: 'h',
+      user: 'u',
+    });
     expect(original.database).toBe('postgres');
   });
 });

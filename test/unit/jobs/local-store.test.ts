@@ -12,10 +12,19 @@ const run = promisify(execFile);
 const STORE_MODULE = new URL('../../../src/jobs/index.ts', import.meta.url).href;
 
 const job: NewJob = { jobId: 'j1', source: { description: 'a:5432/app' }, target: { description: 'b:5432/app' } };
-const progress = { state: 'RUNNING' as const, phase: 'Copy snapshot', tablesDone: 0, tablesTotal: 1, rowsCopied: 0, bytesCopied: 0 };
+const progress = {
+  state: 'RUNNING' as const,
+  phase: 'Copy snapshot',
+  tablesDone: 0,
+  tablesTotal: 1,
+  rowsCopied: 0,
+  bytesCopied: 0,
+};
 
 function allFiles(dir: string): string[] {
-  return readdirSync(dir, { recursive: true, withFileTypes: true }).filter((e) => e.isFile()).map((e) => join(e.parentPath, e.name));
+  return readdirSync(dir, { recursive: true, withFileTypes: true })
+    .filter((e) => e.isFile())
+    .map((e) => join(e.parentPath, e.name));
 }
 
 describe('LocalFileJobStore files', () => {
@@ -31,8 +40,17 @@ describe('LocalFileJobStore files', () => {
     await store.createJob(job);
     await Promise.all(['a', 'b', 'c'].map((db) => store.updateDatabaseProgress('j1', db, progress)));
     await store.putStep({ jobId: 'j1', step: 'schema', state: 'SUCCEEDED', startedAt: '2025-01-01T00:00:00.000Z' });
-    await store.putVerifyRun({ jobId: 'j1', runId: 'r1', startedAt: '2025-01-01T00:00:00.000Z', outcome: 'equal', tables: { total: 1, equal: 1, different: 0, unconfirmed: 0, error: 0 }, differences: 0 });
-    const files = allFiles(dir).map((f) => f.slice(dir.length + 1)).sort();
+    await store.putVerifyRun({
+      jobId: 'j1',
+      runId: 'r1',
+      startedAt: '2025-01-01T00:00:00.000Z',
+      outcome: 'equal',
+      tables: { total: 1, equal: 1, different: 0, unconfirmed: 0, error: 0 },
+      differences: 0,
+    });
+    const files = allFiles(dir)
+      .map((f) => f.slice(dir.length + 1))
+      .sort();
     expect(files).toHaveLength(3);
     expect(files[0]).toBe(join('status', 'j1', 'job.json'));
     expect(files[1]).toMatch(/^status\/j1\/steps\/2025-01-01T000000000Z-[0-9a-f]{16}\.json$/);
@@ -44,8 +62,16 @@ describe('LocalFileJobStore files', () => {
   it('lives next to the init state of the same job: neither overwrites nor removes the other', async () => {
     const initStore = new LocalJobStore(dir);
     const state: JobState = {
-      version: 1, jobId: 'j1', createdAt: '2025-01-01T00:00:00.000Z', updatedAt: '2025-01-01T00:00:00.000Z', source: 'a:5432/app', target: 'b:5432/app',
-      filters: {} as JobState['filters'], noSync: false, timeFilters: [], databases: {},
+      version: 1,
+      jobId: 'j1',
+      createdAt: '2025-01-01T00:00:00.000Z',
+      updatedAt: '2025-01-01T00:00:00.000Z',
+      source: 'a:5432/app',
+      target: 'b:5432/app',
+      filters: {} as JobState['filters'],
+      noSync: false,
+      timeFilters: [],
+      databases: {},
     };
     initStore.save(state);
     const record = await store.createJob(job);
@@ -101,7 +127,9 @@ describe('LocalFileJobStore files', () => {
     writeFileSync(join(dir, 'status', 'j1', 'job.json'), JSON.stringify({ jobId: 'j1', state: 'DONE' }));
     const error = await store.getJob('j1').catch((e: unknown) => e);
     expect(error).toBeInstanceOf(InvalidJobRecordError);
-    expect((error as Error).message).toBe(`The job store file ${join(dir, 'status', 'j1', 'job.json')} does not hold a valid record; remove it, or restore it from a backup.`);
+    expect((error as Error).message).toBe(
+      `The job store file ${join(dir, 'status', 'j1', 'job.json')} does not hold a valid record; remove it, or restore it from a backup.`,
+    );
   });
 
   it('lists nothing from an empty or missing folder, and skips step folders of jobs never created', async () => {

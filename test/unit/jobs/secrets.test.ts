@@ -37,29 +37,56 @@ describe('findSecret in text', () => {
   });
 
   it('accepts what redact() masked', () => {
-    const text = 'postgres://app:hunter2@db/app and password=hunter2 and {"password": "hunter2"} and PGPASSWORD=hunter2';
+    const text =
+      'postgres://app:hunter2@db/app and password=hunter2 and {"password": "hunter2"} and PGPASSWORD=hunter2';
     expect(findSecret({ detail: text })).toBeDefined();
     expect(findSecret({ detail: redact(text) })).toBeUndefined();
   });
 });
 
 describe('findSecret in keys', () => {
-  it.each(['password', 'Password', 'PGPASSWORD', 'db_password', 'dbPassword', 'passwd', 'pwd', 'secret', 'clientSecret', 'SecretString', 'secret_value'])(
-    'refuses a field named %s, however deep',
-    (key) => {
-      expect(findSecret({ source: { options: [{ [key]: 'x' }] } })).toEqual([`source.options[0].${key}`, 'is a field named like a password or secret']);
-    },
-  );
+  it.each([
+    'password',
+    'Password',
+    'PGPASSWORD',
+    'db_password',
+    'dbPassword',
+    'passwd',
+    'pwd',
+    'secret',
+    'clientSecret',
+    'SecretString',
+    'secret_value',
+  ])('refuses a field named %s, however deep', (key) => {
+    expect(findSecret({ source: { options: [{ [key]: 'x' }] } })).toEqual([
+      `source.options[0].${key}`,
+      'is a field named like a password or secret',
+    ]);
+  });
 
   it.each(['secretArn', 'secretName', 'passwordless', 'description'])('accepts a field named %s', (key) => {
     expect(findSecret({ source: { [key]: 'x' } })).toBeUndefined();
   });
 
   it('treats database names as names, not fields, but still checks them as text', () => {
-    const progress = { state: 'RUNNING', phase: '', tablesDone: 0, tablesTotal: 0, rowsCopied: 0, bytesCopied: 0, updatedAt: '2025-01-01T00:00:00.000Z' };
+    const progress = {
+      state: 'RUNNING',
+      phase: '',
+      tablesDone: 0,
+      tablesTotal: 0,
+      rowsCopied: 0,
+      bytesCopied: 0,
+      updatedAt: '2025-01-01T00:00:00.000Z',
+    };
     expect(findSecret({ jobId: 'j', databases: { secret: progress, password: progress } })).toBeUndefined();
-    expect(findSecret({ databases: { 'postgres://u:pw@h/db': progress } })).toEqual(['a key of databases', 'holds a URL with a password']);
-    expect(findSecret({ databases: { app: { ...progress, password: 'x' } } })).toEqual(['databases.app.password', 'is a field named like a password or secret']);
+    expect(findSecret({ databases: { 'postgres://u:pw@h/db': progress } })).toEqual([
+      'a key of databases',
+      'holds a URL with a password',
+    ]);
+    expect(findSecret({ databases: { app: { ...progress, password: 'x' } } })).toEqual([
+      'databases.app.password',
+      'is a field named like a password or secret',
+    ]);
   });
 });
 
@@ -75,7 +102,8 @@ describe('assertNoSecrets', () => {
     expect(error).toBeInstanceOf(SecretInRecordError);
     expect(error).toMatchObject({
       path: 'cause',
-      message: 'Refusing to store the job transition because cause holds a URL with a password; record a secret ARN or a redacted host:port/db instead of credentials.',
+      message:
+        'Refusing to store the job transition because cause holds a URL with a password; record a secret ARN or a redacted host:port/db instead of credentials.',
     });
     expect(String((error as Error).message)).not.toContain('hunter2');
   });

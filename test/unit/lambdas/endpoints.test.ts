@@ -7,10 +7,15 @@ import { SOURCE_ARN, TARGET_ARN } from '../../support/lambda.ts';
 
 const sm = mockClient(SecretsManagerClient);
 afterAll(() => sm.restore());
-sm.on(GetSecretValueCommand, { SecretId: SOURCE_ARN }).resolves({ SecretString: JSON.stringify({ username: 'repl', password: 'pw', host: 'source.example.com', dbname: 'postgres' }) });
-sm.on(GetSecretValueCommand, { SecretId: TARGET_ARN }).resolves({ SecretString: JSON.stringify({ username: 'admin', password: 'pw', host: 'target.example.com' }) });
+sm.on(GetSecretValueCommand, { SecretId: SOURCE_ARN }).resolves({
+  SecretString: JSON.stringify({ username: 'repl', password: 'pw', host: 'source.example.com', dbname: 'postgres' }),
+});
+sm.on(GetSecretValueCommand, { SecretId: TARGET_ARN }).resolves({
+  SecretString: JSON.stringify({ username: 'admin', password: 'pw', host: 'target.example.com' }),
+});
 const client = new SecretsManagerClient({ region: 'eu-west-1' });
-const resolve = (extra: { databases?: string[]; targetDatabase?: string }) => resolveEndpoints(client, { sourceSecretArn: SOURCE_ARN, targetSecretArn: TARGET_ARN, ...extra });
+const resolve = (extra: { databases?: string[]; targetDatabase?: string }) =>
+  resolveEndpoints(client, { sourceSecretArn: SOURCE_ARN, targetSecretArn: TARGET_ARN, ...extra });
 
 describe('resolveEndpoints', () => {
   it('opens the target database of the one database replicated: the named one when the input names another', async () => {

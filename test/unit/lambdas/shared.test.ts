@@ -16,7 +16,13 @@ registerSecret(ENCODED_SECRET);
 
 describe('assertNoSecrets', () => {
   it('passes a value without secrets', () => {
-    expect(() => assertNoSecrets({ jobId: 'j1', sourceSecretArn: SOURCE_ARN, checks: [{ id: 'x', message: 'postgres://app@db/shop' }] })).not.toThrow();
+    expect(() =>
+      assertNoSecrets({
+        jobId: 'j1',
+        sourceSecretArn: SOURCE_ARN,
+        checks: [{ id: 'x', message: 'postgres://app@db/shop' }],
+      }),
+    ).not.toThrow();
   });
 
   it.each([
@@ -48,11 +54,19 @@ describe('the Powertools logger', () => {
   it('writes JSON lines with every string redacted and secret keys masked', async () => {
     const logger = createLambdaLogger('unit');
     const { logs, lines } = await withLogs(async () => {
-      logger.info(`connecting with ${SECRET}`, { password: 'plain-member-pw', nested: { url: 'postgres://u:url-pw-1@h/db', note: SECRET } });
+      logger.info(`connecting with ${SECRET}`, {
+        password: 'plain-member-pw',
+        nested: { url: 'postgres://u:url-pw-1@h/db', note: SECRET },
+      });
       logger.error('failed', new Error(`driver said ${SECRET}`));
     });
     expect(lines).toHaveLength(2);
-    expect(lines[0]).toMatchObject({ level: 'INFO', message: 'connecting with ***', password: '***', nested: { url: 'postgres://u:***@h/db', note: '***' } });
+    expect(lines[0]).toMatchObject({
+      level: 'INFO',
+      message: 'connecting with ***',
+      password: '***',
+      nested: { url: 'postgres://u:***@h/db', note: '***' },
+    });
     expect(lines[1]).toMatchObject({ level: 'ERROR', error: { message: 'driver said ***' } });
     for (const leak of [SECRET, 'plain-member-pw', 'url-pw-1']) expect(logs).not.toContain(leak);
   });
@@ -69,13 +83,27 @@ describe('toSafeError', () => {
   });
 
   it('names a connection failure ConnectionFailed and appends its remedy', () => {
-    const safe = toSafeError(new ConnectionError('auth-failed', 'Could not connect to the source: password authentication failed.', 'Check the password.', 'u@h:5432/db', new Error(SECRET)));
-    expect(safe).toMatchObject({ name: 'ConnectionFailed', message: 'Could not connect to the source: password authentication failed. Check the password.' });
+    const safe = toSafeError(
+      new ConnectionError(
+        'auth-failed',
+        'Could not connect to the source: password authentication failed.',
+        'Check the password.',
+        'u@h:5432/db',
+        new Error(SECRET),
+      ),
+    );
+    expect(safe).toMatchObject({
+      name: 'ConnectionFailed',
+      message: 'Could not connect to the source: password authentication failed. Check the password.',
+    });
     expect(safe.cause).toBeUndefined();
   });
 
   it('names a pg server error (name "error") DatabaseError and drops its fields', () => {
-    const pgError = Object.assign(new Error('permission denied for table orders'), { name: 'error', detail: `row data ${SECRET}` });
+    const pgError = Object.assign(new Error('permission denied for table orders'), {
+      name: 'error',
+      detail: `row data ${SECRET}`,
+    });
     const safe = toSafeError(pgError);
     expect(safe).toMatchObject({ name: 'DatabaseError', message: 'permission denied for table orders' });
     expect(JSON.stringify({ ...safe })).not.toContain(SECRET);
@@ -105,17 +133,41 @@ describe('parseEvent', () => {
 
   it('accepts the ARN of an RDS-managed secret (rds!...) and a host:port endpoint', () => {
     const managed = 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:rds!db-0a1b2c3d-4e5f-AbCdEf';
-    const event = parseEvent(endpointsEventSchema, { jobId: 'j1', sourceSecretArn: managed, targetSecretArn: TARGET_ARN, sourceEndpoint: 'shop.abc.rds.amazonaws.com:5433' });
-    expect(event).toMatchObject({ sourceSecretArn: managed, sourceEndpoint: { host: 'shop.abc.rds.amazonaws.com', port: 5433 } });
+    const event = parseEvent(endpointsEventSchema, {
+      jobId: 'j1',
+      sourceSecretArn: managed,
+      targetSecretArn: TARGET_ARN,
+      sourceEndpoint: 'shop.abc.rds.amazonaws.com:5433',
+    });
+    expect(event).toMatchObject({
+      sourceSecretArn: managed,
+      sourceEndpoint: { host: 'shop.abc.rds.amazonaws.com', port: 5433 },
+    });
   });
 
   it('refuses unknown filter keys', () => {
-    expect(() => parseEvent(endpointsEventSchema, { jobId: 'j1', sourceSecretArn: SOURCE_ARN, targetSecretArn: TARGET_ARN, filters: { includeTabels: ['a'] } })).toThrow(/filters has unknown keys includeTabels/);
+    expect(() =>
+      parseEvent(endpointsEventSchema, {
+        jobId: 'j1',
+        sourceSecretArn: SOURCE_ARN,
+        targetSecretArn: TARGET_ARN,
+        filters: { includeTabels: ['a'] },
+      }),
+    ).toThrow(/filters has unknown keys includeTabels/);
   });
 
   it('returns the parsed event, with databases as the include filter', () => {
-    const event = parseEvent(endpointsEventSchema, { jobId: 'j1', sourceSecretArn: SOURCE_ARN, targetSecretArn: TARGET_ARN, databases: ['shop'], filters: { excludeTables: ['shop.log'] } });
-    expect(effectiveFilters(event.databases, event.filters)).toEqual({ includeDatabases: ['shop'], excludeTables: ['shop.log'] });
+    const event = parseEvent(endpointsEventSchema, {
+      jobId: 'j1',
+      sourceSecretArn: SOURCE_ARN,
+      targetSecretArn: TARGET_ARN,
+      databases: ['shop'],
+      filters: { excludeTables: ['shop.log'] },
+    });
+    expect(effectiveFilters(event.databases, event.filters)).toEqual({
+      includeDatabases: ['shop'],
+      excludeTables: ['shop.log'],
+    });
     expect(effectiveFilters(undefined, undefined)).toBeUndefined();
   });
 });
@@ -128,12 +180,19 @@ describe('lambdaHandler', () => {
     });
     const { error, lines, logs } = await withLogs(() => handler({}, lambdaContext('unit-handler')));
     expect(error).toMatchObject({ name: 'RebootPending', message: 'reboot it (***)' });
-    expect(lines.at(-1)).toMatchObject({ level: 'ERROR', message: 'RebootPending: reboot it (***)', errorName: 'RebootPending', function_request_id: 'c6af9ac6-7b61-11e6-9a41-93e812345678' });
+    expect(lines.at(-1)).toMatchObject({
+      level: 'ERROR',
+      message: 'RebootPending: reboot it (***)',
+      errorName: 'RebootPending',
+      function_request_id: 'c6af9ac6-7b61-11e6-9a41-93e812345678',
+    });
     expect(logs).not.toContain(SECRET);
   });
 
   it('returns the result of the logic', async () => {
-    const handler = lambdaHandler(createLambdaLogger('unit-ok'), async (event) => ({ echoed: (event as { a: number }).a }));
+    const handler = lambdaHandler(createLambdaLogger('unit-ok'), async (event) => ({
+      echoed: (event as { a: number }).a,
+    }));
     expect(await handler({ a: 1 }, lambdaContext())).toEqual({ echoed: 1 });
   });
 

@@ -7,7 +7,13 @@ import { checkRdsParameterGroupEvent } from '../../../lambdas/check-rds-paramete
 import { checkReplicationEvent } from '../../../lambdas/check-replication.ts';
 import { estimateSizeEvent } from '../../../lambdas/estimate-size.ts';
 import { assertNoSecrets } from '../../support/no-secrets.ts';
-import { EVENTS_PER_POLL, MAX_CONTAINER_OVERRIDE_CHARS, MAX_POLLS, normalizeJob, workflowInputSchema } from '../../../lambdas/shared/workflow-job.ts';
+import {
+  EVENTS_PER_POLL,
+  MAX_CONTAINER_OVERRIDE_CHARS,
+  MAX_POLLS,
+  normalizeJob,
+  workflowInputSchema,
+} from '../../../lambdas/shared/workflow-job.ts';
 import { MAX_PLAN_CHARS } from '../../../src/inputs/task-plan.ts';
 import { replicationObjectName } from '../../../src/jobs/naming.ts';
 import { engineJobId } from '../../../src/task/scope.ts';
@@ -27,15 +33,30 @@ describe('normalizeJob', () => {
   const job = normalizeJob(workflowInputSchema.parse(input));
 
   it('builds payloads each function accepts, from identifiers and secret ARNs only', () => {
-    expect(checkRdsParameterGroupEvent.parse(job.rdsCheck)).toEqual({ jobId: 'shop_2026', source: { instanceIdentifier: 'shop-db' } });
-    expect(checkGrantsEvent.parse(job.checks)).toMatchObject({ jobId: 'shop_2026', databases: ['shop', 'Crm-Data'], filters: { excludeTables: ['public.audit_log'] } });
+    expect(checkRdsParameterGroupEvent.parse(job.rdsCheck)).toEqual({
+      jobId: 'shop_2026',
+      source: { instanceIdentifier: 'shop-db' },
+    });
+    expect(checkGrantsEvent.parse(job.checks)).toMatchObject({
+      jobId: 'shop_2026',
+      databases: ['shop', 'Crm-Data'],
+      filters: { excludeTables: ['public.audit_log'] },
+    });
     expect(estimateSizeEvent.parse(job.estimate)).toMatchObject({ jobs: 4, databases: ['shop', 'Crm-Data'] });
-    for (const db of job.databases) expect(checkReplicationEvent.parse(db.check)).toMatchObject({ database: db.database, slot: db.objectName, subscription: db.objectName });
+    for (const db of job.databases)
+      expect(checkReplicationEvent.parse(db.check)).toMatchObject({
+        database: db.database,
+        slot: db.objectName,
+        subscription: db.objectName,
+      });
     assertNoSecrets(job);
   });
 
   it('names slot, publication and subscription as the task does, and passes the plan through whole', () => {
-    expect(job.databases.map((d) => d.objectName)).toEqual([replicationObjectName('shop_2026', 'shop'), replicationObjectName('shop_2026', 'Crm-Data')]);
+    expect(job.databases.map((d) => d.objectName)).toEqual([
+      replicationObjectName('shop_2026', 'shop'),
+      replicationObjectName('shop_2026', 'Crm-Data'),
+    ]);
     const other = normalizeJob(workflowInputSchema.parse({ ...input, jobId: 'Shop-Job-1' }));
     expect(other.databases[0]!.objectName).toBe(replicationObjectName(engineJobId('Shop-Job-1', 'shop'), 'shop'));
     for (const db of other.databases) expect(db.objectName).toMatch(/^[a-z0-9_]{1,63}$/);
@@ -51,40 +72,81 @@ describe('normalizeJob', () => {
   });
 
   it('asks for a verify schedule named after the job, whose input starts the verify workflow', () => {
-    expect(job.verifySchedule).toEqual({ name: 'verify-shop_2026', expression: 'rate(6 hours)', input: { jobId: 'shop_2026', databases: ['shop', 'Crm-Data'], sourceSecretArn: SOURCE_ARN, targetSecretArn: TARGET_ARN, plan: input.plan } });
+    expect(job.verifySchedule).toEqual({
+      name: 'verify-shop_2026',
+      expression: 'rate(6 hours)',
+      input: {
+        jobId: 'shop_2026',
+        databases: ['shop', 'Crm-Data'],
+        sourceSecretArn: SOURCE_ARN,
+        targetSecretArn: TARGET_ARN,
+        plan: input.plan,
+      },
+    });
   });
 
   it('bounds the wait loop so all databases together stay far below 25,000 history events', () => {
     expect(MAX_POLLS * 30).toBe(6 * 3600);
     expect(normalizeJob(workflowInputSchema.parse({ ...input, databases: ['shop'] })).maxPolls).toBe(MAX_POLLS);
     expect(job.maxPolls).toBe(692);
-    const many = normalizeJob(workflowInputSchema.parse({ ...input, databases: Array.from({ length: 40 }, (_, i) => `d${i}`) }));
+    const many = normalizeJob(
+      workflowInputSchema.parse({ ...input, databases: Array.from({ length: 40 }, (_, i) => `d${i}`) }),
+    );
     expect(many.maxPolls).toBe(34);
     for (const j of [job, many]) expect(j.maxPolls * j.databases.length * EVENTS_PER_POLL).toBeLessThanOrEqual(18_000);
   });
 
   it('leaves out what the input does not give: no RDS check without a source, no schedule, no endpoints', () => {
-    const bare = normalizeJob(workflowInputSchema.parse({ jobId: 'j1', sourceSecretArn: SOURCE_ARN, targetSecretArn: TARGET_ARN, databases: ['app'] }));
+    const bare = normalizeJob(
+      workflowInputSchema.parse({
+        jobId: 'j1',
+        sourceSecretArn: SOURCE_ARN,
+        targetSecretArn: TARGET_ARN,
+        databases: ['app'],
+      }),
+    );
     expect(bare).not.toHaveProperty('rdsCheck');
     expect(bare).not.toHaveProperty('verifySchedule');
-    expect(bare.checks).toEqual({ jobId: 'j1', sourceSecretArn: SOURCE_ARN, targetSecretArn: TARGET_ARN, databases: ['app'] });
+    expect(bare.checks).toEqual({
+      jobId: 'j1',
+      sourceSecretArn: SOURCE_ARN,
+      targetSecretArn: TARGET_ARN,
+      databases: ['app'],
+    });
     expect(bare.plan).toEqual({});
   });
 
   it('passes source and target endpoints to the functions that connect', () => {
-    const job2 = normalizeJob(workflowInputSchema.parse({ ...input, source: { endpoint: 'shop.abc.eu-west-1.rds.amazonaws.com:5432' }, target: { endpoint: 'target.internal' } }));
-    expect(checkGrantsEvent.parse(job2.checks)).toMatchObject({ sourceEndpoint: { host: 'shop.abc.eu-west-1.rds.amazonaws.com', port: 5432 }, targetEndpoint: { host: 'target.internal' } });
+    const job2 = normalizeJob(
+      workflowInputSchema.parse({
+        ...input,
+        source: { endpoint: 'shop.abc.eu-west-1.rds.amazonaws.com:5432' },
+        target: { endpoint: 'target.internal' },
+      }),
+    );
+    expect(checkGrantsEvent.parse(job2.checks)).toMatchObject({
+      sourceEndpoint: { host: 'shop.abc.eu-west-1.rds.amazonaws.com', port: 5432 },
+      targetEndpoint: { host: 'target.internal' },
+    });
     expect(job2.databases[0]!.check).toMatchObject({ sourceEndpoint: 'shop.abc.eu-west-1.rds.amazonaws.com:5432' });
   });
 
   it('names the target database of each database when the input does, and tells the functions that connect', () => {
     const renamed = normalizeJob(workflowInputSchema.parse({ ...input, targetDatabases: ['shop_copy', 'Crm-Data'] }));
-    expect(renamed.databases.map((d) => [d.database, d.targetDatabase])).toEqual([['shop', 'shop_copy'], ['Crm-Data', 'Crm-Data']]);
-    expect(checkReplicationEvent.parse(renamed.databases[0]!.check)).toMatchObject({ database: 'shop', targetDatabase: 'shop_copy' });
+    expect(renamed.databases.map((d) => [d.database, d.targetDatabase])).toEqual([
+      ['shop', 'shop_copy'],
+      ['Crm-Data', 'Crm-Data'],
+    ]);
+    expect(checkReplicationEvent.parse(renamed.databases[0]!.check)).toMatchObject({
+      database: 'shop',
+      targetDatabase: 'shop_copy',
+    });
     expect(renamed.databases[1]!.check).not.toHaveProperty('targetDatabase');
     expect(renamed.verifySchedule!.input.targetDatabases).toEqual(['shop_copy', 'Crm-Data']);
     expect(renamed.checks).not.toHaveProperty('targetDatabase');
-    const one = normalizeJob(workflowInputSchema.parse({ ...input, databases: ['shop'], targetDatabases: ['shop_copy'] }));
+    const one = normalizeJob(
+      workflowInputSchema.parse({ ...input, databases: ['shop'], targetDatabases: ['shop_copy'] }),
+    );
     expect(checkGrantsEvent.parse(one.checks)).toMatchObject({ databases: ['shop'], targetDatabase: 'shop_copy' });
     expect(job.databases.map((d) => d.targetDatabase)).toEqual(['shop', 'Crm-Data']);
   });
@@ -111,7 +173,11 @@ describe('the container override of a task (ECS allows 8192 characters of overri
       const json = /^States\.JsonToString\(\$\.(\w+)\)$/.exec(path);
       return json ? JSON.stringify(item[json[1]!]) : String(item[path.replace(/^\$\./, '')]);
     };
-    return JSON.stringify({ Name: 'replicator', Command: override.Command, Environment: override.Environment.map((e) => ({ Name: e.Name, Value: value(e['Value.$']) })) });
+    return JSON.stringify({
+      Name: 'replicator',
+      Command: override.Command,
+      Environment: override.Environment.map((e) => ({ Name: e.Name, Value: value(e['Value.$']) })),
+    });
   }
 
   const longest = {

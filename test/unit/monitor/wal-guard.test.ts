@@ -1,17 +1,46 @@
 import { describe, expect, it } from 'vitest';
 import type { ReplicationReading } from '../../../src/monitor/readings.ts';
-import { guardCommands, overHardLimit, slotDroppedReason, unconsumedGrowth, walRetentionWarning } from '../../../src/monitor/wal-guard.ts';
+import {
+  guardCommands,
+  overHardLimit,
+  slotDroppedReason,
+  unconsumedGrowth,
+  walRetentionWarning,
+} from '../../../src/monitor/wal-guard.ts';
 
 const reading = (over: Partial<ReplicationReading> = {}): ReplicationReading => ({
-  database: 'shop', targetDatabase: 'shop', slot: 'dbr_j_shop_abc123', subscription: 'dbr_j_shop_abc123', at: '2026-01-01T00:01:00.000Z',
-  slotExists: true, slotActive: false, walStatus: 'reserved', retainedBytes: 3 * 1024 ** 2, lagBytes: 0, lagSeconds: null,
-  subscriptionExists: true, subscriptionEnabled: false, workerRunning: false, tablesTotal: 2, tablesReady: 2, tablesNotReady: 0, applyErrors: 0, syncErrors: 0, ...over,
+  database: 'shop',
+  targetDatabase: 'shop',
+  slot: 'dbr_j_shop_abc123',
+  subscription: 'dbr_j_shop_abc123',
+  at: '2026-01-01T00:01:00.000Z',
+  slotExists: true,
+  slotActive: false,
+  walStatus: 'reserved',
+  retainedBytes: 3 * 1024 ** 2,
+  lagBytes: 0,
+  lagSeconds: null,
+  subscriptionExists: true,
+  subscriptionEnabled: false,
+  workerRunning: false,
+  tablesTotal: 2,
+  tablesReady: 2,
+  tablesNotReady: 0,
+  applyErrors: 0,
+  syncErrors: 0,
+  ...over,
 });
 const local = guardCommands('j1');
 
 describe('the WAL-retention guard', () => {
   it('says nothing while a subscription consumes the slot, or when there is no slot', () => {
-    expect(walRetentionWarning(reading({ slotActive: true, subscriptionEnabled: true, workerRunning: true }), undefined, local)).toBeUndefined();
+    expect(
+      walRetentionWarning(
+        reading({ slotActive: true, subscriptionEnabled: true, workerRunning: true }),
+        undefined,
+        local,
+      ),
+    ).toBeUndefined();
     expect(walRetentionWarning(reading({ slotExists: false }), undefined, local)).toBeUndefined();
   });
 
@@ -22,9 +51,15 @@ describe('the WAL-retention guard', () => {
         "it grows until the source's disk fills. Resume replication with `database-replicator sync --job-id j1`, or remove the slot with `database-replicator cleanup --job-id j1`.",
     );
     const previous = reading({ at: '2026-01-01T00:00:00.000Z', retainedBytes: 2 * 1024 ** 2 });
-    expect(walRetentionWarning(reading(), previous, local)).toContain('retains 3.0 MB of WAL (+1.0 MB in the last 60 s) and nothing consumes it');
-    expect(walRetentionWarning(reading({ subscriptionExists: false }), undefined, guardCommands('j1', 'remote'))).toContain('(no subscription exists for it yet)');
-    expect(walRetentionWarning(reading(), undefined, guardCommands('j1', 'remote'))).toContain('`database-replicator sync --remote --job-id j1`');
+    expect(walRetentionWarning(reading(), previous, local)).toContain(
+      'retains 3.0 MB of WAL (+1.0 MB in the last 60 s) and nothing consumes it',
+    );
+    expect(
+      walRetentionWarning(reading({ subscriptionExists: false }), undefined, guardCommands('j1', 'remote')),
+    ).toContain('(no subscription exists for it yet)');
+    expect(walRetentionWarning(reading(), undefined, guardCommands('j1', 'remote'))).toContain(
+      '`database-replicator sync --remote --job-id j1`',
+    );
   });
 
   it('counts growth only while nothing consumes the slot', () => {

@@ -1,4 +1,13 @@
-import { chmodSync, existsSync, readFileSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import {
+  chmodSync,
+  existsSync,
+  readFileSync,
+  mkdirSync,
+  mkdtempSync,
+  rmSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -27,21 +36,30 @@ describe('findPostgresBinDir', () => {
   });
 
   it('picks the newest major and reads its version', () => {
-    expect(findPostgresBinDir(['pg_dump'], { env, debianRoot })).toEqual({ dir: join(debianRoot, '16', 'bin'), major: 16, version: '16.4' });
+    expect(findPostgresBinDir(['pg_dump'], { env, debianRoot })).toEqual({
+      dir: join(debianRoot, '16', 'bin'),
+      major: 16,
+      version: '16.4',
+    });
   });
 
   it('honours DATABASE_REPLICATOR_PG_BINDIR', () => {
-    expect(candidateBinDirs({ env: { ...env, DATABASE_REPLICATOR_PG_BINDIR: '/opt/pg/bin' }, debianRoot })[0]).toBe('/opt/pg/bin');
+    expect(candidateBinDirs({ env: { ...env, DATABASE_REPLICATOR_PG_BINDIR: '/opt/pg/bin' }, debianRoot })[0]).toBe(
+      '/opt/pg/bin',
+    );
   });
 
   it('fails with what to install when nothing is found', () => {
-    const call = () => findPostgresBinDir(['initdb', 'pg_ctl'], { env: { PATH: join(root, 'empty') }, debianRoot: join(root, 'none') });
+    const call = () =>
+      findPostgresBinDir(['initdb', 'pg_ctl'], { env: { PATH: join(root, 'empty') }, debianRoot: join(root, 'none') });
     expect(call).toThrow(PostgresToolNotFoundError);
     expect(call).toThrow(/initdb, pg_ctl were not found.*apt-get install postgresql/);
   });
 
   it('fails when the newest found is older than required', () => {
-    expect(() => findPostgresBinDir(['pg_dump'], { env, debianRoot, minMajor: 17 })).toThrow(/version 17 or newer were not found \(found version 16\.4/);
+    expect(() => findPostgresBinDir(['pg_dump'], { env, debianRoot, minMajor: 17 })).toThrow(
+      /version 17 or newer were not found \(found version 16\.4/,
+    );
   });
 
   it("asks each program its version once, and not Debian's wrapper when the versioned folders answered", () => {

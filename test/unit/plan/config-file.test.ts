@@ -51,15 +51,39 @@ exclude_tables = ["logs"]
   });
 
   it.each([
-    ['a TOML syntax error, with line and column', 'jobs = \n[databases', /^replication\.toml line 1, column \d+: .*; fix the TOML syntax there\.$/],
-    ['an unknown key, with the likely one', '[databases.shop]\nexclude_table = ["a"]', /^replication\.toml: unknown key "exclude_table" in databases\.shop; did you mean "exclude_tables"\?$/],
+    [
+      'a TOML syntax error, with line and column',
+      'jobs = \n[databases',
+      /^replication\.toml line 1, column \d+: .*; fix the TOML syntax there\.$/,
+    ],
+    [
+      'an unknown key, with the likely one',
+      '[databases.shop]\nexclude_table = ["a"]',
+      /^replication\.toml: unknown key "exclude_table" in databases\.shop; did you mean "exclude_tables"\?$/,
+    ],
     ['an unknown top-level key', 'threads = 2', /unknown key "threads" in the top level/],
     ['a wrong type', 'jobs = "four"', /^replication\.toml: jobs: expected number, received string\.$/],
     ['jobs out of range', 'jobs = 0', /jobs: Too small/i],
-    ['a list holding a number', '[databases.shop]\nexclude_tables = [1]', /databases\.shop\.exclude_tables\[0\]: expected string/],
-    ['a bad time window', '[[databases.shop.time_filters]]\ntable = "e"\ncolumn = "at"\nlast = "six months"', /databases\.shop\.time_filters\[0\]\.last: write a positive number/],
-    ['a time filter without a column', '[[databases.shop.time_filters]]\ntable = "e"\nlast = "1 day"', /databases\.shop\.time_filters\[0\]\.column: expected string/],
-    ['an empty condition', '[[databases.shop.table_filters]]\ntable = "e"\nwhere = ""', /where: the condition cannot be empty/],
+    [
+      'a list holding a number',
+      '[databases.shop]\nexclude_tables = [1]',
+      /databases\.shop\.exclude_tables\[0\]: expected string/,
+    ],
+    [
+      'a bad time window',
+      '[[databases.shop.time_filters]]\ntable = "e"\ncolumn = "at"\nlast = "six months"',
+      /databases\.shop\.time_filters\[0\]\.last: write a positive number/,
+    ],
+    [
+      'a time filter without a column',
+      '[[databases.shop.time_filters]]\ntable = "e"\nlast = "1 day"',
+      /databases\.shop\.time_filters\[0\]\.column: expected string/,
+    ],
+    [
+      'an empty condition',
+      '[[databases.shop.table_filters]]\ntable = "e"\nwhere = ""',
+      /where: the condition cannot be empty/,
+    ],
   ])('refuses %s in one sentence naming the file', (_name, text, message) => {
     const m = failure(text);
     expect(m).toMatch(message);
@@ -67,7 +91,11 @@ exclude_tables = ["logs"]
   });
 
   it('knows which key each table came from, for errors about tables that do not exist', () => {
-    expect([...load('[databases.shop]\nexclude_tables = ["a", "b"]\n[[databases."my db".time_filters]]\ntable = "e"\ncolumn = "at"\nlast = "1 day"\n').origins]).toEqual([
+    expect([
+      ...load(
+        '[databases.shop]\nexclude_tables = ["a", "b"]\n[[databases."my db".time_filters]]\ntable = "e"\ncolumn = "at"\nlast = "1 day"\n',
+      ).origins,
+    ]).toEqual([
       ['shop.a', 'databases.shop.exclude_tables[0]'],
       ['shop.b', 'databases.shop.exclude_tables[1]'],
       ['"my db".e', 'databases."my db".time_filters[0].table'],
@@ -75,15 +103,23 @@ exclude_tables = ["logs"]
   });
 
   it('names an unreadable file', () => {
-    expect(() => loadConfigFile('/nonexistent/replication.toml')).toThrow(/The configuration file \/nonexistent\/replication\.toml cannot be read \(ENOENT\); check the path given to --config\./);
+    expect(() => loadConfigFile('/nonexistent/replication.toml')).toThrow(
+      /The configuration file \/nonexistent\/replication\.toml cannot be read \(ENOENT\); check the path given to --config\./,
+    );
   });
 });
 
 describe('mergeFilters', () => {
-  it('lets each filter kind given as a flag replace the file\'s, and keeps the rest', () => {
+  it("lets each filter kind given as a flag replace the file's, and keeps the rest", () => {
     const file = { excludeTables: ['shop.a'], schemaOnlyTables: ['shop.b'], timeFilters: ['shop.e:at:1 day'] };
     expect(mergeFilters(file, { excludeTables: ['shop.c'], schemaOnlyTables: [] })).toEqual({
-      includeDatabases: [], excludeDatabases: [], includeTables: [], excludeTables: ['shop.c'], schemaOnlyTables: ['shop.b'], timeFilters: ['shop.e:at:1 day'], tableFilters: [],
+      includeDatabases: [],
+      excludeDatabases: [],
+      includeTables: [],
+      excludeTables: ['shop.c'],
+      schemaOnlyTables: ['shop.b'],
+      timeFilters: ['shop.e:at:1 day'],
+      tableFilters: [],
     });
   });
 });

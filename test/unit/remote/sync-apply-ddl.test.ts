@@ -2,11 +2,26 @@
 // plan.applyDdl, followed to its end. Step Functions and Secrets Manager are mocked at the SDK client;
 // the job table is dynalite.
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
-import { DescribeExecutionCommand, GetExecutionHistoryCommand, ListExecutionsCommand, SFNClient, StartExecutionCommand } from '@aws-sdk/client-sfn';
+import {
+  DescribeExecutionCommand,
+  GetExecutionHistoryCommand,
+  ListExecutionsCommand,
+  SFNClient,
+  StartExecutionCommand,
+} from '@aws-sdk/client-sfn';
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterAll, beforeEach, describe, expect, it } from 'vitest';
 import { assertNoSecrets } from '../../support/no-secrets.ts';
-import { cli, deploymentEnv, executionArn, REPLICATE_ARN, SOURCE_SECRET, TARGET_SECRET, testIo, useJobTable } from '../../support/remote.ts';
+import {
+  cli,
+  deploymentEnv,
+  executionArn,
+  REPLICATE_ARN,
+  SOURCE_SECRET,
+  TARGET_SECRET,
+  testIo,
+  useJobTable,
+} from '../../support/remote.ts';
 
 const sfn = mockClient(SFNClient);
 const sm = mockClient(SecretsManagerClient);
@@ -34,21 +49,66 @@ beforeEach(() => {
 
 const t = new Date('2026-03-01T10:00:00Z');
 /** The input the job's first execution started with (remote init). */
-const firstInput = () => ({ jobId, sourceSecretArn: SOURCE_SECRET, targetSecretArn: TARGET_SECRET, databases: ['shop'], plan: { filters: { excludeTables: ['shop.public.audit'] }, jobs: 4, trackDdl: true } });
-const described = (arn: string, status: string, extra: object = {}) => ({ executionArn: arn, stateMachineArn: REPLICATE_ARN, name: arn.split(':').pop()!, status: status as 'RUNNING', startDate: t, ...extra });
+const firstInput = () => ({
+  jobId,
+  sourceSecretArn: SOURCE_SECRET,
+  targetSecretArn: TARGET_SECRET,
+  databases: ['shop'],
+  plan: { filters: { excludeTables: ['shop.public.audit'] }, jobs: 4, trackDdl: true },
+});
+const described = (arn: string, status: string, extra: object = {}) => ({
+  executionArn: arn,
+  stateMachineArn: REPLICATE_ARN,
+  name: arn.split(':').pop()!,
+  status: status as 'RUNNING',
+  startDate: t,
+  ...extra,
+});
 
 /** A job whose replicate execution failed on schema drift. */
 async function driftedJob(): Promise<void> {
-  await table.store.createJob({ jobId, state: 'RUNNING', phase: 'Checks', source: { description: 'shop-db:5432', secretArn: SOURCE_SECRET }, target: { description: 'secret t', secretArn: TARGET_SECRET }, executionArn: failedArn });
-  await table.store.transition(jobId, 'FAILED', { phase: 'Replicating', error: 'ReplicationBroken: schema drift stops replication: column c was added to public.orders on the source; the target lacks it' });
+  await table.store.createJob({
+    jobId,
+    state: 'RUNNING',
+    phase: 'Checks',
+    source: { description: 'shop-db:5432', secretArn: SOURCE_SECRET },
+    target: { description: 'secret t', secretArn: TARGET_SECRET },
+    executionArn: failedArn,
+  });
+  await table.store.transition(jobId, 'FAILED', {
+    phase: 'Replicating',
+    error:
+      'ReplicationBroken: schema drift stops replication: column c was added to public.orders on the source; the target lacks it',
+  });
 }
 
 describe('init --track-ddl in remote mode', () => {
   it('starts the replicate workflow with plan.trackDdl', async () => {
     sfn.on(DescribeExecutionCommand).resolves(described(newArn, 'SUCCEEDED', { stopDate: t }));
     const io = testIo(env, { table });
-    expect(await cli(['init', '--remote', '--job-id', jobId, '--source-secret', SOURCE_SECRET, '--target-secret', TARGET_SECRET, '--include-databases', 'shop', '--track-ddl', '--yes'], io)).toBe(0);
-    const input = JSON.parse(sfn.commandCalls(StartExecutionCommand)[0]!.args[0].input.input!) as { plan: object; databases: string[] };
+    expect(
+      await cli(
+        [
+          'init',
+          '--remote',
+          '--job-id',
+          jobId,
+          '--source-secret',
+          SOURCE_SECRET,
+          '--target-secret',
+          TARGET_SECRET,
+          '--include-databases',
+          'shop',
+          '--track-ddl',
+          '--yes',
+        ],
+        io,
+      ),
+    ).toBe(0);
+    const input = JSON.parse(sfn.commandCalls(StartExecutionCommand)[0]!.args[0].input.input!) as {
+      plan: object;
+      databases: string[];
+    };
     expect(input.databases).toEqual(['shop']);
     expect(input.plan).toMatchObject({ trackDdl: true });
   });
@@ -57,8 +117,13 @@ describe('init --track-ddl in remote mode', () => {
 describe('sync --apply-ddl in remote mode', () => {
   it("starts the replicate workflow again with the job's input and plan.applyDdl, follows it, and exits 0", async () => {
     await driftedJob();
-    sfn.on(DescribeExecutionCommand, { executionArn: failedArn }).resolves(described(failedArn, 'FAILED', { input: JSON.stringify(firstInput()) }));
-    sfn.on(DescribeExecutionCommand, { executionArn: newArn }).resolvesOnce(described(newArn, 'RUNNING')).resolves(described(newArn, 'SUCCEEDED', { stopDate: new Date(t.getTime() + 30_000) }));
+    sfn
+      .on(DescribeExecutionCommand, { executionArn: failedArn })
+      .resolves(described(failedArn, 'FAILED', { input: JSON.stringify(firstInput()) }));
+    sfn
+      .on(DescribeExecutionCommand, { executionArn: newArn })
+      .resolvesOnce(described(newArn, 'RUNNING'))
+      .resolves(described(newArn, 'SUCCEEDED', { stopDate: new Date(t.getTime() + 30_000) }));
     const io = testIo(env, { table });
     expect(await cli(['sync', '--remote', '--job-id', jobId, '--apply-ddl'], io)).toBe(0);
 
@@ -72,33 +137,63 @@ describe('sync --apply-ddl in remote mode', () => {
     // The secrets are the job's, used by ARN: nothing is stored or read.
     expect(sm.calls()).toHaveLength(0);
     const out = io.out.join('');
-    expect(out).toContain(`Starting the replicate workflow for job ${jobId} with plan.applyDdl: it applies the source's additive schema changes to the target, lists the others, and enables replication again.`);
+    expect(out).toContain(
+      `Starting the replicate workflow for job ${jobId} with plan.applyDdl: it applies the source's additive schema changes to the target, lists the others, and enables replication again.`,
+    );
     expect(out).toContain(`Started ${name} (replicate workflow, job ${jobId}).`);
   });
 
   it('with --json, stdout is the result document and the start line goes to stderr', async () => {
     await driftedJob();
-    sfn.on(DescribeExecutionCommand, { executionArn: failedArn }).resolves(described(failedArn, 'FAILED', { input: JSON.stringify(firstInput()) }));
-    sfn.on(DescribeExecutionCommand, { executionArn: newArn }).resolves(described(newArn, 'SUCCEEDED', { stopDate: t }));
+    sfn
+      .on(DescribeExecutionCommand, { executionArn: failedArn })
+      .resolves(described(failedArn, 'FAILED', { input: JSON.stringify(firstInput()) }));
+    sfn
+      .on(DescribeExecutionCommand, { executionArn: newArn })
+      .resolves(described(newArn, 'SUCCEEDED', { stopDate: t }));
     const io = testIo(env, { table });
     expect(await cli(['sync', '--remote', '--job-id', jobId, '--apply-ddl', '--json'], io)).toBe(0);
-    expect(JSON.parse(io.out.join(''))).toMatchObject({ command: 'sync', mode: 'remote', ok: true, workflow: 'replicate', executionArn: newArn, status: 'SUCCEEDED' });
+    expect(JSON.parse(io.out.join(''))).toMatchObject({
+      command: 'sync',
+      mode: 'remote',
+      ok: true,
+      workflow: 'replicate',
+      executionArn: newArn,
+      status: 'SUCCEEDED',
+    });
     expect(io.err.join('')).toContain('with plan.applyDdl');
   });
 
   it('refuses beside a running execution, which would not apply the changes, and starts nothing', async () => {
-    await table.store.createJob({ jobId, state: 'RUNNING', phase: 'Replicating', source: { description: 'shop-db:5432', secretArn: SOURCE_SECRET }, target: { description: 'secret t', secretArn: TARGET_SECRET }, executionArn: failedArn });
-    sfn.on(DescribeExecutionCommand, { executionArn: failedArn }).resolves(described(failedArn, 'RUNNING', { input: JSON.stringify(firstInput()) }));
+    await table.store.createJob({
+      jobId,
+      state: 'RUNNING',
+      phase: 'Replicating',
+      source: { description: 'shop-db:5432', secretArn: SOURCE_SECRET },
+      target: { description: 'secret t', secretArn: TARGET_SECRET },
+      executionArn: failedArn,
+    });
+    sfn
+      .on(DescribeExecutionCommand, { executionArn: failedArn })
+      .resolves(described(failedArn, 'RUNNING', { input: JSON.stringify(firstInput()) }));
     const io = testIo(env, { table });
     expect(await cli(['sync', '--remote', '--job-id', jobId, '--apply-ddl'], io)).toBe(2);
-    expect(io.err.join('')).toContain(`Execution ${jobId}-init-x of job ${jobId} is still running and does not apply schema changes; wait for it to end (status shows it), then run sync --apply-ddl again.`);
+    expect(io.err.join('')).toContain(
+      `Execution ${jobId}-init-x of job ${jobId} is still running and does not apply schema changes; wait for it to end (status shows it), then run sync --apply-ddl again.`,
+    );
     expect(sfn.commandCalls(StartExecutionCommand)).toHaveLength(0);
   });
 
   it('a plain sync afterwards resumes without plan.applyDdl', async () => {
     await driftedJob();
-    sfn.on(DescribeExecutionCommand, { executionArn: failedArn }).resolves(described(failedArn, 'FAILED', { input: JSON.stringify({ ...firstInput(), plan: { ...firstInput().plan, applyDdl: true } }) }));
-    sfn.on(DescribeExecutionCommand, { executionArn: newArn }).resolves(described(newArn, 'SUCCEEDED', { stopDate: t }));
+    sfn.on(DescribeExecutionCommand, { executionArn: failedArn }).resolves(
+      described(failedArn, 'FAILED', {
+        input: JSON.stringify({ ...firstInput(), plan: { ...firstInput().plan, applyDdl: true } }),
+      }),
+    );
+    sfn
+      .on(DescribeExecutionCommand, { executionArn: newArn })
+      .resolves(described(newArn, 'SUCCEEDED', { stopDate: t }));
     const io = testIo(env, { table });
     expect(await cli(['sync', '--remote', '--job-id', jobId], io)).toBe(0);
     expect(JSON.parse(sfn.commandCalls(StartExecutionCommand)[0]!.args[0].input.input!)).toEqual(firstInput());

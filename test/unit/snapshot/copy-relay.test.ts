@@ -47,7 +47,15 @@ function wholeMessages(chunk: Buffer): boolean {
 
 async function collect(relay: CopyOutRelay): Promise<Buffer> {
   const parts: Buffer[] = [];
-  await pipeline(relay, new Writable({ write(chunk: Buffer, _e, done) { parts.push(chunk); done(); } }));
+  await pipeline(
+    relay,
+    new Writable({
+      write(chunk: Buffer, _e, done) {
+        parts.push(chunk);
+        done();
+      },
+    }),
+  );
   // The target reads messages by their length: a cut one would swallow whatever is sent next.
   expect(parts.every(wholeMessages)).toBe(true);
   return Buffer.concat(parts);
@@ -65,7 +73,15 @@ describe('CopyOutRelay', () => {
       relay.submit(connection);
       expect(queries).toEqual(['COPY t TO STDOUT']);
       const notice = message('N', 'SNOTICE\0Mhello\0\0');
-      const wire = Buffer.concat([message('H', Buffer.from([0, 0, 1, 0, 0])), ...rows.slice(0, 20), notice, message('S', 'a\0b\0'), ...rows.slice(20), message('c'), afterCopy]);
+      const wire = Buffer.concat([
+        message('H', Buffer.from([0, 0, 1, 0, 0])),
+        ...rows.slice(0, 20),
+        notice,
+        message('S', 'a\0b\0'),
+        ...rows.slice(20),
+        message('c'),
+        afterCopy,
+      ]);
       const collected = collect(relay);
       await feed(stream, wire, sizes);
       expect(await collected).toEqual(Buffer.concat(rows));
@@ -116,7 +132,12 @@ describe('CopyOutRelay', () => {
 describe('CopyInRelay', () => {
   it('waits for CopyInResponse, writes what it is given unchanged, ends with CopyDone and finishes at ReadyForQuery', async () => {
     const socket: Buffer[] = [];
-    const stream = new Writable({ write(chunk: Buffer, _e, done) { socket.push(chunk); done(); } });
+    const stream = new Writable({
+      write(chunk: Buffer, _e, done) {
+        socket.push(chunk);
+        done();
+      },
+    });
     const connection = { stream, query: () => undefined, sendCopyFail: () => undefined } as unknown as Connection;
     const relay = new CopyInRelay('COPY t FROM STDIN');
     relay.submit(connection);
@@ -140,8 +161,16 @@ describe('CopyInRelay', () => {
 
   it('sends CopyFail with the reason when destroyed mid-copy and reports that reason', async () => {
     const failures: string[] = [];
-    const stream = new Writable({ write(_chunk: Buffer, _e, done) { done(); } });
-    const connection = { stream, query: () => undefined, sendCopyFail: (m: string) => failures.push(m) } as unknown as Connection;
+    const stream = new Writable({
+      write(_chunk: Buffer, _e, done) {
+        done();
+      },
+    });
+    const connection = {
+      stream,
+      query: () => undefined,
+      sendCopyFail: (m: string) => failures.push(m),
+    } as unknown as Connection;
     const relay = new CopyInRelay('COPY t FROM STDIN');
     relay.submit(connection);
     relay.handleCopyInResponse();

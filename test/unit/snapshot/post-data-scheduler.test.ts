@@ -3,7 +3,13 @@ import { PostDataScheduler, type ArchiveEntry, type EntriesByTable } from '../..
 import type { SchemaCopyOptions } from '../../../src/snapshot/schema.ts';
 
 let nextId = 1;
-const entry = (line: string, weight?: number): ArchiveEntry => ({ dumpId: nextId++, catalog: 1259, oid: nextId, line, ...(weight === undefined ? {} : { weight }) });
+const entry = (line: string, weight?: number): ArchiveEntry => ({
+  dumpId: nextId++,
+  catalog: 1259,
+  oid: nextId,
+  line,
+  ...(weight === undefined ? {} : { weight }),
+});
 
 /** A restore that records what it is given and finishes when the test says (or by itself after a tick). */
 function fakeRestore(autoFinish: boolean) {
@@ -35,9 +41,20 @@ describe('PostDataScheduler', () => {
     const bPkey = entry('b_pkey');
     const fk = entry('b_a_fkey');
     const trigger = entry('b_trigger');
-    const byTable: EntriesByTable = { own: new Map([['A', [aPkey]], ['B', [bPkey]]]), foreignKeys: [{ entry: fk, tables: ['B', 'A'] }] };
+    const byTable: EntriesByTable = {
+      own: new Map([
+        ['A', [aPkey]],
+        ['B', [bPkey]],
+      ]),
+      foreignKeys: [{ entry: fk, tables: ['B', 'A'] }],
+    };
     const fake = fakeRestore(false);
-    const scheduler = new PostDataScheduler({ ...options, entries: [aPkey, bPkey, fk, trigger], byTable, restoreEntries: fake.restoreEntries });
+    const scheduler = new PostDataScheduler({
+      ...options,
+      entries: [aPkey, bPkey, fk, trigger],
+      byTable,
+      restoreEntries: fake.restoreEntries,
+    });
 
     scheduler.tableCopied('A');
     await settle();
@@ -55,7 +72,12 @@ describe('PostDataScheduler', () => {
     await settle();
     fake.open.shift()!.finish();
     await finished;
-    expect(fake.events.filter((e) => e.startsWith('start'))).toEqual(['start a_pkey', 'start b_pkey', 'start b_a_fkey', 'start b_trigger']);
+    expect(fake.events.filter((e) => e.startsWith('start'))).toEqual([
+      'start a_pkey',
+      'start b_pkey',
+      'start b_a_fkey',
+      'start b_trigger',
+    ]);
   });
 
   it('starts the final builds costliest first, `jobs` at once, a table analyzed once its builds are in, a foreign key only after both its tables', async () => {
@@ -64,10 +86,19 @@ describe('PostDataScheduler', () => {
     const cPkey = entry('c_pkey', 5);
     const cCreated = entry('c_created', 5);
     const fk = entry('c_a_fkey');
-    const byTable: EntriesByTable = { own: new Map([['A', [aPkey]], ['C', [cPkey, cCreated, cTag]]]), foreignKeys: [{ entry: fk, tables: ['C', 'A'] }] };
+    const byTable: EntriesByTable = {
+      own: new Map([
+        ['A', [aPkey]],
+        ['C', [cPkey, cCreated, cTag]],
+      ]),
+      foreignKeys: [{ entry: fk, tables: ['C', 'A'] }],
+    };
     const fake = fakeRestore(true);
     const scheduler = new PostDataScheduler({
-      ...options, entries: [aPkey, cPkey, cCreated, cTag, fk], byTable, restoreEntries: fake.restoreEntries,
+      ...options,
+      entries: [aPkey, cPkey, cCreated, cTag, fk],
+      byTable,
+      restoreEntries: fake.restoreEntries,
       afterTable: async (key) => void fake.events.push(`analyze ${key}`),
     });
 

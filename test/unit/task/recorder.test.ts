@@ -13,8 +13,28 @@ let dir: string;
 let store: LocalFileJobStore;
 
 const state = (slotCreated: boolean): JobState => ({
-  version: 1, jobId: 'e1', createdAt: '2025-01-01T00:00:00.000Z', updatedAt: '', source: 'a:1', target: 'b:1', filters: {}, noSync: false, timeFilters: [],
-  databases: { shop: { source: 'shop', target: 'shop', createdTargetDatabase: false, publication: 'p', slot: 's', slotCreated, steps: {}, copied: {}, done: false } },
+  version: 1,
+  jobId: 'e1',
+  createdAt: '2025-01-01T00:00:00.000Z',
+  updatedAt: '',
+  source: 'a:1',
+  target: 'b:1',
+  filters: {},
+  noSync: false,
+  timeFilters: [],
+  databases: {
+    shop: {
+      source: 'shop',
+      target: 'shop',
+      createdTargetDatabase: false,
+      publication: 'p',
+      slot: 's',
+      slotCreated,
+      steps: {},
+      copied: {},
+      done: false,
+    },
+  },
 });
 
 beforeEach(async () => {
@@ -26,7 +46,16 @@ afterEach(() => rmSync(dir, { recursive: true, force: true }));
 
 describe('DatabaseRecorder', () => {
   it('throttles progress, writes state milestones at once, and writes everything when flushed', async () => {
-    const recorder = new DatabaseRecorder({ store, jobId: 'j', database: 'shop', stateDir: dir, engineJobId: 'e1', logger: silentLogger, throttleMs: 60_000, tickMs: 5 });
+    const recorder = new DatabaseRecorder({
+      store,
+      jobId: 'j',
+      database: 'shop',
+      stateDir: dir,
+      engineJobId: 'e1',
+      logger: silentLogger,
+      throttleMs: 60_000,
+      tickMs: 5,
+    });
     recorder.set({ phase: 'Copy snapshot' });
     await recorder.flush();
     recorder.start();
@@ -56,7 +85,14 @@ describe('DatabaseRecorder', () => {
 
   it('stops writing, without failing, once the job has finished', async () => {
     await store.transition('j', 'SUCCEEDED');
-    const recorder = new DatabaseRecorder({ store, jobId: 'j', database: 'shop', stateDir: dir, engineJobId: 'e1', logger: silentLogger });
+    const recorder = new DatabaseRecorder({
+      store,
+      jobId: 'j',
+      database: 'shop',
+      stateDir: dir,
+      engineJobId: 'e1',
+      logger: silentLogger,
+    });
     recorder.set({ phase: 'Clean up' });
     await expect(recorder.flush()).resolves.toBeUndefined();
     expect((await store.getJob('j'))!.databases).toEqual({});
@@ -64,12 +100,38 @@ describe('DatabaseRecorder', () => {
 
   it('keeps the tables in flight of the copy with its progress, tells the copy metrics, and drops the list when the copy is done', async () => {
     const heard: number[] = [];
-    const recorder = new DatabaseRecorder({ store, jobId: 'j', database: 'shop', stateDir: dir, engineJobId: 'e1', logger: silentLogger, onCopyProgress: (p) => heard.push(p.bytesDone) });
-    const copying = [{ table: 'public.orders', rows: 10, bytesDone: 100, bytesExpected: 1000, startedAt: '2026-01-01T00:00:00.000Z' }];
-    recorder.copyProgress({ database: 'shop', bytesDone: 100, bytesTotal: 1000, tablesDone: 0, tablesTotal: 2, rowsDone: 0, copying });
+    const recorder = new DatabaseRecorder({
+      store,
+      jobId: 'j',
+      database: 'shop',
+      stateDir: dir,
+      engineJobId: 'e1',
+      logger: silentLogger,
+      onCopyProgress: (p) => heard.push(p.bytesDone),
+    });
+    const copying = [
+      { table: 'public.orders', rows: 10, bytesDone: 100, bytesExpected: 1000, startedAt: '2026-01-01T00:00:00.000Z' },
+    ];
+    recorder.copyProgress({
+      database: 'shop',
+      bytesDone: 100,
+      bytesTotal: 1000,
+      tablesDone: 0,
+      tablesTotal: 2,
+      rowsDone: 0,
+      copying,
+    });
     await recorder.flush();
     expect((await store.getJob('j'))!.databases.shop).toMatchObject({ bytesCopied: 100, copying });
-    recorder.copyProgress({ database: 'shop', bytesDone: 1000, bytesTotal: 1000, tablesDone: 2, tablesTotal: 2, rowsDone: 20, copying });
+    recorder.copyProgress({
+      database: 'shop',
+      bytesDone: 1000,
+      bytesTotal: 1000,
+      tablesDone: 2,
+      tablesTotal: 2,
+      rowsDone: 20,
+      copying,
+    });
     await recorder.flush();
     expect((await store.getJob('j'))!.databases.shop!.copying).toBeUndefined();
     expect(heard).toEqual([100, 1000]);

@@ -3,7 +3,13 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
-import { SendTaskFailureCommand, SendTaskHeartbeatCommand, SendTaskSuccessCommand, SFNClient, TaskTimedOut } from '@aws-sdk/client-sfn';
+import {
+  SendTaskFailureCommand,
+  SendTaskHeartbeatCommand,
+  SendTaskSuccessCommand,
+  SFNClient,
+  TaskTimedOut,
+} from '@aws-sdk/client-sfn';
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { ConnectionSpec } from '../../../src/connection/url.ts';
@@ -40,23 +46,47 @@ async function closedPort(): Promise<number> {
 function holdSecrets(port = 5432): void {
   const url = (db: string) => `postgresql://app:${encodeURIComponent(PASSWORD)}@127.0.0.1:${port}/${db}`;
   sm.on(GetSecretValueCommand, { SecretId: SOURCE }).resolves({ SecretString: JSON.stringify({ url: url('shop') }) });
-  sm.on(GetSecretValueCommand, { SecretId: TARGET }).resolves({ SecretString: JSON.stringify({ url: url('postgres') }) });
+  sm.on(GetSecretValueCommand, { SecretId: TARGET }).resolves({
+    SecretString: JSON.stringify({ url: url('postgres') }),
+  });
 }
 
-function run(subcommand: Subcommand, handler?: SubcommandHandler, extra: Partial<TaskDependencies> = {}, env: Record<string, string> = {}) {
-  const config = parseTaskConfig([subcommand], { JOB_ID: 'job-1', DATABASE: 'shop', SOURCE_SECRET_ARN: SOURCE, TARGET_SECRET_ARN: TARGET, STATE_DIR: dir, TASK_TOKEN: 'token-1', ...env });
+function run(
+  subcommand: Subcommand,
+  handler?: SubcommandHandler,
+  extra: Partial<TaskDependencies> = {},
+  env: Record<string, string> = {},
+) {
+  const config = parseTaskConfig([subcommand], {
+    JOB_ID: 'job-1',
+    DATABASE: 'shop',
+    SOURCE_SECRET_ARN: SOURCE,
+    TARGET_SECRET_ARN: TARGET,
+    STATE_DIR: dir,
+    TASK_TOKEN: 'token-1',
+    ...env,
+  });
   const store = new LocalFileJobStore(dir);
   return {
     store,
     code: runTask(config, {
-      secrets, sfn: sfnClient, store, stdout: (l) => out.push(l), stderr: (l) => err.push(l), heartbeatMs: 20, progressTickMs: 10, tmpDir: dir,
-      ...(handler ? { handlers: { [subcommand]: handler } } : {}), ...extra,
+      secrets,
+      sfn: sfnClient,
+      store,
+      stdout: (l) => out.push(l),
+      stderr: (l) => err.push(l),
+      heartbeatMs: 20,
+      progressTickMs: 10,
+      tmpDir: dir,
+      ...(handler ? { handlers: { [subcommand]: handler } } : {}),
+      ...extra,
     }),
   };
 }
 
 /** What a careless message would hold: the URL with the password in it. */
-const urlWithPassword = (spec: ConnectionSpec) => `postgresql://${spec.user}:${encodeURIComponent(spec.password!)}@${spec.host}:${spec.port}/${spec.database}`;
+const urlWithPassword = (spec: ConnectionSpec) =>
+  `postgresql://${spec.user}:${encodeURIComponent(spec.password!)}@${spec.host}:${spec.port}/${spec.database}`;
 
 /** Every file the store wrote, and everything the task printed or sent to Step Functions. */
 function everythingWritten(): string {
@@ -74,8 +104,29 @@ function everythingWritten(): string {
 }
 
 const fakeState = (jobId: string): JobState => ({
-  version: 1, jobId, createdAt: '2025-01-01T00:00:00.000Z', updatedAt: '', source: '127.0.0.1:5432', target: '127.0.0.1:5432', filters: { includeDatabases: ['shop'] }, noSync: false, timeFilters: [],
-  databases: { shop: { source: 'shop', target: 'shop', createdTargetDatabase: true, publication: 'dbr_p', slot: 'dbr_p', slotCreated: true, consistentPoint: '0/16B3748', steps: {}, copied: { 'public.a': { rows: 5, bytes: 50, seconds: 0.1 } }, done: false } },
+  version: 1,
+  jobId,
+  createdAt: '2025-01-01T00:00:00.000Z',
+  updatedAt: '',
+  source: '127.0.0.1:5432',
+  target: '127.0.0.1:5432',
+  filters: { includeDatabases: ['shop'] },
+  noSync: false,
+  timeFilters: [],
+  databases: {
+    shop: {
+      source: 'shop',
+      target: 'shop',
+      createdTargetDatabase: true,
+      publication: 'dbr_p',
+      slot: 'dbr_p',
+      slotCreated: true,
+      consistentPoint: '0/16B3748',
+      steps: {},
+      copied: { 'public.a': { rows: 5, bytes: 50, seconds: 0.1 } },
+      done: false,
+    },
+  },
 });
 
 beforeEach(() => {
@@ -106,15 +157,35 @@ describe('runTask', () => {
     expect(sfn.commandCalls(SendTaskHeartbeatCommand)[0]!.args[0].input).toEqual({ taskToken: 'token-1' });
     const success = sfn.commandCalls(SendTaskSuccessCommand);
     expect(success).toHaveLength(1);
-    expect(JSON.parse(success[0]!.args[0].input.output!)).toMatchObject({ ok: true, jobId: 'job-1', database: 'shop', subcommand: 'snapshot', slot: 'dbr_p', tables: 2 });
+    expect(JSON.parse(success[0]!.args[0].input.output!)).toMatchObject({
+      ok: true,
+      jobId: 'job-1',
+      database: 'shop',
+      subcommand: 'snapshot',
+      slot: 'dbr_p',
+      tables: 2,
+    });
     expect(sfn.commandCalls(SendTaskFailureCommand)).toHaveLength(0);
     expect(JSON.parse(out.join(''))).toMatchObject({ ok: true, slot: 'dbr_p' });
     expect(err.join('\n')).toMatch(/connecting to postgresql:\/\/app:\*\*\*@127\.0\.0\.1:5432\/shop as \*\*\*/);
 
     const job = await store.getJob('job-1');
-    expect(job).toMatchObject({ state: 'RUNNING', phase: 'Copy snapshot', source: { secretArn: SOURCE, description: 'app@127.0.0.1:5432/shop' } });
-    expect(job!.databases.shop).toMatchObject({ state: 'RUNNING', phase: 'Snapshot copied', tablesDone: 1, tablesTotal: 2, rowsCopied: 5, bytesCopied: 50 });
-    expect(await store.listSteps('job-1')).toEqual([expect.objectContaining({ step: 'snapshot', database: 'shop', state: 'SUCCEEDED', seconds: expect.any(Number) })]);
+    expect(job).toMatchObject({
+      state: 'RUNNING',
+      phase: 'Copy snapshot',
+      source: { secretArn: SOURCE, description: 'app@127.0.0.1:5432/shop' },
+    });
+    expect(job!.databases.shop).toMatchObject({
+      state: 'RUNNING',
+      phase: 'Snapshot copied',
+      tablesDone: 1,
+      tablesTotal: 2,
+      rowsCopied: 5,
+      bytesCopied: 50,
+    });
+    expect(await store.listSteps('job-1')).toEqual([
+      expect.objectContaining({ step: 'snapshot', database: 'shop', state: 'SUCCEEDED', seconds: expect.any(Number) }),
+    ]);
     expect(everythingWritten()).not.toContain(PASSWORD);
   });
 
@@ -127,12 +198,21 @@ describe('runTask', () => {
     expect(await first.code).toBe(1);
     const failure = sfn.commandCalls(SendTaskFailureCommand);
     expect(failure).toHaveLength(1);
-    expect(failure[0]!.args[0].input).toMatchObject({ taskToken: 'token-1', error: 'Error', cause: expect.stringContaining('copy failed on postgresql://app:***@') });
+    expect(failure[0]!.args[0].input).toMatchObject({
+      taskToken: 'token-1',
+      error: 'Error',
+      cause: expect.stringContaining('copy failed on postgresql://app:***@'),
+    });
     expect(err.at(-1)).toMatch(/^error: Error: copy failed on postgresql:\/\/app:\*\*\*@127/);
     const job = await first.store.getJob('job-1');
     expect(job!.databases.shop).toMatchObject({ state: 'FAILED', error: expect.stringContaining('copy failed') });
-    expect(JSON.parse(job!.databases.shop!.initState!)).toMatchObject({ databases: { shop: { slot: 'dbr_p', consistentPoint: '0/16B3748' } } });
-    expect((await first.store.listSteps('job-1'))[0]).toMatchObject({ state: 'FAILED', detail: expect.stringContaining('copy failed') });
+    expect(JSON.parse(job!.databases.shop!.initState!)).toMatchObject({
+      databases: { shop: { slot: 'dbr_p', consistentPoint: '0/16B3748' } },
+    });
+    expect((await first.store.listSteps('job-1'))[0]).toMatchObject({
+      state: 'FAILED',
+      detail: expect.stringContaining('copy failed'),
+    });
     expect(everythingWritten()).not.toContain(PASSWORD);
 
     let seen: JobState | undefined;
@@ -141,8 +221,15 @@ describe('runTask', () => {
       return { output: {} };
     });
     expect(await second.code).toBe(0);
-    expect(seen?.databases.shop).toMatchObject({ slot: 'dbr_p', consistentPoint: '0/16B3748', copied: { 'public.a': { rows: 5 } } });
-    expect((await second.store.getJob('job-1'))!.databases.shop).toMatchObject({ state: 'RUNNING', phase: 'Replicating' });
+    expect(seen?.databases.shop).toMatchObject({
+      slot: 'dbr_p',
+      consistentPoint: '0/16B3748',
+      copied: { 'public.a': { rows: 5 } },
+    });
+    expect((await second.store.getJob('job-1'))!.databases.shop).toMatchObject({
+      state: 'RUNNING',
+      phase: 'Replicating',
+    });
     expect((await second.store.getJob('job-1'))!.databases.shop!.error).toBeUndefined();
   });
 
@@ -153,15 +240,24 @@ describe('runTask', () => {
     const failure = sfn.commandCalls(SendTaskFailureCommand)[0]!.args[0].input;
     expect(failure.error).toBe('ConnectionFailed');
     expect(failure.cause).toMatch(/source/);
-    expect((await store.getJob('job-1'))!.databases.shop).toMatchObject({ state: 'FAILED', error: expect.stringMatching(/^ConnectionFailed: /) });
+    expect((await store.getJob('job-1'))!.databases.shop).toMatchObject({
+      state: 'FAILED',
+      error: expect.stringMatching(/^ConnectionFailed: /),
+    });
     expect(err.filter((l) => l.startsWith('error: '))).toHaveLength(1);
     expect(everythingWritten()).not.toContain(PASSWORD);
   });
 
   it('reports a verdict failure (verify differences) with its output, and records nothing on the database entry', async () => {
-    const { code, store } = run('verify', async () => ({ output: { outcome: 'different' }, failure: Object.assign(new Error('Verify found differences in database shop'), { name: 'VerifyDifferences' }) }));
+    const { code, store } = run('verify', async () => ({
+      output: { outcome: 'different' },
+      failure: Object.assign(new Error('Verify found differences in database shop'), { name: 'VerifyDifferences' }),
+    }));
     expect(await code).toBe(1);
-    expect(sfn.commandCalls(SendTaskFailureCommand)[0]!.args[0].input).toMatchObject({ error: 'VerifyDifferences', cause: 'Verify found differences in database shop' });
+    expect(sfn.commandCalls(SendTaskFailureCommand)[0]!.args[0].input).toMatchObject({
+      error: 'VerifyDifferences',
+      cause: 'Verify found differences in database shop',
+    });
     expect(JSON.parse(out[0]!)).toMatchObject({ ok: false, outcome: 'different', error: 'VerifyDifferences' });
     const job = await store.getJob('job-1');
     expect(job!.databases).toEqual({});
@@ -171,38 +267,62 @@ describe('runTask', () => {
   it('fails subscribe before any snapshot as SnapshotMissing, the name Step Functions shows', async () => {
     const { code, store } = run('subscribe');
     expect(await code).toBe(1);
-    expect(sfn.commandCalls(SendTaskFailureCommand)[0]!.args[0].input).toMatchObject({ error: 'SnapshotMissing', cause: expect.stringMatching(/^No snapshot of database shop is recorded for job job-1; run the snapshot task/) });
-    expect((await store.listSteps('job-1'))[0]).toMatchObject({ state: 'FAILED', detail: expect.stringMatching(/^SnapshotMissing: /) });
+    expect(sfn.commandCalls(SendTaskFailureCommand)[0]!.args[0].input).toMatchObject({
+      error: 'SnapshotMissing',
+      cause: expect.stringMatching(/^No snapshot of database shop is recorded for job job-1; run the snapshot task/),
+    });
+    expect((await store.listSteps('job-1'))[0]).toMatchObject({
+      state: 'FAILED',
+      detail: expect.stringMatching(/^SnapshotMissing: /),
+    });
   });
 
   it.each([
     ['CopyFailed', () => new CopyFailed('Copying public.orders failed: connection lost')],
-    ['TableSyncTimeout', () => new TableSyncTimeout('Table synchronization of subscription dbr_p did not finish within 60 s')],
+    [
+      'TableSyncTimeout',
+      () => new TableSyncTimeout('Table synchronization of subscription dbr_p did not finish within 60 s'),
+    ],
   ])('reports an engine failure by its class name %s', async (name, failure) => {
     const { code } = run('snapshot', async () => {
       throw failure();
     });
     expect(await code).toBe(1);
-    expect(sfn.commandCalls(SendTaskFailureCommand)[0]!.args[0].input).toMatchObject({ error: name, cause: failure().message });
+    expect(sfn.commandCalls(SendTaskFailureCommand)[0]!.args[0].input).toMatchObject({
+      error: name,
+      cause: failure().message,
+    });
   });
 
   it('on SIGTERM records TaskStopped, keeps the state, and tells Step Functions', async () => {
     const stop = new AbortController();
-    const { code, store } = run('snapshot', async (ctx) => {
-      writeInitStateFile(ctx.stateDir, fakeState(ctx.engineJobId));
-      setTimeout(() => stop.abort(), 30);
-      return new Promise(() => undefined);
-    }, { signal: stop.signal });
+    const { code, store } = run(
+      'snapshot',
+      async (ctx) => {
+        writeInitStateFile(ctx.stateDir, fakeState(ctx.engineJobId));
+        setTimeout(() => stop.abort(), 30);
+        return new Promise(() => undefined);
+      },
+      { signal: stop.signal },
+    );
     expect(await code).toBe(1);
     expect(sfn.commandCalls(SendTaskFailureCommand)[0]!.args[0].input.error).toBe('TaskStopped');
     const job = await store.getJob('job-1');
     expect(job!.databases.shop).toMatchObject({ state: 'FAILED', initState: expect.stringContaining('0/16B3748') });
-    expect((await store.listSteps('job-1'))[0]).toMatchObject({ state: 'FAILED', detail: expect.stringMatching(/^TaskStopped/) });
+    expect((await store.listSteps('job-1'))[0]).toMatchObject({
+      state: 'FAILED',
+      detail: expect.stringMatching(/^TaskStopped/),
+    });
   });
 
   it('refuses to change a finished job, but still verifies it', async () => {
     const store = new LocalFileJobStore(dir);
-    await store.createJob({ jobId: 'job-1', source: { description: 's' }, target: { description: 't' }, state: 'RUNNING' });
+    await store.createJob({
+      jobId: 'job-1',
+      source: { description: 's' },
+      target: { description: 't' },
+      state: 'RUNNING',
+    });
     await store.transition('job-1', 'SUCCEEDED');
     const snap = run('snapshot', async () => ({ output: {} }));
     expect(await snap.code).toBe(1);
@@ -213,14 +333,28 @@ describe('runTask', () => {
 
   it('cuts over a SUCCEEDED job (replicating in sync), recording its step but leaving the finished job as it is; refuses a FAILED one', async () => {
     const store = new LocalFileJobStore(dir);
-    await store.createJob({ jobId: 'job-1', source: { description: 's' }, target: { description: 't' }, state: 'RUNNING' });
+    await store.createJob({
+      jobId: 'job-1',
+      source: { description: 's' },
+      target: { description: 't' },
+      state: 'RUNNING',
+    });
     await store.transition('job-1', 'SUCCEEDED', { phase: 'Replicating: every database is in sync' });
     const cut = run('cutover', async () => ({ output: { sequences: 3 } }));
     expect(await cut.code).toBe(0);
-    expect(await store.getJob('job-1')).toMatchObject({ state: 'SUCCEEDED', phase: 'Replicating: every database is in sync', databases: {} });
+    expect(await store.getJob('job-1')).toMatchObject({
+      state: 'SUCCEEDED',
+      phase: 'Replicating: every database is in sync',
+      databases: {},
+    });
     expect((await store.listSteps('job-1')).map((st) => `${st.step}:${st.state}`)).toEqual(['cutover:SUCCEEDED']);
 
-    await store.createJob({ jobId: 'job-2', source: { description: 's' }, target: { description: 't' }, state: 'RUNNING' });
+    await store.createJob({
+      jobId: 'job-2',
+      source: { description: 's' },
+      target: { description: 't' },
+      state: 'RUNNING',
+    });
     await store.transition('job-2', 'FAILED', { phase: 'Failed' });
     const refused = run('cutover', async () => ({ output: {} }), {}, { JOB_ID: 'job-2' });
     expect(await refused.code).toBe(1);

@@ -8,7 +8,9 @@ import { replicationObjectName } from '../../../src/jobs/naming.ts';
 describe('engineJobId', () => {
   it('is the job id itself when it makes a valid slot name, as the workflow computes the names', () => {
     expect(engineJobId('shop_move_1', 'shop')).toBe('shop_move_1');
-    expect(replicationObjectName(engineJobId('shop_move_1', 'shop'), 'shop')).toMatch(/^dbr_shop_move_1_shop_[0-9a-f]{6}$/);
+    expect(replicationObjectName(engineJobId('shop_move_1', 'shop'), 'shop')).toMatch(
+      /^dbr_shop_move_1_shop_[0-9a-f]{6}$/,
+    );
   });
 
   it('is a hash, the same for every database of the job, for other ids, and always makes a valid name', () => {
@@ -16,7 +18,11 @@ describe('engineJobId', () => {
     expect(a).toMatch(/^[0-9a-f]{12}$/);
     expect(engineJobId('Job-2025.01', 'crm')).toBe(a);
     expect(engineJobId('Job-2025.02', 'shop')).not.toBe(a);
-    for (const [jobId, db] of [['x'.repeat(128), 'A Very Long Database Name With Spaces And More'], ['a'.repeat(50), 'shop'], ['Upper', 'shop']] as const) {
+    for (const [jobId, db] of [
+      ['x'.repeat(128), 'A Very Long Database Name With Spaces And More'],
+      ['a'.repeat(50), 'shop'],
+      ['Upper', 'shop'],
+    ] as const) {
       expect(replicationObjectName(engineJobId(jobId, db), db)).toMatch(/^[a-z0-9_]{1,63}$/);
     }
     expect(engineJobId('a'.repeat(50), 'shop')).toMatch(/^[0-9a-f]{12}$/);
@@ -26,14 +32,25 @@ describe('engineJobId', () => {
 describe('scopeFilters', () => {
   const sources = ['shop', 'crm'];
   it('keeps the rules of this database and unqualified ones, drops those of other databases', () => {
-    const scoped = scopeFilters({
-      includeDatabases: ['shop', 'crm'],
-      includeTables: ['shop.orders', 'crm.contacts', 'shop.public.items', 'crm.public.leads', 'sales.invoices', 'lonely'],
-      excludeTables: ['crm.audit'],
-      schemaOnlyTables: ['shop."Big Log"'],
-      timeFilters: ['shop.events:at:6 months', 'crm.events:at:1 year'],
-      tableFilters: ["crm.contacts:region = 'eu'", "shop.orders:status <> 'x'"],
-    }, 'shop', sources);
+    const scoped = scopeFilters(
+      {
+        includeDatabases: ['shop', 'crm'],
+        includeTables: [
+          'shop.orders',
+          'crm.contacts',
+          'shop.public.items',
+          'crm.public.leads',
+          'sales.invoices',
+          'lonely',
+        ],
+        excludeTables: ['crm.audit'],
+        schemaOnlyTables: ['shop."Big Log"'],
+        timeFilters: ['shop.events:at:6 months', 'crm.events:at:1 year'],
+        tableFilters: ["crm.contacts:region = 'eu'", "shop.orders:status <> 'x'"],
+      },
+      'shop',
+      sources,
+    );
     expect(scoped).toEqual({
       includeDatabases: ['shop'],
       excludeDatabases: [],
@@ -47,17 +64,42 @@ describe('scopeFilters', () => {
   });
 
   it('narrows an empty plan to the one database', () => {
-    expect(scopeFilters({}, 'crm', sources)).toEqual({ includeDatabases: ['crm'], excludeDatabases: [], includeTables: [], excludeTables: [], schemaOnlyTables: [], timeFilters: [], tableFilters: [] });
+    expect(scopeFilters({}, 'crm', sources)).toEqual({
+      includeDatabases: ['crm'],
+      excludeDatabases: [],
+      includeTables: [],
+      excludeTables: [],
+      schemaOnlyTables: [],
+      timeFilters: [],
+      tableFilters: [],
+    });
   });
 });
 
 const state = (tables: number): JobState => ({
-  version: 1, jobId: 'abc123def456', createdAt: '2025-01-01T00:00:00.000Z', updatedAt: '2025-01-01T00:00:00.000Z', source: 'db:5432', target: 'db2:5432',
-  filters: { includeDatabases: ['shop'] }, noSync: false, timeFilters: [],
+  version: 1,
+  jobId: 'abc123def456',
+  createdAt: '2025-01-01T00:00:00.000Z',
+  updatedAt: '2025-01-01T00:00:00.000Z',
+  source: 'db:5432',
+  target: 'db2:5432',
+  filters: { includeDatabases: ['shop'] },
+  noSync: false,
+  timeFilters: [],
   databases: {
     shop: {
-      source: 'shop', target: 'shop', createdTargetDatabase: true, publication: 'dbr_x', slot: 'dbr_x', slotCreated: true, consistentPoint: '0/1A2B3C', steps: { schema: { seconds: 1.5 } },
-      copied: Object.fromEntries(Array.from({ length: tables }, (_, i) => [`public.table_${i}`, { rows: i, bytes: i * 10, seconds: 0.1 }])), done: false,
+      source: 'shop',
+      target: 'shop',
+      createdTargetDatabase: true,
+      publication: 'dbr_x',
+      slot: 'dbr_x',
+      slotCreated: true,
+      consistentPoint: '0/1A2B3C',
+      steps: { schema: { seconds: 1.5 } },
+      copied: Object.fromEntries(
+        Array.from({ length: tables }, (_, i) => [`public.table_${i}`, { rows: i, bytes: i * 10, seconds: 0.1 }]),
+      ),
+      done: false,
     },
   },
 });

@@ -4,10 +4,22 @@ import type { CopyProgress } from '../../../src/snapshot/init.ts';
 import { TaskMetrics, taskMetricSink } from '../../../src/task/task-metrics.ts';
 import { captureLogs } from '../../support/lambda.ts';
 
-interface Emf { _aws: { CloudWatchMetrics: { Namespace: string; Dimensions: string[][]; Metrics: { Name: string; Unit: string }[] }[] }; [key: string]: unknown }
+interface Emf {
+  _aws: {
+    CloudWatchMetrics: { Namespace: string; Dimensions: string[][]; Metrics: { Name: string; Unit: string }[] }[];
+  };
+  [key: string]: unknown;
+}
 
 const MB = 1024 * 1024;
-const progress = (bytesDone: number, rowsDone: number): CopyProgress => ({ database: 'shop', bytesDone, bytesTotal: 500 * MB, tablesDone: 1, tablesTotal: 3, rowsDone });
+const progress = (bytesDone: number, rowsDone: number): CopyProgress => ({
+  database: 'shop',
+  bytesDone,
+  bytesTotal: 500 * MB,
+  tablesDone: 1,
+  tablesTotal: 3,
+  rowsDone,
+});
 
 afterEach(() => {
   delete process.env.POWERTOOLS_METRICS_NAMESPACE;
@@ -19,7 +31,13 @@ function emf(fn: (m: TaskMetrics, tick: (ms: number) => void) => void): Emf[] {
   let now = 1_000_000;
   const logs = captureLogs();
   try {
-    const metrics = new TaskMetrics({ sink: taskMetricSink(), jobId: 'shop-1', database: 'shop', everyMs: 60_000, now: () => now });
+    const metrics = new TaskMetrics({
+      sink: taskMetricSink(),
+      jobId: 'shop-1',
+      database: 'shop',
+      everyMs: 60_000,
+      now: () => now,
+    });
     fn(metrics, (ms) => (now += ms));
   } finally {
     logs.stop();
@@ -44,22 +62,38 @@ describe('the task metrics', () => {
     expect(docs[0]!._aws.CloudWatchMetrics[0]).toEqual({
       Namespace: 'DatabaseReplicator/Test',
       Dimensions: [['JobId', 'Database']],
-      Metrics: [{ Name: 'CopyRowsCopied', Unit: 'Count' }, { Name: 'CopyBytesCopied', Unit: 'Bytes' }, { Name: 'CopyThroughput', Unit: 'Megabytes/Second' }],
+      Metrics: [
+        { Name: 'CopyRowsCopied', Unit: 'Count' },
+        { Name: 'CopyBytesCopied', Unit: 'Bytes' },
+        { Name: 'CopyThroughput', Unit: 'Megabytes/Second' },
+      ],
     });
     // 600 MB in the first 60 s: 10 MB/s; then 50 MB in 10 s: 5 MB/s.
-    expect(docs[0]).toMatchObject({ JobId: 'shop-1', Database: 'shop', CopyRowsCopied: 2000, CopyBytesCopied: 600 * MB, CopyThroughput: 10 });
+    expect(docs[0]).toMatchObject({
+      JobId: 'shop-1',
+      Database: 'shop',
+      CopyRowsCopied: 2000,
+      CopyBytesCopied: 600 * MB,
+      CopyThroughput: 10,
+    });
     expect(docs[1]).toMatchObject({ CopyRowsCopied: 2500, CopyBytesCopied: 650 * MB, CopyThroughput: 5 });
     expect(docs[0]).not.toHaveProperty('service');
     for (const doc of docs) {
       const { Dimensions, Metrics } = doc._aws.CloudWatchMetrics[0]!;
-      for (const m of Metrics) expect(PUBLISHED_METRICS).toContainEqual(expect.objectContaining({ name: m.Name, unit: m.Unit, dimensions: Dimensions[0] }));
+      for (const m of Metrics)
+        expect(PUBLISHED_METRICS).toContainEqual(
+          expect.objectContaining({ name: m.Name, unit: m.Unit, dimensions: Dimensions[0] }),
+        );
     }
   });
 
   it("publish verify's differences per job and database, as the dashboard graphs them", () => {
     const [doc, ...rest] = emf((m) => m.verifyDifferences(7));
     expect(rest).toEqual([]);
-    expect(doc!._aws.CloudWatchMetrics[0]).toMatchObject({ Dimensions: [['JobId', 'Database']], Metrics: [{ Name: METRIC.verifyDatabaseDifferences.name, Unit: 'Count' }] });
+    expect(doc!._aws.CloudWatchMetrics[0]).toMatchObject({
+      Dimensions: [['JobId', 'Database']],
+      Metrics: [{ Name: METRIC.verifyDatabaseDifferences.name, Unit: 'Count' }],
+    });
     expect(doc).toMatchObject({ JobId: 'shop-1', Database: 'shop', VerifyDifferences: 7 });
   });
 
