@@ -8,9 +8,6 @@ export default defineConfig({
     testTimeout: 60_000,
     hookTimeout: 120_000,
     pool: 'forks',
-    // Two files at a time even on two cores (vitest's default there is one): most of a test's time is
-    // spent waiting on PostgreSQL and on the CLI's child processes, and each file has its own databases.
-    maxWorkers: 2,
     // Concurrent tests of one file share the two cores with the other files' workers.
     maxConcurrency: 3,
     reporters: ['default', './test/support/summary-reporter.ts'],

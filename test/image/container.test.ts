@@ -162,7 +162,18 @@ describe('the Fargate image, reproduced without Docker', () => {
         return `${step} exited ${r.exitCode} in the image folder (${why}):\n${stderr.split('\n').slice(-20).join('\n')}`;
       };
       expect(snapshot.exitCode, problem('snapshot', snapshot)).toBe(0);
-      expect(JSON.parse(String(snapshot.stdout))).toMatchObject({
+      // The task's stdout: its metrics as CloudWatch embedded-metric lines, then one result line.
+      const lines = (stdout: unknown) =>
+        String(stdout)
+          .trim()
+          .split('\n')
+          .map((l) => JSON.parse(l) as Record<string, unknown>);
+      const result = (stdout: unknown) =>
+        lines(stdout)
+          .filter((l) => !('_aws' in l))
+          .at(-1);
+      expect(lines(snapshot.stdout).some((l) => '_aws' in l && 'CopyRowsCopied' in l)).toBe(true);
+      expect(result(snapshot.stdout)).toMatchObject({
         ok: true,
         jobId,
         database,
@@ -173,7 +184,7 @@ describe('the Fargate image, reproduced without Docker', () => {
 
       const subscribe = await runTask('subscribe', overrides);
       expect(subscribe.exitCode, problem('subscribe', subscribe)).toBe(0);
-      expect(JSON.parse(String(subscribe.stdout))).toMatchObject({
+      expect(result(subscribe.stdout)).toMatchObject({
         ok: true,
         subcommand: 'subscribe',
         action: 'created',

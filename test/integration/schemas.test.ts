@@ -7,7 +7,7 @@ import { afterAll, describe, expect, inject, it } from 'vitest';
 import { clusterUrl } from '../../scripts/support/cluster.ts';
 import { endpoints, runCli, type CliRun } from '../support/cli.ts';
 import { dropReplicationObjects, expectSameTables, replicationObjectsOnSource } from '../support/compare.ts';
-import { createTestDatabase, withClient } from '../support/db.ts';
+import { createTestDatabase, withClient, SUBSCRIPTIONS_OF_THIS_DATABASE } from '../support/db.ts';
 
 const { source, target } = inject('clusters');
 const stateDirs: string[] = [];
@@ -351,8 +351,11 @@ describe('status while the apply worker keeps failing', () => {
     const errors = () =>
       withClient(target, db, async (c) =>
         Number(
-          (await c.query<{ n: string }>('SELECT sum(apply_error_count)::text AS n FROM pg_stat_subscription_stats'))
-            .rows[0]!.n,
+          (
+            await c.query<{ n: string }>(
+              `SELECT sum(apply_error_count)::text AS n FROM pg_stat_subscription_stats WHERE ${SUBSCRIPTIONS_OF_THIS_DATABASE}`,
+            )
+          ).rows[0]!.n,
         ),
       );
     while ((await errors()) === 0) await new Promise((r) => setTimeout(r, 200));

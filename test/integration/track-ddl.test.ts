@@ -11,7 +11,15 @@ import {
   replicationObjectsOnSource,
   waitForSubscriptionCatchUp,
 } from '../support/compare.ts';
-import { connectAs, createTestDatabase, createTestRole, edgeCasesSql, runPsqlFile, withClient } from '../support/db.ts';
+import {
+  connectAs,
+  createTestDatabase,
+  createTestRole,
+  edgeCasesSql,
+  runPsqlFile,
+  withClient,
+  SUBSCRIPTIONS_OF_THIS_DATABASE,
+} from '../support/db.ts';
 import { useScratch } from '../support/scratch.ts';
 import { deriveJobId, ddlCaptureName } from '../../src/jobs/naming.ts';
 import { parseConnectionUrl } from '../../src/connection/url.ts';
@@ -71,7 +79,7 @@ async function applyErrors(db: string): Promise<number> {
     Number(
       (
         await c.query<{ n: string }>(
-          'SELECT coalesce(sum(apply_error_count), 0)::text AS n FROM pg_stat_subscription_stats',
+          `SELECT coalesce(sum(apply_error_count), 0)::text AS n FROM pg_stat_subscription_stats WHERE ${SUBSCRIPTIONS_OF_THIS_DATABASE}`,
         )
       ).rows[0]!.n,
     ),

@@ -1,6 +1,6 @@
 import { expect } from 'vitest';
 import type { ClusterInfo } from '../../scripts/support/cluster.ts';
-import { withClient } from './db.ts';
+import { withClient, SUBSCRIPTIONS_OF_THIS_DATABASE } from './db.ts';
 import { committedWalEnd } from '../../src/catalog/wal.ts';
 
 export interface TableFingerprint {
@@ -147,7 +147,7 @@ export async function waitForSubscriptionCatchUp(
   await withClient(target, targetDb, async (c) => {
     for (let i = 0; i < 240; i++) {
       const { rows } = await c.query<{ ok: boolean }>(
-        'SELECT latest_end_lsn >= $1::pg_lsn AS ok FROM pg_stat_subscription WHERE relid IS NULL',
+        `SELECT bool_and(latest_end_lsn >= $1::pg_lsn) AS ok FROM pg_stat_subscription WHERE relid IS NULL AND ${SUBSCRIPTIONS_OF_THIS_DATABASE}`,
         [lsn],
       );
       if (rows[0]?.ok) return;

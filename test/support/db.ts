@@ -106,3 +106,11 @@ export function edgeCasesSql(): string {
   }
   return path;
 }
+
+/**
+ * pg_stat_subscription and pg_stat_subscription_stats list the subscriptions of every database of the
+ * cluster, and other test files subscribe on the shared clusters at the same time: a condition that
+ * keeps the rows to the subscriptions of the connected database.
+ */
+export const SUBSCRIPTIONS_OF_THIS_DATABASE =
+  'subid IN (SELECT oid FROM pg_subscription WHERE subdbid = (SELECT oid FROM pg_database WHERE datname = current_database()))';

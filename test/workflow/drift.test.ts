@@ -5,7 +5,7 @@
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { clusterUrl } from '../../scripts/support/cluster.ts';
 import { dropReplicationObjects, fingerprintTables } from '../support/compare.ts';
-import { createTestDatabase, withClient } from '../support/db.ts';
+import { createTestDatabase, withClient, SUBSCRIPTIONS_OF_THIS_DATABASE } from '../support/db.ts';
 import { SUBSTITUTIONS, WorkflowHarness, type TaskHandler } from '../support/workflow-runner.ts';
 
 const { source, target } = inject('clusters');
@@ -50,7 +50,7 @@ function migrateBeforeFirstCheck(next: TaskHandler): TaskHandler {
       await withClient(target, db, async (c) => {
         for (let i = 0; i < 100; i++) {
           const { rows } = await c.query<{ n: string }>(
-            'SELECT coalesce(sum(apply_error_count), 0)::text AS n FROM pg_stat_subscription_stats',
+            `SELECT coalesce(sum(apply_error_count), 0)::text AS n FROM pg_stat_subscription_stats WHERE ${SUBSCRIPTIONS_OF_THIS_DATABASE}`,
           );
           if (Number(rows[0]!.n) > 0) return;
           await new Promise((r) => setTimeout(r, 200));

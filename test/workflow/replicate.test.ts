@@ -399,7 +399,13 @@ describe('the cleanup workflow', () => {
     const subscriptions = await withClient(
       target,
       db,
-      async (c) => (await c.query('SELECT subname FROM pg_subscription')).rows,
+      // pg_subscription is shared by every database of the cluster, and other test files subscribe beside this one.
+      async (c) =>
+        (
+          await c.query(
+            'SELECT subname FROM pg_subscription WHERE subdbid = (SELECT oid FROM pg_database WHERE datname = current_database())',
+          )
+        ).rows,
     );
     expect(subscriptions).toEqual([]);
     expect(harness.schedules.has(`verify-${jobId}`)).toBe(false);
