@@ -1,3 +1,4 @@
+import { ACCESS_DENIED } from '../errors/aws-errors.ts';
 import { GetSecretValueCommand, type SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { z } from 'zod';
 import { registerSecret } from './redact.ts';
@@ -27,15 +28,6 @@ export class MissingPermission extends Error {
     this.action = action;
   }
 }
-
-/** The names AWS services give an authorization failure (RDS's query API, JSON APIs and EC2-style APIs). */
-const ACCESS_DENIED = new Set([
-  'AccessDenied',
-  'AccessDeniedException',
-  'UnauthorizedOperation',
-  'NotAuthorized',
-  'UnauthorizedException',
-]);
 
 export function isAccessDenied(error: unknown): boolean {
   if (!(error instanceof Error)) return false;

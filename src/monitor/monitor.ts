@@ -1,7 +1,12 @@
 import type pg from 'pg';
 import { readServerFacts } from '../catalog/server.ts';
 import { isTerminal, type JobStore } from '../jobs/index.ts';
-import { readSlotStatus, readSubscriptionStatus, type SubscriptionStatus } from '../replication/status.ts';
+import {
+  NO_SUBSCRIPTION,
+  readSlotStatus,
+  readSubscriptionStatus,
+  type SubscriptionStatus,
+} from '../replication/status.ts';
 import { toReading, type ReplicationReading } from './readings.ts';
 import {
   dropRetainingSlot,
@@ -68,19 +73,7 @@ export interface MonitorReport {
 }
 
 export const GUARD_STEP = 'WAL-retention guard';
-const UNREAD: SubscriptionStatus = {
-  exists: false,
-  enabled: false,
-  workerRunning: false,
-  receivedLsn: null,
-  latestEndLsn: null,
-  lastMessageAt: null,
-  lagSeconds: null,
-  tables: {},
-  applyErrors: null,
-  syncErrors: null,
-  workerAgeSeconds: null,
-};
+const UNREAD: SubscriptionStatus = { ...NO_SUBSCRIPTION, tables: {} };
 
 export async function monitorJob(job: MonitoredJob, deps: MonitorDependencies): Promise<MonitorReport> {
   const now = deps.now ?? (() => new Date());

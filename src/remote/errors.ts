@@ -1,5 +1,6 @@
 // The remote mode's two kinds of failure, so the CLI can tell a usage problem (exit 2) from a
 // workflow or AWS problem (exit 1). Messages are one sentence saying what to do; never a secret.
+import { ACCESS_DENIED } from '../errors/aws-errors.ts';
 
 /** The request cannot be served as given (a missing flag, a deployment that lacks a workflow): exit 2. */
 export class RemoteUsageError extends Error {
@@ -15,14 +16,6 @@ export class RemoteFailure extends Error {
 export function awsErrorName(error: unknown): string {
   return (error as { name?: string } | undefined)?.name ?? '';
 }
-
-const ACCESS_DENIED = new Set([
-  'AccessDenied',
-  'AccessDeniedException',
-  'UnauthorizedOperation',
-  'NotAuthorized',
-  'UnauthorizedException',
-]);
 
 /**
  * An AWS error as one sentence: a permission problem names the action to grant, anything else keeps

@@ -29,6 +29,21 @@ export interface SubscriptionStatus {
   workerAgeSeconds: number | null;
 }
 
+/** A subscription that does not exist (or could not be read): nothing known of it. */
+export const NO_SUBSCRIPTION: Readonly<SubscriptionStatus> = {
+  exists: false,
+  enabled: false,
+  workerRunning: false,
+  receivedLsn: null,
+  latestEndLsn: null,
+  lastMessageAt: null,
+  lagSeconds: null,
+  tables: {},
+  applyErrors: null,
+  syncErrors: null,
+  workerAgeSeconds: null,
+};
+
 export type Verdict = 'initializing' | 'catching up' | 'in sync' | 'broken';
 
 export interface DatabaseStatus {
@@ -105,19 +120,7 @@ export async function readSubscriptionStatus(
     [name],
   );
   if (sub.rowCount === 0) {
-    return {
-      exists: false,
-      enabled: false,
-      workerRunning: false,
-      receivedLsn: null,
-      latestEndLsn: null,
-      lastMessageAt: null,
-      lagSeconds: null,
-      tables: {},
-      applyErrors: null,
-      syncErrors: null,
-      workerAgeSeconds: null,
-    };
+    return { ...NO_SUBSCRIPTION, tables: {} };
   }
   const s = sub.rows[0]!;
   const rels = await target.query<{ rel: string; state: string }>(
