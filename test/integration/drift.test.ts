@@ -1,12 +1,11 @@
 // Schema changes while replicating (issue 18): status names the drift and the DDL that fixes it,
 // sync --apply-ddl carries the additive changes across under a running writer, and leaves the
 // destructive ones to a person.
-import type pg from 'pg';
 import { describe, expect, inject, it } from 'vitest';
 import { clusterUrl } from '../../scripts/support/cluster.ts';
 import { endpoints, runCli, type CliRun } from '../support/cli.ts';
 import { dropReplicationObjects, fingerprintTables } from '../support/compare.ts';
-import { connectAs, createTestDatabase, edgeCasesSql, runPsqlFile, withClient } from '../support/db.ts';
+import { createTestDatabase, edgeCasesSql, runPsqlFile, startWriter, withClient } from '../support/db.ts';
 import { useScratch } from '../support/scratch.ts';
 
 const { source, target } = inject('clusters');
@@ -61,31 +60,6 @@ async function waitFor(
   }
 }
 
-/** Inserts and updates on the source until stopped; counts the inserts that committed. */
-function startWriter(db: string, sql: (i: number) => string): { stop: () => Promise<number> } {
-  let writing = true;
-  let committed = 0;
-  const done = (async () => {
-    const client: pg.Client = await connectAs(source, db);
-    try {
-      for (let i = 1; writing; i++) {
-        await client.query(sql(i));
-        committed++;
-        await new Promise((r) => setTimeout(r, 5));
-      }
-    } finally {
-      await client.end();
-    }
-  })();
-  return {
-    stop: async () => {
-      writing = false;
-      await done;
-      return committed;
-    },
-  };
-}
-
 async function expectTargetEqualsSource(db: string): Promise<void> {
   const [s, t] = await Promise.all([fingerprintTables(source, db), fingerprintTables(target, db)]);
   expect([...t.keys()]).toEqual([...s.keys()]);
@@ -104,6 +78,7 @@ describe('schema drift under a running writer', () => {
     expect((await cli(['init', '--yes'])).exitCode).toBe(0);
     expect((await cli(['sync'])).exitCode).toBe(0);
     const writer = startWriter(
+      source,
       db,
       (i) =>
         `BEGIN; INSERT INTO orders (amount) VALUES (${i}); UPDATE orders SET note = 'w${i}' WHERE id = ${1 + (i % 2000)}; INSERT INTO audit DEFAULT VALUES; COMMIT;`,
@@ -163,7 +138,7 @@ describe('schema drift under a running writer', () => {
         expect.stringMatching(/^ALTER PUBLICATION "\w+" ADD TABLE "public"."shipments"$/),
         expect.stringMatching(/^ALTER SUBSCRIPTION "\w+" REFRESH PUBLICATION WITH \(copy_data = true\)$/),
       ]);
-      const more = startWriter(db, (i) => `INSERT INTO shipments VALUES (${1000 + i}, ${i}, 'live')`);
+      const more = startWriter(source, db, (i) => `INSERT INTO shipments VALUES (${1000 + i}, ${i}, 'live')`);
       try {
         expect((await cli(['sync', '--apply-ddl'])).exitCode).toBe(0);
         await new Promise((r) => setTimeout(r, 500));

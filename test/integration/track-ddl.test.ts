@@ -1,7 +1,6 @@
 // init --track-ddl (issue 18): schema changes on the source are recorded by an event trigger into a
 // published log, and a trigger on the target's copy of the log applies the additive ones in stream
 // order, so replication goes on through them under a running writer. cleanup leaves nothing of it.
-import type pg from 'pg';
 import { describe, expect, inject, it } from 'vitest';
 import { clusterUrl, type ClusterInfo } from '../../scripts/support/cluster.ts';
 import { endpoints, runCli, type CliRun } from '../support/cli.ts';
@@ -12,11 +11,11 @@ import {
   waitForSubscriptionCatchUp,
 } from '../support/compare.ts';
 import {
-  connectAs,
   createTestDatabase,
   createTestRole,
   edgeCasesSql,
   runPsqlFile,
+  startWriter,
   withClient,
   SUBSCRIPTIONS_OF_THIS_DATABASE,
 } from '../support/db.ts';
@@ -46,31 +45,6 @@ async function database(prefix: string, sql: string): Promise<Run> {
     db,
     schema: ddlCaptureName(deriveJobId(parseConnectionUrl(s), parseConnectionUrl(t))),
     cli: (args) => runCli([...args, '--state-dir', state], endpoints(s, t)),
-  };
-}
-
-/** Inserts on the source until stopped; counts the transactions that committed. */
-function startWriter(db: string, sql: (i: number) => string): { stop: () => Promise<number> } {
-  let writing = true;
-  let committed = 0;
-  const done = (async () => {
-    const client: pg.Client = await connectAs(source, db);
-    try {
-      for (let i = 1; writing; i++) {
-        await client.query(sql(i));
-        committed++;
-        await new Promise((r) => setTimeout(r, 5));
-      }
-    } finally {
-      await client.end();
-    }
-  })();
-  return {
-    stop: async () => {
-      writing = false;
-      await done;
-      return committed;
-    },
   };
 }
 
@@ -129,6 +103,7 @@ describe('init --track-ddl under a running writer', () => {
     });
     expect((await cli(['sync'])).exitCode).toBe(0);
     const writer = startWriter(
+      source,
       db,
       (i) =>
         `BEGIN; INSERT INTO orders (amount) VALUES (${i}); UPDATE orders SET note = 'w${i}' WHERE id = ${1 + (i % 2000)}; INSERT INTO audit DEFAULT VALUES; COMMIT;`,

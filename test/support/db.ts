@@ -114,3 +114,32 @@ export function edgeCasesSql(): string {
  */
 export const SUBSCRIPTIONS_OF_THIS_DATABASE =
   'subid IN (SELECT oid FROM pg_subscription WHERE subdbid = (SELECT oid FROM pg_database WHERE datname = current_database()))';
+
+/** Runs `sql(i)` on the source database over and over until stopped; counts the statements that committed. */
+export function startWriter(
+  cluster: ClusterInfo,
+  db: string,
+  sql: (i: number) => string,
+): { stop: () => Promise<number> } {
+  let writing = true;
+  let committed = 0;
+  const done = (async () => {
+    const client = await connectAs(cluster, db);
+    try {
+      for (let i = 1; writing; i++) {
+        await client.query(sql(i));
+        committed++;
+        await new Promise((r) => setTimeout(r, 5));
+      }
+    } finally {
+      await client.end();
+    }
+  })();
+  return {
+    stop: async () => {
+      writing = false;
+      await done;
+      return committed;
+    },
+  };
+}

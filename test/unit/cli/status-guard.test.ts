@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { guardWarnings } from '../../../src/cli/commands/status.ts';
-import type { DatabaseStatus } from '../../../src/replication/status.ts';
+import { NO_SUBSCRIPTION, type DatabaseStatus } from '../../../src/replication/status.ts';
 
 // A slot with no subscription yet, as during init and between init and sync.
 const status = (over: Partial<DatabaseStatus> = {}): DatabaseStatus => ({
@@ -21,19 +21,7 @@ const status = (over: Partial<DatabaseStatus> = {}): DatabaseStatus => ({
     currentLsn: '0/5000000',
     confirmedFlushLsn: '0/1000000',
   },
-  subscription: {
-    exists: false,
-    enabled: false,
-    workerRunning: false,
-    receivedLsn: null,
-    latestEndLsn: null,
-    lastMessageAt: null,
-    lagSeconds: null,
-    tables: {},
-    applyErrors: null,
-    syncErrors: null,
-    workerAgeSeconds: null,
-  },
+  subscription: { ...NO_SUBSCRIPTION, tables: {} },
   ...over,
 });
 
