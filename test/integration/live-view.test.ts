@@ -18,6 +18,17 @@ const bin = fileURLToPath(new URL('../../bin/database-replicator.js', import.met
 const BAR =
   /^ {4}(public\.\S+) +\[[#.]{24}\] +(\d+)% {2}([\d,]+) rows, [\d.]+ [kMG]?B of ~[\d.]+ [kMG]?B, [\d.]+ [kMG]?B\/s, ETA (\d+ s|\d+ min \d+ s|finishing|-)$/;
 
+/** The accounts table's row count on each frame that shows its bar. */
+function accountRows(screen: string): number[] {
+  return screen
+    .split(CURSOR_HOME)
+    .slice(1)
+    .map((f) => stripVTControlCharacters(f).split(/\r?\n/))
+    .map((lines) => lines.map((l) => BAR.exec(l)).find((m) => m?.[1] === 'public.pgbench_accounts'))
+    .filter((m) => m !== undefined)
+    .map((m) => Number(m![3]!.replace(/,/g, '')));
+}
+
 describe('status --watch on a terminal during init', () => {
   it('redraws a view with a bar per table in flight, from the record of an init running in another process', async () => {
     const db = uniqueName('live');
@@ -25,15 +36,20 @@ describe('status --watch on a terminal during init', () => {
       for (const cluster of [source, target])
         await withClient(cluster, 'postgres', (c) => c.query(`DROP DATABASE IF EXISTS ${db} WITH (FORCE)`));
     });
-    // The bench dataset, small: two tables of about 70 MB that two workers copy at the same time.
-    await withClient(source, 'postgres', (c) => loadDataset(source, c, db, 0.15));
+    // The bench dataset, small: two tables of about 150 MB that two workers copy at the same time,
+    // for a few seconds even on a fast machine, so several frames show them.
+    await withClient(source, 'postgres', (c) => loadDataset(source, c, db, 0.3));
     const stateDir = scratch.stateDir();
     const env = { ...process.env, PGPASSWORD: undefined, ...endpoints(clusterUrl(source, db), clusterUrl(target, db)) };
     // The view starts first: no job recorded yet, then no slot, then the copy; none of it stops it.
-    const watch = new TerminalSession([process.execPath, bin, 'status', '--watch', '1', '--state-dir', stateDir], env, {
-      columns: 200,
-      rows: 60,
-    });
+    const watch = new TerminalSession(
+      [process.execPath, bin, 'status', '--watch', '0.5', '--state-dir', stateDir],
+      env,
+      {
+        columns: 200,
+        rows: 60,
+      },
+    );
     try {
       await watch.waitFor('database-replicator status: job ', 30_000);
       const init = execa(
@@ -42,8 +58,10 @@ describe('status --watch on a terminal during init', () => {
         { env, reject: false, stdin: 'ignore', timeout: 300_000 },
       );
       await watch.waitFor(/public\.\S+ +\[[#.]{24}\] +\d+%/, 240_000);
-      // A few frames more while the copy goes on.
-      await new Promise((r) => setTimeout(r, 2500));
+      // More frames while the copy goes on, until one shows the accounts table further on (or init ends).
+      let finished = false;
+      void init.finally(() => (finished = true));
+      while (!finished && new Set(accountRows(watch.output)).size < 2) await new Promise((r) => setTimeout(r, 250));
       const screen = watch.output;
       const done = await init;
       expect(done.exitCode, done.stderr).toBe(0);
@@ -71,9 +89,7 @@ describe('status --watch on a terminal during init', () => {
       const tables = both!.map((l) => BAR.exec(l)![1]);
       expect(tables).toEqual(expect.arrayContaining(['public.pgbench_accounts', 'public.wide']));
       // Rows grow from frame to frame as the copy streams.
-      const rowsOf = (bars: string[], t: string) =>
-        Number(BAR.exec(bars.find((l) => l.includes(`${t} `)) ?? '')?.[3]?.replace(/,/g, '') ?? -1);
-      const accounts = barsPerFrame.map((bars) => rowsOf(bars, 'public.pgbench_accounts')).filter((n) => n >= 0);
+      const accounts = accountRows(screen);
       expect(Math.max(...accounts)).toBeGreaterThan(Math.min(...accounts));
       expect(stripVTControlCharacters(screen)).toMatch(
         new RegExp(`${db}: initializing  \\|  lag .*  \\|  WAL retained .*  \\|  tables`),
