@@ -1,4 +1,4 @@
-import { execa, ExecaError } from 'execa';
+import type * as Execa from 'execa';
 import { join } from 'node:path';
 import { redact } from '../connection/redact.ts';
 import { findPostgresBinDir } from './binaries.ts';
@@ -15,6 +15,11 @@ export interface PgToolCall {
 }
 
 const resolved = new Map<string, string>();
+
+// execa and the hundred modules under it load with the first program run: most commands run none, and
+// every command pays for what it loads at start-up (status --watch beside an init, the tests' CLI runs).
+let execaModule: Promise<typeof Execa> | undefined;
+const loadExeca = () => (execaModule ??= import('execa'));
 
 /**
  * The child's environment: the caller's PG* settings only. Inherited ones (a PGSSLROOTCERT, PGSERVICE or
@@ -43,8 +48,8 @@ export function pgToolPath(tool: PgToolCall['tool'], minMajor = 0): string {
   return path;
 }
 
-function describeFailure(call: PgToolCall, error: unknown): PgToolError {
-  const stderr = error instanceof ExecaError ? String(error.stderr ?? '') : '';
+function describeFailure(call: PgToolCall, error: unknown, execa: typeof Execa): PgToolError {
+  const stderr = error instanceof execa.ExecaError ? String(error.stderr ?? '') : '';
   const lines = stderr
     .split('\n')
     .map((l) => l.trim())
@@ -59,8 +64,9 @@ function describeFailure(call: PgToolCall, error: unknown): PgToolError {
 }
 
 export async function runPgTool(call: PgToolCall, minMajor = 0): Promise<{ stdout: string; stderr: string }> {
+  const lib = await loadExeca();
   try {
-    const result = await execa(pgToolPath(call.tool, minMajor), call.args, {
+    const result = await lib.execa(pgToolPath(call.tool, minMajor), call.args, {
       env: childEnvironment(call.env),
       extendEnv: false,
       stdin: 'ignore',
@@ -68,7 +74,7 @@ export async function runPgTool(call: PgToolCall, minMajor = 0): Promise<{ stdou
     });
     return { stdout: String(result.stdout), stderr: String(result.stderr) };
   } catch (error) {
-    throw describeFailure(call, error);
+    throw describeFailure(call, error, lib);
   }
 }
 
@@ -78,7 +84,8 @@ export async function pipePgTools(
   consumer: PgToolCall,
   minMajor = 0,
 ): Promise<{ stderr: string }> {
-  const from = execa(pgToolPath(producer.tool, minMajor), producer.args, {
+  const lib = await loadExeca();
+  const from = lib.execa(pgToolPath(producer.tool, minMajor), producer.args, {
     env: childEnvironment(producer.env),
     extendEnv: false,
     stdin: 'ignore',
@@ -93,7 +100,7 @@ export async function pipePgTools(
     });
     return { stderr: String(result.stderr) };
   } catch (error) {
-    const failed = error instanceof ExecaError && error.command.includes(consumer.tool) ? consumer : producer;
-    throw describeFailure(failed, error);
+    const failed = error instanceof lib.ExecaError && error.command.includes(consumer.tool) ? consumer : producer;
+    throw describeFailure(failed, error, lib);
   }
 }

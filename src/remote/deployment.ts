@@ -3,7 +3,7 @@
 import { readFileSync, rmSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
-import { DescribeStacksCommand, type CloudFormationClient } from '@aws-sdk/client-cloudformation';
+import type { CloudFormationClient } from '@aws-sdk/client-cloudformation';
 import { z } from 'zod';
 import { writeJsonAtomic } from '../jobs/local-files.ts';
 import { awsErrorName, describeAwsError, RemoteFailure, RemoteUsageError } from './errors.ts';
@@ -142,6 +142,8 @@ export async function deploymentFromStack(
 ): Promise<Deployment> {
   let stack;
   try {
+    // The SDK loads when a stack is read: the CLI's local commands import this module and never do.
+    const { DescribeStacksCommand } = await import('@aws-sdk/client-cloudformation');
     stack = (await cloudFormation.send(new DescribeStacksCommand({ StackName: stackName }))).Stacks?.[0];
   } catch (error) {
     if (awsErrorName(error) === 'ValidationError' && /does not exist/i.test((error as Error).message)) {

@@ -17,7 +17,6 @@ import {
 } from '../../remote/deployment.ts';
 import { RemoteUsageError } from '../../remote/errors.ts';
 import { HOW_TO_CONFIGURE } from '../../remote/mode.ts';
-import { runRemoteCommand } from '../../remote/run.ts';
 import { loggerFor } from '../global-options.ts';
 import { EXIT_OK, UsageError, type CliIo } from '../io.ts';
 import { confirm } from '../prompt.ts';
@@ -139,6 +138,8 @@ export async function runRemote(
     };
     if (!runtime.interrupt) process.once('SIGINT', onSigint);
     try {
+      // The remote runtime and its SDK clients load only here: local commands start without them.
+      const { runRemoteCommand } = await import('../../remote/run.ts');
       setExitCode(await runRemoteCommand(request, ctx));
     } finally {
       process.off('SIGINT', onSigint);
