@@ -6,12 +6,11 @@ import { createSlotWithSnapshot, dropSlot, slotExists } from '../replication/slo
 import { copyTasks } from './copy.ts';
 import { timed, type DatabaseRun } from './database-run.ts';
 import { faultPoint } from './fault-points.ts';
-import type { CopyProgress } from './init.ts';
 import { applySequenceValues, copyLargeObjects } from './objects.ts';
 import { readSequenceValues, type SequenceValue } from '../catalog/sequences.ts';
 import { entriesByTable, PostDataScheduler, readArchiveEntries } from './post-data.ts';
 import { copyPreDataSchema, dumpPostDataSchema, type SchemaCopyOptions } from './schema.ts';
-import { TableCopies } from './table-copies.ts';
+import { CopyProgressTracker } from './table-copies.ts';
 import { copyInSnapshot } from './workers.ts';
 
 /** A first copy under the job slot's snapshot, with its post-data builds already under way. */
@@ -84,31 +83,12 @@ export async function copyFirstTime(
     result.analyzed = scheduler.built;
     let sequences: SequenceValue[] = [];
     const tasks = copyTasks(plan.tables, req.splitBytes);
-    const chunksLeft = new Map<string, number>();
-    const partial = new Map<string, { rows: number; bytes: number; seconds: number }>();
-    for (const t of tasks)
-      chunksLeft.set(
-        `${t.table.schema}.${t.table.name}`,
-        (chunksLeft.get(`${t.table.schema}.${t.table.name}`) ?? 0) + 1,
-      );
-    const progress: CopyProgress = {
-      database: plan.source,
-      bytesDone: 0,
-      bytesTotal: tasks.reduce((n, t) => n + t.bytes, 0),
-      tablesDone: 0,
-      tablesTotal: chunksLeft.size,
-      rowsDone: 0,
-    };
+    const progress = new CopyProgressTracker(plan.source, tasks, req.onProgress);
     const started = performance.now();
-    const tables = new TableCopies(tasks);
     await timed(db, 'data', save, () =>
       copyInSnapshot({
-        onTaskStart: (task) => tables.started(task),
-        onBytes: (n, task, rows) => {
-          progress.bytesDone += n;
-          tables.read(task, n, rows);
-          req.onProgress?.({ ...progress, finished: undefined, copying: tables.list() });
-        },
+        onTaskStart: (task) => progress.started(task),
+        onBytes: (n, task, rows) => progress.read(task, n, rows),
         source: sourceSpec,
         target: targetSpec,
         tls: req.tls,
@@ -128,20 +108,13 @@ export async function copyFirstTime(
           const key = `${task.table.schema}.${task.table.name}`;
           result.rows += done.rows;
           result.bytes += done.bytes;
-          const left = chunksLeft.get(key)! - 1;
-          chunksLeft.set(key, left);
-          const sum = partial.get(key) ?? { rows: 0, bytes: 0, seconds: 0 };
-          partial.set(key, {
-            rows: sum.rows + done.rows,
-            bytes: sum.bytes + done.bytes,
-            seconds: sum.seconds + done.seconds,
-          });
+          const copied = progress.done(task, done);
           // A split table counts as copied only once all its ranges are committed.
-          if (left === 0) db.copied[key] = partial.get(key)!;
+          if (copied) db.copied[key] = copied;
           save();
-          if (left === 0 && scheduler) {
+          if (copied && scheduler) {
             // The last table goes straight to the final pass, where its builds get every job.
-            if ([...chunksLeft.values()].every((n) => n === 0)) {
+            if (progress.allDone()) {
               finishing ??= scheduler.finish(req.jobs);
               // Awaited in the post-data step; marked handled here so a failure meanwhile is not fatal.
               finishing.catch(() => undefined);
@@ -149,10 +122,7 @@ export async function copyFirstTime(
               scheduler.tableCopied(key);
             }
           }
-          progress.rowsDone += done.rows;
-          if (left === 0) progress.tablesDone++;
-          tables.done(task, done);
-          req.onProgress?.({ ...progress, finished: { table: task.key, ...done }, copying: tables.list() });
+          progress.announce(task, done);
           req.logger.debug(
             `${plan.source}: copied ${task.key} (${done.rows} rows, ${done.bytes} bytes, ${done.seconds.toFixed(2)} s)`,
           );

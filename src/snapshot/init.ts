@@ -18,7 +18,6 @@ import { copyFirstTime, type FirstCopy } from './first-copy.ts';
 import { readArchiveEntries } from './post-data.ts';
 import { restoreMissingEntries } from './post-data-present.ts';
 import { deriveJobId, replicationObjectName, resumeObjectName } from '../jobs/naming.ts';
-import type { TableCopy } from '../jobs/types.ts';
 import { planJob } from '../plan/job-plan.ts';
 import { copyRoles, type RoleCopyResult } from './roles.ts';
 import { dumpPostDataSchema, type SchemaCopyOptions } from './schema.ts';
@@ -26,6 +25,7 @@ import { LocalJobStore, type InitStep, type JobState } from './state.ts';
 import { JobFinishedError, JobLockedError, lockJob } from './job-lock.ts';
 import { type TargetDrop } from './drop-target.ts';
 import { checkNewTargets, ensureTargetDatabase } from './target-database.ts';
+import type { CopyProgress } from './table-copies.ts';
 import { ResumeImpossibleError, resumeDatabase } from './resume-database.ts';
 import { analyzeInParallel, dropReplicationObjects } from './finish.ts';
 import { installDdlCapture } from '../ddl-capture/install.ts';
@@ -68,18 +68,7 @@ export interface InitRequest {
   onProgress?: (progress: CopyProgress) => void;
 }
 
-export interface CopyProgress {
-  database: string;
-  bytesDone: number;
-  bytesTotal: number;
-  tablesDone: number;
-  tablesTotal: number;
-  rowsDone: number;
-  /** The table just finished, if this event is for one. */
-  finished?: { table: string; rows: number; bytes: number; seconds: number };
-  /** The tables in flight (largest first) and the last finished, as of at most a second ago. */
-  copying?: TableCopy[];
-}
+export type { CopyProgress };
 
 export interface InitReport {
   jobId: string;

@@ -119,6 +119,7 @@ export async function resumeDatabase(
       subscriptionConninfo: subscriptionConninfo(withDatabase(req.source, plan.source), req.tls),
       secondName: resumeObjectName(run.jobId, plan.source),
       onSequences: (values) => (sequences = values),
+      ...(req.onProgress ? { onProgress: req.onProgress } : {}),
     });
     // Values read now are never behind the ones the copied rows used.
     await applySequenceValues(target, sequences ?? (await readSequenceValues(source)));

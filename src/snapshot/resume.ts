@@ -22,6 +22,7 @@ import { faultPoint } from './fault-points.ts';
 import { copyLargeObjects } from './objects.ts';
 import { readSequenceValues, type SequenceValue } from '../catalog/sequences.ts';
 import type { DatabaseState, ResumeRecord } from './state.ts';
+import { CopyProgressTracker, type CopyProgress } from './table-copies.ts';
 import { copyInSnapshot } from './workers.ts';
 
 /** Smaller tables are not worth a split: each range scans the table's pages from its own start. */
@@ -51,6 +52,8 @@ export interface ResumeRun {
   buildOwnEntries: (tables: string[]) => Promise<void>;
   /** Called with the sequence values read in the second snapshot. */
   onSequences: (values: SequenceValue[]) => void;
+  /** The copy's progress, as a first copy reports it (bars, job record), from what the stopped run committed. */
+  onProgress?: (progress: CopyProgress) => void;
   timeoutMs: number;
 }
 
@@ -259,14 +262,23 @@ async function copyUnderSecondSlot(run: ResumeRun, r: ResumeRecord): Promise<voi
     const left = leaves.reduce((n, t) => n + t.bytes, 0);
     const splitBytes = Math.min(run.copy.splitBytes, Math.max(MIN_SPLIT_BYTES, Math.ceil(left / run.copy.jobs)));
     let sequences: SequenceValue[] = [];
+    const tasks = copyTasks(leaves, splitBytes);
+    const kept = Object.entries(db.copied).filter(([k]) => !r.tables.includes(k));
+    const progress = new CopyProgressTracker(run.plan.source, tasks, run.onProgress, {
+      tables: kept.length,
+      rows: kept.reduce((n, [, t]) => n + t.rows, 0),
+      bytes: kept.reduce((n, [, t]) => n + t.bytes, 0),
+    });
     await copyInSnapshot({
       source: run.copy.source,
       target: run.copy.target,
       tls: run.copy.tls,
       snapshotName: exported.snapshotName,
       jobs: run.copy.jobs,
-      tasks: copyTasks(leaves, splitBytes),
+      tasks,
       binary: run.copy.binary,
+      onTaskStart: (task) => progress.started(task),
+      onBytes: (n, task, rows) => progress.read(task, n, rows),
       onSnapshotImported: exported.release,
       inSnapshot: async (s, t) => {
         sequences = await readSequenceValues(s);
@@ -280,7 +292,9 @@ async function copyUnderSecondSlot(run: ResumeRun, r: ResumeRecord): Promise<voi
           bytes: sum.bytes + result.bytes,
           seconds: sum.seconds + result.seconds,
         };
+        progress.done(task, result);
         save();
+        progress.announce(task, result);
         faultPoint('resume:table-copied');
       },
     });

@@ -1,5 +1,19 @@
 import { MAX_RECORDED_TABLE_COPIES, type TableCopy } from '../jobs/types.ts';
-import type { CopyTask } from './copy.ts';
+import type { CopyResult, CopyTask } from './copy.ts';
+
+/** Where a copy stands, for init's onProgress (the CLI's bars, the job record, the task's metrics). */
+export interface CopyProgress {
+  database: string;
+  bytesDone: number;
+  bytesTotal: number;
+  tablesDone: number;
+  tablesTotal: number;
+  rowsDone: number;
+  /** The table just finished, if this event is for one. */
+  finished?: { table: string; rows: number; bytes: number; seconds: number };
+  /** The tables in flight (largest first) and the last finished, as of at most a second ago. */
+  copying?: TableCopy[];
+}
 
 /** Tables in flight kept in a snapshot (the largest), and finished ones after them (the latest). */
 export const MAX_IN_FLIGHT = 20;
@@ -103,5 +117,81 @@ export class TableCopies {
       bytesExpected: c.bytesExpected,
       startedAt: new Date(c.startedAt || this.#now()).toISOString(),
     };
+  }
+}
+
+/**
+ * The copy's progress events: tables, rows and bytes committed so far (a split table counts once all
+ * its ranges are in), bytes as they stream, and the tables in flight. A resume starts it with what
+ * the stopped run had committed, so its bars and totals go on from there.
+ */
+export class CopyProgressTracker {
+  readonly #progress: CopyProgress;
+  readonly #tables: TableCopies;
+  readonly #rangesLeft = new Map<string, number>();
+  readonly #sums = new Map<string, { rows: number; bytes: number; seconds: number }>();
+  readonly #emit: (progress: CopyProgress) => void;
+
+  constructor(
+    database: string,
+    tasks: CopyTask[],
+    emit: ((progress: CopyProgress) => void) | undefined,
+    committed: { tables: number; rows: number; bytes: number } = { tables: 0, rows: 0, bytes: 0 },
+  ) {
+    for (const t of tasks) {
+      const key = `${t.table.schema}.${t.table.name}`;
+      this.#rangesLeft.set(key, (this.#rangesLeft.get(key) ?? 0) + 1);
+    }
+    this.#progress = {
+      database,
+      bytesDone: committed.bytes,
+      bytesTotal: committed.bytes + tasks.reduce((n, t) => n + t.bytes, 0),
+      tablesDone: committed.tables,
+      tablesTotal: committed.tables + this.#rangesLeft.size,
+      rowsDone: committed.rows,
+    };
+    this.#tables = new TableCopies(tasks);
+    this.#emit = emit ?? (() => undefined);
+  }
+
+  started(task: CopyTask): void {
+    this.#tables.started(task);
+  }
+
+  read(task: CopyTask, bytes: number, rows: number): void {
+    this.#progress.bytesDone += bytes;
+    this.#tables.read(task, bytes, rows);
+    this.#emit({ ...this.#progress, finished: undefined, copying: this.#tables.list() });
+  }
+
+  /**
+   * A range committed: the table's sums once its last range is in, else undefined. Nothing is told
+   * until `announce`: the caller records the range first, so what a reader sees is never ahead of it.
+   */
+  done(task: CopyTask, result: CopyResult): { rows: number; bytes: number; seconds: number } | undefined {
+    const key = `${task.table.schema}.${task.table.name}`;
+    const left = this.#rangesLeft.get(key)! - 1;
+    this.#rangesLeft.set(key, left);
+    const sum = this.#sums.get(key) ?? { rows: 0, bytes: 0, seconds: 0 };
+    const total = {
+      rows: sum.rows + result.rows,
+      bytes: sum.bytes + result.bytes,
+      seconds: sum.seconds + result.seconds,
+    };
+    this.#sums.set(key, total);
+    this.#progress.rowsDone += result.rows;
+    if (left === 0) this.#progress.tablesDone++;
+    this.#tables.done(task, result);
+    return left === 0 ? total : undefined;
+  }
+
+  /** Tells that the range `done` counted is recorded. */
+  announce(task: CopyTask, result: CopyResult): void {
+    this.#emit({ ...this.#progress, finished: { table: task.key, ...result }, copying: this.#tables.list() });
+  }
+
+  /** Every table's last range is in. */
+  allDone(): boolean {
+    return [...this.#rangesLeft.values()].every((n) => n === 0);
   }
 }

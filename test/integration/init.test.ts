@@ -483,6 +483,25 @@ describe('cleanup of one job', () => {
   });
 });
 
+interface RecordedCopy {
+  tablesDone?: number;
+  tablesTotal?: number;
+  copying?: { table: string; rows: number }[];
+}
+
+/** The database's entry in the job record the CLI keeps for status (undefined while it is being replaced). */
+function recordedCopy(state: string, db: string): RecordedCopy | undefined {
+  try {
+    const [job] = readdirSync(join(state, 'status'));
+    const record = JSON.parse(readFileSync(join(state, 'status', job!, 'job.json'), 'utf8')) as {
+      databases?: Record<string, RecordedCopy>;
+    };
+    return record.databases?.[db];
+  } catch {
+    return undefined;
+  }
+}
+
 describe('init resume after a kill', () => {
   it('keeps finished tables, re-copies the rest through the original slot, and ends consistent', async () => {
     const small = Array.from(
@@ -551,9 +570,25 @@ describe('init resume after a kill', () => {
       ]);
       expect(before.databases[db]!.steps.data).toBeUndefined();
 
-      // Run the same command again.
-      const resumed = await runCli(['init', '--yes', '--json', '--jobs', '2', '--state-dir', state], env);
+      // Run the same command again, reading the job record as `status --watch` does while it copies.
+      const running = runCli(['init', '--yes', '--json', '--jobs', '2', '--state-dir', state], env);
+      let finished = false;
+      void running.finally(() => (finished = true));
+      const seen: RecordedCopy[] = [];
+      // What the killed run recorded last is not the resume's.
+      const killedRunRecord = JSON.stringify(recordedCopy(state, db));
+      while (!finished) {
+        const copy = recordedCopy(state, db);
+        if (JSON.stringify(copy) !== killedRunRecord && copy?.copying?.some((t) => t.table === 'public.big'))
+          seen.push(copy);
+        await new Promise((r) => setTimeout(r, 50));
+      }
+      const resumed = await running;
       expect(resumed.exitCode, resumed.stderr).toBe(0);
+      // The resume shows its copy as the first run does: a bar for the table in flight, the kept tables counted.
+      expect(seen.length, 'no record of the resumed copy in flight').toBeGreaterThan(0);
+      expect(seen[0]).toMatchObject({ tablesDone: 5, tablesTotal: 6 });
+      expect(Math.max(...seen.map((c) => c.copying!.find((t) => t.table === 'public.big')!.rows))).toBeGreaterThan(0);
       expect(resumed.stderr).not.toMatch(/copied public\.small_/);
       const report = JSON.parse(resumed.stdout) as InitJson & {
         resumed: boolean;
