@@ -13,6 +13,9 @@ export interface LiveDatabase {
   lagBytes: number | null;
   lagSeconds: number | null;
   walRetainedBytes: number | null;
+  /** How old the lag and the WAL retained shown are (remote: the monitor's datapoint); absent when read just now. */
+  lagAgeSeconds?: number;
+  walRetainedAgeSeconds?: number;
   tablesReady: number | null;
   tablesTotal: number | null;
   warning?: string;
@@ -69,12 +72,20 @@ export function tableLine(t: TableCopy, at: Date, nameWidth: number): string {
   return `${name} ${bar(fraction)} ${String(Math.floor(fraction * 100)).padStart(2)}%  ${formatCount(t.rows)} rows, ${formatBytes(t.bytesDone)} of ~${formatBytes(t.bytesExpected)}, ${formatBytes(rate)}/s, ETA ${eta}`;
 }
 
+/** `40 s ago`, `2 min 5 s ago`. */
+export function ago(seconds: number): string {
+  return seconds < 60 ? `${Math.max(0, Math.round(seconds))} s ago` : `${formatSeconds(seconds)} ago`;
+}
+
 function databaseLines(d: LiveDatabase, now: Date): string[] {
+  const lagDetail = [
+    ...(d.lagBytes !== null && d.lagBytes > 0 && d.lagSeconds !== null ? [`${d.lagSeconds.toFixed(1)} s`] : []),
+    ...(d.lagAgeSeconds !== undefined ? [ago(d.lagAgeSeconds)] : []),
+  ];
   const lag =
-    d.lagBytes === null
-      ? '-'
-      : `${formatBytes(d.lagBytes)}${d.lagSeconds !== null && d.lagBytes > 0 ? ` (${d.lagSeconds.toFixed(1)} s)` : ''}`;
-  const wal = d.walRetainedBytes === null ? '-' : formatBytes(d.walRetainedBytes);
+    d.lagBytes === null ? '-' : `${formatBytes(d.lagBytes)}${lagDetail.length ? ` (${lagDetail.join(', ')})` : ''}`;
+  const walAge = d.walRetainedAgeSeconds !== undefined ? ` (${ago(d.walRetainedAgeSeconds)})` : '';
+  const wal = d.walRetainedBytes === null ? '-' : `${formatBytes(d.walRetainedBytes)}${walAge}`;
   const tables = d.tablesTotal ? `${d.tablesReady ?? 0}/${d.tablesTotal} ready` : '-';
   const lines = [`${d.database}: ${d.verdict}  |  lag ${lag}  |  WAL retained ${wal}  |  tables ${tables}`];
   if (d.reason) lines.push(`  ${d.reason}`);

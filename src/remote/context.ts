@@ -1,5 +1,6 @@
 // What every remote command runs with: the deployment, the AWS clients (passed in, so tests mock
 // them), where output goes, and the Ctrl-C signal that stops following.
+import type { CloudWatchClient } from '@aws-sdk/client-cloudwatch';
 import type { SchedulerClient } from '@aws-sdk/client-scheduler';
 import type { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import type { JobStore } from '../jobs/store.ts';
@@ -14,6 +15,8 @@ export interface RemoteClients {
   executions: Executions;
   secrets: SecretsManagerClient;
   scheduler: SchedulerClient;
+  /** The monitor's metrics for `status --remote --watch` (GetMetricData). */
+  cloudWatch: CloudWatchClient;
   /** The job table (DynamoDbJobStore on the deployment's JobTableName). */
   store: JobStore;
 }

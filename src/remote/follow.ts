@@ -29,7 +29,8 @@ export interface FollowOptions {
   /** Aborted (Ctrl-C): stop following, leave the execution running. */
   signal: AbortSignal;
   sleep?: (ms: number, signal: AbortSignal) => Promise<void>;
-  onUpdate: (snapshot: FollowSnapshot) => void;
+  /** Awaited before the next poll (a live view may read the monitor's metrics first). */
+  onUpdate: (snapshot: FollowSnapshot) => void | Promise<void>;
   /** onUpdate on every poll, changed or not (a live view redraws its clock and rates). */
   everyPoll?: boolean;
   /** The job table could not be read (told once; following goes on without progress). */
@@ -85,7 +86,7 @@ export async function followExecution(o: FollowOptions): Promise<FollowResult> {
       ...(job ? { job } : {}),
     };
     const key = snapshotKey(snapshot);
-    if (key !== lastKey || o.everyPoll) o.onUpdate(snapshot);
+    if (key !== lastKey || o.everyPoll) await o.onUpdate(snapshot);
     lastKey = key;
     if (description.status !== 'RUNNING' && description.status !== 'PENDING_REDRIVE') {
       if (description.status === 'SUCCEEDED') return { ...snapshot, detached: false };

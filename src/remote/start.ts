@@ -18,7 +18,7 @@ export async function followAndReport(
     workflow: Workflow;
     jobId: string;
     executionArn: string;
-    live?: (snapshot: FollowSnapshot) => void;
+    live?: (snapshot: FollowSnapshot) => void | Promise<void>;
   },
 ): Promise<{ code: number; result: FollowResult }> {
   const print = progress(ctx);

@@ -10,6 +10,7 @@ import { consoleUrl, namedForJob, type ExecutionDescription, type ExecutionSumma
 import { currentState, executionFailure, type ExecutionFailure } from './history.ts';
 import { remoteJobId } from './inputs.ts';
 import { remoteLiveView } from './live.ts';
+import { monitorMetrics } from './metric-readings.ts';
 import { readableJob, renderExecution, renderJob, type Workflow } from './render.ts';
 import { followAndReport } from './start.ts';
 
@@ -74,6 +75,13 @@ export async function remoteStatus(request: RemoteRequest, ctx: RemoteContext): 
             now: ctx.now,
             intervalSeconds: ctx.pollMs / 1000,
             columns: request.status.columns ?? 120,
+            metrics: monitorMetrics({
+              client: ctx.clients.cloudWatch,
+              stackName: ctx.deployment.stackName,
+              jobId,
+              now: ctx.now,
+              signal: ctx.signal,
+            }),
           })
         : undefined;
     const { code } = await followAndReport(ctx, {

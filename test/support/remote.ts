@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll } from 'vitest';
 import { CloudFormationClient } from '@aws-sdk/client-cloudformation';
+import { CloudWatchClient } from '@aws-sdk/client-cloudwatch';
 import { SchedulerClient } from '@aws-sdk/client-scheduler';
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { SFNClient } from '@aws-sdk/client-sfn';
@@ -93,6 +94,7 @@ export function testIo(
       cloudFormation: new CloudFormationClient(config),
       secrets: new SecretsManagerClient(config),
       scheduler: new SchedulerClient(config),
+      cloudWatch: new CloudWatchClient(config),
       executions: o.executions ?? sfnExecutions(new SFNClient(config)),
       store: (tableName) => new DynamoDbJobStore({ client: o.table!.doc, tableName }),
     };

@@ -42,7 +42,7 @@ export interface RemoteCliIo extends CliIo {
 
 /** The SDK is loaded only when remote mode runs, so local commands start as fast as before. */
 async function defaultClients(region: string | undefined): Promise<AwsClients> {
-  const [cfn, sm, sch, sfn, ddb, lib, jobs, ex] = await Promise.all([
+  const [cfn, sm, sch, sfn, ddb, lib, jobs, ex, cw] = await Promise.all([
     import('@aws-sdk/client-cloudformation'),
     import('@aws-sdk/client-secrets-manager'),
     import('@aws-sdk/client-scheduler'),
@@ -51,12 +51,14 @@ async function defaultClients(region: string | undefined): Promise<AwsClients> {
     import('@aws-sdk/lib-dynamodb'),
     import('../../jobs/dynamodb-store.ts'),
     import('../../remote/executions.ts'),
+    import('@aws-sdk/client-cloudwatch'),
   ]);
   const config = { ...(region ? { region } : {}), maxAttempts: 5 };
   return {
     cloudFormation: new cfn.CloudFormationClient(config),
     secrets: new sm.SecretsManagerClient(config),
     scheduler: new sch.SchedulerClient(config),
+    cloudWatch: new cw.CloudWatchClient(config),
     executions: ex.sfnExecutions(new sfn.SFNClient(config)),
     store: (tableName) =>
       new jobs.DynamoDbJobStore({ client: lib.DynamoDBDocumentClient.from(new ddb.DynamoDBClient(config)), tableName }),

@@ -104,4 +104,12 @@ describe('live view', () => {
     done.databases[0]!.progress = { ...done.databases[0]!.progress!, state: 'SUCCEEDED', tablesDone: 3 };
     expect(liveViewLines(done).some((l) => l.includes('['))).toBe(false);
   });
+
+  it('says how old a remote reading of the lag and WAL retained is, and nothing when it was read just now', () => {
+    const aged = frame();
+    Object.assign(aged.databases[0]!, { lagSeconds: 1.25, lagAgeSeconds: 125, walRetainedAgeSeconds: 40.4 });
+    expect(liveViewLines(aged)).toContain(
+      'shop: initializing  |  lag 2.0 kB (1.3 s, 2 min 5 s ago)  |  WAL retained 5.0 MB (40 s ago)  |  tables 0/3 ready',
+    );
+  });
 });
