@@ -9,6 +9,9 @@ import * as logs from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
 
 import { LAMBDA_MAIN_FIELDS, LAMBDA_TARGET, NEVER_BUNDLED, REQUIRE_SHIM } from './lambda-bundling.ts';
+import { metricsNamespace } from '../../src/monitor/metrics.ts';
+
+export { metricsNamespace };
 
 export { REQUIRE_SHIM } from './lambda-bundling.ts';
 
@@ -37,11 +40,6 @@ export interface ReplicatorFunctionProps {
 }
 
 const NAME = /^[a-z][a-z0-9-]{1,62}$/;
-
-/** The CloudWatch namespace of the functions' metrics (record-job's VerifyDifferences), one per stack. */
-export function metricsNamespace(stackName: string): string {
-  return `DatabaseReplicator/${stackName}`;
-}
 
 /** The network interface actions a function in a VPC needs (Lambda's own list); EC2 offers no narrower resource for them. */
 export const VPC_ENI_ACTIONS = [

@@ -190,3 +190,8 @@ export function publishReport(
     sink.publishStoredMetrics();
   }
 }
+
+/** The CloudWatch namespace the stack's functions and task publish in, one per stack (the CLI reads it too). */
+export function metricsNamespace(stackName: string): string {
+  return `DatabaseReplicator/${stackName}`;
+}

@@ -4,7 +4,7 @@
 // a failed call (no permission, throttling) becomes the view's note, never a crash of the watch.
 import { GetMetricDataCommand, type CloudWatchClient, type MetricDataQuery } from '@aws-sdk/client-cloudwatch';
 import { ACCESS_DENIED } from '../errors/aws-errors.ts';
-import { METRIC, type PublishedMetric } from '../monitor/metrics.ts';
+import { METRIC, metricsNamespace, type PublishedMetric } from '../monitor/metrics.ts';
 import { awsErrorName } from './errors.ts';
 
 /** The monitor's metrics the live view has a place for, per job and database. */
@@ -38,11 +38,6 @@ export const METRICS_WINDOW_MS = 5 * 60_000;
 const PERIOD_SECONDS = 60;
 /** GetMetricData takes at most 500 queries per request. */
 const MAX_QUERIES = 500;
-
-/** The namespace the stack's functions publish in (infra/lib/replicator-function.ts metricsNamespace). */
-export function metricsNamespace(stackName: string): string {
-  return `DatabaseReplicator/${stackName}`;
-}
 
 const queryId = (metric: number, database: number) => `m${metric}_${database}`;
 

@@ -22,7 +22,6 @@ import { JOB_DATABASE, METRIC, PUBLISHED_METRICS } from '../../../src/monitor/me
 import { profilePath, writeProfile, type Deployment } from '../../../src/remote/deployment.ts';
 import { remoteLiveDatabases } from '../../../src/remote/live.ts';
 import {
-  metricsNamespace,
   METRICS_REFRESH_MS,
   METRICS_WINDOW_MS,
   monitorMetrics,
@@ -97,8 +96,6 @@ describe("reading the monitor's metrics", () => {
     expect(input.EndTime).toEqual(now);
     expect(input.MetricDataQueries).toHaveLength(2 * Object.keys(VIEWED_METRICS).length);
     expect(new Set(input.MetricDataQueries!.map((q) => q.Id)).size).toBe(input.MetricDataQueries!.length);
-    // The stack's namespace as infra gives it to the functions (POWERTOOLS_METRICS_NAMESPACE).
-    expect(metricsNamespace(STACK)).toBe(stackNamespace(STACK));
     for (const metric of Object.values(VIEWED_METRICS)) {
       expect(PUBLISHED_METRICS).toContain(metric);
       expect(metric.dimensions).toEqual(JOB_DATABASE);
