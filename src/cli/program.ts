@@ -56,6 +56,8 @@ export function buildProgram(io: CliIo, setExitCode: (code: number) => void): Co
       .configureOutput({ writeOut: (s) => io.stdout(s), writeErr: (s) => io.stderr(redact(s)) })
       .showHelpAfterError('(run with --help for usage)');
   }
+  for (const command of commands.flatMap((c) => [c, ...c.commands]))
+    command.description(asParagraphs(command.description()));
   for (const command of commands) {
     // Every command with a remote mode explains the modes under its own --help too.
     if (['init', 'sync', 'status', 'verify', 'cutover', 'cleanup'].includes(command.name()))
@@ -63,6 +65,15 @@ export function buildProgram(io: CliIo, setExitCode: (code: number) => void): Co
     program.addCommand(command);
   }
   return program;
+}
+
+/**
+ * Descriptions are written with line breaks for the source's sake; commander wraps each line again at
+ * the terminal's width (80 on a pipe), which broke every long line in two. Lines of a paragraph are
+ * joined so that commander alone wraps them; blank lines and indented lines (lists, examples) stay.
+ */
+export function asParagraphs(text: string): string {
+  return text.replace(/([^\n])\n(?=[^\n\s])/g, '$1 ');
 }
 
 /** Runs the CLI with `argv` (without node and script) and returns the exit code; never calls process.exit. */

@@ -38,6 +38,11 @@ describe('runCli', () => {
       const text = help.out.join('');
       expect(text).toContain(`Usage: database-replicator ${command}`);
       expect(text).toMatch(new RegExp(`Examples:[\\s\\S]*\\n  database-replicator ${command}`));
+      // Commander alone wraps the description: no line of a paragraph stops short of the width
+      // (lines broken in the source were each wrapped again, leaving a stub of a few words).
+      const description = text.split('\nOptions:')[0]!.split('\n').slice(2);
+      const stubs = description.filter((line, i) => line.trim() && description[i + 1]?.trim() && line.length < 50);
+      expect(stubs).toEqual([]);
     },
   );
 
