@@ -297,6 +297,31 @@ try {
     rmSync(state, { recursive: true, force: true });
   }
 
+  // status --watch beside init, same dataset, same run: the live view's refresh must not slow the copy.
+  // Before the catch-up scenario, whose write load changes the source.
+  const checkpoint = () =>
+    Promise.all([
+      withClient(source, 'postgres', (c) => c.query('CHECKPOINT')),
+      withClient(target, 'postgres', (c) => c.query('CHECKPOINT')),
+    ]).then(() => undefined);
+  const watchOverhead = await measureWatchOverhead({
+    cli,
+    jobs,
+    rounds,
+    work,
+    log,
+    sourceUrl: clusterUrl(source, 'bench'),
+    targetUrl: (db) => clusterUrl(target, db),
+    recreate,
+    settle: checkpoint,
+    check: async (db) => {
+      const got = await withClient(target, db, fingerprint);
+      for (const [table, fp] of Object.entries(expected))
+        if (got[table] !== fp)
+          throw new Error(`init beside status --watch produced a different ${table}; its time does not count.`);
+    },
+  });
+
   // verify against the naive method, on our last copy.
   const ours = databaseFor('database-replicator init');
   const verifyEnv = {
@@ -394,30 +419,6 @@ try {
       env,
     ).catch(() => undefined);
   }
-
-  // status --watch beside init, same dataset, same run: the live view's refresh must not slow the copy.
-  const checkpoint = () =>
-    Promise.all([
-      withClient(source, 'postgres', (c) => c.query('CHECKPOINT')),
-      withClient(target, 'postgres', (c) => c.query('CHECKPOINT')),
-    ]).then(() => undefined);
-  const watchOverhead = await measureWatchOverhead({
-    cli,
-    jobs,
-    rounds,
-    work,
-    log,
-    sourceUrl: clusterUrl(source, 'bench'),
-    targetUrl: (db) => clusterUrl(target, db),
-    recreate,
-    settle: checkpoint,
-    check: async (db) => {
-      const got = await withClient(target, db, fingerprint);
-      for (const [table, fp] of Object.entries(expected))
-        if (got[table] !== fp)
-          throw new Error(`init beside status --watch produced a different ${table}; its time does not count.`);
-    },
-  });
 
   const ourMedian = median(times['database-replicator init']!);
   const lines = [
