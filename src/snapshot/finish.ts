@@ -51,3 +51,14 @@ export async function analyzeInParallel(run: DatabaseRun, done: Set<string>): Pr
     }),
   );
 }
+
+/** ANALYZE of one table on a session of its own, beside whatever else runs. */
+export async function analyzeTable(run: DatabaseRun, key: string): Promise<void> {
+  const table = run.plan.tables.find((t) => `${t.schema}.${t.name}` === key)!;
+  const target = await run.openTarget(run.plan.target);
+  try {
+    await target.query(`ANALYZE ${quoteIdent(table.schema)}.${quoteIdent(table.name)}`);
+  } finally {
+    await target.end().catch(() => undefined);
+  }
+}

@@ -1,11 +1,11 @@
 import type pg from 'pg';
-import { quoteIdent } from '../catalog/ident.ts';
 import { withDatabase } from '../connection/url.ts';
 import { createPublication, publicationExists } from '../replication/publication.ts';
 import { createSlotWithSnapshot, dropSlot, slotExists } from '../replication/slot.ts';
 import { copyTasks } from './copy.ts';
 import { timed, type DatabaseRun } from './database-run.ts';
 import { faultPoint } from './fault-points.ts';
+import { analyzeTable } from './finish.ts';
 import { applySequenceValues, copyLargeObjects } from './objects.ts';
 import { readSequenceValues, type SequenceValue } from '../catalog/sequences.ts';
 import { entriesByTable, PostDataScheduler, readArchiveEntries } from './post-data.ts';
@@ -148,15 +148,5 @@ export async function copyFirstTime(
     throw error;
   } finally {
     await exported.release();
-  }
-}
-
-async function analyzeTable(run: DatabaseRun, key: string): Promise<void> {
-  const table = run.plan.tables.find((t) => `${t.schema}.${t.name}` === key)!;
-  const target = await run.openTarget(run.plan.target);
-  try {
-    await target.query(`ANALYZE ${quoteIdent(table.schema)}.${quoteIdent(table.name)}`);
-  } finally {
-    await target.end().catch(() => undefined);
   }
 }

@@ -10,6 +10,7 @@ import type { DatabasePlan } from '../plan/plan.ts';
 import { slotExists } from '../replication/slot.ts';
 import { subscriptionConninfo } from '../replication/subscription.ts';
 import { copyTasks } from './copy.ts';
+import { analyzeTable } from './finish.ts';
 import type { DatabaseRun } from './database-run.ts';
 import { applySequenceValues, copyLargeObjects } from './objects.ts';
 import { entriesByTable, readArchiveEntries } from './post-data.ts';
@@ -67,7 +68,7 @@ export async function resumeDatabase(
       target,
       jobs: req.jobs,
     };
-    const buildOwnEntries = async (tables: string[]) => {
+    const buildOwnEntries = async (tables: string[], options: { analyze?: boolean } = {}) => {
       const built = new Set(
         (
           await restoreMissingEntries(
@@ -77,7 +78,13 @@ export async function resumeDatabase(
         ).map((e) => e.dumpId),
       );
       // A table analyzed before the stop keeps its statistics; one whose indexes are new gets them again.
-      for (const k of tables) if (!(byTable.own.get(k) ?? []).some((e) => built.has(e.dumpId))) run.analyzed.add(k);
+      const rebuilt = tables.filter((k) => (byTable.own.get(k) ?? []).some((e) => built.has(e.dumpId)));
+      for (const k of tables) if (!rebuilt.includes(k)) run.analyzed.add(k);
+      if (!options.analyze) return;
+      for (const k of rebuilt) {
+        await analyzeTable(run, k);
+        run.analyzed.add(k);
+      }
     };
 
     // Unlogged tables are not published; copy them as they are now.

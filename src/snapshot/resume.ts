@@ -48,8 +48,11 @@ export interface ResumeRun {
   subscriptionConninfo: string;
   /** The name of the second slot, publication and subscription. */
   secondName: string;
-  /** Builds these tables' own indexes and keys, skipping those the target has: the apply worker finds rows by them. */
-  buildOwnEntries: (tables: string[]) => Promise<void>;
+  /**
+   * Builds these tables' own indexes and keys, skipping those the target has: the apply worker finds rows
+   * by them. With `analyze`, tables that got new indexes are analyzed at once, not in the last step.
+   */
+  buildOwnEntries: (tables: string[], options?: { analyze?: boolean }) => Promise<void>;
   /** Called with the sequence values read in the second snapshot. */
   onSequences: (values: SequenceValue[]) => void;
   /** The copy's progress, as a first copy reports it (bars, job record), from what the stopped run committed. */
@@ -122,8 +125,12 @@ export async function resumeWithSecondSlot(run: ResumeRun): Promise<{ recopied: 
         r.leftPublicationAt = await settledPoint(source, run.timeoutMs);
         save();
         faultPoint('resume:left-publication');
-        // The apply worker finds the rows an UPDATE or DELETE changes by their keys.
-        await run.buildOwnEntries(Object.keys(db.copied).filter((k) => !r.tables.includes(k)));
+        // The apply worker finds the rows an UPDATE or DELETE changes by their keys. Their ANALYZE
+        // runs here too, beside the copy, rather than after it.
+        await run.buildOwnEntries(
+          Object.keys(db.copied).filter((k) => !r.tables.includes(k)),
+          { analyze: true },
+        );
         await createSubscriptionAtSlot(target, {
           name: main,
           conninfo: run.subscriptionConninfo,
