@@ -20,7 +20,7 @@ export interface CommandRecordOptions {
   throttleMs?: number;
 }
 
-export function localJobStore(stateDir: string): JobStore {
+export function localJobStore(stateDir: string): LocalFileJobStore {
   return new LocalFileJobStore(stateDir);
 }
 

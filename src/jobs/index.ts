@@ -6,7 +6,20 @@ export {
   DEFAULT_RETENTION_DAYS,
   type DynamoDbJobStoreOptions,
 } from './dynamodb-store.ts';
-export { LocalFileJobStore, type LocalFileJobStoreOptions } from './local-store.ts';
+export { LocalFileJobStore, defaultStateDir, type LocalFileJobStoreOptions } from './local-store.ts';
+export {
+  CheckpointError,
+  INIT_STEPS,
+  MAX_PACKED_CHECKPOINT,
+  packCheckpoint,
+  unpackCheckpoint,
+  type DatabaseCheckpoint,
+  type InitCheckpoint,
+  type InitStep,
+  type ResumeRecord,
+  type TableProgress,
+} from './checkpoint.ts';
+export { CheckpointWriter } from './checkpoint-writer.ts';
 export {
   JobStoreError,
   JobNotFoundError,

@@ -3,27 +3,30 @@
 //   <dir>/status/<jobId>/job.json             the job record
 //   <dir>/status/<jobId>/steps/<key>.json     one file per step
 //   <dir>/status/<jobId>/verify/<key>.json    one file per verify run
-//   <dir>/status/<jobId>/.lock                held while the job record is read, changed and replaced
+//   <dir>/status/<jobId>/checkpoint.json      init's checkpoint of the whole job
+//   <dir>/status/<jobId>/checkpoints/<h>.json init's checkpoint of one database (h: a hash of its name)
+//   <dir>/status/<jobId>/files/               the job's files (init's post-data archive)
+//   <dir>/status/<jobId>/.lock                held while the job record or a checkpoint is read, changed and replaced
 //
-// A folder of its own: src/snapshot/state.ts owns <dir>/jobs/<jobId>.json and <dir>/jobs/<jobId>/,
-// and clean-up removes the latter whole. Files are written atomically with mode 0600. There is no
-// expiry here: local records stay until the folder is removed.
+// Files are written atomically with mode 0600. There is no expiry here: local records stay until
+// the folder is removed; clean-up removes the checkpoint and the files.
 import { createHash } from 'node:crypto';
-import { readdirSync } from 'node:fs';
+import { mkdirSync, readdirSync, rmSync } from 'node:fs';
+import { homedir } from 'node:os';
 import { join } from 'node:path';
 import type { z } from 'zod';
+import { checkedCheckpoint, type InitCheckpoint } from './checkpoint.ts';
 import { InvalidJobRecordError, JobExistsError, JobNotFoundError } from './errors.ts';
 import { readJson, withFileLock, writeJsonAtomic } from './local-files.ts';
 import {
   assertWritable,
   byNewest,
+  checked,
   newJobRecord,
   progressRecord,
   sortableTime,
-  stepRecord,
   stepSortKey,
   transitionFields,
-  validate,
   validJobId,
   validLimit,
   verifySortKey,
@@ -31,12 +34,8 @@ import {
 } from './rules.ts';
 import type { Clock, JobStore } from './store.ts';
 import {
-  jobPatchSchema,
   jobRecordSchema,
-  jobStateSchema,
-  newJobSchema,
   stepRecordSchema,
-  transitionExtraSchema,
   verifyRunRecordSchema,
   type DatabaseProgressInput,
   type JobPatch,
@@ -48,6 +47,13 @@ import {
   type TransitionExtra,
   type VerifyRunRecord,
 } from './types.ts';
+
+/** The state folder: DATABASE_REPLICATOR_STATE_DIR, else database-replicator under XDG_STATE_HOME or ~/.local/state. */
+export function defaultStateDir(env: NodeJS.ProcessEnv = process.env): string {
+  if (env.DATABASE_REPLICATOR_STATE_DIR) return env.DATABASE_REPLICATOR_STATE_DIR;
+  const base = env.XDG_STATE_HOME || join(homedir(), '.local', 'state');
+  return join(base, 'database-replicator');
+}
 
 export interface LocalFileJobStoreOptions {
   now?: Clock;
@@ -83,10 +89,27 @@ export class LocalFileJobStore implements JobStore {
   readonly root: string;
   readonly #now: Clock;
 
-  /** `dir` is the state folder (see defaultStateDir in src/snapshot/state.ts). */
+  /** Where an earlier version kept init's checkpoints (`<dir>/jobs/<jobId>.json`): read until cleaned up. */
+  readonly #legacy: string;
+
+  /** `dir` is the state folder (see defaultStateDir). */
   constructor(dir: string, options: LocalFileJobStoreOptions = {}) {
     this.root = join(dir, 'status');
+    this.#legacy = join(dir, 'jobs');
     this.#now = options.now ?? (() => new Date());
+  }
+
+  /** A folder for the job's files (e.g. init's post-data archive), made if missing; cleanup removes it. */
+  filesDir(jobId: string): string {
+    const dir = join(this.root, validJobId(jobId), 'files');
+    mkdirSync(dir, { recursive: true, mode: 0o700 });
+    return dir;
+  }
+
+  checkpointPath(jobId: string, database?: string): string {
+    if (database === undefined) return join(this.root, validJobId(jobId), 'checkpoint.json');
+    const hash = createHash('sha256').update(database).digest('hex').slice(0, 16);
+    return join(this.root, validJobId(jobId), 'checkpoints', `${hash}.json`);
   }
 
   jobPath(jobId: string): string {
@@ -120,7 +143,7 @@ export class LocalFileJobStore implements JobStore {
   }
 
   async createJob(job: NewJob): Promise<JobRecord> {
-    const input = validate(newJobSchema, job, 'job');
+    const input = checked.newJob(job);
     return withFileLock(join(this.root, input.jobId, '.lock'), () => {
       if (this.#read(input.jobId) !== undefined) throw new JobExistsError(input.jobId);
       const record = newJobRecord(input, this.#time());
@@ -153,15 +176,12 @@ export class LocalFileJobStore implements JobStore {
   }
 
   async updateJob(jobId: string, patch: JobPatch): Promise<JobRecord> {
-    validJobId(jobId);
-    const fields = validate(jobPatchSchema, patch, 'job update');
+    const fields = checked.patch(jobId, patch);
     return this.#change(jobId, undefined, (current) => ({ ...current, ...fields, updatedAt: this.#time() }));
   }
 
   async transition(jobId: string, to: JobState, extra: TransitionExtra = {}): Promise<JobRecord> {
-    validJobId(jobId);
-    const state = validate(jobStateSchema, to, 'job state');
-    const fields = validate(transitionExtraSchema, extra, 'job transition');
+    const { state, extra: fields } = checked.transition(jobId, to, extra);
     return this.#change(jobId, state, (current) => ({
       ...current,
       ...transitionFields(current, state, fields, this.#time()),
@@ -170,8 +190,7 @@ export class LocalFileJobStore implements JobStore {
   }
 
   async reopen(jobId: string, executionArn: string, phase: string): Promise<JobRecord> {
-    validJobId(jobId);
-    const fields = validate(transitionExtraSchema, { executionArn, phase }, 'job reopen');
+    const fields = checked.reopen(jobId, executionArn, phase);
     if (this.#read(jobId) === undefined) throw new JobNotFoundError(jobId);
     return withFileLock(join(this.root, jobId, '.lock'), () => {
       const current = this.#read(jobId);
@@ -181,8 +200,8 @@ export class LocalFileJobStore implements JobStore {
       const next: JobRecord = {
         ...rest,
         state: 'RUNNING',
-        phase: fields.phase!,
-        executionArn: fields.executionArn!,
+        phase: fields.phase,
+        executionArn: fields.executionArn,
         updatedAt: this.#time(),
       };
       writeJsonAtomic(this.jobPath(jobId), next);
@@ -200,13 +219,39 @@ export class LocalFileJobStore implements JobStore {
     }));
   }
 
+  async getCheckpoint(jobId: string, database?: string): Promise<InitCheckpoint | undefined> {
+    const path = this.checkpointPath(jobId, database);
+    const value =
+      readJson(path) ?? (database === undefined ? readJson(join(this.#legacy, `${jobId}.json`)) : undefined);
+    return value === undefined ? undefined : checkedCheckpoint(jobId, value);
+  }
+
+  async saveCheckpoint(jobId: string, checkpoint: InitCheckpoint, database?: string): Promise<void> {
+    const path = this.checkpointPath(jobId, database);
+    const value = checkedCheckpoint(jobId, checkpoint);
+    if (this.#read(jobId) === undefined) throw new JobNotFoundError(jobId);
+    // Synchronous while the lock is free: the file is written when this call returns.
+    await withFileLock(join(this.root, jobId, '.lock'), () => {
+      assertWritable(jobId, this.#read(jobId));
+      writeJsonAtomic(path, value);
+    });
+  }
+
+  async removeCheckpoint(jobId: string, database?: string): Promise<void> {
+    rmSync(this.checkpointPath(jobId, database), { force: true });
+    if (database !== undefined) return;
+    rmSync(join(this.root, jobId, 'files'), { recursive: true, force: true });
+    rmSync(join(this.#legacy, `${jobId}.json`), { force: true });
+    rmSync(join(this.#legacy, jobId), { recursive: true, force: true });
+  }
+
   /** Files do not expire: nothing to start. */
   async startRetention(jobId: string): Promise<void> {
     validJobId(jobId);
   }
 
   async putStep(step: StepRecord): Promise<StepRecord> {
-    const record = stepRecord(validate(stepRecordSchema, step, 'step'));
+    const record = checked.step(step);
     writeJsonAtomic(join(this.root, record.jobId, 'steps', fileName(stepSortKey(record), record.startedAt)), record);
     return record;
   }
@@ -216,7 +261,7 @@ export class LocalFileJobStore implements JobStore {
   }
 
   async putVerifyRun(run: VerifyRunRecord): Promise<VerifyRunRecord> {
-    const record = validate(verifyRunRecordSchema, run, 'verify run');
+    const record = checked.verifyRun(run);
     writeJsonAtomic(join(this.root, record.jobId, 'verify', fileName(verifySortKey(record), record.startedAt)), record);
     return record;
   }

@@ -10,7 +10,7 @@ import { consoleUrl, namedForJob, type ExecutionDescription, type ExecutionSumma
 import { currentState, executionFailure, type ExecutionFailure } from './history.ts';
 import { remoteJobId } from './inputs.ts';
 import { remoteLiveView } from './live.ts';
-import { readableJob, renderExecution, renderJob, type Workflow } from './render.ts';
+import { renderExecution, renderJob, type Workflow } from './render.ts';
 import { followAndReport } from './start.ts';
 
 const LISTED = 100;
@@ -120,7 +120,7 @@ export async function remoteStatus(request: RemoteRequest, ctx: RemoteContext): 
             ok,
             jobId,
             at: ctx.now().toISOString(),
-            job: readableJob(job),
+            job: job ?? null,
             execution: executionJson,
           },
           null,

@@ -47,7 +47,7 @@ export async function copyFirstTime(
   const exported = await createSlotWithSnapshot(sourceSpec, { role: 'source', ...req.tls }, db.slot, run.sourceMajor);
   db.slotCreated = true;
   db.consistentPoint = exported.consistentPoint;
-  save();
+  await save();
   faultPoint('init:slot');
   log(`${plan.source}: slot ${db.slot} created at ${exported.consistentPoint}; copying the snapshot`);
   let scheduler: PostDataScheduler | undefined;
@@ -138,7 +138,7 @@ export async function copyFirstTime(
           });
           // A split table counts as copied only once all its ranges are committed.
           if (left === 0) db.copied[key] = partial.get(key)!;
-          save();
+          void save();
           if (left === 0 && scheduler) {
             // The last table goes straight to the final pass, where its builds get every job.
             if ([...chunksLeft.values()].every((n) => n === 0)) {
