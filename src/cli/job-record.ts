@@ -74,6 +74,16 @@ export class CommandRecord {
     });
   }
 
+  /**
+   * A new run of a job whose record has finished (init after cleanup, or a refresh): `replace` gives
+   * the job a new record (LocalFileJobStore.startOver), so this run, and its checkpoint, are recorded.
+   */
+  renew(replace: () => Promise<JobRecord>): Promise<void> {
+    return this.attempt(async () => {
+      if (this.finished) this.finished = isTerminal((await replace()).state);
+    });
+  }
+
   /** Init's copy progress for one database with its tables in flight (status --watch), written at most every `throttleMs`. */
   copyProgress(p: CopyProgress): void {
     const now = Date.now();

@@ -34,6 +34,7 @@ import {
 } from './rules.ts';
 import type { Clock, JobStore } from './store.ts';
 import {
+  isTerminal,
   jobRecordSchema,
   stepRecordSchema,
   verifyRunRecordSchema,
@@ -243,6 +244,27 @@ export class LocalFileJobStore implements JobStore {
     rmSync(join(this.root, jobId, 'files'), { recursive: true, force: true });
     rmSync(join(this.#legacy, `${jobId}.json`), { force: true });
     rmSync(join(this.#legacy, jobId), { recursive: true, force: true });
+  }
+
+  /**
+   * A new run of a job the CLI finished (init after cleanup, or a refresh with --drop-existing): a new
+   * RUNNING record with the same id and endpoints replaces the finished one, and its checkpoint goes;
+   * its steps and verify runs stay as its history. An unfinished job is returned as it is.
+   */
+  async startOver(jobId: string, phase: string): Promise<JobRecord> {
+    validJobId(jobId);
+    if (this.#read(jobId) === undefined) throw new JobNotFoundError(jobId);
+    return withFileLock(join(this.root, jobId, '.lock'), () => {
+      const current = this.#read(jobId);
+      if (!current) throw new JobNotFoundError(jobId);
+      if (!isTerminal(current.state)) return current;
+      const { source, target } = current;
+      const next = newJobRecord({ jobId, source, target, state: 'RUNNING', phase }, this.#time());
+      rmSync(this.checkpointPath(jobId), { force: true });
+      rmSync(join(this.root, jobId, 'checkpoints'), { recursive: true, force: true });
+      writeJsonAtomic(this.jobPath(jobId), next);
+      return next;
+    });
   }
 
   /** Files do not expire: nothing to start. */

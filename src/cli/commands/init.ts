@@ -213,7 +213,11 @@ export function initCommand(io: CliIo, setExitCode: (code: number) => void): Com
             }),
           confirm: async (plans, preview) => {
             const yes = await confirm(plans, preview.drops);
-            if (yes) await begin();
+            if (yes) {
+              await begin();
+              // A finished job runs again (after cleanup, or a refresh): it becomes a new run of the job.
+              await record.renew(() => store.startOver(jobId, 'Copy snapshot'));
+            }
             return yes;
           },
           onProgress: (p) => {

@@ -94,6 +94,31 @@ describe('LocalFileJobStore files', () => {
     expect(existsSync(join(dir, 'jobs', 'j1'))).toBe(false);
   });
 
+  it('starts a finished job over as a new run: a new RUNNING record, no checkpoint, the steps kept; an unfinished job stays as it is', async () => {
+    const created = await store.createJob({ ...job, state: 'RUNNING' });
+    expect(await store.startOver('j1', 'Copy snapshot')).toEqual(created);
+    await store.saveCheckpoint('j1', {
+      version: 1,
+      jobId: 'j1',
+      createdAt: '2025-01-01T00:00:00.000Z',
+      updatedAt: '2025-01-01T00:00:00.000Z',
+      source: 'a:5432/app',
+      target: 'b:5432/app',
+      filters: {},
+      noSync: true,
+      timeFilters: [],
+      databases: {},
+    });
+    await store.putStep({ jobId: 'j1', step: 'init', state: 'SUCCEEDED', startedAt: '2025-01-01T00:00:00.000Z' });
+    await store.transition('j1', 'SUCCEEDED', { phase: 'Snapshot copied' });
+    const renewed = await store.startOver('j1', 'Copy snapshot');
+    expect(renewed).toMatchObject({ jobId: 'j1', state: 'RUNNING', phase: 'Copy snapshot', source: job.source });
+    expect(renewed.endedAt).toBeUndefined();
+    expect(await store.getJob('j1')).toEqual(renewed);
+    expect(await store.getCheckpoint('j1')).toBeUndefined();
+    expect(await store.listSteps('j1')).toHaveLength(1);
+  });
+
   it('waits for a lock held by another writer, then applies the update', async () => {
     await store.createJob(job);
     const lock = join(dir, 'status', 'j1', '.lock');
