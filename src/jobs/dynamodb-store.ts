@@ -40,8 +40,6 @@ import {
   ALLOWED_FROM,
   byNewest,
   checked,
-  newJobRecord,
-  progressRecord,
   refusal,
   stepSortKey,
   transitionFields,
@@ -105,7 +103,7 @@ export class DynamoDbJobStore implements JobStore {
 
   async createJob(job: NewJob): Promise<JobRecord> {
     const now = this.#now();
-    const record = newJobRecord(checked.newJob(job), now.toISOString());
+    const record = checked.newJob(job, now.toISOString());
     try {
       await this.#client.send(
         new PutCommand({
@@ -219,9 +217,7 @@ export class DynamoDbJobStore implements JobStore {
   }
 
   async updateDatabaseProgress(jobId: string, database: string, progress: DatabaseProgressInput): Promise<JobRecord> {
-    validJobId(jobId);
-    const now = this.#now();
-    const entry = progressRecord(database, progress, now.toISOString());
+    const entry = checked.progress(jobId, database, progress, this.#now().toISOString());
     // One path inside the map: a concurrent writer for another database is never overwritten.
     return this.#update(jobId, undefined, setWhileUnfinished(['databases', database], entry, entry.updatedAt));
   }

@@ -22,8 +22,6 @@ import {
   assertWritable,
   byNewest,
   checked,
-  newJobRecord,
-  progressRecord,
   sortableTime,
   stepSortKey,
   transitionFields,
@@ -144,11 +142,10 @@ export class LocalFileJobStore implements JobStore {
   }
 
   async createJob(job: NewJob): Promise<JobRecord> {
-    const input = checked.newJob(job);
-    return withFileLock(join(this.root, input.jobId, '.lock'), () => {
-      if (this.#read(input.jobId) !== undefined) throw new JobExistsError(input.jobId);
-      const record = newJobRecord(input, this.#time());
-      writeJsonAtomic(this.jobPath(input.jobId), record);
+    const record = checked.newJob(job, this.#time());
+    return withFileLock(join(this.root, record.jobId, '.lock'), () => {
+      if (this.#read(record.jobId) !== undefined) throw new JobExistsError(record.jobId);
+      writeJsonAtomic(this.jobPath(record.jobId), record);
       return record;
     });
   }
@@ -211,8 +208,7 @@ export class LocalFileJobStore implements JobStore {
   }
 
   async updateDatabaseProgress(jobId: string, database: string, progress: DatabaseProgressInput): Promise<JobRecord> {
-    validJobId(jobId);
-    const entry = progressRecord(database, progress, this.#time());
+    const entry = checked.progress(jobId, database, progress, this.#time());
     return this.#change(jobId, undefined, (current) => ({
       ...current,
       databases: { ...current.databases, [database]: entry },
@@ -259,7 +255,7 @@ export class LocalFileJobStore implements JobStore {
       if (!current) throw new JobNotFoundError(jobId);
       if (!isTerminal(current.state)) return current;
       const { source, target } = current;
-      const next = newJobRecord({ jobId, source, target, state: 'RUNNING', phase }, this.#time());
+      const next = checked.newJob({ jobId, source, target, state: 'RUNNING', phase }, this.#time());
       rmSync(this.checkpointPath(jobId), { force: true });
       rmSync(join(this.root, jobId, 'checkpoints'), { recursive: true, force: true });
       writeJsonAtomic(this.jobPath(jobId), next);

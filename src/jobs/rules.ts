@@ -63,7 +63,13 @@ export function validJobId(jobId: string): string {
 
 /** Each write's input as both stores check it (the secret guard, then the schema); the job id first where one is given. */
 export const checked = {
-  newJob: (job: schemas.NewJob) => validate(schemas.newJobSchema, job, 'job'),
+  /** The new job's record, stamped `now`. */
+  newJob: (job: schemas.NewJob, now: string) => newJobRecord(validate(schemas.newJobSchema, job, 'job'), now),
+  /** One database's progress entry, stamped `now`. */
+  progress(jobId: string, database: string, progress: DatabaseProgressInput, now: string) {
+    validJobId(jobId);
+    return progressRecord(database, progress, now);
+  },
   patch(jobId: string, patch: schemas.JobPatch) {
     validJobId(jobId);
     return validate(schemas.jobPatchSchema, patch, 'job update');
