@@ -28,7 +28,12 @@ export class CheckpointWriter {
 
   /** Stamps `updatedAt` and writes the checkpoint as it is now; resolves once the store holds it. */
   save(checkpoint: InitCheckpoint): Promise<void> {
-    if (this.#failure !== undefined) return Promise.reject(this.#failure as Error);
+    if (this.#failure !== undefined) {
+      const failed = Promise.reject(this.#failure as Error);
+      // Handled here too: a save nobody waits for (a copy's per-table save) must not end the process.
+      failed.catch(() => undefined);
+      return failed;
+    }
     checkpoint.updatedAt = new Date().toISOString();
     const copy = structuredClone(checkpoint);
     const write = () => this.store.saveCheckpoint(this.jobId, copy, this.database);

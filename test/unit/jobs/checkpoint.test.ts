@@ -246,6 +246,8 @@ describe('CheckpointWriter', () => {
     await release();
     await expect(writer.settled()).rejects.toThrow('store unavailable');
     await expect(writer.save(state)).rejects.toThrow('store unavailable');
+    // One nobody waits for after the failure does not end the process either.
+    void writer.save(state);
   });
 
   it('with the local store, has written the file when save returns', async () => {
