@@ -139,7 +139,7 @@ export async function recordStarted(
       ...arn,
     });
   }
-  // A resumed job keeps the progress (and resume state) its tasks recorded.
+  // A resumed job keeps the progress its tasks recorded (and init's checkpoints, kept apart on the job item).
   for (const database of input.databases.filter((d) => !existing?.databases[d])) {
     await deps.store.updateDatabaseProgress(input.jobId, database, {
       state: 'PENDING',

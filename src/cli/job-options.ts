@@ -2,8 +2,9 @@ import { Option, type Command } from 'commander';
 import { jobIdSchema } from '../jobs/types.ts';
 import type { Logger } from '../log/logger.ts';
 import { loadJob, type JobContext } from '../replication/job.ts';
+import { CheckpointWriter } from '../jobs/checkpoint-writer.ts';
+import { defaultStateDir } from '../jobs/local-store.ts';
 import { CommandRecord, localJobStore } from './job-record.ts';
-import { defaultStateDir } from '../snapshot/state.ts';
 import { loggerFor, resolveEndpoints, type GlobalOptions } from './global-options.ts';
 import { UsageError, type CliIo } from './io.ts';
 import { onInterrupt } from './interrupt.ts';
@@ -35,20 +36,21 @@ export function addJobOptions(command: Command): Command {
 }
 
 /** What every job command starts from: its global options, a logger, and the job init recorded. */
-export function jobCommandContext(
+export async function jobCommandContext(
   command: Command,
   options: JobOptions,
   io: CliIo,
-): { globals: GlobalOptions; logger: Logger; job: JobContext } {
+): Promise<{ globals: GlobalOptions; logger: Logger; job: JobContext }> {
   const globals = command.optsWithGlobals<GlobalOptions>();
   const logger = loggerFor(globals, io);
   const { source, target } = resolveEndpoints(globals, command, logger);
-  const job = loadJob({
+  const store = localJobStore(options.stateDir);
+  const job = await loadJob({
     source,
     target,
     tls: { allowSelfSignedCerts: globals.allowSelfSignedCerts },
     jobId: options.jobId,
-    stateDir: options.stateDir,
+    checkpoints: (jobId) => new CheckpointWriter(store, jobId),
   });
   return { globals, logger, job };
 }

@@ -20,7 +20,7 @@ export interface CommandRecordOptions {
   throttleMs?: number;
 }
 
-export function localJobStore(stateDir: string): JobStore {
+export function localJobStore(stateDir: string): LocalFileJobStore {
   return new LocalFileJobStore(stateDir);
 }
 
@@ -71,6 +71,16 @@ export class CommandRecord {
       this.finished = isTerminal(job.state);
       if (!this.finished) await store.transition(jobId, 'RUNNING', { phase });
       await this.step('RUNNING');
+    });
+  }
+
+  /**
+   * A new run of a job whose record has finished (init after cleanup, or a refresh): `replace` gives
+   * the job a new record (LocalFileJobStore.startOver), so this run, and its checkpoint, are recorded.
+   */
+  renew(replace: () => Promise<JobRecord>): Promise<void> {
+    return this.attempt(async () => {
+      if (this.finished) this.finished = isTerminal((await replace()).state);
     });
   }
 

@@ -19,17 +19,30 @@ import {
   type DynamoDBDocumentClient,
 } from '@aws-sdk/lib-dynamodb';
 import type { z } from 'zod';
+import { packCheckpoint, unpackCheckpoint, type InitCheckpoint } from './checkpoint.ts';
+import {
+  checkpointAttribute,
+  DEFAULT_RETENTION_DAYS,
+  fromItem,
+  isConditionFailure,
+  JOB_SK,
+  KEEP,
+  NOT_FINISHED,
+  pkOf,
+  setClauses,
+  setWhileUnfinished,
+  STEP_PREFIX,
+  VERIFY_PREFIX,
+  type UpdateInput,
+} from './dynamodb-items.ts';
 import { InvalidJobRecordError, JobExistsError } from './errors.ts';
 import {
   ALLOWED_FROM,
   byNewest,
-  newJobRecord,
-  progressRecord,
+  checked,
   refusal,
-  stepRecord,
   stepSortKey,
   transitionFields,
-  validate,
   validJobId,
   validLimit,
   verifySortKey,
@@ -37,13 +50,8 @@ import {
 } from './rules.ts';
 import type { Clock, JobStore } from './store.ts';
 import {
-  jobPatchSchema,
   jobRecordSchema,
-  jobStateSchema,
-  newJobSchema,
   stepRecordSchema,
-  TERMINAL_STATES,
-  transitionExtraSchema,
   verifyRunRecordSchema,
   type DatabaseProgressInput,
   type JobPatch,
@@ -56,25 +64,7 @@ import {
   type VerifyRunRecord,
 } from './types.ts';
 
-/**
- * The table this store expects; the CDK StatusTable must match. No index is needed: listJobs scans
- * with a filter on sk = 'JOB', which reads every item. With many jobs (or long step histories) add a
- * GSI (e.g. gsi1: partition 'JOB', sort createdAt) and query it instead.
- */
-export const JOB_TABLE_SCHEMA = {
-  partitionKey: { name: 'pk', type: 'S' },
-  sortKey: { name: 'sk', type: 'S' },
-  timeToLiveAttribute: 'expiresAt',
-  globalSecondaryIndexes: [],
-} as const;
-
-export const DEFAULT_RETENTION_DAYS = 90;
-
-const JOB_SK = 'JOB';
-const STEP_PREFIX = 'STEP#';
-const VERIFY_PREFIX = 'VERIFY#';
-/** Item attributes that are keys or housekeeping, not part of the record. */
-const ITEM_ONLY = ['pk', 'sk', 'expiresAt'];
+export { DEFAULT_RETENTION_DAYS, JOB_TABLE_SCHEMA } from './dynamodb-items.ts';
 
 export interface DynamoDbJobStoreOptions {
   /** Created by the caller (the Lambda handler, the Fargate task or the CLI); never created here. */
@@ -85,42 +75,7 @@ export interface DynamoDbJobStoreOptions {
   now?: Clock;
 }
 
-const pkOf = (jobId: string) => `JOB#${jobId}`;
-
-const isConditionFailure = (error: unknown) =>
-  (error as { name?: string } | undefined)?.name === 'ConditionalCheckFailedException';
-
-function fromItem<S extends z.ZodType>(schema: S, item: Record<string, unknown>): z.output<S> {
-  const record = Object.fromEntries(Object.entries(item).filter(([key]) => !ITEM_ONLY.includes(key)));
-  const result = schema.safeParse(record);
-  if (!result.success) {
-    throw new InvalidJobRecordError(
-      `The status table item ${String(item.pk)} / ${String(item.sk)} does not hold a valid record; fix or delete that item.`,
-    );
-  }
-  return result.data;
-}
-
-/** `SET #a = :a, ...` for top-level record fields (schema names only, so they are safe placeholders). */
-function setClauses(fields: Record<string, unknown>, ifNotExists: readonly string[] = []) {
-  const names: Record<string, string> = {};
-  const values: Record<string, unknown> = {};
-  const clauses = Object.entries(fields).map(([field, value]) => {
-    names[`#${field}`] = field;
-    values[`:${field}`] = value;
-    return ifNotExists.includes(field) ? `#${field} = if_not_exists(#${field}, :${field})` : `#${field} = :${field}`;
-  });
-  return { clauses, names, values };
-}
-
-/** The job exists and has not finished. */
-/** Keeps the job item: a write to an unfinished job clears an expiry an earlier version of the store set. */
-const KEEP = 'REMOVE #expiresAt';
-
-const NOT_FINISHED = {
-  expression: `attribute_exists(pk) AND NOT #state IN (${TERMINAL_STATES.map((_, i) => `:finished${i}`).join(', ')})`,
-  values: Object.fromEntries(TERMINAL_STATES.map((state, i) => [`:finished${i}`, state])),
-};
+type Key = Record<string, unknown>;
 
 export class DynamoDbJobStore implements JobStore {
   readonly tableName: string;
@@ -148,7 +103,7 @@ export class DynamoDbJobStore implements JobStore {
 
   async createJob(job: NewJob): Promise<JobRecord> {
     const now = this.#now();
-    const record = newJobRecord(validate(newJobSchema, job, 'job'), now.toISOString());
+    const record = checked.newJob(job, now.toISOString());
     try {
       await this.#client.send(
         new PutCommand({
@@ -177,27 +132,22 @@ export class DynamoDbJobStore implements JobStore {
 
   async listJobs(options?: ListOptions): Promise<JobRecord[]> {
     const limit = validLimit(options);
-    const jobs: JobRecord[] = [];
-    let start: Record<string, unknown> | undefined;
-    do {
-      const page = await this.#client.send(
+    const jobs = await this.#pages(jobRecordSchema, (start) =>
+      this.#client.send(
         new ScanCommand({
           TableName: this.tableName,
           FilterExpression: 'sk = :job',
           ExpressionAttributeValues: { ':job': JOB_SK },
           ExclusiveStartKey: start,
         }),
-      );
-      for (const item of page.Items ?? []) jobs.push(fromItem(jobRecordSchema, item));
-      start = page.LastEvaluatedKey;
-    } while (start);
+      ),
+    );
     return jobs.sort(byNewest).slice(0, limit);
   }
 
   async updateJob(jobId: string, patch: JobPatch): Promise<JobRecord> {
-    validJobId(jobId);
+    const fields = checked.patch(jobId, patch);
     const now = this.#now();
-    const fields = validate(jobPatchSchema, patch, 'job update');
     const set = setClauses({ ...fields, updatedAt: now.toISOString() });
     return this.#update(jobId, undefined, {
       UpdateExpression: `SET ${set.clauses.join(', ')} ${KEEP}`,
@@ -208,15 +158,10 @@ export class DynamoDbJobStore implements JobStore {
   }
 
   async transition(jobId: string, to: JobState, extra: TransitionExtra = {}): Promise<JobRecord> {
-    validJobId(jobId);
+    const input = checked.transition(jobId, to, extra);
+    const { state } = input;
     const now = this.#now();
-    const state = validate(jobStateSchema, to, 'job state');
-    const fields = transitionFields(
-      undefined,
-      state,
-      validate(transitionExtraSchema, extra, 'job transition'),
-      now.toISOString(),
-    );
+    const fields = transitionFields(undefined, state, input.extra, now.toISOString());
     // transitionFields cannot see the stored startedAt here: keep the first one.
     // A cancelled job replicates no more: its retention starts. Any other state keeps the item.
     const cancelled = state === 'CANCELLED';
@@ -233,9 +178,8 @@ export class DynamoDbJobStore implements JobStore {
   }
 
   async reopen(jobId: string, executionArn: string, phase: string): Promise<JobRecord> {
-    validJobId(jobId);
+    const fields = checked.reopen(jobId, executionArn, phase);
     const now = this.#now();
-    const fields = validate(transitionExtraSchema, { executionArn, phase }, 'job reopen');
     try {
       const { Attributes } = await this.#client.send(
         new UpdateCommand({
@@ -273,22 +217,48 @@ export class DynamoDbJobStore implements JobStore {
   }
 
   async updateDatabaseProgress(jobId: string, database: string, progress: DatabaseProgressInput): Promise<JobRecord> {
-    validJobId(jobId);
-    const now = this.#now();
-    const entry = progressRecord(database, progress, now.toISOString());
+    const entry = checked.progress(jobId, database, progress, this.#now().toISOString());
     // One path inside the map: a concurrent writer for another database is never overwritten.
-    return this.#update(jobId, undefined, {
-      UpdateExpression: `SET #databases.#database = :progress, #updatedAt = :updatedAt ${KEEP}`,
-      ConditionExpression: NOT_FINISHED.expression,
-      ExpressionAttributeNames: {
-        '#databases': 'databases',
-        '#database': database,
-        '#updatedAt': 'updatedAt',
-        '#expiresAt': 'expiresAt',
-        '#state': 'state',
-      },
-      ExpressionAttributeValues: { ':progress': entry, ':updatedAt': entry.updatedAt, ...NOT_FINISHED.values },
-    });
+    return this.#update(jobId, undefined, setWhileUnfinished(['databases', database], entry, entry.updatedAt));
+  }
+
+  async getCheckpoint(jobId: string, database?: string): Promise<InitCheckpoint | undefined> {
+    const { Item } = await this.#client.send(
+      new GetCommand({
+        TableName: this.tableName,
+        Key: { pk: pkOf(validJobId(jobId)), sk: JOB_SK },
+        ProjectionExpression: '#checkpoint',
+        ExpressionAttributeNames: { '#checkpoint': checkpointAttribute(database) },
+        ConsistentRead: true,
+      }),
+    );
+    const text: unknown = Item?.[checkpointAttribute(database)];
+    return typeof text === 'string' ? unpackCheckpoint(jobId, text) : undefined;
+  }
+
+  async saveCheckpoint(jobId: string, checkpoint: InitCheckpoint, database?: string): Promise<void> {
+    validJobId(jobId);
+    const text = packCheckpoint(jobId, checkpoint);
+    const update = setWhileUnfinished([checkpointAttribute(database)], text, this.#now().toISOString());
+    await this.#conditional(jobId, undefined, update, 'NONE');
+  }
+
+  async removeCheckpoint(jobId: string, database?: string): Promise<void> {
+    validJobId(jobId);
+    await this.#client
+      .send(
+        new UpdateCommand({
+          TableName: this.tableName,
+          Key: { pk: pkOf(jobId), sk: JOB_SK },
+          UpdateExpression: 'REMOVE #checkpoint',
+          ExpressionAttributeNames: { '#checkpoint': checkpointAttribute(database) },
+          // No job item: nothing to remove (and none is made).
+          ConditionExpression: 'attribute_exists(pk)',
+        }),
+      )
+      .catch((error: unknown) => {
+        if (!isConditionFailure(error)) throw error;
+      });
   }
 
   async startRetention(jobId: string): Promise<void> {
@@ -311,7 +281,7 @@ export class DynamoDbJobStore implements JobStore {
   }
 
   async putStep(step: StepRecord): Promise<StepRecord> {
-    const record = stepRecord(validate(stepRecordSchema, step, 'step'));
+    const record = checked.step(step);
     await this.#put(record.jobId, stepSortKey(record), record);
     return record;
   }
@@ -321,7 +291,7 @@ export class DynamoDbJobStore implements JobStore {
   }
 
   async putVerifyRun(run: VerifyRunRecord): Promise<VerifyRunRecord> {
-    const record = validate(verifyRunRecordSchema, run, 'verify run');
+    const record = checked.verifyRun(run);
     await this.#put(record.jobId, verifySortKey(record), record);
     return record;
   }
@@ -339,27 +309,28 @@ export class DynamoDbJobStore implements JobStore {
     );
   }
 
+  /** Runs a conditional update of the job item and returns the record as stored. */
+  async #update(jobId: string, to: JobState | undefined, input: UpdateInput): Promise<JobRecord> {
+    return fromItem(jobRecordSchema, (await this.#conditional(jobId, to, input, 'ALL_NEW')) ?? {});
+  }
+
   /** Runs a conditional update of the job item; a refused condition becomes the matching typed error. */
-  async #update(
+  async #conditional(
     jobId: string,
     to: JobState | undefined,
-    input: {
-      UpdateExpression: string;
-      ConditionExpression: string;
-      ExpressionAttributeNames: Record<string, string>;
-      ExpressionAttributeValues: Record<string, unknown>;
-    },
-  ): Promise<JobRecord> {
+    input: UpdateInput,
+    returnValues: 'ALL_NEW' | 'NONE',
+  ): Promise<Record<string, unknown> | undefined> {
     try {
       const { Attributes } = await this.#client.send(
         new UpdateCommand({
           TableName: this.tableName,
           Key: { pk: pkOf(jobId), sk: JOB_SK },
-          ReturnValues: 'ALL_NEW',
+          ReturnValues: returnValues,
           ...input,
         }),
       );
-      return fromItem(jobRecordSchema, Attributes ?? {});
+      return Attributes;
     } catch (error) {
       if (!isConditionFailure(error)) throw error;
       // Which rule refused it: read the item as it is now (a finished job never changes again).
@@ -368,29 +339,41 @@ export class DynamoDbJobStore implements JobStore {
   }
 
   /** Items of one job whose sk starts with `prefix`, in key order (or reversed), at most `limit`. */
-  async #query<S extends z.ZodType>(
+  #query<S extends z.ZodType>(
     jobId: string,
     prefix: string,
     schema: S,
     forward: boolean,
     limit?: number,
   ): Promise<z.output<S>[]> {
-    const records: z.output<S>[] = [];
-    let start: Record<string, unknown> | undefined;
-    do {
-      const page = await this.#client.send(
+    const pk = pkOf(validJobId(jobId));
+    const query = (start: Key | undefined, read: number) =>
+      this.#client.send(
         new QueryCommand({
           TableName: this.tableName,
           KeyConditionExpression: 'pk = :pk AND begins_with(sk, :prefix)',
-          ExpressionAttributeValues: { ':pk': pkOf(validJobId(jobId)), ':prefix': prefix },
+          ExpressionAttributeValues: { ':pk': pk, ':prefix': prefix },
           ScanIndexForward: forward,
           ConsistentRead: true,
-          Limit: limit === undefined ? undefined : limit - records.length,
+          Limit: limit === undefined ? undefined : limit - read,
           ExclusiveStartKey: start,
         }),
       );
-      for (const item of page.Items ?? []) records.push(fromItem(schema, item));
-      start = page.LastEvaluatedKey;
+    return this.#pages(schema, query, limit);
+  }
+
+  /** The records of every page of a scan or query, read as `schema`; stops once `limit` are read. */
+  async #pages<S extends z.ZodType>(
+    schema: S,
+    page: (start: Key | undefined, read: number) => Promise<{ Items?: Key[]; LastEvaluatedKey?: Key }>,
+    limit?: number,
+  ): Promise<z.output<S>[]> {
+    const records: z.output<S>[] = [];
+    let start: Key | undefined;
+    do {
+      const result = await page(start, records.length);
+      for (const item of result.Items ?? []) records.push(fromItem(schema, item));
+      start = result.LastEvaluatedKey;
     } while (start && (limit === undefined || records.length < limit));
     return records;
   }

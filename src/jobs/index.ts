@@ -6,7 +6,20 @@ export {
   DEFAULT_RETENTION_DAYS,
   type DynamoDbJobStoreOptions,
 } from './dynamodb-store.ts';
-export { LocalFileJobStore, type LocalFileJobStoreOptions } from './local-store.ts';
+export { LocalFileJobStore, defaultStateDir, type LocalFileJobStoreOptions } from './local-store.ts';
+export {
+  CheckpointError,
+  INIT_STEPS,
+  MAX_PACKED_CHECKPOINT,
+  packCheckpoint,
+  unpackCheckpoint,
+  type DatabaseCheckpoint,
+  type InitCheckpoint,
+  type InitStep,
+  type ResumeRecord,
+  type TableProgress,
+} from './checkpoint.ts';
+export { CheckpointWriter } from './checkpoint-writer.ts';
 export {
   JobStoreError,
   JobNotFoundError,
@@ -18,26 +31,5 @@ export {
 } from './errors.ts';
 export { ALLOWED_FROM, canTransition } from './rules.ts';
 export { assertNoSecrets, findSecret } from './secrets.ts';
-export {
-  JOB_STATES,
-  TERMINAL_STATES,
-  VERIFY_OUTCOMES,
-  isTerminal,
-  jobRecordSchema,
-  stepRecordSchema,
-  verifyRunRecordSchema,
-  type DatabaseProgress,
-  type DatabaseProgressInput,
-  type Endpoint,
-  type JobPatch,
-  type JobRecord,
-  type JobState,
-  type ListOptions,
-  type NewJob,
-  type StepRecord,
-  type TerminalState,
-  type TransitionExtra,
-  type VerifyOutcome,
-  type VerifyRunRecord,
-  type VerifyTableCounts,
-} from './types.ts';
+// The record model: states, schemas and types (types.ts is their one list).
+export * from './types.ts';

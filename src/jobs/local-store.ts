@@ -3,27 +3,28 @@
 //   <dir>/status/<jobId>/job.json             the job record
 //   <dir>/status/<jobId>/steps/<key>.json     one file per step
 //   <dir>/status/<jobId>/verify/<key>.json    one file per verify run
-//   <dir>/status/<jobId>/.lock                held while the job record is read, changed and replaced
+//   <dir>/status/<jobId>/checkpoint.json      init's checkpoint of the whole job
+//   <dir>/status/<jobId>/checkpoints/<h>.json init's checkpoint of one database (h: a hash of its name)
+//   <dir>/status/<jobId>/files/               the job's files (init's post-data archive)
+//   <dir>/status/<jobId>/.lock                held while the job record or a checkpoint is read, changed and replaced
 //
-// A folder of its own: src/snapshot/state.ts owns <dir>/jobs/<jobId>.json and <dir>/jobs/<jobId>/,
-// and clean-up removes the latter whole. Files are written atomically with mode 0600. There is no
-// expiry here: local records stay until the folder is removed.
+// Files are written atomically with mode 0600. There is no expiry here: local records stay until
+// the folder is removed; clean-up removes the checkpoint and the files.
 import { createHash } from 'node:crypto';
-import { readdirSync } from 'node:fs';
+import { mkdirSync, readdirSync, rmSync } from 'node:fs';
+import { homedir } from 'node:os';
 import { join } from 'node:path';
 import type { z } from 'zod';
+import { checkedCheckpoint, type InitCheckpoint } from './checkpoint.ts';
 import { InvalidJobRecordError, JobExistsError, JobNotFoundError } from './errors.ts';
 import { readJson, withFileLock, writeJsonAtomic } from './local-files.ts';
 import {
   assertWritable,
   byNewest,
-  newJobRecord,
-  progressRecord,
+  checked,
   sortableTime,
-  stepRecord,
   stepSortKey,
   transitionFields,
-  validate,
   validJobId,
   validLimit,
   verifySortKey,
@@ -31,12 +32,9 @@ import {
 } from './rules.ts';
 import type { Clock, JobStore } from './store.ts';
 import {
-  jobPatchSchema,
+  isTerminal,
   jobRecordSchema,
-  jobStateSchema,
-  newJobSchema,
   stepRecordSchema,
-  transitionExtraSchema,
   verifyRunRecordSchema,
   type DatabaseProgressInput,
   type JobPatch,
@@ -48,6 +46,13 @@ import {
   type TransitionExtra,
   type VerifyRunRecord,
 } from './types.ts';
+
+/** The state folder: DATABASE_REPLICATOR_STATE_DIR, else database-replicator under XDG_STATE_HOME or ~/.local/state. */
+export function defaultStateDir(env: NodeJS.ProcessEnv = process.env): string {
+  if (env.DATABASE_REPLICATOR_STATE_DIR) return env.DATABASE_REPLICATOR_STATE_DIR;
+  const base = env.XDG_STATE_HOME || join(homedir(), '.local', 'state');
+  return join(base, 'database-replicator');
+}
 
 export interface LocalFileJobStoreOptions {
   now?: Clock;
@@ -83,10 +88,27 @@ export class LocalFileJobStore implements JobStore {
   readonly root: string;
   readonly #now: Clock;
 
-  /** `dir` is the state folder (see defaultStateDir in src/snapshot/state.ts). */
+  /** Where an earlier version kept init's checkpoints (`<dir>/jobs/<jobId>.json`): read until cleaned up. */
+  readonly #legacy: string;
+
+  /** `dir` is the state folder (see defaultStateDir). */
   constructor(dir: string, options: LocalFileJobStoreOptions = {}) {
     this.root = join(dir, 'status');
+    this.#legacy = join(dir, 'jobs');
     this.#now = options.now ?? (() => new Date());
+  }
+
+  /** A folder for the job's files (e.g. init's post-data archive), made if missing; cleanup removes it. */
+  filesDir(jobId: string): string {
+    const dir = join(this.root, validJobId(jobId), 'files');
+    mkdirSync(dir, { recursive: true, mode: 0o700 });
+    return dir;
+  }
+
+  checkpointPath(jobId: string, database?: string): string {
+    if (database === undefined) return join(this.root, validJobId(jobId), 'checkpoint.json');
+    const hash = createHash('sha256').update(database).digest('hex').slice(0, 16);
+    return join(this.root, validJobId(jobId), 'checkpoints', `${hash}.json`);
   }
 
   jobPath(jobId: string): string {
@@ -120,11 +142,10 @@ export class LocalFileJobStore implements JobStore {
   }
 
   async createJob(job: NewJob): Promise<JobRecord> {
-    const input = validate(newJobSchema, job, 'job');
-    return withFileLock(join(this.root, input.jobId, '.lock'), () => {
-      if (this.#read(input.jobId) !== undefined) throw new JobExistsError(input.jobId);
-      const record = newJobRecord(input, this.#time());
-      writeJsonAtomic(this.jobPath(input.jobId), record);
+    const record = checked.newJob(job, this.#time());
+    return withFileLock(join(this.root, record.jobId, '.lock'), () => {
+      if (this.#read(record.jobId) !== undefined) throw new JobExistsError(record.jobId);
+      writeJsonAtomic(this.jobPath(record.jobId), record);
       return record;
     });
   }
@@ -153,15 +174,12 @@ export class LocalFileJobStore implements JobStore {
   }
 
   async updateJob(jobId: string, patch: JobPatch): Promise<JobRecord> {
-    validJobId(jobId);
-    const fields = validate(jobPatchSchema, patch, 'job update');
+    const fields = checked.patch(jobId, patch);
     return this.#change(jobId, undefined, (current) => ({ ...current, ...fields, updatedAt: this.#time() }));
   }
 
   async transition(jobId: string, to: JobState, extra: TransitionExtra = {}): Promise<JobRecord> {
-    validJobId(jobId);
-    const state = validate(jobStateSchema, to, 'job state');
-    const fields = validate(transitionExtraSchema, extra, 'job transition');
+    const { state, extra: fields } = checked.transition(jobId, to, extra);
     return this.#change(jobId, state, (current) => ({
       ...current,
       ...transitionFields(current, state, fields, this.#time()),
@@ -170,8 +188,7 @@ export class LocalFileJobStore implements JobStore {
   }
 
   async reopen(jobId: string, executionArn: string, phase: string): Promise<JobRecord> {
-    validJobId(jobId);
-    const fields = validate(transitionExtraSchema, { executionArn, phase }, 'job reopen');
+    const fields = checked.reopen(jobId, executionArn, phase);
     if (this.#read(jobId) === undefined) throw new JobNotFoundError(jobId);
     return withFileLock(join(this.root, jobId, '.lock'), () => {
       const current = this.#read(jobId);
@@ -181,8 +198,8 @@ export class LocalFileJobStore implements JobStore {
       const next: JobRecord = {
         ...rest,
         state: 'RUNNING',
-        phase: fields.phase!,
-        executionArn: fields.executionArn!,
+        phase: fields.phase,
+        executionArn: fields.executionArn,
         updatedAt: this.#time(),
       };
       writeJsonAtomic(this.jobPath(jobId), next);
@@ -191,13 +208,59 @@ export class LocalFileJobStore implements JobStore {
   }
 
   async updateDatabaseProgress(jobId: string, database: string, progress: DatabaseProgressInput): Promise<JobRecord> {
-    validJobId(jobId);
-    const entry = progressRecord(database, progress, this.#time());
+    const entry = checked.progress(jobId, database, progress, this.#time());
     return this.#change(jobId, undefined, (current) => ({
       ...current,
       databases: { ...current.databases, [database]: entry },
       updatedAt: entry.updatedAt,
     }));
+  }
+
+  async getCheckpoint(jobId: string, database?: string): Promise<InitCheckpoint | undefined> {
+    const path = this.checkpointPath(jobId, database);
+    const value =
+      readJson(path) ?? (database === undefined ? readJson(join(this.#legacy, `${jobId}.json`)) : undefined);
+    return value === undefined ? undefined : checkedCheckpoint(jobId, value);
+  }
+
+  async saveCheckpoint(jobId: string, checkpoint: InitCheckpoint, database?: string): Promise<void> {
+    const path = this.checkpointPath(jobId, database);
+    const value = checkedCheckpoint(jobId, checkpoint);
+    if (this.#read(jobId) === undefined) throw new JobNotFoundError(jobId);
+    // Synchronous while the lock is free: the file is written when this call returns.
+    await withFileLock(join(this.root, jobId, '.lock'), () => {
+      assertWritable(jobId, this.#read(jobId));
+      writeJsonAtomic(path, value);
+    });
+  }
+
+  async removeCheckpoint(jobId: string, database?: string): Promise<void> {
+    rmSync(this.checkpointPath(jobId, database), { force: true });
+    if (database !== undefined) return;
+    rmSync(join(this.root, jobId, 'files'), { recursive: true, force: true });
+    rmSync(join(this.#legacy, `${jobId}.json`), { force: true });
+    rmSync(join(this.#legacy, jobId), { recursive: true, force: true });
+  }
+
+  /**
+   * A new run of a job the CLI finished (init after cleanup, or a refresh with --drop-existing): a new
+   * RUNNING record with the same id and endpoints replaces the finished one, and its checkpoint goes;
+   * its steps and verify runs stay as its history. An unfinished job is returned as it is.
+   */
+  async startOver(jobId: string, phase: string): Promise<JobRecord> {
+    validJobId(jobId);
+    if (this.#read(jobId) === undefined) throw new JobNotFoundError(jobId);
+    return withFileLock(join(this.root, jobId, '.lock'), () => {
+      const current = this.#read(jobId);
+      if (!current) throw new JobNotFoundError(jobId);
+      if (!isTerminal(current.state)) return current;
+      const { source, target } = current;
+      const next = checked.newJob({ jobId, source, target, state: 'RUNNING', phase }, this.#time());
+      rmSync(this.checkpointPath(jobId), { force: true });
+      rmSync(join(this.root, jobId, 'checkpoints'), { recursive: true, force: true });
+      writeJsonAtomic(this.jobPath(jobId), next);
+      return next;
+    });
   }
 
   /** Files do not expire: nothing to start. */
@@ -206,7 +269,7 @@ export class LocalFileJobStore implements JobStore {
   }
 
   async putStep(step: StepRecord): Promise<StepRecord> {
-    const record = stepRecord(validate(stepRecordSchema, step, 'step'));
+    const record = checked.step(step);
     writeJsonAtomic(join(this.root, record.jobId, 'steps', fileName(stepSortKey(record), record.startedAt)), record);
     return record;
   }
@@ -216,7 +279,7 @@ export class LocalFileJobStore implements JobStore {
   }
 
   async putVerifyRun(run: VerifyRunRecord): Promise<VerifyRunRecord> {
-    const record = validate(verifyRunRecordSchema, run, 'verify run');
+    const record = checked.verifyRun(run);
     writeJsonAtomic(join(this.root, record.jobId, 'verify', fileName(verifySortKey(record), record.startedAt)), record);
     return record;
   }

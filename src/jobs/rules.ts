@@ -4,20 +4,12 @@
 import type { z } from 'zod';
 import { InvalidJobRecordError, InvalidTransitionError, JobAlreadyFinishedError, JobNotFoundError } from './errors.ts';
 import { assertNoSecrets } from './secrets.ts';
-import {
-  isTerminal,
-  jobIdSchema,
-  progressUpdateSchema,
-  type DatabaseProgress,
-  type DatabaseProgressInput,
-  type JobRecord,
-  type JobState,
-  type ListOptions,
-  type NewJob,
-  type StepRecord,
-  type TransitionExtra,
-  type VerifyRunRecord,
-} from './types.ts';
+import * as schemas from './types.ts';
+import { isTerminal, type JobRecord, type JobState } from './types.ts';
+
+type DatabaseProgressInput = schemas.DatabaseProgressInput;
+type StepRecord = schemas.StepRecord;
+type TransitionExtra = schemas.TransitionExtra;
 
 /** The states a job may be in for a move to each state. Terminal states appear nowhere on the left. */
 export const ALLOWED_FROM: Readonly<Record<JobState, readonly JobState[]>> = {
@@ -66,10 +58,41 @@ export function validate<S extends z.ZodType>(schema: S, value: unknown, what: s
 }
 
 export function validJobId(jobId: string): string {
-  return validate(jobIdSchema, jobId, 'job id');
+  return validate(schemas.jobIdSchema, jobId, 'job id');
 }
 
-export function validLimit(options: ListOptions | undefined): number | undefined {
+/** Each write's input as both stores check it (the secret guard, then the schema); the job id first where one is given. */
+export const checked = {
+  /** The new job's record, stamped `now`. */
+  newJob: (job: schemas.NewJob, now: string) => newJobRecord(validate(schemas.newJobSchema, job, 'job'), now),
+  /** One database's progress entry, stamped `now`. */
+  progress(jobId: string, database: string, progress: DatabaseProgressInput, now: string) {
+    validJobId(jobId);
+    return progressRecord(database, progress, now);
+  },
+  patch(jobId: string, patch: schemas.JobPatch) {
+    validJobId(jobId);
+    return validate(schemas.jobPatchSchema, patch, 'job update');
+  },
+  transition(jobId: string, to: JobState, extra: TransitionExtra) {
+    validJobId(jobId);
+    return {
+      state: validate(schemas.jobStateSchema, to, 'job state'),
+      extra: validate(schemas.transitionExtraSchema, extra, 'job transition'),
+    };
+  },
+  reopen(jobId: string, executionArn: string, phase: string) {
+    validJobId(jobId);
+    return validate(schemas.transitionExtraSchema, { executionArn, phase }, 'job reopen') as {
+      executionArn: string;
+      phase: string;
+    };
+  },
+  step: (step: StepRecord) => stepRecord(validate(schemas.stepRecordSchema, step, 'step')),
+  verifyRun: (run: schemas.VerifyRunRecord) => validate(schemas.verifyRunRecordSchema, run, 'verify run'),
+};
+
+export function validLimit(options: schemas.ListOptions | undefined): number | undefined {
   const limit = options?.limit;
   if (limit === undefined) return undefined;
   if (!Number.isInteger(limit) || limit < 1)
@@ -84,7 +107,7 @@ export function sortableTime(iso: string): string {
   return new Date(iso).toISOString();
 }
 
-export function newJobRecord(input: NewJob, now: string): JobRecord {
+export function newJobRecord(input: schemas.NewJob, now: string): JobRecord {
   const state = input.state ?? 'PENDING';
   return dropUndefined({
     jobId: input.jobId,
@@ -116,8 +139,12 @@ export function transitionFields(
 }
 
 /** Validates one database's progress update and stamps it; the name is checked for secrets as a value. */
-export function progressRecord(database: string, progress: DatabaseProgressInput, now: string): DatabaseProgress {
-  const input = validate(progressUpdateSchema, { database, progress }, 'database progress');
+export function progressRecord(
+  database: string,
+  progress: DatabaseProgressInput,
+  now: string,
+): schemas.DatabaseProgress {
+  const input = validate(schemas.progressUpdateSchema, { database, progress }, 'database progress');
   return dropUndefined({ ...input.progress, updatedAt: now });
 }
 
@@ -134,7 +161,7 @@ export function stepSortKey(step: Pick<StepRecord, 'startedAt' | 'step' | 'datab
 }
 
 /** Verify runs sort by start time, then run id; putting the same two again replaces the run. */
-export function verifySortKey(run: Pick<VerifyRunRecord, 'startedAt' | 'runId'>): string {
+export function verifySortKey(run: Pick<schemas.VerifyRunRecord, 'startedAt' | 'runId'>): string {
   return `VERIFY#${sortableTime(run.startedAt)}#${encodeURIComponent(run.runId)}`;
 }
 

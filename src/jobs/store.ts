@@ -1,3 +1,4 @@
+import type { InitCheckpoint } from './checkpoint.ts';
 import type {
   DatabaseProgressInput,
   JobPatch,
@@ -55,6 +56,27 @@ export interface JobStore {
    * different databases do not overwrite each other.
    */
   updateDatabaseProgress(jobId: string, database: string, progress: DatabaseProgressInput): Promise<JobRecord>;
+
+  /**
+   * Init's checkpoint of the job (checkpoint.ts), or undefined when there is none. `database` names the
+   * one source database an init covers when each database has an init of its own (the workflow runs
+   * one task per database, at the same time); left out, the checkpoint of an init of the whole job
+   * (the CLI). Each is kept apart from the others and from the databases' progress entries.
+   */
+  getCheckpoint(jobId: string, database?: string): Promise<InitCheckpoint | undefined>;
+
+  /**
+   * Replaces the checkpoint, under the rules of every write: the job must exist and not be finished
+   * (JobNotFoundError, JobAlreadyFinishedError), no secret (SecretInRecordError); a checkpoint the
+   * store cannot hold (over MAX_PACKED_CHECKPOINT packed, in DynamoDB): CheckpointError.
+   */
+  saveCheckpoint(jobId: string, checkpoint: InitCheckpoint, database?: string): Promise<void>;
+
+  /**
+   * Forgets the checkpoint (clean-up), in any state of the job; without `database`, also the job's
+   * files kept beside it (the local store's files folder). Nothing there: nothing to do.
+   */
+  removeCheckpoint(jobId: string, database?: string): Promise<void>;
 
   /**
    * The job is over for good (cleaned up: its slots, publications and subscriptions are gone): its

@@ -66,12 +66,6 @@ export const databaseProgressSchema = z.object({
   error: text.optional(),
   /** Schema drift found by the last replication check, one line per difference with its fix (src/drift). */
   drift: z.array(z.string().max(1000)).max(20).optional(),
-  /**
-   * The snapshot engine's resume state of this database (src/snapshot/state.ts: slot, publication,
-   * consistent point, subscription, copied tables), as JSON text or `gz:` + base64 of gzipped JSON,
-   * written by the Fargate task so the next task (or a retry) carries on. Never a password.
-   */
-  initState: z.string().max(300_000).optional(),
   updatedAt: iso,
 });
 export type DatabaseProgress = z.infer<typeof databaseProgressSchema>;

@@ -13,17 +13,6 @@ export function resumeCommand(jobId: string, deploymentFlags?: string): string {
   return `database-replicator status --remote${deploymentFlags ? ` ${deploymentFlags}` : ''} --job-id ${jobId} --watch`;
 }
 
-/** The job record without the engine's resume state (large, and of no use to a reader). */
-export function readableJob(job: JobRecord | undefined): JobRecord | null {
-  if (!job) return null;
-  return {
-    ...job,
-    databases: Object.fromEntries(
-      Object.entries(job.databases).map(([name, { initState: _initState, ...entry }]) => [name, entry]),
-    ),
-  };
-}
-
 function duration(from: Date, to: Date): string {
   const seconds = Math.max(0, Math.round((to.getTime() - from.getTime()) / 1000));
   if (seconds < 60) return `${seconds} s`;
@@ -129,6 +118,6 @@ export function resultJson(
     state: r.state ?? null,
     ...(r.failure ? { failure: r.failure } : {}),
     ...(r.detached ? { resume } : {}),
-    job: readableJob(r.job),
+    job: r.job ?? null,
   };
 }

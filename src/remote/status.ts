@@ -11,7 +11,7 @@ import { currentState, executionFailure, type ExecutionFailure } from './history
 import { remoteJobId } from './inputs.ts';
 import { remoteLiveView } from './live.ts';
 import { monitorMetrics } from './metric-readings.ts';
-import { readableJob, renderExecution, renderJob, type Workflow } from './render.ts';
+import { renderExecution, renderJob, type Workflow } from './render.ts';
 import { followAndReport } from './start.ts';
 
 const LISTED = 100;
@@ -128,7 +128,7 @@ export async function remoteStatus(request: RemoteRequest, ctx: RemoteContext): 
             ok,
             jobId,
             at: ctx.now().toISOString(),
-            job: readableJob(job),
+            job: job ?? null,
             execution: executionJson,
           },
           null,

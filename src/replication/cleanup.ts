@@ -117,7 +117,7 @@ export async function runCleanup(job: JobContext, logger: Logger): Promise<Clean
       );
       result.dropped.push(`slot ${slot.slot_name}`);
     }
-    job.store.remove(job.jobId);
+    await job.checkpoints.remove();
     return result;
   } finally {
     await sourceAdmin?.end().catch(() => undefined);

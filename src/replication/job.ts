@@ -2,16 +2,19 @@ import type pg from 'pg';
 import { openClient, openClients } from '../connection/client.ts';
 import type { TlsPolicy } from '../connection/tls.ts';
 import { withDatabase, type ConnectionSpec } from '../connection/url.ts';
+import type { InitCheckpoint } from '../jobs/checkpoint.ts';
+import type { CheckpointWriter } from '../jobs/checkpoint-writer.ts';
 import { deriveJobId } from '../jobs/naming.ts';
-import { LocalJobStore, type JobState } from '../snapshot/state.ts';
 
 export interface JobContext {
   source: ConnectionSpec;
   target: ConnectionSpec;
   tls: TlsPolicy;
   jobId: string;
-  store: LocalJobStore;
-  state: JobState | undefined;
+  /** Where init's checkpoint of the job is read and written (the job store). */
+  checkpoints: CheckpointWriter;
+  /** Init's checkpoint as loaded; a command that changes it saves it through `checkpoints`. */
+  state: InitCheckpoint | undefined;
   openSource: (database: string) => Promise<pg.Client>;
   openTarget: (database: string) => Promise<pg.Client>;
 }
@@ -20,32 +23,33 @@ export class JobNotFoundError extends Error {
   override name = 'JobNotFoundError';
 }
 
-/** Finds the job that init recorded for this source and target (or --job-id) in the state folder. */
-export function loadJob(options: {
+/** Finds the job that init recorded for this source and target (or --job-id) in the job store. */
+export async function loadJob(options: {
   source: ConnectionSpec;
   target: ConnectionSpec;
   tls: TlsPolicy;
   jobId?: string;
-  stateDir: string;
-}): JobContext {
+  /** The job store's checkpoint of the job with this id. */
+  checkpoints: (jobId: string) => CheckpointWriter;
+}): Promise<JobContext> {
   const jobId = options.jobId ?? deriveJobId(options.source, options.target);
-  const store = new LocalJobStore(options.stateDir);
+  const checkpoints = options.checkpoints(jobId);
   return {
     source: options.source,
     target: options.target,
     tls: options.tls,
     jobId,
-    store,
-    state: store.load(jobId),
+    checkpoints,
+    state: await checkpoints.load(),
     openSource: (database) => openClient(withDatabase(options.source, database), { role: 'source', ...options.tls }),
     openTarget: (database) => openClient(withDatabase(options.target, database), { role: 'target', ...options.tls }),
   };
 }
 
-export function requireJob(job: JobContext, command: string): JobState {
+export function requireJob(job: JobContext, command: string): InitCheckpoint {
   if (!job.state) {
     throw new JobNotFoundError(
-      `No init job ${job.jobId} was found in ${job.store.dir} for this source and target; run init first (or pass the same --job-id and --state-dir as init) before ${command}.`,
+      `No init job ${job.jobId} was found in the job store for this source and target; run init first (or pass the same --job-id and --state-dir as init) before ${command}.`,
     );
   }
   return job.state;

@@ -82,7 +82,7 @@ function connectionNote(spec: ConnectionSpec, req: SyncRequest): string | undefi
 export function assertSyncable(job: JobContext, copyData: boolean): void {
   if (!job.state && !copyData) {
     throw new SyncError(
-      `There is no slot from init for job ${job.jobId} (nothing in ${job.store.dir}); run init first, or pass --copy-data to let PostgreSQL copy the tables itself into empty tables on the target.`,
+      `There is no slot from init for job ${job.jobId} (nothing in the job store); run init first, or pass --copy-data to let PostgreSQL copy the tables itself into empty tables on the target.`,
     );
   }
 }
@@ -177,7 +177,7 @@ export async function runSync(req: SyncRequest): Promise<SyncResult[]> {
         throw describeSubscriptionFailure(error, db.source);
       }
       db.subscription = name;
-      job.store.save(job.state!);
+      await job.checkpoints.save(job.state!);
       results.push({ database: db.source, subscription: name, action: 'created', note: connectionNote(spec, req) });
     });
   }
@@ -241,7 +241,7 @@ async function syncWithCopy(req: SyncRequest): Promise<SyncResult> {
         },
       },
     };
-    job.store.save(job.state);
+    await job.checkpoints.save(job.state);
     return {
       database,
       subscription: name,

@@ -46,7 +46,7 @@ export async function copyFirstTime(
   const exported = await createSlotWithSnapshot(sourceSpec, { role: 'source', ...req.tls }, db.slot, run.sourceMajor);
   db.slotCreated = true;
   db.consistentPoint = exported.consistentPoint;
-  save();
+  await save();
   faultPoint('init:slot');
   log(`${plan.source}: slot ${db.slot} created at ${exported.consistentPoint}; copying the snapshot`);
   let scheduler: PostDataScheduler | undefined;
@@ -111,7 +111,7 @@ export async function copyFirstTime(
           const copied = progress.done(task, done);
           // A split table counts as copied only once all its ranges are committed.
           if (copied) db.copied[key] = copied;
-          save();
+          const saved = save();
           if (copied && scheduler) {
             // The last table goes straight to the final pass, where its builds get every job.
             if (progress.allDone()) {
@@ -122,7 +122,11 @@ export async function copyFirstTime(
               scheduler.tableCopied(key);
             }
           }
-          progress.announce(task, done);
+          // Told once recorded: what a reader sees is never ahead of the checkpoint.
+          void saved.then(
+            () => progress.announce(task, done),
+            () => undefined,
+          );
           req.logger.debug(
             `${plan.source}: copied ${task.key} (${done.rows} rows, ${done.bytes} bytes, ${done.seconds.toFixed(2)} s)`,
           );

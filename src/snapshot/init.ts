@@ -21,7 +21,8 @@ import { deriveJobId, replicationObjectName, resumeObjectName } from '../jobs/na
 import { planJob } from '../plan/job-plan.ts';
 import { copyRoles, type RoleCopyResult } from './roles.ts';
 import { dumpPostDataSchema, type SchemaCopyOptions } from './schema.ts';
-import { LocalJobStore, type InitStep, type JobState } from './state.ts';
+import type { InitCheckpoint, InitStep } from '../jobs/checkpoint.ts';
+import type { CheckpointWriter } from '../jobs/checkpoint-writer.ts';
 import { JobFinishedError, JobLockedError, lockJob } from './job-lock.ts';
 import { type TargetDrop } from './drop-target.ts';
 import { checkNewTargets, ensureTargetDatabase } from './target-database.ts';
@@ -51,7 +52,10 @@ export interface InitRequest {
   copyRoles: boolean;
   /** Tables bigger than this are copied as several page ranges at once. */
   splitBytes: number;
-  stateDir: string;
+  /** Where the job's checkpoint is read and written (the job store); each save is durable before the step it records counts as done. */
+  checkpoints: CheckpointWriter;
+  /** A folder for the job's files (the post-data archive), kept until cleanup. */
+  jobDir: string;
   /**
    * What a rerun of a finished job does: `refresh` starts a new run of it (the target databases are
    * dropped and copied again: --drop-existing), `refuse` stops with a sentence saying how to go on,
@@ -93,13 +97,12 @@ export interface InitReport {
 /** DESIGN.md steps 1 to 6 for every planned database: plan, publication, slot with snapshot, schema, data, post-data. */
 export async function runInit(req: InitRequest): Promise<InitReport> {
   const jobId = req.jobId ?? deriveJobId(req.source, req.target);
-  const store = new LocalJobStore(req.stateDir);
   const log = (line: string) => req.logger.info(line);
   const connectOptions = (role: 'source' | 'target') => ({ role, ...req.tls });
   const openSource = (db: string) => openClient(withDatabase(req.source, db), connectOptions('source'));
   const openTarget = (db: string) => openClient(withDatabase(req.target, db), connectOptions('target'));
 
-  const loaded = store.load(jobId);
+  const loaded = await req.checkpoints.load();
   let previous = loaded;
   const finished = Boolean(previous && Object.values(previous.databases).every((d) => d.done));
   if (previous && finished && req.whenFinished === 'refuse') {
@@ -130,7 +133,7 @@ export async function runInit(req: InitRequest): Promise<InitReport> {
   const report: InitReport = { jobId, resumed, cancelled: false, databases: [], roles: null };
   try {
     await lockJob(sourceAdmin, jobId);
-    if (JSON.stringify(store.load(jobId)) !== JSON.stringify(loaded)) {
+    if (JSON.stringify(await req.checkpoints.load()) !== JSON.stringify(loaded)) {
       throw new JobLockedError(
         `Another init of job ${jobId} changed its record while this one started; run the command again.`,
       );
@@ -190,7 +193,7 @@ export async function runInit(req: InitRequest): Promise<InitReport> {
       }
     }
 
-    const state: JobState = previous ?? {
+    const state: InitCheckpoint = previous ?? {
       version: 1,
       jobId,
       createdAt: new Date().toISOString(),
@@ -217,8 +220,8 @@ export async function runInit(req: InitRequest): Promise<InitReport> {
         done: false,
       };
     }
-    const save = () => store.save(state);
-    save();
+    const save = () => req.checkpoints.save(state);
+    await save();
 
     if (req.copyRoles && !previous) {
       log('copying roles (pg_dumpall --globals-only --no-role-passwords)');
@@ -240,14 +243,17 @@ export async function runInit(req: InitRequest): Promise<InitReport> {
         targetAdmin,
         openSource,
         openTarget,
-        jobDir: store.jobDir(jobId),
+        jobDir: req.jobDir,
         noSync: state.noSync,
         trackDdl: Boolean(state.trackDdl),
       });
       report.databases.push(result);
     }
+    await req.checkpoints.settled();
     return report;
   } finally {
+    // Saves nobody waited for land before init ends, also when it failed: a rerun resumes from them.
+    await req.checkpoints.settled().catch(() => undefined);
     await sourceAdmin.end().catch(() => undefined);
     await targetAdmin?.end().catch(() => undefined);
   }
@@ -319,7 +325,7 @@ async function replicateDatabase(run: DatabaseRun): Promise<InitReport['database
     faultPoint('init:analyze');
     if (run.noSync) await dropReplicationObjects(run, source);
     db.done = true;
-    save();
+    await save();
     return {
       source: plan.source,
       target: plan.target,

@@ -55,7 +55,7 @@ export async function resumeDatabase(
       if (!(await preDataRestored(target, plan))) await copyPreDataSchema(schemaOptions);
       await dumpPostDataSchema(schemaOptions, postDataFile);
       db.steps.schema = { seconds: 0 };
-      save();
+      await save();
     }
     if (!existsSync(postDataFile)) await dumpPostDataSchema(schemaOptions, postDataFile);
     const entries = await readArchiveEntries(schemaOptions, postDataFile);
@@ -102,7 +102,7 @@ export async function resumeDatabase(
         onSnapshotImported: async () => undefined,
         onTaskDone: (task) => (db.copied[task.key] = { rows: 0, bytes: 0, seconds: 0 }),
       });
-      save();
+      await save();
     }
     let sequences: SequenceValue[] | undefined;
     const { recopied } = await resumeWithSecondSlot({
@@ -134,7 +134,7 @@ export async function resumeDatabase(
     db.steps.data = { seconds: (performance.now() - started) / 1000 };
     db.steps.largeObjects ??= { seconds: 0 };
     db.steps.sequences ??= { seconds: 0 };
-    save();
+    await save();
     return recopied;
   } finally {
     await target.end().catch(() => undefined);

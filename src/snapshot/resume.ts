@@ -21,7 +21,7 @@ import { copyTasks } from './copy.ts';
 import { faultPoint } from './fault-points.ts';
 import { copyLargeObjects } from './objects.ts';
 import { readSequenceValues, type SequenceValue } from '../catalog/sequences.ts';
-import type { DatabaseState, ResumeRecord } from './state.ts';
+import type { DatabaseCheckpoint, ResumeRecord } from '../jobs/checkpoint.ts';
 import { CopyProgressTracker, type CopyProgress } from './table-copies.ts';
 import { copyInSnapshot } from './workers.ts';
 
@@ -33,8 +33,8 @@ export interface ResumeRun {
   source: pg.Client;
   target: pg.Client;
   plan: DatabasePlan;
-  db: DatabaseState;
-  save: () => void;
+  db: DatabaseCheckpoint;
+  save: () => Promise<void>;
   log: (line: string) => void;
   copy: {
     source: ConnectionSpec;
@@ -61,12 +61,12 @@ export interface ResumeRun {
 }
 
 /** Copy units not committed on the target yet, by the table they belong to. */
-export function unfinishedTables(plan: DatabasePlan, state: DatabaseState): TablePlan[] {
+export function unfinishedTables(plan: DatabasePlan, state: DatabaseCheckpoint): TablePlan[] {
   return plan.tables.filter((t) => t.mode === 'data' && !(`${t.schema}.${t.name}` in state.copied));
 }
 
 /** The unfinished tables widened to whole published tables: a partitioned table is copied again whole. */
-function resumeRecord(plan: DatabasePlan, db: DatabaseState, name: string): ResumeRecord {
+function resumeRecord(plan: DatabasePlan, db: DatabaseCheckpoint, name: string): ResumeRecord {
   const roots = new Set(
     unfinishedTables(plan, db)
       .filter((t) => !t.unlogged)
@@ -97,7 +97,7 @@ export async function resumeWithSecondSlot(run: ResumeRun): Promise<{ recopied: 
   const main = db.slot;
   const second = run.secondName;
   const r = (db.resume ??= resumeRecord(run.plan, db, second));
-  save();
+  await save();
   const keys = new Set(r.published.map((p) => `${p.schema}.${p.name}`));
   const recopied = r.published.map((p) => `${p.schema}.${p.name}`);
   // Every table was copied before the stop (it came during post-data): all are exact as of the job's slot.
@@ -123,7 +123,7 @@ export async function resumeWithSecondSlot(run: ResumeRun): Promise<{ recopied: 
             `ALTER PUBLICATION ${quoteIdent(db.publication)} DROP TABLE ${leaving.map((p) => qualifiedName(p.schema, p.name)).join(', ')}`,
           );
         r.leftPublicationAt = await settledPoint(source, run.timeoutMs);
-        save();
+        await save();
         faultPoint('resume:left-publication');
         // The apply worker finds the rows an UPDATE or DELETE changes by their keys. Their ANALYZE
         // runs here too, beside the copy, rather than after it.
@@ -140,7 +140,7 @@ export async function resumeWithSecondSlot(run: ResumeRun): Promise<{ recopied: 
           binary: run.copy.binary,
         });
         db.subscription = main;
-        save();
+        await save();
         faultPoint('resume:main-subscription');
       };
       const copyAgain = async () => {
@@ -185,7 +185,7 @@ export async function resumeWithSecondSlot(run: ResumeRun): Promise<{ recopied: 
       faultPoint('resume:switched');
     }
     r.switchedAt ??= await settledPoint(source, run.timeoutMs);
-    save();
+    await save();
 
     // 6. The second stream applies everything before the switch, then goes.
     if (await subscriptionExists(target, second)) {
@@ -199,7 +199,7 @@ export async function resumeWithSecondSlot(run: ResumeRun): Promise<{ recopied: 
     // 7. The job's subscription again, now for every table, from where it stopped.
     if (await subscriptionExists(target, main)) {
       r.handoffAt ??= await appliedPoint(source, target, main, main);
-      save();
+      await save();
       await dropSubscriptionKeepSlot(target, main);
       faultPoint('resume:main-dropped');
     }
@@ -218,7 +218,7 @@ export async function resumeWithSecondSlot(run: ResumeRun): Promise<{ recopied: 
   }
   r.handedOff = true;
   db.subscription = main;
-  save();
+  await save();
   log(`${run.plan.source}: every table streams from slot ${main} again`);
   return { recopied };
 }
@@ -260,7 +260,7 @@ async function copyUnderSecondSlot(run: ResumeRun, r: ResumeRecord): Promise<voi
   );
   r.snapshotPoint = exported.consistentPoint;
   r.copied = {};
-  save();
+  await save();
   faultPoint('resume:second-slot');
   try {
     const leaves = run.plan.tables.filter((t) => r.tables.includes(`${t.schema}.${t.name}`));
@@ -300,8 +300,11 @@ async function copyUnderSecondSlot(run: ResumeRun, r: ResumeRecord): Promise<voi
           seconds: sum.seconds + result.seconds,
         };
         progress.done(task, result);
-        save();
-        progress.announce(task, result);
+        // Told once recorded: what a reader sees is never ahead of the checkpoint.
+        void save().then(
+          () => progress.announce(task, result),
+          () => undefined,
+        );
         faultPoint('resume:table-copied');
       },
     });
@@ -311,7 +314,7 @@ async function copyUnderSecondSlot(run: ResumeRun, r: ResumeRecord): Promise<voi
   }
   r.copyDone = true;
   for (const key of r.tables) db.copied[key] ??= r.copied[key] ?? { rows: 0, bytes: 0, seconds: 0 };
-  save();
+  await save();
   faultPoint('resume:copied');
 }
 

@@ -69,7 +69,7 @@ export async function ensureTargetDatabase(run: DatabaseRun, source: pg.Client):
     `CREATE DATABASE ${quoteIdent(plan.target)} TEMPLATE template0 ENCODING ${quoteLiteral(r.encoding)} LC_COLLATE ${quoteLiteral(r.collate)} LC_CTYPE ${quoteLiteral(r.ctype)}`,
   );
   db.createdTargetDatabase = true;
-  run.save();
+  await run.save();
   const refused = await copyDatabaseSettings(source, targetAdmin, plan.target);
   if (refused.length)
     run.log(`${plan.target}: database settings the target refused, set them there if needed: ${refused.join('; ')}`);

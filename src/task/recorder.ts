@@ -1,60 +1,37 @@
-// The task's one writer of its database's entry in the job record: progress (phase, tables, rows,
-// bytes) and init's resume state travel together, because the store replaces an entry whole and
-// tasks of other databases write their own entries at the same time.
-import { clearInterval, setInterval } from 'node:timers';
+// The task's one writer of its database's progress entry in the job record (phase, tables, rows,
+// bytes). Init's checkpoint is not part of it: the engine writes that through the job store itself.
+// Changes are written as they come, at most every throttleMs; one left over is written when the
+// throttle allows, or by the final flush.
+import { clearTimeout, setTimeout } from 'node:timers';
 import { JobAlreadyFinishedError, JobNotFoundError } from '../jobs/errors.ts';
 import type { JobStore } from '../jobs/store.ts';
 import type { DatabaseProgress, DatabaseProgressInput } from '../jobs/types.ts';
 import type { Logger } from '../log/logger.ts';
 import type { CopyProgress } from '../snapshot/init.ts';
-import type { JobState } from '../snapshot/state.ts';
-import { encodeInitState, readInitStateFile } from './init-state.ts';
-
-type Progress = Omit<DatabaseProgressInput, 'initState'>;
 
 export interface RecorderOptions {
   store: JobStore;
   jobId: string;
   database: string;
-  /** Where init keeps its state file, and the engine's job id for this database. */
-  stateDir: string;
-  engineJobId: string;
   logger: Logger;
   /** The entry as the job record holds it now, if any: counts carry over from earlier tasks. */
   initial?: DatabaseProgress;
-  /** Progress is written at most this often (default 5 s); state milestones are written at once. */
+  /** Progress is written at most this often (default 5 s). */
   throttleMs?: number;
-  /** How often the state file and progress are looked at (default 1 s). */
-  tickMs?: number;
   /** Hears every copy progress event too (the task's copy metrics). */
   onCopyProgress?: (p: CopyProgress) => void;
 }
 
-/** What must reach the store at once: a task killed right after these must find them on retry. */
-function milestones(state: JobState | undefined): string {
-  if (!state) return 'none';
-  return JSON.stringify(
-    Object.values(state.databases).map((d) => [
-      d.slotCreated,
-      d.consistentPoint,
-      d.createdTargetDatabase,
-      d.subscription,
-      d.done,
-      Object.keys(d.steps).sort(),
-    ]),
-  );
-}
-
 export class DatabaseRecorder {
   readonly #o: RecorderOptions;
-  #progress: Progress;
+  #progress: DatabaseProgressInput;
   #writable = true;
+  #stopped = false;
   #lastWritten = '';
-  #lastMilestones = '';
   #lastWriteAt = 0;
   #lastWarning = '';
   #chain: Promise<void> = Promise.resolve();
-  #timer: ReturnType<typeof setInterval> | undefined;
+  #later: ReturnType<typeof setTimeout> | undefined;
 
   constructor(options: RecorderOptions) {
     this.#o = options;
@@ -70,15 +47,16 @@ export class DatabaseRecorder {
     };
   }
 
-  get progress(): Readonly<Progress> {
+  get progress(): Readonly<DatabaseProgressInput> {
     return this.#progress;
   }
 
-  /** Changes progress fields; `error: undefined` clears the error. Written on the next due tick or flush. */
-  set(fields: Partial<Progress>): void {
+  /** Changes progress fields; `error: undefined` clears the error. Written when the throttle allows, or by flush. */
+  set(fields: Partial<DatabaseProgressInput>): void {
     const next = { ...this.#progress, ...fields };
     if ('error' in fields && fields.error === undefined) delete next.error;
     this.#progress = next;
+    this.#changed();
   }
 
   /** Init's copy progress, as the snapshot streams, with its tables in flight while some are (status --watch). */
@@ -94,40 +72,46 @@ export class DatabaseRecorder {
       bytesCopied: p.bytesDone,
       ...(copying ? { copying } : {}),
     };
+    this.#changed();
   }
 
-  start(): void {
-    this.#timer ??= setInterval(() => {
-      this.flush(false).catch((error: unknown) => {
-        // Said once: the final flush fails the task if the problem lasts.
-        const message = `could not record the progress of ${this.#o.database} yet: ${(error as Error).message}`;
-        if (message !== this.#lastWarning) this.#o.logger.warn(message);
-        this.#lastWarning = message;
-      });
-    }, this.#o.tickMs ?? 1000);
-    this.#timer.unref();
-  }
-
+  /** No more writes but the ones flush is asked for. */
   stop(): void {
-    if (this.#timer) clearInterval(this.#timer);
-    this.#timer = undefined;
+    this.#stopped = true;
+    if (this.#later) clearTimeout(this.#later);
+    this.#later = undefined;
   }
 
-  /** Writes the entry if it changed: always when forced or at a state milestone, else at most every throttleMs. */
+  /** Writes the entry if it changed: always when forced, else only when the last write is throttleMs old. */
   flush(force = true): Promise<void> {
     const run = this.#chain.then(() => this.#write(force));
     this.#chain = run.catch(() => undefined);
     return run;
   }
 
+  #changed(): void {
+    if (this.#stopped || this.#later) return;
+    const wait = this.#lastWriteAt + (this.#o.throttleMs ?? 5000) - Date.now();
+    const write = () => {
+      this.#later = undefined;
+      this.flush(false).catch((error: unknown) => {
+        // Said once: the final flush fails the task if the problem lasts.
+        const message = `could not record the progress of ${this.#o.database} yet: ${(error as Error).message}`;
+        if (message !== this.#lastWarning) this.#o.logger.warn(message);
+        this.#lastWarning = message;
+      });
+    };
+    if (wait <= 0) write();
+    else {
+      this.#later = setTimeout(write, wait);
+      this.#later.unref();
+    }
+  }
+
   async #write(force: boolean): Promise<void> {
     if (!this.#writable) return;
-    const state = readInitStateFile(this.#o.stateDir, this.#o.engineJobId);
-    const marks = milestones(state);
-    const due =
-      force || marks !== this.#lastMilestones || Date.now() - this.#lastWriteAt >= (this.#o.throttleMs ?? 5000);
-    if (!due) return;
-    const entry: DatabaseProgressInput = { ...this.#progress, ...(state ? { initState: encodeInitState(state) } : {}) };
+    if (!force && Date.now() - this.#lastWriteAt < (this.#o.throttleMs ?? 5000)) return;
+    const entry = this.#progress;
     const text = JSON.stringify(entry);
     if (text === this.#lastWritten) return;
     try {
@@ -144,7 +128,6 @@ export class DatabaseRecorder {
       throw error;
     }
     this.#lastWritten = text;
-    this.#lastMilestones = marks;
     this.#lastWriteAt = Date.now();
   }
 }

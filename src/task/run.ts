@@ -1,5 +1,5 @@
-// One run of the Fargate task: read the secrets, rebuild init's state from the job store, run the
-// subcommand, and record the outcome (progress and state, a step record, Step Functions' task token,
+// One run of the Fargate task: read the secrets, run the subcommand (the engine reads and writes its
+// checkpoint through the job store), and record the outcome (progress and state, a step record, Step Functions' task token,
 // one JSON line on stdout, one error line on stderr). Exit code: 0 success, 1 failure.
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -16,10 +16,8 @@ import { createLogger, type Logger } from '../log/logger.ts';
 import type { Subcommand, TaskConfig } from './config.ts';
 import { safeError, type SafeError } from '../errors/safe-error.ts';
 import { JobFinished, TaskStopped } from './errors.ts';
-import { decodeInitState, writeInitStateFile } from './init-state.ts';
 import { DatabaseRecorder } from './recorder.ts';
 import { checkCertificateFiles } from './rds-ca-bundle.ts';
-import { engineJobId } from './scope.ts';
 import { SUBCOMMAND_HANDLERS, type SubcommandHandler, type SubcommandResult } from './subcommands.ts';
 import { TaskMetrics, taskMetricSink } from './task-metrics.ts';
 import { TaskTokenReporter } from './token.ts';
@@ -36,8 +34,7 @@ export interface TaskDependencies {
   signal?: AbortSignal;
   heartbeatMs?: number;
   progressThrottleMs?: number;
-  progressTickMs?: number;
-  /** Parent of the task's temporary state folder (default: the OS temp folder). */
+  /** Parent of the task's temporary folder for the job's files (default: the OS temp folder). */
   tmpDir?: string;
   /** Where the copy and verify metrics go; default: Powertools Metrics when POWERTOOLS_METRICS_NAMESPACE is set, null for none. */
   metrics?: MetricSink | null;
@@ -45,7 +42,7 @@ export interface TaskDependencies {
   handlers?: Partial<Record<Subcommand, SubcommandHandler>>;
 }
 
-type Fields = Partial<Omit<DatabaseProgressInput, 'initState'>>;
+type Fields = Partial<DatabaseProgressInput>;
 
 /** Job phase while running, and the database entry's fields at start and on success (verify leaves it alone). */
 const PHASES: Record<Subcommand, { running: string; start?: Fields; done?: Fields }> = {
@@ -158,8 +155,7 @@ export async function runTask(config: TaskConfig, deps: TaskDependencies): Promi
     heartbeatMs: deps.heartbeatMs,
   });
   const startedAt = new Date().toISOString();
-  const stateDir = mkdtempSync(join(deps.tmpDir ?? tmpdir(), 'dbr-task-'));
-  const engineId = engineJobId(config.jobId, config.database);
+  const jobDir = mkdtempSync(join(deps.tmpDir ?? tmpdir(), 'dbr-task-'));
   const phase = PHASES[config.subcommand];
   const step = { jobId: config.jobId, step: config.subcommand, database: config.database, startedAt };
   let recorder: DatabaseRecorder | undefined;
@@ -180,24 +176,20 @@ export async function runTask(config: TaskConfig, deps: TaskDependencies): Promi
         `Job ${config.jobId} has already finished as ${job.state}, and ${config.subcommand} would change its replication; start a new job (verify and cleanup still run on a finished job).`,
       );
     }
-    const entry = job.databases[config.database];
-    if (entry?.initState !== undefined) writeInitStateFile(stateDir, decodeInitState(entry.initState));
     recorder = new DatabaseRecorder({
       store,
       jobId: config.jobId,
       database: config.database,
-      stateDir,
-      engineJobId: engineId,
       logger,
-      initial: entry,
+      initial: job.databases[config.database],
       throttleMs: deps.progressThrottleMs,
-      tickMs: deps.progressTickMs,
       onCopyProgress: (p) => metrics.copyProgress(p),
     });
     if (phase.start) {
       recorder.set(phase.start);
       await recorder.flush();
-      recorder.start();
+    } else {
+      recorder.stop();
     }
     const handler = deps.handlers?.[config.subcommand] ?? SUBCOMMAND_HANDLERS[config.subcommand];
     return handler({
@@ -205,8 +197,7 @@ export async function runTask(config: TaskConfig, deps: TaskDependencies): Promi
       source,
       target,
       tls: { allowSelfSignedCerts: config.plan.allowSelfSignedCerts ?? false },
-      engineJobId: engineId,
-      stateDir,
+      jobDir,
       store,
       recorder,
       logger,
@@ -234,7 +225,7 @@ export async function runTask(config: TaskConfig, deps: TaskDependencies): Promi
     metrics.verifyDifferences(output.differences);
   let exitCode = failure ? 1 : 0;
 
-  // Progress and init's state, on failure too: a retried snapshot resumes from that state.
+  // Progress, on failure too (init's checkpoint is in the job store already: a retried snapshot resumes from it).
   if (recorder && phase.start) {
     recorder.set(
       failure
@@ -285,7 +276,7 @@ export async function runTask(config: TaskConfig, deps: TaskDependencies): Promi
     exitCode = 1;
   }
   // Left in place when stopped: the engine may still be writing there until the process exits.
-  if (!stopped) rmSync(stateDir, { recursive: true, force: true });
+  if (!stopped) rmSync(jobDir, { recursive: true, force: true });
   if (failure) logger.error(`${failure.name}: ${failure.message}`);
   else logger.info(`${config.subcommand} of ${config.database} finished`);
   return exitCode;

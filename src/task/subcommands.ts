@@ -18,13 +18,14 @@ import { runSync } from '../replication/sync.ts';
 import { runInit } from '../snapshot/init.ts';
 import { assertPreconditions } from '../checks/preconditions.ts';
 import { replicationObjectName } from '../jobs/naming.ts';
-import type { DatabaseState } from '../snapshot/state.ts';
+import type { DatabaseCheckpoint } from '../jobs/checkpoint.ts';
+import { CheckpointWriter } from '../jobs/checkpoint-writer.ts';
 import { runVerify, type VerifyReport } from '../verify/verify.ts';
 import type { Subcommand, TaskConfig } from './config.ts';
 import { safeError, type NamedError } from '../errors/safe-error.ts';
 import { CleanupIncomplete, SnapshotMissing, VerifyDifferences } from './errors.ts';
 import type { DatabaseRecorder } from './recorder.ts';
-import { scopeFilters } from './scope.ts';
+import { engineJobId, scopeFilters } from './scope.ts';
 
 export interface TaskContext {
   config: TaskConfig;
@@ -32,9 +33,9 @@ export interface TaskContext {
   source: ConnectionSpec;
   target: ConnectionSpec;
   tls: TlsPolicy;
-  engineJobId: string;
-  /** A fresh folder holding init's state file, rebuilt from the job store. */
-  stateDir: string;
+  /** A fresh folder for the job's files (init's post-data archive), removed when the task ends. */
+  jobDir: string;
+  /** The job store: the job record, and init's checkpoint of this database. */
   store: JobStore;
   recorder: DatabaseRecorder;
   logger: Logger;
@@ -51,18 +52,24 @@ export type SubcommandHandler = (ctx: TaskContext) => Promise<SubcommandResult>;
 
 const GIB = 1024 ** 3;
 
-function engineJob(ctx: TaskContext): JobContext {
+/** The engine names this database's slot, publication and subscription after this (see engineJobId). */
+const namesJobId = (ctx: TaskContext) => engineJobId(ctx.config.jobId, ctx.config.database);
+
+/** Init's checkpoint of this database, kept on the job's record (each database's task has its own). */
+const checkpointsOf = (ctx: TaskContext) => new CheckpointWriter(ctx.store, ctx.config.jobId, ctx.config.database);
+
+function engineJob(ctx: TaskContext): Promise<JobContext> {
   return loadJob({
     source: ctx.source,
     target: ctx.target,
     tls: ctx.tls,
-    jobId: ctx.engineJobId,
-    stateDir: ctx.stateDir,
+    jobId: namesJobId(ctx),
+    checkpoints: () => checkpointsOf(ctx),
   });
 }
 
 /** This database's part of init's state, or the failure that says to run the snapshot first. */
-function snapshotState(ctx: TaskContext, job: JobContext, subcommand: Subcommand): DatabaseState {
+function snapshotState(ctx: TaskContext, job: JobContext, subcommand: Subcommand): DatabaseCheckpoint {
   const db = job.state?.databases[ctx.config.database];
   if (!db) {
     throw new SnapshotMissing(
@@ -72,8 +79,8 @@ function snapshotState(ctx: TaskContext, job: JobContext, subcommand: Subcommand
   return db;
 }
 
-function names(ctx: TaskContext, db: DatabaseState | undefined) {
-  const name = db?.slot ?? replicationObjectName(ctx.engineJobId, ctx.config.database);
+function names(ctx: TaskContext, db: DatabaseCheckpoint | undefined) {
+  const name = db?.slot ?? replicationObjectName(namesJobId(ctx), ctx.config.database);
   return {
     slot: name,
     publication: db?.publication ?? name,
@@ -96,14 +103,15 @@ export const snapshot: SubcommandHandler = async (ctx) => {
     target: ctx.target,
     tls: ctx.tls,
     filters,
-    jobId: ctx.engineJobId,
+    jobId: namesJobId(ctx),
     jobs: config.jobs,
     noSync: false,
     trackDdl: config.plan.trackDdl ?? false,
     dropExisting: config.plan.dropExisting ?? false,
     copyRoles: config.plan.copyRoles ?? false,
     splitBytes: config.plan.splitTablesLargerThanBytes ?? GIB,
-    stateDir: ctx.stateDir,
+    checkpoints: checkpointsOf(ctx),
+    jobDir: ctx.jobDir,
     logger: ctx.logger,
     whenFinished: 'keep',
     assertPreconditions: (scope) =>
@@ -126,7 +134,7 @@ export const snapshot: SubcommandHandler = async (ctx) => {
     },
     onProgress: (p) => recorder.copyProgress(p),
   });
-  const db = snapshotState(ctx, engineJob(ctx), 'subscribe');
+  const db = snapshotState(ctx, await engineJob(ctx), 'subscribe');
   const copied = Object.values(db.copied);
   const done = report.databases[0];
   const tables = done?.tables ?? copied.length;
@@ -154,7 +162,7 @@ export const snapshot: SubcommandHandler = async (ctx) => {
 
 /** sync: the subscription on init's slot, its origin advanced to the consistent point, enabled. */
 export const subscribe: SubcommandHandler = async (ctx) => {
-  const job = engineJob(ctx);
+  const job = await engineJob(ctx);
   snapshotState(ctx, job, 'subscribe');
   await assertPreconditions('The subscribe task', 'sync', {
     source: ctx.source,
@@ -181,7 +189,7 @@ export const subscribe: SubcommandHandler = async (ctx) => {
 /** Compares source and target and records a verify run; differences make the task fail (VerifyDifferences). */
 export const verify: SubcommandHandler = async (ctx) => {
   const { config } = ctx;
-  const job = engineJob(ctx);
+  const job = await engineJob(ctx);
   const runId = `${config.database.slice(0, 63)}-${randomBytes(4).toString('hex')}`;
   const run = { jobId: config.jobId, runId, database: config.database, startedAt: ctx.startedAt };
   let report: VerifyReport;
@@ -227,7 +235,7 @@ export const verify: SubcommandHandler = async (ctx) => {
 
 /** Waits for the lag to drop, optionally stops writes on the source, then copies sequences. */
 export const cutover: SubcommandHandler = async (ctx) => {
-  const job = engineJob(ctx);
+  const job = await engineJob(ctx);
   const db = snapshotState(ctx, job, 'cutover');
   const c = ctx.config.plan.cutover ?? {};
   const [result] = await runCutover({
@@ -252,7 +260,7 @@ export const cutover: SubcommandHandler = async (ctx) => {
 
 /** Drops the subscription, publication and slot of this database (orphans too); idempotent. */
 export const cleanup: SubcommandHandler = async (ctx) => {
-  const job = engineJob(ctx);
+  const job = await engineJob(ctx);
   const before = names(ctx, job.state?.databases[ctx.config.database]);
   const result = await runCleanup(job, ctx.logger);
   if (result.warnings.length)

@@ -556,8 +556,9 @@ describe('init resume after a kill', () => {
         child.on('exit', () => reject(new Error(`init ended before it could be killed: ${stderr}`)));
       });
       await exited;
-      const jobFile = readdirSync(join(state, 'jobs')).find((f) => f.endsWith('.json'))!;
-      const before = JSON.parse(readFileSync(join(state, 'jobs', jobFile), 'utf8')) as {
+      const [jobFolder] = readdirSync(join(state, 'status'));
+      const jobFile = join(state, 'status', jobFolder!, 'checkpoint.json');
+      const before = JSON.parse(readFileSync(jobFile, 'utf8')) as {
         databases: Record<string, { copied: Record<string, { seconds: number }>; steps: Record<string, unknown> }>;
       };
       const copiedBefore = before.databases[db]!.copied;
@@ -596,7 +597,7 @@ describe('init resume after a kill', () => {
       };
       expect(report.resumed).toBe(true);
       expect(report.databases[0]!.resynced).toEqual(['public.big']);
-      const after = JSON.parse(readFileSync(join(state, 'jobs', jobFile), 'utf8')) as typeof before;
+      const after = JSON.parse(readFileSync(jobFile, 'utf8')) as typeof before;
       for (const [table, progress] of Object.entries(copiedBefore))
         expect(after.databases[db]!.copied[table]).toEqual(progress);
       expect(await replicationObjectsOnSource(source, db)).toEqual({

@@ -15,7 +15,6 @@ import {
   type ReadingHistory,
 } from '../../src/monitor/monitor.ts';
 import { guardCommands } from '../../src/monitor/wal-guard.ts';
-import { LocalJobStore } from '../../src/snapshot/state.ts';
 import { clusterUrl } from '../../scripts/support/cluster.ts';
 import { endpoints, runCli } from '../support/cli.ts';
 import { connectAs, createTestDatabase, edgeCasesSql, runPsqlFile, withClient } from '../support/db.ts';
@@ -54,7 +53,7 @@ beforeAll(async () => {
   expect(sync.exitCode, sync.stderr).toBe(0);
   const status = JSON.parse((await cli(['status', '--json'])).stdout) as { jobId: string };
   jobId = status.jobId;
-  const state = new LocalJobStore(stateDir).load(jobId)!;
+  const state = (await new LocalFileJobStore(stateDir).getCheckpoint(jobId))!;
   job = {
     jobId,
     databases: Object.values(state.databases).map((d) => ({
@@ -140,7 +139,7 @@ describe('the monitor on a replicating job', () => {
   });
 
   it('a disabled subscription under a writer: WAL retained grows, the alarm conditions are reached, status warns with the commands', async () => {
-    const state = new LocalJobStore(stateDir).load(jobId)!;
+    const state = (await new LocalFileJobStore(stateDir).getCheckpoint(jobId))!;
     const subscription = Object.values(state.databases)[0]!.subscription!;
     await withClient(target, db, (c) => c.query(`ALTER SUBSCRIPTION ${subscription} DISABLE`));
     const sink = new RecordedMetrics();

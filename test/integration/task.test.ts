@@ -17,7 +17,6 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import type { DynamoDbJobStore } from '../../src/jobs/index.ts';
 import { LocalFileJobStore } from '../../src/jobs/index.ts';
 import { parseTaskConfig, type Subcommand } from '../../src/task/config.ts';
-import { decodeInitState, encodeInitState } from '../../src/task/init-state.ts';
 import { runTask } from '../../src/task/run.ts';
 import { replicationObjectName } from '../../src/jobs/naming.ts';
 import { clusterUrl, type ClusterInfo } from '../../scripts/support/cluster.ts';
@@ -229,7 +228,8 @@ describe('the Fargate task subcommands', () => {
       tablesTotal: 2,
       rowsCopied: 3040,
     });
-    expect(decodeInitState(job!.databases[db]!.initState!).databases[db]).toMatchObject({
+    expect(JSON.stringify(job)).not.toContain('consistentPoint');
+    expect((await store.getCheckpoint(jobId, db))!.databases[db]).toMatchObject({
       slot: snap.output.slot,
       slotCreated: true,
       done: true,
@@ -289,7 +289,7 @@ describe('the Fargate task subcommands', () => {
     expect(await subscriptionsOn(db)).toEqual([]);
     job = await store.getJob(jobId);
     expect(job!.databases[db]).toMatchObject({ state: 'SUCCEEDED', phase: 'Cleaned up' });
-    expect(job!.databases[db]!.initState).toBeUndefined();
+    expect(await store.getCheckpoint(jobId, db)).toBeUndefined();
     // Cleanup again finds nothing and succeeds.
     expect((await task('cleanup', jobId, db, plan)).output.dropped).toEqual([]);
 
@@ -333,7 +333,7 @@ describe('the Fargate task subcommands', () => {
     const jobId = `ddl_${db.slice(-8)}`;
     const plan = { trackDdl: true };
     await task('snapshot', jobId, db, plan);
-    expect(decodeInitState((await store.getJob(jobId))!.databases[db]!.initState!).trackDdl).toBe(true);
+    expect((await store.getCheckpoint(jobId, db))!.trackDdl).toBe(true);
     const sub = await task('subscribe', jobId, db, plan);
     await withClient(source, db, (c) =>
       c.query('ALTER TABLE orders ADD COLUMN c int DEFAULT 7; INSERT INTO orders VALUES (201, 201, 9)'),
@@ -375,13 +375,14 @@ describe('the Fargate task subcommands', () => {
     await task('snapshot', jobId, db);
     // As if the task died while b was being copied: b's COPY never committed, a's did.
     const { updatedAt: _u, ...entry } = (await store.getJob(jobId))!.databases[db]!;
-    const state = decodeInitState(entry.initState!);
+    const state = (await store.getCheckpoint(jobId, db))!;
     const dbState = state.databases[db]!;
     dbState.done = false;
     delete dbState.copied['public.b'];
     for (const step of ['data', 'largeObjects', 'sequences', 'postData', 'analyze'] as const)
       delete dbState.steps[step];
-    await store.updateDatabaseProgress(jobId, db, { ...entry, state: 'FAILED', initState: encodeInitState(state) });
+    await store.saveCheckpoint(jobId, state, db);
+    await store.updateDatabaseProgress(jobId, db, { ...entry, state: 'FAILED' });
     await withClient(target, db, (c) => c.query('TRUNCATE b'));
     await withClient(source, db, (c) =>
       c.query(

@@ -20,7 +20,7 @@ export function cleanupCommand(io: CliIo, setExitCode: (code: number) => void): 
   return addJobOptions(command).action(async (options: JobOptions, cmd: Command) => {
     // Remote mode: the verify schedule is deleted and the clean-up workflow runs (src/remote/run.ts).
     if (remoteMode(cmd, io)) return runRemote('cleanup', { ...options }, cmd, io, setExitCode);
-    const { globals, logger, job } = jobCommandContext(cmd, options, io);
+    const { globals, logger, job } = await jobCommandContext(cmd, options, io);
     if (
       !globals.yes &&
       !(await confirm(io, 'cleanup', `Drop the subscriptions, publications and slots of job ${job.jobId}?`))

@@ -46,7 +46,7 @@ export function cutoverCommand(io: CliIo, setExitCode: (code: number) => void): 
   return addJobOptions(command).action(async (options: CutoverOptions, cmd: Command) => {
     // Remote mode: a cut-over workflow, when the deployment has one (src/remote/run.ts).
     if (remoteMode(cmd, io)) return runRemote('cutover', { ...options }, cmd, io, setExitCode);
-    const { globals, logger, job } = jobCommandContext(cmd, options, io);
+    const { globals, logger, job } = await jobCommandContext(cmd, options, io);
     const record = commandRecord('cutover', job, options.stateDir, logger);
     const results = await recorded(record, 'Cut over', () =>
       runCutover({

@@ -18,7 +18,8 @@ import { addFilterOptions, filterUsageError, resolveFilters, type FilterFlags } 
 import { addJobOptions, commandRecord, InterruptedError } from '../job-options.ts';
 import { onInterrupt } from '../interrupt.ts';
 import { deriveJobId } from '../../jobs/naming.ts';
-import { LocalJobStore } from '../../snapshot/state.ts';
+import { CheckpointWriter } from '../../jobs/checkpoint-writer.ts';
+import { localJobStore } from '../job-record.ts';
 import { loggerFor, resolveEndpoints, type GlobalOptions } from '../global-options.ts';
 import { addInteractiveOptions, choosePlanInteractively, wantsWizard, type InteractiveFlags } from '../interactive.ts';
 import { EXIT_FAILED, EXIT_OK, UsageError, type CliIo } from '../io.ts';
@@ -170,6 +171,8 @@ export function initCommand(io: CliIo, setExitCode: (code: number) => void): Com
       };
       const jobId = options.jobId ?? deriveJobId(source, target);
       const record = commandRecord('init', { jobId, source, target }, options.stateDir, logger);
+      const store = localJobStore(options.stateDir);
+      const checkpoints = new CheckpointWriter(store, jobId);
       let begun = false;
       let stopListening = () => undefined as void;
       const begin = async () => {
@@ -180,7 +183,7 @@ export function initCommand(io: CliIo, setExitCode: (code: number) => void): Com
         begun = true;
       };
       // A resumed init asks nothing; a new one is recorded once the user said yes.
-      if (new LocalJobStore(options.stateDir).load(jobId)) await begin();
+      if (await checkpoints.load()) await begin();
       const draw = globals.logLevel === 'error' ? undefined : createCopyProgress(io.stderr, io.isTty && !globals.json);
       let report: InitReport;
       try {
@@ -196,7 +199,8 @@ export function initCommand(io: CliIo, setExitCode: (code: number) => void): Com
           dropExisting: options.dropExisting,
           copyRoles: options.roles,
           splitBytes: options.splitTablesLargerThan,
-          stateDir: options.stateDir,
+          checkpoints,
+          jobDir: store.filesDir(jobId),
           logger,
           whenFinished: options.dropExisting ? 'refresh' : 'refuse',
           assertPreconditions: (scope) =>
@@ -209,7 +213,11 @@ export function initCommand(io: CliIo, setExitCode: (code: number) => void): Com
             }),
           confirm: async (plans, preview) => {
             const yes = await confirm(plans, preview.drops);
-            if (yes) await begin();
+            if (yes) {
+              await begin();
+              // A finished job runs again (after cleanup, or a refresh): it becomes a new run of the job.
+              await record.renew(() => store.startOver(jobId, 'Copy snapshot'));
+            }
             return yes;
           },
           onProgress: (p) => {

@@ -187,16 +187,6 @@ export function keptSessions(job: JobContext): { job: JobContext; reset: () => v
   };
 }
 
-/** The resume state is the engine's, large and of no use to a reader. */
-function withoutResumeState(job: JobRecord): JobRecord {
-  return {
-    ...job,
-    databases: Object.fromEntries(
-      Object.entries(job.databases).map(([name, { initState: _initState, ...entry }]) => [name, entry]),
-    ),
-  };
-}
-
 /** The job record: state and phase, each database's progress, the last steps. */
 export function renderJobRecord(job: JobRecord, steps: StepRecord[], live: DatabaseStatus[] = []): string {
   // A command that failed earlier left its phase; what the servers say now comes first when it is better news.
@@ -247,7 +237,7 @@ export function statusCommand(io: CliIo, setExitCode: (code: number) => void): C
   return addJobOptions(command).action(async (options: StatusOptions, cmd: Command) => {
     // Remote mode: the job record in the job table and the job's latest execution (src/remote/status.ts).
     if (remoteMode(cmd, io)) return runRemote('status', { ...options }, cmd, io, setExitCode);
-    const context = jobCommandContext(cmd, options, io);
+    const context = await jobCommandContext(cmd, options, io);
     const { globals } = context;
     const interval = options.watch === undefined ? 0 : options.watch === true ? 2 : Number(options.watch);
     if (!Number.isFinite(interval) || interval < 0)
@@ -259,8 +249,8 @@ export function statusCommand(io: CliIo, setExitCode: (code: number) => void): C
     // Without a terminal, the full view once, then one line per refresh; on one, the live view.
     let first = true;
     for (;;) {
-      // init may run in another process: its state file moves on (created, slot made, done).
-      if (interval && !first) job.state = job.store.load(job.jobId);
+      // init may run in another process: its checkpoint moves on (created, slot made, done).
+      if (interval && !first) job.state = await job.checkpoints.load();
       let note: string | undefined;
       const [statuses, record] = await Promise.all([
         collectStatus(job).catch((error: unknown) => {
@@ -303,7 +293,7 @@ export function statusCommand(io: CliIo, setExitCode: (code: number) => void): C
             ok: !broken,
             jobId: job.jobId,
             at: new Date().toISOString(),
-            job: record ? withoutResumeState(record.job) : null,
+            job: record?.job ?? null,
             steps: record?.steps ?? [],
             databases,
             drift: statuses.flatMap((s) => s.drift),

@@ -59,7 +59,7 @@ export function syncCommand(io: CliIo, setExitCode: (code: number) => void): Com
   return addJobOptions(command).action(async (options: SyncOptions, cmd: Command) => {
     // Remote mode: the replicate workflow resumes the job; with --apply-ddl, a new execution with plan.applyDdl (src/remote/run.ts).
     if (remoteMode(cmd, io)) return runRemote('sync', { ...options }, cmd, io, setExitCode);
-    const { globals, logger, job } = jobCommandContext(cmd, options, io);
+    const { globals, logger, job } = await jobCommandContext(cmd, options, io);
     const subscriptionUrl = options.subscriptionSourceUrl ?? io.env.DATABASE_REPLICATOR_SUBSCRIPTION_SOURCE_URL;
     let subscriptionSource;
     try {

@@ -155,7 +155,7 @@ export function verifyCommand(io: CliIo, setExitCode: (code: number) => void): C
     // Remote mode: the verify workflow, or the job's verify schedule (src/remote/run.ts).
     if (remoteMode(cmd, io, ['schedule', 'unschedule']))
       return runRemote('verify', { ...options }, cmd, io, setExitCode);
-    const { globals, logger, job } = jobCommandContext(cmd, options, io);
+    const { globals, logger, job } = await jobCommandContext(cmd, options, io);
     let report: VerifyReport;
     const record = commandRecord('verify', job, options.stateDir, logger);
     const startedAt = new Date().toISOString();

@@ -1,12 +1,11 @@
-// What only the local store has: its files, its lock, and living next to the init state files.
+// What only the local store has: its files, its lock, and the init checkpoint beside the record.
 import { execFile } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { InvalidJobRecordError, LocalFileJobStore, type NewJob } from '../../../src/jobs/index.ts';
-import { LocalJobStore, type JobState } from '../../../src/snapshot/state.ts';
+import { InvalidJobRecordError, LocalFileJobStore, type InitCheckpoint, type NewJob } from '../../../src/jobs/index.ts';
 
 const run = promisify(execFile);
 const STORE_MODULE = new URL('../../../src/jobs/index.ts', import.meta.url).href;
@@ -59,26 +58,65 @@ describe('LocalFileJobStore files', () => {
     expect(statSync(join(dir, 'status', 'j1')).mode & 0o777).toBe(0o700);
   });
 
-  it('lives next to the init state of the same job: neither overwrites nor removes the other', async () => {
-    const initStore = new LocalJobStore(dir);
-    const state: JobState = {
+  it('keeps the init checkpoint beside the record: removing the checkpoint leaves the record, steps and verify runs', async () => {
+    const record = await store.createJob(job);
+    await store.putStep({ jobId: 'j1', step: 'init', state: 'SUCCEEDED', startedAt: '2025-01-01T00:00:00.000Z' });
+    const checkpoint: InitCheckpoint = {
       version: 1,
       jobId: 'j1',
       createdAt: '2025-01-01T00:00:00.000Z',
       updatedAt: '2025-01-01T00:00:00.000Z',
       source: 'a:5432/app',
       target: 'b:5432/app',
-      filters: {} as JobState['filters'],
+      filters: {},
       noSync: false,
       timeFilters: [],
       databases: {},
     };
-    initStore.save(state);
-    const record = await store.createJob(job);
-    expect(initStore.load('j1')).toMatchObject({ version: 1, jobId: 'j1' });
-    initStore.jobDir('j1');
-    initStore.remove('j1'); // what clean-up does
+    await store.saveCheckpoint('j1', checkpoint);
+    expect(await store.getCheckpoint('j1')).toMatchObject({ version: 1, jobId: 'j1' });
+    expect(await store.listJobs()).toEqual([record]);
+    store.filesDir('j1');
+    await store.removeCheckpoint('j1'); // what clean-up does
+    expect(await store.getCheckpoint('j1')).toBeUndefined();
     expect(await store.getJob('j1')).toEqual(record);
+    expect(await store.listSteps('j1')).toHaveLength(1);
+  });
+
+  it('reads, and cleanup removes, a checkpoint an earlier version left in <dir>/jobs', async () => {
+    await store.createJob(job);
+    mkdirSync(join(dir, 'jobs', 'j1'), { recursive: true });
+    const legacy = { version: 1, jobId: 'j1', databases: { app: { slot: 'dbr_j1_app' } } };
+    writeFileSync(join(dir, 'jobs', 'j1.json'), JSON.stringify(legacy));
+    expect(await store.getCheckpoint('j1')).toMatchObject(legacy);
+    await store.removeCheckpoint('j1');
+    expect(existsSync(join(dir, 'jobs', 'j1.json'))).toBe(false);
+    expect(existsSync(join(dir, 'jobs', 'j1'))).toBe(false);
+  });
+
+  it('starts a finished job over as a new run: a new RUNNING record, no checkpoint, the steps kept; an unfinished job stays as it is', async () => {
+    const created = await store.createJob({ ...job, state: 'RUNNING' });
+    expect(await store.startOver('j1', 'Copy snapshot')).toEqual(created);
+    await store.saveCheckpoint('j1', {
+      version: 1,
+      jobId: 'j1',
+      createdAt: '2025-01-01T00:00:00.000Z',
+      updatedAt: '2025-01-01T00:00:00.000Z',
+      source: 'a:5432/app',
+      target: 'b:5432/app',
+      filters: {},
+      noSync: true,
+      timeFilters: [],
+      databases: {},
+    });
+    await store.putStep({ jobId: 'j1', step: 'init', state: 'SUCCEEDED', startedAt: '2025-01-01T00:00:00.000Z' });
+    await store.transition('j1', 'SUCCEEDED', { phase: 'Snapshot copied' });
+    const renewed = await store.startOver('j1', 'Copy snapshot');
+    expect(renewed).toMatchObject({ jobId: 'j1', state: 'RUNNING', phase: 'Copy snapshot', source: job.source });
+    expect(renewed.endedAt).toBeUndefined();
+    expect(await store.getJob('j1')).toEqual(renewed);
+    expect(await store.getCheckpoint('j1')).toBeUndefined();
+    expect(await store.listSteps('j1')).toHaveLength(1);
   });
 
   it('waits for a lock held by another writer, then applies the update', async () => {

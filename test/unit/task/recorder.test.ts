@@ -4,38 +4,11 @@ import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { LocalFileJobStore } from '../../../src/jobs/index.ts';
 import { silentLogger } from '../../../src/log/logger.ts';
-import type { JobState } from '../../../src/snapshot/state.ts';
-import { decodeInitState, writeInitStateFile } from '../../../src/task/init-state.ts';
 import { DatabaseRecorder } from '../../../src/task/recorder.ts';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 let dir: string;
 let store: LocalFileJobStore;
-
-const state = (slotCreated: boolean): JobState => ({
-  version: 1,
-  jobId: 'e1',
-  createdAt: '2025-01-01T00:00:00.000Z',
-  updatedAt: '',
-  source: 'a:1',
-  target: 'b:1',
-  filters: {},
-  noSync: false,
-  timeFilters: [],
-  databases: {
-    shop: {
-      source: 'shop',
-      target: 'shop',
-      createdTargetDatabase: false,
-      publication: 'p',
-      slot: 's',
-      slotCreated,
-      steps: {},
-      copied: {},
-      done: false,
-    },
-  },
-});
 
 beforeEach(async () => {
   dir = mkdtempSync(join(tmpdir(), 'dbr-recorder-'));
@@ -45,42 +18,42 @@ beforeEach(async () => {
 afterEach(() => rmSync(dir, { recursive: true, force: true }));
 
 describe('DatabaseRecorder', () => {
-  it('throttles progress, writes state milestones at once, and writes everything when flushed', async () => {
+  it('writes changes as they come, at most once per throttle, the last one when the throttle allows, and all when flushed', async () => {
     const recorder = new DatabaseRecorder({
       store,
       jobId: 'j',
       database: 'shop',
-      stateDir: dir,
-      engineJobId: 'e1',
       logger: silentLogger,
-      throttleMs: 60_000,
-      tickMs: 5,
+      throttleMs: 300,
     });
+    const written = async () => (await store.getJob('j'))!.databases.shop;
     recorder.set({ phase: 'Copy snapshot' });
     await recorder.flush();
-    recorder.start();
+    expect(await written()).toMatchObject({ phase: 'Copy snapshot', tablesDone: 0 });
     try {
       recorder.set({ tablesDone: 3, tablesTotal: 9 });
-      await sleep(60);
-      // Within the throttle: the store still has the first write.
-      expect((await store.getJob('j'))!.databases.shop).toMatchObject({ tablesDone: 0, phase: 'Copy snapshot' });
-      expect((await store.getJob('j'))!.databases.shop!.initState).toBeUndefined();
-
-      writeInitStateFile(dir, state(true));
-      await sleep(60);
-      const entry = (await store.getJob('j'))!.databases.shop!;
-      // The slot milestone went out at once, with the progress made so far.
-      expect(decodeInitState(entry.initState!).databases.shop!.slotCreated).toBe(true);
-      expect(entry.tablesDone).toBe(3);
-
       recorder.set({ tablesDone: 4 });
-      await sleep(30);
-      expect((await store.getJob('j'))!.databases.shop!.tablesDone).toBe(3);
+      await sleep(40);
+      // Within the throttle: the store still has the first write.
+      expect(await written()).toMatchObject({ tablesDone: 0 });
+      // Once the throttle allows it, the latest change goes out without another event.
+      await sleep(360);
+      expect(await written()).toMatchObject({ tablesDone: 4, tablesTotal: 9 });
+
+      recorder.set({ tablesDone: 5 });
+      await sleep(20);
+      expect((await written())!.tablesDone).toBe(4);
       await recorder.flush();
-      expect((await store.getJob('j'))!.databases.shop!.tablesDone).toBe(4);
+      expect((await written())!.tablesDone).toBe(5);
     } finally {
       recorder.stop();
     }
+    // Stopped: a change waits for a flush.
+    recorder.set({ tablesDone: 6 });
+    await sleep(400);
+    expect((await written())!.tablesDone).toBe(5);
+    await recorder.flush();
+    expect((await written())!.tablesDone).toBe(6);
   });
 
   it('stops writing, without failing, once the job has finished', async () => {
@@ -89,8 +62,6 @@ describe('DatabaseRecorder', () => {
       store,
       jobId: 'j',
       database: 'shop',
-      stateDir: dir,
-      engineJobId: 'e1',
       logger: silentLogger,
     });
     recorder.set({ phase: 'Clean up' });
@@ -104,8 +75,6 @@ describe('DatabaseRecorder', () => {
       store,
       jobId: 'j',
       database: 'shop',
-      stateDir: dir,
-      engineJobId: 'e1',
       logger: silentLogger,
       onCopyProgress: (p) => heard.push(p.bytesDone),
     });

@@ -13,10 +13,8 @@ import {
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { ConnectionSpec } from '../../../src/connection/url.ts';
-import { LocalFileJobStore } from '../../../src/jobs/index.ts';
-import type { JobState } from '../../../src/snapshot/state.ts';
+import { LocalFileJobStore, type InitCheckpoint } from '../../../src/jobs/index.ts';
 import { parseTaskConfig, type Subcommand } from '../../../src/task/config.ts';
-import { readInitStateFile, writeInitStateFile } from '../../../src/task/init-state.ts';
 import { runTask, type TaskDependencies } from '../../../src/task/run.ts';
 import { TableSyncTimeout } from '../../../src/replication/subscription.ts';
 import { CopyFailed } from '../../../src/snapshot/workers.ts';
@@ -76,7 +74,6 @@ function run(
       stdout: (l) => out.push(l),
       stderr: (l) => err.push(l),
       heartbeatMs: 20,
-      progressTickMs: 10,
       tmpDir: dir,
       ...(handler ? { handlers: { [subcommand]: handler } } : {}),
       ...extra,
@@ -103,7 +100,7 @@ function everythingWritten(): string {
   return [...files, ...out, ...err, ...sent].join('\n');
 }
 
-const fakeState = (jobId: string): JobState => ({
+const fakeState = (jobId: string): InitCheckpoint => ({
   version: 1,
   jobId,
   createdAt: '2025-01-01T00:00:00.000Z',
@@ -189,9 +186,9 @@ describe('runTask', () => {
     expect(everythingWritten()).not.toContain(PASSWORD);
   });
 
-  it('saves init state on failure, and the next task finds it again', async () => {
+  it('keeps the checkpoint init saved before a failure, and the next task finds it again', async () => {
     const failing: SubcommandHandler = async (ctx) => {
-      writeInitStateFile(ctx.stateDir, fakeState(ctx.engineJobId));
+      await ctx.store.saveCheckpoint(ctx.config.jobId, fakeState('job_1'), ctx.config.database);
       throw new Error(`copy failed on ${urlWithPassword(ctx.target)}`);
     };
     const first = run('snapshot', failing);
@@ -206,18 +203,20 @@ describe('runTask', () => {
     expect(err.at(-1)).toMatch(/^error: Error: copy failed on postgresql:\/\/app:\*\*\*@127/);
     const job = await first.store.getJob('job-1');
     expect(job!.databases.shop).toMatchObject({ state: 'FAILED', error: expect.stringContaining('copy failed') });
-    expect(JSON.parse(job!.databases.shop!.initState!)).toMatchObject({
+    expect(await first.store.getCheckpoint('job-1', 'shop')).toMatchObject({
       databases: { shop: { slot: 'dbr_p', consistentPoint: '0/16B3748' } },
     });
+    // The task wrote no state file of its own: its temporary folder is gone, and the job's folder holds the checkpoint.
+    expect(readdirSync(dir).filter((name) => name.startsWith('dbr-task-'))).toEqual([]);
     expect((await first.store.listSteps('job-1'))[0]).toMatchObject({
       state: 'FAILED',
       detail: expect.stringContaining('copy failed'),
     });
     expect(everythingWritten()).not.toContain(PASSWORD);
 
-    let seen: JobState | undefined;
+    let seen: InitCheckpoint | undefined;
     const second = run('subscribe', async (ctx) => {
-      seen = readInitStateFile(ctx.stateDir, ctx.engineJobId);
+      seen = await ctx.store.getCheckpoint(ctx.config.jobId, ctx.config.database);
       return { output: {} };
     });
     expect(await second.code).toBe(0);
@@ -294,12 +293,12 @@ describe('runTask', () => {
     });
   });
 
-  it('on SIGTERM records TaskStopped, keeps the state, and tells Step Functions', async () => {
+  it('on SIGTERM records TaskStopped, keeps the checkpoint, and tells Step Functions', async () => {
     const stop = new AbortController();
     const { code, store } = run(
       'snapshot',
       async (ctx) => {
-        writeInitStateFile(ctx.stateDir, fakeState(ctx.engineJobId));
+        await ctx.store.saveCheckpoint(ctx.config.jobId, fakeState('job_1'), ctx.config.database);
         setTimeout(() => stop.abort(), 30);
         return new Promise(() => undefined);
       },
@@ -308,7 +307,8 @@ describe('runTask', () => {
     expect(await code).toBe(1);
     expect(sfn.commandCalls(SendTaskFailureCommand)[0]!.args[0].input.error).toBe('TaskStopped');
     const job = await store.getJob('job-1');
-    expect(job!.databases.shop).toMatchObject({ state: 'FAILED', initState: expect.stringContaining('0/16B3748') });
+    expect(job!.databases.shop).toMatchObject({ state: 'FAILED' });
+    expect((await store.getCheckpoint('job-1', 'shop'))!.databases.shop!.consistentPoint).toBe('0/16B3748');
     expect((await store.listSteps('job-1'))[0]).toMatchObject({
       state: 'FAILED',
       detail: expect.stringMatching(/^TaskStopped/),

@@ -1,7 +1,4 @@
 import { describe, expect, it } from 'vitest';
-import type { JobState } from '../../../src/snapshot/state.ts';
-import { SecretInRecordError } from '../../../src/jobs/errors.ts';
-import { decodeInitState, encodeInitState, InitStateError } from '../../../src/task/init-state.ts';
 import { engineJobId, scopeFilters } from '../../../src/task/scope.ts';
 import { replicationObjectName } from '../../../src/jobs/naming.ts';
 
@@ -73,60 +70,5 @@ describe('scopeFilters', () => {
       timeFilters: [],
       tableFilters: [],
     });
-  });
-});
-
-const state = (tables: number): JobState => ({
-  version: 1,
-  jobId: 'abc123def456',
-  createdAt: '2025-01-01T00:00:00.000Z',
-  updatedAt: '2025-01-01T00:00:00.000Z',
-  source: 'db:5432',
-  target: 'db2:5432',
-  filters: { includeDatabases: ['shop'] },
-  noSync: false,
-  timeFilters: [],
-  databases: {
-    shop: {
-      source: 'shop',
-      target: 'shop',
-      createdTargetDatabase: true,
-      publication: 'dbr_x',
-      slot: 'dbr_x',
-      slotCreated: true,
-      consistentPoint: '0/1A2B3C',
-      steps: { schema: { seconds: 1.5 } },
-      copied: Object.fromEntries(
-        Array.from({ length: tables }, (_, i) => [`public.table_${i}`, { rows: i, bytes: i * 10, seconds: 0.1 }]),
-      ),
-      done: false,
-    },
-  },
-});
-
-describe('init state in the job record', () => {
-  it('round-trips as plain JSON while small', () => {
-    const text = encodeInitState(state(3));
-    expect(text.startsWith('{')).toBe(true);
-    expect(decodeInitState(text)).toEqual(state(3));
-  });
-
-  it('is gzipped when big, and still round-trips', () => {
-    const big = state(3000);
-    const text = encodeInitState(big);
-    expect(text.startsWith('gz:')).toBe(true);
-    expect(text.length).toBeLessThan(JSON.stringify(big).length / 4);
-    expect(decodeInitState(text)).toEqual(big);
-  });
-
-  it('refuses a state that holds a password, before packing it', () => {
-    const leaky = state(1);
-    leaky.filters = { tableFilters: ["shop.t:dsn = 'postgresql://app:State-Pa55@h/db'"] };
-    expect(() => encodeInitState(leaky)).toThrow(SecretInRecordError);
-  });
-
-  it('says what to do when the recorded text is damaged', () => {
-    expect(() => decodeInitState('gz:not-gzip')).toThrow(InitStateError);
-    expect(() => decodeInitState('{"version": 2}')).toThrow(/run the cleanup task, then the snapshot task again/);
   });
 });
