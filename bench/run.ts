@@ -13,6 +13,7 @@ import { clusterUrl, startCluster, type ClusterInfo } from '../scripts/support/c
 import { fingerprint, loadDataset } from './dataset.ts';
 import { commandExists, machineDescription, median, timeCommand } from './measure.ts';
 import { committedWalEnd } from '../src/catalog/wal.ts';
+import { postmasterPid } from './cpu-share.ts';
 import { measureWatchOverhead, watchOverheadRows } from './watch-overhead.ts';
 
 const execFileAsync = promisify(execFile);
@@ -312,6 +313,7 @@ try {
     log,
     sourceUrl: clusterUrl(source, 'bench'),
     targetUrl: (db) => clusterUrl(target, db),
+    serverPids: [postmasterPid(source.baseDir), postmasterPid(target.baseDir)],
     recreate,
     settle: checkpoint,
     check: async (db) => {
