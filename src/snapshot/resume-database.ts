@@ -9,6 +9,8 @@ import { resumeObjectName } from '../jobs/naming.ts';
 import type { DatabasePlan } from '../plan/plan.ts';
 import { slotExists } from '../replication/slot.ts';
 import { subscriptionConninfo } from '../replication/subscription.ts';
+import { compareTable } from '../drift/compare.ts';
+import { readTableDefinitions, tableKey } from '../drift/definitions.ts';
 import { copyTasks } from './copy.ts';
 import { analyzeTable } from './finish.ts';
 import type { DatabaseRun } from './database-run.ts';
@@ -22,6 +24,32 @@ import { copyInSnapshot } from './workers.ts';
 /** The job's slot is gone: the copy can no longer be finished consistently. */
 export class ResumeImpossibleError extends Error {
   override name = 'ResumeImpossibleError';
+}
+
+/** The source's schema changed since init began in a way the copy or the stream cannot take. */
+export class ResumeSchemaChangedError extends Error {
+  override name = 'ResumeSchemaChangedError';
+}
+
+/**
+ * The application's migrations may change a table between the stopped run and this one. A column the
+ * target lacks would fail the copy of an unfinished table, and stop the apply worker on a finished
+ * one while the hand-off waits for it: refuse before anything moves, with the statements that fix it.
+ */
+async function refuseChangedTables(source: pg.Client, target: pg.Client, plan: DatabasePlan): Promise<void> {
+  const tables = plan.tables.filter((t) => t.mode !== 'excluded');
+  const [onSource, onTarget] = await Promise.all([
+    readTableDefinitions(source, tables),
+    readTableDefinitions(target, tables),
+  ]);
+  const findings = tables.flatMap((t) => {
+    const [s, d] = [onSource.get(tableKey(t)), onTarget.get(tableKey(t))];
+    return s && d ? compareTable(plan.source, s, d).filter((f) => f.blocksReplication) : [];
+  });
+  if (findings.length)
+    throw new ResumeSchemaChangedError(
+      `Tables of ${plan.source} changed on the source since init began, so the copy cannot resume: ${findings.map((f) => `${f.message}: ${f.statements.map((st) => `${st.on === 'source' ? '[on the source] ' : ''}${st.sql};`).join(' ')}`).join('; ')}. Run those statements on the target database ${plan.target} (after checking them), then run init again; or run cleanup, and init from the start.`,
+    );
 }
 
 /** Whether the pre-data restore (one transaction) committed before the process stopped. */
@@ -57,6 +85,7 @@ export async function resumeDatabase(
       db.steps.schema = { seconds: 0 };
       await save();
     }
+    await refuseChangedTables(source, target, plan);
     if (!existsSync(postDataFile)) await dumpPostDataSchema(schemaOptions, postDataFile);
     const entries = await readArchiveEntries(schemaOptions, postDataFile);
     const byTable = await entriesByTable(source, entries);

@@ -10,7 +10,7 @@ import { LocalFileJobStore } from '../../src/jobs/index.ts';
 import { useScratch } from '../support/scratch.ts';
 import { clusterUrl } from '../../scripts/support/cluster.ts';
 import { endpoints, runCli } from '../support/cli.ts';
-import { dropReplicationObjects, replicationObjectsOnSource } from '../support/compare.ts';
+import { dropReplicationObjects, expectSameTables, replicationObjectsOnSource } from '../support/compare.ts';
 import { connectAs, createTestDatabase, createTestRole, uniqueName, withClient } from '../support/db.ts';
 
 const { source, target } = inject('clusters');
@@ -200,4 +200,42 @@ describe('Ctrl-C during init', () => {
       await blocker.end();
     }
   });
+});
+
+describe('a table changed on the source between a stopped init and its rerun', () => {
+  it('refuses at once with the statements that fix it, and resumes once they ran on the target', async () => {
+    const rows = (t: string) =>
+      `CREATE TABLE ${t} (id int PRIMARY KEY, v text NOT NULL); INSERT INTO ${t} SELECT i, '${t}' FROM generate_series(1, 3000) i;`;
+    const db = await sourceDatabase('fault_ddl', rows('a') + rows('b'));
+    const env = endpoints(clusterUrl(source, db), clusterUrl(target, db));
+    const args = ['init', '--yes', '--no-sync', '--jobs', '1', '--state-dir', stateDir()];
+    // Stopped as a crash would once the first table is in; the other is not.
+    const killed = await runCli(args, { ...env, DATABASE_REPLICATOR_FAULT_POINT: 'init:table-copied' });
+    expect(killed.exitCode).not.toBe(0);
+    const alter =
+      'ALTER TABLE a ADD COLUMN extra int NOT NULL DEFAULT 7; ALTER TABLE b ADD COLUMN extra int NOT NULL DEFAULT 7;';
+    await withClient(source, db, (c) => c.query(alter));
+
+    const started = Date.now();
+    const refused = await runCli(args, env);
+    expect(refused.exitCode).toBe(1);
+    for (const t of ['a', 'b']) {
+      expect(refused.stderr).toContain(`column extra was added to public.${t} on the source; the target lacks it`);
+      expect(refused.stderr).toMatch(new RegExp(`ALTER TABLE "?public"?\\."?${t}"? ADD COLUMN "?extra"? integer`));
+    }
+    // Before any wait on a stream that could not go on.
+    expect(Date.now() - started).toBeLessThan(60_000);
+
+    await withClient(target, db, (c) => c.query(alter));
+    const resumed = await runCli(args, env);
+    expect(resumed.exitCode, resumed.stderr).toBe(0);
+    await expectSameTables(source, target, db);
+    expect(
+      await withClient(
+        target,
+        db,
+        async (c) => (await c.query('SELECT count(*)::int AS n FROM b WHERE extra = 7')).rows[0].n,
+      ),
+    ).toBe(3000);
+  }, 180_000);
 });
