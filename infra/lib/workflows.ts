@@ -56,39 +56,30 @@ export class ReplicatorWorkflows extends Construct {
     const recordJob = { RecordJobFunctionArn: fns.recordJob.function.functionArn };
     const scheduleGroup = { ScheduleGroupName: schedule.group.scheduleGroupName };
 
-    this.verify = new AslStateMachine(this, 'Verify', {
-      ...common,
-      definitionFile: file('verify'),
-      substitutions: { ...runTask, ...recordJob },
-    });
-    this.cleanup = new AslStateMachine(this, 'Cleanup', {
-      ...common,
-      definitionFile: file('cleanup'),
-      substitutions: { ...runTask, ...recordJob, ...scheduleGroup },
-    });
-    this.cutover = new AslStateMachine(this, 'Cutover', {
-      ...common,
-      definitionFile: file('cutover'),
-      substitutions: { ...runTask, ...recordJob },
-    });
-    this.replicate = new AslStateMachine(this, 'Replicate', {
-      ...common,
-      definitionFile: file('replicate'),
-      substitutions: {
-        ...runTask,
-        ...recordJob,
-        CheckRdsParameterGroupFunctionArn: fns.checkRdsParameterGroup.function.functionArn,
-        CheckGrantsFunctionArn: fns.checkGrants.function.functionArn,
-        EstimateSizeFunctionArn: fns.estimateSize.function.functionArn,
-        CheckReplicationFunctionArn: fns.checkReplication.function.functionArn,
-        CheckTargetReachesSourceFunctionArn: fns.checkTargetReachesSource.function.functionArn,
-        MonitorFunctionArn: fns.monitorReplication.function.functionArn,
-        ...scheduleGroup,
-        SchedulerRoleArn: schedule.role.roleArn,
-        ScheduleDeadLetterQueueArn: schedule.deadLetterQueue.queueArn,
-        VerifyStateMachineArn: this.verify.stateMachine.stateMachineArn,
-        AlarmTopicArn: props.alarmTopic.topicArn,
-      },
+    // Each definition is statemachines/<id in lower case>.asl.json; the placeholders it names are substituted.
+    const machine = (machineId: string, substitutions: Record<string, string>) =>
+      new AslStateMachine(this, machineId, {
+        ...common,
+        definitionFile: file(machineId.toLowerCase()),
+        substitutions,
+      });
+    this.verify = machine('Verify', { ...runTask, ...recordJob });
+    this.cleanup = machine('Cleanup', { ...runTask, ...recordJob, ...scheduleGroup });
+    this.cutover = machine('Cutover', { ...runTask, ...recordJob });
+    this.replicate = machine('Replicate', {
+      ...runTask,
+      ...recordJob,
+      CheckRdsParameterGroupFunctionArn: fns.checkRdsParameterGroup.function.functionArn,
+      CheckGrantsFunctionArn: fns.checkGrants.function.functionArn,
+      EstimateSizeFunctionArn: fns.estimateSize.function.functionArn,
+      CheckReplicationFunctionArn: fns.checkReplication.function.functionArn,
+      CheckTargetReachesSourceFunctionArn: fns.checkTargetReachesSource.function.functionArn,
+      MonitorFunctionArn: fns.monitorReplication.function.functionArn,
+      ...scheduleGroup,
+      SchedulerRoleArn: schedule.role.roleArn,
+      ScheduleDeadLetterQueueArn: schedule.deadLetterQueue.queueArn,
+      VerifyStateMachineArn: this.verify.stateMachine.stateMachineArn,
+      AlarmTopicArn: props.alarmTopic.topicArn,
     });
     // Schema drift found while waiting for catch-up goes to the operators: publish to the one topic, and
     // encrypt with its key (the two key actions SNS needs, named, where grantPublish would add a wildcard).

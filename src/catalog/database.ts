@@ -1,5 +1,5 @@
 import type pg from 'pg';
-import { REPLICA_IDENTITY, USER_RELATIONS } from './relations.ts';
+import { REPLICA_IDENTITY, RELATION_COLUMNS, USER_RELATIONS, type RelationRow } from './relations.ts';
 
 export type TableKind = 'table' | 'partitioned' | 'partition';
 export type ReplicaIdentity = 'default' | 'full' | 'index' | 'nothing';
@@ -64,23 +64,19 @@ export interface DatabaseFacts {
 }
 
 export async function readDatabaseFacts(client: pg.Client, name: string): Promise<DatabaseFacts> {
-  const tables = await client.query<{
-    schema: string;
-    name: string;
-    relkind: string;
-    relispartition: boolean;
-    relpersistence: string;
-    relreplident: string;
-    has_pk: boolean;
-    candidate: string | null;
-    selectable: boolean;
-    owner: string;
-    owned: boolean;
-    generated: string[];
-    uncomparable: string[];
-    reltuples: string;
-  }>(`
-    SELECT n.nspname AS schema, c.relname AS name, c.relkind, c.relispartition, c.relpersistence, c.relreplident,
+  const tables = await client.query<
+    RelationRow & {
+      has_pk: boolean;
+      candidate: string | null;
+      selectable: boolean;
+      owner: string;
+      owned: boolean;
+      generated: string[];
+      uncomparable: string[];
+      reltuples: string;
+    }
+  >(`
+    SELECT ${RELATION_COLUMNS},
            EXISTS (SELECT 1 FROM pg_index i WHERE i.indrelid = c.oid AND i.indisprimary) AS has_pk,
            (SELECT ic.relname FROM pg_index i JOIN pg_class ic ON ic.oid = i.indexrelid
              WHERE i.indrelid = c.oid AND i.indisunique AND i.indimmediate AND i.indpred IS NULL AND i.indexprs IS NULL

@@ -14,3 +14,15 @@ export const USER_RELATIONS = `
 
 /** pg_class.relreplident in words. */
 export const REPLICA_IDENTITY: Record<string, ReplicaIdentity> = { d: 'default', f: 'full', i: 'index', n: 'nothing' };
+
+/** The `pg_class c JOIN pg_namespace n` columns both readers of the user's tables select, and their row type. */
+export const RELATION_COLUMNS =
+  'n.nspname AS schema, c.relname AS name, c.relkind, c.relispartition, c.relpersistence, c.relreplident';
+export interface RelationRow {
+  schema: string;
+  name: string;
+  relkind: string;
+  relispartition: boolean;
+  relpersistence: string;
+  relreplident: string;
+}

@@ -1,5 +1,5 @@
 import type pg from 'pg';
-import { REPLICA_IDENTITY, USER_RELATIONS } from './relations.ts';
+import { REPLICA_IDENTITY, RELATION_COLUMNS, USER_RELATIONS, type RelationRow } from './relations.ts';
 import type { ReplicaIdentity, TableKind } from './database.ts';
 
 export interface ColumnFacts {
@@ -28,21 +28,17 @@ export interface CatalogTable {
 }
 
 export async function readCatalogTables(client: pg.Client): Promise<CatalogTable[]> {
-  const { rows } = await client.query<{
-    oid: number;
-    schema: string;
-    name: string;
-    relkind: string;
-    relispartition: boolean;
-    relpersistence: string;
-    relreplident: string;
-    bytes: string;
-    reltuples: string;
-    root_schema: string | null;
-    root_name: string | null;
-    columns: ColumnFacts[];
-    pk: string[] | null;
-  }>(`
+  const { rows } = await client.query<
+    RelationRow & {
+      oid: number;
+      bytes: string;
+      reltuples: string;
+      root_schema: string | null;
+      root_name: string | null;
+      columns: ColumnFacts[];
+      pk: string[] | null;
+    }
+  >(`
     WITH RECURSIVE ancestry AS (
       SELECT i.inhrelid AS leaf, i.inhparent AS ancestor FROM pg_inherits i
       UNION ALL
@@ -51,7 +47,7 @@ export async function readCatalogTables(client: pg.Client): Promise<CatalogTable
       SELECT a.leaf, a.ancestor AS root FROM ancestry a JOIN pg_class p ON p.oid = a.ancestor
        WHERE NOT p.relispartition AND p.relkind = 'p'
     )
-    SELECT c.oid::int AS oid, n.nspname AS schema, c.relname AS name, c.relkind, c.relispartition, c.relpersistence, c.relreplident,
+    SELECT c.oid::int AS oid, ${RELATION_COLUMNS},
            pg_relation_size(c.oid)::text AS bytes, GREATEST(c.reltuples, 0)::bigint::text AS reltuples,
            rn.nspname AS root_schema, rc.relname AS root_name,
            COALESCE((SELECT json_agg(json_build_object('name', a.attname, 'type', format_type(a.atttypid, a.atttypmod), 'generated', a.attgenerated <> '') ORDER BY a.attnum)

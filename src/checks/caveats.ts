@@ -1,3 +1,4 @@
+import type { DatabaseFacts, RelationName } from '../catalog/database.ts';
 import { type Check, listRelations, pass, relationsIn, warn } from './types.ts';
 
 // What logical replication does not carry, or carries only with care. Each is a warning, never a
@@ -15,65 +16,63 @@ export const checkLargeObjects: Check = ({ databases }) => {
   );
 };
 
-export const checkUnloggedTables: Check = ({ databases }) => {
-  const title = 'Unlogged tables';
-  const unlogged = relationsIn(databases, (db) => db.tables.filter((t) => t.unlogged));
-  if (unlogged.length === 0) return pass('unlogged-tables', title, 'None.');
-  return warn(
-    'unlogged-tables',
-    title,
-    `${listRelations(unlogged)}: unlogged tables write no WAL, so their changes are not replicated.`,
-    'init copies their rows in the snapshot only; run ALTER TABLE ... SET LOGGED on the source if their later changes must reach the target.',
-  );
-};
+type Found = ReturnType<typeof relationsIn>;
 
-export const checkSequences: Check = ({ databases }) => {
-  const title = 'Sequences';
-  const sequences = relationsIn(databases, (db) => db.sequences);
-  if (sequences.length === 0) return pass('sequences', title, 'None.');
-  return warn(
-    'sequences',
-    title,
+/** A caveat about some kind of relation: it passes where no database has one, else warns, naming them. */
+function relationCaveat(
+  id: string,
+  title: string,
+  pick: (db: DatabaseFacts) => RelationName[],
+  detail: (found: Found) => string,
+  remedy: string,
+): Check {
+  return ({ databases }) => {
+    const found = relationsIn(databases, pick);
+    return found.length === 0 ? pass(id, title, 'None.') : warn(id, title, detail(found), remedy);
+  };
+}
+
+export const checkUnloggedTables = relationCaveat(
+  'unlogged-tables',
+  'Unlogged tables',
+  (db) => db.tables.filter((t) => t.unlogged),
+  (unlogged) => `${listRelations(unlogged)}: unlogged tables write no WAL, so their changes are not replicated.`,
+  'init copies their rows in the snapshot only; run ALTER TABLE ... SET LOGGED on the source if their later changes must reach the target.',
+);
+
+export const checkSequences = relationCaveat(
+  'sequences',
+  'Sequences',
+  (db) => db.sequences,
+  (sequences) =>
     `${sequences.length} sequence(s), e.g. ${listRelations(sequences, 3)}; logical replication does not advance sequences on the target.`,
-    'cutover copies every sequence value from the source (with --sequence-margin for headroom); run it before writing to the target.',
-  );
-};
+  'cutover copies every sequence value from the source (with --sequence-margin for headroom); run it before writing to the target.',
+);
 
-export const checkPartitionedTables: Check = ({ databases }) => {
-  const title = 'Partitioned tables';
-  const parents = relationsIn(databases, (db) => db.tables.filter((t) => t.kind === 'partitioned'));
-  if (parents.length === 0) return pass('partitioned-tables', title, 'None.');
-  return warn(
-    'partitioned-tables',
-    title,
+export const checkPartitionedTables = relationCaveat(
+  'partitioned-tables',
+  'Partitioned tables',
+  (db) => db.tables.filter((t) => t.kind === 'partitioned'),
+  (parents) =>
     `${listRelations(parents)}: published through the root (publish_via_partition_root), so the target may partition differently.`,
-    'Keep the same partitions on the target, or at least a default partition; partitions added later on the source must be added on the target too (DDL is not replicated).',
-  );
-};
+  'Keep the same partitions on the target, or at least a default partition; partitions added later on the source must be added on the target too (DDL is not replicated).',
+);
 
-export const checkGeneratedColumns: Check = ({ databases }) => {
-  const title = 'Generated columns';
-  const tables = relationsIn(databases, (db) => db.tables.filter((t) => t.generatedColumns.length > 0));
-  if (tables.length === 0) return pass('generated-columns', title, 'None.');
-  return warn(
-    'generated-columns',
-    title,
-    `${listRelations(tables)}: generated columns are computed on the target, not copied.`,
-    'Nothing to do if the target keeps the same generation expressions; init leaves them out of the copy.',
-  );
-};
+export const checkGeneratedColumns = relationCaveat(
+  'generated-columns',
+  'Generated columns',
+  (db) => db.tables.filter((t) => t.generatedColumns.length > 0),
+  (tables) => `${listRelations(tables)}: generated columns are computed on the target, not copied.`,
+  'Nothing to do if the target keeps the same generation expressions; init leaves them out of the copy.',
+);
 
-export const checkMaterializedViews: Check = ({ databases }) => {
-  const title = 'Materialized views';
-  const views = relationsIn(databases, (db) => db.materializedViews);
-  if (views.length === 0) return pass('materialized-views', title, 'None.');
-  return warn(
-    'materialized-views',
-    title,
-    `${listRelations(views)}: materialized views are not replicated.`,
-    'cutover refreshes them on the target; refresh them yourself if you read them before.',
-  );
-};
+export const checkMaterializedViews = relationCaveat(
+  'materialized-views',
+  'Materialized views',
+  (db) => db.materializedViews,
+  (views) => `${listRelations(views)}: materialized views are not replicated.`,
+  'cutover refreshes them on the target; refresh them yourself if you read them before.',
+);
 
 /**
  * With REPLICA IDENTITY FULL and no usable index, the target's apply worker finds the row an UPDATE or

@@ -90,28 +90,28 @@ function normalizeHost(endpoint: string): string {
 
 const sameHost = (a: string | undefined, host: string) => a !== undefined && normalizeHost(a) === host;
 
-async function describeInstance(rds: RDSClient, identifier: string): Promise<DBInstance | undefined> {
+/** Runs one RDS describe call; the fault it raises for an unknown identifier means there is none. */
+async function describeOrNone<T>(action: string, notFound: string, fn: () => Promise<T>): Promise<T | undefined> {
   try {
-    const out = await call('DescribeDBInstances', () =>
-      rds.send(new DescribeDBInstancesCommand({ DBInstanceIdentifier: identifier })),
-    );
-    return out.DBInstances?.[0];
+    return await call(action, fn);
   } catch (error) {
-    if ((error as Error).name === 'DBInstanceNotFoundFault') return undefined;
+    if ((error as Error).name === notFound) return undefined;
     throw error;
   }
 }
 
+async function describeInstance(rds: RDSClient, identifier: string): Promise<DBInstance | undefined> {
+  const out = await describeOrNone('DescribeDBInstances', 'DBInstanceNotFoundFault', () =>
+    rds.send(new DescribeDBInstancesCommand({ DBInstanceIdentifier: identifier })),
+  );
+  return out?.DBInstances?.[0];
+}
+
 async function describeCluster(rds: RDSClient, identifier: string): Promise<DBCluster | undefined> {
-  try {
-    const out = await call('DescribeDBClusters', () =>
-      rds.send(new DescribeDBClustersCommand({ DBClusterIdentifier: identifier })),
-    );
-    return out.DBClusters?.[0];
-  } catch (error) {
-    if ((error as Error).name === 'DBClusterNotFoundFault') return undefined;
-    throw error;
-  }
+  const out = await describeOrNone('DescribeDBClusters', 'DBClusterNotFoundFault', () =>
+    rds.send(new DescribeDBClustersCommand({ DBClusterIdentifier: identifier })),
+  );
+  return out?.DBClusters?.[0];
 }
 
 interface Located {

@@ -133,15 +133,12 @@ export async function readTableDefinitions(
 }
 
 /** The tables a publication lists (partitioned roots as themselves when published via the root). */
-export async function readPublishedTables(
-  source: pg.Client,
-  publication: string,
-): Promise<{ schema: string; name: string }[]> {
-  const { rows } = await source.query<{ schema: string; name: string }>(
+export function readPublishedTables(source: pg.Client, publication: string): Promise<RelationRow[]> {
+  return readRelations(
+    source,
     'SELECT schemaname AS schema, tablename AS name FROM pg_publication_tables WHERE pubname = $1 ORDER BY 1, 2',
-    [publication],
+    publication,
   );
-  return rows;
 }
 
 /**
@@ -149,11 +146,9 @@ export async function readPublishedTables(
  * missing on the target were created on the source since init (init restores every table's definition,
  * excluded ones too), and logical replication silently leaves them out.
  */
-export async function readUnpublishedTables(
-  source: pg.Client,
-  publication: string,
-): Promise<{ schema: string; name: string }[]> {
-  const { rows } = await source.query<{ schema: string; name: string }>(
+export function readUnpublishedTables(source: pg.Client, publication: string): Promise<RelationRow[]> {
+  return readRelations(
+    source,
     `SELECT n.nspname AS schema, c.relname AS name FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
       WHERE c.relkind IN ('r', 'p') AND NOT c.relispartition AND c.relpersistence = 'p'
         AND n.nspname IN (SELECT DISTINCT schemaname FROM pg_publication_tables WHERE pubname = $1)
@@ -164,8 +159,15 @@ export async function readUnpublishedTables(
                           JOIN pg_class pc ON pc.relnamespace = pn.oid AND pc.relname = p.tablename
                          WHERE p.pubname = $1 AND pc.relispartition AND pg_partition_root(pc.oid) = c.oid)
       ORDER BY 1, 2`,
-    [publication],
+    publication,
   );
+}
+
+type RelationRow = { schema: string; name: string };
+
+/** The (schema, name) rows a query about one publication ($1) returns. */
+async function readRelations(source: pg.Client, sql: string, publication: string): Promise<RelationRow[]> {
+  const { rows } = await source.query<RelationRow>(sql, [publication]);
   return rows;
 }
 

@@ -106,21 +106,16 @@ export const newJobSchema = z.object({
 });
 export type NewJob = z.infer<typeof newJobSchema>;
 
-/** Fields any writer may change while the job is not finished. The state changes only through `transition`. */
-export const jobPatchSchema = z.object({
-  phase: text.optional(),
-  executionArn: z.string().min(1).max(2048).optional(),
-  source: endpointSchema.optional(),
-  target: endpointSchema.optional(),
-});
+/** Fields any writer may change while the job is not finished, as the job record holds them. The state changes only through `transition`. */
+export const jobPatchSchema = jobRecordSchema
+  .pick({ phase: true, executionArn: true, source: true, target: true })
+  .partial();
 export type JobPatch = z.infer<typeof jobPatchSchema>;
 
-export const transitionExtraSchema = z.object({
-  phase: text.optional(),
-  error: text.optional(),
-  cause: text.optional(),
-  executionArn: z.string().min(1).max(2048).optional(),
-});
+/** Fields a transition may set with the state, as the job record holds them. */
+export const transitionExtraSchema = jobRecordSchema
+  .pick({ phase: true, error: true, cause: true, executionArn: true })
+  .partial();
 export type TransitionExtra = z.infer<typeof transitionExtraSchema>;
 
 export const stepRecordSchema = z.object({

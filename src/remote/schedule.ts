@@ -73,15 +73,16 @@ export async function putVerifySchedule(
         : {}),
     },
   };
+  // Either write answers with the same fields, and the ARN when the API returned one.
+  const applied = (action: 'created' | 'updated', scheduleArn: string | undefined): ScheduleResult => ({
+    name,
+    group,
+    action,
+    expression,
+    ...(scheduleArn ? { scheduleArn } : {}),
+  });
   try {
-    const created = await scheduler.send(new CreateScheduleCommand(request));
-    return {
-      name,
-      group,
-      action: 'created',
-      expression,
-      ...(created.ScheduleArn ? { scheduleArn: created.ScheduleArn } : {}),
-    };
+    return applied('created', (await scheduler.send(new CreateScheduleCommand(request))).ScheduleArn);
   } catch (error) {
     if (!(error instanceof ConflictException) && awsErrorName(error) !== 'ConflictException')
       throw describeAwsError(
@@ -91,14 +92,7 @@ export async function putVerifySchedule(
       );
   }
   try {
-    const updated = await scheduler.send(new UpdateScheduleCommand(request));
-    return {
-      name,
-      group,
-      action: 'updated',
-      expression,
-      ...(updated.ScheduleArn ? { scheduleArn: updated.ScheduleArn } : {}),
-    };
+    return applied('updated', (await scheduler.send(new UpdateScheduleCommand(request))).ScheduleArn);
   } catch (error) {
     throw describeAwsError(
       error,

@@ -65,24 +65,27 @@ export async function waitForSlotConfirmed(
   );
 }
 
-/** Tables a publication names itself ("schema.table"), as the catalog holds them now. */
-export async function publicationMembers(source: pg.Client, publication: string): Promise<Set<string>> {
-  const { rows } = await source.query<{ key: string }>(
-    `SELECT format('%s.%s', n.nspname, c.relname) AS key FROM pg_publication_rel r JOIN pg_publication p ON p.oid = r.prpubid
+/** "schema.table" of each relation a publication names itself, or a subscription applies changes to; $1 is its name. */
+const RELATION_KEYS_SQL = {
+  publication: `SELECT format('%s.%s', n.nspname, c.relname) AS key FROM pg_publication_rel r JOIN pg_publication p ON p.oid = r.prpubid
        JOIN pg_class c ON c.oid = r.prrelid JOIN pg_namespace n ON n.oid = c.relnamespace WHERE p.pubname = $1`,
-    [publication],
-  );
+  subscription: `SELECT format('%s.%s', n.nspname, c.relname) AS key FROM pg_subscription_rel r JOIN pg_subscription s ON s.oid = r.srsubid
+       JOIN pg_class c ON c.oid = r.srrelid JOIN pg_namespace n ON n.oid = c.relnamespace WHERE s.subname = $1`,
+};
+
+async function relationKeys(client: pg.Client, of: keyof typeof RELATION_KEYS_SQL, name: string): Promise<Set<string>> {
+  const { rows } = await client.query<{ key: string }>(RELATION_KEYS_SQL[of], [name]);
   return new Set(rows.map((r) => r.key));
 }
 
+/** Tables a publication names itself ("schema.table"), as the catalog holds them now. */
+export function publicationMembers(source: pg.Client, publication: string): Promise<Set<string>> {
+  return relationKeys(source, 'publication', publication);
+}
+
 /** Tables a subscription applies changes to ("schema.table"). */
-export async function subscriptionTables(target: pg.Client, subscription: string): Promise<Set<string>> {
-  const { rows } = await target.query<{ key: string }>(
-    `SELECT format('%s.%s', n.nspname, c.relname) AS key FROM pg_subscription_rel r JOIN pg_subscription s ON s.oid = r.srsubid
-       JOIN pg_class c ON c.oid = r.srrelid JOIN pg_namespace n ON n.oid = c.relnamespace WHERE s.subname = $1`,
-    [subscription],
-  );
-  return new Set(rows.map((r) => r.key));
+export function subscriptionTables(target: pg.Client, subscription: string): Promise<Set<string>> {
+  return relationKeys(target, 'subscription', subscription);
 }
 
 /** Disables a subscription and waits until its apply worker has stopped: nothing more is applied after. */
