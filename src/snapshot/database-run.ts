@@ -1,7 +1,10 @@
 import type pg from 'pg';
+import type { SequenceValue } from '../catalog/sequences.ts';
 import type { DatabasePlan } from '../plan/plan.ts';
+import type { SlotWithSnapshot } from '../replication/slot.ts';
 import type { InitRequest } from './init.ts';
-import type { DatabaseCheckpoint, InitStep } from '../jobs/checkpoint.ts';
+import type { DatabaseCheckpoint } from '../jobs/checkpoint.ts';
+import type { SchemaCopyOptions } from './schema.ts';
 
 /** What every step of one database's init works with. */
 export interface DatabaseRun {
@@ -22,21 +25,25 @@ export interface DatabaseRun {
   noSync: boolean;
   /** The job records schema changes on the source and applies them on the target (init --track-ddl). */
   trackDdl: boolean;
-  /** Tables whose statistics are current: a resume leaves these out of its ANALYZE. */
+  /** Tables whose statistics are current: the analyze step leaves these out. */
   analyzed: Set<string>;
 }
 
-/** Runs a step unless the record says it is done, then records its time. */
-export async function timed<T>(
-  state: DatabaseCheckpoint,
-  step: InitStep,
-  store: () => Promise<void>,
-  fn: () => Promise<T>,
-): Promise<T | undefined> {
-  if (state.steps[step]) return undefined;
-  const started = performance.now();
-  const result = await fn();
-  state.steps[step] = { seconds: (performance.now() - started) / 1000 };
-  await store();
-  return result;
+/** One database's run of init's steps (init-steps.ts): what they share, and what one step leaves the next. */
+export interface DatabaseSteps extends DatabaseRun {
+  /** A session on the source database, for the whole run. */
+  source: pg.Client;
+  schemaOptions: SchemaCopyOptions;
+  /** The post-data archive (pg_dump --section=post-data), kept in the job's folder. */
+  postDataFile: string;
+  /** The slot made by this run and its exported snapshot, until the copy's sessions have imported it. */
+  exported?: SlotWithSnapshot;
+  /** Sequence values the data step read in its snapshot; without them the sequences step reads them then. */
+  sequences?: SequenceValue[];
+  /** Post-data builds the data step started beside the copy: the post-data step awaits what is left. */
+  postData?: { finish: () => Promise<void>; abandon: () => Promise<void> };
+  /** What this run copied (a first copy), and the tables a resume copied again. */
+  rows: number;
+  bytes: number;
+  recopied: string[];
 }

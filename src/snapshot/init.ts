@@ -1,4 +1,3 @@
-import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import type pg from 'pg';
 import { readServerFacts } from '../catalog/server.ts';
@@ -6,30 +5,23 @@ import { readDatabaseIdentity, refuseSameDatabases } from '../catalog/identity.t
 import { openClient } from '../connection/client.ts';
 import { ConnectionError } from '../connection/errors.ts';
 import type { TlsPolicy } from '../connection/tls.ts';
+import type { DatabaseRun, DatabaseSteps } from './database-run.ts';
+import { firstCopyData, initSteps, resumeData } from './init-steps.ts';
+import { ResumeImpossibleError } from './resume-database.ts';
+import { runSteps } from './steps.ts';
+import { checkNewTargets } from './target-database.ts';
+import { deriveJobId, replicationObjectName } from '../jobs/naming.ts';
 import { withDatabase, type ConnectionSpec } from '../connection/url.ts';
 import type { Logger } from '../log/logger.ts';
 import type { DatabasePlan, FilterOptions } from '../plan/plan.ts';
-import { waitForSlotConfirmed } from '../replication/hand-off.ts';
 import { slotExists } from '../replication/slot.ts';
-import { timed, type DatabaseRun } from './database-run.ts';
-import { faultPoint } from './fault-points.ts';
-import { endLeftoverSessions } from './leftover-sessions.ts';
-import { copyFirstTime, type FirstCopy } from './first-copy.ts';
-import { readArchiveEntries } from './post-data.ts';
-import { restoreMissingEntries } from './post-data-present.ts';
-import { deriveJobId, replicationObjectName, resumeObjectName } from '../jobs/naming.ts';
 import { planJob } from '../plan/job-plan.ts';
 import { copyRoles, type RoleCopyResult } from './roles.ts';
-import { dumpPostDataSchema, type SchemaCopyOptions } from './schema.ts';
 import type { InitCheckpoint, InitStep } from '../jobs/checkpoint.ts';
 import type { CheckpointWriter } from '../jobs/checkpoint-writer.ts';
 import { JobFinishedError, JobLockedError, lockJob } from './job-lock.ts';
 import { type TargetDrop } from './drop-target.ts';
-import { checkNewTargets, ensureTargetDatabase } from './target-database.ts';
 import type { CopyProgress } from './table-copies.ts';
-import { ResumeImpossibleError, resumeDatabase } from './resume-database.ts';
-import { analyzeInParallel, dropReplicationObjects } from './finish.ts';
-import { installDdlCapture } from '../ddl-capture/install.ts';
 
 export { ResumeImpossibleError };
 
@@ -260,89 +252,45 @@ export async function runInit(req: InitRequest): Promise<InitReport> {
 }
 
 async function replicateDatabase(run: DatabaseRun): Promise<InitReport['databases'][number]> {
-  const { req, plan, db, save, log } = run;
+  const { req, plan, db } = run;
   const source = await run.openSource(plan.source);
-  const sourceSpec = withDatabase(req.source, plan.source);
-  const targetSpec = withDatabase(req.target, plan.target);
-  const schemaOptions: SchemaCopyOptions = {
-    source: sourceSpec,
-    target: targetSpec,
-    tls: req.tls,
-    snapshotName: null,
-    sourceMajor: run.sourceMajor,
-    keepOwnership: req.copyRoles,
+  const steps: DatabaseSteps = {
+    ...run,
+    source,
+    schemaOptions: {
+      source: withDatabase(req.source, plan.source),
+      target: withDatabase(req.target, plan.target),
+      tls: req.tls,
+      snapshotName: null,
+      sourceMajor: run.sourceMajor,
+      keepOwnership: req.copyRoles,
+    },
+    postDataFile: join(run.jobDir, `${db.slot}.post-data.dump`),
+    rows: 0,
+    bytes: 0,
+    recopied: [],
   };
-  const postDataFile = join(run.jobDir, `${db.slot}.post-data.dump`);
-  let recopied: string[] = [];
-  let first: FirstCopy | undefined;
   try {
-    await ensureTargetDatabase(run, source);
-    if (db.slotCreated) {
-      const target = await run.openTarget(plan.target);
-      try {
-        const ended = await endLeftoverSessions(target);
-        if (ended) log(`${plan.target}: ended ${ended} session(s) an earlier run of this job left on the target`);
-      } finally {
-        await target.end().catch(() => undefined);
-      }
-    }
-    if (run.trackDdl)
-      await installDdlCapture({
-        jobId: run.jobId,
-        source,
-        openTarget: () => run.openTarget(plan.target),
-        publication: db.publication,
-        resumePublication: resumeObjectName(run.jobId, plan.source),
-        published: plan.publication,
-        sourceMajor: run.sourceMajor,
-      });
-    if (!db.slotCreated) {
-      first = await copyFirstTime(run, source, schemaOptions, postDataFile);
-    } else if (!db.steps.data) {
-      recopied = await resumeDatabase(run, source, schemaOptions, postDataFile);
-    }
-
-    await timed(db, 'postData', save, async () => {
-      if (first) return first.postData();
-      if (!existsSync(postDataFile)) await dumpPostDataSchema(schemaOptions, postDataFile);
-      const target = await run.openTarget(plan.target);
-      try {
-        // Foreign keys join tables that a resume brought to one WAL position only once the job's
-        // subscription has applied everything before the hand-off.
-        if (db.resume?.switchedAt && db.subscription)
-          await waitForSlotConfirmed(source, db.slot, db.resume.switchedAt, req.syncTimeoutMs ?? 3_600_000);
-        const built = await restoreMissingEntries(
-          { schema: schemaOptions, archive: postDataFile, workDir: run.jobDir, source, target, jobs: req.jobs },
-          await readArchiveEntries(schemaOptions, postDataFile),
-        );
-        log(`${plan.source}: post-data built ${built.length} missing index(es), constraint(s) and other entries`);
-      } finally {
-        await target.end().catch(() => undefined);
-      }
-    });
-    faultPoint('init:post-data');
-    await timed(db, 'analyze', save, () => analyzeInParallel(run, first?.analyzed ?? run.analyzed));
-    faultPoint('init:analyze');
-    if (run.noSync) await dropReplicationObjects(run, source);
-    db.done = true;
-    await save();
-    return {
-      source: plan.source,
-      target: plan.target,
-      slot: run.noSync ? null : db.slot,
-      publication: run.noSync ? null : db.publication,
-      consistentPoint: db.consistentPoint ?? null,
-      subscription: run.noSync ? null : (db.subscription ?? null),
-      tables: plan.tables.filter((t) => t.mode === 'data').length,
-      rows: first?.rows ?? 0,
-      bytes: first?.bytes ?? 0,
-      steps: Object.fromEntries(Object.entries(db.steps).map(([k, v]) => [k, v.seconds])),
-      resynced: recopied,
-    };
+    // A job whose slot is recorded stopped after making it: the same steps, with a resume's data step.
+    await runSteps(initSteps(db.slotCreated ? resumeData : firstCopyData), steps);
   } catch (error) {
-    await first?.abandon();
+    await steps.postData?.abandon();
     throw error;
   } finally {
+    await steps.exported?.release();
     await source.end().catch(() => undefined);
   }
+  return {
+    source: plan.source,
+    target: plan.target,
+    slot: run.noSync ? null : db.slot,
+    publication: run.noSync ? null : db.publication,
+    consistentPoint: db.consistentPoint ?? null,
+    subscription: run.noSync ? null : (db.subscription ?? null),
+    tables: plan.tables.filter((t) => t.mode === 'data').length,
+    rows: steps.rows,
+    bytes: steps.bytes,
+    steps: Object.fromEntries(Object.entries(db.steps).map(([k, v]) => [k, v.seconds])),
+    resynced: steps.recopied,
+  };
 }

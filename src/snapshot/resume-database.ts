@@ -3,7 +3,6 @@
 import { existsSync } from 'node:fs';
 import type pg from 'pg';
 import { qualifiedName } from '../catalog/ident.ts';
-import { readSequenceValues, type SequenceValue } from '../catalog/sequences.ts';
 import { withDatabase } from '../connection/url.ts';
 import { resumeObjectName } from '../jobs/naming.ts';
 import type { DatabasePlan } from '../plan/plan.ts';
@@ -13,12 +12,13 @@ import { compareTable } from '../drift/compare.ts';
 import { readTableDefinitions, tableKey } from '../drift/definitions.ts';
 import { copyTasks } from './copy.ts';
 import { analyzeTable } from './finish.ts';
-import type { DatabaseRun } from './database-run.ts';
-import { applySequenceValues, copyLargeObjects } from './objects.ts';
+import type { DatabaseSteps } from './database-run.ts';
+import { copyLargeObjects } from './objects.ts';
 import { entriesByTable, readArchiveEntries } from './post-data.ts';
 import { restoreMissingEntries } from './post-data-present.ts';
 import { resumeWithSecondSlot, unfinishedTables } from './resume.ts';
-import { copyPreDataSchema, dumpPostDataSchema, type SchemaCopyOptions } from './schema.ts';
+import { copyPreDataSchema, dumpPostDataSchema } from './schema.ts';
+import type { StepScope } from './steps.ts';
 import { copyInSnapshot } from './workers.ts';
 
 /** The job's slot is gone: the copy can no longer be finished consistently. */
@@ -63,35 +63,43 @@ async function preDataRestored(target: pg.Client, plan: DatabasePlan): Promise<b
   return rows[0]!.found > 0;
 }
 
-export async function resumeDatabase(
-  run: DatabaseRun,
-  source: pg.Client,
-  schemaOptions: SchemaCopyOptions,
-  postDataFile: string,
-): Promise<string[]> {
-  const { req, plan, db, save, log } = run;
-  if (!(await slotExists(source, db.slot))) {
+/** The slot step of a rerun: the job's slot must still be there, at the consistent point the copy ends at. */
+export async function checkSlotKept(run: DatabaseSteps): Promise<void> {
+  const { plan, db } = run;
+  if (!(await slotExists(run.source, db.slot))) {
     throw new ResumeImpossibleError(
       `The slot ${db.slot} of the job for ${plan.source} is gone, so the copy cannot be resumed consistently; run cleanup and start init again.`,
     );
   }
-  log(`${plan.source}: resuming; ${Object.keys(db.copied).length} table(s) already copied stay as they are`);
-  const target = await run.openTarget(plan.target);
-  const started = performance.now();
+  run.log(`${plan.source}: resuming; ${Object.keys(db.copied).length} table(s) already copied stay as they are`);
+}
+
+/** The schema step of a rerun: the snapshot is gone, the pre-data restore may have committed. */
+export async function restoreSchemaAgain(run: DatabaseSteps): Promise<void> {
+  const target = await run.openTarget(run.plan.target);
   try {
-    if (!db.steps.schema) {
-      if (!(await preDataRestored(target, plan))) await copyPreDataSchema(schemaOptions);
-      await dumpPostDataSchema(schemaOptions, postDataFile);
-      db.steps.schema = { seconds: 0 };
-      await save();
-    }
+    if (!(await preDataRestored(target, run.plan))) await copyPreDataSchema(run.schemaOptions);
+    await dumpPostDataSchema(run.schemaOptions, run.postDataFile);
+  } finally {
+    await target.end().catch(() => undefined);
+  }
+}
+
+/**
+ * The data step of a rerun: the unfinished tables copied again under a second slot's snapshot (with the
+ * large objects and sequence values read in it), and every table handed to the job's one subscription.
+ */
+export async function resumeCopy(run: DatabaseSteps, scope: StepScope): Promise<void> {
+  const { req, plan, db, save, log, source } = run;
+  const target = await run.openTarget(plan.target);
+  try {
     await refuseChangedTables(source, target, plan);
-    if (!existsSync(postDataFile)) await dumpPostDataSchema(schemaOptions, postDataFile);
-    const entries = await readArchiveEntries(schemaOptions, postDataFile);
+    if (!existsSync(run.postDataFile)) await dumpPostDataSchema(run.schemaOptions, run.postDataFile);
+    const entries = await readArchiveEntries(run.schemaOptions, run.postDataFile);
     const byTable = await entriesByTable(source, entries);
     const restore = {
-      schema: schemaOptions,
-      archive: postDataFile,
+      schema: run.schemaOptions,
+      archive: run.postDataFile,
       workDir: run.jobDir,
       source,
       target,
@@ -133,7 +141,6 @@ export async function resumeDatabase(
       });
       await save();
     }
-    let sequences: SequenceValue[] | undefined;
     const { recopied } = await resumeWithSecondSlot({
       source,
       target,
@@ -154,17 +161,15 @@ export async function resumeDatabase(
       },
       subscriptionConninfo: subscriptionConninfo(withDatabase(req.source, plan.source), req.tls),
       secondName: resumeObjectName(run.jobId, plan.source),
-      onSequences: (values) => (sequences = values),
+      // Tables copied again may refer to large objects made since the first snapshot: copied in the second one too.
+      inSnapshot: async (s, t) => {
+        const count = await scope.within('largeObjects', () => copyLargeObjects(s, t));
+        if (count) log(`${plan.source}: copied ${count} large object(s)`);
+      },
+      onSequences: (values) => (run.sequences = values),
       ...(req.onProgress ? { onProgress: req.onProgress } : {}),
     });
-    // Values read now are never behind the ones the copied rows used.
-    await applySequenceValues(target, sequences ?? (await readSequenceValues(source)));
-    if (!db.steps.largeObjects && !sequences) await copyLargeObjects(source, target);
-    db.steps.data = { seconds: (performance.now() - started) / 1000 };
-    db.steps.largeObjects ??= { seconds: 0 };
-    db.steps.sequences ??= { seconds: 0 };
-    await save();
-    return recopied;
+    run.recopied = recopied;
   } finally {
     await target.end().catch(() => undefined);
   }

@@ -19,7 +19,6 @@ import { createSlotWithSnapshot, dropSlot } from '../replication/slot.ts';
 import { createSubscriptionAtSlot, dropSubscription, subscriptionExists } from '../replication/subscription.ts';
 import { copyTasks } from './copy.ts';
 import { faultPoint } from './fault-points.ts';
-import { copyLargeObjects } from './objects.ts';
 import { readSequenceValues, type SequenceValue } from '../catalog/sequences.ts';
 import type { DatabaseCheckpoint, ResumeRecord } from '../jobs/checkpoint.ts';
 import { CopyProgressTracker, type CopyProgress } from './table-copies.ts';
@@ -53,6 +52,8 @@ export interface ResumeRun {
    * by them. With `analyze`, tables that got new indexes are analyzed at once, not in the last step.
    */
   buildOwnEntries: (tables: string[], options?: { analyze?: boolean }) => Promise<void>;
+  /** Copies the large objects in the second snapshot, on the first copy session and its target session. */
+  inSnapshot: (source: pg.Client, target: pg.Client) => Promise<void>;
   /** Called with the sequence values read in the second snapshot. */
   onSequences: (values: SequenceValue[]) => void;
   /** The copy's progress, as a first copy reports it (bars, job record), from what the stopped run committed. */
@@ -245,7 +246,7 @@ async function switchDone(source: pg.Client, publication: string, second: string
 }
 
 async function copyUnderSecondSlot(run: ResumeRun, r: ResumeRecord): Promise<void> {
-  const { source, target, db, save, log } = run;
+  const { source, target, db, save } = run;
   // A second slot of an earlier attempt lost its snapshot with it: start that part over.
   await dropSubscription(target, r.name);
   await dropSlot(source, r.name);
@@ -289,8 +290,7 @@ async function copyUnderSecondSlot(run: ResumeRun, r: ResumeRecord): Promise<voi
       onSnapshotImported: exported.release,
       inSnapshot: async (s, t) => {
         sequences = await readSequenceValues(s);
-        const count = await copyLargeObjects(s, t);
-        if (count) log(`${run.plan.source}: copied ${count} large object(s)`);
+        await run.inSnapshot(s, t);
       },
       onTaskDone: (task, result) => {
         const sum = r.copied[task.key] ?? { rows: 0, bytes: 0, seconds: 0 };

@@ -600,6 +600,16 @@ describe('init resume after a kill', () => {
       const after = JSON.parse(readFileSync(jobFile, 'utf8')) as typeof before;
       for (const [table, progress] of Object.entries(copiedBefore))
         expect(after.databases[db]!.copied[table]).toEqual(progress);
+      // The rerun went through the same steps: the schema step the stopped run recorded is kept, every other is recorded.
+      expect(after.databases[db]!.steps.schema).toEqual(before.databases[db]!.steps.schema);
+      expect(Object.keys(after.databases[db]!.steps).sort()).toEqual([
+        'analyze',
+        'data',
+        'largeObjects',
+        'postData',
+        'schema',
+        'sequences',
+      ]);
       expect(await replicationObjectsOnSource(source, db)).toEqual({
         slots: [report.databases[0]!.slot],
         publications: [report.databases[0]!.publication],
