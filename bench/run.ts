@@ -13,6 +13,7 @@ import { clusterUrl, startCluster, type ClusterInfo } from '../scripts/support/c
 import { fingerprint, loadDataset } from './dataset.ts';
 import { commandExists, machineDescription, median, timeCommand } from './measure.ts';
 import { committedWalEnd } from '../src/catalog/wal.ts';
+import { LocalFileJobStore } from '../src/jobs/local-store.ts';
 import { postmasterPid } from './cpu-share.ts';
 import { measureWatchOverhead, watchOverheadRows } from './watch-overhead.ts';
 
@@ -264,7 +265,7 @@ try {
     for (;;) {
       if (ended) throw new Error('init finished before a third of the data was copied; use a bigger --size-gb');
       try {
-        const job = JSON.parse(readFileSync(join(state, 'jobs', 'bench_resume.json'), 'utf8')) as {
+        const job = JSON.parse(readFileSync(new LocalFileJobStore(state).checkpointPath('bench_resume'), 'utf8')) as {
           databases: Record<string, { copied: Record<string, unknown> }>;
         };
         fraction =
