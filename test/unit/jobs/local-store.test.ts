@@ -26,6 +26,22 @@ function allFiles(dir: string): string[] {
     .map((e) => join(e.parentPath, e.name));
 }
 
+/** A checkpoint of job j1 with no database yet. */
+function emptyCheckpoint(noSync: boolean): InitCheckpoint {
+  return {
+    version: 1,
+    jobId: 'j1',
+    createdAt: '2025-01-01T00:00:00.000Z',
+    updatedAt: '2025-01-01T00:00:00.000Z',
+    source: 'a:5432/app',
+    target: 'b:5432/app',
+    filters: {},
+    noSync,
+    timeFilters: [],
+    databases: {},
+  };
+}
+
 describe('LocalFileJobStore files', () => {
   let dir: string;
   let store: LocalFileJobStore;
@@ -61,19 +77,7 @@ describe('LocalFileJobStore files', () => {
   it('keeps the init checkpoint beside the record: removing the checkpoint leaves the record, steps and verify runs', async () => {
     const record = await store.createJob(job);
     await store.putStep({ jobId: 'j1', step: 'init', state: 'SUCCEEDED', startedAt: '2025-01-01T00:00:00.000Z' });
-    const checkpoint: InitCheckpoint = {
-      version: 1,
-      jobId: 'j1',
-      createdAt: '2025-01-01T00:00:00.000Z',
-      updatedAt: '2025-01-01T00:00:00.000Z',
-      source: 'a:5432/app',
-      target: 'b:5432/app',
-      filters: {},
-      noSync: false,
-      timeFilters: [],
-      databases: {},
-    };
-    await store.saveCheckpoint('j1', checkpoint);
+    await store.saveCheckpoint('j1', emptyCheckpoint(false));
     expect(await store.getCheckpoint('j1')).toMatchObject({ version: 1, jobId: 'j1' });
     expect(await store.listJobs()).toEqual([record]);
     store.filesDir('j1');
@@ -97,18 +101,7 @@ describe('LocalFileJobStore files', () => {
   it('starts a finished job over as a new run: a new RUNNING record, no checkpoint, the steps kept; an unfinished job stays as it is', async () => {
     const created = await store.createJob({ ...job, state: 'RUNNING' });
     expect(await store.startOver('j1', 'Copy snapshot')).toEqual(created);
-    await store.saveCheckpoint('j1', {
-      version: 1,
-      jobId: 'j1',
-      createdAt: '2025-01-01T00:00:00.000Z',
-      updatedAt: '2025-01-01T00:00:00.000Z',
-      source: 'a:5432/app',
-      target: 'b:5432/app',
-      filters: {},
-      noSync: true,
-      timeFilters: [],
-      databases: {},
-    });
+    await store.saveCheckpoint('j1', emptyCheckpoint(true));
     await store.putStep({ jobId: 'j1', step: 'init', state: 'SUCCEEDED', startedAt: '2025-01-01T00:00:00.000Z' });
     await store.transition('j1', 'SUCCEEDED', { phase: 'Snapshot copied' });
     const renewed = await store.startOver('j1', 'Copy snapshot');
