@@ -112,6 +112,27 @@ try {
       await c.query(`DROP DATABASE IF EXISTS ${db} WITH (FORCE)`);
       if (create) await c.query(`CREATE DATABASE ${db}`);
     });
+  // A checkpoint on both servers before every timed run: none inherits another's dirty pages.
+  const checkpoint = () =>
+    Promise.all([
+      withClient(source, 'postgres', (c) => c.query('CHECKPOINT')),
+      withClient(target, 'postgres', (c) => c.query('CHECKPOINT')),
+    ]).then(() => undefined);
+  /** `init --local --yes --no-roles` with this run's jobs, state folder and quiet logs. */
+  const initArgs = (state: string, ...more: string[]) => [
+    cli,
+    'init',
+    '--local',
+    '--yes',
+    '--no-roles',
+    '--jobs',
+    String(jobs),
+    '--state-dir',
+    state,
+    '--log-level',
+    'warn',
+    ...more,
+  ];
   const contenders: Record<string, (db: string) => Promise<{ seconds: number; peakMb?: number }>> = {
     'database-replicator init': async (db) => {
       await recreate(db, false);
@@ -121,25 +142,7 @@ try {
         DATABASE_REPLICATOR_SOURCE_URL: clusterUrl(source, 'bench'),
         DATABASE_REPLICATOR_TARGET_URL: clusterUrl(target, db),
       };
-      const timed = await timeCommand(
-        process.execPath,
-        [
-          cli,
-          'init',
-          '--local',
-          '--yes',
-          '--no-sync',
-          '--no-roles',
-          '--jobs',
-          String(jobs),
-          '--state-dir',
-          state,
-          '--log-level',
-          'warn',
-        ],
-        env,
-        true,
-      );
+      const timed = await timeCommand(process.execPath, initArgs(state, '--no-sync'), env, true);
       rmSync(state, { recursive: true, force: true });
       return timed;
     },
@@ -189,11 +192,7 @@ try {
     const order = names.map((_, i) => names[(i + round) % names.length]!);
     for (const name of order) {
       const db = databaseFor(name);
-      // Start every measurement from clean shared buffers: no contender inherits another's dirty pages.
-      await Promise.all([
-        withClient(source, 'postgres', (c) => c.query('CHECKPOINT')),
-        withClient(target, 'postgres', (c) => c.query('CHECKPOINT')),
-      ]);
+      await checkpoint();
       const result = await contenders[name]!(db);
       const got = await withClient(target, db, fingerprint);
       for (const [table, fp] of Object.entries(expected)) {
@@ -237,27 +236,9 @@ try {
       DATABASE_REPLICATOR_SOURCE_URL: clusterUrl(source, 'bench'),
       DATABASE_REPLICATOR_TARGET_URL: clusterUrl(target, db),
     };
-    const initArgs = [
-      cli,
-      'init',
-      '--local',
-      '--yes',
-      '--no-sync',
-      '--no-roles',
-      '--jobs',
-      String(jobs),
-      '--job-id',
-      'bench_resume',
-      '--state-dir',
-      state,
-      '--log-level',
-      'warn',
-    ];
-    await Promise.all([
-      withClient(source, 'postgres', (c) => c.query('CHECKPOINT')),
-      withClient(target, 'postgres', (c) => c.query('CHECKPOINT')),
-    ]);
-    const child = spawn(process.execPath, initArgs, { env, stdio: 'ignore' });
+    const resumeArgs = initArgs(state, '--no-sync', '--job-id', 'bench_resume');
+    await checkpoint();
+    const child = spawn(process.execPath, resumeArgs, { env, stdio: 'ignore' });
     const exited = new Promise<void>((resolve) => child.on('exit', () => resolve()));
     let ended = false;
     void exited.then(() => (ended = true));
@@ -280,11 +261,8 @@ try {
     await exited;
     // The same start as every timed run above: a checkpoint on both servers, so the resume does not pay
     // for flushing what the killed run left dirty (a rerun comes later than a few milliseconds after a crash).
-    await Promise.all([
-      withClient(source, 'postgres', (c) => c.query('CHECKPOINT')),
-      withClient(target, 'postgres', (c) => c.query('CHECKPOINT')),
-    ]);
-    const resumed = await timeCommand(process.execPath, initArgs, env);
+    await checkpoint();
+    const resumed = await timeCommand(process.execPath, resumeArgs, env);
     const got = await withClient(target, db, fingerprint);
     for (const [table, fp] of Object.entries(expected)) {
       if (got[table] !== fp)
@@ -301,11 +279,6 @@ try {
 
   // status --watch beside init, same dataset, same run: the live view's refresh must not slow the copy.
   // Before the catch-up scenario, whose write load changes the source.
-  const checkpoint = () =>
-    Promise.all([
-      withClient(source, 'postgres', (c) => c.query('CHECKPOINT')),
-      withClient(target, 'postgres', (c) => c.query('CHECKPOINT')),
-    ]).then(() => undefined);
   const watchOverhead = await measureWatchOverhead({
     cli,
     jobs,
@@ -382,23 +355,7 @@ try {
   });
   let catchUpSeconds = NaN;
   try {
-    await timeCommand(
-      process.execPath,
-      [
-        cli,
-        'init',
-        '--local',
-        '--yes',
-        '--no-roles',
-        '--jobs',
-        String(jobs),
-        '--state-dir',
-        state,
-        '--log-level',
-        'warn',
-      ],
-      env,
-    );
+    await timeCommand(process.execPath, initArgs(state), env);
     const syncStarted = performance.now();
     await timeCommand(process.execPath, [cli, 'sync', '--local', '--state-dir', state, '--log-level', 'warn'], env);
     const lsn = await withClient(source, 'bench', async (c) => committedWalEnd(c));

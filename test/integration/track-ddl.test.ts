@@ -48,6 +48,20 @@ async function database(prefix: string, sql: string): Promise<Run> {
   };
 }
 
+/** What the target's trigger applied and skipped, in stream order. */
+async function ddlOutcomes(db: string, schema: string): Promise<{ applied: string[]; skipped: string[] }[]> {
+  return withClient(
+    target,
+    db,
+    async (c) =>
+      (
+        await c.query<{ applied: string[]; skipped: string[] }>(
+          `SELECT applied, skipped FROM "${schema}".ddl_outcome ORDER BY log_id`,
+        )
+      ).rows,
+  );
+}
+
 async function applyErrors(db: string): Promise<number> {
   return withClient(target, db, async (c) =>
     Number(
@@ -134,16 +148,7 @@ describe('init --track-ddl under a running writer', () => {
     // The apply worker never stopped on the changes, and nothing is left different.
     expect(await applyErrors(db)).toBe(0);
     expect((JSON.parse((await cli(['status', '--json'])).stdout) as { drift: unknown[] }).drift).toEqual([]);
-    const outcomes = await withClient(
-      target,
-      db,
-      async (c) =>
-        (
-          await c.query<{ applied: string[]; skipped: string[] }>(
-            `SELECT applied, skipped FROM "${schema}".ddl_outcome ORDER BY log_id`,
-          )
-        ).rows,
-    );
+    const outcomes = await ddlOutcomes(db, schema);
     expect(outcomes.flatMap((o) => o.skipped)).toEqual([]);
     expect(outcomes.flatMap((o) => o.applied)).toEqual([
       'ALTER TABLE public.orders ADD COLUMN c integer DEFAULT 7',
@@ -199,11 +204,7 @@ describe('init --track-ddl under a running writer', () => {
       ),
     );
     await waitForSubscriptionCatchUp(source, target, db);
-    const skipped = await withClient(target, db, async (c) =>
-      (await c.query<{ skipped: string[] }>(`SELECT skipped FROM "${schema}".ddl_outcome`)).rows.flatMap(
-        (r) => r.skipped,
-      ),
-    );
+    const skipped = (await ddlOutcomes(db, schema)).flatMap((r) => r.skipped);
     expect(skipped).toEqual([
       `a column of public.places was renamed on the source (CREATE ROLE "${role}" LOGIN PASSWORD ***; ALTER TABLE places RENAME COLUMN title TO label): rename it on the target by hand`,
     ]);
@@ -308,16 +309,7 @@ describe('the edge-case fixture with --track-ddl', () => {
     await waitForSubscriptionCatchUp(source, target, db);
     expect(await applyErrors(db)).toBe(0);
     // The partitioned table changes at its root, once; its partitions follow it on the target.
-    const outcomes = await withClient(
-      target,
-      db,
-      async (c) =>
-        (
-          await c.query<{ applied: string[]; skipped: string[] }>(
-            `SELECT applied, skipped FROM "${schema}".ddl_outcome ORDER BY log_id`,
-          )
-        ).rows,
-    );
+    const outcomes = await ddlOutcomes(db, schema);
     expect(outcomes.flatMap((o) => o.skipped)).toEqual([]);
     expect(outcomes.flatMap((o) => o.applied)).toEqual([
       'ALTER TABLE sales.customers ADD COLUMN tier smallint DEFAULT 1 NOT NULL',
