@@ -1,5 +1,6 @@
 // File helpers of the local job store: atomic JSON writes and a lock file per job.
 import { mkdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { hostname } from 'node:os';
 import { dirname } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 
@@ -34,28 +35,45 @@ export function readJson(path: string): unknown {
   }
 }
 
+const lockOwner = () => `${process.pid}@${hostname()}`;
+
+/** Whether a lock file names a process of this machine that no longer runs. */
+function ownerDied(owner: string): boolean {
+  const m = /^(\d+)@(.*)$/.exec(owner.trim());
+  if (!m || m[2] !== hostname()) return false;
+  try {
+    process.kill(Number(m[1]), 0);
+    return false;
+  } catch (error) {
+    return errorCode(error) === 'ESRCH';
+  }
+}
+
 /**
  * Runs `fn` while holding `lockPath` (created exclusively), so read-modify-write cycles of writers in
- * this or another process never interleave. `fn` is synchronous, so a lock is held for milliseconds;
- * one older than STALE_LOCK_MS belonged to a process that died and is taken over.
+ * this or another process never interleave. `fn` is synchronous, so a lock is held for milliseconds.
+ * A lock whose process on this machine is gone (an init killed while writing) is taken over at once,
+ * so its rerun does not wait; one older than STALE_LOCK_MS (another machine's) is taken over too.
  */
 export async function withFileLock<T>(lockPath: string, fn: () => T): Promise<T> {
   mkdirSync(dirname(lockPath), { recursive: true, mode: 0o700 });
   for (;;) {
     try {
-      writeFileSync(lockPath, `${process.pid}\n`, { flag: 'wx', mode: 0o600 });
+      writeFileSync(lockPath, `${lockOwner()}\n`, { flag: 'wx', mode: 0o600 });
       break;
     } catch (error) {
       if (errorCode(error) !== 'EEXIST') throw error;
     }
     let age: number;
+    let owner: string;
     try {
       age = Date.now() - statSync(lockPath).mtimeMs;
+      owner = readFileSync(lockPath, 'utf8');
     } catch (error) {
       if (errorCode(error) === 'ENOENT') continue; // released meanwhile
       throw error;
     }
-    if (age > STALE_LOCK_MS) rmSync(lockPath, { force: true });
+    if (age > STALE_LOCK_MS || ownerDied(owner)) rmSync(lockPath, { force: true });
     else await sleep(RETRY_MS);
   }
   try {

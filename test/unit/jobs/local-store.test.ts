@@ -1,7 +1,7 @@
 // What only the local store has: its files, its lock, and the init checkpoint beside the record.
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -115,7 +115,8 @@ describe('LocalFileJobStore files', () => {
   it('waits for a lock held by another writer, then applies the update', async () => {
     await store.createJob(job);
     const lock = join(dir, 'status', 'j1', '.lock');
-    writeFileSync(lock, '12345\n');
+    // A process of this machine that runs: this one.
+    writeFileSync(lock, `${process.pid}@${hostname()}\n`);
     let done = false;
     const update = store.updateJob('j1', { phase: 'after the lock' }).then((r) => {
       done = true;
@@ -129,13 +130,33 @@ describe('LocalFileJobStore files', () => {
     expect(existsSync(lock)).toBe(false);
   });
 
-  it('takes over a lock left by a writer that died', async () => {
+  it('takes over a lock of another machine once it is older than any write takes', async () => {
     await store.createJob(job);
     const lock = join(dir, 'status', 'j1', '.lock');
-    writeFileSync(lock, '12345\n');
+    writeFileSync(lock, '12345@another-host\n');
+    let done = false;
+    const update = store.updateJob('j1', { phase: 'recovered' }).then((r) => {
+      done = true;
+      return r;
+    });
+    await new Promise((r) => setTimeout(r, 100));
+    expect(done).toBe(false);
     const minuteAgo = new Date(Date.now() - 60_000);
     utimesSync(lock, minuteAgo, minuteAgo);
+    expect((await update).phase).toBe('recovered');
+    expect(existsSync(lock)).toBe(false);
+  });
+
+  it('takes over at once a lock left by a process of this machine that was killed while writing', async () => {
+    await store.createJob(job);
+    const ended = spawn(process.execPath, ['-e', '']);
+    await new Promise((resolve) => ended.on('exit', resolve));
+    const lock = join(dir, 'status', 'j1', '.lock');
+    writeFileSync(lock, `${ended.pid}@${hostname()}\n`);
+    const started = Date.now();
     expect((await store.updateJob('j1', { phase: 'recovered' })).phase).toBe('recovered');
+    // Not the STALE_LOCK_MS wait a lock of unknown owner gets.
+    expect(Date.now() - started).toBeLessThan(2_000);
     expect(existsSync(lock)).toBe(false);
   });
 
