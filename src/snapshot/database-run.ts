@@ -42,8 +42,11 @@ export interface DatabaseSteps extends DatabaseRun {
   sequences?: SequenceValue[];
   /** Post-data builds the data step started beside the copy: the post-data step awaits what is left. */
   postData?: { finish: () => Promise<void>; abandon: () => Promise<void> };
-  /** What this run copied (a first copy), and the tables a resume copied again. */
-  rows: number;
-  bytes: number;
+  /** The tables a resume copied again. */
   recopied: string[];
+  /**
+   * Builds a resume's data step started and left running (the indexes of tables copied again that no
+   * foreign key or apply worker needs): the post-data step leaves these entries out and awaits them.
+   */
+  buildsUnderway?: { entries: Set<number>; done: Promise<void> };
 }

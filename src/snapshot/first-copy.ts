@@ -60,8 +60,6 @@ export async function copyFirstTime(run: DatabaseSteps, scope: StepScope): Promi
     },
     onTaskDone: (task, done) => {
       const key = `${task.table.schema}.${task.table.name}`;
-      run.rows += done.rows;
-      run.bytes += done.bytes;
       const copied = progress.done(task, done);
       // A split table counts as copied only once all its ranges are committed.
       if (copied) db.copied[key] = copied;

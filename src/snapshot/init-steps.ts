@@ -13,7 +13,7 @@ import { analyzeInParallel, dropReplicationObjects } from './finish.ts';
 import { copyFirstTime } from './first-copy.ts';
 import { endLeftoverSessions } from './leftover-sessions.ts';
 import { applySequenceValues, copyLargeObjects } from './objects.ts';
-import { readArchiveEntries } from './post-data.ts';
+import { entriesByTable, readArchiveEntries } from './post-data.ts';
 import { restoreMissingEntries } from './post-data-present.ts';
 import { checkSlotKept, restoreSchemaAgain, resumeCopy } from './resume-database.ts';
 import { copyPreDataSchema, dumpPostDataSchema } from './schema.ts';
@@ -139,11 +139,38 @@ async function buildMissingPostData(run: DatabaseSteps): Promise<void> {
     // subscription has applied everything before the hand-off.
     if (db.resume?.switchedAt && db.subscription)
       await waitForSlotConfirmed(source, db.slot, db.resume.switchedAt, req.syncTimeoutMs ?? 3_600_000);
-    const built = await restoreMissingEntries(
-      { schema: schemaOptions, archive: postDataFile, workDir: run.jobDir, source, target: session, jobs: req.jobs },
-      await readArchiveEntries(schemaOptions, postDataFile),
+    const options = {
+      schema: schemaOptions,
+      archive: postDataFile,
+      workDir: run.jobDir,
+      source,
+      target: session,
+      jobs: req.jobs,
+    };
+    const underway = run.buildsUnderway;
+    let entries = (await readArchiveEntries(schemaOptions, postDataFile)).filter(
+      (e) => !underway?.entries.has(e.dumpId),
     );
-    run.log(`${plan.source}: post-data built ${built.length} missing index(es), constraint(s) and other entries`);
+    let built = 0;
+    if (underway) {
+      // Foreign keys between copied tables need only the keys, all built by now: they go beside the
+      // indexes still building. What else is left (an index attachment, a comment) may need those.
+      const { foreignKeys } = await entriesByTable(source, entries);
+      const ready = new Set(
+        foreignKeys.filter((fk) => fk.tables.every((t) => t in db.copied)).map((fk) => fk.entry.dumpId),
+      );
+      built += (
+        await restoreMissingEntries(
+          options,
+          entries.filter((e) => ready.has(e.dumpId)),
+        )
+      ).length;
+      await underway.done;
+      built += underway.entries.size;
+      entries = entries.filter((e) => !ready.has(e.dumpId));
+    }
+    built += (await restoreMissingEntries(options, entries)).length;
+    run.log(`${plan.source}: post-data built ${built} missing index(es), constraint(s) and other entries`);
   } finally {
     await session.end().catch(() => undefined);
   }

@@ -266,8 +266,6 @@ async function replicateDatabase(run: DatabaseRun): Promise<InitReport['database
       keepOwnership: req.copyRoles,
     },
     postDataFile: join(run.jobDir, `${db.slot}.post-data.dump`),
-    rows: 0,
-    bytes: 0,
     recopied: [],
   };
   try {
@@ -275,11 +273,14 @@ async function replicateDatabase(run: DatabaseRun): Promise<InitReport['database
     await runSteps(initSteps(db.slotCreated ? resumeData : firstCopyData), steps);
   } catch (error) {
     await steps.postData?.abandon();
+    await steps.buildsUnderway?.done.catch(() => undefined);
     throw error;
   } finally {
     await steps.exported?.release();
     await source.end().catch(() => undefined);
   }
+  // What the target holds, a resume's kept tables included.
+  const copied = Object.values(db.copied);
   return {
     source: plan.source,
     target: plan.target,
@@ -288,8 +289,8 @@ async function replicateDatabase(run: DatabaseRun): Promise<InitReport['database
     consistentPoint: db.consistentPoint ?? null,
     subscription: run.noSync ? null : (db.subscription ?? null),
     tables: plan.tables.filter((t) => t.mode === 'data').length,
-    rows: steps.rows,
-    bytes: steps.bytes,
+    rows: copied.reduce((n, t) => n + t.rows, 0),
+    bytes: copied.reduce((n, t) => n + t.bytes, 0),
     steps: Object.fromEntries(Object.entries(db.steps).map(([k, v]) => [k, v.seconds])),
     resynced: steps.recopied,
   };

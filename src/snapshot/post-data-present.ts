@@ -93,7 +93,16 @@ export async function restoreMissingEntries(
 async function restoreMissingOnce(options: RestoreMissingOptions, entries: ArchiveEntry[]): Promise<ArchiveEntry[]> {
   const present = await entriesOnTarget(options.source, options.target, entries);
   const missing = entries.filter((e) => !present.has(e.dumpId));
-  const restored = missing.filter((e) => !isMatviewData(e));
+  await restoreEntries(options, missing);
+  return missing;
+}
+
+/** Restores archive entries (pg_restore --use-list, on `jobs` sessions), materialized views last. */
+export async function restoreEntries(
+  options: Omit<RestoreMissingOptions, 'source' | 'target'>,
+  entries: ArchiveEntry[],
+): Promise<void> {
+  const restored = entries.filter((e) => !isMatviewData(e));
   if (restored.length) {
     const list = join(options.workDir, `post-data.${process.pid}.missing.${++listCount}.list`);
     writeFileSync(list, restored.map((e) => e.line).join('\n') + '\n', { mode: 0o600 });
@@ -104,8 +113,7 @@ async function restoreMissingOnce(options: RestoreMissingOptions, entries: Archi
     }
   }
   // Materialized views last, filled again (harmless) with the source's search path, not pg_restore's empty one.
-  await fillMatviews(options.schema, missing.filter(isMatviewData));
-  return missing;
+  await fillMatviews(options.schema, entries.filter(isMatviewData));
 }
 
 export interface RestoreMissingOptions {

@@ -13,6 +13,11 @@ export interface ArchiveEntry {
   line: string;
   /** Estimated cost of building it (see entriesByTable); pg_restore starts list entries in list order. */
   weight?: number;
+  /**
+   * A primary key, unique constraint or index, or the REPLICA IDENTITY index: what the apply worker finds
+   * rows by and what foreign keys point at.
+   */
+  uniqueKey?: boolean;
 }
 
 const PG_CLASS = 1259;
@@ -59,15 +64,18 @@ export async function entriesByTable(source: pg.Client, entries: ArchiveEntry[])
     key: string;
     ref: string | null;
     weight: string;
+    unique_key: boolean;
   }>(`
     SELECT ${PG_CLASS} AS catalog, i.indexrelid::int8 AS oid, format('%s.%s', n.nspname, t.relname) AS key, NULL AS ref,
-           (pg_relation_size(t.oid) * (1 + (i.indexprs IS NOT NULL)::int + (a.amname <> 'btree')::int))::text AS weight
+           (pg_relation_size(t.oid) * (1 + (i.indexprs IS NOT NULL)::int + (a.amname <> 'btree')::int))::text AS weight,
+           i.indisunique OR i.indisreplident AS unique_key
       FROM pg_index i JOIN pg_class t ON t.oid = i.indrelid JOIN pg_namespace n ON n.oid = t.relnamespace
       JOIN pg_class ic ON ic.oid = i.indexrelid JOIN pg_am a ON a.oid = ic.relam
      WHERE t.relkind = 'r'
     UNION ALL
     SELECT ${PG_CONSTRAINT}, c.oid::int8, format('%s.%s', n.nspname, t.relname),
-           CASE WHEN c.contype = 'f' THEN format('%s.%s', rn.nspname, r.relname) END, pg_relation_size(t.oid)::text
+           CASE WHEN c.contype = 'f' THEN format('%s.%s', rn.nspname, r.relname) END, pg_relation_size(t.oid)::text,
+           c.contype IN ('p', 'u')
       FROM pg_constraint c JOIN pg_class t ON t.oid = c.conrelid JOIN pg_namespace n ON n.oid = t.relnamespace
       LEFT JOIN pg_class r ON r.oid = c.confrelid LEFT JOIN pg_namespace rn ON rn.oid = r.relnamespace
      WHERE t.relkind = 'r' AND (c.contype IN ('p', 'u', 'x') OR (c.contype = 'f' AND r.relkind = 'r'))`);
@@ -81,7 +89,7 @@ export async function entriesByTable(source: pg.Client, entries: ArchiveEntry[])
       continue;
     }
     const list = result.own.get(row.key) ?? [];
-    list.push({ ...entry, weight: Number(row.weight) });
+    list.push({ ...entry, weight: Number(row.weight), uniqueKey: row.unique_key });
     result.own.set(row.key, list);
   }
   return result;

@@ -15,7 +15,7 @@ import { analyzeTable } from './finish.ts';
 import type { DatabaseSteps } from './database-run.ts';
 import { copyLargeObjects } from './objects.ts';
 import { entriesByTable, readArchiveEntries } from './post-data.ts';
-import { restoreMissingEntries } from './post-data-present.ts';
+import { entriesOnTarget, restoreEntries, restoreMissingEntries } from './post-data-present.ts';
 import { resumeWithSecondSlot, unfinishedTables } from './resume.ts';
 import { copyPreDataSchema, dumpPostDataSchema } from './schema.ts';
 import type { StepScope } from './steps.ts';
@@ -105,21 +105,29 @@ export async function resumeCopy(run: DatabaseSteps, scope: StepScope): Promise<
       target,
       jobs: req.jobs,
     };
-    const buildOwnEntries = async (tables: string[], options: { analyze?: boolean } = {}) => {
-      const built = new Set(
-        (
-          await restoreMissingEntries(
-            restore,
-            tables.flatMap((k) => byTable.own.get(k) ?? []),
-          )
-        ).map((e) => e.dumpId),
-      );
-      // A table analyzed before the stop keeps its statistics; one whose indexes are new gets them again.
-      const rebuilt = tables.filter((k) => (byTable.own.get(k) ?? []).some((e) => built.has(e.dumpId)));
-      for (const k of tables) if (!rebuilt.includes(k)) run.analyzed.add(k);
-      if (!options.analyze) return;
-      for (const k of rebuilt) {
-        await analyzeTable(run, k);
+    const buildOwnEntries = async (tables: string[], options: { copiedAgain?: boolean } = {}) => {
+      const own = tables.flatMap((k) => byTable.own.get(k) ?? []);
+      if (options.copiedAgain) {
+        await restoreMissingEntries(
+          restore,
+          own.filter((e) => e.uniqueKey),
+        );
+        // Their other indexes, often the longest builds, go on beside the hand-off; the rows get ANALYZE
+        // in the analyze step, after them (an expression index gets statistics of its own).
+        const others = own.filter((e) => !e.uniqueKey);
+        const present = await entriesOnTarget(source, target, others);
+        const pending = others.filter((e) => !present.has(e.dumpId));
+        if (pending.length === 0) return;
+        const done = restoreEntries(restore, pending);
+        done.catch(() => undefined); // awaited by the post-data step, or by init when a step fails first
+        run.buildsUnderway = { entries: new Set(pending.map((e) => e.dumpId)), done };
+        return;
+      }
+      const built = new Set((await restoreMissingEntries(restore, own)).map((e) => e.dumpId));
+      // A table analyzed before the stop keeps its statistics; one whose indexes are new gets them again,
+      // here beside the copy rather than in the last step.
+      for (const k of tables) {
+        if ((byTable.own.get(k) ?? []).some((e) => built.has(e.dumpId))) await analyzeTable(run, k);
         run.analyzed.add(k);
       }
     };

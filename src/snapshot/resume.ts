@@ -49,9 +49,11 @@ export interface ResumeRun {
   secondName: string;
   /**
    * Builds these tables' own indexes and keys, skipping those the target has: the apply worker finds rows
-   * by them. With `analyze`, tables that got new indexes are analyzed at once, not in the last step.
+   * by them. Tables whose rows were kept and that got new indexes are analyzed at once. Of tables
+   * `copiedAgain`, the unique keys are built (the apply worker and foreign keys need them) and the other
+   * indexes started, to run beside the hand-off.
    */
-  buildOwnEntries: (tables: string[], options?: { analyze?: boolean }) => Promise<void>;
+  buildOwnEntries: (tables: string[], options?: { copiedAgain?: boolean }) => Promise<void>;
   /** Copies the large objects in the second snapshot, on the first copy session and its target session. */
   inSnapshot: (source: pg.Client, target: pg.Client) => Promise<void>;
   /** Called with the sequence values read in the second snapshot. */
@@ -126,12 +128,8 @@ export async function resumeWithSecondSlot(run: ResumeRun): Promise<{ recopied: 
         r.leftPublicationAt = await settledPoint(source, run.timeoutMs);
         await save();
         faultPoint('resume:left-publication');
-        // The apply worker finds the rows an UPDATE or DELETE changes by their keys. Their ANALYZE
-        // runs here too, beside the copy, rather than after it.
-        await run.buildOwnEntries(
-          Object.keys(db.copied).filter((k) => !r.tables.includes(k)),
-          { analyze: true },
-        );
+        // The apply worker finds the rows an UPDATE or DELETE changes by their keys.
+        await run.buildOwnEntries(Object.keys(db.copied).filter((k) => !r.tables.includes(k)));
         await createSubscriptionAtSlot(target, {
           name: main,
           conninfo: run.subscriptionConninfo,
@@ -144,9 +142,11 @@ export async function resumeWithSecondSlot(run: ResumeRun): Promise<{ recopied: 
         await save();
         faultPoint('resume:main-subscription');
       };
+      // The tables copied again get only their unique keys before the hand-off: the apply worker needs
+      // nothing else, so their other indexes (often the longest builds) do not hold it up.
       const copyAgain = async () => {
         if (!r.copyDone) await copyUnderSecondSlot(run, r);
-        await run.buildOwnEntries(r.tables);
+        await run.buildOwnEntries(r.tables, { copiedAgain: true });
       };
       log(
         `${run.plan.source}: the ${Object.keys(db.copied).length} table(s) already copied stream from slot ${main}; copying ${r.tables.length} table(s) again under a new snapshot`,
@@ -293,8 +293,10 @@ async function copyUnderSecondSlot(run: ResumeRun, r: ResumeRecord): Promise<voi
         await run.inSnapshot(s, t);
       },
       onTaskDone: (task, result) => {
-        const sum = r.copied[task.key] ?? { rows: 0, bytes: 0, seconds: 0 };
-        r.copied[task.key] = {
+        // The ranges of a split table add up under the table's key.
+        const key = `${task.table.schema}.${task.table.name}`;
+        const sum = r.copied[key] ?? { rows: 0, bytes: 0, seconds: 0 };
+        r.copied[key] = {
           rows: sum.rows + result.rows,
           bytes: sum.bytes + result.bytes,
           seconds: sum.seconds + result.seconds,

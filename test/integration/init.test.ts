@@ -117,6 +117,27 @@ describe('init on the edge-case database', () => {
       'sales.orders',
     ]);
   });
+
+  it('resumes after a stop following its first table: every table, index and constraint as on the source', async () => {
+    const db = await sourceDatabase('init_edge_resume');
+    await runPsqlFile(source, db, edgeCasesSql());
+    const state = stateDir();
+    const env = endpoints(clusterUrl(source, db), clusterUrl(target, db));
+    const args = ['init', '--yes', '--json', '--no-sync', '--jobs', '2', '--state-dir', state];
+    const killed = await runCli(args, { ...env, DATABASE_REPLICATOR_FAULT_POINT: 'init:table-copied' });
+    expect(killed.exitCode, killed.stderr).toBe(-1);
+    const resumed = await runCli(args, env);
+    expect(resumed.exitCode, resumed.stderr).toBe(0);
+    const report = JSON.parse(resumed.stdout) as InitJson & { resumed: boolean; databases: { resynced: string[] }[] };
+    expect(report.resumed).toBe(true);
+    // Tables copied again include ones with indexes of their own, built beside the hand-off.
+    expect(report.databases[0]!.resynced).toEqual(expect.arrayContaining(['sales.orders']));
+    await expectSameTables(source, target, db);
+    const [s, t] = await Promise.all([schemaObjects(source, db), schemaObjects(target, db)]);
+    expect(t).toEqual(s);
+    expect(t.indexes).toContain('sales.orders_customer_idx');
+    expect(await replicationObjectsOnSource(source, db)).toEqual({ slots: [], publications: [] });
+  });
 });
 
 describe('init under concurrent writes', () => {
@@ -600,6 +621,11 @@ describe('init resume after a kill', () => {
       const after = JSON.parse(readFileSync(jobFile, 'utf8')) as typeof before;
       for (const [table, progress] of Object.entries(copiedBefore))
         expect(after.databases[db]!.copied[table]).toEqual(progress);
+      // The table copied again is recorded whole (all its ranges), and the report counts what the target
+      // holds: the kept tables and that one.
+      const copiedAfter = after.databases[db]!.copied as unknown as Record<string, { rows: number }>;
+      expect(copiedAfter['public.big']!.rows).toBeGreaterThanOrEqual(1_500_000);
+      expect(report.databases[0]!.rows).toBe(Object.values(copiedAfter).reduce((n, t) => n + t.rows, 0));
       // The rerun went through the same steps: the schema step the stopped run recorded is kept, every other is recorded.
       expect(after.databases[db]!.steps.schema).toEqual(before.databases[db]!.steps.schema);
       expect(Object.keys(after.databases[db]!.steps).sort()).toEqual([

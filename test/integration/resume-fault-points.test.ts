@@ -166,6 +166,15 @@ describe.concurrent('init and its resume stopped at every step boundary', () => 
           ).rows.map((r) => r.d),
         );
       expect(await keys(target, targetDb)).toEqual(await keys(source, db));
+      const indexes = async (cluster: typeof source, database: string) =>
+        withClient(cluster, database, async (c) =>
+          (
+            await c.query<{ d: string }>(
+              `SELECT indexdef AS d FROM pg_indexes WHERE schemaname = 'public' ORDER BY tablename, indexname`,
+            )
+          ).rows.map((r) => r.d),
+        );
+      expect(await indexes(target, targetDb)).toEqual(await indexes(source, db));
       const cleanup = await runCli(['cleanup', '--yes', '--job-id', jobId, '--state-dir', stateDir], env);
       expect(cleanup.exitCode, cleanup.stderr).toBe(0);
       expect((await replicationObjectsOnSource(source, db)).slots.filter((s) => s.includes(jobId))).toEqual([]);

@@ -289,7 +289,7 @@ function renderInitReport(report: InitReport, noSync: boolean): string {
   lines.push(table.toString());
   for (const d of report.databases) {
     if (d.resynced.length)
-      lines.push(`${d.source}: resumed; re-copied through table synchronization: ${d.resynced.join(', ')}.`);
+      lines.push(`${d.source}: resumed; copied again under a new snapshot: ${d.resynced.join(', ')}.`);
     if (noSync)
       lines.push(
         `${d.source}: snapshot-only copy (--no-sync); the slot and publication were dropped, no WAL is retained.`,
