@@ -35,8 +35,9 @@ export async function analyzeInParallel(run: DatabaseRun, done: Set<string>): Pr
   const parents = new Map(run.plan.publication.map((p) => [`${p.schema}.${p.name}`, p]));
   const names = [
     ...tables.map((t) => `${quoteIdent(t.schema)}.${quoteIdent(t.name)}`),
+    // Partitioned roots: their leaves are in the plan's tables, they themselves are not.
     ...[...parents.values()]
-      .filter((p) => !tables.some((t) => t.schema === p.schema && t.name === p.name))
+      .filter((p) => !run.plan.tables.some((t) => t.schema === p.schema && t.name === p.name))
       .map((p) => `${quoteIdent(p.schema)}.${quoteIdent(p.name)}`),
   ];
   let next = 0;

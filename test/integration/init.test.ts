@@ -96,6 +96,19 @@ describe('init on the edge-case database', () => {
           ).rows[0],
       );
     expect(await encoding(target)).toEqual(await encoding(source));
+    // Each table is analyzed once: beside the copy, or in the analyze step, not in both (a partition
+    // also with its partitioned table, as ANALYZE of one recurses).
+    const analyzeCounts = await withClient(target, db, async (c) => {
+      await c.query('SELECT pg_stat_clear_snapshot()');
+      return (
+        await c.query<{ t: string; n: number }>(
+          `SELECT s.schemaname || '.' || s.relname AS t, s.analyze_count::int AS n FROM pg_stat_user_tables s
+             JOIN pg_class c ON c.oid = s.relid WHERE c.relkind = 'r' AND NOT c.relispartition ORDER BY 1`,
+        )
+      ).rows;
+    });
+    expect(analyzeCounts.length).toBeGreaterThan(3);
+    expect(analyzeCounts.filter((r) => r.n !== 1)).toEqual([]);
 
     // The slot and publication stay for sync; the publication lists the partitioned root, not the unlogged table.
     const [{ slot, publication, consistentPoint }] = report.databases as [InitJson['databases'][number]];
