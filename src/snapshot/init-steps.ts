@@ -15,7 +15,7 @@ import { endLeftoverSessions } from './leftover-sessions.ts';
 import { applySequenceValues, copyLargeObjects } from './objects.ts';
 import { entriesByTable, readArchiveEntries } from './post-data.ts';
 import { restoreMissingEntries } from './post-data-present.ts';
-import { checkSlotKept, restoreSchemaAgain, resumeCopy } from './resume-database.ts';
+import { checkSlotKept, refuseChangedTables, restoreSchemaAgain, resumeCopy } from './resume-database.ts';
 import { copyPreDataSchema, dumpPostDataSchema } from './schema.ts';
 import { ensureTargetDatabase } from './target-database.ts';
 import type { Step } from './steps.ts';
@@ -33,6 +33,8 @@ const target: DatabaseStep = {
       try {
         const ended = await endLeftoverSessions(session);
         if (ended) run.log(`${plan.target}: ended ${ended} session(s) an earlier run of this job left on the target`);
+        // A stopped resume left its stream running; the steps still to run wait on it.
+        if (db.subscription) await refuseChangedTables(run.source, session, plan);
       } finally {
         await session.end().catch(() => undefined);
       }
@@ -135,6 +137,9 @@ async function buildMissingPostData(run: DatabaseSteps): Promise<void> {
   if (!existsSync(postDataFile)) await dumpPostDataSchema(schemaOptions, postDataFile);
   const session = await run.openTarget(plan.target);
   try {
+    // A resume's stream is running: a table changed on the source during the resume stops its apply
+    // worker, and the waits below and in the hand-off step would not end.
+    if (db.subscription) await refuseChangedTables(source, session, plan);
     // Foreign keys join tables that a resume brought to one WAL position only once the job's
     // subscription has applied everything before the hand-off.
     if (db.resume?.switchedAt && db.subscription)

@@ -238,4 +238,32 @@ describe('a table changed on the source between a stopped init and its rerun', (
       ),
     ).toBe(3000);
   }, 180_000);
+
+  it('refuses a rerun stopped after the hand-off, rather than wait on a stream the change stopped', async () => {
+    const rows = (t: string) =>
+      `CREATE TABLE ${t} (id int PRIMARY KEY, v text NOT NULL); INSERT INTO ${t} SELECT i, '${t}' FROM generate_series(1, 3000) i;`;
+    const db = await sourceDatabase('fault_ddl_late', rows('a') + rows('b'));
+    const env = endpoints(clusterUrl(source, db), clusterUrl(target, db));
+    const args = ['init', '--yes', '--no-sync', '--jobs', '1', '--state-dir', stateDir()];
+    const killed = await runCli(args, { ...env, DATABASE_REPLICATOR_FAULT_POINT: 'init:table-copied' });
+    expect(killed.exitCode).not.toBe(0);
+    // The resume copies b again and joins both tables to the job's stream, then stops before post-data.
+    const resumed = await runCli(args, { ...env, DATABASE_REPLICATOR_FAULT_POINT: 'init:sequences' });
+    expect(resumed.exitCode).not.toBe(0);
+    // A change the stream's apply worker cannot apply: the target lacks the column.
+    await withClient(source, db, (c) =>
+      c.query(`ALTER TABLE a ADD COLUMN extra int NOT NULL DEFAULT 7; INSERT INTO a VALUES (9000, 'new', 8);`),
+    );
+
+    const started = Date.now();
+    const refused = await runCli(args, env);
+    expect(refused.exitCode).toBe(1);
+    expect(refused.stderr).toContain('column extra was added to public.a on the source; the target lacks it');
+    expect(Date.now() - started).toBeLessThan(60_000);
+
+    await withClient(target, db, (c) => c.query('ALTER TABLE a ADD COLUMN extra int NOT NULL DEFAULT 7'));
+    const finished = await runCli(args, env);
+    expect(finished.exitCode, finished.stderr).toBe(0);
+    await expectSameTables(source, target, db);
+  }, 240_000);
 });
