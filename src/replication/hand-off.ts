@@ -8,14 +8,15 @@ export class HandOffError extends Error {
   override name = 'HandOffError';
 }
 
+/** Checks again after 10 ms, then twice as long each time up to 200 ms: most waits of a hand-off are short. */
 async function poll(check: () => Promise<boolean>, timeoutMs: number, what: string): Promise<void> {
   const deadline = Date.now() + timeoutMs;
-  while (!(await check())) {
+  for (let delay = 10; !(await check()); delay = Math.min(delay * 2, 200)) {
     if (Date.now() > deadline)
       throw new HandOffError(
         `Timed out after ${Math.round(timeoutMs / 1000)} s waiting for ${what}; run init again to go on from here (status shows the lag).`,
       );
-    await new Promise((resolve) => setTimeout(resolve, 200));
+    await new Promise((resolve) => setTimeout(resolve, delay));
   }
 }
 

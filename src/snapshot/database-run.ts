@@ -45,8 +45,9 @@ export interface DatabaseSteps extends DatabaseRun {
   /** The tables a resume copied again. */
   recopied: string[];
   /**
-   * Builds a resume's data step started and left running (the indexes of tables copied again that no
-   * foreign key or apply worker needs): the post-data step leaves these entries out and awaits them.
+   * Work a resume's data step started and left running beside its hand-off (the indexes of tables copied
+   * again that no foreign key or apply worker needs, and ANALYZE of the tables it copied or indexed):
+   * the post-data step leaves these entries out and awaits it.
    */
   buildsUnderway?: { entries: Set<number>; done: Promise<void> };
 }

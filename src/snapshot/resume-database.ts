@@ -14,7 +14,7 @@ import { copyTasks } from './copy.ts';
 import { analyzeTable } from './finish.ts';
 import type { DatabaseSteps } from './database-run.ts';
 import { copyLargeObjects } from './objects.ts';
-import { entriesByTable, readArchiveEntries } from './post-data.ts';
+import { entriesByTable, readArchiveEntries, type ArchiveEntry } from './post-data.ts';
 import { entriesOnTarget, restoreEntries, restoreMissingEntries } from './post-data-present.ts';
 import { resumeWithSecondSlot, unfinishedTables } from './resume.ts';
 import { copyPreDataSchema, dumpPostDataSchema } from './schema.ts';
@@ -36,7 +36,7 @@ export class ResumeSchemaChangedError extends Error {
  * target lacks would fail the copy of an unfinished table, and stop the apply worker on a finished
  * one while the hand-off waits for it: refuse before anything moves, with the statements that fix it.
  */
-async function refuseChangedTables(source: pg.Client, target: pg.Client, plan: DatabasePlan): Promise<void> {
+export async function refuseChangedTables(source: pg.Client, target: pg.Client, plan: DatabasePlan): Promise<void> {
   const tables = plan.tables.filter((t) => t.mode !== 'excluded');
   const [onSource, onTarget] = await Promise.all([
     readTableDefinitions(source, tables),
@@ -105,6 +105,19 @@ export async function resumeCopy(run: DatabaseSteps, scope: StepScope): Promise<
       target,
       jobs: req.jobs,
     };
+    // Work left running while the hand-off goes on: the post-data step leaves out its entries and awaits it.
+    const beside = (built: ArchiveEntry[], work: Promise<void>) => {
+      const before = run.buildsUnderway;
+      const done = Promise.all([before?.done, work]).then(() => undefined);
+      done.catch(() => undefined); // awaited by the post-data step, or by init when a step fails first
+      run.buildsUnderway = { entries: new Set([...(before?.entries ?? []), ...built.map((e) => e.dumpId)]), done };
+    };
+    const analyze = async (tables: string[]) => {
+      for (const k of tables) {
+        await analyzeTable(run, k);
+        run.analyzed.add(k);
+      }
+    };
     const buildOwnEntries = async (tables: string[], options: { copiedAgain?: boolean } = {}) => {
       const own = tables.flatMap((k) => byTable.own.get(k) ?? []);
       if (options.copiedAgain) {
@@ -112,24 +125,22 @@ export async function resumeCopy(run: DatabaseSteps, scope: StepScope): Promise<
           restore,
           own.filter((e) => e.uniqueKey),
         );
-        // Their other indexes, often the longest builds, go on beside the hand-off; the rows get ANALYZE
-        // in the analyze step, after them (an expression index gets statistics of its own).
+        // Their other indexes, often the longest builds, go on beside the hand-off, then ANALYZE of the
+        // new rows (after the indexes: an expression index gets statistics of its own).
         const others = own.filter((e) => !e.uniqueKey);
         const present = await entriesOnTarget(source, target, others);
         const pending = others.filter((e) => !present.has(e.dumpId));
-        if (pending.length === 0) return;
-        const done = restoreEntries(restore, pending);
-        done.catch(() => undefined); // awaited by the post-data step, or by init when a step fails first
-        run.buildsUnderway = { entries: new Set(pending.map((e) => e.dumpId)), done };
+        beside(
+          pending,
+          (pending.length ? restoreEntries(restore, pending) : Promise.resolve()).then(() => analyze(tables)),
+        );
         return;
       }
       const built = new Set((await restoreMissingEntries(restore, own)).map((e) => e.dumpId));
-      // A table analyzed before the stop keeps its statistics; one whose indexes are new gets them again,
-      // here beside the copy rather than in the last step.
-      for (const k of tables) {
-        if ((byTable.own.get(k) ?? []).some((e) => built.has(e.dumpId))) await analyzeTable(run, k);
-        run.analyzed.add(k);
-      }
+      // A table analyzed before the stop keeps its statistics; one whose indexes are new gets them again.
+      const rebuilt = tables.filter((k) => (byTable.own.get(k) ?? []).some((e) => built.has(e.dumpId)));
+      for (const k of tables) if (!rebuilt.includes(k)) run.analyzed.add(k);
+      beside([], analyze(rebuilt));
     };
 
     // Unlogged tables are not published; copy them as they are now.

@@ -49,9 +49,8 @@ export interface ResumeRun {
   secondName: string;
   /**
    * Builds these tables' own indexes and keys, skipping those the target has: the apply worker finds rows
-   * by them. Tables whose rows were kept and that got new indexes are analyzed at once. Of tables
-   * `copiedAgain`, the unique keys are built (the apply worker and foreign keys need them) and the other
-   * indexes started, to run beside the hand-off.
+   * by them. Of tables `copiedAgain`, the unique keys are built (the apply worker and foreign keys need
+   * them) and the other indexes started, to run beside the hand-off.
    */
   buildOwnEntries: (tables: string[], options?: { copiedAgain?: boolean }) => Promise<void>;
   /** Copies the large objects in the second snapshot, on the first copy session and its target session. */
@@ -115,9 +114,9 @@ export async function resumeWithSecondSlot(run: ResumeRun): Promise<{ recopied: 
     // Before the first step the tables are in the job's publication too: only the record tells them apart.
     const switched = r.leftPublicationAt !== undefined && (await switchDone(source, db.publication, second, keys));
     if (!switched) {
-      // 1. The copied tables stream from the job's slot; the others leave its publication first. Beside
-      //    it (2.), the unfinished tables are copied under a second slot's snapshot, then indexed.
-      const streamCopied = async () => {
+      // 1. The unfinished tables leave the job's publication. Beside it (2.), they are copied under a
+      //    second slot's snapshot.
+      const leaveFirstStream = async () => {
         if (await subscriptionExists(target, main)) return;
         const members = await publicationMembers(source, db.publication);
         const leaving = r.published.filter((p) => members.has(`${p.schema}.${p.name}`));
@@ -128,7 +127,11 @@ export async function resumeWithSecondSlot(run: ResumeRun): Promise<{ recopied: 
         r.leftPublicationAt = await settledPoint(source, run.timeoutMs);
         await save();
         faultPoint('resume:left-publication');
-        // The apply worker finds the rows an UPDATE or DELETE changes by their keys.
+      };
+      // 3. The copied tables stream from the job's slot once their keys are in: the apply worker finds
+      //    the rows an UPDATE or DELETE changes by them.
+      const streamCopied = async () => {
+        if (await subscriptionExists(target, main)) return;
         await run.buildOwnEntries(Object.keys(db.copied).filter((k) => !r.tables.includes(k)));
         await createSubscriptionAtSlot(target, {
           name: main,
@@ -142,17 +145,15 @@ export async function resumeWithSecondSlot(run: ResumeRun): Promise<{ recopied: 
         await save();
         faultPoint('resume:main-subscription');
       };
-      // The tables copied again get only their unique keys before the hand-off: the apply worker needs
-      // nothing else, so their other indexes (often the longest builds) do not hold it up.
-      const copyAgain = async () => {
-        if (!r.copyDone) await copyUnderSecondSlot(run, r);
-        await run.buildOwnEntries(r.tables, { copiedAgain: true });
-      };
       log(
         `${run.plan.source}: the ${Object.keys(db.copied).length} table(s) already copied stream from slot ${main}; copying ${r.tables.length} table(s) again under a new snapshot`,
       );
       // Both share the two sessions (pg queues their statements); the long work runs on sessions of its own.
-      await Promise.all([streamCopied(), copyAgain()]);
+      await Promise.all([leaveFirstStream(), r.copyDone ? undefined : copyUnderSecondSlot(run, r)]);
+      // The builds come after the copy, which keeps every core busy: beside it they only slowed it down.
+      // The tables copied again get only their unique keys before the hand-off (the apply worker needs
+      // nothing else), so their other indexes, often the longest builds, do not hold it up.
+      await Promise.all([streamCopied(), run.buildOwnEntries(r.tables, { copiedAgain: true })]);
       faultPoint('resume:indexes');
       if (!(await subscriptionExists(target, second))) {
         await createSubscriptionAtSlot(target, {
