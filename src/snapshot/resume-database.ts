@@ -112,8 +112,10 @@ export async function resumeCopy(run: DatabaseSteps, scope: StepScope): Promise<
       done.catch(() => undefined); // awaited by the post-data step, or by init when a step fails first
       run.buildsUnderway = { entries: new Set([...(before?.entries ?? []), ...built.map((e) => e.dumpId)]), done };
     };
+    // Biggest first: a small table's ANALYZE may wait for a foreign key being validated on it.
+    const bytes = new Map(plan.tables.map((t) => [`${t.schema}.${t.name}`, t.bytes]));
     const analyze = async (tables: string[]) => {
-      for (const k of tables) {
+      for (const k of [...tables].sort((a, b) => (bytes.get(b) ?? 0) - (bytes.get(a) ?? 0))) {
         await analyzeTable(run, k);
         run.analyzed.add(k);
       }
