@@ -11,7 +11,7 @@ import { withDatabase } from '../connection/url.ts';
 import type { DatabaseSteps } from './database-run.ts';
 import { analyzeInParallel, dropReplicationObjects } from './finish.ts';
 import { copyFirstTime } from './first-copy.ts';
-import { endLeftoverSessions } from './leftover-sessions.ts';
+import { settleLeftoverSessions } from './leftover-sessions.ts';
 import { applySequenceValues, copyLargeObjects } from './objects.ts';
 import { entriesByTable, readArchiveEntries } from './post-data.ts';
 import { restoreMissingEntries } from './post-data-present.ts';
@@ -22,17 +22,15 @@ import type { Step } from './steps.ts';
 
 type DatabaseStep = Step<DatabaseSteps>;
 
-/** The target database (made, or dropped and made again), sessions a stopped run left ended, DDL capture. */
+/** The target database (made, or dropped and made again), a stopped resume's tables compared, DDL capture. */
 const target: DatabaseStep = {
   name: 'target',
   run: async (run) => {
     const { plan, db } = run;
     await ensureTargetDatabase(run, run.source);
-    if (db.slotCreated) {
+    if (db.subscription) {
       const session = await run.openTarget(plan.target);
       try {
-        const ended = await endLeftoverSessions(session);
-        if (ended) run.log(`${plan.target}: ended ${ended} session(s) an earlier run of this job left on the target`);
         // A stopped resume left its stream running; the steps still to run wait on it.
         if (db.subscription) await refuseChangedTables(run.source, session, plan);
       } finally {
@@ -137,6 +135,7 @@ async function buildMissingPostData(run: DatabaseSteps): Promise<void> {
   if (!existsSync(postDataFile)) await dumpPostDataSchema(schemaOptions, postDataFile);
   const session = await run.openTarget(plan.target);
   try {
+    await settleLeftoverSessions(session, plan.target, run.log);
     // A resume's stream is running: a table changed on the source during the resume stops its apply
     // worker, and the waits below and in the hand-off step would not end.
     if (db.subscription) await refuseChangedTables(source, session, plan);

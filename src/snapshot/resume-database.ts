@@ -11,6 +11,7 @@ import { subscriptionConninfo } from '../replication/subscription.ts';
 import { compareTable } from '../drift/compare.ts';
 import { readTableDefinitions, tableKey } from '../drift/definitions.ts';
 import { copyTasks } from './copy.ts';
+import { settleLeftoverSessions } from './leftover-sessions.ts';
 import { analyzeTable } from './finish.ts';
 import type { DatabaseSteps } from './database-run.ts';
 import { copyLargeObjects } from './objects.ts';
@@ -78,6 +79,8 @@ export async function checkSlotKept(run: DatabaseSteps): Promise<void> {
 export async function restoreSchemaAgain(run: DatabaseSteps): Promise<void> {
   const target = await run.openTarget(run.plan.target);
   try {
+    // The stopped run's pre-data restore (one transaction) may still be running.
+    await settleLeftoverSessions(target, run.plan.target, run.log);
     if (!(await preDataRestored(target, run.plan))) await copyPreDataSchema(run.schemaOptions);
     await dumpPostDataSchema(run.schemaOptions, run.postDataFile);
   } finally {
@@ -120,7 +123,10 @@ export async function resumeCopy(run: DatabaseSteps, scope: StepScope): Promise<
         run.analyzed.add(k);
       }
     };
+    // The stopped run's builds go on meanwhile; they finish before anything is checked and built again.
+    let settled: Promise<void> | undefined;
     const buildOwnEntries = async (tables: string[], options: { copiedAgain?: boolean } = {}) => {
+      await (settled ??= settleLeftoverSessions(target, plan.target, log));
       const own = tables.flatMap((k) => byTable.own.get(k) ?? []);
       if (options.copiedAgain) {
         await restoreMissingEntries(
