@@ -42,6 +42,8 @@ export interface DatabaseSteps extends DatabaseRun {
   sequences?: SequenceValue[];
   /** Post-data builds the data step started beside the copy: the post-data step awaits what is left. */
   postData?: { finish: () => Promise<void>; abandon: () => Promise<void> };
+  /** Set once the sessions a stopped run left on the target have finished or been ended (leftover-sessions.ts). */
+  leftoversSettled?: Promise<void>;
   /** The tables a resume copied again. */
   recopied: string[];
   /**

@@ -135,7 +135,7 @@ async function buildMissingPostData(run: DatabaseSteps): Promise<void> {
   if (!existsSync(postDataFile)) await dumpPostDataSchema(schemaOptions, postDataFile);
   const session = await run.openTarget(plan.target);
   try {
-    await settleLeftoverSessions(session, plan.target, run.log);
+    await settleLeftoverSessions(run, session);
     // A resume's stream is running: a table changed on the source during the resume stops its apply
     // worker, and the waits below and in the hand-off step would not end.
     if (db.subscription) await refuseChangedTables(source, session, plan);

@@ -37,18 +37,22 @@ export async function endLeftoverSessions(
   return rowCount ?? 0;
 }
 
-/** Before a rerun looks at what the target has: the earlier run's builds finish (or are ended), logged. */
-export async function settleLeftoverSessions(
+/**
+ * Before a rerun first looks at what the target has: the earlier run's builds finish (or are ended),
+ * logged. Once per database and run: after that, sessions of this application are the run's own.
+ */
+export function settleLeftoverSessions(
+  run: { leftoversSettled?: Promise<void>; plan: { target: string }; log: (line: string) => void },
   target: pg.Client,
-  targetName: string,
-  log: (line: string) => void,
 ): Promise<void> {
-  const ended = await endLeftoverSessions(target, {
-    waitMs: LEFTOVER_WAIT_MS,
-    onWait: (n) =>
-      log(
-        `${targetName}: waiting for ${n} session(s) an earlier run of this job left on the target (their builds are kept)`,
-      ),
-  });
-  if (ended) log(`${targetName}: ended ${ended} session(s) an earlier run of this job left on the target`);
+  return (run.leftoversSettled ??= (async () => {
+    const ended = await endLeftoverSessions(target, {
+      waitMs: LEFTOVER_WAIT_MS,
+      onWait: (n) =>
+        run.log(
+          `${run.plan.target}: waiting for ${n} session(s) an earlier run of this job left on the target (their builds are kept)`,
+        ),
+    });
+    if (ended) run.log(`${run.plan.target}: ended ${ended} session(s) an earlier run of this job left on the target`);
+  })());
 }

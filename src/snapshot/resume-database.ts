@@ -80,7 +80,7 @@ export async function restoreSchemaAgain(run: DatabaseSteps): Promise<void> {
   const target = await run.openTarget(run.plan.target);
   try {
     // The stopped run's pre-data restore (one transaction) may still be running.
-    await settleLeftoverSessions(target, run.plan.target, run.log);
+    await settleLeftoverSessions(run, target);
     if (!(await preDataRestored(target, run.plan))) await copyPreDataSchema(run.schemaOptions);
     await dumpPostDataSchema(run.schemaOptions, run.postDataFile);
   } finally {
@@ -124,9 +124,8 @@ export async function resumeCopy(run: DatabaseSteps, scope: StepScope): Promise<
       }
     };
     // The stopped run's builds go on meanwhile; they finish before anything is checked and built again.
-    let settled: Promise<void> | undefined;
     const buildOwnEntries = async (tables: string[], options: { copiedAgain?: boolean } = {}) => {
-      await (settled ??= settleLeftoverSessions(target, plan.target, log));
+      await settleLeftoverSessions(run, target);
       const own = tables.flatMap((k) => byTable.own.get(k) ?? []);
       if (options.copiedAgain) {
         await restoreMissingEntries(
