@@ -203,15 +203,20 @@ describe('Ctrl-C during init', () => {
 });
 
 describe('a table changed on the source between a stopped init and its rerun', () => {
-  it('refuses at once with the statements that fix it, and resumes once they ran on the target', async () => {
+  /** Tables a and b, and an init stopped as a crash would once the first is in (the other is not). */
+  async function stoppedAfterFirstTable(prefix: string) {
     const rows = (t: string) =>
       `CREATE TABLE ${t} (id int PRIMARY KEY, v text NOT NULL); INSERT INTO ${t} SELECT i, '${t}' FROM generate_series(1, 3000) i;`;
-    const db = await sourceDatabase('fault_ddl', rows('a') + rows('b'));
+    const db = await sourceDatabase(prefix, rows('a') + rows('b'));
     const env = endpoints(clusterUrl(source, db), clusterUrl(target, db));
     const args = ['init', '--yes', '--no-sync', '--jobs', '1', '--state-dir', stateDir()];
-    // Stopped as a crash would once the first table is in; the other is not.
     const killed = await runCli(args, { ...env, DATABASE_REPLICATOR_FAULT_POINT: 'init:table-copied' });
     expect(killed.exitCode).not.toBe(0);
+    return { db, env, args };
+  }
+
+  it('refuses at once with the statements that fix it, and resumes once they ran on the target', async () => {
+    const { db, env, args } = await stoppedAfterFirstTable('fault_ddl');
     const alter =
       'ALTER TABLE a ADD COLUMN extra int NOT NULL DEFAULT 7; ALTER TABLE b ADD COLUMN extra int NOT NULL DEFAULT 7;';
     await withClient(source, db, (c) => c.query(alter));
@@ -240,13 +245,7 @@ describe('a table changed on the source between a stopped init and its rerun', (
   }, 180_000);
 
   it('refuses a rerun stopped after the hand-off, rather than wait on a stream the change stopped', async () => {
-    const rows = (t: string) =>
-      `CREATE TABLE ${t} (id int PRIMARY KEY, v text NOT NULL); INSERT INTO ${t} SELECT i, '${t}' FROM generate_series(1, 3000) i;`;
-    const db = await sourceDatabase('fault_ddl_late', rows('a') + rows('b'));
-    const env = endpoints(clusterUrl(source, db), clusterUrl(target, db));
-    const args = ['init', '--yes', '--no-sync', '--jobs', '1', '--state-dir', stateDir()];
-    const killed = await runCli(args, { ...env, DATABASE_REPLICATOR_FAULT_POINT: 'init:table-copied' });
-    expect(killed.exitCode).not.toBe(0);
+    const { db, env, args } = await stoppedAfterFirstTable('fault_ddl_late');
     // The resume copies b again and joins both tables to the job's stream, then stops before post-data.
     const resumed = await runCli(args, { ...env, DATABASE_REPLICATOR_FAULT_POINT: 'init:sequences' });
     expect(resumed.exitCode).not.toBe(0);

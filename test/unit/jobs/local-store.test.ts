@@ -26,6 +26,18 @@ function allFiles(dir: string): string[] {
     .map((e) => join(e.parentPath, e.name));
 }
 
+/** Fails unless `pending` is still unsettled 100 ms on; returns it (wrapped), to be awaited once the lock goes. */
+async function stillWaitingAfter100ms<T>(pending: Promise<T>): Promise<{ pending: Promise<T> }> {
+  let settled = false;
+  pending.then(
+    () => (settled = true),
+    () => (settled = true),
+  );
+  await new Promise((r) => setTimeout(r, 100));
+  expect(settled).toBe(false);
+  return { pending };
+}
+
 /** A checkpoint of job j1 with no database yet. */
 function emptyCheckpoint(noSync: boolean): InitCheckpoint {
   return {
@@ -117,13 +129,7 @@ describe('LocalFileJobStore files', () => {
     const lock = join(dir, 'status', 'j1', '.lock');
     // A process of this machine that runs: this one.
     writeFileSync(lock, `${process.pid}@${hostname()}\n`);
-    let done = false;
-    const update = store.updateJob('j1', { phase: 'after the lock' }).then((r) => {
-      done = true;
-      return r;
-    });
-    await new Promise((r) => setTimeout(r, 100));
-    expect(done).toBe(false);
+    const { pending: update } = await stillWaitingAfter100ms(store.updateJob('j1', { phase: 'after the lock' }));
     expect((await store.getJob('j1'))?.phase).toBe('');
     rmSync(lock);
     expect((await update).phase).toBe('after the lock');
@@ -134,13 +140,7 @@ describe('LocalFileJobStore files', () => {
     await store.createJob(job);
     const lock = join(dir, 'status', 'j1', '.lock');
     writeFileSync(lock, '12345@another-host\n');
-    let done = false;
-    const update = store.updateJob('j1', { phase: 'recovered' }).then((r) => {
-      done = true;
-      return r;
-    });
-    await new Promise((r) => setTimeout(r, 100));
-    expect(done).toBe(false);
+    const { pending: update } = await stillWaitingAfter100ms(store.updateJob('j1', { phase: 'recovered' }));
     const minuteAgo = new Date(Date.now() - 60_000);
     utimesSync(lock, minuteAgo, minuteAgo);
     expect((await update).phase).toBe('recovered');
