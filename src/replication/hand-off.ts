@@ -8,16 +8,24 @@ export class HandOffError extends Error {
   override name = 'HandOffError';
 }
 
-/** Checks again after 10 ms, then twice as long each time up to 200 ms: most waits of a hand-off are short. */
-async function poll(check: () => Promise<boolean>, timeoutMs: number, what: string): Promise<void> {
+/**
+ * Runs `check` until it holds or `timeoutMs` has passed; whether it held. Checks again after 10 ms, then
+ * twice as long each time up to 200 ms: most waits of a hand-off are short.
+ */
+export async function pollUntil(check: () => Promise<boolean>, timeoutMs: number): Promise<boolean> {
   const deadline = Date.now() + timeoutMs;
   for (let delay = 10; !(await check()); delay = Math.min(delay * 2, 200)) {
-    if (Date.now() > deadline)
-      throw new HandOffError(
-        `Timed out after ${Math.round(timeoutMs / 1000)} s waiting for ${what}; run init again to go on from here (status shows the lag).`,
-      );
+    if (Date.now() > deadline) return false;
     await new Promise((resolve) => setTimeout(resolve, delay));
   }
+  return true;
+}
+
+async function poll(check: () => Promise<boolean>, timeoutMs: number, what: string): Promise<void> {
+  if (!(await pollUntil(check, timeoutMs)))
+    throw new HandOffError(
+      `Timed out after ${Math.round(timeoutMs / 1000)} s waiting for ${what}; run init again to go on from here (status shows the lag).`,
+    );
 }
 
 /**

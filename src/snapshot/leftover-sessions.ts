@@ -1,4 +1,5 @@
 import type pg from 'pg';
+import { pollUntil } from '../replication/hand-off.ts';
 
 /** How long a rerun waits for the builds a stopped run left running before it ends them. */
 export const LEFTOVER_WAIT_MS = 15 * 60_000;
@@ -20,20 +21,14 @@ export async function endLeftoverSessions(
   const count = async (busy = false) =>
     (await target.query(`SELECT 1 FROM pg_stat_activity WHERE ${leftovers}${busy ? ` AND state <> 'idle'` : ''}`))
       .rowCount ?? 0;
-  // Checks again after 10 ms, then twice as long each time up to 200 ms.
-  const until = async (gone: () => Promise<boolean>, ms: number) => {
-    const deadline = Date.now() + ms;
-    for (let delay = 10; !(await gone()) && Date.now() < deadline; delay = Math.min(delay * 2, 200))
-      await new Promise((resolve) => setTimeout(resolve, delay));
-  };
   // Only sessions at work are waited for; idle ones (a pg_restore between two entries) are ended.
   const running = await count(true);
   if (running > 0 && (options.waitMs ?? 0) > 0) {
     options.onWait?.(running);
-    await until(async () => (await count(true)) === 0, options.waitMs!);
+    await pollUntil(async () => (await count(true)) === 0, options.waitMs!);
   }
   const { rowCount } = await target.query(`SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE ${leftovers}`);
-  await until(async () => (await count()) === 0, options.timeoutMs ?? 15_000);
+  await pollUntil(async () => (await count()) === 0, options.timeoutMs ?? 15_000);
   return rowCount ?? 0;
 }
 

@@ -11,7 +11,7 @@ import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { SFNClient } from '@aws-sdk/client-sfn';
 import type { AwsClients, RemoteCliIo, RemoteRuntime } from '../../src/cli/commands/remote.ts';
 import { runCli } from '../../src/cli/program.ts';
-import { DynamoDbJobStore } from '../../src/jobs/index.ts';
+import { DynamoDbJobStore, type NewJob } from '../../src/jobs/index.ts';
 import { sfnExecutions, type Executions } from '../../src/remote/executions.ts';
 import { startJobTable, TEST_REGION, type JobTable } from './job-table.ts';
 
@@ -40,6 +40,11 @@ export function useJobTable(): JobTable {
     removeTempDirs();
   });
   return table;
+}
+
+/** A job as the replicate workflow records it: RUNNING, with placeholder endpoints and whatever `more` sets. */
+export function runningJob(jobId: string, more: Omit<Partial<NewJob>, 'jobId'> = {}): NewJob {
+  return { jobId, state: 'RUNNING', source: { description: 's' }, target: { description: 't' }, ...more };
 }
 
 /** The environment of a deployment named by variables, with a config folder of its own (no saved profile). */

@@ -23,6 +23,7 @@ import {
   testIo,
   VERIFY_ARN,
   useJobTable,
+  runningJob,
 } from '../../support/remote.ts';
 
 const sfn = mockClient(SFNClient);
@@ -243,14 +244,7 @@ describe('init in remote mode', () => {
   });
 
   it("follows the job's running execution instead of starting a second one", async () => {
-    await table.store.createJob({
-      jobId,
-      state: 'RUNNING',
-      phase: 'Copy snapshot',
-      source: { description: 's' },
-      target: { description: 't' },
-      executionArn: arn,
-    });
+    await table.store.createJob(runningJob(jobId, { phase: 'Copy snapshot', executionArn: arn }));
     sfn
       .on(DescribeExecutionCommand)
       .resolvesOnce(described('RUNNING'))
@@ -266,12 +260,7 @@ describe('init in remote mode', () => {
   });
 
   it('starts nothing for a job that replicates already (SUCCEEDED), nor for one cleaned up (CANCELLED)', async () => {
-    await table.store.createJob({
-      jobId,
-      state: 'RUNNING',
-      source: { description: 's' },
-      target: { description: 't' },
-    });
+    await table.store.createJob(runningJob(jobId));
     await table.store.transition(jobId, 'SUCCEEDED', { phase: 'Replicating: every database is in sync' });
     for (const command of [initArgs(), ['sync', '--remote', '--job-id', jobId]]) {
       const done = testIo(env, { table });
@@ -281,12 +270,7 @@ describe('init in remote mode', () => {
       );
     }
     const cancelled = `${jobId}c`;
-    await table.store.createJob({
-      jobId: cancelled,
-      state: 'RUNNING',
-      source: { description: 's' },
-      target: { description: 't' },
-    });
+    await table.store.createJob(runningJob(cancelled));
     await table.store.transition(cancelled, 'CANCELLED', { phase: 'Cleaned up before cut-over' });
     const io = testIo(env, { table });
     expect(await cli([...initArgs().slice(0, -1), cancelled], io)).toBe(1);
@@ -389,13 +373,7 @@ describe('sync and status in remote mode', () => {
   );
 
   it("status --job-id --watch finds the job's running execution by its name and follows it to the end", async () => {
-    await table.store.createJob({
-      jobId,
-      state: 'RUNNING',
-      phase: 'Verify',
-      source: { description: 's' },
-      target: { description: 't' },
-    });
+    await table.store.createJob(runningJob(jobId, { phase: 'Verify' }));
     const verifyArn = executionArn('Verify', `${jobId}-verify-20260301T100000Z-abcd`);
     sfn.on(ListExecutionsCommand).resolves({ executions: [] });
     sfn.on(ListExecutionsCommand, { stateMachineArn: VERIFY_ARN }).resolves({
@@ -451,14 +429,7 @@ describe('sync and status in remote mode', () => {
   });
 
   it('status --watch on a terminal draws the live view from the job record: a bar per table the task copies, redrawn in place', async () => {
-    await table.store.createJob({
-      jobId,
-      state: 'RUNNING',
-      phase: 'Copy snapshot',
-      source: { description: 's' },
-      target: { description: 't' },
-      executionArn: arn,
-    });
+    await table.store.createJob(runningJob(jobId, { phase: 'Copy snapshot', executionArn: arn }));
     const startedAt = new Date(Date.now() - 10_000).toISOString();
     const copying = (rows: number, bytes: number) => [
       { table: 'public.orders', rows, bytesDone: bytes, bytesExpected: 100 * 1024 * 1024, startedAt },

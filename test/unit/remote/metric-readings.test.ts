@@ -36,6 +36,7 @@ import {
   testIo,
   useJobTable,
   type TestIo,
+  runningJob,
 } from '../../support/remote.ts';
 
 const cloudWatch = mockClient(CloudWatchClient);
@@ -252,14 +253,7 @@ describe('status --remote --watch with the metrics', () => {
       secretsPrefix: 'database-replicator/',
     };
     writeProfile(profilePath(env), deployment);
-    await table.store.createJob({
-      jobId,
-      state: 'RUNNING',
-      phase: 'Replicating',
-      source: { description: 's' },
-      target: { description: 't' },
-      executionArn: arn(),
-    });
+    await table.store.createJob(runningJob(jobId, { phase: 'Replicating', executionArn: arn() }));
     const done = { state: 'SUCCEEDED' as const, phase: 'Streaming', tablesDone: 4, tablesTotal: 4, rowsCopied: 10 };
     await table.store.updateDatabaseProgress(jobId, 'shop', { ...done, bytesCopied: 8192 });
     await table.store.updateDatabaseProgress(jobId, 'crm', { ...done, bytesCopied: 8192 });
