@@ -28,11 +28,12 @@ const target: DatabaseStep = {
   run: async (run) => {
     const { plan, db } = run;
     await ensureTargetDatabase(run, run.source);
-    if (db.subscription) {
+    // A stopped resume left its stream running, and the steps still to run wait on it. Post-data checks
+    // the tables itself; a rerun past it is checked here.
+    if (db.subscription && db.steps.postData !== undefined) {
       const session = await run.openTarget(plan.target);
       try {
-        // A stopped resume left its stream running; the steps still to run wait on it.
-        if (db.subscription) await refuseChangedTables(run.source, session, plan);
+        await refuseChangedTables(run.source, session, plan);
       } finally {
         await session.end().catch(() => undefined);
       }

@@ -244,25 +244,33 @@ describe('a table changed on the source between a stopped init and its rerun', (
     ).toBe(3000);
   }, 180_000);
 
-  it('refuses a rerun stopped after the hand-off, rather than wait on a stream the change stopped', async () => {
-    const { db, env, args } = await stoppedAfterFirstTable('fault_ddl_late');
-    // The resume copies b again and joins both tables to the job's stream, then stops before post-data.
-    const resumed = await runCli(args, { ...env, DATABASE_REPLICATOR_FAULT_POINT: 'init:sequences' });
-    expect(resumed.exitCode).not.toBe(0);
-    // A change the stream's apply worker cannot apply: the target lacks the column.
-    await withClient(source, db, (c) =>
-      c.query(`ALTER TABLE a ADD COLUMN extra int NOT NULL DEFAULT 7; INSERT INTO a VALUES (9000, 'new', 8);`),
-    );
+  // Stopped before post-data (which checks the tables) and after it (the target step checks them).
+  it.each([
+    ['before post-data', 'init:sequences'],
+    ['after post-data', 'init:analyze'],
+  ])(
+    'refuses a rerun stopped after the hand-off (%s), rather than wait on a stream the change stopped',
+    async (when, point) => {
+      const { db, env, args } = await stoppedAfterFirstTable(`fault_ddl_late_${point.slice(5)}`);
+      // The resume copies b again and joins both tables to the job's stream, then stops.
+      const resumed = await runCli(args, { ...env, DATABASE_REPLICATOR_FAULT_POINT: point });
+      expect(resumed.exitCode).not.toBe(0);
+      // A change the stream's apply worker cannot apply: the target lacks the column.
+      await withClient(source, db, (c) =>
+        c.query(`ALTER TABLE a ADD COLUMN extra int NOT NULL DEFAULT 7; INSERT INTO a VALUES (9000, 'new', 8);`),
+      );
 
-    const started = Date.now();
-    const refused = await runCli(args, env);
-    expect(refused.exitCode).toBe(1);
-    expect(refused.stderr).toContain('column extra was added to public.a on the source; the target lacks it');
-    expect(Date.now() - started).toBeLessThan(60_000);
+      const started = Date.now();
+      const refused = await runCli(args, env);
+      expect(refused.exitCode).toBe(1);
+      expect(refused.stderr).toContain('column extra was added to public.a on the source; the target lacks it');
+      expect(Date.now() - started).toBeLessThan(60_000);
 
-    await withClient(target, db, (c) => c.query('ALTER TABLE a ADD COLUMN extra int NOT NULL DEFAULT 7'));
-    const finished = await runCli(args, env);
-    expect(finished.exitCode, finished.stderr).toBe(0);
-    await expectSameTables(source, target, db);
-  }, 240_000);
+      await withClient(target, db, (c) => c.query('ALTER TABLE a ADD COLUMN extra int NOT NULL DEFAULT 7'));
+      const finished = await runCli(args, env);
+      expect(finished.exitCode, finished.stderr).toBe(0);
+      await expectSameTables(source, target, db);
+    },
+    240_000,
+  );
 });
